@@ -1,0 +1,54 @@
+# Loopdesk — two commands for a new user: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: run test setup system-deps postgres chromium lint typecheck bench clean
+
+run: setup  ## set up, make demo data, serve the console with demo users printed
+	$(BIN)/loopdesk demo
+
+test: setup system-deps lint typecheck  ## set up and run every test suite
+	CI=$${CI:-} $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+system-deps: postgres chromium
+
+# The PostgreSQL suite needs a server on 127.0.0.1:5432; start the local cluster if it is down.
+postgres:
+	@if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then \
+		echo "starting PostgreSQL"; \
+		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -n1) main start || true; \
+		for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; \
+	fi
+
+# The browser suite drives Debian's Chromium (downloaded browsers cannot run here).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+lint: setup
+	$(BIN)/ruff check .
+
+typecheck: setup
+	$(BIN)/mypy console pipelines warehouse pages streamlit_app.py bench
+
+bench: setup
+	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/queue.py
+	$(BIN)/python bench/metrics.py
+
+clean:
+	rm -rf $(VENV) .loopdesk .pytest_cache .mypy_cache .ruff_cache

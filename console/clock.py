@@ -1,0 +1,15 @@
+"""The one clock: every command, page and generator asks it for "now"."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from console.settings import get_settings
+
+
+def now() -> datetime:
+    """The current instant, timezone-aware UTC; `LOOPDESK_NOW` overrides it."""
+    override = get_settings().now
+    if override is not None:
+        return override.astimezone(UTC)
+    return datetime.now(UTC)

@@ -1,0 +1,1 @@
+"""Operational-store tables: practice."""

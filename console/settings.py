@@ -1,0 +1,91 @@
+"""The one settings object: every `LOOPDESK_` variable, and nothing else reads the environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_BYTES = 32
+
+
+class InsecureSecretError(RuntimeError):
+    """The configured secret key is too short to sign tokens safely."""
+
+
+class Settings(BaseSettings):
+    """Runtime configuration, read from `LOOPDESK_*` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="LOOPDESK_", extra="ignore")
+
+    home: Path = Field(default=Path(".loopdesk"), description="data folder")
+    database_url: str | None = Field(default=None, description="operational store URL")
+    secret_key: SecretStr | None = Field(default=None, description=">= 32 random bytes")
+    now: datetime | None = Field(default=None, description="the clock's override (ISO 8601)")
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: bool = False
+    smtp_from: str = "referrals@loopdesk.local"
+
+    session_idle_minutes: int = 30
+    session_absolute_hours: int = 12
+    lease_minutes: int = 15
+    public_base_url: str = "http://127.0.0.1:8501"
+
+    @field_validator("now")
+    @classmethod
+    def _now_is_aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("LOOPDESK_NOW needs a UTC offset, e.g. 2026-11-26T15:00:00+00:00")
+        return value
+
+    @property
+    def resolved_home(self) -> Path:
+        """The data folder as an absolute path."""
+        return self.home.expanduser().resolve()
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The operational store: PostgreSQL when configured, otherwise SQLite under home."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_home / 'loopdesk.db'}"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        """Where the pipeline writes the raw store and published snapshots."""
+        return self.resolved_home / "warehouse"
+
+    def signing_key(self) -> bytes:
+        """The token secret: from settings, else generated once into a 0600 file under home."""
+        if self.secret_key is not None:
+            key = self.secret_key.get_secret_value().encode()
+            if len(key) < MIN_SECRET_BYTES:
+                raise InsecureSecretError(
+                    f"LOOPDESK_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes"
+                )
+            return key
+        path = self.resolved_home / "secret.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+        key = path.read_text().strip().encode()
+        if len(key) < MIN_SECRET_BYTES:
+            raise InsecureSecretError(
+                f"{path} holds a secret shorter than {MIN_SECRET_BYTES} bytes"
+            )
+        return key
+
+
+def get_settings() -> Settings:
+    """Read the settings afresh (cheap; lets tests change the environment)."""
+    return Settings()

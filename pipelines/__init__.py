@@ -1,0 +1,1 @@
+"""Extract, validate, quarantine and load practice exports; derive demo and scale data."""

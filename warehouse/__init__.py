@@ -1,0 +1,1 @@
+"""The DuckDB warehouse: SQL models, data checks, snapshot publishing and read-side queries."""

@@ -1,0 +1,31 @@
+"""Where the warehouse lives on disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from console.settings import get_settings
+
+
+def warehouse_dir() -> Path:
+    """The warehouse folder under the data home (created on demand)."""
+    path = get_settings().warehouse_dir
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def raw_db_path() -> Path:
+    """The raw store written by ingest and by the operational-event export."""
+    return warehouse_dir() / "raw.duckdb"
+
+
+def snapshots_dir() -> Path:
+    """Folder of published, read-only snapshot files."""
+    path = warehouse_dir() / "snapshots"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def current_pointer_path() -> Path:
+    """The file naming the current snapshot; replaced atomically on publish."""
+    return warehouse_dir() / "CURRENT"
