@@ -1,1 +1,31 @@
-"""Operational-store tables: practice."""
+"""Operational-store tables: each client practice's settings (hours, SLA policy, contact caps)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+
+class PracticeSettings(SQLModel, table=True):
+    """One row per client practice: what managers configure, seeded from the export."""
+
+    __tablename__ = "practice_settings"
+
+    practice_slug: str = Field(primary_key=True, max_length=64)
+    name: str
+    specialty: str
+    timezone: str = Field(description="IANA time zone")
+    contracted_hours_per_week: float = 10.0
+    business_days: str = Field(default="12345", description="ISO weekdays open, 1=Mon")
+    business_hours_start: str = "09:00"
+    business_hours_end: str = "17:00"
+    ask_sla_days: int = 7
+    follow_up_sla_business_days: int = 2
+    lead_sla_business_days: int = 1
+    close_loop_sla_business_days: int = 2
+    max_touches_per_day: int = 1
+    max_touches_per_week: int = 3
+    onboarded_at: datetime | None = None
+    share_blurb: str = ""
+    active: bool = True
