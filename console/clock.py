@@ -13,3 +13,10 @@ def now() -> datetime:
     if override is not None:
         return override.astimezone(UTC)
     return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """The same instant as aware UTC; naive values (as SQLite returns them) are taken as UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)

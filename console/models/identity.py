@@ -1,10 +1,11 @@
-"""Operational-store tables: users and the practices they may see."""
+"""Operational-store tables: users, their practices, sessions, login attempts, report links, audit."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import Column, DateTime, Index
 from sqlmodel import Field, SQLModel
 
 
@@ -37,3 +38,66 @@ class UserPractice(SQLModel, table=True):
 
     user_id: int = Field(foreign_key="users.user_id", primary_key=True)
     practice_slug: str = Field(primary_key=True, max_length=64)
+
+
+def _utc_column(*, nullable: bool = False, index: bool = False) -> Column[datetime]:
+    """A timezone-aware timestamp column (naive values are read back as UTC by the services)."""
+    return Column(DateTime(timezone=True), nullable=nullable, index=index)
+
+
+class UserSession(SQLModel, table=True):
+    """One row per console login: the server-side half of a session token (its `jti`)."""
+
+    __tablename__ = "user_sessions"
+
+    session_id: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="users.user_id", index=True)
+    created_at: datetime = Field(sa_column=_utc_column())
+    last_seen_at: datetime = Field(sa_column=_utc_column())
+    expires_at: datetime = Field(sa_column=_utc_column(), description="absolute limit")
+    ended_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class LoginAttempt(SQLModel, table=True):
+    """One row per login attempt; keys are keyed hashes, so no email is stored in clear."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_email_time", "email_key", "attempted_at"),
+        Index("ix_login_attempts_client_time", "client_key", "attempted_at"),
+    )
+
+    attempt_id: int | None = Field(default=None, primary_key=True)
+    email_key: str = Field(max_length=64)
+    client_key: str = Field(max_length=64)
+    succeeded: bool
+    attempted_at: datetime = Field(sa_column=_utc_column())
+
+
+class ReportLink(SQLModel, table=True):
+    """One row per read-only report link handed to a client owner; revocable by its `jti`."""
+
+    __tablename__ = "report_links"
+
+    jti: str = Field(primary_key=True, max_length=64)
+    practice_slug: str = Field(index=True, max_length=64)
+    created_by: str = Field(max_length=64, description="actor reference, never a name")
+    created_at: datetime = Field(sa_column=_utc_column())
+    expires_at: datetime = Field(sa_column=_utc_column())
+    revoked_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class AuditEvent(SQLModel, table=True):
+    """One row per audited action; append-only and hash-chained by `seq` (see console/audit.py)."""
+
+    __tablename__ = "audit_events"
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    occurred_at: datetime = Field(sa_column=_utc_column(index=True))
+    actor: str = Field(max_length=64, description="e.g. user:12, cli, report_link:<jti>")
+    action: str = Field(index=True, max_length=32)
+    practice_slug: str | None = Field(default=None, index=True, max_length=64)
+    object_ref: str | None = Field(default=None, max_length=128, description="ids only")
+    outcome: str = Field(max_length=32)
+    prev_hash: str = Field(max_length=64, unique=True)
+    hash: str = Field(max_length=64)
