@@ -1,10 +1,129 @@
-"""CLI commands of this area."""
+"""CLI commands of the access area: `users add|set-role|set-practices|deactivate`, `report-link`."""
 
 from __future__ import annotations
 
+import sys
+
 import typer
+
+from console import clock
+from console.commands.output import emit_json
+from console.errors import UserError
+from console.models.practice import PracticeSettings
+from console.passwords import generate_password
+from console.report_links import create_report_link
+from console.users import add_user, deactivate_user, get_user, set_practices, set_role
+
+# CLI changes are made by whoever runs commands on the server; the audit log says so.
+CLI_ACTOR = "cli"
+
+
+def _password_from_stdin() -> str | None:
+    """The first line of piped stdin, or None on a terminal (we never prompt)."""
+    stream = sys.stdin
+    if stream is None or stream.isatty():
+        return None
+    line = stream.readline()
+    return line.rstrip("\r\n") or None
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the `loopdesk` app."""
-    del app
+    """Add `users …` and `report-link` to the `loopdesk` app."""
+    from console.db import session_scope
+
+    users = typer.Typer(help="Manage console users.", no_args_is_help=True)
+    app.add_typer(users, name="users")
+
+    @users.command("add")
+    def users_add(
+        email: str = typer.Argument(..., help="the user's login email"),
+        role: str = typer.Option(..., "--role", help="coordinator, manager, client_owner, admin"),
+        practice: list[str] = typer.Option([], "--practice", help="a practice slug (repeatable)"),
+        as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+    ) -> None:
+        """Add a user; the password is read from piped stdin, else generated and printed once."""
+        piped = _password_from_stdin()
+        password = piped or generate_password()
+        with session_scope() as session:
+            user = add_user(
+                session=session, email=email, role=role, password=password,
+                practice_slugs=practice, actor=CLI_ACTOR, now=clock.now(),
+            )
+        generated = None if piped else password
+        if as_json:
+            emit_json(
+                {
+                    "user_id": user.user_id,
+                    "email": user.email,
+                    "role": user.role,
+                    "practices": sorted(set(practice)),
+                    "generated_password": generated,
+                }
+            )
+            return
+        typer.echo(f"added user {user.user_id} ({user.role}): {user.email}")
+        if generated is not None:
+            typer.echo(f"password (shown once): {generated}")
+
+    @users.command("set-role")
+    def users_set_role(
+        email: str = typer.Argument(...),
+        role: str = typer.Option(..., "--role"),
+    ) -> None:
+        """Change a user's role (effective on their next request)."""
+        with session_scope() as session:
+            user = get_user(session=session, email=email)
+            assert user.user_id is not None
+            set_role(session=session, user_id=user.user_id, role=role, actor=CLI_ACTOR,
+                     now=clock.now())
+        typer.echo(f"user {user.user_id} is now {role}")
+
+    @users.command("set-practices")
+    def users_set_practices(
+        email: str = typer.Argument(...),
+        practice: list[str] = typer.Option([], "--practice", help="a practice slug (repeatable)"),
+    ) -> None:
+        """Replace a user's practices (removals take effect on their next request)."""
+        with session_scope() as session:
+            user = get_user(session=session, email=email)
+            assert user.user_id is not None
+            slugs = set_practices(session=session, user_id=user.user_id, practice_slugs=practice,
+                                  actor=CLI_ACTOR, now=clock.now())
+        typer.echo(f"user {user.user_id} practices: {', '.join(sorted(slugs)) or '(none)'}")
+
+    @users.command("deactivate")
+    def users_deactivate(email: str = typer.Argument(...)) -> None:
+        """Switch a user off and end their sessions."""
+        with session_scope() as session:
+            user = get_user(session=session, email=email)
+            assert user.user_id is not None
+            deactivate_user(session=session, user_id=user.user_id, actor=CLI_ACTOR,
+                            now=clock.now())
+        typer.echo(f"user {user.user_id} deactivated")
+
+    @app.command("report-link")
+    def report_link(
+        practice: str = typer.Option(..., "--practice", help="the practice slug"),
+        days: int = typer.Option(30, "--days", help="days until the link expires (1-90)"),
+        as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+    ) -> None:
+        """Print an expiring, revocable read-only report link for one practice."""
+        with session_scope() as session:
+            if session.get(PracticeSettings, practice) is None:
+                raise UserError(f"unknown practice {practice!r} (run `loopdesk build` first?)")
+            link = create_report_link(
+                session=session, practice_slug=practice, days=days, actor=CLI_ACTOR,
+                now=clock.now(),
+            )
+        if as_json:
+            emit_json(
+                {
+                    "practice_slug": link.practice_slug,
+                    "url": link.url,
+                    "link_id": link.jti,
+                    "expires_at": link.expires_at,
+                }
+            )
+            return
+        typer.echo(link.url)
+        typer.echo(f"expires {link.expires_at.isoformat()} (link id {link.jti})")

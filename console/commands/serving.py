@@ -1,10 +1,35 @@
-"""CLI commands of this area."""
+"""CLI command `serve`: the console and the HTTP routes on one port."""
 
 from __future__ import annotations
 
 import typer
 
+DEFAULT_PORT = 8501
+
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the `loopdesk` app."""
-    del app
+    """Add `serve` to the `loopdesk` app."""
+
+    @app.command("serve")
+    def serve(
+        port: int = typer.Option(DEFAULT_PORT, "--port", help="port to listen on"),
+        host: str = typer.Option("127.0.0.1", "--host", help="address to bind"),
+    ) -> None:
+        """Serve the console and the HTTP routes (uvicorn)."""
+        run_server(host=host, port=port)
+
+
+def run_server(*, host: str, port: int) -> None:
+    """Check the secret and the store, then serve `console.app:create_app` until stopped."""
+    import uvicorn
+
+    from console.db import get_engine, init_db
+    from console.settings import get_settings
+
+    get_settings().signing_key()  # refuses a short secret before anything listens
+    init_db(get_engine())
+    # No access log: report links carry their token in the query string.
+    uvicorn.run(
+        "console.app:create_app", factory=True, host=host, port=port, access_log=False,
+        log_level="info",
+    )

@@ -1,0 +1,108 @@
+"""The HTTP routes served next to the Streamlit console: thin handlers over services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from console import clock
+from console.health import check_health, warehouse_status
+from console.reports import (
+    ReportProvider,
+    ReportUnavailable,
+    build_practice_report,
+    report_for_token,
+)
+from console.tokens import Unauthorised
+
+# Reports carry practice data: never cached, never leaked through a Referer header.
+_PRIVATE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+@dataclass(frozen=True)
+class HttpServices:
+    """What the routes depend on; injectable so tests use stub providers and stores."""
+
+    sessions: Callable[[], AbstractContextManager[Session]]
+    engine: Callable[[], Engine]
+    report_provider: ReportProvider
+    warehouse_probe: Callable[[], dict[str, Any]]
+    now: Callable[[], datetime]
+
+
+def default_services() -> HttpServices:
+    """The real wiring: the configured store, the published snapshot, the one clock."""
+    from console.db import get_engine, session_scope
+
+    return HttpServices(
+        sessions=session_scope,
+        engine=get_engine,
+        report_provider=build_practice_report,
+        warehouse_probe=warehouse_status,
+        now=clock.now,
+    )
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token from `Authorization: Bearer …`, else from `?token=`."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    token = request.query_params.get("token")
+    return token or None
+
+
+def _unauthorised() -> JSONResponse:
+    """The one answer for every bad or missing token."""
+    headers = {**_PRIVATE_HEADERS, "WWW-Authenticate": "Bearer"}
+    return JSONResponse({"error": "unauthorised"}, status_code=401, headers=headers)
+
+
+def build_routes(services: HttpServices | None = None) -> list[BaseRoute]:
+    """The `/api/...` routes, bound to `services` (default: the real ones, resolved lazily)."""
+
+    def resolved() -> HttpServices:
+        return services if services is not None else default_services()
+
+    def health(request: Request) -> JSONResponse:
+        deps = resolved()
+        payload = check_health(engine_factory=deps.engine, warehouse_probe=deps.warehouse_probe)
+        return JSONResponse(payload, headers={"Cache-Control": "no-store"})
+
+    def report(request: Request) -> JSONResponse:
+        token = bearer_token(request)
+        if token is None:
+            return _unauthorised()
+        deps = resolved()
+        try:
+            with deps.sessions() as session:
+                payload = report_for_token(
+                    session=session, token=token, provider=deps.report_provider, now=deps.now()
+                )
+        except Unauthorised:
+            return _unauthorised()
+        except ReportUnavailable:
+            return JSONResponse(
+                {"error": "report unavailable"}, status_code=503, headers=_PRIVATE_HEADERS
+            )
+        return JSONResponse(payload, headers=_PRIVATE_HEADERS)
+
+    # Sync handlers: Starlette runs them in its thread pool, so blocking DB calls are fine.
+    return [
+        Route("/api/health", health, methods=["GET"]),
+        Route("/api/v1/report", report, methods=["GET"]),
+    ]
