@@ -2,6 +2,7 @@
 -- `loopdesk build` (Arrow, replacing the previous copy wholesale). The console's exporter
 -- (console/ops_export.py) writes exactly these columns; models and metrics read them.
 -- Empty tables with this shape exist even before the first export.
+-- (`"at"` is quoted because AT is a reserved word in DuckDB; the column is still named at.)
 
 -- one row per task ever created
 create table if not exists ops_tasks (
@@ -54,7 +55,7 @@ create table if not exists ops_lead_events (
     practice_slug varchar not null,
     lead_id varchar not null,
     event varchar not null,            -- contacted, booked, treated, declined, unreachable, loop_closed
-    at timestamptz not null,
+    "at" timestamptz not null,
     booked_value double
 );
 
@@ -66,7 +67,7 @@ create table if not exists ops_consent_events (
     channel varchar not null,          -- call, text, email
     granted boolean not null,
     source varchar not null,
-    at timestamptz not null
+    "at" timestamptz not null
 );
 
 -- one row per outbound message

@@ -1,0 +1,146 @@
+"""Data checks: queries that select the bad rows of a built snapshot and expect none."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from warehouse.runner import Model
+
+CHECKS_DIR = Path(__file__).parent / "checks"
+SAMPLE_ROWS = 3
+
+# Only identifiers, codes and times go into a failure message: never names, phones or emails.
+_SHOWABLE = re.compile(
+    r"^(practice_slug|file|line|status|category|kind|channel|source|event|disposition|copies"
+    r"|.*_id|.*_at|.*_days|.*_value|value|.*_rate|.*_conversion|.*_asked|.*_score)$"
+)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One data check: its name and a select returning the offending rows."""
+
+    name: str
+    sql: str
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    """The outcome of one check on a snapshot."""
+
+    name: str
+    failing_rows: int
+    sample: tuple[dict[str, object], ...] = field(default=())
+    seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        """Whether the check ran and found no offending rows."""
+        return self.failing_rows == 0
+
+    def describe(self) -> str:
+        """One line naming the check, how many rows failed and a sample of their keys."""
+        if self.failing_rows < 0:
+            return f"{self.name}: could not run ({self.error})"
+        sample = "; ".join(
+            ", ".join(f"{col}={val}" for col, val in row.items()) for row in self.sample
+        )
+        return f"{self.name}: {self.failing_rows} offending row(s)" + (
+            f", e.g. {sample}" if sample else ""
+        )
+
+
+class ChecksFailed(RuntimeError):
+    """At least one data check found offending rows; the snapshot must not be published."""
+
+    def __init__(self, failures: Sequence[CheckRun]) -> None:
+        self.failures = tuple(failures)
+        super().__init__(
+            "data checks failed: " + " | ".join(failure.describe() for failure in failures)
+        )
+
+
+def discover_checks(root: Path = CHECKS_DIR) -> list[Check]:
+    """Every `<root>/*.sql` business-rule check, named after its file."""
+    if not root.is_dir():
+        return []
+    return [
+        Check(name=path.stem, sql=path.read_text(encoding="utf-8"))
+        for path in sorted(root.glob("*.sql"))
+    ]
+
+
+def key_checks(models: Sequence[Model]) -> list[Check]:
+    """A unique and a not-null check for the key every model declares with `-- key:`."""
+    checks: list[Check] = []
+    for model in models:
+        if not model.key:
+            continue
+        cols = ", ".join(model.key)
+        null_test = " or ".join(f"{col} is null" for col in model.key)
+        checks.append(
+            Check(
+                name=f"unique_{model.name}",
+                sql=f"select {cols}, count(*) as copies from {model.name} "
+                f"group by {cols} having count(*) > 1",
+            )
+        )
+        checks.append(
+            Check(
+                name=f"not_null_{model.name}",
+                sql=f"select {cols} from {model.name} where {null_test}",
+            )
+        )
+    return checks
+
+
+def _safe_sample(relation: duckdb.DuckDBPyRelation) -> tuple[dict[str, object], ...]:
+    """The first offending rows, restricted to columns safe to print."""
+    cols = [col for col in relation.columns if _SHOWABLE.match(col)]
+    if not cols:
+        return ()
+    rows = relation.select(*[duckdb.ColumnExpression(col) for col in cols]).limit(
+        SAMPLE_ROWS
+    ).fetchall()
+    return tuple(dict(zip(cols, row, strict=True)) for row in rows)
+
+
+def run_checks(conn: duckdb.DuckDBPyConnection, checks: Sequence[Check]) -> list[CheckRun]:
+    """Run every check; raise ChecksFailed naming all failing ones (a broken check fails too)."""
+    runs: list[CheckRun] = []
+    for check in checks:
+        started = time.perf_counter()
+        body = check.sql.strip().rstrip(";").strip()
+        try:
+            relation = conn.sql(body)
+            counted = conn.execute(f"select count(*) from ({body})").fetchone()
+            failing = int(counted[0]) if counted else 0
+            sample = _safe_sample(relation) if failing else ()
+        except duckdb.Error as exc:
+            runs.append(
+                CheckRun(
+                    name=check.name,
+                    failing_rows=-1,
+                    error=type(exc).__name__,
+                )
+            )
+            continue
+        runs.append(
+            CheckRun(
+                name=check.name,
+                failing_rows=failing,
+                sample=sample,
+                seconds=time.perf_counter() - started,
+            )
+        )
+    failures = [run for run in runs if not run.passed]
+    if failures:
+        raise ChecksFailed(failures)
+    return runs

@@ -1,0 +1,192 @@
+"""Discover the SQL models, order them by their references, and materialise each as a table."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+LAYERS: tuple[str, ...] = ("staging", "intermediate", "marts")
+MODELS_DIR = Path(__file__).parent / "models"
+
+_COMMENT = re.compile(r"--[^\n]*")
+_KEY_LINE = re.compile(r"^\s*--\s*key:\s*(?P<cols>[\w\s,]+?)\s*$", re.MULTILINE)
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class ModelError(RuntimeError):
+    """A model set that cannot run: bad name, a cycle, or a reference against the layer order."""
+
+
+class ModelFailed(RuntimeError):
+    """A model's SQL raised while it was being materialised."""
+
+    def __init__(self, model: str, cause: Exception) -> None:
+        super().__init__(f"model {model} failed: {cause}")
+        self.model = model
+
+
+@dataclass(frozen=True)
+class Model:
+    """One SQL model: its table name, layer, select statement and declared key columns."""
+
+    name: str
+    layer: str
+    sql: str
+    key: tuple[str, ...] = ()
+
+    @classmethod
+    def from_file(cls, path: Path, layer: str) -> Model:
+        """Read a model file; the table is named after the file, the key from a `-- key:` line."""
+        sql = path.read_text(encoding="utf-8")
+        return cls(name=path.stem, layer=layer, sql=sql, key=declared_key(sql))
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    """What materialising one model produced."""
+
+    name: str
+    layer: str
+    rows: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class BuildParams:
+    """The one-row `build_params` table every model reads instead of calling now()."""
+
+    as_of: datetime
+    build_id: str
+    ask_window_days: int = 30
+    ask_cooldown_days: int = 180
+    decline_cooldown_days: int = 365
+    review_window_days: int = 30
+    review_cooldown_days: int = 180
+
+
+def declared_key(sql: str) -> tuple[str, ...]:
+    """The primary-key columns a model declares with a `-- key: a, b` header line."""
+    match = _KEY_LINE.search(sql)
+    if match is None:
+        return ()
+    return tuple(col.strip() for col in match.group("cols").split(",") if col.strip())
+
+
+def discover_models(root: Path = MODELS_DIR) -> list[Model]:
+    """Every `<root>/<layer>/*.sql` model, in layer then file-name order."""
+    found: list[Model] = []
+    for layer in LAYERS:
+        folder = root / layer
+        if folder.is_dir():
+            found.extend(Model.from_file(path, layer) for path in sorted(folder.glob("*.sql")))
+    return found
+
+
+def references(model: Model, names: Iterable[str]) -> set[str]:
+    """The other models this model's SQL mentions (comments ignored)."""
+    body = _COMMENT.sub(" ", model.sql).lower()
+    return {
+        name
+        for name in names
+        if name != model.name and re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", body)
+    }
+
+
+def order_models(models: Sequence[Model]) -> list[Model]:
+    """Models in dependency order (a topological sort, ties broken by layer then name)."""
+    by_name: dict[str, Model] = {}
+    for model in models:
+        if not _NAME.match(model.name):
+            raise ModelError(f"model name {model.name!r} must be lowercase snake_case")
+        if model.layer not in LAYERS:
+            raise ModelError(f"model {model.name} has unknown layer {model.layer!r}")
+        if model.name in by_name:
+            raise ModelError(f"two models are named {model.name}")
+        by_name[model.name] = model
+    deps = {name: references(model, by_name) for name, model in by_name.items()}
+    for name, model_deps in deps.items():
+        for dep in model_deps:
+            if LAYERS.index(by_name[dep].layer) > LAYERS.index(by_name[name].layer):
+                raise ModelError(
+                    f"{by_name[name].layer} model {name} may not read "
+                    f"{by_name[dep].layer} model {dep}"
+                )
+    ordered: list[Model] = []
+    done: set[str] = set()
+    pending = dict(deps)
+    while pending:
+        ready = sorted(
+            (name for name, model_deps in pending.items() if model_deps <= done),
+            key=lambda name: (LAYERS.index(by_name[name].layer), name),
+        )
+        if not ready:
+            raise ModelError(f"models reference each other in a cycle: {sorted(pending)}")
+        ordered.extend(by_name[name] for name in ready)
+        done.update(ready)
+        for name in ready:
+            del pending[name]
+    return ordered
+
+
+def create_build_params(conn: duckdb.DuckDBPyConnection, params: BuildParams) -> None:
+    """Write the one-row `build_params` table models read their clock and windows from."""
+    conn.execute(
+        """
+        create or replace table build_params as
+        select
+            cast($as_of as timestamptz) as as_of,
+            cast($build_id as varchar) as build_id,
+            cast($ask_window_days as integer) as ask_window_days,
+            cast($ask_cooldown_days as integer) as ask_cooldown_days,
+            cast($decline_cooldown_days as integer) as decline_cooldown_days,
+            cast($review_window_days as integer) as review_window_days,
+            cast($review_cooldown_days as integer) as review_cooldown_days
+        """,
+        {
+            "as_of": params.as_of,
+            "build_id": params.build_id,
+            "ask_window_days": params.ask_window_days,
+            "ask_cooldown_days": params.ask_cooldown_days,
+            "decline_cooldown_days": params.decline_cooldown_days,
+            "review_window_days": params.review_window_days,
+            "review_cooldown_days": params.review_cooldown_days,
+        },
+    )
+
+
+def _select_body(sql: str) -> str:
+    """The model's select statement without a trailing semicolon."""
+    return sql.strip().rstrip(";").strip()
+
+
+def run_models(
+    conn: duckdb.DuckDBPyConnection,
+    models: Sequence[Model],
+    *,
+    after_model: Callable[[ModelRun], None] | None = None,
+) -> list[ModelRun]:
+    """Materialise every model as a table, in dependency order; raise ModelFailed on the first error."""
+    runs: list[ModelRun] = []
+    for model in order_models(models):
+        started = time.perf_counter()
+        try:
+            conn.execute(f"create or replace table {model.name} as\n{_select_body(model.sql)}")
+            row = conn.execute(f"select count(*) from {model.name}").fetchone()
+        except duckdb.Error as exc:
+            raise ModelFailed(model.name, exc) from exc
+        run = ModelRun(
+            name=model.name,
+            layer=model.layer,
+            rows=int(row[0]) if row else 0,
+            seconds=time.perf_counter() - started,
+        )
+        runs.append(run)
+        if after_model is not None:
+            after_model(run)
+    return runs

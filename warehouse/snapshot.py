@@ -1,0 +1,224 @@
+"""Atomic snapshot publishing: build a new DuckDB file, check it, then swap the CURRENT pointer."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from warehouse import paths
+from warehouse.data_checks import Check, CheckRun, discover_checks, key_checks, run_checks
+from warehouse.raw_store import prepare_raw_store
+from warehouse.runner import BuildParams, Model, ModelRun, create_build_params, discover_models
+from warehouse.runner import run_models as _run_models
+
+KEEP_SNAPSHOTS = 3
+_SNAPSHOT = re.compile(r"^snapshot-(?P<seq>\d{8})-(?P<tag>[0-9a-f]{8})\.duckdb$")
+_BUILDING_PREFIX = "building-"
+
+
+class SnapshotMissing(RuntimeError):
+    """No snapshot has been published yet (run `loopdesk build`), or its file is gone."""
+
+
+class BuildInProgress(RuntimeError):
+    """Another build holds the warehouse build lock."""
+
+
+@dataclass(frozen=True)
+class PublishedSnapshot:
+    """What a successful build published."""
+
+    build_id: str
+    path: Path
+    as_of: datetime
+    models: tuple[ModelRun, ...]
+    checks: tuple[CheckRun, ...]
+    ops_rows: Mapping[str, int]
+    seconds: float
+
+
+def current_snapshot_path() -> Path | None:
+    """The published snapshot CURRENT names, or None before the first build."""
+    pointer = paths.current_pointer_path()
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    if not _SNAPSHOT.match(name):
+        raise SnapshotMissing(f"{pointer} does not name a snapshot file")
+    return paths.snapshots_dir() / name
+
+
+def open_snapshot() -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the current snapshot (times in UTC); SnapshotMissing if none."""
+    path = current_snapshot_path()
+    if path is None or not path.exists():
+        raise SnapshotMissing("no warehouse snapshot yet: run `loopdesk build` first")
+    conn = duckdb.connect(str(path), read_only=True)
+    conn.execute("set TimeZone = 'UTC'")
+    return conn
+
+
+@contextlib.contextmanager
+def reading_snapshot() -> Iterator[duckdb.DuckDBPyConnection]:
+    """The current snapshot for the length of a `with` block, closed afterwards."""
+    conn = open_snapshot()
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def _build_lock() -> Iterator[None]:
+    """Hold the warehouse build lock; a second concurrent build is refused, not interleaved."""
+    lock_path = paths.warehouse_dir() / "build.lock"
+    with open(lock_path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise BuildInProgress("another warehouse build is running") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _published() -> list[Path]:
+    """Published snapshot files, oldest first."""
+    found = [p for p in paths.snapshots_dir().iterdir() if _SNAPSHOT.match(p.name)]
+    return sorted(found, key=lambda p: p.name)
+
+
+def _remove(path: Path) -> None:
+    """Delete a snapshot file and its write-ahead log, if present."""
+    for candidate in (path, path.with_name(path.name + ".wal")):
+        candidate.unlink(missing_ok=True)
+
+
+def _remove_abandoned_builds() -> None:
+    """Delete half-built files a killed build left behind (safe: we hold the build lock)."""
+    for path in paths.snapshots_dir().glob(f"{_BUILDING_PREFIX}*"):
+        path.unlink(missing_ok=True)
+
+
+def _next_name() -> tuple[str, str]:
+    """The next snapshot's build id and file name (sequence keeps names ordered by age)."""
+    matches = [_SNAPSHOT.match(path.name) for path in _published()]
+    last = max((int(match.group("seq")) for match in matches if match), default=0)
+    build_id = f"{last + 1:08d}-{secrets.token_hex(4)}"
+    return build_id, f"snapshot-{build_id}.duckdb"
+
+
+def _write_pointer(name: str) -> None:
+    """Point CURRENT at a snapshot file atomically (temp file, fsync, os.replace)."""
+    pointer = paths.current_pointer_path()
+    temp = pointer.with_name(f".CURRENT.{secrets.token_hex(4)}.tmp")
+    with open(temp, "w", encoding="utf-8") as handle:
+        handle.write(name + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, pointer)
+    _fsync_dir(pointer.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in this folder durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _prune(keep: int) -> None:
+    """Delete all but the newest `keep` snapshots, never the current one."""
+    current = current_snapshot_path()
+    published = _published()
+    for path in published[: max(len(published) - keep, 0)]:
+        if path != current:
+            _remove(path)
+
+
+def _materialise(
+    target: Path,
+    *,
+    params: BuildParams,
+    models: Sequence[Model],
+    checks: Sequence[Check],
+    after_model: Callable[[ModelRun], None] | None,
+) -> tuple[list[ModelRun], list[CheckRun]]:
+    """Run models and checks into a fresh DuckDB file and close it (raises on any failure)."""
+    conn = duckdb.connect(str(target))
+    try:
+        conn.execute("set TimeZone = 'UTC'")
+        raw_path = str(paths.raw_db_path()).replace("'", "''")
+        conn.execute(f"attach '{raw_path}' as raw (read_only)")
+        create_build_params(conn, params)
+        model_runs = _run_models(conn, models, after_model=after_model)
+        check_runs = run_checks(conn, [*key_checks(models), *checks])
+        conn.execute("detach raw")
+        conn.execute("checkpoint")
+    finally:
+        conn.close()
+    return model_runs, check_runs
+
+
+def publish_snapshot(
+    *,
+    as_of: datetime,
+    ops_events: Mapping[str, pa.Table] | None = None,
+    models: Sequence[Model] | None = None,
+    checks: Sequence[Check] | None = None,
+    keep: int = KEEP_SNAPSHOTS,
+    after_model: Callable[[ModelRun], None] | None = None,
+) -> PublishedSnapshot:
+    """Copy ops events into the raw store, build + check a new snapshot, then publish it atomically.
+
+    Any failure (or a kill) before the pointer swap leaves CURRENT and the previous snapshot as
+    they were; the half-built file is removed (or, after a kill, by the next build).
+    """
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware")
+    started = time.perf_counter()
+    with _build_lock():
+        _remove_abandoned_builds()
+        ops_rows = prepare_raw_store(paths.raw_db_path(), ops_events)
+        build_id, name = _next_name()
+        building = paths.snapshots_dir() / f"{_BUILDING_PREFIX}{name}"
+        final = paths.snapshots_dir() / name
+        try:
+            model_runs, check_runs = _materialise(
+                building,
+                params=BuildParams(as_of=as_of, build_id=build_id),
+                models=discover_models() if models is None else models,
+                checks=discover_checks() if checks is None else checks,
+                after_model=after_model,
+            )
+            os.chmod(building, 0o600)  # patient data: readable by the service account only
+            os.replace(building, final)
+        except BaseException:
+            _remove(building)
+            raise
+        _write_pointer(name)
+        _prune(keep)
+    return PublishedSnapshot(
+        build_id=build_id,
+        path=final,
+        as_of=as_of,
+        models=tuple(model_runs),
+        checks=tuple(check_runs),
+        ops_rows=dict(ops_rows),
+        seconds=time.perf_counter() - started,
+    )
