@@ -1,0 +1,454 @@
+"""Read-side metric queries (DOMAIN.md → Metrics) over the snapshot, filtered by scope."""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import duckdb
+
+from console.clock import now as clock_now
+from warehouse.scope import Scope
+
+TASK_KINDS: tuple[str, ...] = ("ask", "follow_up", "contact_lead", "close_loop", "review_request")
+
+BENCHMARKS: dict[str, Any] = {
+    "ask_rate": 1.0,
+    "willingness_rate": 0.83,
+    "referral_rate": {"passive": 0.10, "typical": 0.29, "systematic": 0.40},
+    "intent_action_gap_pts": 54.0,
+    "hours_per_week_for_50_80_treatments": [10.0, 15.0],
+}
+
+# Every count compute_metrics sums; rates are always built from these, so roll-ups stay weighted.
+_COUNT_FIELDS: tuple[str, ...] = (
+    "cohort_patients",
+    "asked",
+    "reached",
+    "willing",
+    "referred",
+    "leads",
+    "leads_contacted_within_sla",
+    "leads_converted_90d",
+    "referred_revenue",
+    "leads_with_outcome",
+    "loops_closed_within_sla",
+    "referrers",
+    "repeat_referrers",
+    "referrers_loop_closed",
+    "repeat_referrers_loop_closed",
+    "referrers_loop_open",
+    "repeat_referrers_loop_open",
+    "minutes_logged",
+    "contracted_hours_per_week",
+    *(f"sla_due__{kind}" for kind in TASK_KINDS),
+    *(f"sla_met__{kind}" for kind in TASK_KINDS),
+    *(f"sla_open_breached__{kind}" for kind in TASK_KINDS),
+)
+
+
+class UnknownPractice(LookupError):
+    """The practice does not exist or lies outside the acting scope (the two look the same)."""
+
+    def __init__(self, practice_slug: str) -> None:
+        super().__init__(f"unknown practice {practice_slug!r} (or not in your scope)")
+        self.practice_slug = practice_slug
+
+
+@dataclass(frozen=True)
+class Period:
+    """A reporting period of whole UTC days, both ends inclusive."""
+
+    date_from: date
+    date_to: date
+
+    def __post_init__(self) -> None:
+        if self.date_from > self.date_to:
+            raise ValueError(f"period starts {self.date_from} after it ends {self.date_to}")
+
+    @property
+    def start(self) -> datetime:
+        """The first instant of the period (00:00 UTC of date_from)."""
+        return datetime.combine(self.date_from, time(0), tzinfo=UTC)
+
+    @property
+    def end(self) -> datetime:
+        """The first instant after the period (00:00 UTC of the day after date_to)."""
+        return datetime.combine(self.date_to + timedelta(days=1), time(0), tzinfo=UTC)
+
+    def as_dict(self) -> dict[str, str]:
+        """The period as JSON-friendly ISO dates."""
+        return {"from": self.date_from.isoformat(), "to": self.date_to.isoformat()}
+
+
+@dataclass(frozen=True)
+class PracticeRow:
+    """The practice attributes the metrics need."""
+
+    practice_slug: str
+    name: str
+    contracted_hours_per_week: float
+    onboarded_at: datetime | None
+
+
+def snapshot_as_of(conn: duckdb.DuckDBPyConnection) -> datetime:
+    """The instant the snapshot was built for (`build_params.as_of`), else the clock's now."""
+    try:
+        row = conn.execute("select as_of from build_params limit 1").fetchone()
+    except duckdb.CatalogException:
+        row = None
+    if row is None or row[0] is None:
+        return clock_now()
+    return _utc(row[0])
+
+
+def default_period(as_of: datetime) -> Period:
+    """The last 12 full calendar months (UTC) before the month of `as_of`."""
+    as_of_day = as_of.astimezone(UTC).date()
+    last = as_of_day.replace(day=1) - timedelta(days=1)
+    months = last.year * 12 + (last.month - 1) - 11
+    first_year, first_month = divmod(months, 12)
+    return Period(date(first_year, first_month + 1, 1), last)
+
+
+def resolve_period(as_of: datetime, date_from: date | None, date_to: date | None) -> Period:
+    """The requested period; a missing end is as_of's day, a missing start a year before it."""
+    if date_from is None and date_to is None:
+        return default_period(as_of)
+    end = date_to if date_to is not None else as_of.astimezone(UTC).date()
+    start = date_from if date_from is not None else _one_year_before(end)
+    return Period(start, end)
+
+
+def _one_year_before(day: date) -> date:
+    """The day after the same date a year earlier (a 12-month span ending on `day`)."""
+    year = day.year - 1
+    last_day = calendar.monthrange(year, day.month)[1]
+    return date(year, day.month, min(day.day, last_day)) + timedelta(days=1)
+
+
+def _utc(value: datetime) -> datetime:
+    """An aware datetime in UTC (naive values are taken as UTC)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def visible_practices(
+    conn: duckdb.DuckDBPyConnection, *, scope: Scope, practice_slug: str | None = None
+) -> list[PracticeRow]:
+    """Practices in the snapshot the scope may read; one named practice raises if not visible."""
+    if practice_slug is not None and not scope.allows(practice_slug):
+        raise UnknownPractice(practice_slug)
+    rows = conn.execute(
+        """
+        select practice_slug, name, contracted_hours_per_week, onboarded_at
+        from mart_practices
+        where $slug is null or practice_slug = $slug
+        order by practice_slug
+        """,
+        {"slug": practice_slug},
+    ).fetchall()
+    found = [
+        PracticeRow(
+            practice_slug=str(slug),
+            name=str(name),
+            contracted_hours_per_week=float(hours or 0.0),
+            onboarded_at=_utc(onboarded) if onboarded is not None else None,
+        )
+        for slug, name, hours, onboarded in rows
+        if scope.allows(str(slug))
+    ]
+    if practice_slug is not None and not found:
+        raise UnknownPractice(practice_slug)
+    return found
+
+
+def rate(numerator: float, denominator: float) -> dict[str, Any]:
+    """A rate with its counts; the value is None (undefined) when the denominator is empty."""
+    value = numerator / denominator if denominator else None
+    return {"value": value, "numerator": numerator, "denominator": denominator}
+
+
+def window_counts(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    practices: Sequence[PracticeRow],
+    start: datetime,
+    end: datetime,
+    as_of: datetime,
+) -> dict[str, dict[str, float]]:
+    """Every metric numerator and denominator per practice for the window [start, end)."""
+    counts: dict[str, dict[str, float]] = {
+        p.practice_slug: dict.fromkeys(_COUNT_FIELDS, 0) for p in practices
+    }
+    for p in practices:
+        counts[p.practice_slug]["contracted_hours_per_week"] = p.contracted_hours_per_week
+    if not practices:
+        return counts
+    params = {
+        "slugs": [p.practice_slug for p in practices],
+        "start": start,
+        "end": end,
+        "as_of": as_of,
+    }
+    for query in (_COHORT_SQL, _LEADS_SQL, _HOURS_SQL):
+        result = conn.execute(query, params)
+        names = [column[0] for column in result.description or []]
+        for row in result.fetchall():
+            record = dict(zip(names, row, strict=True))
+            slug = str(record.pop("practice_slug"))
+            counts[slug].update({k: float(v or 0) for k, v in record.items()})
+    for slug, kind, due, met, breached in conn.execute(_SLA_SQL, params).fetchall():
+        bucket = counts[str(slug)]
+        if kind in TASK_KINDS:
+            bucket[f"sla_due__{kind}"] = due
+            bucket[f"sla_met__{kind}"] = met
+            bucket[f"sla_open_breached__{kind}"] = breached
+    return counts
+
+
+def metrics_from_counts(counts: Mapping[str, float], *, weeks: float) -> dict[str, Any]:
+    """DOMAIN.md's metric table from summed counts (used for practices and roll-ups alike)."""
+    willingness = rate(counts["willing"], counts["reached"])
+    referral = rate(counts["referred"], counts["cohort_patients"])
+    gap = (
+        100.0 * (willingness["value"] - referral["value"])
+        if willingness["value"] is not None and referral["value"] is not None
+        else None
+    )
+    hours = counts["minutes_logged"] / 60.0
+    hours_per_week = hours / weeks if weeks > 0 else None
+    contracted = counts["contracted_hours_per_week"]
+    return {
+        "cohort_patients": int(counts["cohort_patients"]),
+        "ask_rate": rate(counts["asked"], counts["cohort_patients"]),
+        "reach_rate": rate(counts["reached"], counts["asked"]),
+        "willingness_rate": willingness,
+        "referral_rate": referral,
+        "intent_action_gap_pts": {"value": gap},
+        "lead_contact_sla_rate": rate(counts["leads_contacted_within_sla"], counts["leads"]),
+        "lead_conversion_rate": rate(counts["leads_converted_90d"], counts["leads"]),
+        "loop_closure_rate": rate(counts["loops_closed_within_sla"], counts["leads_with_outcome"]),
+        "referred_revenue": {
+            "value": float(counts["referred_revenue"]),
+            "converted_leads": int(counts["leads_converted_90d"]),
+        },
+        "repeat_referral_rate": {
+            **rate(counts["repeat_referrers"], counts["referrers"]),
+            "loop_closed": rate(
+                counts["repeat_referrers_loop_closed"], counts["referrers_loop_closed"]
+            ),
+            "loop_not_closed": rate(
+                counts["repeat_referrers_loop_open"], counts["referrers_loop_open"]
+            ),
+        },
+        "sla_compliance": {
+            kind: {
+                **rate(counts[f"sla_met__{kind}"], counts[f"sla_due__{kind}"]),
+                "open_breached": int(counts[f"sla_open_breached__{kind}"]),
+            }
+            for kind in TASK_KINDS
+        },
+        "hours_delivered": {
+            "value": hours_per_week,
+            "hours": hours,
+            "weeks": weeks,
+            "contracted_hours_per_week": contracted,
+            "ratio_to_contract": (
+                hours_per_week / contracted if hours_per_week is not None and contracted else None
+            ),
+        },
+    }
+
+
+def _int_counts(counts: Mapping[str, float]) -> dict[str, float]:
+    """Counts with whole numbers as ints (revenue and hours stay floats)."""
+    floats = {"referred_revenue", "minutes_logged", "contracted_hours_per_week"}
+    return {k: (float(v) if k in floats else int(v)) for k, v in counts.items()}
+
+
+def summed(counts: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """Counts summed across practices: the only correct basis for an agency roll-up."""
+    total = dict.fromkeys(_COUNT_FIELDS, 0.0)
+    for bucket in counts:
+        for key in _COUNT_FIELDS:
+            total[key] += bucket[key]
+    return total
+
+
+def _weeks(start: datetime, end: datetime, as_of: datetime) -> float:
+    """Weeks of the period that have happened by as_of (hours are only logged in the past)."""
+    effective_end = min(end, as_of)
+    return max((effective_end - start).total_seconds(), 0.0) / (7 * 86400)
+
+
+def metrics_for_window(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    practices: Sequence[PracticeRow],
+    start: datetime,
+    end: datetime,
+    as_of: datetime,
+) -> dict[str, Any]:
+    """Per-practice metrics and their weighted roll-up for one window [start, end)."""
+    counts = window_counts(conn, practices=practices, start=start, end=end, as_of=as_of)
+    weeks = _weeks(start, end, as_of)
+    rows = [
+        {
+            "practice_slug": p.practice_slug,
+            "name": p.name,
+            **metrics_from_counts(counts[p.practice_slug], weeks=weeks),
+            "counts": _int_counts(counts[p.practice_slug]),
+        }
+        for p in practices
+    ]
+    total = summed([counts[p.practice_slug] for p in practices])
+    agency = {
+        "practices": len(practices),
+        **metrics_from_counts(total, weeks=weeks),
+        "counts": _int_counts(total),
+    }
+    return {"practices": rows, "agency": agency}
+
+
+def compute_metrics(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    scope: Scope,
+    practice_slug: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> dict[str, Any]:
+    """Every DOMAIN.md metric per practice in scope and the agency roll-up for one period."""
+    as_of = snapshot_as_of(conn)
+    period = resolve_period(as_of, date_from, date_to)
+    practices = visible_practices(conn, scope=scope, practice_slug=practice_slug)
+    window = metrics_for_window(
+        conn, practices=practices, start=period.start, end=period.end, as_of=as_of
+    )
+    return {
+        "as_of": as_of.isoformat(),
+        "period": period.as_dict(),
+        "benchmarks": BENCHMARKS,
+        **window,
+    }
+
+
+def before_after_onboarding(
+    conn: duckdb.DuckDBPyConnection, *, scope: Scope, practice_slug: str
+) -> dict[str, Any]:
+    """The practice's metrics for the 12 months before onboarded_at and from it to as_of."""
+    as_of = snapshot_as_of(conn)
+    (practice,) = visible_practices(conn, scope=scope, practice_slug=practice_slug)
+    onboarded = practice.onboarded_at
+    if onboarded is None:
+        return {"practice_slug": practice_slug, "onboarded_at": None, "before": None, "after": None}
+    before_start = onboarded - timedelta(days=365)
+    halves = {}
+    for label, start, end in (
+        ("before", before_start, onboarded),
+        ("after", onboarded, max(as_of, onboarded)),
+    ):
+        window = metrics_for_window(
+            conn, practices=[practice], start=start, end=end, as_of=as_of
+        )
+        (row,) = window["practices"]
+        halves[label] = {"from": start.isoformat(), "to": end.isoformat(), "metrics": row}
+    return {"practice_slug": practice_slug, "onboarded_at": onboarded.isoformat(), **halves}
+
+
+_SCOPE_FILTER = "practice_slug in (select unnest(cast($slugs as varchar[])))"
+
+# Cohort: patients whose treatment's results became visible in [start, end) and by as_of.
+_COHORT_SQL = f"""
+with per_patient as (
+    select
+        practice_slug,
+        patient_id,
+        bool_or(asked_30d) as asked,
+        bool_or(asked_30d and reached_30d) as reached,
+        bool_or(asked_30d and reached_30d and willing_30d) as willing,
+        bool_or(referred_180d) as referred
+    from mart_metric_cohort
+    where {_SCOPE_FILTER}
+        and results_visible_at >= $start
+        and results_visible_at < $end
+        and results_visible_at <= $as_of
+    group by practice_slug, patient_id
+)
+select
+    practice_slug,
+    count(*) as cohort_patients,
+    count(*) filter (where asked) as asked,
+    count(*) filter (where reached) as reached,
+    count(*) filter (where willing) as willing,
+    count(*) filter (where referred) as referred
+from per_patient
+group by practice_slug
+"""
+
+# Leads created (referred_at) in [start, end); referrers whose first lead falls in it.
+_LEADS_SQL = f"""
+select
+    practice_slug,
+    count(*) as leads,
+    count(*) filter (where contacted_within_sla) as leads_contacted_within_sla,
+    count(*) filter (where converted_90d) as leads_converted_90d,
+    coalesce(sum(booked_value) filter (where converted_90d), 0) as referred_revenue,
+    count(*) filter (where has_outcome and referrer_patient_id is not null) as leads_with_outcome,
+    count(*) filter (
+        where has_outcome and referrer_patient_id is not null and loop_closed_within_sla
+    ) as loops_closed_within_sla,
+    count(*) filter (where referrer_lead_number = 1) as referrers,
+    count(*) filter (where referrer_lead_number = 1 and referrer_lead_count >= 2)
+        as repeat_referrers,
+    count(*) filter (where referrer_lead_number = 1 and referrer_first_loop_closed)
+        as referrers_loop_closed,
+    count(*) filter (
+        where referrer_lead_number = 1 and referrer_first_loop_closed and referrer_lead_count >= 2
+    ) as repeat_referrers_loop_closed,
+    count(*) filter (where referrer_lead_number = 1 and not referrer_first_loop_closed)
+        as referrers_loop_open,
+    count(*) filter (
+        where referrer_lead_number = 1 and not referrer_first_loop_closed
+            and referrer_lead_count >= 2
+    ) as repeat_referrers_loop_open
+from mart_metric_leads
+where {_SCOPE_FILTER}
+    and referred_at >= $start
+    and referred_at < $end
+    and referred_at <= $as_of
+group by practice_slug
+"""
+
+# Coordinator minutes logged in [start, end); automated touches cost no coordinator time.
+_HOURS_SQL = f"""
+select practice_slug, coalesce(sum(minutes), 0) as minutes_logged
+from stg_ops__touches
+where {_SCOPE_FILTER}
+    and coordinator_id is not null
+    and started_at >= $start
+    and started_at < $end
+    and started_at <= $as_of
+group by practice_slug
+"""
+
+# Tasks due in [start, end) whose outcome is decided: closed, or open past the deadline.
+_SLA_SQL = f"""
+select
+    practice_slug,
+    kind,
+    count(*) filter (where not is_open or sla_deadline < $as_of) as due,
+    count(*) filter (where met_sla) as met,
+    count(*) filter (where is_open and sla_deadline < $as_of) as open_breached
+from mart_sla_tasks
+where {_SCOPE_FILTER}
+    and not is_cancelled
+    and sla_deadline >= $start
+    and sla_deadline < $end
+group by practice_slug, kind
+"""

@@ -1,0 +1,99 @@
+-- One row per treatment: the ask, reach, willingness and referral facts of its patient, measured
+-- from the moment the treatment's results became visible. Period metrics aggregate this table.
+-- key: practice_slug, treatment_id
+-- Windows are inclusive at both ends and measured in absolute hours (30 d = 720 h, 180 d = 4320 h)
+-- so that DST changes and the session time zone never move a boundary.
+
+with
+
+params as (
+    select as_of from build_params
+),
+
+treatments as (
+    select practice_slug, treatment_id, patient_id, category, value, completed_at, results_visible_at
+    from mart_treatments
+),
+
+asks as (
+    select practice_slug, patient_id, asked_at, reached, willing
+    from int_asks
+),
+
+referrals as (
+    select
+        practice_slug,
+        referrer_patient_id,
+        referred_at,
+        first_contact_at,
+        status,
+        loop_closed_at
+    from mart_leads
+    where referrer_patient_id is not null
+),
+
+ask_facts as (
+    -- an ask counts for a treatment when 0 <= asked_at - results_visible_at <= 30 days
+    select
+        t.practice_slug,
+        t.treatment_id,
+        min(a.asked_at) as first_asked_at,
+        bool_or(coalesce(a.reached, false)) as reached,
+        bool_or(coalesce(a.willing, false)) as willing
+    from treatments as t
+    inner join asks as a
+        on a.practice_slug = t.practice_slug
+        and a.patient_id = t.patient_id
+        and a.asked_at >= t.results_visible_at
+        and a.asked_at <= t.results_visible_at + interval 720 hour
+    group by t.practice_slug, t.treatment_id
+),
+
+referral_facts as (
+    -- a referral counts for a treatment when 0 <= referred_at - results_visible_at <= 180 days
+    select
+        t.practice_slug,
+        t.treatment_id,
+        min(r.referred_at) as first_referred_at,
+        count(*) as leads,
+        bool_or(r.first_contact_at is not null) as lead_contacted,
+        bool_or(r.status in ('booked', 'treated')) as lead_booked,
+        bool_or(r.loop_closed_at is not null) as loop_closed
+    from treatments as t
+    inner join referrals as r
+        on r.practice_slug = t.practice_slug
+        and r.referrer_patient_id = t.patient_id
+        and r.referred_at >= t.results_visible_at
+        and r.referred_at <= t.results_visible_at + interval 4320 hour
+    group by t.practice_slug, t.treatment_id
+),
+
+final as (
+    select
+        cast(t.practice_slug as varchar) as practice_slug,            -- the practice
+        cast(t.treatment_id as varchar) as treatment_id,              -- the treatment (cohort entry)
+        cast(t.patient_id as varchar) as patient_id,                  -- the treated patient
+        cast(t.category as varchar) as category,                      -- treatment category
+        cast(t.value as double) as treatment_value,                   -- case value, USD
+        cast(t.completed_at as timestamptz) as completed_at,          -- treated
+        cast(t.results_visible_at as timestamptz) as results_visible_at,  -- cohort anchor
+        cast(t.results_visible_at <= p.as_of as boolean) as results_visible,  -- visible by as_of
+        cast(a.first_asked_at as timestamptz) as first_asked_at,      -- first ask in the 30 d window
+        cast(a.treatment_id is not null as boolean) as asked_30d,     -- asked within 30 d
+        cast(coalesce(a.reached, false) as boolean) as reached_30d,   -- an ask in the window reached them
+        cast(coalesce(a.willing, false) as boolean) as willing_30d,   -- said willing / referred on it
+        cast(rf.first_referred_at as timestamptz) as first_referred_at,  -- first lead in 180 d
+        cast(coalesce(rf.leads, 0) as integer) as leads_180d,         -- leads referred within 180 d
+        cast(rf.treatment_id is not null as boolean) as referred_180d,  -- referred >= 1 lead in 180 d
+        cast(coalesce(rf.lead_contacted, false) as boolean) as lead_contacted,  -- one was contacted
+        cast(coalesce(rf.lead_booked, false) as boolean) as lead_booked,  -- one booked (or treated)
+        cast(coalesce(rf.loop_closed, false) as boolean) as loop_closed  -- one loop was closed
+    from treatments as t
+    cross join params as p
+    left join ask_facts as a
+        on a.practice_slug = t.practice_slug and a.treatment_id = t.treatment_id
+    left join referral_facts as rf
+        on rf.practice_slug = t.practice_slug and rf.treatment_id = t.treatment_id
+)
+
+select * from final
