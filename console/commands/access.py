@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sys
+from contextlib import AbstractContextManager
 
 import typer
+from sqlmodel import Session
 
 from console import clock
 from console.commands.output import emit_json
@@ -27,10 +29,15 @@ def _password_from_stdin() -> str | None:
     return line.rstrip("\r\n") or None
 
 
+def session_scope() -> AbstractContextManager[Session]:
+    """A session on the configured store (imported late: keeps `loopdesk --help` fast)."""
+    from console.db import session_scope as scope
+
+    return scope()
+
+
 def register(app: typer.Typer) -> None:
     """Add `users …` and `report-link` to the `loopdesk` app."""
-    from console.db import session_scope
-
     users = typer.Typer(help="Manage console users.", no_args_is_help=True)
     app.add_typer(users, name="users")
 
