@@ -1,0 +1,6 @@
+-- every treatment belongs to a known patient of the same practice
+select treatments.practice_slug, treatments.treatment_id, treatments.patient_id
+from mart_treatments as treatments
+anti join mart_patients as patients
+    on patients.practice_slug = treatments.practice_slug
+    and patients.patient_id = treatments.patient_id
