@@ -29,3 +29,7 @@ class PracticeSettings(SQLModel, table=True):
     onboarded_at: datetime | None = None
     share_blurb: str = ""
     active: bool = True
+    # Measured rates copied from mart_practice_rates on refresh (priority inputs).
+    avg_case_value: float | None = None
+    lead_conversion: float | None = None
+    p_refer_given_asked: float | None = None

@@ -1,0 +1,138 @@
+"""The operational store: one engine per database URL (SQLite by default, PostgreSQL to scale)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, event, inspect, text
+from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.pool import NullPool
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Session, SQLModel, create_engine
+
+from console.settings import get_settings
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Execution option that asks the SQLite `begin` hook for a writer lock up front.
+IMMEDIATE = "loopdesk_immediate"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC and always read back timezone-aware (SQLite keeps no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Normalise to UTC; SQLite gets a naive UTC value so string comparison orders correctly."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Attach UTC to what comes back."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, a busy timeout and explicit BEGINs, so claims can take the writer lock at once."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # pysqlite's own transaction handling would defer BEGIN; we emit BEGIN ourselves.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("pragma journal_mode=wal")
+        cursor.execute(f"pragma busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("pragma synchronous=normal")
+        cursor.execute("pragma foreign_keys=on")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get(IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@functools.lru_cache(maxsize=8)
+def _engine_for(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            poolclass=NullPool if ":memory:" not in url else None,
+        )
+        _configure_sqlite(engine)
+    else:
+        engine = create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+    return engine
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """The engine for `url` (default: the configured store), created once per URL."""
+    resolved = url or get_settings().resolved_database_url
+    if resolved.startswith("sqlite:///") and ":memory:" not in resolved:
+        get_settings().resolved_home.mkdir(parents=True, exist_ok=True)
+    return _engine_for(resolved)
+
+
+def init_db(engine: Engine) -> None:
+    """Create missing tables and add missing nullable columns (the light migration)."""
+    import console.models  # noqa: F401  (registers every table on SQLModel.metadata)
+
+    SQLModel.metadata.create_all(engine)
+    inspector = inspect(engine)
+    with engine.begin() as connection:
+        for table in SQLModel.metadata.sorted_tables:
+            present = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                column_type = column.type.compile(dialect=engine.dialect)
+                connection.execute(
+                    text(f'alter table {table.name} add column "{column.name}" {column_type}')
+                )
+
+
+def new_session(engine: Engine | None = None) -> Session:
+    """A session on the store whose objects stay readable after commit."""
+    return Session(engine or get_engine(), expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(engine: Engine | None = None) -> Iterator[Session]:
+    """A session on a store whose tables exist, closed afterwards."""
+    engine = engine or get_engine()
+    init_db(engine)
+    session = new_session(engine)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def begin_write(session: Session) -> None:
+    """Start a write transaction that holds the writer lock at once (SQLite `BEGIN IMMEDIATE`).
+
+    Any transaction already open on the session is committed first, because SQLite cannot
+    upgrade a reader to a writer without risking a deadlock between claimers.
+    """
+    if session.in_transaction():
+        session.commit()
+    session.connection(execution_options={IMMEDIATE: True})
+
+
+def is_postgres(session: Session) -> bool:
+    """Whether the session talks to PostgreSQL."""
+    return session.get_bind().dialect.name == "postgresql"
