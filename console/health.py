@@ -11,9 +11,9 @@ from sqlalchemy.engine import Engine
 
 def warehouse_status() -> dict[str, Any]:
     """Whether the current warehouse snapshot opens and answers a query."""
-    from warehouse.snapshot import open_snapshot
-
     try:
+        from warehouse.snapshot import open_snapshot
+
         conn = open_snapshot()
         try:
             conn.execute("select 1").fetchone()

@@ -84,6 +84,8 @@ def build_practice_report(*, practice_slug: str, scope: Scope, now: datetime) ->
             conn, scope=scope, practice_slug=practice_slug, date_from=None, date_to=None
         )
         forecast = practice_forecast(conn, scope=scope, practice_slug=practice_slug, years=2)
+    except LookupError as error:  # the practice has no rows in this snapshot yet
+        raise ReportUnavailable("no warehouse data for this practice yet") from error
     finally:
         conn.close()
     return assemble_report(

@@ -1,4 +1,4 @@
-"""Operational-store tables: users, their practices, sessions, login attempts, report links, audit."""
+"""Operational-store tables: users, practices they see, sessions, logins, report links, audit."""
 
 from __future__ import annotations
 
