@@ -153,7 +153,7 @@ def ops_table(name: str, rows: list[dict[str, Any]]) -> pa.Table:
 
 def call_touch(
     touch_id: int,
-    patient_id: str,
+    patient_id: str | None,
     *,
     disposition: str,
     at: datetime,
