@@ -301,7 +301,7 @@ def metrics_for_window(
         {
             "practice_slug": p.practice_slug,
             "name": p.name,
-            **metrics_from_counts(counts[p.practice_slug], weeks=weeks),
+            **metrics_from_counts(_int_counts(counts[p.practice_slug]), weeks=weeks),
             "counts": _int_counts(counts[p.practice_slug]),
         }
         for p in practices
@@ -309,7 +309,7 @@ def metrics_for_window(
     total = summed([counts[p.practice_slug] for p in practices])
     agency = {
         "practices": len(practices),
-        **metrics_from_counts(total, weeks=weeks),
+        **metrics_from_counts(_int_counts(total), weeks=weeks),
         "counts": _int_counts(total),
     }
     return {"practices": rows, "agency": agency}

@@ -61,12 +61,7 @@ def sla_board(
     practices = visible_practices(conn, scope=scope)
     slugs = [p.practice_slug for p in practices]
     since = now - timedelta(days=days)
-    params: dict[str, Any] = {
-        "slugs": slugs,
-        "now": now,
-        "since": since,
-        "horizon": now + at_risk_within,
-    }
+    params: dict[str, Any] = {"slugs": slugs, "now": now, "since": since}
     compliance = _records(
         conn.execute(
             """
@@ -99,7 +94,7 @@ def sla_board(
                 and is_open
             group by practice_slug
             """,
-            params,
+            {"slugs": slugs, "now": now, "horizon": now + at_risk_within},
         )
     )
     by_kind = {(r["practice_slug"], r["kind"]): r for r in compliance}
