@@ -77,7 +77,8 @@ def _measured_world() -> World:
 def test_practice_forecast_uses_measured_rates_and_states_assumptions() -> None:
     """P=10, r=0.2, c=0.5, 2 years compounding: R1 = 1, R2 = 1 + 0.1 = 1.1 (total 2.1). At the
     systematic 40%: R1 = 2, R2 = 2 + 2*0.2 = 2.4 (total 4.4); uplift 4.4/2.1."""
-    result = practice_forecast(_measured_world().build(), scope=Scope.of(["p1"]), practice_slug="p1")
+    conn = _measured_world().build()
+    result = practice_forecast(conn, scope=Scope.of(["p1"]), practice_slug="p1")
     assumptions = result["assumptions"]
     assert assumptions["compounding"] is True
     assert assumptions["patients_per_year"] == 10

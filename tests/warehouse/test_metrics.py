@@ -12,7 +12,7 @@ from tests.warehouse.test_metrics_world import AS_OF, T0, World, at
 from warehouse.metrics import UnknownPractice, compute_metrics, default_period
 from warehouse.scope import Scope
 
-MARCH_TO_JUNE = {"date_from": date(2026, 3, 1), "date_to": date(2026, 6, 30)}
+MARCH_TO_JUNE: dict[str, Any] = {"date_from": date(2026, 3, 1), "date_to": date(2026, 6, 30)}
 
 
 def _practice(result: dict[str, Any], slug: str = "p1") -> dict[str, Any]:
