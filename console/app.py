@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from streamlit.starlette import App
@@ -10,10 +11,30 @@ from console.http import HttpServices, build_routes
 from console.settings import get_settings
 
 ENTRY_SCRIPT = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+ACCESS_LOGGER = "uvicorn.access"
+
+
+class RedactQueryStrings(logging.Filter):
+    """Drop query strings from access-log lines: report links carry their token there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite uvicorn's (client, method, path, version, status) args; keep the line."""
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
+
+
+def install_log_redaction() -> None:
+    """Attach the redaction filter to the access logger once (Streamlit re-adds its handlers)."""
+    logger = logging.getLogger(ACCESS_LOGGER)
+    if not any(isinstance(existing, RedactQueryStrings) for existing in logger.filters):
+        logger.addFilter(RedactQueryStrings())
 
 
 def create_app(services: HttpServices | None = None) -> App:
     """The console app; refuses to start with a signing secret shorter than 32 bytes."""
     # Fail at start-up, not on the first login, when the secret is missing or too short.
     get_settings().signing_key()
+    install_log_redaction()
     return App(str(ENTRY_SCRIPT), routes=build_routes(services))

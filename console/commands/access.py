@@ -68,7 +68,7 @@ def register(app: typer.Typer) -> None:
                 }
             )
             return
-        typer.echo(f"added user {user.user_id} ({user.role}): {user.email}")
+        typer.echo(f"added user {user.user_id} ({user.role})")
         if generated is not None:
             typer.echo(f"password (shown once): {generated}")
 

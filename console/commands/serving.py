@@ -28,8 +28,5 @@ def run_server(*, host: str, port: int) -> None:
 
     get_settings().signing_key()  # refuses a short secret before anything listens
     init_db(get_engine())
-    # No access log: report links carry their token in the query string.
-    uvicorn.run(
-        "console.app:create_app", factory=True, host=host, port=port, access_log=False,
-        log_level="info",
-    )
+    # Access lines are kept (Streamlit turns them on) but console.app strips query strings.
+    uvicorn.run("console.app:create_app", factory=True, host=host, port=port, log_level="info")
