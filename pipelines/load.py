@@ -1,0 +1,170 @@
+"""Idempotent load into the raw store: classify rows by natural key and content hash, apply.
+
+`_row_hash` is DuckDB's `hash()` over the typed contract columns (not the source file or
+line), so a re-export with different formatting of the same values is `unchanged`. The
+hash is stable for a given DuckDB version; an upgrade that changed it would report the
+affected rows once as `updated`, with identical content.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from importlib import resources
+
+import duckdb
+import polars as pl
+
+from pipelines.contract import ExportFile
+
+_META = ("_row_hash", "_source_file", "_source_line", "_loaded_at")
+
+
+def open_raw_store(path: str) -> duckdb.DuckDBPyConnection:
+    """Connect to the raw store and make sure its tables exist (from raw_schema.sql)."""
+    connection = duckdb.connect(path)
+    schema = resources.files("warehouse").joinpath("raw_schema.sql").read_text()
+    connection.execute(schema)
+    return connection
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def apply_rows(
+    connection: duckdb.DuckDBPyConnection,
+    spec: ExportFile,
+    good: pl.DataFrame,
+    *,
+    loaded_at: datetime,
+) -> pl.DataFrame:
+    """Insert new keys, update changed rows, leave identical ones; counts per source file.
+
+    Returns one row per (practice_slug, _source_file) with inserted, updated, unchanged.
+    """
+    key = list(spec.key)
+    content = [c for c in good.columns if not c.startswith("_")]
+    connection.register("incoming_rows", good.to_arrow())
+    hashed = ", ".join(_quoted(c) for c in content)
+    join = " and ".join(f"r.{_quoted(k)} = i.{_quoted(k)}" for k in key)
+    connection.execute(
+        f"""
+        create or replace temp table classified as
+        with incoming as (
+            select *, hash({hashed}) as _row_hash from incoming_rows
+        ),
+        final as (
+            select
+                i.*,
+                case
+                    when r.{_quoted(key[0])} is null then 'insert'
+                    when r._row_hash = i._row_hash then 'unchanged'
+                    else 'update'
+                end as _action
+            from incoming as i
+            left join {spec.table} as r on {join}
+        )
+        select * from final
+        """
+    )
+    connection.unregister("incoming_rows")
+    assignments = ", ".join(
+        f"{_quoted(c)} = i.{_quoted(c)}" for c in [*content, *_META[:-1]] if c not in key
+    )
+    connection.execute(
+        f"""
+        update {spec.table} as r
+        set {assignments}, _loaded_at = $loaded_at
+        from classified as i
+        where {join} and i._action = 'update'
+        """,
+        {"loaded_at": loaded_at},
+    )
+    columns = ", ".join(_quoted(c) for c in [*content, *_META[:-1]])
+    connection.execute(
+        f"""
+        insert into {spec.table} ({columns}, _loaded_at)
+        select {columns}, $loaded_at from classified where _action = 'insert'
+        """,
+        {"loaded_at": loaded_at},
+    )
+    counts = connection.sql(
+        """
+        select
+            practice_slug,
+            _source_file,
+            count(*) filter (where _action = 'insert') as inserted,
+            count(*) filter (where _action = 'update') as updated,
+            count(*) filter (where _action = 'unchanged') as unchanged
+        from classified
+        group by all
+        """
+    ).pl()
+    connection.execute("drop table classified")
+    return counts
+
+
+def known_patients(
+    connection: duckdb.DuckDBPyConnection, practices: list[str]
+) -> pl.DataFrame:
+    """(practice_slug, patient_id) already in the raw store for these practices."""
+    connection.register("wanted_practices", pl.DataFrame({"slug": practices}).to_arrow())
+    frame = connection.sql(
+        """
+        select practice_slug, patient_id
+        from raw_patients
+        where practice_slug in (select slug from wanted_practices)
+        """
+    ).pl()
+    connection.unregister("wanted_practices")
+    return frame
+
+
+def record_quarantine(
+    connection: duckdb.DuckDBPyConnection, bad: pl.DataFrame, *, run_id: str, at: datetime
+) -> None:
+    """Append quarantined rows, skipping ones identical to rows already recorded."""
+    if bad.is_empty():
+        return
+    connection.register("bad_rows", bad.to_arrow())
+    connection.execute(
+        """
+        insert into quarantine
+            (run_id, practice_slug, file, line, "column", reason, raw_record, quarantined_at)
+        select $run_id, b.practice_slug, b.file, b.line, b."column", b.reason, b.raw_record, $at
+        from bad_rows as b
+        where not exists (
+            select 1 from quarantine as q
+            where q.practice_slug is not distinct from b.practice_slug
+              and q.file = b.file
+              and q.line = b.line
+              and q."column" is not distinct from b."column"
+              and q.reason = b.reason
+              and q.raw_record is not distinct from b.raw_record
+        )
+        """,
+        {"run_id": run_id, "at": at},
+    )
+    connection.unregister("bad_rows")
+
+
+def record_feed_status(
+    connection: duckdb.DuckDBPyConnection, statuses: pl.DataFrame, *, at: datetime
+) -> None:
+    """Upsert (practice_slug, file, status, message) rows into feed_status."""
+    if statuses.is_empty():
+        return
+    connection.register("statuses", statuses.to_arrow())
+    connection.execute(
+        """
+        insert or replace into feed_status (practice_slug, file, status, message, checked_at)
+        select practice_slug, file, status, message, $at from statuses
+        """,
+        {"at": at},
+    )
+    connection.unregister("statuses")
+
+
+def known_timezones(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """(practice_slug, timezone) of practices already in the raw store."""
+    return connection.sql("select practice_slug, timezone from raw_practices").pl()

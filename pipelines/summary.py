@@ -1,0 +1,75 @@
+"""What an ingest run did: counts per file, rolled up per practice and overall."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+COUNT_KEYS = ("rows_in", "inserted", "updated", "unchanged", "quarantined")
+AGENCY = ""  # practice_slug recorded for agency-level files (practices.csv)
+
+
+@dataclass
+class FileResult:
+    """One file of the drop; `rows_in = inserted + updated + unchanged + quarantined`."""
+
+    practice: str
+    file: str
+    status: str = "ok"
+    message: str | None = None
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+
+    @property
+    def rows_in(self) -> int:
+        """Rows read from the file (zero when it was not loaded)."""
+        return self.inserted + self.updated + self.unchanged + self.quarantined
+
+    def counts(self) -> dict[str, int]:
+        """The five counts."""
+        return {key: getattr(self, key) for key in COUNT_KEYS}
+
+    def to_json(self) -> dict[str, object]:
+        """The file entry of the `--json` summary."""
+        return {
+            "practice": self.practice or None,
+            "file": self.file,
+            **self.counts(),
+            "status": self.status,
+            "message": self.message,
+        }
+
+
+@dataclass
+class PracticeResult:
+    """A practice folder's status and message."""
+
+    status: str = "ok"
+    message: str | None = None
+
+
+@dataclass
+class IngestSummary:
+    """The outcome of one `ingest` run."""
+
+    run_id: str
+    files: list[FileResult] = field(default_factory=list)
+    practices: dict[str, PracticeResult] = field(default_factory=dict)
+
+    def totals(self, practice: str | None = None) -> dict[str, int]:
+        """The five counts over every file, or over one practice's files."""
+        chosen = [f for f in self.files if practice is None or f.practice == practice]
+        return {key: sum(f.counts()[key] for f in chosen) for key in COUNT_KEYS}
+
+    def to_json(self) -> dict[str, object]:
+        """The stable `loopdesk ingest --json` document."""
+        return {
+            "run_id": self.run_id,
+            **self.totals(),
+            "practices": {
+                slug: {**self.totals(slug), "status": result.status, "message": result.message}
+                for slug, result in sorted(self.practices.items())
+            },
+            "files": [f.to_json() for f in self.files],
+        }
