@@ -136,3 +136,8 @@ def begin_write(session: Session) -> None:
 def is_postgres(session: Session) -> bool:
     """Whether the session talks to PostgreSQL."""
     return session.get_bind().dialect.name == "postgresql"
+
+
+def columns(*attributes: Any) -> list[Any]:
+    """Model attributes as a plain list for a many-column `select` (sidesteps typing overloads)."""
+    return list(attributes)

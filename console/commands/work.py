@@ -1,10 +1,142 @@
-"""CLI commands of this area."""
+"""CLI commands of the work queue: `queue`, `claim` and `log`."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 import typer
+from sqlmodel import Session, func, select
+
+from console.commands.output import emit_json
+from console.errors import UserError
+
+
+def _user(session: Session, email: str) -> Any:
+    from console.models.identity import User
+
+    user = session.exec(select(User).where(func.lower(User.email) == email.strip().lower())).first()
+    if user is None or not user.active:
+        raise UserError(f"no active user {email}")
+    return user
+
+
+def task_json(task: Any) -> dict[str, Any]:
+    """The `loopdesk claim --json` shape of a claimed task."""
+    return {
+        "task_id": task.task_id,
+        "kind": task.kind,
+        "practice_slug": task.practice_slug,
+        "subject_type": task.subject_type,
+        "patient_id": task.patient_id,
+        "lead_id": task.lead_id,
+        "treatment_id": task.treatment_id,
+        "attempt": task.attempt,
+        "due_at": task.due_at,
+        "sla_deadline": task.sla_deadline,
+        "status": task.status,
+        "claim_version": task.claim_version,
+        "lease_expires_at": task.lease_expires_at,
+    }
+
+
+def _parse_time(raw: str, timezone: str) -> datetime:
+    """An ISO 8601 time; without an offset it is read in the practice's time zone."""
+    from console.business_hours import zone
+
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError as error:
+        raise UserError(f"--callback-at is not an ISO 8601 time: {raw!r}") from error
+    return value if value.tzinfo else value.replace(tzinfo=zone(timezone))
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the `loopdesk` app."""
-    del app
+    """Add `queue`, `claim` and `log` to the `loopdesk` app."""
+
+    @app.command("queue")
+    def queue_command(
+        as_email: str = typer.Option(..., "--as", help="act as this user (email)"),
+        limit: int = typer.Option(50, "--limit", min=1, max=1000, help="how many tasks"),
+        as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    ) -> None:
+        """Show the queue exactly as that user would see it, best first."""
+        from console.clock import now
+        from console.db import session_scope
+        from console.queue import list_queue
+
+        with session_scope() as session:
+            entries = list_queue(session=session, user=_user(session, as_email), now=now(),
+                                 limit=limit)
+        if as_json:
+            emit_json([entry.to_json() for entry in entries])
+            return
+        for entry in entries:
+            gate = "callable" if entry.callable_now else f"blocked: {entry.gate_reason}"
+            typer.echo(f"{entry.task_id:>8}  {entry.kind:<14} {entry.practice_slug:<20} "
+                       f"{entry.priority:>9.3f}  {gate}  ·  {' · '.join(entry.why)}")
+
+    @app.command("claim")
+    def claim_command(
+        as_email: str = typer.Option(..., "--as", help="act as this user (email)"),
+        as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    ) -> None:
+        """Claim the next task (a lease); prints it, or null when nothing is callable."""
+        from console.clock import now
+        from console.db import session_scope
+        from console.queue import claim_next
+
+        with session_scope() as session:
+            task = claim_next(session=session, user=_user(session, as_email), now=now())
+        payload = task_json(task) if task is not None else None
+        if as_json:
+            emit_json(payload)
+        elif payload is None:
+            typer.echo("nothing to claim")
+        else:
+            typer.echo(f"claimed task {payload['task_id']} ({payload['kind']}, "
+                       f"{payload['practice_slug']}) until {payload['lease_expires_at']}")
+
+    @app.command("log")
+    def log_command(
+        task_id: int = typer.Argument(..., help="the task you hold"),
+        as_email: str = typer.Option(..., "--as", help="act as this user (email)"),
+        disposition: str = typer.Option(..., "--disposition", help="the call's outcome"),
+        minutes: float = typer.Option(0.0, "--minutes", help="minutes spent"),
+        notes: str = typer.Option("", "--notes", help="free-text notes"),
+        callback_at: str | None = typer.Option(None, "--callback-at", help="ISO 8601 time"),
+        lead_first_name: str | None = typer.Option(None, "--lead-first-name"),
+        lead_last_name: str | None = typer.Option(None, "--lead-last-name"),
+        lead_phone: str | None = typer.Option(None, "--lead-phone"),
+        lead_email: str | None = typer.Option(None, "--lead-email"),
+        as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    ) -> None:
+        """Log a call outcome on a task you hold (uses your current claim version)."""
+        from console.clock import now
+        from console.db import session_scope
+        from console.dispositions import log_disposition
+        from console.leads import LeadInput
+        from console.queue import current_claim
+
+        with session_scope() as session:
+            user = _user(session, as_email)
+            version = current_claim(session=session, user=user, task_id=task_id)
+            from console.models.work import Task
+
+            task = session.get(Task, task_id)
+            when = _parse_time(callback_at, task.practice_tz) if callback_at and task else None
+            lead = None
+            if any((lead_first_name, lead_last_name, lead_phone, lead_email)):
+                lead = LeadInput(first_name=lead_first_name or "",
+                                 last_name=lead_last_name or "",
+                                 phone=lead_phone, email=lead_email)
+            result = log_disposition(
+                session=session, user=user, task_id=task_id, claim_version=version,
+                disposition=disposition, minutes=minutes, notes=notes, callback_at=when,
+                lead=lead, now=now(),
+            )
+        if as_json:
+            emit_json(result.to_json())
+        else:
+            follow = f"; next task {result.next_task_id}" if result.next_task_id else ""
+            typer.echo(f"logged {result.disposition} on task {result.task_id}{follow}")

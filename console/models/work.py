@@ -30,7 +30,7 @@ class TaskStatus(StrEnum):
     cancelled = "cancelled"
 
 
-def _ts(*, nullable: bool = True, index: bool = False) -> Column:  # type: ignore[type-arg]
+def _ts(*, nullable: bool = True, index: bool = False) -> Column[datetime]:
     return Column(UTCDateTime(), nullable=nullable, index=index)
 
 

@@ -1,0 +1,158 @@
+"""The contact gate: consent, opt-outs, quiet hours and fatigue caps (DOMAIN.md, SECURITY 20)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from sqlmodel import Session, col, select
+
+from console.business_hours import local, local_day_start
+from console.models.practice import PracticeSettings
+from console.models.work import ConsentEvent, Touch
+
+CALL_WINDOW = (time(8, 0), time(21, 0))
+# Agency-wide ceilings; a practice may configure lower ones, never higher.
+MAX_TOUCHES_PER_DAY = 1
+MAX_TOUCHES_PER_WEEK = 3
+# Consent channels; touches record `sms` where consent speaks of `text`.
+TOUCH_CHANNEL_TO_CONSENT = {"call": "call", "sms": "text", "text": "text", "email": "email"}
+# Inbound replies are not touches the agency made.
+NOT_A_TOUCH = ("replied",)
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """Whether a person may be contacted on a channel now, and if not, why."""
+
+    ok: bool
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone the agency might contact, with the consent the export (or lead form) gave."""
+
+    practice_slug: str
+    subject_type: str
+    subject_id: str
+    consented: bool = True
+    do_not_contact: bool = False
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """(practice, subject type, subject id)."""
+        return (self.practice_slug, self.subject_type, self.subject_id)
+
+
+def evaluate_gate(
+    *,
+    consented: bool,
+    do_not_contact: bool,
+    local_time: time,
+    touches_today: int,
+    touches_this_week: int,
+    max_per_day: int,
+    max_per_week: int,
+) -> GateResult:
+    """The gate's rules over facts already gathered (pure)."""
+    if do_not_contact:
+        return GateResult(False, "do not contact")
+    if not consented:
+        return GateResult(False, "no consent for this channel")
+    start, end = CALL_WINDOW
+    if not start <= local_time < end:
+        return GateResult(False, f"outside 08:00-21:00 local time ({local_time:%H:%M})")
+    if touches_today >= min(max_per_day, MAX_TOUCHES_PER_DAY):
+        return GateResult(False, "already contacted today")
+    if touches_this_week >= min(max_per_week, MAX_TOUCHES_PER_WEEK):
+        return GateResult(False, "weekly contact limit reached")
+    return GateResult(True, None)
+
+
+def _revoked(session: Session, people: list[Person], channel: str) -> set[tuple[str, str, str]]:
+    """People whose latest consent event on `channel` is a revocation."""
+    if not people:
+        return set()
+    rows = session.exec(
+        select(ConsentEvent)
+        .where(col(ConsentEvent.subject_id).in_({p.subject_id for p in people}))
+        .where(col(ConsentEvent.practice_slug).in_({p.practice_slug for p in people}))
+        .where(ConsentEvent.channel == channel)
+        .order_by(col(ConsentEvent.at), col(ConsentEvent.event_id))
+    ).all()
+    latest = {(r.practice_slug, r.subject_type, r.subject_id): r.granted for r in rows}
+    return {key for key, granted in latest.items() if not granted}
+
+
+def _touch_times(
+    session: Session, people: list[Person], now: datetime
+) -> dict[tuple[str, str, str], list[datetime]]:
+    """Outbound touch times in the last 8 days per person (any kind, any channel)."""
+    if not people:
+        return {}
+    rows = session.exec(
+        select(Touch.practice_slug, Touch.subject_type, Touch.subject_id, Touch.started_at)
+        .where(col(Touch.subject_id).in_({p.subject_id for p in people}))
+        .where(col(Touch.practice_slug).in_({p.practice_slug for p in people}))
+        .where(col(Touch.started_at) >= now - timedelta(days=8))
+        .where(col(Touch.started_at) <= now)
+        .where(col(Touch.disposition).is_(None) | col(Touch.disposition).not_in(NOT_A_TOUCH))
+    ).all()
+    times: dict[tuple[str, str, str], list[datetime]] = {}
+    for practice_slug, subject_type, subject_id, started_at in rows:
+        times.setdefault((practice_slug, subject_type, subject_id), []).append(started_at)
+    return times
+
+
+def check_gates(
+    *,
+    session: Session,
+    people: Iterable[Person],
+    channel: str,
+    practices: Mapping[str, PracticeSettings],
+    now: datetime,
+) -> dict[tuple[str, str, str], GateResult]:
+    """The gate for many people at once (two queries), keyed by `Person.key`."""
+    consent_channel = TOUCH_CHANNEL_TO_CONSENT[channel]
+    unique = list({p.key: p for p in people}.values())
+    revoked = _revoked(session, unique, consent_channel)
+    touches = _touch_times(session, unique, now)
+    results: dict[tuple[str, str, str], GateResult] = {}
+    for person in unique:
+        practice = practices[person.practice_slug]
+        today = local_day_start(now, practice.timezone)
+        week = today - timedelta(days=6)
+        stamps = touches.get(person.key, [])
+        counts = Counter("day" if t >= today else "week" for t in stamps if t >= week)
+        results[person.key] = evaluate_gate(
+            consented=person.consented and person.key not in revoked,
+            do_not_contact=person.do_not_contact,
+            local_time=local(now, practice.timezone).time(),
+            touches_today=counts["day"],
+            touches_this_week=counts["day"] + counts["week"],
+            max_per_day=practice.max_touches_per_day,
+            max_per_week=practice.max_touches_per_week,
+        )
+    return results
+
+
+def check_gate(
+    *,
+    session: Session,
+    practice: PracticeSettings,
+    person: Person,
+    channel: str,
+    now: datetime,
+) -> GateResult:
+    """The gate for one person on one channel (`call`, `sms`/`text` or `email`) now."""
+    results = check_gates(
+        session=session,
+        people=[person],
+        channel=channel,
+        practices={practice.practice_slug: practice},
+        now=now,
+    )
+    return results[person.key]

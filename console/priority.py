@@ -1,0 +1,201 @@
+"""Priority: expected value per coordinator minute × SLA urgency × fair share (DOMAIN.md).
+
+Every weight lives here, explained in docs/queue.md. Ranking is split in two so the database
+can order by an index: `rank_key` is a *time-invariant* log priority within a kind (value ×
+P(success) / minutes, with the exponential decay anchored at the epoch), stored on the task;
+urgency and fair share depend on "now" and are applied in Python to a bounded top-K.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+LN2 = math.log(2.0)
+
+# Interest fades: half-life in days of a task's value since its `decay_from` moment
+# (results visible for asks/follow-ups/reviews, referral time for leads, outcome for loops).
+HALF_LIFE_DAYS: dict[str, float] = {
+    "ask": 30.0,
+    "follow_up": 30.0,
+    "review_request": 30.0,
+    "contact_lead": 3.0,
+    "close_loop": 14.0,
+}
+# Chance the call reaches the person and achieves its aim on the first attempt.
+P_REACH: dict[str, float] = {
+    "ask": 0.5,
+    "follow_up": 0.4,
+    "contact_lead": 0.6,
+    "close_loop": 0.8,
+    "review_request": 0.5,
+}
+# Each further attempt is less likely to succeed than the last.
+ATTEMPT_DECAY = 0.7
+# Satisfaction 0..10 scales P(success) from 0.5 to 1.0; unknown counts as 0.85.
+SATISFACTION_FLOOR, SATISFACTION_SLOPE, SATISFACTION_UNKNOWN = 0.5, 0.05, 0.85
+# Minutes a call takes when the practice has no measured median yet.
+DEFAULT_MINUTES: dict[str, float] = {
+    "ask": 8.0,
+    "follow_up": 6.0,
+    "contact_lead": 6.0,
+    "close_loop": 5.0,
+    "review_request": 4.0,
+}
+# A closed loop is worth part of a future referral (closed loops double repeat referrals).
+CLOSE_LOOP_REFERRAL_SHARE = 0.5
+# A review is worth a small fraction of a case.
+REVIEW_VALUE_SHARE = 0.02
+# Defaults for a practice without measured rates.
+DEFAULT_CASE_VALUE, DEFAULT_LEAD_CONVERSION, DEFAULT_P_REFER = 3000.0, 0.5, 0.3
+
+# Urgency by time left to the SLA deadline: (at most this much left, multiplier).
+URGENCY_BREACHED = 4.0
+URGENCY_BANDS: tuple[tuple[timedelta, float], ...] = (
+    (timedelta(hours=4), 2.5),
+    (timedelta(hours=24), 1.8),
+    (timedelta(hours=72), 1.3),
+)
+URGENCY_DEFAULT = 1.0
+# Fair share: factor = 1 + SHARE_GAIN × (share of the pro-rated hours still owed), clamped.
+# The clamp keeps max(non-breached urgency) × SHARE_MAX (3.125) below URGENCY_BREACHED ×
+# SHARE_MIN (3.2): no fair-share lift puts a task above another practice's equal breach.
+SHARE_GAIN, SHARE_MIN, SHARE_MAX = 0.5, 0.8, 1.25
+assert URGENCY_BANDS[0][1] * SHARE_MAX < URGENCY_BREACHED * SHARE_MIN
+
+
+@dataclass(frozen=True)
+class PracticeRates:
+    """A practice's measured rates (mart_practice_rates) with defaults for the unmeasured."""
+
+    avg_case_value: float = DEFAULT_CASE_VALUE
+    lead_conversion: float = DEFAULT_LEAD_CONVERSION
+    p_refer_given_asked: float = DEFAULT_P_REFER
+
+
+def epoch_days(at: datetime) -> float:
+    """Days since EPOCH (the anchor of the time-invariant rank key)."""
+    return (at - EPOCH).total_seconds() / 86400.0
+
+
+def value_expr() -> pl.Expr:
+    """Value if the task succeeds, from `kind`, `case_value` and the practice's rate columns."""
+    referral = pl.col("case_value") * pl.col("lead_conversion") * pl.col("p_refer_given_asked")
+    return (
+        pl.when(pl.col("kind").is_in(["ask", "follow_up"]))
+        .then(referral)
+        .when(pl.col("kind") == "contact_lead")
+        .then(pl.col("case_value") * pl.col("lead_conversion"))
+        .when(pl.col("kind") == "close_loop")
+        .then(referral * CLOSE_LOOP_REFERRAL_SHARE)
+        .otherwise(pl.col("case_value") * REVIEW_VALUE_SHARE)
+    )
+
+
+def p_success_expr() -> pl.Expr:
+    """P(success | kind, attempt, satisfaction); satisfaction only matters for patients."""
+    satisfaction = (
+        pl.when(pl.col("subject_type") == "lead")
+        .then(pl.lit(1.0))
+        .when(pl.col("satisfaction_score").is_null())
+        .then(pl.lit(SATISFACTION_UNKNOWN))
+        .otherwise(
+            (SATISFACTION_FLOOR + SATISFACTION_SLOPE * pl.col("satisfaction_score")).clip(
+                SATISFACTION_FLOOR, 1.0
+            )
+        )
+    )
+    reach = pl.col("kind").replace_strict(P_REACH, return_dtype=pl.Float64)
+    return reach * pl.lit(ATTEMPT_DECAY).pow(pl.col("attempt") - 1) * satisfaction
+
+
+def rank_key_expr() -> pl.Expr:
+    """log(value × P / minutes) + ln2 × days(decay_from) / half-life: orders a kind for all time."""
+    half_life = pl.col("kind").replace_strict(HALF_LIFE_DAYS, return_dtype=pl.Float64)
+    anchored = (
+        (pl.col("decay_from") - pl.lit(EPOCH)).dt.total_milliseconds().cast(pl.Float64)
+        / 86_400_000.0
+    )
+    rate = (pl.col("value") * pl.col("p_success") / pl.col("expected_minutes")).clip(1e-9)
+    return rate.log() + LN2 * anchored / half_life
+
+
+def with_scores(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add `value`, `p_success` and `rank_key` to rows with the inputs those need."""
+    return (
+        frame.with_columns(value=value_expr(), p_success=p_success_expr())
+        .with_columns(rank_key=rank_key_expr())
+    )
+
+
+def base_priority(*, kind: str, rank_key: float, now: datetime) -> float:
+    """Expected value per minute right now: the rank key with today's decay applied."""
+    return math.exp(rank_key - LN2 * epoch_days(now) / HALF_LIFE_DAYS[kind])
+
+
+def urgency(*, sla_deadline: datetime, now: datetime) -> float:
+    """The SLA multiplier: rises as the deadline nears, highest once breached."""
+    left = sla_deadline - now
+    if left <= timedelta(0):
+        return URGENCY_BREACHED
+    for limit, multiplier in URGENCY_BANDS:
+        if left <= limit:
+            return multiplier
+    return URGENCY_DEFAULT
+
+
+@dataclass(frozen=True)
+class Share:
+    """A practice's standing against its contracted hours this week."""
+
+    factor: float
+    behind_hours: float
+
+
+def fair_share(*, logged_minutes: float, contracted_hours: float, week_fraction: float) -> Share:
+    """Lift a practice behind its pro-rated weekly hours, lower one ahead (clamped)."""
+    owed_hours = contracted_hours * week_fraction
+    behind = owed_hours - logged_minutes / 60.0
+    if owed_hours <= 0:
+        return Share(factor=1.0, behind_hours=behind)
+    factor = min(SHARE_MAX, max(SHARE_MIN, 1.0 + SHARE_GAIN * behind / owed_hours))
+    return Share(factor=factor, behind_hours=behind)
+
+
+def _ago(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    if abs(hours) < 48:
+        return f"{round(abs(hours))} h"
+    return f"{round(abs(hours) / 24)} days"
+
+
+def explain(
+    *,
+    kind: str,
+    category: str | None,
+    case_value: float,
+    decay_from: datetime,
+    sla_deadline: datetime,
+    attempt: int,
+    share: Share,
+    now: datetime,
+) -> list[str]:
+    """A short list of reasons this task ranks where it does (no names, no phones)."""
+    origin = {
+        "contact_lead": "lead referred",
+        "close_loop": "lead outcome known",
+    }.get(kind, "results visible")
+    what = f"{category} " if category else ""
+    left = sla_deadline - now
+    sla = f"SLA in {_ago(left)}" if left > timedelta(0) else f"SLA breached {_ago(left)} ago"
+    reasons = [f"{origin} {_ago(now - decay_from)} ago", f"${case_value:,.0f} {what}case", sla]
+    if attempt > 1:
+        reasons.append(f"attempt {attempt}")
+    if abs(share.behind_hours) >= 0.5:
+        side = "behind" if share.behind_hours > 0 else "ahead of"
+        reasons.append(f"practice {abs(share.behind_hours):.0f} h {side} its hours this week")
+    return reasons

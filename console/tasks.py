@@ -1,0 +1,413 @@
+"""Task refresh: upsert every task kind by natural key from a warehouse snapshot (bulk, idempotent).
+
+A rebuild never duplicates a task (unique natural key), never resurrects a closed one (keys of
+closed tasks are kept and skipped), and cancels open tasks whose reason disappeared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import duckdb
+import polars as pl
+from sqlalchemy import insert, update
+from sqlalchemy import select as select_columns
+from sqlmodel import Session, col, select
+
+from console.business_hours import add_business_days
+from console.db import begin_write, columns
+from console.models.practice import PracticeSettings
+from console.models.work import ConsentEvent, Lead, LeadEvent, Task, TaskStatus, Touch
+from console.priority import (
+    DEFAULT_CASE_VALUE,
+    DEFAULT_LEAD_CONVERSION,
+    DEFAULT_MINUTES,
+    DEFAULT_P_REFER,
+    p_success_expr,
+    rank_key_expr,
+    with_scores,
+)
+from console.task_sources import (
+    TASK_COLUMNS,
+    WILLING_DISPOSITIONS,
+    OpsFacts,
+    ask_candidates,
+    blocked_subjects,
+    close_loop_candidates,
+    contact_lead_candidates,
+    effective_leads,
+    effective_patients,
+    review_candidates,
+)
+
+INSERT_BATCH = 5_000
+# Kinds whose existence refresh decides; follow-ups come from dispositions.
+REFRESHED_KINDS = ("ask", "contact_lead", "close_loop", "review_request")
+ACTIVE = (TaskStatus.open, TaskStatus.claimed)
+MINUTES_COLUMNS = {
+    "ask": "median_minutes_ask",
+    "follow_up": "median_minutes_follow_up",
+    "review_request": "median_minutes_follow_up",
+    "contact_lead": "median_minutes_contact_lead",
+    "close_loop": "median_minutes_close_loop",
+}
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    """What a refresh did: tasks created and closed, and how many are open afterwards."""
+
+    created: int
+    closed: int
+    open: int
+
+
+def _utc(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every datetime column as UTC-aware (naive snapshot timestamps are UTC)."""
+    fixes = []
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, pl.Datetime):
+            expr = pl.col(name).dt.cast_time_unit("us")
+            fixes.append(
+                expr.dt.replace_time_zone("UTC") if dtype.time_zone is None
+                else expr.dt.convert_time_zone("UTC")
+            )
+    return frame.with_columns(fixes) if fixes else frame
+
+
+def _mart(snapshot: duckdb.DuckDBPyConnection, name: str) -> pl.DataFrame:
+    return _utc(snapshot.sql(f"select * from {name}").pl())
+
+
+def _frame(rows: Sequence[Any], schema: dict[str, Any]) -> pl.DataFrame:
+    return _utc(pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row"))
+
+
+def sync_practices(*, session: Session, practices: pl.DataFrame) -> dict[str, PracticeSettings]:
+    """Seed new practices from mart_practices and update export-owned fields of known ones."""
+    known = {p.practice_slug: p for p in session.exec(select(PracticeSettings)).all()}
+    for row in practices.iter_rows(named=True):
+        onboarded = row["onboarded_at"]
+        if isinstance(onboarded, datetime):
+            onboarded = onboarded.astimezone(UTC).replace(tzinfo=None)
+        practice = known.get(row["practice_slug"]) or PracticeSettings(
+            practice_slug=row["practice_slug"], name="", specialty="", timezone="UTC"
+        )
+        practice.name = row["name"]
+        practice.specialty = row["specialty"]
+        practice.timezone = row["timezone"]
+        if row["contracted_hours_per_week"] is not None:
+            practice.contracted_hours_per_week = float(row["contracted_hours_per_week"])
+        practice.onboarded_at = onboarded
+        session.add(practice)
+        known[practice.practice_slug] = practice
+    session.flush()
+    return known
+
+
+def load_facts(*, session: Session, now: datetime) -> OpsFacts:
+    """Read the operational facts refresh needs from the store into frames."""
+    touches = _frame(
+        session.execute(
+            select_columns(*columns(
+                Touch.practice_slug, Touch.subject_type, Touch.subject_id, Touch.disposition,
+                   Touch.started_at, Touch.treatment_id))
+            .where(col(Touch.disposition).is_not(None))
+            .where(col(Touch.started_at) >= now - timedelta(days=366))
+        ).all(),
+        {"practice_slug": pl.String, "subject_type": pl.String, "subject_id": pl.String,
+         "disposition": pl.String, "started_at": pl.Datetime("us", "UTC"),
+         "treatment_id": pl.String},
+    )
+    consent = _frame(
+        session.execute(
+            select_columns(*columns(
+                ConsentEvent.practice_slug, ConsentEvent.subject_type, ConsentEvent.subject_id,
+                   ConsentEvent.channel, ConsentEvent.granted, ConsentEvent.at,
+                   ConsentEvent.event_id))
+        ).all(),
+        {"practice_slug": pl.String, "subject_type": pl.String, "subject_id": pl.String,
+         "channel": pl.String, "granted": pl.Boolean, "at": pl.Datetime("us", "UTC"),
+         "event_id": pl.Int64},
+    )
+    revoked = (
+        consent.sort("at", "event_id")
+        .group_by("practice_slug", "subject_type", "subject_id", "channel")
+        .agg(pl.col("granted").last())
+        .filter(~pl.col("granted"))
+        .drop("granted")
+    )
+    leads = _frame(
+        session.execute(
+            select_columns(*columns(
+                Lead.practice_slug, Lead.lead_id, Lead.referrer_patient_id, Lead.phone,
+                   Lead.referred_at, Lead.status, Lead.status_at))
+        ).all(),
+        {"practice_slug": pl.String, "lead_id": pl.String, "referrer_patient_id": pl.String,
+         "lead_phone": pl.String, "referred_at": pl.Datetime("us", "UTC"),
+         "status": pl.String, "status_at": pl.Datetime("us", "UTC")},
+    ).with_columns(
+        first_contact_at=pl.lit(None, dtype=pl.Datetime("us", "UTC")),
+        loop_closed_at=pl.lit(None, dtype=pl.Datetime("us", "UTC")),
+    )
+    lead_events = _frame(
+        session.exec(
+            select(LeadEvent.practice_slug, LeadEvent.lead_id, LeadEvent.event, LeadEvent.at)
+        ).all(),
+        {"practice_slug": pl.String, "lead_id": pl.String, "event": pl.String,
+         "at": pl.Datetime("us", "UTC")},
+    )
+    reviews = _frame(
+        session.exec(
+            select(Task.practice_slug, Task.patient_id, Task.created_at)
+            .where(Task.kind == "review_request")
+        ).all(),
+        {"practice_slug": pl.String, "patient_id": pl.String,
+         "created_at": pl.Datetime("us", "UTC")},
+    )
+    willing = _frame(
+        session.exec(
+            select(Task.practice_slug, Task.patient_id, Task.treatment_id, Task.decay_from)
+            .join(Touch, col(Touch.task_id) == col(Task.task_id))
+            .where(col(Touch.disposition).in_(WILLING_DISPOSITIONS))
+            .where(col(Task.treatment_id).is_not(None))
+        ).all(),
+        {"practice_slug": pl.String, "patient_id": pl.String, "treatment_id": pl.String,
+         "results_visible_at": pl.Datetime("us", "UTC")},
+    )
+    return OpsFacts(touches=touches, revoked=revoked, leads=leads, lead_events=lead_events,
+                    reviews=reviews, willing=willing)
+
+
+def _with_business_sla(frame: pl.DataFrame, days_of: str,
+                       practices: dict[str, PracticeSettings]) -> pl.DataFrame:
+    """Replace `sla_deadline` with start + N business days in each practice's hours.
+
+    Business-day arithmetic needs each practice's zone and opening days, so it runs per row;
+    only lead-driven kinds use it, and leads are few next to ask candidates.
+    """
+    deadlines = [
+        add_business_days(start, getattr(practices[slug], days_of), practices[slug])
+        for slug, start in zip(frame["practice_slug"], frame["sla_deadline"], strict=True)
+    ]
+    return frame.with_columns(
+        pl.Series("sla_deadline", deadlines, dtype=pl.Datetime("us", "UTC"))
+    )
+
+
+def _rates(rates: pl.DataFrame) -> pl.DataFrame:
+    minutes = [
+        pl.col(column).cast(pl.Float64).alias(f"minutes_{kind}")
+        for kind, column in MINUTES_COLUMNS.items()
+    ]
+    return rates.select(
+        "practice_slug",
+        pl.col("avg_case_value").cast(pl.Float64).fill_null(DEFAULT_CASE_VALUE),
+        pl.col("lead_conversion").cast(pl.Float64).fill_null(DEFAULT_LEAD_CONVERSION),
+        pl.col("p_refer_given_asked").cast(pl.Float64).fill_null(DEFAULT_P_REFER),
+        *minutes,
+    )
+
+
+def score_frame(frame: pl.DataFrame, rates: pl.DataFrame,
+                practices: dict[str, PracticeSettings]) -> pl.DataFrame:
+    """Add practice zone, rates, expected minutes and scores to candidate task rows."""
+    zones = pl.DataFrame(
+        {"practice_slug": list(practices), "practice_tz": [p.timezone for p in practices.values()]}
+    )
+    minutes = pl.coalesce(
+        *[
+            pl.when(pl.col("kind") == kind).then(pl.col(f"minutes_{kind}"))
+            for kind in MINUTES_COLUMNS
+        ],
+    )
+    default_minutes = pl.col("kind").replace_strict(DEFAULT_MINUTES, return_dtype=pl.Float64)
+    if "attempt" not in frame.columns:
+        frame = frame.with_columns(attempt=pl.lit(1))
+    return (
+        frame.join(zones, on="practice_slug", how="inner")
+        .join(rates, on="practice_slug", how="left")
+        .with_columns(
+            pl.col("avg_case_value").fill_null(DEFAULT_CASE_VALUE),
+            pl.col("lead_conversion").fill_null(DEFAULT_LEAD_CONVERSION),
+            pl.col("p_refer_given_asked").fill_null(DEFAULT_P_REFER),
+            expected_minutes=pl.coalesce(minutes, default_minutes).clip(1.0),
+        )
+        .with_columns(pl.col("case_value").fill_null(pl.col("avg_case_value")))
+        .pipe(with_scores)
+    )
+
+
+def _existing(session: Session) -> pl.DataFrame:
+    return pl.DataFrame(
+        [tuple(r) for r in session.execute(
+            select_columns(*columns(
+                Task.task_id, Task.natural_key, Task.kind, Task.status, Task.practice_slug,
+                   Task.subject_type, Task.subject_id, Task.patient_id))
+        ).all()],
+        schema={"task_id": pl.Int64, "natural_key": pl.String, "kind": pl.String,
+                "status": pl.String, "practice_slug": pl.String, "subject_type": pl.String,
+                "subject_id": pl.String, "patient_id": pl.String},
+        orient="row",
+    )
+
+
+def _insert(session: Session, frame: pl.DataFrame, now: datetime) -> int:
+    rows = frame.select(
+        *TASK_COLUMNS, "practice_tz", "attempt", "value", "p_success", "expected_minutes",
+        "rank_key",
+    ).with_columns(
+        created_at=pl.lit(now).dt.cast_time_unit("us"), status=pl.lit(TaskStatus.open),
+        escalated=pl.lit(False), claim_version=pl.lit(0), claim_count=pl.lit(0),
+    )  # fmt: skip
+    for start in range(0, rows.height, INSERT_BATCH):
+        session.execute(insert(Task), rows.slice(start, INSERT_BATCH).to_dicts())
+    return rows.height
+
+
+def close_tasks(*, session: Session, task_ids: Iterable[int], reason: str, now: datetime) -> int:
+    """Cancel the given open or claimed tasks with a reason (bulk)."""
+    ids = list(task_ids)
+    closed = 0
+    for start in range(0, len(ids), INSERT_BATCH):
+        result = session.execute(
+            update(Task)
+            .execution_options(synchronize_session=False)
+            .where(col(Task.task_id).in_(ids[start : start + INSERT_BATCH]))
+            .where(col(Task.status).in_(ACTIVE))
+            .values(status=TaskStatus.cancelled, closed_at=now, close_reason=reason,
+                    claimed_by=None, lease_expires_at=None)
+        )
+        closed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return closed
+
+
+def refresh_tasks(
+    *, session: Session, snapshot: duckdb.DuckDBPyConnection, now: datetime
+) -> RefreshResult:
+    """Bring the task table in line with the snapshot and the operational facts; commits."""
+    begin_write(session)
+    practices = sync_practices(session=session, practices=_mart(snapshot, "mart_practices"))
+    facts = load_facts(session=session, now=now)
+    rates = _rates(_mart(snapshot, "mart_practice_rates"))
+    for row in rates.iter_rows(named=True):
+        practice = practices.get(row["practice_slug"])
+        if practice is not None:
+            practice.avg_case_value = row["avg_case_value"]
+            practice.lead_conversion = row["lead_conversion"]
+            practice.p_refer_given_asked = row["p_refer_given_asked"]
+            session.add(practice)
+    session.flush()
+    case_values = rates.select("practice_slug", "avg_case_value")
+    patients = effective_patients(_mart(snapshot, "mart_patients"), facts.revoked)
+    leads = effective_leads(mart_leads=_mart(snapshot, "mart_leads"), facts=facts)
+    ask_source = _mart(snapshot, "mart_ask_candidates")
+    wanted = pl.concat(
+        [
+            ask_candidates(candidates=ask_source, patients=patients, facts=facts, now=now),
+            contact_lead_candidates(leads=leads, facts=facts, case_values=case_values)
+            .pipe(_with_business_sla, "lead_sla_business_days", practices),
+            close_loop_candidates(leads=leads, patients=patients, case_values=case_values)
+            .pipe(_with_business_sla, "close_loop_sla_business_days", practices),
+            review_candidates(candidates=_mart(snapshot, "mart_review_candidates"),
+                              patients=patients, facts=facts, case_values=case_values, now=now),
+        ],
+        how="vertical_relaxed",
+    ).filter(pl.col("practice_slug").is_in(list(practices)))
+
+    existing = _existing(session)
+    active = existing.filter(pl.col("status").is_in(list(ACTIVE)))
+    # One open task of a kind per person: a second treatment waits for the first ask.
+    busy = active.filter(pl.col("kind").is_in(["ask", "review_request"])).select(
+        "kind", "practice_slug", "subject_id"
+    ).unique()
+    fresh = (
+        wanted.join(existing.select("natural_key"), on="natural_key", how="anti")
+        .join(busy, on=["kind", "practice_slug", "subject_id"], how="anti")
+        .sort("case_value", descending=True, nulls_last=True)
+        .unique(subset=["kind", "practice_slug", "subject_id"], keep="first", maintain_order=True)
+    )
+    blocked = blocked_subjects(patients)
+    gone = active.filter(pl.col("kind").is_in(REFRESHED_KINDS)).join(
+        wanted.select("natural_key"), on="natural_key", how="anti"
+    )
+    not_contactable = active.join(blocked, on=["practice_slug", "subject_type", "subject_id"],
+                                  how="semi")
+    closed = close_tasks(session=session, task_ids=not_contactable["task_id"],
+                         reason="not_contactable", now=now)
+    closed += close_tasks(session=session, task_ids=gone["task_id"], reason="reason_gone",
+                          now=now)
+    created = _insert(session, score_frame(fresh, rates, practices), now)
+    session.commit()
+    open_count = active.height - closed + created
+    return RefreshResult(created=created, closed=closed, open=open_count)
+
+
+def _practice_rates(practice: PracticeSettings) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "practice_slug": [practice.practice_slug],
+            "avg_case_value": [practice.avg_case_value],
+            "lead_conversion": [practice.lead_conversion],
+            "p_refer_given_asked": [practice.p_refer_given_asked],
+            **{f"minutes_{kind}": [None] for kind in MINUTES_COLUMNS},
+        },
+        schema_overrides={f"minutes_{kind}": pl.Float64 for kind in MINUTES_COLUMNS}
+        | {"avg_case_value": pl.Float64, "lead_conversion": pl.Float64,
+           "p_refer_given_asked": pl.Float64},
+    )
+
+
+def add_task(
+    *, session: Session, fields: dict[str, Any], practice: PracticeSettings, now: datetime,
+    expected_minutes: float | None = None, value: float | None = None,
+) -> Task:
+    """Create one task (scored like refresh does) unless its natural key exists; flushes.
+
+    `fields` holds TASK_COLUMNS (plus optional attempt, source_task_id, referrer_patient_id);
+    `value` / `expected_minutes` carry a parent's figures over to a follow-up.
+    """
+    found = session.exec(
+        select(Task).where(Task.natural_key == fields["natural_key"])
+    ).first()
+    if found is not None:
+        return found
+    row = {name: fields.get(name) for name in TASK_COLUMNS} | {
+        "attempt": fields.get("attempt", 1)
+    }
+    frame = score_frame(
+        pl.DataFrame([row], schema_overrides={"satisfaction_score": pl.Float64,
+                                              "case_value": pl.Float64}),
+        _practice_rates(practice),
+        {practice.practice_slug: practice},
+    )
+    if value is not None:
+        frame = frame.with_columns(value=pl.lit(value))
+    if expected_minutes is not None:
+        frame = frame.with_columns(expected_minutes=pl.lit(expected_minutes))
+    frame = frame.with_columns(rank_key=rank_key_expr())
+    scored = frame.row(0, named=True)
+    task = Task(
+        **{name: scored[name] for name in (*TASK_COLUMNS, "practice_tz", "attempt", "value",
+                                           "p_success", "expected_minutes", "rank_key")},
+        source_task_id=fields.get("source_task_id"),
+        created_at=now,
+    )
+    session.add(task)
+    session.flush()
+    return task
+
+
+def rescore(task: Task) -> None:
+    """Recompute a task's P(success) and rank key after its attempt count changed."""
+    frame = pl.DataFrame(
+        [{"kind": task.kind, "attempt": task.attempt, "subject_type": task.subject_type,
+          "satisfaction_score": task.satisfaction_score, "value": task.value,
+          "expected_minutes": task.expected_minutes, "decay_from": task.decay_from}],
+        schema_overrides={"satisfaction_score": pl.Float64,
+                          "decay_from": pl.Datetime("us", "UTC")},
+    ).with_columns(p_success=p_success_expr()).with_columns(rank_key=rank_key_expr())
+    task.p_success, task.rank_key = frame.row(0)[-2], frame.row(0)[-1]
