@@ -59,9 +59,9 @@ def _scan(checks: list[FileCheck], spec: ExportFile) -> pl.DataFrame:
         line = line + breaks.cum_sum().over("_path") - breaks
     frame = frame.with_columns(_line=line)
     names = [name for name in spec.columns if name != "practice_slug"]
-    practice = (
-        pl.col("practice_slug") if spec is PRACTICES else pl.col("_owner")
-    ).alias("practice_slug")
+    practice = (pl.col("practice_slug") if spec is PRACTICES else pl.col("_owner")).alias(
+        "practice_slug"
+    )
     return (
         frame.join(owners.lazy(), on="_path", how="left", maintain_order="left")
         .select(

@@ -137,9 +137,7 @@ def _draw_leads(
     referrer = treatments["patient_rank"].to_numpy()
     lead_practice = np.concatenate([practice[refers], practice[refers & second]])
     lead_referrer = np.concatenate([referrer[refers], referrer[refers & second]])
-    lead_at = np.concatenate(
-        [(visible + delay)[refers], (visible + second_delay)[refers & second]]
-    )
+    lead_at = np.concatenate([(visible + delay)[refers], (visible + second_delay)[refers & second]])
     # A few leads from the last three days, so every practice has contact_lead work now.
     fresh_count = np.where(practices.patients > 0, rng.integers(1, 4, practices.size), 0)
     fresh_practice = np.repeat(np.arange(practices.size), fresh_count)
@@ -220,8 +218,9 @@ def _people(
     """Names, contact details, consent and satisfaction for a batch of people."""
     size = len(practice)
     area = practices.area_code(rng, practice)
-    scores = rng.choice(11, size, p=[0.01, 0.01, 0.01, 0.01, 0.02, 0.03, 0.04, 0.08, 0.15,
-                                     0.25, 0.39])
+    scores = rng.choice(
+        11, size, p=[0.01, 0.01, 0.01, 0.01, 0.02, 0.03, 0.04, 0.08, 0.15, 0.25, 0.39]
+    )
     return names.with_columns(
         practice=pl.Series(practice),
         phone=draw_phones(rng, area, blank_share=0.05),
@@ -292,9 +291,9 @@ def _referrals_csv(
     zone = _lookup(practices.timezone, pl.col("practice"))
     zones = set(practices.timezone.tolist())
     is_treated = pl.col("status") == _TREATED
-    became_rank = pl.col("patients_in_practice") + is_treated.cast(pl.Int64).cum_sum().over(
-        "practice"
-    ) - 1
+    became_rank = (
+        pl.col("patients_in_practice") + is_treated.cast(pl.Int64).cum_sum().over("practice") - 1
+    )
 
     def utc_text(us: pl.Expr) -> pl.Expr:
         return local_to_utc(us.cast(pl.Datetime("us")), zone, zones).dt.to_string(
@@ -309,9 +308,7 @@ def _referrals_csv(
     referrals = frame.select(
         practice_slug=_lookup(practices.slug, pl.col("practice")),
         lead_id=_id("L", pl.col("rank")),
-        referrer_patient_id=pl.when(~pl.col("no_referrer")).then(
-            _id("P", pl.col("referrer_rank"))
-        ),
+        referrer_patient_id=pl.when(~pl.col("no_referrer")).then(_id("P", pl.col("referrer_rank"))),
         lead_first_name=pl.col("first_name"),
         lead_last_name=pl.col("last_name"),
         lead_phone=pl.col("phone"),
@@ -351,9 +348,9 @@ def generate_exports(
     leads = _draw_leads(rng, frame, treatments)
     people = _patients_frame(rng, frame, treatments)
     referrals, became = _referrals_csv(rng, leads, frame)
-    patient_rows = pl.concat(
-        [people, became.select(people.columns)], how="vertical"
-    ).sort(["practice", "patient_rank"], maintain_order=True)
+    patient_rows = pl.concat([people, became.select(people.columns)], how="vertical").sort(
+        ["practice", "patient_rank"], maintain_order=True
+    )
     files = {
         PATIENTS.name: _patients_csv(patient_rows, frame),
         TREATMENTS.name: _treatments_csv(treatments, frame),
@@ -387,4 +384,3 @@ def _write(out: Path, practices: PracticeFrame, files: dict[str, pl.DataFrame]) 
             part = parts.get((slug,))
             body = empty if part is None else part.drop("practice_slug")
             body.write_csv(folder / name)
-

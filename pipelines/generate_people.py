@@ -70,9 +70,7 @@ def draw_names(rng: np.random.Generator, size: int) -> pl.DataFrame:
     )
 
 
-def draw_phones(
-    rng: np.random.Generator, area_codes: np.ndarray, blank_share: float
-) -> pl.Series:
+def draw_phones(rng: np.random.Generator, area_codes: np.ndarray, blank_share: float) -> pl.Series:
     """US phone numbers in the practice's area code, written in the mix of styles exports use."""
     size = len(area_codes)
     area = pl.Series(area_codes.astype(np.int64)).cast(pl.String)
@@ -95,9 +93,7 @@ def draw_phones(
     ).to_series()
 
 
-def draw_emails(
-    rng: np.random.Generator, names: pl.DataFrame, blank_share: float
-) -> pl.Series:
+def draw_emails(rng: np.random.Generator, names: pl.DataFrame, blank_share: float) -> pl.Series:
     """Emails at reserved example domains, built from the person's name."""
     size = names.height
     frame = names.with_columns(
@@ -108,9 +104,7 @@ def draw_emails(
     return frame.select(
         pl.when(pl.col("b"))
         .then(pl.lit(None, dtype=pl.String))
-        .otherwise(
-            pl.format("{}.{}{}@{}", "first_name", "last_name", "n", "d").str.to_lowercase()
-        )
+        .otherwise(pl.format("{}.{}{}@{}", "first_name", "last_name", "n", "d").str.to_lowercase())
         .alias("email")
     ).to_series()
 
@@ -129,7 +123,5 @@ def format_bool(flag: pl.Expr, style: pl.Expr) -> pl.Expr:
     """Write a boolean in the style numbered `style` (an index into BOOL_STYLES)."""
     expr: Then | ChainedThen = pl.when(pl.lit(False)).then(pl.lit(None, dtype=pl.String))
     for index, (yes, no) in enumerate(BOOL_STYLES):
-        expr = expr.when(style == index).then(
-            pl.when(flag).then(pl.lit(yes)).otherwise(pl.lit(no))
-        )
+        expr = expr.when(style == index).then(pl.when(flag).then(pl.lit(yes)).otherwise(pl.lit(no)))
     return expr.otherwise(pl.when(flag).then(pl.lit("true")).otherwise(pl.lit("false")))

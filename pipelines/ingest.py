@@ -200,8 +200,10 @@ def ingest(
         report("reading", 1, 4)
         timezones = known_timezones(connection)
         checks = [check for group in per_practice.values() for check in group]
-        extracted = {spec.name: extract([c for c in checks if c.spec is spec], spec)
-                     for spec in PRACTICE_FILES}
+        extracted = {
+            spec.name: extract([c for c in checks if c.spec is spec], spec)
+            for spec in PRACTICE_FILES
+        }
         failed = {path: msg for e in extracted.values() for path, msg in e.failed.items()}
         loadable = _settle_practices(summary, per_practice, failed, timezones)
         keep = pl.col("practice_slug").is_in(loadable)
@@ -209,8 +211,7 @@ def ingest(
         for step, spec in enumerate(PRACTICE_FILES, start=2):
             report(f"loading {spec.name}", step, 4)
             rows = _with_timezones(extracted[spec.name].rows.filter(keep), timezones)
-            _load_kind(connection, spec, rows, summary=summary, run_id=summary.run_id,
-                       known=known)
+            _load_kind(connection, spec, rows, summary=summary, run_id=summary.run_id, known=known)
             known = known_patients(connection, loadable)
         record_feed_status(connection, _feed_rows(summary), at=started)
         connection.execute(

@@ -104,9 +104,7 @@ def apply_rows(
     return counts
 
 
-def known_patients(
-    connection: duckdb.DuckDBPyConnection, practices: list[str]
-) -> pl.DataFrame:
+def known_patients(connection: duckdb.DuckDBPyConnection, practices: list[str]) -> pl.DataFrame:
     """(practice_slug, patient_id) already in the raw store for these practices."""
     connection.register("wanted_practices", pl.DataFrame({"slug": practices}).to_arrow())
     frame = connection.sql(

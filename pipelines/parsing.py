@@ -111,9 +111,7 @@ def normalise_phone(raw: pl.Expr) -> pl.Expr:
     text = raw.str.strip_chars()
     digits = text.str.replace_all(r"\D", "")
     length = digits.str.len_chars()
-    national = (
-        pl.when(length == 11).then(digits.str.slice(1)).otherwise(digits)
-    )
+    national = pl.when(length == 11).then(digits.str.slice(1)).otherwise(digits)
     nanp_ok = national.str.contains(r"^[2-9]\d{2}[2-9]\d{6}$")
     return (
         pl.when(text.str.starts_with("+") & length.is_between(8, 15))

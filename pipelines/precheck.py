@@ -80,9 +80,7 @@ def check_file(path: Path, spec: ExportFile, practice: str, max_bytes: int) -> F
         return verdict("error", "file is empty")
     if quotes % 2:
         return verdict("error", "truncated file: a quoted field is never closed")
-    header = tuple(
-        name.strip() for name in _split_line(head.decode().lstrip(_BOM).rstrip("\r\n"))
-    )
+    header = tuple(name.strip() for name in _split_line(head.decode().lstrip(_BOM).rstrip("\r\n")))
     if not tail.endswith(b"\n"):
         last = tail.rsplit(b"\n", 1)[-1].decode(errors="replace").rstrip("\r")
         fields = len(_split_line(last))

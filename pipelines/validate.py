@@ -271,9 +271,7 @@ def check_rows(
         line=pl.col("_line").cast(pl.Int32),
         column=pl.col("_column"),
         reason=pl.col("_reason"),
-        raw_record=pl.concat_str(
-            [pl.col(c).fill_null("") for c in spec.columns], separator=","
-        ),
+        raw_record=pl.concat_str([pl.col(c).fill_null("") for c in spec.columns], separator=","),
     )
     good = staged.filter(pl.col("_reason").is_null()).select(
         *_typed(spec, set(_parse(spec, zones))),

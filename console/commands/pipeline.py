@@ -1,10 +1,102 @@
-"""CLI commands of this area."""
+"""CLI commands of the data pipeline: `generate` and `ingest` (build and demo live elsewhere)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn
+
+from console.clock import now
+from console.commands.output import emit_json
+from console.errors import UserError
+
+
+def _generate(out: Path, practices: int, seed: int, months: int, dirty_share: float) -> None:
+    from pipelines.generate import generate_exports
+
+    try:
+        summary = generate_exports(
+            out,
+            practices=practices,
+            seed=seed,
+            months=months,
+            now=now(),
+            dirty_share=dirty_share,
+        )
+    except ValueError as error:
+        raise UserError(str(error)) from error
+    Console(stderr=True).print(
+        f"wrote {summary.practices} practices, {summary.patients} patients, "
+        f"{summary.treatments} treatments, {summary.referrals} referrals "
+        f"({summary.dirty_rows} deliberately dirty rows) to {out}"
+    )
+
+
+def _ingest(source: Path, practice: str | None, as_json: bool) -> None:
+    from pipelines.ingest import SourceError, ingest
+
+    stderr = Console(stderr=True)
+    show_bar = not as_json and stderr.is_terminal
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        console=stderr,
+        disable=not show_bar,
+        transient=True,
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(tasks[stage], completed=done)
+
+    try:
+        with bar:
+            summary = ingest(source, practice=practice, progress=progress)
+    except SourceError as error:
+        raise UserError(str(error)) from error
+    payload = summary.to_json()
+    if as_json:
+        emit_json(payload)
+        return
+    out = Console()
+    out.print(
+        f"rows in {payload['rows_in']}: inserted {payload['inserted']}, "
+        f"updated {payload['updated']}, unchanged {payload['unchanged']}, "
+        f"quarantined {payload['quarantined']}"
+    )
+    for slug, result in summary.practices.items():
+        if result.status != "ok" or result.message:
+            out.print(f"{slug}: {result.status} - {result.message}", markup=False)
+    agency = [f for f in summary.files if not f.practice and f.status != "ok"]
+    for file in agency:
+        out.print(f"{file.file}: {file.status} - {file.message}", markup=False)
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the `loopdesk` app."""
-    del app
+
+    @app.command("generate")
+    def generate_command(
+        out: Path = typer.Option(..., "--out", help="folder to write the exports into"),
+        practices: int = typer.Option(12, "--practices", help="how many practices"),
+        seed: int = typer.Option(42, "--seed", help="random seed (same seed, same files)"),
+        months: int = typer.Option(24, "--months", help="months of history"),
+        dirty_share: float = typer.Option(
+            0.01, "--dirty-share", help="share of deliberately bad rows per file"
+        ),
+    ) -> None:
+        """Write realistic multi-practice exports in the canonical format."""
+        _generate(out, practices, seed, months, dirty_share)
+
+    @app.command("ingest")
+    def ingest_command(
+        source: Path = typer.Argument(..., help="drop folder: practices.csv + one folder each"),
+        practice: str | None = typer.Option(None, "--practice", help="load only this folder"),
+        as_json: bool = typer.Option(False, "--json", help="print the JSON summary"),
+    ) -> None:
+        """Validate and load a drop of practice exports into the raw store."""
+        _ingest(source, practice, as_json)
