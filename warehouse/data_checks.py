@@ -101,14 +101,14 @@ def key_checks(models: Sequence[Model]) -> list[Check]:
     return checks
 
 
-def _safe_sample(relation: duckdb.DuckDBPyRelation) -> tuple[dict[str, object], ...]:
+def _safe_sample(conn: duckdb.DuckDBPyConnection, body: str) -> tuple[dict[str, object], ...]:
     """The first offending rows, restricted to columns safe to print."""
-    cols = [col for col in relation.columns if _SHOWABLE.match(col)]
+    described = conn.execute(f"select * from ({body}) limit 0").description or []
+    cols = [str(col[0]) for col in described if _SHOWABLE.match(str(col[0]))]
     if not cols:
         return ()
-    rows = relation.select(*[duckdb.ColumnExpression(col) for col in cols]).limit(
-        SAMPLE_ROWS
-    ).fetchall()
+    listed = ", ".join(f'"{col}"' for col in cols)
+    rows = conn.execute(f"select {listed} from ({body}) limit {SAMPLE_ROWS}").fetchall()
     return tuple(dict(zip(cols, row, strict=True)) for row in rows)
 
 
@@ -119,10 +119,9 @@ def run_checks(conn: duckdb.DuckDBPyConnection, checks: Sequence[Check]) -> list
         started = time.perf_counter()
         body = check.sql.strip().rstrip(";").strip()
         try:
-            relation = conn.sql(body)
             counted = conn.execute(f"select count(*) from ({body})").fetchone()
             failing = int(counted[0]) if counted else 0
-            sample = _safe_sample(relation) if failing else ()
+            sample = _safe_sample(conn, body) if failing else ()
         except duckdb.Error as exc:
             runs.append(
                 CheckRun(

@@ -171,7 +171,7 @@ def run_models(
     *,
     after_model: Callable[[ModelRun], None] | None = None,
 ) -> list[ModelRun]:
-    """Materialise every model as a table, in dependency order; raise ModelFailed on the first error."""
+    """Materialise every model as a table in dependency order; ModelFailed on the first error."""
     runs: list[ModelRun] = []
     for model in order_models(models):
         started = time.perf_counter()

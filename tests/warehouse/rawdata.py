@@ -65,7 +65,9 @@ def practice(conn: duckdb.DuckDBPyConnection, slug: str = "p1", **over: Any) -> 
     )
 
 
-def patient(conn: duckdb.DuckDBPyConnection, patient_id: str, slug: str = "p1", **over: Any) -> None:
+def patient(
+    conn: duckdb.DuckDBPyConnection, patient_id: str, slug: str = "p1", **over: Any
+) -> None:
     """A contactable patient (consent on every channel) unless overridden."""
     insert(
         conn,
@@ -115,7 +117,11 @@ def treatment(
 
 
 def referral(
-    conn: duckdb.DuckDBPyConnection, lead_id: str, referrer: str | None, slug: str = "p1", **over: Any
+    conn: duckdb.DuckDBPyConnection,
+    lead_id: str,
+    referrer: str | None,
+    slug: str = "p1",
+    **over: Any,
 ) -> None:
     """A new export lead referred 10 days ago unless overridden."""
     insert(

@@ -15,7 +15,8 @@ def _candidates(ops_events: dict[str, Any] | None = None) -> dict[str, str]:
     """Build and return {patient_id: treatment_id} of the ask candidates."""
     publish_snapshot(as_of=rd.AS_OF, ops_events=ops_events)
     with reading_snapshot() as conn:
-        return dict(conn.execute("select patient_id, treatment_id from mart_ask_candidates").fetchall())
+        rows = conn.execute("select patient_id, treatment_id from mart_ask_candidates").fetchall()
+    return dict(rows)
 
 
 def _touches(*touches: dict[str, Any]) -> dict[str, Any]:

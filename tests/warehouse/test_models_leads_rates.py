@@ -157,9 +157,13 @@ def test_int_asks_flags(loopdesk_home: Path) -> None:
         rd.patient(conn, "pat1")
     touches = [
         rd.call_touch(1, "pat1", disposition="no_answer", at=rd.days_ago(30)),
-        rd.call_touch(2, "pat1", disposition="referred", at=rd.days_ago(29), task_kind="follow_up"),
+        rd.call_touch(
+            2, "pat1", disposition="referred", at=rd.days_ago(29), task_kind="follow_up"
+        ),
         rd.call_touch(3, "pat1", disposition="declined", at=rd.days_ago(28)),
-        rd.call_touch(4, "pat1", disposition="referred", at=rd.days_ago(27), task_kind="close_loop"),
+        rd.call_touch(
+            4, "pat1", disposition="referred", at=rd.days_ago(27), task_kind="close_loop"
+        ),
     ]
     message = {
         "message_id": 9,

@@ -59,7 +59,7 @@ def test_results_visible_at_is_completion_plus_category_lag(world: Path) -> None
 
 
 def test_given_results_visible_before_completion_falls_back_to_lag(world: Path) -> None:
-    """hair_restoration lags 180 d: completed 200 d ago → visible 20 d ago, not the bad given value."""
+    """hair_restoration lags 180 d: completed 200 d ago → visible 20 d ago, not the bad value."""
     publish_snapshot(as_of=rd.AS_OF)
     [(visible, source)] = _rows(
         "select results_visible_at, results_visible_source from mart_treatments "
@@ -91,7 +91,8 @@ def test_opt_out_on_every_channel_is_do_not_contact(world: Path) -> None:
         for channel in ("call", "text", "email")
     ]
     publish_snapshot(
-        as_of=rd.AS_OF, ops_events={"ops_consent_events": rd.ops_table("ops_consent_events", events)}
+        as_of=rd.AS_OF,
+        ops_events={"ops_consent_events": rd.ops_table("ops_consent_events", events)},
     )
     [row] = _rows(
         "select consent_call, consent_text, consent_email, do_not_contact, opted_out, "
@@ -116,7 +117,8 @@ def test_latest_consent_event_per_channel_wins(world: Path) -> None:
 
     events = [event("text", False, 5), event("text", True, 2), event("call", False, 1)]
     publish_snapshot(
-        as_of=rd.AS_OF, ops_events={"ops_consent_events": rd.ops_table("ops_consent_events", events)}
+        as_of=rd.AS_OF,
+        ops_events={"ops_consent_events": rd.ops_table("ops_consent_events", events)},
     )
     [row] = _rows(
         "select consent_call, consent_text, consent_email, do_not_contact from mart_patients "

@@ -1,0 +1,99 @@
+"""Model discovery, dependency ordering and materialisation."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from warehouse.runner import (
+    LAYERS,
+    Model,
+    ModelError,
+    ModelFailed,
+    declared_key,
+    discover_models,
+    order_models,
+    references,
+    run_models,
+)
+
+REQUIRED = {
+    "stg_canonical__practices", "stg_canonical__patients", "stg_canonical__treatments",
+    "stg_canonical__referrals", "stg_ops__tasks", "stg_ops__touches", "stg_ops__leads",
+    "stg_ops__lead_events", "stg_ops__consent_events", "stg_ops__messages",
+    "int_treatments_results_visible", "int_patient_contactability", "int_leads_outcomes",
+    "int_asks", "mart_practices", "mart_patients", "mart_treatments", "mart_leads",
+    "mart_ask_candidates", "mart_practice_rates", "mart_review_candidates", "mart_data_quality",
+    "mart_quarantine", "mart_feed_status",
+}
+
+
+def test_discovers_every_model_in_its_layer() -> None:
+    """All required models are found, each in the layer its prefix names."""
+    models = {model.name: model for model in discover_models()}
+    assert set(models) >= REQUIRED
+    prefix = {"staging": "stg_", "intermediate": "int_", "marts": "mart_"}
+    for model in models.values():
+        assert model.name.startswith(prefix[model.layer])
+
+
+def test_order_follows_references_not_file_names() -> None:
+    """mart_a reads mart_b, so mart_b runs first although it sorts later."""
+    models = [
+        Model(name="mart_a", layer="marts", sql="select * from mart_b"),
+        Model(name="mart_b", layer="marts", sql="select * from stg_x"),
+        Model(name="stg_x", layer="staging", sql="select 1 as id"),
+    ]
+    assert [m.name for m in order_models(models)] == ["stg_x", "mart_b", "mart_a"]
+
+
+def test_references_ignore_comments_prefixes_and_schemas() -> None:
+    """A name in a comment, a longer name, or raw.<name> is not a dependency."""
+    model = Model(
+        name="mart_a",
+        layer="marts",
+        sql="-- reads mart_b later\nselect * from mart_b_daily join raw.mart_c using (id)",
+    )
+    assert references(model, ["mart_b", "mart_b_daily", "mart_c"]) == {"mart_b_daily"}
+
+
+def test_cycles_and_upward_reads_are_refused() -> None:
+    """A cycle, or a staging model reading a mart, cannot be ordered."""
+    cycle = [
+        Model(name="mart_a", layer="marts", sql="select * from mart_b"),
+        Model(name="mart_b", layer="marts", sql="select * from mart_a"),
+    ]
+    with pytest.raises(ModelError, match="cycle"):
+        order_models(cycle)
+    upward = [
+        Model(name="stg_a", layer="staging", sql="select * from mart_b"),
+        Model(name="mart_b", layer="marts", sql="select 1 as x"),
+    ]
+    with pytest.raises(ModelError, match="may not read"):
+        order_models(upward)
+
+
+def test_declared_key_line() -> None:
+    """The `-- key:` header declares the key columns."""
+    assert declared_key("-- grain: x\n-- key: practice_slug, lead_id\nselect 1") == (
+        "practice_slug",
+        "lead_id",
+    )
+    assert declared_key("select 1") == ()
+
+
+def test_run_models_materialises_tables_and_names_a_failing_model() -> None:
+    """Each model becomes a table with its row count; a failing model is named in the error."""
+    conn = duckdb.connect()
+    runs = run_models(
+        conn,
+        [
+            Model(name="stg_x", layer="staging", sql="select * from range(3) t(id);"),
+            Model(name="mart_y", layer="marts", sql="select id * 2 as id from stg_x"),
+        ],
+    )
+    assert [(run.name, run.rows) for run in runs] == [("stg_x", 3), ("mart_y", 3)]
+    assert conn.execute("select sum(id) from mart_y").fetchone() == (6,)
+    with pytest.raises(ModelFailed, match="mart_bad"):
+        run_models(conn, [Model(name="mart_bad", layer="marts", sql="select * from nowhere")])
+    assert LAYERS == ("staging", "intermediate", "marts")
