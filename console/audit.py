@@ -77,11 +77,16 @@ def event_hash(prev_hash: str, event: AuditEvent) -> str:
 
 
 def _lock_chain(session: Session) -> None:
-    """Serialise appends on PostgreSQL; SQLite already allows one writer at a time."""
-    if session.get_bind().dialect.name == "postgresql":
+    """Hold the chain's write lock before reading its tail, so two appends cannot fork it."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
         session.connection().execute(
             text("select pg_advisory_xact_lock(:key)"), {"key": _PG_CHAIN_LOCK}
         )
+    elif dialect == "sqlite":
+        # A write statement (matching no row) takes SQLite's writer lock now, waiting out the
+        # busy timeout, instead of failing later when a read transaction tries to upgrade.
+        session.connection().execute(text("update audit_events set seq = seq where 1 = 0"))
 
 
 def record(

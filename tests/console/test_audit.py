@@ -96,3 +96,29 @@ def test_scoped_reads_see_only_their_practices(store: Session) -> None:
 
 def test_retention_is_six_years() -> None:
     assert audit.AUDIT_RETENTION_YEARS == 6
+
+
+def test_concurrent_appends_on_sqlite_file_keep_one_chain(loopdesk_home: object) -> None:
+    """Threads appending through the real store (WAL, busy timeout) never fork the chain."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from console.db import get_engine, init_db, new_session
+
+    engine = get_engine()
+    init_db(engine)
+
+    def append(worker: int) -> None:
+        for index in range(10):
+            with new_session(engine) as session:
+                record(
+                    session=session, actor=f"user:{worker}", action=Action.claim,
+                    practice_slug="alpha", object_ref=f"task:{index}", outcome=Outcome.success,
+                    now=NOW,
+                )
+                session.commit()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(append, range(6)))
+    with new_session(engine) as session:
+        assert audit.count_events(session=session) == 60
+        assert verify_chain(session=session) is None
