@@ -243,3 +243,16 @@ def test_dummy_hash_has_the_live_parameters(cheap_argon2: None) -> None:
     live = passwords.hash_password("s3cret-pass!").split("$")[3]
     assert passwords._dummy_hash().split("$")[3] == live
     assert passwords.verify_dummy(PASSWORD) is False
+
+
+def test_login_paths_log_no_email_or_password(
+    store: Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    make_user(store, "ana@agency.test")
+    with caplog.at_level("DEBUG"):
+        _login(store, "ana@agency.test", PASSWORD)
+        for email in ("ana@agency.test", "ghost@agency.test"):
+            with pytest.raises(LoginFailed):
+                _login(store, email, "secret-guess-123")
+    assert "agency.test" not in caplog.text
+    assert "secret-guess-123" not in caplog.text and PASSWORD not in caplog.text
