@@ -21,6 +21,7 @@ app = typer.Typer(
 # One module per area; each registers its own commands on the shared app.
 _COMMAND_MODULES = (
     "console.commands.pipeline",
+    "console.commands.lifecycle",
     "console.commands.work",
     "console.commands.measure",
     "console.commands.access",

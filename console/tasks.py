@@ -92,7 +92,7 @@ def sync_practices(*, session: Session, practices: pl.DataFrame) -> dict[str, Pr
     for row in practices.iter_rows(named=True):
         onboarded = row["onboarded_at"]
         if isinstance(onboarded, datetime):
-            onboarded = onboarded.astimezone(UTC).replace(tzinfo=None)
+            onboarded = onboarded.astimezone(UTC)
         practice = known.get(row["practice_slug"]) or PracticeSettings(
             practice_slug=row["practice_slug"], name="", specialty="", timezone="UTC"
         )
