@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -333,7 +334,7 @@ def compute_metrics(
     return {
         "as_of": as_of.isoformat(),
         "period": period.as_dict(),
-        "benchmarks": BENCHMARKS,
+        "benchmarks": copy.deepcopy(BENCHMARKS),
         **window,
     }
 

@@ -112,7 +112,7 @@ def register(app: typer.Typer) -> None:
             result = compute_metrics(
                 conn, scope=Scope.agency(), practice_slug=practice, date_from=start, date_to=end
             )
-        except UnknownPractice as error:
+        except (UnknownPractice, ValueError) as error:  # ValueError: an empty/reversed period
             _error(str(error))
         finally:
             conn.close()

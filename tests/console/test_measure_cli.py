@@ -116,6 +116,7 @@ def test_metrics_table_shows_undefined_rates_as_dash() -> None:
         (["--practice", "nope"], "unknown practice 'nope'"),
         (["--from", "2026-02-30", "--to", "2026-03-31"], "--from must be a date"),
         (["--from", "2026-04-01", "--to", "2026-03-31"], "is after --to"),
+        (["--from", "2027-01-01"], "after it ends"),
     ],
 )
 def test_metrics_user_mistakes_are_one_line_errors(args: list[str], fragment: str) -> None:
