@@ -22,6 +22,7 @@ _META = ("_row_hash", "_source_file", "_source_line", "_loaded_at")
 def open_raw_store(path: str) -> duckdb.DuckDBPyConnection:
     """Connect to the raw store and make sure its tables exist (from raw_schema.sql)."""
     connection = duckdb.connect(path)
+    connection.execute("set enable_progress_bar = false")
     schema = resources.files("warehouse").joinpath("raw_schema.sql").read_text()
     connection.execute(schema)
     return connection

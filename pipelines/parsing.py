@@ -55,49 +55,89 @@ def local_to_utc(naive: pl.Expr, timezone: pl.Expr, zones: Iterable[str]) -> pl.
     """
     branches: list[pl.Expr] = []
     for zone in sorted(set(zones)):
-        localised = naive.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
-        shifted = (naive + timedelta(hours=1)).dt.replace_time_zone(
+        # Masking rows of other zones first keeps each branch cheap.
+        mine = pl.when(timezone == zone).then(naive)
+        localised = mine.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
+        shifted = (mine + timedelta(hours=1)).dt.replace_time_zone(
             zone, ambiguous="earliest", non_existent="null"
         )
-        branches.append(
-            pl.when(timezone == zone).then(
-                pl.coalesce(localised, shifted).dt.convert_time_zone("UTC")
-            )
-        )
+        branches.append(pl.coalesce(localised, shifted).dt.convert_time_zone("UTC"))
     if not branches:
         return pl.lit(None, dtype=pl.Datetime("us", "UTC"))
     return pl.coalesce(branches)
 
 
-def parse_timestamp(raw: pl.Expr, timezone: pl.Expr, zones: Iterable[str]) -> pl.Expr:
-    """ISO 8601 date or date-time, with or without offset, as a UTC instant.
+def add_timestamps(
+    frame: pl.DataFrame, columns: Iterable[str], timezone: str, zones: Iterable[str]
+) -> pl.DataFrame:
+    """Add `_p_<column>`: each ISO 8601 text column as a UTC instant (null when unreadable).
 
-    Without an offset the value is wall-clock time in the row's `timezone`; a bare date is
-    midnight there. Impossible dates, bad offsets and other text give null.
+    A value without an offset is wall-clock time in the row's `timezone` column; a bare
+    date is midnight there. Work is staged in columns so the regex runs once per value.
     """
-    parts = raw.str.strip_chars().str.extract_groups(_TIMESTAMP_PATTERN)
-    date_part = parts.struct.field("1")
+    names = list(columns)
+    zones = sorted(set(zones))
+    parts = frame.with_columns(
+        [
+            pl.col(c).str.strip_chars().str.extract_groups(_TIMESTAMP_PATTERN).alias(f"_g_{c}")
+            for c in names
+        ]
+    )
+    staged = parts.with_columns(
+        [_naive(pl.col(f"_g_{c}")).alias(f"_n_{c}") for c in names]
+        + [_offset_minutes(pl.col(f"_g_{c}")).alias(f"_o_{c}") for c in names]
+    )
+    tz = pl.col(timezone)
+    return staged.with_columns(
+        [
+            pl.when(pl.col(f"_g_{c}").struct.field("4").is_null())
+            .then(local_to_utc(pl.col(f"_n_{c}"), tz, zones))
+            .when(pl.col(f"_o_{c}").abs() <= _MAX_OFFSET_MINUTES)
+            .then(
+                (pl.col(f"_n_{c}") - pl.duration(minutes=pl.col(f"_o_{c}"))).dt.replace_time_zone(
+                    "UTC"
+                )
+            )
+            .otherwise(pl.lit(None, dtype=pl.Datetime("us", "UTC")))
+            .alias(f"_p_{c}")
+            for c in names
+        ]
+    ).drop([f"_{k}_{c}" for c in names for k in "gno"])
+
+
+def _naive(parts: pl.Expr) -> pl.Expr:
+    """The wall-clock part of extracted timestamp groups."""
     clock = pl.coalesce(parts.struct.field("2"), pl.lit("00:00"))
     seconds = pl.coalesce(parts.struct.field("3"), pl.lit(":00"))
-    naive = pl.concat_str(date_part, pl.lit(" "), clock, seconds).str.to_datetime(
+    return pl.concat_str(parts.struct.field("1"), pl.lit(" "), clock, seconds).str.to_datetime(
         "%Y-%m-%d %H:%M:%S%.f", time_unit="us", strict=False
     )
+
+
+def _offset_minutes(parts: pl.Expr) -> pl.Expr:
+    """The UTC offset of extracted timestamp groups in minutes (null when absent)."""
     offset = parts.struct.field("4")
     digits = offset.str.replace_all(":", "")
     sign = pl.when(digits.str.starts_with("-")).then(-1).otherwise(1)
     hours = digits.str.slice(1, 2).cast(pl.Int64, strict=False)
     minutes = pl.coalesce(digits.str.slice(3, 2).cast(pl.Int64, strict=False), pl.lit(0))
-    offset_minutes = (
+    return (
         pl.when(offset.str.to_uppercase() == "Z")
         .then(pl.lit(0, dtype=pl.Int64))
         .otherwise(sign * (hours * 60 + minutes))
     )
-    with_offset = (naive - pl.duration(minutes=offset_minutes)).dt.replace_time_zone("UTC")
+
+
+def parse_timestamp(raw: pl.Expr, timezone: pl.Expr, zones: Iterable[str]) -> pl.Expr:
+    """One ISO 8601 text expression as UTC instants (convenience form of `add_timestamps`)."""
+    parts = raw.str.strip_chars().str.extract_groups(_TIMESTAMP_PATTERN)
+    naive = _naive(parts)
+    offset_minutes = _offset_minutes(parts)
     return (
-        pl.when(offset.is_null())
+        pl.when(parts.struct.field("4").is_null())
         .then(local_to_utc(naive, timezone, zones))
         .when(offset_minutes.abs() <= _MAX_OFFSET_MINUTES)
-        .then(with_offset)
+        .then((naive - pl.duration(minutes=offset_minutes)).dt.replace_time_zone("UTC"))
         .otherwise(pl.lit(None, dtype=pl.Datetime("us", "UTC")))
     )
 

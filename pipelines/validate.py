@@ -23,12 +23,12 @@ from pipelines.contract import (
     ExportFile,
 )
 from pipelines.parsing import (
+    add_timestamps,
     normalise_email,
     normalise_phone,
     parse_bool,
     parse_float,
     parse_int,
-    parse_timestamp,
 )
 
 MISSING = "missing value"
@@ -36,6 +36,14 @@ BAD_TIMESTAMP = "not an ISO 8601 date or date-time"
 FUTURE = "is in the future"
 _FUTURE_GRACE = timedelta(days=1)
 _SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+
+
+TIMESTAMP_COLUMNS: dict[str, tuple[str, ...]] = {
+    PRACTICES.name: ("onboarded_at",),
+    PATIENTS.name: ("updated_at",),
+    TREATMENTS.name: ("completed_at", "results_visible_at"),
+    REFERRALS.name: ("referred_at", "status_at"),
+}
 
 
 @dataclass(frozen=True)
@@ -93,10 +101,10 @@ def _amount_rules(column: str, *, required: bool) -> list[Rule]:
 
 def _parse(spec: ExportFile, zones: set[str]) -> dict[str, pl.Expr]:
     """Typed versions of every column that needs parsing, by column name."""
-    tz = pl.col("timezone")
 
     def ts(column: str) -> pl.Expr:
-        return parse_timestamp(_raw(column), tz, zones)
+        # Parsed beforehand by add_timestamps (see TIMESTAMP_COLUMNS).
+        return pl.col(f"_p_{column}")
 
     if spec is PRACTICES:
         return {
@@ -242,8 +250,13 @@ def check_rows(
     scope = ["practice_slug", "_file"] if spec is not PRACTICES else ["_file"]
     duplicate_of = pl.col("_line").min().over([*scope, *text_columns])
     staged = (
-        cleaned.with_columns(
-            [expr.alias(f"_p_{name}") for name, expr in _parse(spec, zones).items()]
+        add_timestamps(cleaned, TIMESTAMP_COLUMNS[spec.name], "timezone", zones)
+        .with_columns(
+            [
+                expr.alias(f"_p_{name}")
+                for name, expr in _parse(spec, zones).items()
+                if name not in TIMESTAMP_COLUMNS[spec.name]
+            ]
         )
         .with_columns(_column=column, _reason=reason)
         .with_columns(
