@@ -1,0 +1,194 @@
+"""Inbound replies: an opt-out word revokes everything at once; other replies stop the cadence."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, or_, select
+
+from console.consent import revoke_consent
+from console.db import begin_write
+from console.errors import UserError
+from console.leads import normalise_phone
+from console.models.outreach import InboundReply, Message, MessageStatus
+from console.models.practice import PracticeSettings
+from console.models.work import Lead, Touch
+from console.outbox import NewMessage, cancel_queued, enqueue
+from console.templates import render_opt_out_confirmation
+
+CHANNELS = ("sms", "email")
+OPT_OUT_WORDS = ("stop", "quit", "end", "revoke", "opt out", "cancel", "unsubscribe")
+# Whole words, any case, anywhere in the text; "opt out" also as "opt-out" / "optout".
+OPT_OUT_PATTERN = re.compile(
+    r"\b(?:stop|quit|end|revoke|opt[\s_-]*out|cancel|unsubscribe)\b", re.IGNORECASE
+)
+MAX_TEXT = 2000
+
+# (practice_slug, subject_type, subject_id)
+PersonKey = tuple[str, str, str]
+PatientLookup = Callable[[str, str], Iterable[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    """What recording a reply did (no addresses or names: safe to print and log)."""
+
+    reply_id: int
+    opt_out: bool
+    people_matched: int
+    practices: int
+    tasks_cancelled: int
+    messages_cancelled: int
+    confirmation_queued: bool
+    replied_message_id: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The `loopdesk inbound --json` shape."""
+        return dict(self.__dict__)
+
+
+def is_opt_out(text: str) -> bool:
+    """Whether the reply contains an opt-out word (DOMAIN.md), as a whole word, in any case."""
+    return OPT_OUT_PATTERN.search(text) is not None
+
+
+def normalise_address(channel: str, address: str) -> str:
+    """The address as the outbox stores it: E.164 for SMS, lower-case for email."""
+    if channel not in CHANNELS:
+        raise UserError(f"--channel must be one of {', '.join(CHANNELS)}")
+    address = address.strip()
+    if channel == "sms":
+        return normalise_phone(address)
+    if "@" not in address or " " in address:
+        raise UserError("--from is not a valid email address")
+    return address.lower()
+
+
+def _people(session: Session, channel: str, address: str,
+            patient_lookup: PatientLookup | None) -> set[PersonKey]:
+    """Everyone with this address at any practice: message recipients, leads, known patients."""
+    people: set[PersonKey] = set(
+        session.exec(
+            select(Message.practice_slug, Message.subject_type, Message.subject_id)
+            .where(Message.channel == channel).where(Message.recipient == address)
+        ).all()
+    )
+    lead_column = Lead.phone if channel == "sms" else Lead.email
+    people |= {
+        (slug, "lead", lead_id)
+        for slug, lead_id in session.exec(
+            select(Lead.practice_slug, Lead.lead_id).where(lead_column == address)
+        ).all()
+    }
+    if patient_lookup is not None:
+        people |= {(slug, "patient", pid) for slug, pid in patient_lookup(channel, address)}
+    return people
+
+
+def _confirmation(session: Session, channel: str, address: str, person: PersonKey,
+                  now: datetime) -> bool:
+    """Queue the one confirmation this address will ever get for an opt-out on this channel."""
+    practice = session.get(PracticeSettings, person[0])
+    rendered = render_opt_out_confirmation(
+        practice_name=practice.name if practice is not None else "We"
+    )
+    digest = hashlib.sha256(f"{channel}:{address}".encode()).hexdigest()[:32]
+    message = enqueue(session=session, now=now, message=NewMessage(
+        idempotency_key=f"opt_out_confirmation:{channel}:{digest}",
+        practice_slug=person[0], subject_type=person[1], subject_id=person[2],
+        patient_id=person[2] if person[1] == "patient" else None,
+        lead_id=person[2] if person[1] == "lead" else None,
+        purpose="opt_out_confirmation", channel=channel, template=rendered.template,
+        recipient=address, subject=rendered.subject, body=rendered.body,
+    ))
+    return message is not None
+
+
+def _mark_replied(session: Session, channel: str, address: str,
+                  now: datetime) -> Message | None:
+    """The latest sent message to the address becomes `replied` (which stops its cadence)."""
+    latest = session.exec(
+        select(Message).where(Message.channel == channel).where(Message.recipient == address)
+        .where(col(Message.status).in_((MessageStatus.sent, MessageStatus.replied)))
+        .where(Message.purpose != "opt_out_confirmation")
+        .order_by(col(Message.sent_at).desc(), col(Message.message_id).desc())
+    ).first()
+    if latest is None:
+        return None
+    latest.status, latest.replied_at = MessageStatus.replied, latest.replied_at or now
+    latest.follow_up_checked = True
+    session.add(latest)
+    session.add(Touch(task_id=latest.task_id, practice_slug=latest.practice_slug,
+                      subject_type=latest.subject_type, subject_id=latest.subject_id,
+                      patient_id=latest.patient_id, lead_id=latest.lead_id,
+                      treatment_id=latest.treatment_id, task_kind="ask",
+                      channel=channel, disposition="replied", started_at=now, ended_at=now))
+    return latest
+
+
+def record_inbound(
+    *, session: Session, channel: str, address: str, text: str, now: datetime,
+    patient_lookup: PatientLookup | None = None,
+) -> InboundResult:
+    """Record a reply from `address`; an opt-out revokes consent for that person everywhere."""
+    sender = normalise_address(channel, address)
+    text = text[:MAX_TEXT]
+    opt_out = is_opt_out(text)
+    begin_write(session)
+    people = _people(session, channel, sender, patient_lookup)
+    tasks_cancelled = messages_cancelled = 0
+    confirmation = False
+    replied: Message | None = None
+    if opt_out:
+        for person in sorted(people):
+            tasks_cancelled += revoke_consent(session=session, practice_slug=person[0],
+                                              subject_type=person[1], subject_id=person[2],
+                                              source=f"reply:{channel}", now=now)
+        messages_cancelled = cancel_queued(session=session, people=sorted(people),
+                                           reason="opted out")
+        # Stop any sent ask from turning into a follow-up call.
+        for slug, subject_type, subject_id in people:
+            session.execute(
+                update(Message).execution_options(synchronize_session=False)
+                .where(col(Message.practice_slug) == slug)
+                .where(col(Message.subject_type) == subject_type)
+                .where(col(Message.subject_id) == subject_id)
+                .where(or_(col(Message.status) == MessageStatus.sent,
+                           col(Message.status) == MessageStatus.failed))
+                .values(follow_up_checked=True)
+            )
+        if people:
+            confirmation = _confirmation(session, channel, sender, sorted(people)[0], now)
+    else:
+        replied = _mark_replied(session, channel, sender, now)
+    reply = InboundReply(channel=channel, sender=sender, text=text, opt_out=opt_out,
+                         people_matched=len(people), received_at=now,
+                         message_id=replied.message_id if replied is not None else None)
+    session.add(reply)
+    session.commit()
+    return InboundResult(
+        reply_id=reply.reply_id or 0, opt_out=opt_out, people_matched=len(people),
+        practices=len({slug for slug, _, _ in people}), tasks_cancelled=tasks_cancelled,
+        messages_cancelled=messages_cancelled, confirmation_queued=confirmation,
+        replied_message_id=replied.message_id if replied is not None else None,
+    )
+
+
+def snapshot_patient_lookup(snapshot: Any) -> PatientLookup:
+    """Find patients by phone or email in a warehouse snapshot (a DuckDB connection)."""
+
+    def lookup(channel: str, address: str) -> list[tuple[str, str]]:
+        column = "phone" if channel == "sms" else "lower(email)"
+        rows = snapshot.execute(
+            f"select practice_slug, patient_id from mart_patients where {column} = ?",
+            [address],
+        ).fetchall()
+        return [(str(slug), str(pid)) for slug, pid in rows]
+
+    return lookup

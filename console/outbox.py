@@ -1,0 +1,243 @@
+"""The outbox: messages are stored first, then claimed atomically and sent at most once.
+
+Delivery is **at most once**. A pass claims due rows (queued → sending, with a lease and a
+claim token) in one write transaction, sends outside it, and records the outcome only if it
+still holds the claim. A row left in `sending` after its lease (the sender crashed between
+claiming and recording) is NOT resent — the message may already have gone out — but marked
+failed with reason "interrupted"; a patient never receives the same message twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from console.channels import Channels, SendError
+from console.db import begin_write, is_postgres
+from console.gate import Person, check_gate
+from console.models.outreach import Message, MessageStatus
+from console.models.practice import PracticeSettings
+from console.models.work import Touch
+
+MAX_ATTEMPTS = 3
+BACKOFF_BASE = timedelta(minutes=5)
+LEASE = timedelta(minutes=5)
+CLAIM_BATCH = 100
+# A gate refusal for timing (quiet hours, fatigue) is retried later, not counted as an attempt.
+GATE_RETRY_AFTER = timedelta(hours=1)
+# Refusals that will not pass by waiting: the message is cancelled.
+PERMANENT_GATE_REASONS = ("do not contact", "no consent for this channel")
+# Consent is not asked for the one confirmation of an opt-out the person just sent.
+CONSENT_EXEMPT_PURPOSES = ("opt_out_confirmation",)
+
+
+@dataclass
+class SendCounts:
+    """What one sending pass did."""
+
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    skipped_gate: int = 0
+    cancelled: int = 0
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """What a caller wants sent; `idempotency_key` makes enqueueing it twice a no-op."""
+
+    idempotency_key: str
+    practice_slug: str
+    subject_type: str
+    subject_id: str
+    purpose: str
+    channel: str
+    template: str
+    recipient: str
+    subject: str
+    body: str
+    patient_id: str | None = None
+    lead_id: str | None = None
+    treatment_id: str | None = None
+    task_id: int | None = None
+
+
+def enqueue(*, session: Session, message: NewMessage, now: datetime) -> Message | None:
+    """Insert the message unless its key exists; returns the new row, or None if it existed.
+
+    Uses the database's `on conflict do nothing`, so concurrent passes cannot both insert.
+    The caller commits.
+    """
+    values: dict[str, Any] = {
+        **message.__dict__, "status": MessageStatus.queued, "attempts": 0,
+        "created_at": now, "next_attempt_at": now, "follow_up_checked": False,
+    }
+    dialect_insert = postgresql.insert if is_postgres(session) else sqlite.insert
+    statement = (
+        dialect_insert(Message).values(**values)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(col(Message.message_id))
+    )
+    inserted = session.execute(statement).scalar_one_or_none()
+    if inserted is None:
+        return None
+    return session.get(Message, inserted)
+
+
+def claim_due(*, session: Session, now: datetime, limit: int = CLAIM_BATCH) -> list[Message]:
+    """Atomically move up to `limit` due queued messages to `sending` under a fresh claim token."""
+    token = uuid.uuid4().hex
+    begin_write(session)
+    due = (
+        select(Message.message_id)
+        .where(Message.status == MessageStatus.queued)
+        .where(col(Message.next_attempt_at) <= now)
+        .order_by(col(Message.next_attempt_at), col(Message.message_id))
+        .limit(limit)
+    )
+    if is_postgres(session):
+        due = due.with_for_update(skip_locked=True)
+    ids = list(session.exec(due).all())
+    if ids:
+        session.execute(
+            update(Message)
+            .execution_options(synchronize_session=False)
+            .where(col(Message.message_id).in_(ids))
+            .where(col(Message.status) == MessageStatus.queued)
+            .values(status=MessageStatus.sending, claim_token=token,
+                    lease_expires_at=now + LEASE)
+        )
+    session.commit()
+    return list(session.exec(
+        select(Message).where(Message.claim_token == token)
+        .where(Message.status == MessageStatus.sending)
+        .execution_options(populate_existing=True)
+    ).all())
+
+
+def _finish(session: Session, message: Message, values: dict[str, Any]) -> bool:
+    """Record an outcome only while the claim is still ours (fencing by claim token)."""
+    begin_write(session)
+    result = session.execute(
+        update(Message)
+        .execution_options(synchronize_session=False)
+        .where(col(Message.message_id) == message.message_id)
+        .where(col(Message.claim_token) == message.claim_token)
+        .where(col(Message.status) == MessageStatus.sending)
+        .values(claim_token=None, lease_expires_at=None, **values)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _gate(session: Session, message: Message, practice: PracticeSettings,
+          now: datetime) -> str | None:
+    """Why the message may not go now, or None."""
+    person = Person(practice_slug=message.practice_slug, subject_type=message.subject_type,
+                    subject_id=message.subject_id)
+    result = check_gate(session=session, practice=practice, person=person,
+                        channel=message.channel, now=now)
+    if result.ok:
+        return None
+    exempt = message.purpose in CONSENT_EXEMPT_PURPOSES
+    if exempt and result.reason in PERMANENT_GATE_REASONS:
+        return None
+    return result.reason
+
+
+def _send_one(session: Session, message: Message, channels: Channels, now: datetime,
+              counts: SendCounts) -> None:
+    practice = session.get(PracticeSettings, message.practice_slug)
+    reason = "practice unknown" if practice is None else _gate(session, message, practice, now)
+    if reason is not None:
+        if reason in PERMANENT_GATE_REASONS or practice is None or not practice.active:
+            _finish(session, message, {"status": MessageStatus.cancelled, "last_error": reason})
+            counts.cancelled += 1
+        else:
+            _finish(session, message, {"status": MessageStatus.queued, "last_error": reason,
+                                       "next_attempt_at": now + GATE_RETRY_AFTER})
+        counts.skipped_gate += 1
+        session.commit()
+        return
+    session.commit()  # release the reader snapshot before talking to the network
+    try:
+        channels.get(message.channel).send(recipient=message.recipient,
+                                           subject=message.subject, body=message.body)
+    except SendError as error:
+        attempts = message.attempts + 1
+        if attempts >= MAX_ATTEMPTS:
+            _finish(session, message, {"status": MessageStatus.failed, "attempts": attempts,
+                                       "last_error": error.reason})
+            counts.failed += 1
+        else:
+            _finish(session, message, {
+                "status": MessageStatus.queued, "attempts": attempts, "last_error": error.reason,
+                "next_attempt_at": now + BACKOFF_BASE * 2 ** (attempts - 1),
+            })
+            counts.retried += 1
+        session.commit()
+        return
+    if _finish(session, message, {"status": MessageStatus.sent, "attempts": message.attempts + 1,
+                                  "sent_at": now, "last_error": None}):
+        # The touch makes the fatigue cap count automated messages like calls.
+        session.add(Touch(task_id=message.task_id, practice_slug=message.practice_slug,
+                          subject_type=message.subject_type, subject_id=message.subject_id,
+                          patient_id=message.patient_id, lead_id=message.lead_id,
+                          treatment_id=message.treatment_id,
+                          task_kind="ask" if message.purpose == "ask" else None,
+                          channel=message.channel, started_at=now, ended_at=now))
+        counts.sent += 1
+    session.commit()
+
+
+def expire_interrupted(*, session: Session, now: datetime) -> int:
+    """Mark `sending` rows whose lease ran out as failed (at most once: never resent)."""
+    begin_write(session)
+    result = session.execute(
+        update(Message)
+        .execution_options(synchronize_session=False)
+        .where(col(Message.status) == MessageStatus.sending)
+        .where(col(Message.lease_expires_at) < now)
+        .values(status=MessageStatus.failed, claim_token=None, lease_expires_at=None,
+                last_error="interrupted while sending; not resent (at-most-once)")
+    )
+    session.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def send_due(*, session: Session, channels: Channels, now: datetime,
+             limit: int = CLAIM_BATCH) -> SendCounts:
+    """Claim and send every due message, batch by batch, until none is left."""
+    counts = SendCounts()
+    counts.failed += expire_interrupted(session=session, now=now)
+    while True:
+        batch = claim_due(session=session, now=now, limit=limit)
+        for message in batch:
+            _send_one(session, message, channels, now, counts)
+        if len(batch) < limit:
+            return counts
+
+
+def cancel_queued(*, session: Session, people: Sequence[tuple[str, str, str]],
+                  reason: str) -> int:
+    """Cancel queued messages to the given (practice, subject type, subject id); caller commits."""
+    cancelled = 0
+    for practice_slug, subject_type, subject_id in people:
+        result = session.execute(
+            update(Message)
+            .execution_options(synchronize_session=False)
+            .where(col(Message.practice_slug) == practice_slug)
+            .where(col(Message.subject_type) == subject_type)
+            .where(col(Message.subject_id) == subject_id)
+            .where(col(Message.status) == MessageStatus.queued)
+            .where(col(Message.purpose).not_in(CONSENT_EXEMPT_PURPOSES))
+            .values(status=MessageStatus.cancelled, last_error=reason)
+        )
+        cancelled += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return cancelled
