@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 COUNT_KEYS = ("rows_in", "inserted", "updated", "unchanged", "quarantined")
 AGENCY = ""  # practice_slug recorded for agency-level files (practices.csv)
@@ -62,7 +63,7 @@ class IngestSummary:
         chosen = [f for f in self.files if practice is None or f.practice == practice]
         return {key: sum(f.counts()[key] for f in chosen) for key in COUNT_KEYS}
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, Any]:
         """The stable `loopdesk ingest --json` document."""
         return {
             "run_id": self.run_id,
