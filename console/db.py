@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy import DateTime, event, inspect, text
 from sqlalchemy.engine import Connection, Dialect, Engine
-from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -68,10 +67,13 @@ def _configure_sqlite(engine: Engine) -> None:
 @functools.lru_cache(maxsize=8)
 def _engine_for(url: str) -> Engine:
     if url.startswith("sqlite"):
+        # A pool of open connections: reopening a WAL database per transaction costs a
+        # checkpoint on every close.
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-            poolclass=NullPool if ":memory:" not in url else None,
+            pool_size=20,
+            max_overflow=20,
         )
         _configure_sqlite(engine)
     else:

@@ -6,11 +6,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import Protocol
 
 from sqlmodel import Session, col, select
 
 from console.business_hours import local, local_day_start
-from console.models.practice import PracticeSettings
 from console.models.work import ConsentEvent, Touch
 
 CALL_WINDOW = (time(8, 0), time(21, 0))
@@ -21,6 +21,17 @@ MAX_TOUCHES_PER_WEEK = 3
 TOUCH_CHANNEL_TO_CONSENT = {"call": "call", "sms": "text", "text": "text", "email": "email"}
 # Inbound replies are not touches the agency made.
 NOT_A_TOUCH = ("replied",)
+
+
+class GatePractice(Protocol):
+    """What the gate needs to know about a practice (PracticeSettings or a row of it)."""
+
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def max_touches_per_day(self) -> int: ...
+    @property
+    def max_touches_per_week(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -112,7 +123,7 @@ def check_gates(
     session: Session,
     people: Iterable[Person],
     channel: str,
-    practices: Mapping[str, PracticeSettings],
+    practices: Mapping[str, GatePractice],
     now: datetime,
 ) -> dict[tuple[str, str, str], GateResult]:
     """The gate for many people at once (two queries), keyed by `Person.key`."""
@@ -142,7 +153,7 @@ def check_gates(
 def check_gate(
     *,
     session: Session,
-    practice: PracticeSettings,
+    practice: GatePractice,
     person: Person,
     channel: str,
     now: datetime,
@@ -152,7 +163,7 @@ def check_gate(
         session=session,
         people=[person],
         channel=channel,
-        practices={practice.practice_slug: practice},
+        practices={person.practice_slug: practice},
         now=now,
     )
     return results[person.key]
