@@ -1,0 +1,123 @@
+"""Pipeline benchmark: generate, bare DuckDB read (the floor), full ingest, build, incremental.
+
+Prints figures and one JSON line. Run small with `--practices 20 --years 1`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+FIXED_NOW = "2026-11-26T15:00:00+00:00"
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident set size of this process and its children, in MB (Linux: KB units)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024
+
+
+def _bare_read(out: Path) -> float:
+    """Seconds for DuckDB to read every practice file as text: the floor for ingest."""
+    started = time.perf_counter()
+    with duckdb.connect() as connection:
+        for name in ("patients", "treatments", "referrals"):
+            pattern = str(out / "*" / f"{name}.csv")
+            connection.execute(
+                f"select count(*) from read_csv('{pattern}', all_varchar = true)"
+            ).fetchall()
+    return time.perf_counter() - started
+
+
+def _daily_drop(out: Path, drop: Path, slug: str) -> int:
+    """A one-practice drop of ~200 rows: recent rows of each file, a few of them changed."""
+    folder = drop / slug
+    folder.mkdir(parents=True)
+    rows = 0
+    for name, take in (("patients.csv", 80), ("treatments.csv", 80), ("referrals.csv", 40)):
+        frame = pl.read_csv(out / slug / name, infer_schema=False).tail(take)
+        if name == "patients.csv":
+            frame = frame.with_columns(satisfaction_score=pl.lit("10"))
+        frame.write_csv(folder / name)
+        rows += frame.height
+    return rows
+
+
+def main() -> None:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--practices", type=int, default=1000)
+    parser.add_argument("--years", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="loopdesk-bench-"))
+    # The bench is a separate program: it configures the one settings object via its env.
+    os.environ["LOOPDESK_HOME"] = str(work / "home")
+    os.environ.setdefault("LOOPDESK_NOW", FIXED_NOW)
+    from console.clock import now
+    from pipelines.generate import generate_exports
+    from pipelines.ingest import ingest
+
+    out = work / "exports"
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(work / "home", ignore_errors=True)
+    figures: dict[str, object] = {"practices": args.practices, "years": args.years}
+
+    started = time.perf_counter()
+    generated = generate_exports(
+        out, practices=args.practices, seed=args.seed, months=12 * args.years, now=now()
+    )
+    figures["generate_s"] = round(time.perf_counter() - started, 2)
+    figures["rows"] = {
+        "patients": generated.patients,
+        "treatments": generated.treatments,
+        "referrals": generated.referrals,
+    }
+    figures["bare_read_s"] = round(_bare_read(out), 2)
+
+    started = time.perf_counter()
+    summary = ingest(out)
+    figures["ingest_s"] = round(time.perf_counter() - started, 2)
+    figures["ingest_rows_in"] = summary.totals()["rows_in"]
+    figures["ingest_quarantined"] = summary.totals()["quarantined"]
+
+    if importlib.util.find_spec("pipelines.build") is not None:
+        from pipelines.build import run_build
+
+        started = time.perf_counter()
+        run_build()
+        figures["build_s"] = round(time.perf_counter() - started, 2)
+
+    drop = work / "daily"
+    shutil.rmtree(drop, ignore_errors=True)
+    slug = sorted(p.name for p in out.iterdir() if p.is_dir())[0]
+    figures["incremental_rows"] = _daily_drop(out, drop, slug)
+    started = time.perf_counter()
+    incremental = ingest(drop, practice=slug)
+    figures["incremental_s"] = round(time.perf_counter() - started, 2)
+    figures["incremental_updated"] = incremental.totals()["updated"]
+    figures["peak_rss_mb"] = round(_peak_rss_mb())
+    timings = {k: v for k, v in figures.items() if isinstance(v, float)}
+    full = timings["ingest_s"] + timings.get("build_s", 0.0)
+    figures["ingest_plus_build_over_bare"] = round(full / max(timings["bare_read_s"], 1e-9), 2)
+
+    for key, value in figures.items():
+        print(f"{key:>30}: {value}")
+    print(json.dumps({"bench": "pipeline", **figures}))
+
+
+if __name__ == "__main__":
+    main()
