@@ -7,7 +7,7 @@ from typing import Any
 
 import duckdb
 
-from warehouse.metrics import (
+from warehouse.metrics_base import (
     TASK_KINDS,
     rate,
     visible_practices,
