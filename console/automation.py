@@ -148,7 +148,10 @@ def enqueue_asks(*, session: Session, targets: pl.DataFrame, now: datetime) -> i
             continue
         if _recently_asked(session, row["practice_slug"], row["patient_id"], now):
             continue
-        begin_write(session)  # SQLite: overlapping passes take turns per person
+        code = referral_code_for(session=session, practice_slug=practice.practice_slug,
+                                 patient_id=row["patient_id"], now=now)
+        # Writer lock first: SQLite cannot upgrade a reader, and overlapping passes take turns.
+        begin_write(session)
         try:
             task = _take_ask_task(session, practice, row, now)
         except IntegrityError:  # PostgreSQL: another pass created the task first
@@ -157,8 +160,6 @@ def enqueue_asks(*, session: Session, targets: pl.DataFrame, now: datetime) -> i
         if task is None:
             session.rollback()
             continue
-        code = referral_code_for(session=session, practice_slug=practice.practice_slug,
-                                 patient_id=row["patient_id"], now=now)
         rendered = render_ask(session=session, practice=practice, channel=row["channel"],
                               first_name=row["first_name"] or "", link=referral_url(code))
         message = enqueue(session=session, now=now, message=NewMessage(
@@ -188,6 +189,7 @@ def create_follow_ups(*, session: Session, now: datetime) -> int:
     ).all()
     created = 0
     for message in due:
+        begin_write(session)
         task = session.get(Task, message.task_id) if message.task_id else None
         practice = session.get(PracticeSettings, message.practice_slug)
         revoked = _revoked(session, message.practice_slug, message.subject_id)

@@ -65,6 +65,21 @@ def _table(name: str, rows: Sequence[Any]) -> pa.Table:
     )
 
 
+def _messages(session: Session) -> Sequence[Any]:
+    """Outbox rows (outreach); `sending` is exported as queued, cancelled ones are left out."""
+    from console.models.outreach import Message
+
+    status = case((col(Message.status) == "sending", "queued"), else_=col(Message.status))
+    return session.execute(
+        select(*columns(
+            Message.message_id, Message.practice_slug, Message.patient_id, Message.lead_id,
+            Message.purpose, Message.channel, status, Message.created_at, Message.sent_at,
+            Message.replied_at))
+        .where(col(Message.status) != "cancelled")
+        .order_by(col(Message.message_id))
+    ).all()
+
+
 def export_operational_events(*, session: Session) -> dict[str, pa.Table]:
     """Every operational event table for the warehouse (ops_messages is filled by outreach)."""
     status = case(
@@ -107,5 +122,5 @@ def export_operational_events(*, session: Session) -> dict[str, pa.Table]:
         "ops_leads": _table("ops_leads", leads),
         "ops_lead_events": _table("ops_lead_events", events),
         "ops_consent_events": _table("ops_consent_events", consent),
-        "ops_messages": _table("ops_messages", []),
+        "ops_messages": _table("ops_messages", _messages(session)),
     }

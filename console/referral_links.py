@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from console.clock import as_utc
+from console.db import begin_write
 from console.models.outreach import ReferralCode
 from console.settings import get_settings
 
@@ -58,6 +59,7 @@ def referral_code_for(
     lifetime: timedelta = CODE_LIFETIME,
 ) -> ReferralCode:
     """The referrer's live code at the practice, creating (or renewing) one; commits."""
+    begin_write(session)
     existing = session.exec(
         select(ReferralCode)
         .where(ReferralCode.practice_slug == practice_slug)
