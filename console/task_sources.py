@@ -37,7 +37,7 @@ class OpsFacts:
     revoked: practice_slug, subject_type, subject_id, channel (latest event is a revocation)
     leads: the console's captured leads (mart_leads columns)
     lead_events: practice_slug, lead_id, event, at
-    reviews: practice_slug, patient_id, created_at (review_request tasks ever created)
+    reviews: practice_slug, patient_id, treatment_id, created_at (review_request tasks)
     willing: practice_slug, patient_id, treatment_id, results_visible_at (from willing asks)
     """
 
@@ -263,9 +263,12 @@ def review_candidates(
     case_values: pl.DataFrame, now: datetime,
 ) -> pl.DataFrame:
     """Review requests for delighted (≥ 9) or willing patients, none in the last 180 days."""
+    # A patient with a recent review request for another treatment waits; the request's
+    # own treatment stays wanted, so a refresh does not close what it just opened.
     recent = (
         facts.reviews.filter(pl.col("created_at") >= now - REVIEW_COOLDOWN)
-        .select("practice_slug", "patient_id").unique()
+        .group_by("practice_slug", "patient_id")
+        .agg(pl.col("treatment_id").alias("_reviewed"))
     )
     people = patients.select("practice_slug", "patient_id", "consent_call", "do_not_contact",
                              "contactable", pl.col("satisfaction_score").alias("_score"))
@@ -282,7 +285,11 @@ def review_candidates(
         sources.filter(pl.col("results_visible_at") <= now)
         .join(people, on=["practice_slug", "patient_id"], how="inner")
         .filter(pl.col("contactable"))
-        .join(recent, on=["practice_slug", "patient_id"], how="anti")
+        .join(recent, on=["practice_slug", "patient_id"], how="left")
+        .filter(
+            pl.col("_reviewed").is_null()
+            | pl.col("_reviewed").list.contains(pl.col("treatment_id"))
+        )
         .join(case_values, on="practice_slug", how="left")
         .select(
             pl.format("review_request:{}:{}:{}", "practice_slug", "patient_id", "treatment_id")

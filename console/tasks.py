@@ -162,10 +162,10 @@ def load_facts(*, session: Session, now: datetime) -> OpsFacts:
     )
     reviews = _frame(
         session.exec(
-            select(Task.practice_slug, Task.patient_id, Task.created_at)
+            select(Task.practice_slug, Task.patient_id, Task.treatment_id, Task.created_at)
             .where(Task.kind == "review_request")
         ).all(),
-        {"practice_slug": pl.String, "patient_id": pl.String,
+        {"practice_slug": pl.String, "patient_id": pl.String, "treatment_id": pl.String,
          "created_at": pl.Datetime("us", "UTC")},
     )
     willing = _frame(

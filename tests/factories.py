@@ -219,5 +219,7 @@ def bulk_tasks(session: Session, practice: PracticeSettings, count: int,
     ]
     session.execute(insert(Task), rows)
     session.commit()
-    return list(session.exec(select(Task.task_id).where(  # type: ignore[call-overload]
-        Task.practice_slug == practice.practice_slug)).scalars())
+    query = select(Task.__table__.c.task_id).where(  # type: ignore[attr-defined]
+        Task.__table__.c.practice_slug == practice.practice_slug  # type: ignore[attr-defined]
+    )
+    return list(session.execute(query).scalars())
