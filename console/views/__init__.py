@@ -1,0 +1,1 @@
+"""Page-facing read models and actions: what the Streamlit pages call (scoped, audited)."""

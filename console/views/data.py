@@ -1,0 +1,66 @@
+"""The published warehouse snapshot as pages read it, and small formatting helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import duckdb
+
+from console.errors import UserError
+
+
+class NoData(UserError):
+    """No warehouse snapshot has been published yet."""
+
+    def __init__(self) -> None:
+        super().__init__("no data yet: run `loopdesk build` (or `loopdesk demo`) first")
+
+
+@contextmanager
+def snapshot() -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the current snapshot; NoData before the first build."""
+    from warehouse.snapshot import SnapshotMissing, open_snapshot
+
+    try:
+        conn = open_snapshot()
+    except SnapshotMissing as error:
+        raise NoData() from error
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def records(
+    conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """A small query result as column-name dicts."""
+    result = conn.execute(sql, params)
+    names = [column[0] for column in result.description or []]
+    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+
+def rate_text(value: float | None) -> str:
+    """A rate as a percentage, or "—" when it is undefined (empty denominator)."""
+    return "—" if value is None else f"{100 * value:.0f}%"
+
+
+def money_text(value: float | None) -> str:
+    """US dollars without cents, or "—"."""
+    return "—" if value is None else f"${value:,.0f}"
+
+
+def hours_text(value: float | None) -> str:
+    """Hours with one decimal, or "—"."""
+    return "—" if value is None else f"{value:.1f} h"
+
+
+def countdown(deadline: datetime, now: datetime) -> str:
+    """How long until a deadline ("in 4 h", "in 2 days"), or how long ago it was breached."""
+    left = deadline - now
+    hours = abs(left.total_seconds()) / 3600
+    span = f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} days"
+    return f"in {span}" if left > timedelta(0) else f"breached {span} ago"

@@ -1,0 +1,102 @@
+"""The client owner's report: their own practice only, from the published snapshot."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+from sqlmodel import Session
+
+from console import audit
+from console.access import CurrentUser, require_practice
+from console.audit import Action, Outcome
+from console.csv_export import export_csv
+from console.errors import NotAuthorised
+from console.models.practice import PracticeSettings
+from console.views.data import rate_text, snapshot
+
+RATE_ROWS = (
+    ("Ask rate", "ask_rate"),
+    ("Reach rate", "reach_rate"),
+    ("Willingness", "willingness_rate"),
+    ("Referral rate", "referral_rate"),
+    ("Lead contacted within SLA", "lead_contact_sla_rate"),
+    ("Lead conversion", "lead_conversion_rate"),
+    ("Loop closure within SLA", "loop_closure_rate"),
+)
+
+
+def report_practices(user: CurrentUser) -> list[str]:
+    """The practices whose report the user may open (their own, from the server-side identity)."""
+    if user.scope.agency_wide:
+        raise NotAuthorised("the report page is for client owners")
+    return sorted(user.practice_slugs)
+
+
+def practice_report(*, session: Session, user: CurrentUser, practice_slug: str,
+                    now: datetime) -> dict[str, Any]:
+    """Metrics, funnel by month, before/after onboarding and forecast of one practice (audited)."""
+    from console.reports import build_practice_report
+    from warehouse.metrics import before_after_onboarding
+    from warehouse.metrics_ops import funnel_by_month
+
+    require_practice(user, practice_slug)
+    report = build_practice_report(practice_slug=practice_slug, scope=user.scope, now=now)
+    with snapshot() as conn:
+        funnel = funnel_by_month(conn, scope=user.scope, practice_slug=practice_slug)
+        halves = before_after_onboarding(conn, scope=user.scope, practice_slug=practice_slug)
+    settings = session.get(PracticeSettings, practice_slug)
+    audit.record(session=session, actor=user.actor, action=Action.view_report,
+                 practice_slug=practice_slug, object_ref=f"report:{practice_slug}",
+                 outcome=Outcome.success, now=now)
+    session.commit()
+    (metrics,) = report["metrics"]["practices"]
+    return {
+        "practice_slug": practice_slug,
+        "name": metrics["name"],
+        "period": report["metrics"]["period"],
+        "metrics": metrics,
+        "forecast": report["forecast"],
+        "funnel": funnel,
+        "before_after": halves,
+        "share_blurb": settings.share_blurb if settings else "",
+    }
+
+
+def metrics_table(metrics: dict[str, Any]) -> list[dict[str, str]]:
+    """The report's headline figures as label / value rows ("—" when undefined)."""
+    rows = [{"metric": label, "value": rate_text(metrics[key]["value"]),
+             "counts": f"{metrics[key]['numerator']:g} / {metrics[key]['denominator']:g}"}
+            for label, key in RATE_ROWS]
+    revenue = metrics["referred_revenue"]
+    hours = metrics["hours_delivered"]
+    rows.append({"metric": "Referred revenue", "value": f"${revenue['value']:,.0f}",
+                 "counts": f"{revenue['converted_leads']} converted leads"})
+    rows.append({"metric": "Hours delivered per week",
+                 "value": "—" if hours["value"] is None else f"{hours['value']:.1f}",
+                 "counts": f"contracted {hours['contracted_hours_per_week']:g} h/week"})
+    return rows
+
+
+def funnel_totals(funnel: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Patients at each funnel stage summed over the months, with the share of those treated."""
+    from warehouse.metrics_ops import FUNNEL_STAGES
+
+    totals = {stage: sum(int(row[stage] or 0) for row in funnel) for stage in FUNNEL_STAGES}
+    treated = totals["treated"]
+    return [{"stage": stage, "patients": count,
+             "share": count / treated if treated else None, "order": i}
+            for i, (stage, count) in enumerate(totals.items())]
+
+
+def report_csv(*, session: Session, user: CurrentUser, practice_slug: str,
+               report: dict[str, Any], now: datetime) -> bytes:
+    """The report's figures as a formula-safe CSV (the export is audited)."""
+    require_practice(user, practice_slug)
+    frame = pl.DataFrame(metrics_table(report["metrics"]), schema={
+        "metric": pl.String, "value": pl.String, "counts": pl.String})
+    frame = frame.with_columns(pl.lit(report["name"]).alias("practice"))
+    return export_csv(session=session, actor=user.actor, frame=frame,
+                      practice_slug=practice_slug, object_ref=f"report_csv:{practice_slug}",
+                      now=now)

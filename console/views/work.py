@@ -1,0 +1,306 @@
+"""Coordinator work: take the next task, its context card, log the outcome, snooze, release."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from console import audit
+from console.access import CurrentUser, require_practice, require_role
+from console.audit import Action, Outcome
+from console.business_hours import local
+from console.dispositions import (
+    LEAD_DISPOSITIONS,
+    PATIENT_DISPOSITIONS,
+    DispositionResult,
+    log_disposition,
+)
+from console.errors import NotAuthorised
+from console.leads import LeadInput
+from console.models.identity import Role, User
+from console.models.practice import PracticeSettings
+from console.models.work import Lead, Task, TaskStatus, Touch
+from console.priority import Share
+from console.queue import claim_next, release, snooze
+from console.views.data import countdown, money_text, records, snapshot
+
+WORKER_ROLES = (Role.coordinator, Role.manager, Role.admin)
+# The order a coordinator sees dispositions in: the common outcomes first.
+DISPOSITION_ORDER = (
+    "referred", "willing_no_name", "declined", "voicemail", "no_answer", "callback_requested",
+    "loop_closed", "lead_booked", "lead_declined", "lead_unreachable", "wrong_number",
+    "opted_out",
+)  # fmt: skip
+SCRIPTS = {
+    "ask": (
+        "Hi {first}, this is {me} calling from {practice}. We hope you're enjoying your "
+        "{treatment} results! Many patients tell us friends have asked about it — is there "
+        "anyone who'd like to hear more? I can take their details now, or text you a "
+        "personal link to share."
+    ),
+    "follow_up": (
+        "Hi {first}, it's {me} from {practice}, following up on our message about your "
+        "{treatment} results. Is there a friend or family member who might like to know more?"
+    ),
+    "contact_lead": (
+        "Hi {first}, this is {me} from {practice}. {referrer} thought you might like to "
+        "hear about what they had done. Would a free consultation this week or next suit you?"
+    ),
+    "close_loop": (
+        "Hi {first}, it's {me} from {practice} — thank you so much for referring {lead}! "
+        "I wanted to let you know how it went: {outcome}. We really appreciate it."
+    ),
+    "review_request": (
+        "Hi {first}, it's {me} from {practice}. We're so glad you're happy with your "
+        "results — would you share your experience in a short online review?"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class TaskCard:
+    """Everything a coordinator needs on screen for the task they hold."""
+
+    task_id: int
+    claim_version: int
+    kind: str
+    practice_slug: str
+    practice_name: str
+    practice_local_time: str
+    practice_timezone: str
+    person_name: str
+    subject_type: str
+    treatment: str | None
+    results_visible: str | None
+    consent: dict[str, bool]
+    sla: str
+    why: list[str]
+    script: str
+    dispositions: list[str]
+    touches: list[dict[str, Any]] = field(default_factory=list)
+    lead_outcome: str | None = None
+
+
+def _user_row(session: Session, user: CurrentUser) -> User:
+    """The stored user behind the current one (queue services take the table row)."""
+    row = session.get(User, user.user_id)
+    if row is None:
+        raise NotAuthorised("your account no longer exists")
+    return row
+
+
+def held_task(*, session: Session, user: CurrentUser, now: datetime) -> Task | None:
+    """The task the user holds right now (unexpired lease), newest claim first."""
+    return session.exec(
+        select(Task)
+        .where(Task.claimed_by == user.user_id)
+        .where(Task.status == TaskStatus.claimed)
+        .where(col(Task.lease_expires_at) > now)
+        .order_by(col(Task.claimed_at).desc())
+    ).first()
+
+
+def take_next(*, session: Session, user: CurrentUser, now: datetime) -> Task | None:
+    """Claim the most valuable task the user may call now (audited), or None."""
+    require_role(user, WORKER_ROLES)
+    task = claim_next(session=session, user=_user_row(session, user), now=now)
+    if task is not None:
+        audit.record(session=session, actor=user.actor, action=Action.claim,
+                     practice_slug=task.practice_slug, object_ref=f"task:{task.task_id}",
+                     outcome=Outcome.success, now=now)
+        session.commit()
+    return task
+
+
+def _held(session: Session, user: CurrentUser, task_id: int) -> Task:
+    task = session.get(Task, task_id, populate_existing=True)
+    if task is None or not user.scope.allows(task.practice_slug):
+        raise NotAuthorised("you do not hold that task")
+    if task.claimed_by != user.user_id or task.status != TaskStatus.claimed:
+        raise NotAuthorised("you do not hold that task (the lease may have lapsed)")
+    return task
+
+
+def _name(first: Any, last: Any) -> str:
+    text = " ".join(str(part) for part in (first, last) if part)
+    return text or "(name not on file)"
+
+
+def _person(conn: Any, session: Session, task: Task) -> tuple[str, dict[str, bool]]:
+    """The subject's display name and consent flags."""
+    if task.subject_type == "lead":
+        lead = session.get(Lead, (task.practice_slug, task.subject_id))
+        if lead is not None:
+            return _name(lead.first_name, lead.last_name), {"call": True, "text": True,
+                                                            "email": True, "do_not_contact": False}
+        rows = records(conn, "select lead_first_name, lead_last_name from mart_leads "
+                       "where practice_slug = $p and lead_id = $id",
+                       {"p": task.practice_slug, "id": task.subject_id})
+        name = _name(rows[0]["lead_first_name"], rows[0]["lead_last_name"]) if rows else ""
+        return name or "(name not on file)", {"call": task.consent_call, "text": False,
+                                              "email": False,
+                                              "do_not_contact": task.do_not_contact}
+    rows = records(conn, "select first_name, last_name, consent_call, consent_text, "
+                   "consent_email, do_not_contact from mart_patients "
+                   "where practice_slug = $p and patient_id = $id",
+                   {"p": task.practice_slug, "id": task.subject_id})
+    if not rows:
+        return "(name not on file)", {"call": task.consent_call, "text": False, "email": False,
+                                      "do_not_contact": task.do_not_contact}
+    row = rows[0]
+    return _name(row["first_name"], row["last_name"]), {
+        "call": bool(row["consent_call"]), "text": bool(row["consent_text"]),
+        "email": bool(row["consent_email"]), "do_not_contact": bool(row["do_not_contact"]),
+    }
+
+
+def _treatment(conn: Any, task: Task, now: datetime) -> tuple[str | None, str | None]:
+    if task.treatment_id is None:
+        return None, None
+    rows = records(conn, "select category, description, value, results_visible_at "
+                   "from mart_treatments where practice_slug = $p and treatment_id = $id",
+                   {"p": task.practice_slug, "id": task.treatment_id})
+    if not rows:
+        return task.category, None
+    row = rows[0]
+    what = f"{row['description'] or row['category']} ({money_text(row['value'])})"
+    visible = row["results_visible_at"]
+    days = (now - visible).days if visible is not None else None
+    when = f"{visible:%Y-%m-%d} ({days} days ago)" if days is not None else None
+    return what, when
+
+
+def _lead_of(conn: Any, session: Session, task: Task) -> tuple[str, str | None]:
+    """The lead a close_loop task is about: their name and the known outcome."""
+    if task.lead_id is None:
+        return "your friend", None
+    lead = session.get(Lead, (task.practice_slug, task.lead_id))
+    rows = records(conn, "select lead_first_name, status from mart_leads "
+                   "where practice_slug = $p and lead_id = $id",
+                   {"p": task.practice_slug, "id": task.lead_id})
+    first = (lead.first_name if lead else None) or (rows[0]["lead_first_name"] if rows else None)
+    status = (lead.status if lead else None) or (rows[0]["status"] if rows else None)
+    return first or "your friend", status
+
+
+def _referrer(conn: Any, task: Task) -> str:
+    if task.referrer_patient_id is None:
+        return "A friend"
+    rows = records(conn, "select first_name from mart_patients "
+                   "where practice_slug = $p and patient_id = $id",
+                   {"p": task.practice_slug, "id": task.referrer_patient_id})
+    return str(rows[0]["first_name"]) if rows and rows[0]["first_name"] else "A friend"
+
+
+def _touches(session: Session, task: Task) -> list[dict[str, Any]]:
+    rows = session.exec(
+        select(Touch)
+        .where(Touch.practice_slug == task.practice_slug)
+        .where(Touch.subject_type == task.subject_type)
+        .where(Touch.subject_id == task.subject_id)
+        .order_by(col(Touch.started_at).desc())
+        .limit(10)
+    ).all()
+    return [{"when": f"{t.started_at:%Y-%m-%d %H:%M} UTC", "channel": t.channel,
+             "outcome": t.disposition or "", "minutes": t.minutes, "notes": t.notes}
+            for t in rows]
+
+
+def dispositions_for(task: Task) -> list[str]:
+    """The dispositions that apply to this task, most common first."""
+    allowed = LEAD_DISPOSITIONS if task.subject_type == "lead" else PATIENT_DISPOSITIONS
+    if task.kind != "close_loop":
+        allowed = allowed - {"loop_closed"}
+    return [d for d in DISPOSITION_ORDER if d in allowed]
+
+
+def task_card(*, session: Session, user: CurrentUser, task_id: int, now: datetime) -> TaskCard:
+    """The context card of a task the user holds (a view of patient data: audited)."""
+    from console.priority import explain
+
+    task = _held(session, user, task_id)
+    require_practice(user, task.practice_slug)
+    practice = session.get(PracticeSettings, task.practice_slug)
+    practice_name = practice.name if practice else task.practice_slug
+    timezone = practice.timezone if practice else task.practice_tz
+    with snapshot() as conn:
+        person, consent = _person(conn, session, task)
+        treatment, visible = _treatment(conn, task, now)
+        lead_first, outcome = _lead_of(conn, session, task)
+        referrer = _referrer(conn, task)
+    why = explain(kind=task.kind, category=task.category, case_value=task.case_value,
+                  decay_from=task.decay_from, sla_deadline=task.sla_deadline,
+                  attempt=task.attempt, share=Share(factor=1.0, behind_hours=0.0), now=now)
+    script = SCRIPTS.get(task.kind, "").format(
+        first=person.split(" ")[0], me="(your name)", practice=practice_name,
+        treatment=treatment or task.category or "treatment", referrer=referrer,
+        lead=lead_first, outcome=outcome or "(outcome)")
+    audit.record(session=session, actor=user.actor, action=Action.view_patient,
+                 practice_slug=task.practice_slug, object_ref=f"task:{task.task_id}",
+                 outcome=Outcome.success, now=now)
+    session.commit()
+    return TaskCard(
+        task_id=task.task_id or 0, claim_version=task.claim_version, kind=task.kind,
+        practice_slug=task.practice_slug, practice_name=practice_name,
+        practice_local_time=f"{local(now, timezone):%a %H:%M} ({timezone})",
+        practice_timezone=timezone, person_name=person, subject_type=task.subject_type,
+        treatment=treatment, results_visible=visible, consent=consent,
+        sla=countdown(task.sla_deadline, now), why=why, script=script,
+        dispositions=dispositions_for(task), touches=_touches(session, task),
+        lead_outcome=outcome if task.kind == "close_loop" else None,
+    )
+
+
+def log_outcome(
+    *,
+    session: Session,
+    user: CurrentUser,
+    task_id: int,
+    claim_version: int,
+    disposition: str,
+    minutes: float,
+    notes: str,
+    callback_at: datetime | None,
+    lead: LeadInput | None,
+    now: datetime,
+) -> DispositionResult:
+    """Log a call outcome on a held task (the disposition service sets the next action; audited)."""
+    task = _held(session, user, task_id)
+    result = log_disposition(
+        session=session, user=_user_row(session, user), task_id=task_id,
+        claim_version=claim_version, disposition=disposition, minutes=minutes, notes=notes,
+        callback_at=callback_at, lead=lead, now=now)
+    audit.record(session=session, actor=user.actor, action=Action.disposition,
+                 practice_slug=task.practice_slug, object_ref=f"task:{task_id}",
+                 outcome=disposition, now=now)
+    session.commit()
+    return result
+
+
+def put_back(*, session: Session, user: CurrentUser, task_id: int, claim_version: int,
+             now: datetime) -> None:
+    """Release a held task to the queue."""
+    _held(session, user, task_id)
+    release(session=session, user=_user_row(session, user), task_id=task_id,
+            claim_version=claim_version, now=now)
+
+
+def set_aside(*, session: Session, user: CurrentUser, task_id: int, claim_version: int,
+              until: datetime, now: datetime) -> None:
+    """Snooze a held task until `until`."""
+    _held(session, user, task_id)
+    snooze(session=session, user=_user_row(session, user), task_id=task_id,
+           claim_version=claim_version, until=until, now=now)
+
+
+def created_task(*, session: Session, user: CurrentUser, task_id: int | None) -> Task | None:
+    """A task the user may see (e.g. the next action a disposition created), else None."""
+    if task_id is None:
+        return None
+    task = session.get(Task, task_id)
+    if task is None or not user.scope.allows(task.practice_slug):
+        return None
+    return task

@@ -1,0 +1,1 @@
+"""Streamlit pages: layout and widgets only; they call console services (console.views)."""

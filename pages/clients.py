@@ -1,0 +1,58 @@
+"""Clients: each practice's time zone, hours, contract and SLA policy, editable by managers."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from console.clock import now
+from console.errors import UserError
+from console.views.identity import store
+from console.views.manage import clients, update_client
+from pages.components import current_user, guarded, show_flash, table
+
+user = current_user(__file__)
+st.title("Clients")
+show_flash()
+with store() as db:
+    practices = guarded(lambda: clients(session=db, user=user))
+table(
+    [{"client": p.name, "slug": p.practice_slug, "specialty": p.specialty,
+      "time zone": p.timezone, "hours": f"{p.business_hours_start}-{p.business_hours_end}",
+      "contracted h/week": p.contracted_hours_per_week, "ask SLA days": p.ask_sla_days,
+      "lead SLA business days": p.lead_sla_business_days,
+      "loop SLA business days": p.close_loop_sla_business_days}
+     for p in practices],
+    empty="No clients yet: run a build.",
+)
+if practices:
+    st.subheader("Edit a client")
+    names = {p.practice_slug: p.name for p in practices}
+    slug = st.selectbox("Client", list(names), format_func=lambda s: names[s])
+    chosen = next(p for p in practices if p.practice_slug == slug)
+    with st.form(f"edit-{slug}"):
+        hours = st.number_input("Contracted hours per week", min_value=0.0, max_value=80.0,
+                                value=float(chosen.contracted_hours_per_week), step=0.5)
+        opens, closes = st.columns(2)
+        start = opens.text_input("Opens (HH:MM)", value=chosen.business_hours_start)
+        end = closes.text_input("Closes (HH:MM)", value=chosen.business_hours_end)
+        ask_days = st.number_input("Ask SLA (days)", min_value=1, max_value=60,
+                                   value=chosen.ask_sla_days)
+        lead_days = st.number_input("Lead first-contact SLA (business days)", min_value=1,
+                                    max_value=10, value=chosen.lead_sla_business_days)
+        loop_days = st.number_input("Loop-closure SLA (business days)", min_value=1,
+                                    max_value=10, value=chosen.close_loop_sla_business_days)
+        blurb = st.text_area("Share blurb (shown with referral links)", value=chosen.share_blurb,
+                             max_chars=500)
+        saved = st.form_submit_button("Save", type="primary")
+    if saved:
+        try:
+            with store() as db:
+                update_client(session=db, user=user, practice_slug=slug, now=now(), changes={
+                    "contracted_hours_per_week": hours, "business_hours_start": start,
+                    "business_hours_end": end, "ask_sla_days": ask_days,
+                    "lead_sla_business_days": lead_days,
+                    "close_loop_sla_business_days": loop_days, "share_blurb": blurb})
+        except UserError as error:
+            st.error(str(error))
+        else:
+            st.success(f"Saved {names[slug]}.")

@@ -1,0 +1,176 @@
+"""My queue: take the next task, see its context card, log the outcome in a few clicks."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+import streamlit as st
+
+from console.business_hours import local, zone
+from console.clock import now
+from console.errors import UserError
+from console.leads import LeadInput
+from console.views.identity import store
+from console.views.work import (
+    TaskCard,
+    created_task,
+    held_task,
+    log_outcome,
+    put_back,
+    set_aside,
+    take_next,
+    task_card,
+)
+from pages.components import current_user, flash, guarded, show_flash, table
+
+SNOOZE_CHOICES = {"1 hour": 1, "3 hours": 3, "tomorrow (24 h)": 24}
+
+
+def _take() -> None:
+    user = current_user(__file__)
+    try:
+        with store() as session:
+            task = take_next(session=session, user=user, now=now())
+    except UserError as error:
+        flash("error", str(error))
+        return
+    if task is None:
+        flash("error", "Nothing to call right now: no task you may work is callable at this hour.")
+
+
+def _key(card: TaskCard, name: str) -> str:
+    return f"{name}-{card.task_id}-{card.claim_version}"
+
+
+def _callback_at(card: TaskCard) -> datetime | None:
+    day = st.session_state.get(_key(card, "cb_day"))
+    at = st.session_state.get(_key(card, "cb_time"))
+    if day is None or at is None:
+        return None
+    return datetime.combine(day, at, tzinfo=zone(card.practice_timezone))
+
+
+def _log(card: TaskCard) -> None:
+    user = current_user(__file__)
+    disposition = st.session_state[_key(card, "disposition")]
+    lead = None
+    if disposition == "referred":
+        lead = LeadInput(
+            first_name=st.session_state.get(_key(card, "lead_first"), ""),
+            last_name=st.session_state.get(_key(card, "lead_last"), ""),
+            phone=st.session_state.get(_key(card, "lead_phone")) or None,
+            email=st.session_state.get(_key(card, "lead_email")) or None,
+        )
+    try:
+        with store() as session:
+            result = log_outcome(
+                session=session, user=user, task_id=card.task_id,
+                claim_version=card.claim_version, disposition=disposition,
+                minutes=float(st.session_state[_key(card, "minutes")]),
+                notes=st.session_state.get(_key(card, "notes"), ""),
+                callback_at=_callback_at(card) if disposition == "callback_requested" else None,
+                lead=lead, now=now())
+            follow = created_task(session=session, user=user, task_id=result.next_task_id)
+    except UserError as error:
+        flash("error", str(error))
+        return
+    message = f"Logged {disposition.replace('_', ' ')} on task {card.task_id}."
+    if follow is not None:
+        message += f" Next action: {follow.kind} task {follow.task_id} created."
+    flash("success", message)
+
+
+def _release(card: TaskCard) -> None:
+    try:
+        with store() as session:
+            put_back(session=session, user=current_user(__file__), task_id=card.task_id,
+                     claim_version=card.claim_version, now=now())
+    except UserError as error:
+        flash("error", str(error))
+        return
+    flash("success", f"Task {card.task_id} is back in the queue.")
+
+
+def _snooze(card: TaskCard) -> None:
+    hours = SNOOZE_CHOICES[st.session_state[_key(card, "snooze_for")]]
+    moment = now()
+    try:
+        with store() as session:
+            set_aside(session=session, user=current_user(__file__), task_id=card.task_id,
+                      claim_version=card.claim_version, until=moment + timedelta(hours=hours),
+                      now=moment)
+    except UserError as error:
+        flash("error", str(error))
+        return
+    flash("success", f"Task {card.task_id} snoozed for {hours} h.")
+
+
+def _card(card: TaskCard) -> None:
+    st.subheader(f"{card.kind.replace('_', ' ').title()} · task {card.task_id}")
+    left, middle, right = st.columns(3)
+    left.metric("Calling", card.person_name)
+    middle.metric("Practice", card.practice_name)
+    right.metric("SLA", card.sla)
+    st.text(f"Practice local time: {card.practice_local_time}")
+    if card.treatment:
+        st.text(f"Treatment: {card.treatment}")
+    if card.results_visible:
+        st.text(f"Results visible: {card.results_visible}")
+    if card.lead_outcome:
+        st.text(f"Lead outcome: {card.lead_outcome}")
+    consent = ", ".join(ch for ch in ("call", "text", "email") if card.consent.get(ch)) or "none"
+    st.text(f"Consent: {consent}" + (" · DO NOT CONTACT" if card.consent["do_not_contact"]
+                                      else ""))
+    st.text("Why first: " + " · ".join(card.why))
+    with st.expander("What to say", expanded=True):
+        st.text(card.script)
+    with st.expander(f"Previous touches ({len(card.touches)})"):
+        table(card.touches, empty="No previous touches.")
+
+
+def _form(card: TaskCard) -> None:
+    disposition = st.selectbox(
+        "Outcome", card.dispositions, key=_key(card, "disposition"),
+        format_func=lambda value: value.replace("_", " "))
+    st.number_input("Minutes spent", min_value=0.0, max_value=600.0, value=5.0, step=1.0,
+                    key=_key(card, "minutes"))
+    st.text_area("Notes", key=_key(card, "notes"), max_chars=2000)
+    if disposition == "referred":
+        st.caption("The referred friend (a name and a phone or an email)")
+        first, last = st.columns(2)
+        first.text_input("Lead first name", key=_key(card, "lead_first"))
+        last.text_input("Lead last name", key=_key(card, "lead_last"))
+        phone, email = st.columns(2)
+        phone.text_input("Lead phone", key=_key(card, "lead_phone"))
+        email.text_input("Lead email", key=_key(card, "lead_email"))
+    if disposition == "callback_requested":
+        tomorrow = local(now(), card.practice_timezone).date() + timedelta(days=1)
+        day, at = st.columns(2)
+        day.date_input("Call back on (practice time)", value=tomorrow, key=_key(card, "cb_day"))
+        at.time_input("at", value=time(10, 0), key=_key(card, "cb_time"))
+    st.button("Log outcome", type="primary", on_click=_log, args=(card,))
+    snooze_col, release_col = st.columns(2)
+    with snooze_col:
+        st.selectbox("Snooze for", list(SNOOZE_CHOICES), key=_key(card, "snooze_for"))
+        st.button("Snooze", on_click=_snooze, args=(card,))
+    with release_col:
+        st.button("Release to queue", on_click=_release, args=(card,))
+
+
+user = current_user(__file__)
+st.title("My queue")
+show_flash()
+moment = now()
+with store() as db:
+    held = held_task(session=db, user=user, now=moment)
+    task_id = held.task_id if held is not None else None
+if task_id is None:
+    st.write("Take the single most valuable call across your practices.")
+    st.button("Next task", type="primary", on_click=_take)
+else:
+    held_id: int = task_id
+    with store() as db:
+        current = guarded(lambda: task_card(session=db, user=user, task_id=held_id, now=moment))
+    _card(current)
+    st.divider()
+    _form(current)

@@ -1,0 +1,67 @@
+"""Users: list, add, change role and practices, deactivate (every change audited)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from console.clock import now
+from console.errors import UserError
+from console.models.identity import Role
+from console.views.identity import store
+from console.views.manage import add_user, change_user, clients, deactivate, user_rows
+from pages.components import current_user, guarded, table
+
+ROLES = [role.value for role in Role]
+
+user = current_user(__file__)
+st.title("Users")
+with store() as db:
+    rows = guarded(lambda: user_rows(session=db, user=user))
+    slugs = [p.practice_slug for p in clients(session=db, user=user)]
+table(rows, empty="No users.")
+
+st.subheader("Add a user")
+with st.form("add-user", clear_on_submit=True):
+    email = st.text_input("Email")
+    role = st.selectbox("Role", ROLES)
+    practices = st.multiselect("Practices", slugs)
+    password = st.text_input("Initial password (12+ characters)", type="password")
+    added = st.form_submit_button("Add user", type="primary")
+if added:
+    try:
+        with store() as db:
+            new_id = add_user(session=db, user=user, email=email, role=role, password=password,
+                              practice_slugs=practices, now=now())
+    except UserError as error:
+        st.error(str(error))
+    else:
+        st.success(f"Added user {new_id}.")
+
+if rows:
+    st.subheader("Change a user")
+    by_id = {r["id"]: r for r in rows}
+    chosen = st.selectbox("User", list(by_id), format_func=lambda i: by_id[i]["email"])
+    current = by_id[chosen]
+    with st.form(f"change-{chosen}"):
+        new_role = st.selectbox("Role", ROLES, index=ROLES.index(current["role"])
+                                if current["role"] in ROLES else 0)
+        assigned = [s for s in current["practices"].split(", ") if s in slugs]
+        new_practices = st.multiselect("Practices", slugs, default=assigned)
+        changed = st.form_submit_button("Save changes")
+    if changed:
+        try:
+            with store() as db:
+                change_user(session=db, user=user, user_id=chosen, role=new_role,
+                            practice_slugs=new_practices, now=now())
+        except UserError as error:
+            st.error(str(error))
+        else:
+            st.success("Saved; it takes effect on that user's next click.")
+    if current["active"] and st.button("Deactivate this user"):
+        try:
+            with store() as db:
+                deactivate(session=db, user=user, user_id=chosen, now=now())
+        except UserError as error:
+            st.error(str(error))
+        else:
+            st.success("Deactivated; their sessions have ended.")
