@@ -1,0 +1,156 @@
+"""Coordinator pages: take a task, read its card, log `referred` with a lead; leads and loops."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import Session, col, select
+from streamlit.testing.v1 import AppTest
+
+from console.models.identity import Role
+from console.models.work import Task, TaskStatus
+from tests.pages.conftest import Login, World, frames_text, now_utc, texts
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def _one_practice(world: World) -> tuple[str, list[str]]:
+    slugs = sorted(world.practices)
+    return slugs[0], [world.practices[s] for s in slugs[1:]]
+
+
+def _asks_first(session: Session, slug: str) -> None:
+    """Set the practice's lead and loop work aside, so the next task is a patient ask."""
+    for task in session.exec(
+        select(Task).where(Task.practice_slug == slug).where(Task.status == TaskStatus.open)
+        .where(Task.kind != "ask")
+    ).all():
+        task.snoozed_until = now_utc() + timedelta(days=30)
+        session.add(task)
+    session.commit()
+
+
+def _take(app: AppTest) -> AppTest:
+    next_button = next(b for b in app.button if b.label == "Next task")
+    return next_button.click().run()
+
+
+def test_next_task_shows_the_context_card(login: Login, world: World) -> None:
+    slug, others = _one_practice(world)
+    app, _ = login(Role.coordinator, [slug], "pages/my_queue.py")
+    assert not app.exception
+    assert [t.value for t in app.title] == ["My queue"]
+    _take(app)
+    assert not app.exception
+    shown = texts(app)
+    assert f"Practice {world.practices[slug]}" in shown
+    assert "Why first:" in shown and "SLA" in shown
+    assert "Practice local time:" in shown
+    assert not any(name in shown for name in others)
+    assert app.selectbox[0].label == "Outcome"
+    assert {"voicemail", "no answer"} <= set(app.selectbox[0].options)
+
+
+def test_take_and_log_referred_in_four_interactions(
+    login: Login, world: World, session: Session
+) -> None:
+    slug, _ = _one_practice(world)
+    _asks_first(session, slug)
+    app, _ = login(Role.coordinator, [slug], "pages/my_queue.py")
+    _take(app)                                                     # 1: Next task
+    app.selectbox[0].set_value("referred").run()                   # 2: choose the outcome
+    app.number_input[0].set_value(7.0)                             # 3: minutes
+    app.text_input(key=next(k for k in _keys(app) if k.startswith("lead_first"))).input("Robin")
+    app.text_input(key=next(k for k in _keys(app) if k.startswith("lead_phone"))).input(
+        "(312) 555-0142")
+    next(b for b in app.button if b.label == "Log outcome").click().run()  # 4: Log
+    assert not app.exception
+    shown = texts(app)
+    assert "Logged referred" in shown
+    assert "contact_lead task" in shown
+    lead_task = session.exec(
+        select(Task).where(Task.kind == "contact_lead").where(Task.practice_slug == slug)
+        .where(Task.status == TaskStatus.open).order_by(col(Task.task_id).desc())
+    ).first()
+    assert lead_task is not None and lead_task.lead_id is not None
+    # The task is no longer held: the page offers the next one again.
+    assert [b.label for b in app.button if b.label == "Next task"] == ["Next task"]
+
+
+def _keys(app: AppTest) -> list[str]:
+    return [w.key for w in app.text_input if w.key]
+
+
+def test_release_puts_the_task_back(login: Login, world: World, session: Session) -> None:
+    slug, _ = _one_practice(world)
+    app, user = login(Role.coordinator, [slug], "pages/my_queue.py")
+    _take(app)
+    held = session.exec(select(Task).where(Task.claimed_by == user.user_id)
+                        .where(Task.status == TaskStatus.claimed)).first()
+    assert held is not None
+    next(b for b in app.button if b.label == "Release to queue").click().run()
+    assert not app.exception
+    assert "back in the queue" in texts(app)
+    session.rollback()  # end the read transaction: see what the page committed
+    assert session.get(Task, held.task_id).status == TaskStatus.open  # type: ignore[union-attr]
+
+
+def test_snooze_sets_the_task_aside(login: Login, world: World, session: Session) -> None:
+    slug, _ = _one_practice(world)
+    app, _ = login(Role.coordinator, [slug], "pages/my_queue.py")
+    _take(app)
+    next(b for b in app.button if b.label == "Snooze").click().run()
+    assert not app.exception
+    assert "snoozed for 1 h" in texts(app)
+
+
+def test_leads_page_lists_only_the_coordinators_practices(login: Login, world: World) -> None:
+    slug, others = _one_practice(world)
+    app, _ = login(Role.coordinator, [slug], "pages/leads.py")
+    assert not app.exception
+    assert [t.value for t in app.title] == ["Leads"]
+    cells = frames_text(app)
+    assert world.practices[slug] in cells
+    assert not any(name in cells for name in others)
+
+
+def test_loop_closures_page(login: Login, world: World) -> None:
+    slug, others = _one_practice(world)
+    app, _ = login(Role.coordinator, [slug], "pages/loop_closures.py")
+    assert not app.exception
+    assert [t.value for t in app.title] == ["Loop closures"]
+    assert not any(name in frames_text(app) for name in others)
+
+
+def test_a_patient_named_like_html_shows_as_text(
+    login: Login, world: World, session: Session
+) -> None:
+    slug, _ = _one_practice(world)
+    _asks_first(session, slug)
+    app, user = login(Role.coordinator, [slug], "pages/my_queue.py")
+    _take(app)
+    app.selectbox[0].set_value("referred").run()
+    app.text_input(key=next(k for k in _keys(app) if k.startswith("lead_first"))).input(XSS)
+    app.text_input(key=next(k for k in _keys(app) if k.startswith("lead_email"))).input(
+        "friend@example.test")
+    next(b for b in app.button if b.label == "Log outcome").click().run()
+    assert not app.exception
+    lead_task = session.exec(
+        select(Task).where(Task.kind == "contact_lead").where(Task.practice_slug == slug)
+        .where(Task.status == TaskStatus.open).order_by(col(Task.task_id).desc())
+    ).first()
+    assert lead_task is not None
+    # Hand this lead's task to the coordinator, as a claim would.
+    lead_task.status = TaskStatus.claimed
+    lead_task.claimed_by = user.user_id
+    lead_task.claim_version += 1
+    lead_task.claimed_at = now_utc() + timedelta(seconds=1)
+    lead_task.lease_expires_at = now_utc() + timedelta(minutes=15)
+    session.add(lead_task)
+    session.commit()
+    app.run()
+    assert not app.exception
+    assert any(m.value == XSS for m in app.metric)
+    assert all(not md.proto.allow_html for md in app.markdown)
+    leads = login(Role.coordinator, [slug], "pages/leads.py")[0]
+    assert XSS in frames_text(leads)

@@ -1,0 +1,90 @@
+"""Manager pages: SLA board, capacity, clients, users, data quality and the audit log."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from console.models.identity import Role, User
+from console.models.practice import PracticeSettings
+from tests.pages.conftest import Login, World, frames_text, texts
+
+
+def test_sla_board_lists_every_client(login: Login, world: World) -> None:
+    app, _ = login(Role.manager, [], "pages/sla_board.py")
+    assert not app.exception
+    assert [t.value for t in app.title] == ["SLA board"]
+    board = app.dataframe[0].value
+    assert set(board["client"]) == set(world.practices.values())
+    assert {"ask", "contact lead", "close loop", "breached", "at risk"} <= set(board.columns)
+
+
+def test_capacity_shows_hours_and_a_chart(login: Login, world: World) -> None:
+    app, _ = login(Role.manager, [], "pages/capacity.py")
+    assert not app.exception
+    assert [t.value for t in app.title] == ["Capacity"]
+    labels = {m.label for m in app.metric}
+    assert labels == {"Delivered this week", "Contracted per week", "Backlog"}
+    assert set(app.dataframe[0].value["client"]) == set(world.practices.values())
+    assert app.get("vega_lite_chart")
+
+
+def test_clients_edit_saves_the_settings(login: Login, world: World, session: Session) -> None:
+    app, _ = login(Role.manager, [], "pages/clients.py")
+    assert not app.exception
+    assert set(app.dataframe[0].value["client"]) == set(world.practices.values())
+    slug = app.selectbox[0].value
+    app.number_input[0].set_value(12.5)
+    app.text_area[0].input("Know someone? <b>Share</b> the love")
+    next(b for b in app.button if b.label == "Save").click().run()
+    assert not app.exception
+    assert "Saved" in texts(app)
+    session.rollback()
+    stored = session.get(PracticeSettings, slug, populate_existing=True)
+    assert stored is not None
+    assert stored.contracted_hours_per_week == 12.5
+    assert stored.share_blurb == "Know someone? <b>Share</b> the love"
+
+
+def test_users_page_adds_a_user(login: Login, world: World, session: Session) -> None:
+    app, _ = login(Role.manager, [], "pages/users.py")
+    assert not app.exception
+    slug = sorted(world.practices)[0]
+    app.text_input[0].input("new.coordinator@agency.test")
+    app.selectbox[0].set_value("coordinator")
+    app.multiselect[0].set_value([slug])
+    app.text_input[1].input("a long enough password")
+    next(b for b in app.button if b.label == "Add user").click().run()
+    assert not app.exception
+    assert "Added user" in texts(app)
+    session.rollback()
+    created = session.exec(select(User).where(User.email == "new.coordinator@agency.test")).one()
+    assert created.role == "coordinator"
+    app.run()
+    assert "new.coordinator@agency.test" in frames_text(app)
+
+
+def test_users_page_refuses_a_weak_password(login: Login) -> None:
+    app, _ = login(Role.manager, [], "pages/users.py")
+    app.text_input[0].input("weak@agency.test")
+    app.text_input[1].input("short")
+    next(b for b in app.button if b.label == "Add user").click().run()
+    assert not app.exception
+    assert "at least" in texts(app)
+
+
+def test_data_quality_shows_quarantined_rows_with_reasons(login: Login) -> None:
+    app, _ = login(Role.manager, [], "pages/data_quality.py")
+    assert not app.exception
+    quarantined = app.dataframe[-1].value
+    assert {"file", "line", "column", "reason"} <= set(quarantined.columns)
+    assert len(quarantined) > 0
+    assert quarantined["reason"].str.len().min() > 0
+
+
+def test_audit_log_lists_events_by_id(login: Login, world: World) -> None:
+    login(Role.coordinator, sorted(world.practices)[:1], "pages/leads.py")
+    app, _ = login(Role.manager, [], "pages/audit_log.py")
+    assert not app.exception
+    events = app.dataframe[0].value
+    assert "view_patient" in set(events["action"])
+    assert events["actor"].str.startswith(("user:", "system", "anonymous", "cli", "test")).all()
