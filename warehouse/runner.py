@@ -16,7 +16,9 @@ MODELS_DIR = Path(__file__).parent / "models"
 
 _COMMENT = re.compile(r"--[^\n]*")
 _KEY_LINE = re.compile(r"^\s*--\s*key:\s*(?P<cols>[\w\s,]+?)\s*$", re.MULTILINE)
+_MATERIALIZED_LINE = re.compile(r"^\s*--\s*materialized:\s*(?P<kind>\w+)\s*$", re.MULTILINE)
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+MATERIALIZATIONS = ("table", "ephemeral")
 
 
 class ModelError(RuntimeError):
@@ -39,12 +41,19 @@ class Model:
     layer: str
     sql: str
     key: tuple[str, ...] = ()
+    materialized: str = "table"
 
     @classmethod
     def from_file(cls, path: Path, layer: str) -> Model:
         """Read a model file; the table is named after the file, the key from a `-- key:` line."""
         sql = path.read_text(encoding="utf-8")
-        return cls(name=path.stem, layer=layer, sql=sql, key=declared_key(sql))
+        return cls(
+            name=path.stem,
+            layer=layer,
+            sql=sql,
+            key=declared_key(sql),
+            materialized=declared_materialization(sql),
+        )
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,7 @@ class ModelRun:
     layer: str
     rows: int
     seconds: float
+    persisted: bool = True
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,12 @@ def declared_key(sql: str) -> tuple[str, ...]:
     if match is None:
         return ()
     return tuple(col.strip() for col in match.group("cols").split(",") if col.strip())
+
+
+def declared_materialization(sql: str) -> str:
+    """`ephemeral` (a temp table, used during the build but not published) or `table`."""
+    match = _MATERIALIZED_LINE.search(sql)
+    return match.group("kind") if match else "table"
 
 
 def discover_models(root: Path = MODELS_DIR) -> list[Model]:
@@ -106,6 +122,8 @@ def order_models(models: Sequence[Model]) -> list[Model]:
             raise ModelError(f"model name {model.name!r} must be lowercase snake_case")
         if model.layer not in LAYERS:
             raise ModelError(f"model {model.name} has unknown layer {model.layer!r}")
+        if model.materialized not in MATERIALIZATIONS:
+            raise ModelError(f"model {model.name} has unknown materialization {model.materialized}")
         if model.name in by_name:
             raise ModelError(f"two models are named {model.name}")
         by_name[model.name] = model
@@ -175,8 +193,11 @@ def run_models(
     runs: list[ModelRun] = []
     for model in order_models(models):
         started = time.perf_counter()
+        # Ephemeral models are big pass-through steps: a temp table is not compressed into the
+        # published file, which keeps the build fast; later models and checks still read it.
+        kind = "temp table" if model.materialized == "ephemeral" else "table"
         try:
-            conn.execute(f"create or replace table {model.name} as\n{_select_body(model.sql)}")
+            conn.execute(f"create or replace {kind} {model.name} as\n{_select_body(model.sql)}")
             row = conn.execute(f"select count(*) from {model.name}").fetchone()
         except duckdb.Error as exc:
             raise ModelFailed(model.name, exc) from exc
@@ -185,6 +206,7 @@ def run_models(
             layer=model.layer,
             rows=int(row[0]) if row else 0,
             seconds=time.perf_counter() - started,
+            persisted=model.materialized == "table",
         )
         runs.append(run)
         if after_model is not None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
+
 import duckdb
 import pytest
 
@@ -16,6 +19,7 @@ from warehouse.runner import (
     references,
     run_models,
 )
+from warehouse.snapshot import publish_snapshot, reading_snapshot
 
 REQUIRED = {
     "stg_canonical__practices", "stg_canonical__patients", "stg_canonical__treatments",
@@ -97,3 +101,21 @@ def test_run_models_materialises_tables_and_names_a_failing_model() -> None:
     with pytest.raises(ModelFailed, match="mart_bad"):
         run_models(conn, [Model(name="mart_bad", layer="marts", sql="select * from nowhere")])
     assert LAYERS == ("staging", "intermediate", "marts")
+
+
+def test_ephemeral_models_feed_later_models_but_are_not_published(loopdesk_home: Path) -> None:
+    """An ephemeral model is readable during the build and absent from the published snapshot."""
+    models = [
+        Model(name="stg_tmp", layer="staging", sql="select 1 as id", materialized="ephemeral"),
+        Model(name="mart_kept", layer="marts", sql="select id + 1 as id from stg_tmp"),
+    ]
+    result = publish_snapshot(as_of=datetime(2026, 11, 26, tzinfo=UTC), models=models, checks=[])
+    assert [(run.name, run.persisted) for run in result.models] == [
+        ("stg_tmp", False),
+        ("mart_kept", True),
+    ]
+    with reading_snapshot() as conn:
+        assert conn.execute("select id from mart_kept").fetchall() == [(2,)]
+        listed = conn.execute("select table_name from duckdb_tables()").fetchall()
+    tables = {row[0] for row in listed}
+    assert "stg_tmp" not in tables

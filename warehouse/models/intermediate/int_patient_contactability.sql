@@ -1,5 +1,6 @@
 -- grain: one row per patient: effective consent per channel once console consent events apply
 -- key: practice_slug, patient_id
+-- materialized: ephemeral
 -- The latest console consent event per (patient, channel) overrides the export's flag (a revocation
 -- wins a tie). Revoked on every channel = opted out, treated as do-not-contact. A phone flagged by a
 -- wrong_number call after the export last changed the patient is not usable for calls or texts.
