@@ -110,7 +110,7 @@ def create_demo_users(*, now: datetime) -> list[DemoLogin]:
         return [DemoLogin(**row) for row in json.loads(stored.read_text())]
     with session_scope() as session:
         practices = session.exec(
-            select(PracticeSettings).order_by(PracticeSettings.practice_slug)  # type: ignore[arg-type]
+            select(PracticeSettings).order_by(PracticeSettings.practice_slug)
         ).all()
         slugs = [practice.practice_slug for practice in practices]
         half = max(1, len(slugs) // 2)
