@@ -69,6 +69,8 @@ def prepare_raw_store(path: Path, ops_events: Mapping[str, pa.Table] | None) -> 
     """Make sure the raw store has every table, then copy in the operational events if given."""
     conn = duckdb.connect(str(path))
     try:
+        # Naive timestamps in the ops export (SQLite returns them) are UTC instants.
+        conn.execute("set TimeZone = 'UTC'")
         ensure_raw_schema(conn)
         return write_ops_events(conn, ops_events) if ops_events else {}
     finally:
