@@ -55,14 +55,15 @@ DEFAULT_CASE_VALUE, DEFAULT_LEAD_CONVERSION, DEFAULT_P_REFER = 3000.0, 0.5, 0.3
 
 # Urgency by time left to the SLA deadline: (at most this much left, multiplier).
 URGENCY_BREACHED = 4.0
+# Few, wide bands on purpose: the queue fetches a top-K per (kind, band) from an index, and
+# a narrow band would make that walk long (see console/ranking.py).
 URGENCY_BANDS: tuple[tuple[timedelta, float], ...] = (
-    (timedelta(hours=4), 2.5),
-    (timedelta(hours=24), 1.8),
-    (timedelta(hours=72), 1.3),
+    (timedelta(hours=24), 2.0),
+    (timedelta(hours=72), 1.4),
 )
 URGENCY_DEFAULT = 1.0
 # Fair share: factor = 1 + SHARE_GAIN × (share of the pro-rated hours still owed), clamped.
-# The clamp keeps max(non-breached urgency) × SHARE_MAX (3.125) below URGENCY_BREACHED ×
+# The clamp keeps max(non-breached urgency) × SHARE_MAX (2.5) below URGENCY_BREACHED ×
 # SHARE_MIN (3.2): no fair-share lift puts a task above another practice's equal breach.
 SHARE_GAIN, SHARE_MIN, SHARE_MAX = 0.5, 0.8, 1.25
 assert URGENCY_BANDS[0][1] * SHARE_MAX < URGENCY_BREACHED * SHARE_MIN

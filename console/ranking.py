@@ -1,11 +1,12 @@
 """Ranking open tasks for a scope: a bounded top-K the indexes serve, scored in Python.
 
-The database orders by two indexed columns only: `rank_key` within each kind (the
-time-invariant log of value × P / minutes) and `sla_deadline`. One statement fetches the
-top K of each kind and the K nearest deadlines; urgency, decay-to-now and fair share are
-applied to that window. A task outside it has a base priority ≤ the K-th of its kind and an
-urgency ≤ that of the K-th deadline, so when the wanted tasks beat that bound the order is
-exact; otherwise K widens (up to TOP_K_MAX) and the wider window's best is used.
+Priority = base (value × P / minutes, decayed to now) × urgency × fair share. The base's
+order within a kind never changes (`rank_key` is time-invariant, stored and indexed), and
+urgency is constant inside each band of time-to-deadline (priority.URGENCY_BANDS). So one
+statement fetches, for every (kind, urgency band), the K tasks with the highest rank key;
+Python applies decay, urgency and fair share to that window. Any task outside the window
+has base ≤ the K-th of its (kind, band) and that band's urgency, so when the wanted tasks
+beat that bound the order is exact; otherwise K widens once and the wider window is used.
 """
 
 from __future__ import annotations
@@ -25,10 +26,20 @@ from console.db import UTCDateTime
 from console.gate import CALL_WINDOW, GateResult, Person, check_gates
 from console.models.practice import PracticeSettings
 from console.models.work import Task, TaskStatus, Touch
-from console.priority import HALF_LIFE_DAYS, SHARE_MAX, Share, base_priority, fair_share, urgency
+from console.priority import (
+    HALF_LIFE_DAYS,
+    SHARE_MAX,
+    URGENCY_BANDS,
+    URGENCY_BREACHED,
+    URGENCY_DEFAULT,
+    Share,
+    base_priority,
+    fair_share,
+    urgency,
+)
 from warehouse.scope import Scope
 
-TOP_K_START, TOP_K_MAX = 48, 768
+TOP_K_START, TOP_K_MAX = 16, 64
 _TASKS = Task.__table__  # type: ignore[attr-defined]
 _PRACTICES = PracticeSettings.__table__  # type: ignore[attr-defined]
 _TOUCHES = Touch.__table__  # type: ignore[attr-defined]
@@ -37,7 +48,15 @@ _COLUMNS = (
     "sla_deadline", "due_at", "decay_from", "category", "case_value", "attempt", "consent_call",
     "do_not_contact", "status", "escalated",
 )  # fmt: skip
-_DEADLINE_PART = len(HALF_LIFE_DAYS)
+# Urgency bands (breached, each URGENCY_BANDS step, the rest) as the names of their
+# (lower, upper] deadline edges; edge i is now + _OFFSETS[i]; None is unbounded.
+_BAND_EDGES: tuple[tuple[str | None, str | None], ...] = (
+    (None, "edge0"),
+    *((f"edge{i}", f"edge{i + 1}") for i in range(len(URGENCY_BANDS))),
+    (f"edge{len(URGENCY_BANDS)}", None),
+)
+_OFFSETS = (timedelta(0), *(limit for limit, _ in URGENCY_BANDS))
+_PARTS = [(kind, band) for kind in HALF_LIFE_DAYS for band in range(len(_BAND_EDGES))]
 
 
 @dataclass
@@ -86,15 +105,21 @@ def _candidates(*, scoped: bool, callable_only: bool, escalated: bool) -> Select
             )
         return query
 
-    parts = [
-        available(i).where(tasks.kind == kind).order_by(tasks.rank_key.desc())
-        .limit(bindparam("k")).subquery().select()
-        for i, kind in enumerate(HALF_LIFE_DAYS)
-    ]  # fmt: skip
-    parts.append(
-        available(_DEADLINE_PART).order_by(tasks.sla_deadline).limit(bindparam("k"))
-        .subquery().select()
-    )  # fmt: skip
+    parts = []
+    for part, (kind, band) in enumerate(_PARTS):
+        low, high = _BAND_EDGES[band]
+        query = available(part).where(tasks.kind == kind)
+        # The band test wraps the deadline so planners walk the rank index and filter (a
+        # band holding a fraction f of the tasks costs K / f rows) rather than range-scan
+        # the deadline index and sort every task in the band.
+        deadline = func.coalesce(tasks.sla_deadline, tasks.sla_deadline)
+        if low is not None:
+            query = query.where(deadline > bindparam(low, type_=UTCDateTime()))
+        if high is not None:
+            query = query.where(deadline <= bindparam(high, type_=UTCDateTime()))
+        parts.append(
+            query.order_by(tasks.rank_key.desc()).limit(bindparam("k")).subquery().select()
+        )
     return union_all(*parts)  # type: ignore[return-value]
 
 
@@ -149,7 +174,9 @@ def ranked(
         return [], {}
     statement = _candidates(scoped=not scope.agency_wide, callable_only=callable_only,
                             escalated=escalated)
-    params: dict[str, Any] = {"now": now}
+    params: dict[str, Any] = {"now": now} | {
+        f"edge{i}": now + offset for i, offset in enumerate(_OFFSETS)
+    }
     if not scope.agency_wide:
         params["slugs"] = sorted(scope.practice_slugs)
     if callable_only:
@@ -170,17 +197,13 @@ def _score(
     session: Session, rows: Sequence[Row[Any]], k: int, now: datetime
 ) -> tuple[list[Scored], dict[str, Row[Any]], float]:
     """Score a window and compute the bound no task outside it can beat."""
-    counts = [0] * (_DEADLINE_PART + 1)
-    lowest_key: dict[str, float] = {}
-    latest_deadline: datetime | None = None
+    counts = [0] * len(_PARTS)
+    lowest_key: dict[int, float] = {}
     unique: dict[int, Row[Any]] = {}
     for row in rows:
         counts[row.part] += 1
         unique[row.task_id] = row
-        if row.part == _DEADLINE_PART:
-            latest_deadline = max(latest_deadline or row.sla_deadline, row.sla_deadline)
-        else:
-            lowest_key[row.kind] = min(lowest_key.get(row.kind, row.rank_key), row.rank_key)
+        lowest_key[row.part] = min(lowest_key.get(row.part, row.rank_key), row.rank_key)
     practices = practice_facts(session, {row.practice_slug for row in unique.values()})
     standing = shares(session, practices, now)
     scored = sorted(
@@ -197,14 +220,16 @@ def _score(
         ),
         key=lambda s: (-s.priority, s.row.sla_deadline, s.row.task_id),
     )
-    bound = 0.0
-    if counts[_DEADLINE_PART] == k and latest_deadline is not None:
-        best_base = max(
-            (base_priority(kind=kind, rank_key=lowest_key[kind], now=now)
-             for i, kind in enumerate(HALF_LIFE_DAYS) if counts[i] == k),
-            default=0.0,
-        )
-        bound = best_base * urgency(sla_deadline=latest_deadline, now=now) * SHARE_MAX
+    band_urgency = [URGENCY_BREACHED, *(u for _, u in URGENCY_BANDS), URGENCY_DEFAULT]
+    bound = max(
+        (
+            base_priority(kind=kind, rank_key=lowest_key[part], now=now)
+            * band_urgency[band] * SHARE_MAX
+            for part, (kind, band) in enumerate(_PARTS)
+            if counts[part] == k
+        ),
+        default=0.0,
+    )
     return scored, practices, bound
 
 

@@ -1,0 +1,270 @@
+"""Queue benchmark: claim latency, top-50 view latency and concurrent claims at scale.
+
+Bulk-inserts synthetic open tasks over many practices into a fresh SQLite file and a
+dedicated PostgreSQL database, then measures `claim_next` p50/p95, `list_queue` (top 50)
+p50/p95, and claims/s with 16 concurrent claimers (every claimed id must be unique).
+Prints figures and one JSON line.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This file is named like the stdlib `queue`; drop its folder from the import path first.
+_HERE = str(Path(__file__).resolve().parent)
+sys.path[:] = [p for p in sys.path if p not in ("", _HERE)]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from collections import Counter  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+import polars as pl  # noqa: E402
+import psycopg  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
+
+from console.db import get_engine, init_db, new_session  # noqa: E402
+from console.models.identity import Role, User, UserPractice  # noqa: E402
+from console.models.practice import PracticeSettings  # noqa: E402
+from console.priority import with_scores  # noqa: E402
+from console.queue import claim_next, list_queue  # noqa: E402
+
+NOW = datetime(2026, 11, 26, 17, 0, tzinfo=UTC)  # Thursday: US + London open, Sydney asleep
+ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
+         "Europe/London", "Australia/Sydney"]
+KINDS = ["ask", "follow_up", "contact_lead", "close_loop", "review_request"]
+PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+PG_DB = "loopdesk_bench"
+
+
+def synthetic_tasks(count: int, practices: int, seed: int = 7) -> pl.DataFrame:
+    """`count` open tasks over `practices` practices, scored like refresh scores them."""
+    rng = np.random.default_rng(seed)
+    slug = rng.integers(0, practices, count)
+    kind = rng.choice(KINDS, count, p=[0.55, 0.2, 0.1, 0.05, 0.1])
+    age_h = rng.exponential(24 * 20, count)
+    deadline_h = rng.normal(72, 60, count)
+    frame = pl.DataFrame({
+        "task_id": np.arange(1, count + 1),
+        "practice_slug": [f"practice-{i:04d}" for i in slug],
+        "practice_tz": [ZONES[i % len(ZONES)] for i in slug],
+        "kind": kind,
+        "subject_id": [f"s{i}" for i in range(count)],
+        "case_value": rng.lognormal(8.5, 0.8, count),
+        "satisfaction_score": rng.integers(5, 11, count).astype(float),
+        "attempt": np.ones(count, dtype=np.int64),
+        "decay_from": [NOW - timedelta(hours=float(h)) for h in age_h],
+        "sla_deadline": [NOW + timedelta(hours=float(h)) for h in deadline_h],
+    })  # fmt: skip
+    return (
+        frame.with_columns(
+            natural_key=pl.format("{}:{}:{}", "kind", "practice_slug", "task_id"),
+            subject_type=pl.when(pl.col("kind") == "contact_lead").then(pl.lit("lead"))
+            .otherwise(pl.lit("patient")),
+            lead_conversion=pl.lit(0.5), p_refer_given_asked=pl.lit(0.3),
+            expected_minutes=pl.lit(7.0),
+            decay_from=pl.col("decay_from").dt.replace_time_zone("UTC"),
+            sla_deadline=pl.col("sla_deadline").dt.replace_time_zone("UTC"),
+        )
+        .pipe(with_scores)
+        .with_columns(
+            patient_id=pl.col("subject_id"), due_at=pl.col("decay_from"),
+            created_at=pl.lit(NOW), consent_call=pl.lit(True), do_not_contact=pl.lit(False),
+            status=pl.lit("open"), escalated=pl.lit(False), claim_version=pl.lit(0),
+            claim_count=pl.lit(0),
+        )
+        .select(
+            "task_id", "natural_key", "kind", "practice_slug", "practice_tz", "subject_type",
+            "subject_id", "patient_id", "attempt", "case_value", "satisfaction_score",
+            "consent_call", "do_not_contact", "created_at", "due_at", "sla_deadline",
+            "decay_from", "value", "p_success", "expected_minutes", "rank_key", "status",
+            "escalated", "claim_version", "claim_count",
+        )
+    )
+
+
+def seed_store(engine: Engine, tasks: pl.DataFrame, practices: int) -> tuple[list[int], int]:
+    """Practices, 16 managers and a 10-practice coordinator, then the tasks in bulk."""
+    init_db(engine)
+    with new_session(engine) as session:
+        session.execute(insert(PracticeSettings), [
+            {"practice_slug": f"practice-{i:04d}", "name": f"P{i}", "specialty": "dental",
+             "timezone": ZONES[i % len(ZONES)], "contracted_hours_per_week": 10.0}
+            for i in range(practices)
+        ])  # fmt: skip
+        managers = [User(email=f"m{i}@bench.test", role=Role.manager, password_hash="x",  # noqa: S106
+                         created_at=NOW) for i in range(16)]
+        coordinator = User(email="c@bench.test", role=Role.coordinator, password_hash="x",  # noqa: S106
+                           created_at=NOW)
+        session.add_all([*managers, coordinator])
+        session.flush()
+        session.add_all(UserPractice(user_id=coordinator.user_id or 0,
+                                     practice_slug=f"practice-{i:04d}") for i in range(10))
+        session.commit()
+        ids = [m.user_id or 0 for m in managers]
+        coordinator_id = coordinator.user_id or 0
+    started = time.perf_counter()
+    if engine.dialect.name == "postgresql":
+        _copy_postgres(engine, tasks)
+    else:
+        _insert_sqlite(engine, tasks)
+    print(f"  inserted {tasks.height:,} tasks in {time.perf_counter() - started:.1f} s")
+    return ids, coordinator_id
+
+
+def _insert_sqlite(engine: Engine, tasks: pl.DataFrame) -> None:
+    text_times = tasks.with_columns(
+        pl.col(c).dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+        .dt.strftime("%Y-%m-%d %H:%M:%S.%6f")
+        for c in ("created_at", "due_at", "sla_deadline", "decay_from")
+    )  # fmt: skip
+    columns = ", ".join(text_times.columns)
+    marks = ", ".join("?" for _ in text_times.columns)
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("begin")
+        for chunk in text_times.iter_slices(100_000):
+            cursor.executemany(f"insert into tasks ({columns}) values ({marks})", chunk.rows())
+        cursor.execute("commit")
+        cursor.execute("analyze")
+    finally:
+        raw.close()
+
+
+def _copy_postgres(engine: Engine, tasks: pl.DataFrame) -> None:
+    columns = ", ".join(tasks.columns)
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        with cursor.copy(f"copy tasks ({columns}) from stdin") as copy:
+            for row in tasks.iter_rows():
+                copy.write_row(row)
+        cursor.execute("select setval('tasks_task_id_seq', (select max(task_id) from tasks))")
+        raw.commit()
+        cursor.execute("analyze tasks")
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {"p50_ms": round(statistics.median(ordered) * 1000, 2),
+            "p95_ms": round(p95 * 1000, 2)}
+
+
+def measure(engine: Engine, managers: list[int], coordinator: int, claims: int,
+            per_thread: int) -> dict[str, Any]:
+    """Claim and view latencies, then 16 concurrent claimers."""
+    results: dict[str, Any] = {}
+    with new_session(engine) as session:
+        manager = session.get(User, managers[0])
+        scoped = session.get(User, coordinator)
+        assert manager is not None and scoped is not None
+        views = []
+        for _ in range(20):
+            started = time.perf_counter()
+            entries = list_queue(session=session, user=manager, now=NOW, limit=50)
+            views.append(time.perf_counter() - started)
+            session.rollback()
+        assert len(entries) == 50
+        results["top50_view"] = _percentiles(views)
+        for label, user in (("claim_agency", manager), ("claim_coordinator", scoped)):
+            samples = []
+            for _ in range(claims):
+                started = time.perf_counter()
+                task = claim_next(session=session, user=user, now=NOW)
+                samples.append(time.perf_counter() - started)
+                assert task is not None
+            results[label] = _percentiles(samples)
+    claimed: list[int] = []
+    lock = threading.Lock()
+
+    def claimer(user_id: int) -> None:
+        mine = []
+        with new_session(engine) as session:
+            user = session.get(User, user_id)
+            assert user is not None
+            for _ in range(per_thread):
+                task = claim_next(session=session, user=user, now=NOW)
+                if task is None:
+                    break
+                mine.append(task.task_id or 0)
+        with lock:
+            claimed.extend(mine)
+
+    threads = [threading.Thread(target=claimer, args=(uid,)) for uid in managers]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    duplicates = sum(n - 1 for n in Counter(claimed).values() if n > 1)
+    results["concurrent"] = {"claimers": len(managers), "claims": len(claimed),
+                             "claims_per_s": round(len(claimed) / elapsed, 1),
+                             "duplicates": duplicates}
+    return results
+
+
+def _report(store: str, figures: dict[str, Any]) -> None:
+    print(f"  top-50 view   p50 {figures['top50_view']['p50_ms']} ms  "
+          f"p95 {figures['top50_view']['p95_ms']} ms")
+    for label in ("claim_agency", "claim_coordinator"):
+        print(f"  {label:<18} p50 {figures[label]['p50_ms']} ms  p95 {figures[label]['p95_ms']} ms")
+    c = figures["concurrent"]
+    print(f"  {c['claimers']} claimers: {c['claims']} claims, {c['claims_per_s']} claims/s, "
+          f"duplicates {c['duplicates']}  [{store}]")
+
+
+def main() -> None:
+    """Run the benchmark on SQLite and (unless skipped) PostgreSQL."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tasks", type=int, default=1_000_000)
+    parser.add_argument("--practices", type=int, default=1000)
+    parser.add_argument("--claims", type=int, default=200)
+    parser.add_argument("--per-thread", type=int, default=25)
+    parser.add_argument("--skip-postgres", action="store_true")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    tasks = synthetic_tasks(args.tasks, args.practices)
+    print(f"generated {tasks.height:,} tasks over {args.practices} practices "
+          f"in {time.perf_counter() - started:.1f} s")
+    summary: dict[str, Any] = {"bench": "queue", "tasks": args.tasks,
+                               "practices": args.practices}
+    with tempfile.TemporaryDirectory() as folder:
+        print("sqlite")
+        engine = get_engine(f"sqlite:///{Path(folder) / 'bench.db'}")
+        managers, coordinator = seed_store(engine, tasks, args.practices)
+        summary["sqlite"] = measure(engine, managers, coordinator, args.claims, args.per_thread)
+        _report("sqlite", summary["sqlite"])
+        engine.dispose()
+    if not args.skip_postgres:
+        print("postgresql")
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f"drop database if exists {PG_DB} with (force)")
+            admin.execute(f"create database {PG_DB}")
+        engine = get_engine(f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DB}")
+        managers, coordinator = seed_store(engine, tasks, args.practices)
+        summary["postgresql"] = measure(engine, managers, coordinator, args.claims,
+                                        args.per_thread)
+        _report("postgresql", summary["postgresql"])
+        engine.dispose()
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f"drop database if exists {PG_DB} with (force)")
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
