@@ -107,8 +107,8 @@ def _log_in(page: object, url: str, email: str) -> None:
 
     assert isinstance(page, Page)
     page.goto(url)
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("button", name="Log out")).to_be_visible(timeout=TIMEOUT_MS)
 
@@ -139,7 +139,7 @@ def test_coordinator_logs_referred_then_owner_sees_only_their_practice(
             page.get_by_role("button", name="Log outcome").click()
             expect(page.get_by_text(re.compile(r"contact_lead task \d+ created"))).to_be_visible()
             page.screenshot(path=str(ARTIFACTS / "e2e-2-referred-logged.png"), full_page=True)
-            page.get_by_role("button", name="Log out").click()
+            page.get_by_role("button", name="Log out").first.click()
 
             _log_in(page, url, "owner@e2e.test")
             expect(page.get_by_role("heading", name=practices[slug])).to_be_visible()
