@@ -183,12 +183,13 @@ def ranked(
         params["zones"] = open_zones(session, now)
         if not params["zones"]:
             return [], {}
-    k = TOP_K_START
+    # A list view needs `wanted` rows from the best parts; a claim needs one.
+    k = max(TOP_K_START, wanted)
     while True:
         rows = session.execute(statement, params | {"k": k}).all()
         scored, practices, bound = _score(session, rows, k, now)
         certain = len(scored) >= wanted and scored[wanted - 1].priority >= bound
-        if certain or bound == 0.0 or k >= TOP_K_MAX:
+        if certain or bound == 0.0 or k >= max(TOP_K_MAX, wanted):
             return scored, practices
         k *= 4
 

@@ -46,7 +46,8 @@ class Task(SQLModel, table=True):
         # Covers the queue's filters, so walking it in rank order rarely touches the table.
         Index("ix_tasks_rank", "status", "kind", "rank_key", "sla_deadline", "due_at",
               "practice_tz", "escalated"),
-        Index("ix_tasks_practice_rank", "practice_slug", "status", "kind", "rank_key"),
+        Index("ix_tasks_practice_rank", "practice_slug", "status", "kind", "rank_key",
+              "sla_deadline", "due_at", "practice_tz", "escalated"),
         Index("ix_tasks_deadline", "status", "sla_deadline"),
         Index("ix_tasks_practice_deadline", "practice_slug", "status", "sla_deadline"),
         Index("ix_tasks_lease", "status", "lease_expires_at"),
