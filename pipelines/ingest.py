@@ -210,8 +210,10 @@ def ingest(
         known: pl.DataFrame | None = None
         for step, spec in enumerate(PRACTICE_FILES, start=2):
             report(f"loading {spec.name}", step, 4)
-            rows = _with_timezones(extracted[spec.name].rows.filter(keep), timezones)
+            # Pop each kind as it loads so its text columns are freed before the next one.
+            rows = _with_timezones(extracted.pop(spec.name).rows.filter(keep), timezones)
             _load_kind(connection, spec, rows, summary=summary, run_id=summary.run_id, known=known)
+            del rows
             known = known_patients(connection, loadable)
         record_feed_status(connection, _feed_rows(summary), at=started)
         connection.execute(

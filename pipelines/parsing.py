@@ -67,16 +67,83 @@ def local_to_utc(naive: pl.Expr, timezone: pl.Expr, zones: Iterable[str]) -> pl.
     return pl.coalesce(branches)
 
 
+# Fixed shapes most exports use, by length once a 'T' separator is a space: padding that
+# makes each one "%Y-%m-%d %H:%M:%S" (the Z of the 20-character shape is stripped first).
+_FAST_PADDING: dict[int, str] = {10: " 00:00:00", 16: ":00", 19: "", 20: ""}
+_FAST_ZULU_LENGTH = 20
+
+
 def add_timestamps(
     frame: pl.DataFrame, columns: Iterable[str], timezone: str, zones: Iterable[str]
 ) -> pl.DataFrame:
     """Add `_p_<column>`: each ISO 8601 text column as a UTC instant (null when unreadable).
 
     A value without an offset is wall-clock time in the row's `timezone` column; a bare
-    date is midnight there. Work is staged in columns so the regex runs once per value.
+    date is midnight there. The common fixed shapes take an exact-format fast path (after a
+    cheap match of the full pattern); only the other values go through the regex groups.
+    Work is staged in columns so each step runs once per value.
     """
     names = list(columns)
     zones = sorted(set(zones))
+    tz = pl.col(timezone)
+    # Stage 1: values of the full pattern, 'T' separator as a space (only the separator can
+    # be the first 'T' of such a value); the rest are null here and read the general way.
+    staged = frame.with_columns(
+        [
+            pl.when(pl.col(c).str.strip_chars().str.contains(_TIMESTAMP_PATTERN))
+            .then(pl.col(c).str.strip_chars().str.replace("T", " ", literal=True))
+            .alias(f"_k_{c}")
+            for c in names
+        ]
+    )
+    # Stage 2: the fixed shapes padded to one exact format (date, minutes, seconds, or
+    # seconds + Z), parsed once.
+    staged = staged.with_columns(
+        [
+            pl.col(f"_k_{c}")
+            .str.len_bytes()
+            .replace_strict(_FAST_PADDING, default=None, return_dtype=pl.String)
+            .alias(f"_x_{c}")
+            for c in names
+        ]
+    ).with_columns(
+        [
+            pl.concat_str(
+                pl.when(pl.col(f"_x_{c}").is_not_null()).then(
+                    pl.col(f"_k_{c}").str.strip_suffix("Z")
+                ),
+                pl.col(f"_x_{c}"),
+            )
+            .str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us", strict=False)
+            .alias(f"_n_{c}")
+            for c in names
+        ]
+    )
+    zulu = {c: pl.col(f"_k_{c}").str.len_bytes() == _FAST_ZULU_LENGTH for c in names}
+    staged = staged.with_columns(
+        [
+            pl.when(zulu[c])
+            .then(pl.col(f"_n_{c}").dt.replace_time_zone("UTC"))
+            .otherwise(local_to_utc(pl.when(~zulu[c]).then(pl.col(f"_n_{c}")), tz, zones))
+            .alias(f"_f_{c}")
+            for c in names
+        ]
+    )
+    # The rest (fractions, offsets, lower-case 't', odd spacing) go the general way; values
+    # the fast path read are masked out first so the regex runs only on the leftovers.
+    leftovers = staged.with_columns(
+        [pl.when(pl.col(f"_f_{c}").is_null()).then(pl.col(c)).alias(f"_r_{c}") for c in names]
+    )
+    general = _general_timestamps(leftovers, [f"_r_{c}" for c in names], timezone, zones)
+    return general.with_columns(
+        [pl.coalesce(f"_f_{c}", f"_p__r_{c}").alias(f"_p_{c}") for c in names]
+    ).drop([f"_{k}_{c}" for c in names for k in "kxnfr"] + [f"_p__r_{c}" for c in names])
+
+
+def _general_timestamps(
+    frame: pl.DataFrame, names: list[str], timezone: str, zones: list[str]
+) -> pl.DataFrame:
+    """Add `_p_<column>` for any ISO 8601 shape, staged so the regex runs once per value."""
     parts = frame.with_columns(
         [
             pl.col(c).str.strip_chars().str.extract_groups(_TIMESTAMP_PATTERN).alias(f"_g_{c}")
@@ -146,7 +213,9 @@ def normalise_phone(raw: pl.Expr) -> pl.Expr:
     """A phone number in E.164 (US default region), or null when it cannot be one.
 
     Ten digits whose area code and exchange start 2-9 become +1...; eleven digits starting
-    with 1 likewise; a number written with a leading '+' keeps its 8-15 digits.
+    with 1 likewise; a number written with a leading '+' keeps its 8-15 digits. The digits
+    expression repeats below: run it in a lazy frame so common-subexpression elimination
+    computes it once.
     """
     text = raw.str.strip_chars()
     digits = text.str.replace_all(r"\D", "")

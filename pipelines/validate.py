@@ -249,8 +249,11 @@ def check_rows(
     key = ["practice_slug", *spec.key[1:]] if spec is not PRACTICES else ["practice_slug"]
     scope = ["practice_slug", "_file"] if spec is not PRACTICES else ["_file"]
     duplicate_of = pl.col("_line").min().over([*scope, *text_columns])
+    # Lazy so common-subexpression elimination evaluates each parser once, though the rules
+    # and the parsers repeat the same sub-expressions many times.
     staged = (
         add_timestamps(cleaned, TIMESTAMP_COLUMNS[spec.name], "timezone", zones)
+        .lazy()
         .with_columns(
             [
                 expr.alias(f"_p_{name}")
@@ -265,6 +268,7 @@ def check_rows(
             .then(pl.format("duplicate of line {}", duplicate_of))
             .otherwise("_reason"),
         )
+        .collect()
     )
     first_of_key = (
         pl.when(pl.col("_reason").is_null()).then(pl.col("_line")).min().over([*scope, *key])
