@@ -163,6 +163,8 @@ def _materialise(
     conn = duckdb.connect(str(target))
     try:
         conn.execute("set TimeZone = 'UTC'")
+        # Tables are sets: not keeping scan order lets CTAS run in parallel with less memory.
+        conn.execute("set preserve_insertion_order = false")
         raw_path = str(paths.raw_db_path()).replace("'", "''")
         conn.execute(f"attach '{raw_path}' as raw (read_only)")
         create_build_params(conn, params)
