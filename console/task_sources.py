@@ -22,6 +22,23 @@ REVIEW_COOLDOWN = timedelta(days=180)
 ASK_SLA = timedelta(days=7)
 REVIEW_SLA = timedelta(days=14)
 
+
+
+@dataclass(frozen=True)
+class HistoryWindows:
+    """How old a lead-driven trigger may be for refresh to still open a task for it.
+
+    Exports carry years of history; a lead referred months ago, or an outcome the referrer
+    was never told about last year, is no longer work the agency can act on. The windows only
+    limit *opening*: a task already open stays open (and shows as breached) until handled.
+    """
+
+    lead_days: int = 30  # contact_lead: days since the lead was referred
+    close_loop_days: int = 30  # close_loop: days since the lead's outcome
+
+
+HISTORY_WINDOWS = HistoryWindows()
+
 TASK_COLUMNS = (
     "natural_key", "kind", "practice_slug", "subject_type", "subject_id", "patient_id",
     "lead_id", "treatment_id", "referrer_patient_id", "category", "case_value",
@@ -311,6 +328,22 @@ def review_candidates(
             (pl.col("results_visible_at") + REVIEW_SLA).alias("sla_deadline"),
             pl.col("results_visible_at").alias("decay_from"),
         )
+    )
+
+
+def within_windows(frame: pl.DataFrame, *, now: datetime,
+                   windows: HistoryWindows = HISTORY_WINDOWS) -> pl.DataFrame:
+    """The candidate rows refresh may open now: lead-driven kinds only inside their window.
+
+    `decay_from` is the trigger time of both kinds (referral for contact_lead, outcome for
+    close_loop); a trigger exactly `days` old is still inside the window.
+    """
+    lead_since = now - timedelta(days=windows.lead_days)
+    loop_since = now - timedelta(days=windows.close_loop_days)
+    return frame.filter(
+        pl.when(pl.col("kind") == "contact_lead").then(pl.col("decay_from") >= lead_since)
+        .when(pl.col("kind") == "close_loop").then(pl.col("decay_from") >= loop_since)
+        .otherwise(pl.lit(True))
     )
 
 

@@ -6,9 +6,9 @@ closed tasks are kept and skipped), and cancels open tasks whose reason disappea
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from console.business_hours import add_business_days
 from console.db import begin_write, columns
 from console.models.practice import PracticeSettings
-from console.models.work import ConsentEvent, Lead, LeadEvent, Task, TaskStatus, Touch
+from console.models.work import Task, TaskStatus
 from console.priority import (
     DEFAULT_CASE_VALUE,
     DEFAULT_LEAD_CONVERSION,
@@ -30,10 +30,11 @@ from console.priority import (
     rank_key_expr,
     with_scores,
 )
+from console.task_facts import as_utc_frame, load_facts
 from console.task_sources import (
+    HISTORY_WINDOWS,
     TASK_COLUMNS,
-    WILLING_DISPOSITIONS,
-    OpsFacts,
+    HistoryWindows,
     ask_candidates,
     blocked_subjects,
     close_loop_candidates,
@@ -41,6 +42,7 @@ from console.task_sources import (
     effective_leads,
     effective_patients,
     review_candidates,
+    within_windows,
 )
 
 INSERT_BATCH = 5_000
@@ -65,25 +67,8 @@ class RefreshResult:
     open: int
 
 
-def _utc(frame: pl.DataFrame) -> pl.DataFrame:
-    """Every datetime column as UTC-aware (naive snapshot timestamps are UTC)."""
-    fixes = []
-    for name, dtype in frame.schema.items():
-        if isinstance(dtype, pl.Datetime):
-            expr = pl.col(name).dt.cast_time_unit("us")
-            fixes.append(
-                expr.dt.replace_time_zone("UTC") if dtype.time_zone is None
-                else expr.dt.convert_time_zone("UTC")
-            )
-    return frame.with_columns(fixes) if fixes else frame
-
-
 def _mart(snapshot: duckdb.DuckDBPyConnection, name: str) -> pl.DataFrame:
-    return _utc(snapshot.sql(f"select * from {name}").pl())
-
-
-def _frame(rows: Sequence[Any], schema: dict[str, Any]) -> pl.DataFrame:
-    return _utc(pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row"))
+    return as_utc_frame(snapshot.sql(f"select * from {name}").pl())
 
 
 def sync_practices(*, session: Session, practices: pl.DataFrame) -> dict[str, PracticeSettings]:
@@ -108,93 +93,32 @@ def sync_practices(*, session: Session, practices: pl.DataFrame) -> dict[str, Pr
     return known
 
 
-def load_facts(*, session: Session, now: datetime) -> OpsFacts:
-    """Read the operational facts refresh needs from the store into frames."""
-    touches = _frame(
-        session.execute(
-            select_columns(*columns(
-                Touch.practice_slug, Touch.subject_type, Touch.subject_id, Touch.disposition,
-                   Touch.started_at, Touch.treatment_id))
-            .where(col(Touch.disposition).is_not(None))
-            .where(col(Touch.started_at) >= now - timedelta(days=366))
-        ).all(),
-        {"practice_slug": pl.String, "subject_type": pl.String, "subject_id": pl.String,
-         "disposition": pl.String, "started_at": pl.Datetime("us", "UTC"),
-         "treatment_id": pl.String},
-    )
-    consent = _frame(
-        session.execute(
-            select_columns(*columns(
-                ConsentEvent.practice_slug, ConsentEvent.subject_type, ConsentEvent.subject_id,
-                   ConsentEvent.channel, ConsentEvent.granted, ConsentEvent.at,
-                   ConsentEvent.event_id))
-        ).all(),
-        {"practice_slug": pl.String, "subject_type": pl.String, "subject_id": pl.String,
-         "channel": pl.String, "granted": pl.Boolean, "at": pl.Datetime("us", "UTC"),
-         "event_id": pl.Int64},
-    )
-    revoked = (
-        consent.sort("at", "event_id")
-        .group_by("practice_slug", "subject_type", "subject_id", "channel")
-        .agg(pl.col("granted").last())
-        .filter(~pl.col("granted"))
-        .drop("granted")
-    )
-    leads = _frame(
-        session.execute(
-            select_columns(*columns(
-                Lead.practice_slug, Lead.lead_id, Lead.referrer_patient_id, Lead.phone,
-                   Lead.referred_at, Lead.status, Lead.status_at))
-        ).all(),
-        {"practice_slug": pl.String, "lead_id": pl.String, "referrer_patient_id": pl.String,
-         "lead_phone": pl.String, "referred_at": pl.Datetime("us", "UTC"),
-         "status": pl.String, "status_at": pl.Datetime("us", "UTC")},
-    ).with_columns(
-        first_contact_at=pl.lit(None, dtype=pl.Datetime("us", "UTC")),
-        loop_closed_at=pl.lit(None, dtype=pl.Datetime("us", "UTC")),
-    )
-    lead_events = _frame(
-        session.exec(
-            select(LeadEvent.practice_slug, LeadEvent.lead_id, LeadEvent.event, LeadEvent.at)
-        ).all(),
-        {"practice_slug": pl.String, "lead_id": pl.String, "event": pl.String,
-         "at": pl.Datetime("us", "UTC")},
-    )
-    reviews = _frame(
-        session.exec(
-            select(Task.practice_slug, Task.patient_id, Task.treatment_id, Task.created_at)
-            .where(Task.kind == "review_request")
-        ).all(),
-        {"practice_slug": pl.String, "patient_id": pl.String, "treatment_id": pl.String,
-         "created_at": pl.Datetime("us", "UTC")},
-    )
-    willing = _frame(
-        session.exec(
-            select(Task.practice_slug, Task.patient_id, Task.treatment_id, Task.decay_from)
-            .join(Touch, col(Touch.task_id) == col(Task.task_id))
-            .where(col(Touch.disposition).in_(WILLING_DISPOSITIONS))
-            .where(col(Task.treatment_id).is_not(None))
-        ).all(),
-        {"practice_slug": pl.String, "patient_id": pl.String, "treatment_id": pl.String,
-         "results_visible_at": pl.Datetime("us", "UTC")},
-    )
-    return OpsFacts(touches=touches, revoked=revoked, leads=leads, lead_events=lead_events,
-                    reviews=reviews, willing=willing)
+# Kinds whose SLA is N business days from the trigger, and the practice setting giving N.
+BUSINESS_SLA_DAYS = {
+    "contact_lead": "lead_sla_business_days",
+    "close_loop": "close_loop_sla_business_days",
+}
 
 
-def _with_business_sla(frame: pl.DataFrame, days_of: str,
-                       practices: dict[str, PracticeSettings]) -> pl.DataFrame:
-    """Replace `sla_deadline` with start + N business days in each practice's hours.
+def _with_business_slas(frame: pl.DataFrame,
+                        practices: dict[str, PracticeSettings]) -> pl.DataFrame:
+    """Replace lead-driven kinds' `sla_deadline` with start + N business days (practice hours).
 
     Business-day arithmetic needs each practice's zone and opening days, so it runs per row;
-    only lead-driven kinds use it, and leads are few next to ask candidates.
+    it runs only on the lead-driven rows being opened, which are few next to ask candidates.
     """
+    lead_driven = pl.col("kind").is_in(list(BUSINESS_SLA_DAYS))
+    rows = frame.filter(lead_driven)
     deadlines = [
-        add_business_days(start, getattr(practices[slug], days_of), practices[slug])
-        for slug, start in zip(frame["practice_slug"], frame["sla_deadline"], strict=True)
+        add_business_days(start, getattr(practices[slug], BUSINESS_SLA_DAYS[kind]),
+                          practices[slug])
+        for kind, slug, start in zip(rows["kind"], rows["practice_slug"], rows["sla_deadline"],
+                                     strict=True)
     ]
-    return frame.with_columns(
-        pl.Series("sla_deadline", deadlines, dtype=pl.Datetime("us", "UTC"))
+    return pl.concat(
+        [frame.filter(~lead_driven),
+         rows.with_columns(pl.Series("sla_deadline", deadlines, dtype=pl.Datetime("us", "UTC")))],
+        how="vertical_relaxed",
     )
 
 
@@ -286,9 +210,13 @@ def close_tasks(*, session: Session, task_ids: Iterable[int], reason: str, now: 
 
 
 def refresh_tasks(
-    *, session: Session, snapshot: duckdb.DuckDBPyConnection, now: datetime
+    *, session: Session, snapshot: duckdb.DuckDBPyConnection, now: datetime,
+    windows: HistoryWindows = HISTORY_WINDOWS,
 ) -> RefreshResult:
-    """Bring the task table in line with the snapshot and the operational facts; commits."""
+    """Bring the task table in line with the snapshot and the operational facts; commits.
+
+    Lead-driven tasks are opened only for triggers inside `windows` (see HistoryWindows).
+    """
     begin_write(session)
     practices = sync_practices(session=session, practices=_mart(snapshot, "mart_practices"))
     facts = load_facts(session=session, now=now)
@@ -308,10 +236,8 @@ def refresh_tasks(
     wanted = pl.concat(
         [
             ask_candidates(candidates=ask_source, patients=patients, facts=facts, now=now),
-            contact_lead_candidates(leads=leads, facts=facts, case_values=case_values)
-            .pipe(_with_business_sla, "lead_sla_business_days", practices),
-            close_loop_candidates(leads=leads, patients=patients, case_values=case_values)
-            .pipe(_with_business_sla, "close_loop_sla_business_days", practices),
+            contact_lead_candidates(leads=leads, facts=facts, case_values=case_values),
+            close_loop_candidates(leads=leads, patients=patients, case_values=case_values),
             review_candidates(candidates=_mart(snapshot, "mart_review_candidates"),
                               patients=patients, facts=facts, case_values=case_values, now=now),
         ],
@@ -324,11 +250,14 @@ def refresh_tasks(
     busy = active.filter(pl.col("kind").is_in(["ask", "review_request"])).select(
         "kind", "practice_slug", "subject_id"
     ).unique()
+    # Old history opens nothing; what is still wanted but out of its window stays open below.
     fresh = (
-        wanted.join(existing.select("natural_key"), on="natural_key", how="anti")
+        within_windows(wanted, now=now, windows=windows)
+        .join(existing.select("natural_key"), on="natural_key", how="anti")
         .join(busy, on=["kind", "practice_slug", "subject_id"], how="anti")
         .sort("case_value", descending=True, nulls_last=True)
         .unique(subset=["kind", "practice_slug", "subject_id"], keep="first", maintain_order=True)
+        .pipe(_with_business_slas, practices)
     )
     blocked = blocked_subjects(patients)
     gone = active.filter(pl.col("kind").is_in(REFRESHED_KINDS)).join(
