@@ -148,7 +148,7 @@ def create_demo_users(*, now: datetime) -> list[DemoLogin]:
 @contextmanager
 def _stages(console: Console) -> Iterator[StageReporter]:
     """A progress bar over the demo's stages (plain lines when not on a terminal)."""
-    stages = ["generate", "ingest", "build", "users"]
+    stages = ["generate", "ingest", "build", "users", "history"]
     bar = Progress(
         TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
         console=console, disable=not console.is_terminal,
@@ -164,8 +164,19 @@ def _stages(console: Console) -> Iterator[StageReporter]:
         yield report
 
 
+def simulate_demo_history(*, now: datetime) -> bool:
+    """Simulate the agency's past work once (demo users first: they are its coordinators)."""
+    from console.demo_history import simulate_agency_history
+    from warehouse.snapshot import reading_snapshot
+
+    with reading_snapshot() as snapshot, session_scope() as session:
+        summary = simulate_agency_history(session=session, snapshot=snapshot, now=now,
+                                          seed=DEMO_SEED)
+    return not summary.skipped and summary.touches > 0
+
+
 def prepare_demo(*, console: Console | None = None) -> list[DemoLogin]:
-    """Make demo data if absent, ingest it, build, and create the demo users."""
+    """Make demo data if absent, ingest, build, create the demo users, simulate history, rebuild."""
     from pipelines.generate import generate_exports
     from pipelines.ingest import ingest
 
@@ -190,6 +201,10 @@ def prepare_demo(*, console: Console | None = None) -> list[DemoLogin]:
         report("creating demo users")
         logins = create_demo_users(now=now)
         report("done: users")
+        report("simulating the agency's work since each practice's onboarding")
+        if simulate_demo_history(now=now):
+            built = build_everything(now=now)
+        report("done: history")
     counts = summary.to_json()
     out.print(
         f"ingested {counts['rows_in']} rows ({counts['quarantined']} quarantined with a reason); "
