@@ -1,4 +1,4 @@
-"""The automated ask end to end on generated demo-style data, through the CLI and a real SMTP server."""
+"""The automated ask end to end on generated data, through the CLI and a real SMTP server."""
 
 from __future__ import annotations
 
