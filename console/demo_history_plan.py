@@ -23,9 +23,9 @@ DAY_US = 24 * HOUR_US
 UTC_US = pl.Datetime("us", "UTC")
 ASK_ON_TIME = 0.9  # asks made within the 7-day SLA
 REACH_OTHERS = 0.5  # patients who never referred: reached on some attempt
-WILLING_OTHERS = 0.45  # ... and, when reached, willing (the rest decline)
+WILLING_OTHERS = 0.5  # ... and, when reached, willing (the rest decline)
 LEAD_ON_TIME = 0.93  # leads first called within one business day
-LOOP_ON_TIME = 0.96  # loops closed within two business days
+LOOP_ON_TIME = 0.98  # loops closed within two business days
 LEAD_EVENT = {"booked": "booked", "treated": "booked", "declined": "declined",
               "contacted": "contacted", "new": "contacted", "unreachable": "unreachable"}
 LEAD_FINAL = {"booked": "lead_booked", "declined": "lead_declined", "contacted":
