@@ -1,4 +1,9 @@
-"""Consent changes: revocation on every channel (opt-out) cancels the person's open work at once."""
+"""Consent changes: revocation on every channel (opt-out) cancels the person's open work at once.
+
+Every change is also an audit event (SECURITY 21) in the caller's transaction: action
+`consent_change`, object `{subject_type}:{subject_id}` (an id, never a name or address),
+outcome `revoked:{channels}` or `granted:{channel}`.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,18 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col
 
+from console import audit
+from console.audit import Action
 from console.models.work import ConsentEvent, Task, TaskStatus
 
 CHANNELS = ("call", "text", "email")
+
+
+def _audit(session: Session, actor: str, practice_slug: str, subject_type: str,
+           subject_id: str, outcome: str, now: datetime) -> None:
+    audit.record(session=session, actor=actor, action=Action.consent_change,
+                 practice_slug=practice_slug, object_ref=f"{subject_type}:{subject_id}",
+                 outcome=outcome, now=now)
 
 
 def revoke_consent(
@@ -21,14 +35,17 @@ def revoke_consent(
     source: str,
     now: datetime,
     channels: tuple[str, ...] = CHANNELS,
+    actor: str | None = None,
 ) -> int:
-    """Record revocation on `channels` and cancel every open task about that person.
+    """Record revocation on `channels` (audited) and cancel every open task about that person.
 
     Returns how many tasks were cancelled. The caller commits (so a disposition and its
-    opt-out land in one transaction).
+    opt-out land in one transaction). `actor` defaults to `system:{source}`.
     """
     if subject_type not in ("patient", "lead"):
         raise ValueError(f"unknown subject type {subject_type!r}")
+    _audit(session, actor or f"system:{source}", practice_slug, subject_type, subject_id,
+           f"revoked:{','.join(channels)}", now)
     session.add_all(
         ConsentEvent(practice_slug=practice_slug, subject_type=subject_type,
                      subject_id=subject_id, channel=channel, granted=False, source=source,
@@ -55,9 +72,11 @@ def revoke_consent(
 
 def grant_consent(
     *, session: Session, practice_slug: str, subject_type: str, subject_id: str, channel: str,
-    source: str, now: datetime,
+    source: str, now: datetime, actor: str | None = None,
 ) -> None:
-    """Record a (re-)grant of consent on one channel; the caller commits."""
+    """Record a (re-)grant of consent on one channel (audited); the caller commits."""
+    _audit(session, actor or f"system:{source}", practice_slug, subject_type, subject_id,
+           f"granted:{channel}", now)
     session.add(
         ConsentEvent(practice_slug=practice_slug, subject_type=subject_type,
                      subject_id=subject_id, channel=channel, granted=True, source=source, at=now)

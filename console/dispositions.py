@@ -1,4 +1,8 @@
-"""Logging a call's outcome: the touch, the task's end, and the next action (DOMAIN.md table)."""
+"""Logging a call's outcome: the touch, the task's end, and the next action (DOMAIN.md table).
+
+Every disposition is audited here, in its own transaction (SECURITY 21): action
+`disposition`, object `task:{id}`, the disposition as outcome.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,15 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col
 
+from console import audit
+from console.access import actor_ref
+from console.audit import Action
 from console.business_hours import add_business_days
 from console.consent import revoke_consent
 from console.db import begin_write
 from console.errors import UserError
 from console.leads import LeadInput, create_lead, record_lead_event, validate_lead
+from console.loop_closure import ReferrerLookup, published_referrer, queue_thank_you
 from console.models.identity import User
 from console.models.practice import PracticeSettings
 from console.models.work import Task, TaskStatus, Touch
@@ -51,6 +59,7 @@ class DispositionResult:
     next_task_id: int | None = None
     lead_id: str | None = None
     cancelled_tasks: int = 0
+    thank_you_message_id: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The `loopdesk log --json` shape."""
@@ -62,11 +71,12 @@ class DispositionResult:
             "next_task_id": self.next_task_id,
             "lead_id": self.lead_id,
             "cancelled_tasks": self.cancelled_tasks,
+            "thank_you_message_id": self.thank_you_message_id,
         }
 
 
 def _check(task: Task, disposition: str, minutes: float, callback_at: datetime | None,
-           now: datetime) -> None:
+           now: datetime, send_thank_you: bool) -> None:
     if disposition not in DISPOSITIONS:
         known = ", ".join(sorted(DISPOSITIONS))
         raise UserError(f"unknown disposition {disposition!r}; one of {known}")
@@ -75,6 +85,8 @@ def _check(task: Task, disposition: str, minutes: float, callback_at: datetime |
         raise UserError(f"disposition {disposition!r} does not apply to a {task.kind} task")
     if disposition == "loop_closed" and task.kind != "close_loop":
         raise UserError("loop_closed applies only to close_loop tasks")
+    if send_thank_you and disposition != "loop_closed":
+        raise UserError("a thank-you message goes only with loop_closed")
     if minutes < 0 or minutes > 600:
         raise UserError("minutes must be between 0 and 600")
     if disposition == "callback_requested" and (callback_at is None or callback_at <= now):
@@ -133,13 +145,20 @@ def log_disposition(
     callback_at: datetime | None,
     lead: LeadInput | None,
     now: datetime,
+    send_thank_you: bool = False,
+    referrer_lookup: ReferrerLookup | None = None,
 ) -> DispositionResult:
-    """Record a call outcome on a task the user holds and set the next action; commits."""
+    """Record a call outcome on a task the user holds and set the next action; commits.
+
+    The disposition is audited in the same transaction. With `send_thank_you`, a
+    `loop_closed` also queues the written thank-you to the referrer (loop_closure.py), found
+    with `referrer_lookup` (the published snapshot unless a test passes its own).
+    """
     begin_write(session)
     task = session.get(Task, task_id, populate_existing=True)
     if task is None:
         raise StaleClaim(f"no task {task_id}")
-    _check(task, disposition, minutes, callback_at, now)
+    _check(task, disposition, minutes, callback_at, now, send_thank_you)
     if disposition == "referred":
         lead = validate_lead(lead)
     practice = session.get(PracticeSettings, task.practice_slug)
@@ -170,7 +189,11 @@ def log_disposition(
     )
     session.add(touch)
     session.flush()
+    audit.record(session=session, actor=actor_ref(user.user_id), action=Action.disposition,
+                 practice_slug=task.practice_slug, object_ref=f"task:{task_id}",
+                 outcome=disposition, now=now)
     next_task: Task | None = None
+    thank_you_id: int | None = None
     lead_id = task.lead_id
     cancelled = 0
     root = task.source_task_id or task.task_id
@@ -206,7 +229,8 @@ def log_disposition(
     elif disposition == "opted_out":
         cancelled = revoke_consent(session=session, practice_slug=task.practice_slug,
                                    subject_type=task.subject_type, subject_id=task.subject_id,
-                                   source="disposition", now=now)
+                                   source="disposition", now=now,
+                                   actor=actor_ref(user.user_id))
     elif disposition in LEAD_OUTCOME_EVENTS or out_of_attempts:
         event = LEAD_OUTCOME_EVENTS.get(disposition, "unreachable")
         if task.lead_id:
@@ -216,12 +240,18 @@ def log_disposition(
     elif disposition == "loop_closed" and task.lead_id:
         record_lead_event(session=session, practice_slug=task.practice_slug,
                           lead_id=task.lead_id, event="loop_closed", now=now)
+        if send_thank_you and task.patient_id:
+            lookup = referrer_lookup or published_referrer
+            referrer = lookup(task.practice_slug, task.patient_id, task.lead_id)
+            message = queue_thank_you(session=session, task=task, practice=practice,
+                                      referrer=referrer, now=now)
+            thank_you_id = message.message_id if message is not None else None
     session.commit()
     return DispositionResult(
         task_id=task_id, disposition=disposition, touch_id=touch.touch_id or 0,
         task_status=str(values["status"]),
         next_task_id=next_task.task_id if next_task is not None else None,
-        lead_id=lead_id, cancelled_tasks=cancelled,
+        lead_id=lead_id, cancelled_tasks=cancelled, thank_you_message_id=thank_you_id,
     )
 
 

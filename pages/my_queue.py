@@ -61,6 +61,8 @@ def _log(card: TaskCard) -> None:
             phone=st.session_state.get(_key(card, "lead_phone")) or None,
             email=st.session_state.get(_key(card, "lead_email")) or None,
         )
+    thank_you = disposition == "loop_closed" and bool(
+        st.session_state.get(_key(card, "thank_you"), False))
     try:
         with store() as session:
             result = log_outcome(
@@ -69,7 +71,7 @@ def _log(card: TaskCard) -> None:
                 minutes=float(st.session_state[_key(card, "minutes")]),
                 notes=st.session_state.get(_key(card, "notes"), ""),
                 callback_at=_callback_at(card) if disposition == "callback_requested" else None,
-                lead=lead, now=now())
+                lead=lead, now=now(), send_thank_you=thank_you)
             follow = created_task(session=session, user=user, task_id=result.next_task_id)
     except UserError as error:
         flash("error", str(error))
@@ -77,6 +79,10 @@ def _log(card: TaskCard) -> None:
     message = f"Logged {disposition.replace('_', ' ')} on task {card.task_id}."
     if follow is not None:
         message += f" Next action: {follow.kind} task {follow.task_id} created."
+    if result.thank_you_message_id is not None:
+        message += " Thank-you message queued."
+    elif thank_you:
+        message += " No thank-you message queued (no email or text consent, or sent before)."
     flash("success", message)
 
 
@@ -143,6 +149,13 @@ def _form(card: TaskCard) -> None:
         phone, email = st.columns(2)
         phone.text_input("Lead phone", key=_key(card, "lead_phone"))
         email.text_input("Lead email", key=_key(card, "lead_email"))
+    if disposition == "loop_closed":
+        channel = card.thank_you_channel
+        st.checkbox("Send thank-you message", value=channel is not None,
+                    key=_key(card, "thank_you"))
+        by = "email" if channel == "email" else "text message"
+        st.caption(f"A written thank-you and the outcome go to the referrer by {by}."
+                   if channel else "The referrer has no email or text consent: no message.")
     if disposition == "callback_requested":
         tomorrow = local(now(), card.practice_timezone).date() + timedelta(days=1)
         day, at = st.columns(2)

@@ -109,6 +109,10 @@ def register(app: typer.Typer) -> None:
         lead_last_name: str | None = typer.Option(None, "--lead-last-name"),
         lead_phone: str | None = typer.Option(None, "--lead-phone"),
         lead_email: str | None = typer.Option(None, "--lead-email"),
+        send_thank_you: bool = typer.Option(
+            False, "--send-thank-you",
+            help="with loop_closed: also queue the written thank-you to the referrer "
+                 "(email, else text, by their consent; sent by `loopdesk automate`)"),
         as_json: bool = typer.Option(False, "--json", help="print JSON"),
     ) -> None:
         """Log a call outcome on a task you hold (uses your current claim version)."""
@@ -133,10 +137,14 @@ def register(app: typer.Typer) -> None:
             result = log_disposition(
                 session=session, user=user, task_id=task_id, claim_version=version,
                 disposition=disposition, minutes=minutes, notes=notes, callback_at=when,
-                lead=lead, now=now(),
+                lead=lead, now=now(), send_thank_you=send_thank_you,
             )
         if as_json:
             emit_json(result.to_json())
         else:
             follow = f"; next task {result.next_task_id}" if result.next_task_id else ""
+            if result.thank_you_message_id is not None:
+                follow += f"; thank-you message {result.thank_you_message_id} queued"
+            elif send_thank_you:
+                follow += "; no thank-you queued (no email/text consent, or already queued)"
             typer.echo(f"logged {result.disposition} on task {result.task_id}{follow}")

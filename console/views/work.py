@@ -20,6 +20,7 @@ from console.dispositions import (
 )
 from console.errors import NotAuthorised
 from console.leads import LeadInput
+from console.loop_closure import message_channel, read_referrer
 from console.models.identity import Role, User
 from console.models.practice import PracticeSettings
 from console.models.work import Lead, Task, TaskStatus, Touch
@@ -82,6 +83,8 @@ class TaskCard:
     dispositions: list[str]
     touches: list[dict[str, Any]] = field(default_factory=list)
     lead_outcome: str | None = None
+    # close_loop only: where a written thank-you would go ("email" / "sms"), None if nowhere.
+    thank_you_channel: str | None = None
 
 
 def _user_row(session: Session, user: CurrentUser) -> User:
@@ -104,15 +107,9 @@ def held_task(*, session: Session, user: CurrentUser, now: datetime) -> Task | N
 
 
 def take_next(*, session: Session, user: CurrentUser, now: datetime) -> Task | None:
-    """Claim the most valuable task the user may call now (audited), or None."""
+    """Claim the most valuable task the user may call now, or None (claim_next audits it)."""
     require_role(user, WORKER_ROLES)
-    task = claim_next(session=session, user=_user_row(session, user), now=now)
-    if task is not None:
-        audit.record(session=session, actor=user.actor, action=Action.claim,
-                     practice_slug=task.practice_slug, object_ref=f"task:{task.task_id}",
-                     outcome=Outcome.success, now=now)
-        session.commit()
-    return task
+    return claim_next(session=session, user=_user_row(session, user), now=now)
 
 
 def _held(session: Session, user: CurrentUser, task_id: int) -> Task:
@@ -209,6 +206,17 @@ def _touches(session: Session, task: Task) -> list[dict[str, Any]]:
             for t in rows]
 
 
+def _thank_you_channel(conn: Any, session: Session, task: Task) -> str | None:
+    """The channel a loop-closure thank-you would use (by the referrer's consent), or None."""
+    if task.kind != "close_loop" or task.lead_id is None or task.patient_id is None:
+        return None
+    referrer = read_referrer(conn, practice_slug=task.practice_slug, patient_id=task.patient_id,
+                             lead_id=task.lead_id)
+    route = message_channel(session=session, practice_slug=task.practice_slug,
+                            patient_id=task.patient_id, referrer=referrer)
+    return route[0] if route is not None else None
+
+
 def dispositions_for(task: Task) -> list[str]:
     """The dispositions that apply to this task, most common first."""
     allowed = LEAD_DISPOSITIONS if task.subject_type == "lead" else PATIENT_DISPOSITIONS
@@ -231,6 +239,7 @@ def task_card(*, session: Session, user: CurrentUser, task_id: int, now: datetim
         treatment, visible = _treatment(conn, task, now)
         lead_first, outcome = _lead_of(conn, session, task)
         referrer = _referrer(conn, task)
+        thank_you = _thank_you_channel(conn, session, task)
     why = explain(kind=task.kind, category=task.category, case_value=task.case_value,
                   decay_from=task.decay_from, sla_deadline=task.sla_deadline,
                   attempt=task.attempt, share=Share(factor=1.0, behind_hours=0.0), now=now)
@@ -251,6 +260,7 @@ def task_card(*, session: Session, user: CurrentUser, task_id: int, now: datetim
         sla=countdown(task.sla_deadline, now), why=why, script=script,
         dispositions=dispositions_for(task), touches=_touches(session, task),
         lead_outcome=outcome if task.kind == "close_loop" else None,
+        thank_you_channel=thank_you,
     )
 
 
@@ -266,18 +276,15 @@ def log_outcome(
     callback_at: datetime | None,
     lead: LeadInput | None,
     now: datetime,
+    send_thank_you: bool = False,
 ) -> DispositionResult:
-    """Log a call outcome on a held task (the disposition service sets the next action; audited)."""
-    task = _held(session, user, task_id)
-    result = log_disposition(
+    """Log a call outcome on a held task (the disposition service sets the next action and
+    audits it); `send_thank_you` queues the written thank-you with a `loop_closed`."""
+    _held(session, user, task_id)
+    return log_disposition(
         session=session, user=_user_row(session, user), task_id=task_id,
         claim_version=claim_version, disposition=disposition, minutes=minutes, notes=notes,
-        callback_at=callback_at, lead=lead, now=now)
-    audit.record(session=session, actor=user.actor, action=Action.disposition,
-                 practice_slug=task.practice_slug, object_ref=f"task:{task_id}",
-                 outcome=disposition, now=now)
-    session.commit()
-    return result
+        callback_at=callback_at, lead=lead, now=now, send_thank_you=send_thank_you)
 
 
 def put_back(*, session: Session, user: CurrentUser, task_id: int, claim_version: int,
