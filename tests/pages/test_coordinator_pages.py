@@ -154,3 +154,83 @@ def test_a_patient_named_like_html_shows_as_text(
     assert all(not md.proto.allow_html for md in app.markdown)
     leads = login(Role.coordinator, [slug], "pages/leads.py")[0]
     assert XSS in frames_text(leads)
+
+
+def _hand_over_a_loop(session: Session, slug: str, user_id: int | None, patient_id: str) -> Task:
+    """A close_loop task about `patient_id`'s friend, claimed by the user (as a claim would)."""
+    from console.models.practice import PracticeSettings
+    from tests.factories import add_task
+
+    practice = session.get(PracticeSettings, slug)
+    assert practice is not None
+    task = add_task(session, practice, kind="close_loop", subject_id=patient_id,
+                    lead_id=f"lead-of-{patient_id}", referrer_patient_id=patient_id,
+                    now=now_utc())
+    task.status, task.claimed_by = TaskStatus.claimed, user_id
+    task.claim_version += 1
+    task.claimed_at = now_utc() + timedelta(seconds=2)
+    task.lease_expires_at = now_utc() + timedelta(minutes=15)
+    session.add(task)
+    session.commit()
+    return task
+
+
+def _email_referrers(slug: str) -> list[str]:
+    from warehouse.snapshot import reading_snapshot
+
+    with reading_snapshot() as conn:
+        rows = conn.execute(
+            "select patient_id from mart_patients where practice_slug = ? and consent_email "
+            "and email is not null and not do_not_contact order by patient_id limit 2", [slug]
+        ).fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def _close_the_loop(app: AppTest) -> AppTest:
+    app.selectbox[0].set_value("loop_closed").run()
+    return app
+
+
+def test_loop_closed_offers_and_queues_the_thank_you(
+    login: Login, world: World, session: Session
+) -> None:
+    from console.models.outreach import Message
+
+    slug, _ = _one_practice(world)
+    referrer = _email_referrers(slug)[0]
+    app, user = login(Role.coordinator, [slug], "pages/my_queue.py")
+    _hand_over_a_loop(session, slug, user.user_id, referrer)
+    _close_the_loop(app.run())
+    assert not app.exception
+    [offer] = [c for c in app.checkbox if c.label == "Send thank-you message"]
+    assert offer.value is True and "by email" in texts(app)
+    next(b for b in app.button if b.label == "Log outcome").click().run()
+    assert not app.exception
+    assert "Logged loop closed" in texts(app) and "Thank-you message queued." in texts(app)
+    session.rollback()
+    [message] = session.exec(select(Message).where(Message.subject_id == referrer)
+                             .where(Message.purpose == "loop_close")).all()
+    assert (message.channel, message.status) == ("email", "queued")
+
+
+def test_no_thank_you_is_offered_without_email_or_text_consent(
+    login: Login, world: World, session: Session
+) -> None:
+    from console.consent import revoke_consent
+    from console.models.outreach import Message
+
+    slug, _ = _one_practice(world)
+    referrer = _email_referrers(slug)[1]
+    revoke_consent(session=session, practice_slug=slug, subject_type="patient",
+                   subject_id=referrer, source="test", now=now_utc() - timedelta(days=1),
+                   channels=("email", "text"))
+    session.commit()
+    app, user = login(Role.coordinator, [slug], "pages/my_queue.py")
+    _hand_over_a_loop(session, slug, user.user_id, referrer)
+    _close_the_loop(app.run())
+    [offer] = [c for c in app.checkbox if c.label == "Send thank-you message"]
+    assert offer.value is False and "no email or text consent" in texts(app)
+    next(b for b in app.button if b.label == "Log outcome").click().run()
+    assert not app.exception and "Logged loop closed" in texts(app)
+    session.rollback()
+    assert session.exec(select(Message).where(Message.subject_id == referrer)).all() == []
