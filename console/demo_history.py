@@ -146,7 +146,7 @@ def _admin_blocks(practice: PracticeSettings, calls: pl.DataFrame, *, cutoff: da
     ).agg(pl.col("minutes").sum().alias("calls"))
     factor = rng.uniform(0.8, 1.1, weeks.height)
     weeks = (
-        weeks.join(logged, on="week", how="left")
+        weeks.join(logged, on="week", how="left", maintain_order="left")
         .with_columns(
             target=practice.contracted_hours_per_week * 60.0 * pl.Series(factor)
             * pl.col("day").list.len() / len(open_days)
@@ -303,10 +303,10 @@ def _write_tasks(session: Session, tasks: pl.DataFrame,
     """Insert done tasks, take over open ones refresh already made, add open ones scored."""
     existing = _key_ids(session)
     done = tasks.filter(pl.col("status") == "done")
-    known = done.join(existing, on="natural_key", how="inner")
+    known = done.join(existing, on="natural_key", how="inner", maintain_order="left")
     # A task a refresh opened for the same work becomes the history's (same natural key).
     taken = known.filter(pl.col("status_right").is_in(list(ACTIVE))).drop("status_right")
-    fresh = done.join(existing, on="natural_key", how="anti")
+    fresh = done.join(existing, on="natural_key", how="anti", maintain_order="left")
     rows = _task_rows(fresh)
     for start in range(0, len(rows), INSERT_BATCH):
         session.execute(insert(Task), rows[start : start + INSERT_BATCH])
@@ -328,7 +328,8 @@ def _key_follow_ups(tasks: pl.DataFrame, ids: pl.DataFrame) -> pl.DataFrame:
     """Follow-up rows get `follow_up:{root task id}:{attempt}`, as dispositions name them."""
     roots = ids.select(pl.col("natural_key").alias("root_key"),
                        pl.col("task_id").alias("source_task_id"))
-    follow = tasks.filter(pl.col("kind") == "follow_up").join(roots, on="root_key", how="inner")
+    follow = tasks.filter(pl.col("kind") == "follow_up").join(
+        roots, on="root_key", how="inner", maintain_order="left")
     follow = follow.with_columns(
         natural_key=pl.format("follow_up:{}:{}", "source_task_id", "attempt"))
     return pl.concat([tasks.filter(pl.col("kind") != "follow_up"), follow],
@@ -366,11 +367,12 @@ def simulate_agency_history(*, session: Session, snapshot: duckdb.DuckDBPyConnec
     ids = _key_ids(session).select("natural_key", "task_id")
     root_ids = ids.rename({"natural_key": "root_key", "task_id": "root_id"})
     touches = (
-        touches.join(root_ids, on="root_key", how="left")
+        touches.join(root_ids, on="root_key", how="left", maintain_order="left")
         .with_columns(task_key=pl.coalesce(
             "task_key", pl.format("follow_up:{}:{}", "root_id", "attempt")))
-        .join(ids.rename({"natural_key": "task_key"}), on="task_key", how="left")
-        .sort("practice_slug", "started_at", "subject_id")
+        .join(ids.rename({"natural_key": "task_key"}), on="task_key", how="left",
+              maintain_order="left")
+        .sort("practice_slug", "started_at", "subject_id", "minutes", maintain_order=True)
     )
     touch_rows = touches.select(
         "task_id", "practice_slug", "subject_type", "subject_id", "patient_id", "lead_id",

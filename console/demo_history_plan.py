@@ -124,7 +124,7 @@ def plan_asks(*, practice: PracticeSettings, treatments: pl.DataFrame, callable_
     visible = pl.col("results_visible_at")
     base = (
         treatments.filter((visible >= _ts(onboarded)) & (visible < _ts(cutoff)))
-        .join(callable_ids, on="patient_id", how="semi")
+        .join(callable_ids, on="patient_id", how="semi", maintain_order="left")
         .sort("patient_id", "results_visible_at", "treatment_id")
         .filter(
             (visible - visible.shift(1).over("patient_id")).is_null()
@@ -319,8 +319,8 @@ def plan_loops(*, practice: PracticeSettings, leads: pl.DataFrame, events: pl.Da
     frame = (
         leads.filter(pl.col("referrer_patient_id").is_not_null())
         .join(callable_ids.rename({"patient_id": "referrer_patient_id"}),
-              on="referrer_patient_id", how="semi")
-        .join(logged, on="lead_id", how="left")
+              on="referrer_patient_id", how="semi", maintain_order="left")
+        .join(logged, on="lead_id", how="left", maintain_order="left")
         .with_columns(outcome_at=outcome)
         .filter((pl.col("outcome_at") >= _ts(onboarded)) & (pl.col("outcome_at") < _ts(cutoff)))
         .sort("outcome_at", "lead_id")
