@@ -36,6 +36,8 @@ class Action(StrEnum):
     view_report = "view_report"
     export = "export"
     claim = "claim"
+    release = "release"
+    snooze = "snooze"
     disposition = "disposition"
     consent_change = "consent_change"
     role_change = "role_change"

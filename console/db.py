@@ -90,7 +90,7 @@ def get_engine(url: str | None = None) -> Engine:
 
 
 def init_db(engine: Engine) -> None:
-    """Create missing tables and add missing nullable columns (the light migration)."""
+    """Create missing tables, nullable columns and indexes (the light migration)."""
     import console.models  # noqa: F401  (registers every table on SQLModel.metadata)
 
     SQLModel.metadata.create_all(engine)
@@ -105,6 +105,10 @@ def init_db(engine: Engine) -> None:
                 connection.execute(
                     text(f'alter table {table.name} add column "{column.name}" {column_type}')
                 )
+    # New indexes on tables that already exist (create_all only indexes new tables).
+    for table in SQLModel.metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)
 
 
 def new_session(engine: Engine | None = None) -> Session:

@@ -6,22 +6,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import case, or_, tuple_, update
 from sqlalchemy import select as select_columns
+from sqlalchemy.engine import Row
 from sqlmodel import Session, col, select
 
-from console.db import begin_write
+from console import audit
+from console.access import actor_ref
+from console.audit import Action, Outcome
+from console.db import begin_write, is_postgres
 from console.errors import UserError
 from console.models.identity import Role, User, UserPractice
 from console.models.work import Task, TaskStatus
 from console.priority import explain
-from console.ranking import gate_all, ranked
+from console.ranking import Scored, gate_all, ranked
 from console.settings import get_settings
 from warehouse.scope import Scope
 
 # A task whose lease lapsed this many times without a disposition goes to a manager.
 ESCALATE_AFTER_CLAIMS = 3
-# Tasks locked per attempt when claiming (the best few, skipping rows others hold).
+# Candidates gated and offered to one conditional UPDATE per attempt (best first).
 CLAIM_BATCH = 8
 
 
@@ -125,47 +129,105 @@ def list_queue(*, session: Session, user: User, now: datetime, limit: int = 50) 
     ]
 
 
-def claim_next(*, session: Session, user: User, now: datetime) -> Task | None:
-    """Atomically lease the best task the user may call now, or None; commits."""
-    scope = user_scope(session=session, user=user)
-    if not scope.agency_wide and not scope.practice_slugs:
-        return None
-    lease = timedelta(minutes=get_settings().lease_minutes)
+def _sweep_lapsed(session: Session, now: datetime) -> None:
+    """Return lapsed leases to the queue, taking the writer lock only when one has lapsed."""
+    tasks = _TASKS.c
+    lapsed = session.execute(
+        select_columns(tasks.task_id)
+        .where(tasks.status == TaskStatus.claimed)
+        .where(tasks.lease_expires_at <= now)
+        .limit(1)
+    ).first()
+    if lapsed is None:
+        return
     begin_write(session)
     expire_leases(session=session, now=now)
-    scored, practices = ranked(session, scope=scope, now=now, callable_only=True,
-                               escalated=_may_see_escalated(user), wanted=1)
-    tasks = _TASKS.c
-    for start in range(0, len(scored), CLAIM_BATCH):
-        batch = scored[start : start + CLAIM_BATCH]
-        gate_all(session, batch, practices, now)
-        order = [s.row.task_id for s in batch if s.gate.ok]
-        if not order:
-            continue
-        # SKIP LOCKED on PostgreSQL: rows another claimer holds are passed over, not waited on.
-        free = set(
-            session.execute(
-                select_columns(tasks.task_id)
-                .where(tasks.task_id.in_(order))
-                .where(tasks.status == TaskStatus.open)
-                .with_for_update(skip_locked=True)
-            ).scalars()
-        )
-        chosen = next((task_id for task_id in order if task_id in free), None)
-        if chosen is None:
-            continue
-        row = session.execute(
-            update(_TASKS)
-            .where(tasks.task_id == chosen)
-            .values(status=TaskStatus.claimed, claimed_by=user.user_id, claimed_at=now,
-                    lease_expires_at=now + lease, claim_version=tasks.claim_version + 1,
-                    claim_count=tasks.claim_count + 1, snoozed_until=None)
-            .returning(*_TASKS.c)
-        ).one()
-        session.commit()
-        return Task(**row._asdict())
     session.commit()
-    return None
+
+
+def _lease_first_free(
+    session: Session, *, user: User, batch: list[Scored], escalated: bool, now: datetime,
+    lease: timedelta,
+) -> Row[Any] | None:
+    """Lease the first candidate of `batch` still as it was read, in one conditional UPDATE.
+
+    The pick re-checks status, claim version (the fencing token read while ranking) and the
+    availability filters, so a task someone claimed, snoozed, closed or escalated since the
+    ranking read is passed over; on PostgreSQL `SKIP LOCKED` passes over rows another claimer
+    is leasing right now instead of waiting for it.
+    """
+    tasks = _TASKS.c
+    position = {s.row.task_id: index for index, s in enumerate(batch)}
+    still_open = [
+        tasks.status == TaskStatus.open,
+        tasks.consent_call.is_(True),
+        tasks.do_not_contact.is_(False),
+        tasks.due_at <= now,
+        or_(tasks.snoozed_until.is_(None), tasks.snoozed_until <= now),
+    ]
+    if not escalated:
+        still_open.append(tasks.escalated.is_(False))
+    pick = (
+        select_columns(tasks.task_id)
+        .where(tuple_(tasks.task_id, tasks.claim_version).in_(
+            [(s.row.task_id, s.row.claim_version) for s in batch]))
+        .where(*still_open)
+        .order_by(case(position, value=tasks.task_id))
+        .limit(1)
+    )
+    if is_postgres(session):
+        pick = pick.with_for_update(skip_locked=True)
+    return session.execute(
+        update(_TASKS)
+        .where(tasks.task_id == pick.scalar_subquery())
+        .where(*still_open)
+        .values(status=TaskStatus.claimed, claimed_by=user.user_id, claimed_at=now,
+                lease_expires_at=now + lease, claim_version=tasks.claim_version + 1,
+                claim_count=tasks.claim_count + 1, snoozed_until=None)
+        .returning(*_TASKS.c)
+    ).first()
+
+
+def claim_next(*, session: Session, user: User, now: datetime) -> Task | None:
+    """Atomically lease the best task the user may call now (audited), or None; commits.
+
+    Ranking and gating run in a read transaction (WAL readers and PostgreSQL readers never
+    wait for the writer); only the lease itself and its audit event take the write lock.
+    If every gate-passing candidate was taken meanwhile, the queue is ranked again.
+    """
+    scope = user_scope(session=session, user=user)
+    if not scope.agency_wide and not scope.practice_slugs:
+        session.rollback()
+        return None
+    lease = timedelta(minutes=get_settings().lease_minutes)
+    escalated = _may_see_escalated(user)
+    _sweep_lapsed(session, now)
+    while True:
+        scored, practices = ranked(session, scope=scope, now=now, callable_only=True,
+                                   escalated=escalated, wanted=1)
+        contended = False
+        for start in range(0, len(scored), CLAIM_BATCH):
+            batch = scored[start : start + CLAIM_BATCH]
+            gate_all(session, batch, practices, now)
+            passing = [s for s in batch if s.gate.ok]
+            if not passing:
+                continue
+            begin_write(session)
+            row = _lease_first_free(session, user=user, batch=passing, escalated=escalated,
+                                    now=now, lease=lease)
+            if row is None:
+                # Everyone in this batch was taken since we ranked; try the next batch.
+                session.commit()
+                contended = True
+                continue
+            audit.record(session=session, actor=actor_ref(user.user_id), action=Action.claim,
+                         practice_slug=row.practice_slug, object_ref=f"task:{row.task_id}",
+                         outcome=Outcome.success, now=now)
+            session.commit()
+            return Task(**row._asdict())
+        session.rollback()
+        if not contended:
+            return None
 
 
 def fenced_update(
@@ -206,17 +268,43 @@ def current_claim(*, session: Session, user: User, task_id: int) -> int:
     return task.claim_version
 
 
+def _audited_fenced_update(
+    *, session: Session, user: User, task_id: int, claim_version: int, action: Action,
+    values: dict[str, Any], now: datetime,
+) -> None:
+    """A fenced update of a held task plus its audit event, in one write transaction; commits.
+
+    A refused (stale) attempt is audited as denied in its own transaction, then re-raised.
+    """
+    begin_write(session)
+    task = session.get(Task, task_id, populate_existing=True)
+    practice = task.practice_slug if task is not None else None
+    chronic = task is not None and task.claim_count >= ESCALATE_AFTER_CLAIMS
+    if action == Action.release and chronic:
+        values = {**values, "escalated": True}
+    try:
+        fenced_update(session=session, user=user, task_id=task_id, claim_version=claim_version,
+                      values=values)
+    except StaleClaim:
+        begin_write(session)
+        audit.record(session=session, actor=actor_ref(user.user_id), action=action,
+                     practice_slug=practice, object_ref=f"task:{task_id}",
+                     outcome=Outcome.denied, now=now)
+        session.commit()
+        raise
+    audit.record(session=session, actor=actor_ref(user.user_id), action=action,
+                 practice_slug=practice, object_ref=f"task:{task_id}",
+                 outcome=Outcome.success, now=now)
+    session.commit()
+
+
 def release(*, session: Session, user: User, task_id: int, claim_version: int,
             now: datetime) -> None:
     """Give a held task back to the queue (escalating one released too often); commits."""
-    begin_write(session)
-    task = session.get(Task, task_id, populate_existing=True)
-    chronic = task is not None and task.claim_count >= ESCALATE_AFTER_CLAIMS
-    fenced_update(session=session, user=user, task_id=task_id, claim_version=claim_version,
-                  values={"status": TaskStatus.open, "claimed_by": None,
-                          "lease_expires_at": None,
-                          **({"escalated": True} if chronic else {})})
-    session.commit()
+    _audited_fenced_update(session=session, user=user, task_id=task_id,
+                           claim_version=claim_version, action=Action.release, now=now,
+                           values={"status": TaskStatus.open, "claimed_by": None,
+                                   "lease_expires_at": None})
 
 
 def snooze(*, session: Session, user: User, task_id: int, claim_version: int,
@@ -224,8 +312,7 @@ def snooze(*, session: Session, user: User, task_id: int, claim_version: int,
     """Put a held task aside until `until` (it is not offered before then); commits."""
     if until <= now:
         raise UserError("snooze time must be in the future")
-    begin_write(session)
-    fenced_update(session=session, user=user, task_id=task_id, claim_version=claim_version,
-                  values={"status": TaskStatus.open, "claimed_by": None,
-                          "lease_expires_at": None, "snoozed_until": until})
-    session.commit()
+    _audited_fenced_update(session=session, user=user, task_id=task_id,
+                           claim_version=claim_version, action=Action.snooze, now=now,
+                           values={"status": TaskStatus.open, "claimed_by": None,
+                                   "lease_expires_at": None, "snoozed_until": until})

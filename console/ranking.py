@@ -11,13 +11,26 @@ beat that bound the order is exact; otherwise K widens once and the wider window
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, literal, or_, select, union_all
+from sqlalchemy import (
+    ARRAY,
+    Float,
+    Select,
+    String,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.engine import Row
 from sqlmodel import Session
 
@@ -28,25 +41,27 @@ from console.models.practice import PracticeSettings
 from console.models.work import Task, TaskStatus, Touch
 from console.priority import (
     HALF_LIFE_DAYS,
+    LN2,
     SHARE_MAX,
     URGENCY_BANDS,
     URGENCY_BREACHED,
     URGENCY_DEFAULT,
     Share,
-    base_priority,
+    epoch_days,
     fair_share,
-    urgency,
 )
 from warehouse.scope import Scope
 
 TOP_K_START, TOP_K_MAX = 16, 64
+# Rows the merge returns beyond the wanted ones, so fair share can reorder near the cut.
+WINDOW_SLACK = 16
 _TASKS = Task.__table__  # type: ignore[attr-defined]
 _PRACTICES = PracticeSettings.__table__  # type: ignore[attr-defined]
 _TOUCHES = Touch.__table__  # type: ignore[attr-defined]
 _COLUMNS = (
     "task_id", "kind", "practice_slug", "practice_tz", "subject_type", "subject_id", "rank_key",
     "sla_deadline", "due_at", "decay_from", "category", "case_value", "attempt", "consent_call",
-    "do_not_contact", "status", "escalated",
+    "do_not_contact", "status", "escalated", "claim_version",
 )  # fmt: skip
 # Urgency bands (breached, each URGENCY_BANDS step, the rest) as the names of their
 # (lower, upper] deadline edges; edge i is now + _OFFSETS[i]; None is unbounded.
@@ -57,6 +72,8 @@ _BAND_EDGES: tuple[tuple[str | None, str | None], ...] = (
 )
 _OFFSETS = (timedelta(0), *(limit for limit, _ in URGENCY_BANDS))
 _PARTS = [(kind, band) for kind in HALF_LIFE_DAYS for band in range(len(_BAND_EDGES))]
+_BAND_URGENCY = (URGENCY_BREACHED, *(multiplier for _, multiplier in URGENCY_BANDS),
+                 URGENCY_DEFAULT)
 
 
 @dataclass
@@ -80,47 +97,97 @@ class Scored:
         )
 
 
-@lru_cache(maxsize=16)
-def _candidates(*, scoped: bool, callable_only: bool, escalated: bool) -> Select[Any]:
-    """The one top-K statement for a kind of scope (built once; parameters bound per call)."""
+def _in_list(column: Any, name: str, postgres: bool) -> Any:
+    """`column IN (:name)`; on PostgreSQL `= any(:name)`, one statement text for any length."""
+    if postgres:
+        return column == func.any(bindparam(name, type_=ARRAY(String())))
+    return column.in_(bindparam(name, expanding=True))
+
+
+@lru_cache(maxsize=32)
+def _candidates(*, scoped: bool, callable_only: bool, escalated: bool,
+                postgres: bool) -> Select[Any]:
+    """The one top-K statement for a kind of scope (built once; parameters bound per call).
+
+    Each (kind, band) part yields its K best rank keys, tagged with its score (rank key +
+    the part's log decay and urgency now, bound as `c<part>`), how many rows it yielded and
+    its lowest rank key; the database merges the parts and returns the best `n` by score.
+    """
     tasks = _TASKS.c
     now = bindparam("now", type_=UTCDateTime())
 
-    def available(part: int) -> Select[Any]:
+    def available(kind: str) -> Select[Any]:
         query = (
-            select(*(tasks[name] for name in _COLUMNS), literal(part).label("part"))
+            select(tasks.task_id, tasks.practice_slug, tasks.rank_key)
             .where(tasks.status == TaskStatus.open)
+            .where(tasks.kind == kind)
             .where(tasks.due_at <= now)
             .where(or_(tasks.snoozed_until.is_(None), tasks.snoozed_until <= now))
         )
-        if scoped:
-            query = query.where(tasks.practice_slug.in_(bindparam("slugs", expanding=True)))
         if not escalated:
             query = query.where(tasks.escalated.is_(False))
         if callable_only:
             query = (
                 query.where(tasks.consent_call.is_(True))
                 .where(tasks.do_not_contact.is_(False))
-                .where(tasks.practice_tz.in_(bindparam("zones", expanding=True)))
+                .where(_in_list(tasks.practice_tz, "zones", postgres))
             )
         return query
 
     parts = []
     for part, (kind, band) in enumerate(_PARTS):
         low, high = _BAND_EDGES[band]
-        query = available(part).where(tasks.kind == kind)
+        query = available(kind)
         # The band test wraps the deadline so planners walk the rank index and filter (a
         # band holding a fraction f of the tasks costs K / f rows) rather than range-scan
         # the deadline index and sort every task in the band.
-        deadline = func.coalesce(tasks.sla_deadline, tasks.sla_deadline)
+        deadline = (tasks.sla_deadline if scoped and postgres
+                    else func.coalesce(tasks.sla_deadline, tasks.sla_deadline))
         if low is not None:
             query = query.where(deadline > bindparam(low, type_=UTCDateTime()))
         if high is not None:
             query = query.where(deadline <= bindparam(high, type_=UTCDateTime()))
+        if scoped and postgres:
+            # One short walk of the per-practice rank index per practice, merged; an
+            # `IN`/`ANY` over the practices makes PostgreSQL scan and sort whole practices.
+            slug = (func.unnest(bindparam("slugs", type_=ARRAY(String())))
+                    .table_valued("slug").render_derived(name="scope_practices"))
+            inner = (
+                query.where(tasks.practice_slug == slug.c.slug)
+                .order_by(tasks.rank_key.desc()).limit(bindparam("k")).lateral()
+            )
+            window = (
+                select(*inner.c).select_from(slug).join(inner, true())
+                .order_by(inner.c.rank_key.desc()).limit(bindparam("k")).subquery()
+            )
+        else:
+            if scoped:
+                query = query.where(_in_list(tasks.practice_slug, "slugs", postgres))
+            window = query.order_by(tasks.rank_key.desc()).limit(bindparam("k")).subquery()
         parts.append(
-            query.order_by(tasks.rank_key.desc()).limit(bindparam("k")).subquery().select()
+            select(
+                *window.c,
+                literal(part).label("part"),
+                (window.c.rank_key + bindparam(f"c{part}", type_=Float())).label("score"),
+                func.count().over().label("filled"),
+                func.min(window.c.rank_key).over().label("lowest"),
+            )
         )
-    return union_all(*parts)  # type: ignore[return-value]
+    merged = union_all(*parts).subquery()
+    best = (
+        select(merged.c.task_id, merged.c.part, merged.c.score, merged.c.filled,
+               merged.c.lowest)
+        .order_by(merged.c.score.desc(), merged.c.task_id)
+        .limit(bindparam("n"))
+        .subquery()
+    )
+    # Only the best `n` rows read the table; the parts above walk the covering indexes.
+    return (
+        select(*(tasks[name] for name in _COLUMNS), best.c.part, best.c.score, best.c.filled,
+               best.c.lowest)
+        .join_from(best, _TASKS, tasks.task_id == best.c.task_id)
+        .order_by(best.c.score.desc(), best.c.task_id)
+    )
 
 
 def open_zones(session: Session, now: datetime) -> list[str]:
@@ -165,6 +232,15 @@ def shares(session: Session, practices: dict[str, Row[Any]], now: datetime) -> d
     }
 
 
+def _part_constants(now: datetime) -> list[float]:
+    """Per part, log(decay to now × band urgency): score = rank key + this constant."""
+    days = epoch_days(now)
+    return [
+        math.log(_BAND_URGENCY[band]) - LN2 * days / HALF_LIFE_DAYS[kind]
+        for kind, band in _PARTS
+    ]
+
+
 def ranked(
     session: Session, *, scope: Scope, now: datetime, callable_only: bool, escalated: bool,
     wanted: int,
@@ -172,11 +248,15 @@ def ranked(
     """Open, due, unsnoozed tasks in the scope, best first (see module docstring)."""
     if not scope.agency_wide and not scope.practice_slugs:
         return [], {}
+    postgres = session.get_bind().dialect.name == "postgresql"
     statement = _candidates(scoped=not scope.agency_wide, callable_only=callable_only,
-                            escalated=escalated)
-    params: dict[str, Any] = {"now": now} | {
-        f"edge{i}": now + offset for i, offset in enumerate(_OFFSETS)
-    }
+                            escalated=escalated, postgres=postgres)
+    constants = _part_constants(now)
+    params: dict[str, Any] = (
+        {"now": now}
+        | {f"edge{i}": now + offset for i, offset in enumerate(_OFFSETS)}
+        | {f"c{part}": constant for part, constant in enumerate(constants)}
+    )
     if not scope.agency_wide:
         params["slugs"] = sorted(scope.practice_slugs)
     if callable_only:
@@ -185,53 +265,52 @@ def ranked(
             return [], {}
     # A list view needs `wanted` rows from the best parts; a claim needs one.
     k = max(TOP_K_START, wanted)
+    n = wanted + WINDOW_SLACK
     while True:
-        rows = session.execute(statement, params | {"k": k}).all()
-        scored, practices, bound = _score(session, rows, k, now)
+        rows = session.execute(statement, params | {"k": k, "n": n}).all()
+        scored, practices = _score(session, rows, now)
+        bound = _bound(rows, k, n, constants)
         certain = len(scored) >= wanted and scored[wanted - 1].priority >= bound
         if certain or bound == 0.0 or k >= max(TOP_K_MAX, wanted):
             return scored, practices
         k *= 4
+        n *= 4
+
+
+def _bound(rows: Sequence[Row[Any]], k: int, n: int, constants: Sequence[float]) -> float:
+    """The highest priority any task not in `rows` could have (0.0 if none can exist).
+
+    A task left out of a part has a rank key at most that part's lowest; a task of the
+    window the merge cut off scores at most the last row returned. Either may belong to
+    the practice with the largest fair-share lift.
+    """
+    scores = [
+        row.lowest + constants[row.part] for row in rows if row.filled == k
+    ]
+    if len(rows) == n:
+        scores.append(rows[-1].score)
+    return math.exp(max(scores)) * SHARE_MAX if scores else 0.0
 
 
 def _score(
-    session: Session, rows: Sequence[Row[Any]], k: int, now: datetime
-) -> tuple[list[Scored], dict[str, Row[Any]], float]:
-    """Score a window and compute the bound no task outside it can beat."""
-    counts = [0] * len(_PARTS)
-    lowest_key: dict[int, float] = {}
-    unique: dict[int, Row[Any]] = {}
-    for row in rows:
-        counts[row.part] += 1
-        unique[row.task_id] = row
-        lowest_key[row.part] = min(lowest_key.get(row.part, row.rank_key), row.rank_key)
-    practices = practice_facts(session, {row.practice_slug for row in unique.values()})
+    session: Session, rows: Sequence[Row[Any]], now: datetime
+) -> tuple[list[Scored], dict[str, Row[Any]]]:
+    """Apply each practice's fair share to the window's scores, best first."""
+    practices = practice_facts(session, {row.practice_slug for row in rows})
     standing = shares(session, practices, now)
     scored = sorted(
         (
             Scored(
                 row=row,
-                priority=base_priority(kind=row.kind, rank_key=row.rank_key, now=now)
-                * urgency(sla_deadline=row.sla_deadline, now=now)
-                * standing[row.practice_slug].factor,
+                priority=math.exp(row.score) * standing[row.practice_slug].factor,
                 share=standing[row.practice_slug],
             )
-            for row in unique.values()
+            for row in rows
             if row.practice_slug in standing
         ),
         key=lambda s: (-s.priority, s.row.sla_deadline, s.row.task_id),
     )
-    band_urgency = [URGENCY_BREACHED, *(u for _, u in URGENCY_BANDS), URGENCY_DEFAULT]
-    bound = max(
-        (
-            base_priority(kind=kind, rank_key=lowest_key[part], now=now)
-            * band_urgency[band] * SHARE_MAX
-            for part, (kind, band) in enumerate(_PARTS)
-            if counts[part] == k
-        ),
-        default=0.0,
-    )
-    return scored, practices, bound
+    return scored, practices
 
 
 def gate_all(session: Session, scored: Sequence[Scored], practices: dict[str, Row[Any]],

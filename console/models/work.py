@@ -43,11 +43,16 @@ class Task(SQLModel, table=True):
 
     __tablename__ = "tasks"
     __table_args__ = (
-        # Covers the queue's filters, so walking it in rank order rarely touches the table.
-        Index("ix_tasks_rank", "status", "kind", "rank_key", "sla_deadline", "due_at",
-              "practice_tz", "escalated"),
-        Index("ix_tasks_practice_rank", "practice_slug", "status", "kind", "rank_key",
-              "sla_deadline", "due_at", "practice_tz", "escalated"),
+        # Cover every column the queue's window filters on and returns, so walking them in
+        # rank order never touches the table (index-only); the window joins back for its
+        # few best rows. (Replace ix_tasks_rank / ix_tasks_practice_rank, which lacked the
+        # consent, do-not-contact and snooze columns.)
+        Index("ix_tasks_queue", "status", "kind", "rank_key", "sla_deadline", "due_at",
+              "practice_tz", "escalated", "consent_call", "do_not_contact", "snoozed_until",
+              "practice_slug", "task_id"),
+        Index("ix_tasks_practice_queue", "practice_slug", "status", "kind", "rank_key",
+              "sla_deadline", "due_at", "practice_tz", "escalated", "consent_call",
+              "do_not_contact", "snoozed_until", "task_id"),
         Index("ix_tasks_deadline", "status", "sla_deadline"),
         Index("ix_tasks_practice_deadline", "practice_slug", "status", "sla_deadline"),
         Index("ix_tasks_lease", "status", "lease_expires_at"),

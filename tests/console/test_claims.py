@@ -129,3 +129,30 @@ def test_users_only_see_and_claim_their_practices(loopdesk_home: Path) -> None:
         admin = add_user(session, role=Role.admin)
         assert [e.practice_slug for e in list_queue(session=session, user=admin,
                                                     now=NOW)] == ["theirs"]
+
+
+def test_a_candidate_taken_after_ranking_is_passed_over(loopdesk_home: Path) -> None:
+    from console.queue import _lease_first_free
+    from console.ranking import ranked
+    from warehouse.scope import Scope
+
+    with session_for(sqlite_engine(loopdesk_home)) as session:
+        practice = add_practice(session)
+        best = make_task(session, practice, case_value=9000)
+        second = make_task(session, practice, case_value=100)
+        me = add_user(session, practices=["smile-ny"])
+        rival = add_user(session, practices=["smile-ny"])
+        scored, _ = ranked(session, scope=Scope.of(["smile-ny"]), now=NOW, callable_only=True,
+                           escalated=False, wanted=2)
+        assert [s.row.task_id for s in scored] == [best.task_id, second.task_id]
+        session.rollback()
+        taken = claim_next(session=session, user=rival, now=NOW)
+        assert taken is not None and taken.task_id == best.task_id
+        row = _lease_first_free(session, user=me, batch=scored, escalated=False, now=NOW,
+                                lease=LEASE)
+        assert row is not None and row.task_id == second.task_id
+        assert _lease_first_free(session, user=me, batch=scored[:1], escalated=False,
+                                 now=NOW, lease=LEASE) is None
+        session.commit()
+        held = session.get(Task, best.task_id, populate_existing=True)
+        assert held is not None and held.claimed_by == rival.user_id
