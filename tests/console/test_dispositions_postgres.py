@@ -1,0 +1,75 @@
+"""Audited dispositions and the loop-closure thank-you on the real PostgreSQL (CI: never skip)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from datetime import timedelta
+
+import psycopg
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel, select
+
+import console.models  # noqa: F401  (registers every table)
+from console.audit import Action, verify_chain
+from console.db import new_session
+from console.dispositions import log_disposition
+from console.loop_closure import Referrer
+from console.models.identity import AuditEvent
+from console.models.outreach import Message
+from console.queue import claim_next
+from tests.factories import NOW, add_practice, add_task, add_user
+
+ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+ANN = Referrer(first_name="Ann", email="ann@example.test", phone=None, consent_email=True,
+               consent_text=False, do_not_contact=False, lead_status="booked")
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg_engine(loopdesk_home: object) -> Iterator[Engine]:
+    """An engine on a fresh database, dropped afterwards."""
+    name = f"loopdesk_disp_{secrets.token_hex(4)}"
+    try:
+        admin = psycopg.connect(ADMIN_DSN, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as error:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required under CI: {error}")
+        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
+    with admin:
+        admin.execute(f'create database "{name}"')
+    engine = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
+    try:
+        SQLModel.metadata.create_all(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(f'drop database if exists "{name}" with (force)')
+
+
+def test_loop_closed_is_audited_once_and_thanks_once(pg_engine: Engine) -> None:
+    with new_session(pg_engine) as session:
+        practice = add_practice(session)
+        user = add_user(session, practices=["smile-ny"])
+        for day in (0, 1):  # two loop tasks about the same lead, a day apart (fatigue cap)
+            task = add_task(session, practice, kind="close_loop", subject_id="p1",
+                            lead_id="l1", referrer_patient_id="p1")
+            when = NOW + timedelta(days=day)
+            claimed = claim_next(session=session, user=user, now=when)
+            assert claimed is not None and claimed.task_id == task.task_id
+            log_disposition(session=session, user=user, task_id=task.task_id or 0,
+                            claim_version=claimed.claim_version, disposition="loop_closed",
+                            minutes=2, notes="", callback_at=None, lead=None, now=when,
+                            send_thank_you=True, referrer_lookup=lambda *_: ANN)
+        events = session.exec(select(AuditEvent).where(AuditEvent.action == "disposition")).all()
+        assert [e.outcome for e in events] == ["loop_closed", "loop_closed"]
+        assert {e.action for e in session.exec(select(AuditEvent))} <= {
+            str(Action.disposition), str(Action.claim)}
+        assert verify_chain(session=session) is None
+        [message] = session.exec(select(Message)).all()
+        assert (message.channel, message.idempotency_key) == ("email", "loop_close:smile-ny:l1")
