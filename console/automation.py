@@ -22,10 +22,11 @@ from sqlmodel import Session, col, select
 
 from console.business_hours import add_business_days
 from console.channels import Channels
+from console.consent import revoked_channels
 from console.db import begin_write
 from console.models.outreach import Message, MessageStatus
 from console.models.practice import PracticeSettings
-from console.models.work import ConsentEvent, Task, TaskStatus
+from console.models.work import Task, TaskStatus
 from console.outbox import NewMessage, enqueue, send_due
 from console.referral_links import referral_code_for, referral_url
 from console.task_sources import ASK_COOLDOWN, ASK_SLA, TASK_COLUMNS
@@ -85,14 +86,11 @@ def choose_channel(candidates: pl.DataFrame, patients: pl.DataFrame,
 
 
 def _revoked(session: Session, practice_slug: str, patient_id: str) -> set[str]:
-    """Channels whose latest consent event for the patient is a revocation."""
-    rows = session.exec(
-        select(ConsentEvent).where(ConsentEvent.practice_slug == practice_slug)
-        .where(ConsentEvent.subject_type == "patient").where(ConsentEvent.subject_id == patient_id)
-        .order_by(col(ConsentEvent.at), col(ConsentEvent.event_id))
-    ).all()
-    latest = {row.channel: row.granted for row in rows}
-    return {channel for channel, granted in latest.items() if not granted}
+    """Channels the patient revoked in the console (latest event per channel wins)."""
+    return revoked_channels(
+        session=session, practice_slug=practice_slug, subject_type="patient",
+        subject_id=patient_id,
+    )
 
 
 def _recently_asked(session: Session, practice_slug: str, patient_id: str, now: datetime) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import update
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from console import audit
 from console.audit import Action
@@ -82,3 +82,18 @@ def grant_consent(
                      subject_id=subject_id, channel=channel, granted=True, source=source, at=now)
     )
     session.flush()
+
+
+def revoked_channels(
+    *, session: Session, practice_slug: str, subject_type: str, subject_id: str
+) -> set[str]:
+    """Channels whose latest console consent event for this person is a revocation."""
+    rows = session.exec(
+        select(ConsentEvent)
+        .where(ConsentEvent.practice_slug == practice_slug)
+        .where(ConsentEvent.subject_type == subject_type)
+        .where(ConsentEvent.subject_id == subject_id)
+        .order_by(col(ConsentEvent.at), col(ConsentEvent.event_id))
+    ).all()
+    latest = {row.channel: row.granted for row in rows}
+    return {channel for channel, granted in latest.items() if not granted}

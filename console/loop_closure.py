@@ -16,9 +16,10 @@ from datetime import datetime
 import duckdb
 from sqlmodel import Session, col, select
 
+from console.consent import revoked_channels
 from console.models.outreach import Message
 from console.models.practice import PracticeSettings
-from console.models.work import ConsentEvent, Lead, LeadEvent, Task
+from console.models.work import Lead, LeadEvent, Task
 from console.outbox import NewMessage, enqueue
 from console.templates import render_loop_close
 
@@ -90,14 +91,11 @@ def published_referrer(practice_slug: str, patient_id: str, lead_id: str) -> Ref
 
 
 def _revoked(session: Session, practice_slug: str, patient_id: str) -> set[str]:
-    """Consent channels whose latest console event for the patient is a revocation."""
-    rows = session.exec(
-        select(ConsentEvent).where(ConsentEvent.practice_slug == practice_slug)
-        .where(ConsentEvent.subject_type == "patient").where(ConsentEvent.subject_id == patient_id)
-        .order_by(col(ConsentEvent.at), col(ConsentEvent.event_id))
-    ).all()
-    latest = {row.channel: row.granted for row in rows}
-    return {channel for channel, granted in latest.items() if not granted}
+    """Channels the patient revoked in the console (latest event per channel wins)."""
+    return revoked_channels(
+        session=session, practice_slug=practice_slug, subject_type="patient",
+        subject_id=patient_id,
+    )
 
 
 def message_channel(*, session: Session, practice_slug: str, patient_id: str,
