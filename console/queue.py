@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import case, or_, tuple_, update
+from sqlalchemy import case, or_, update
 from sqlalchemy import select as select_columns
 from sqlalchemy.engine import Row
 from sqlmodel import Session, col, select
@@ -129,6 +130,12 @@ def list_queue(*, session: Session, user: User, now: datetime, limit: int = 50) 
     ]
 
 
+@lru_cache(maxsize=1)
+def _lease() -> timedelta:
+    """The configured lease length, read once per process (building Settings costs ~3 ms)."""
+    return timedelta(minutes=get_settings().lease_minutes)
+
+
 def _sweep_lapsed(session: Session, now: datetime) -> None:
     """Return lapsed leases to the queue, taking the writer lock only when one has lapsed."""
     tasks = _TASKS.c
@@ -169,8 +176,9 @@ def _lease_first_free(
         still_open.append(tasks.escalated.is_(False))
     pick = (
         select_columns(tasks.task_id)
-        .where(tuple_(tasks.task_id, tasks.claim_version).in_(
-            [(s.row.task_id, s.row.claim_version) for s in batch]))
+        .where(tasks.task_id.in_(list(position)))
+        .where(tasks.claim_version == case(
+            {s.row.task_id: s.row.claim_version for s in batch}, value=tasks.task_id))
         .where(*still_open)
         .order_by(case(position, value=tasks.task_id))
         .limit(1)
@@ -199,7 +207,7 @@ def claim_next(*, session: Session, user: User, now: datetime) -> Task | None:
     if not scope.agency_wide and not scope.practice_slugs:
         session.rollback()
         return None
-    lease = timedelta(minutes=get_settings().lease_minutes)
+    lease = _lease()
     escalated = _may_see_escalated(user)
     _sweep_lapsed(session, now)
     while True:
