@@ -47,6 +47,8 @@ def apply_rows(
     content = [c for c in good.columns if not c.startswith("_")]
     connection.register("incoming_rows", good.to_arrow())
     hashed = ", ".join(_quoted(c) for c in content)
+    if _is_empty(connection, spec.table):
+        return _insert_all(connection, spec, content, loaded_at=loaded_at)
     join = " and ".join(f"r.{_quoted(k)} = i.{_quoted(k)}" for k in key)
     connection.execute(
         f"""
@@ -103,6 +105,49 @@ def apply_rows(
     ).pl()
     connection.execute("drop table classified")
     return counts
+
+
+def _is_empty(connection: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether the raw table holds no rows yet (a first load)."""
+    return connection.execute(f"select not exists (select 1 from {table})").fetchone() == (True,)
+
+
+def _insert_all(
+    connection: duckdb.DuckDBPyConnection,
+    spec: ExportFile,
+    content: list[str],
+    *,
+    loaded_at: datetime,
+) -> pl.DataFrame:
+    """First load: every incoming row is new, so insert straight from Arrow (no classify step).
+
+    Validation already kept one row per key, so no incoming row can collide with another.
+    """
+    hashed = ", ".join(_quoted(c) for c in content)
+    columns = ", ".join(_quoted(c) for c in [*content, *_META[:-1]])
+    try:
+        connection.execute(
+            f"""
+            insert into {spec.table} ({columns}, _loaded_at)
+            select {hashed}, hash({hashed}), _source_file, _source_line, $loaded_at
+            from incoming_rows
+            """,
+            {"loaded_at": loaded_at},
+        )
+        return connection.sql(
+            """
+            select
+                practice_slug,
+                _source_file,
+                count(*) as inserted,
+                0::bigint as updated,
+                0::bigint as unchanged
+            from incoming_rows
+            group by all
+            """
+        ).pl()
+    finally:
+        connection.unregister("incoming_rows")
 
 
 def known_patients(connection: duckdb.DuckDBPyConnection, practices: list[str]) -> pl.DataFrame:
