@@ -67,41 +67,6 @@ def local_to_utc(naive: pl.Expr, timezone: pl.Expr, zones: Iterable[str]) -> pl.
     return pl.coalesce(branches)
 
 
-_HOUR_SPAN = timedelta(hours=1) - timedelta(microseconds=1)
-
-
-def local_instants(naive: pl.Series, timezone: pl.Series, zones: Iterable[str]) -> pl.Series:
-    """The values of `local_to_utc(naive, timezone)`, worked out once per (zone, wall-clock hour).
-
-    Time-zone lookups cost far more than arithmetic, so the zone rules run only on the
-    distinct hours; an hour whose first and last microsecond are the same distance apart
-    in UTC has one offset throughout (zones change offset months apart, never twice in an
-    hour). Rows in any other hour (e.g. a half-hour transition) take `local_to_utc` itself.
-    """
-    zones = sorted(set(zones))
-    frame = pl.DataFrame({"_n": naive, "_tz": timezone}).with_columns(
-        _h=pl.col("_n").dt.truncate("1h")
-    )
-    hours = (
-        frame.select("_h", "_tz")
-        .drop_nulls()
-        .unique()
-        .with_columns(
-            _start=local_to_utc(pl.col("_h"), pl.col("_tz"), zones),
-            _end=local_to_utc(pl.col("_h") + _HOUR_SPAN, pl.col("_tz"), zones),
-        )
-        .filter(pl.col("_end") - pl.col("_start") == _HOUR_SPAN)
-        .select("_h", "_tz", _shift=pl.col("_start") - pl.col("_h").dt.replace_time_zone("UTC"))
-    )
-    looked = frame.join(hours, on=["_h", "_tz"], how="left", maintain_order="left")
-    fast = pl.col("_n").dt.replace_time_zone("UTC") + pl.col("_shift")
-    irregular = pl.col("_shift").is_null() & pl.col("_n").is_not_null()
-    if looked.select(irregular.any()).item():
-        exact = local_to_utc(pl.when(irregular).then(pl.col("_n")), pl.col("_tz"), zones)
-        fast = pl.when(irregular).then(exact).otherwise(fast)
-    return looked.select(fast.alias(naive.name)).to_series()
-
-
 # Fixed shapes most exports use, by length once a 'T' separator is a space: padding that
 # makes each one "%Y-%m-%d %H:%M:%S" (the Z of the 20-character shape is stripped first).
 _FAST_PADDING: dict[int, str] = {10: " 00:00:00", 16: ":00", 19: "", 20: ""}
@@ -120,6 +85,7 @@ def add_timestamps(
     """
     names = list(columns)
     zones = sorted(set(zones))
+    tz = pl.col(timezone)
     # Stage 1: values of the full pattern, 'T' separator as a space (only the separator can
     # be the first 'T' of such a value); the rest are null here and read the general way.
     staged = frame.with_columns(
@@ -154,19 +120,11 @@ def add_timestamps(
         ]
     )
     zulu = {c: pl.col(f"_k_{c}").str.len_bytes() == _FAST_ZULU_LENGTH for c in names}
-    local = {
-        c: local_instants(
-            staged.select(pl.when(~zulu[c]).then(pl.col(f"_n_{c}"))).to_series(),
-            staged[timezone],
-            zones,
-        )
-        for c in names
-    }
     staged = staged.with_columns(
         [
             pl.when(zulu[c])
             .then(pl.col(f"_n_{c}").dt.replace_time_zone("UTC"))
-            .otherwise(local[c])
+            .otherwise(local_to_utc(pl.when(~zulu[c]).then(pl.col(f"_n_{c}")), tz, zones))
             .alias(f"_f_{c}")
             for c in names
         ]
@@ -196,11 +154,11 @@ def _general_timestamps(
         [_naive(pl.col(f"_g_{c}")).alias(f"_n_{c}") for c in names]
         + [_offset_minutes(pl.col(f"_g_{c}")).alias(f"_o_{c}") for c in names]
     )
-    local = {c: local_instants(staged[f"_n_{c}"], staged[timezone], zones) for c in names}
+    tz = pl.col(timezone)
     return staged.with_columns(
         [
             pl.when(pl.col(f"_g_{c}").struct.field("4").is_null())
-            .then(local[c])
+            .then(local_to_utc(pl.col(f"_n_{c}"), tz, zones))
             .when(pl.col(f"_o_{c}").abs() <= _MAX_OFFSET_MINUTES)
             .then(
                 (pl.col(f"_n_{c}") - pl.duration(minutes=pl.col(f"_o_{c}"))).dt.replace_time_zone(
