@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,13 +41,15 @@ class BuildSummary:
 
     def to_json(self) -> dict[str, object]:
         """The `build --json` contract: snapshot facts plus tasks created / closed / open."""
+        counts = {
+            "created": self.tasks.created,
+            "closed": self.tasks.closed,
+            "open": self.tasks.open,
+        }
         return {
             **self.build.to_json(),
-            "tasks": {
-                "created": self.tasks.created,
-                "closed": self.tasks.closed,
-                "open": self.tasks.open,
-            },
+            "tasks": counts,
+            **{f"tasks_{name}": value for name, value in counts.items()},
         }
 
     def describe(self) -> str:
@@ -215,10 +218,12 @@ def prepare_demo(*, console: Console | None = None) -> list[DemoLogin]:
 
 def print_logins(logins: list[DemoLogin], *, url: str, console: Console | None = None) -> None:
     """Print the console URL and the demo logins as a short table."""
-    out = console or Console()
+    # Emails and passwords must print whole, also when piped or logged (no terminal width).
+    out = console or Console(width=None if sys.stdout.isatty() else 160)
     table = Table(title=f"Loopdesk demo: open {url}", show_lines=False)
-    for column in ("role", "email", "password", "what you will see"):
-        table.add_column(column, overflow="fold")
+    for column in ("role", "email", "password"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("what you will see", overflow="fold")
     owners = [login for login in logins if login.role == Role.client_owner]
     shown = [login for login in logins if login.role != Role.client_owner] + owners[:2]
     for login in shown:

@@ -49,6 +49,8 @@ INSERT_BATCH = 5_000
 # Kinds whose existence refresh decides; follow-ups come from dispositions.
 REFRESHED_KINDS = ("ask", "contact_lead", "close_loop", "review_request")
 ACTIVE = (TaskStatus.open, TaskStatus.claimed)
+# Kinds worked one at a time per person: a second treatment waits for the first ask.
+ONE_PER_PERSON_KINDS = ("ask", "review_request")
 MINUTES_COLUMNS = {
     "ask": "median_minutes_ask",
     "follow_up": "median_minutes_follow_up",
@@ -140,7 +142,8 @@ def score_frame(frame: pl.DataFrame, rates: pl.DataFrame,
                 practices: dict[str, PracticeSettings]) -> pl.DataFrame:
     """Add practice zone, rates, expected minutes and scores to candidate task rows."""
     zones = pl.DataFrame(
-        {"practice_slug": list(practices), "practice_tz": [p.timezone for p in practices.values()]}
+        {"practice_slug": list(practices), "practice_tz": [p.timezone for p in practices.values()]},
+        schema={"practice_slug": pl.String, "practice_tz": pl.String},
     )
     minutes = pl.coalesce(
         *[
@@ -246,19 +249,29 @@ def refresh_tasks(
 
     existing = _existing(session)
     active = existing.filter(pl.col("status").is_in(list(ACTIVE)))
-    # One open task of a kind per person: a second treatment waits for the first ask.
-    busy = active.filter(pl.col("kind").is_in(["ask", "review_request"])).select(
+    # One open ask or review per person at a time.
+    busy = active.filter(pl.col("kind").is_in(ONE_PER_PERSON_KINDS)).select(
         "kind", "practice_slug", "subject_id"
     ).unique()
     # Old history opens nothing; what is still wanted but out of its window stays open below.
-    fresh = (
+    unseen = (
         within_windows(wanted, now=now, windows=windows)
         .join(existing.select("natural_key"), on="natural_key", how="anti")
         .join(busy, on=["kind", "practice_slug", "subject_id"], how="anti")
-        .sort("case_value", descending=True, nulls_last=True)
-        .unique(subset=["kind", "practice_slug", "subject_id"], keep="first", maintain_order=True)
-        .pipe(_with_business_slas, practices)
     )
+    one_at_a_time = pl.col("kind").is_in(ONE_PER_PERSON_KINDS)
+    # Leads and loops are one task per lead; asks and reviews one per person (the best first),
+    # decided in the same refresh so that a rebuild never adds what this one held back.
+    fresh = pl.concat(
+        [
+            unseen.filter(one_at_a_time)
+            .sort("case_value", descending=True, nulls_last=True)
+            .unique(subset=["kind", "practice_slug", "subject_id"], keep="first",
+                    maintain_order=True),
+            unseen.filter(~one_at_a_time),
+        ],
+        how="vertical_relaxed",
+    ).pipe(_with_business_slas, practices)
     blocked = blocked_subjects(patients)
     gone = active.filter(pl.col("kind").is_in(REFRESHED_KINDS)).join(
         wanted.select("natural_key"), on="natural_key", how="anti"
