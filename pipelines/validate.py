@@ -248,7 +248,6 @@ def check_rows(
     column, reason = _first_failure(_rules(spec, now))
     key = ["practice_slug", *spec.key[1:]] if spec is not PRACTICES else ["practice_slug"]
     scope = ["practice_slug", "_file"] if spec is not PRACTICES else ["_file"]
-    duplicate_of = pl.col("_line").min().over([*scope, *text_columns])
     # Lazy so common-subexpression elimination evaluates each parser once, though the rules
     # and the parsers repeat the same sub-expressions many times.
     staged = (
@@ -262,25 +261,9 @@ def check_rows(
             ]
         )
         .with_columns(_column=column, _reason=reason)
-        .with_columns(
-            _column=pl.when(pl.col("_line") != duplicate_of).then(None).otherwise("_column"),
-            _reason=pl.when(pl.col("_line") != duplicate_of)
-            .then(pl.format("duplicate of line {}", duplicate_of))
-            .otherwise("_reason"),
-        )
         .collect()
     )
-    first_of_key = (
-        pl.when(pl.col("_reason").is_null()).then(pl.col("_line")).min().over([*scope, *key])
-    )
-    staged = staged.with_columns(
-        _column=pl.when(pl.col("_reason").is_null() & (pl.col("_line") != first_of_key))
-        .then(pl.lit(key[-1]))
-        .otherwise("_column"),
-        _reason=pl.when(pl.col("_reason").is_null() & (pl.col("_line") != first_of_key))
-        .then(pl.format("same {} as line {} with different content", pl.lit(key[-1]), first_of_key))
-        .otherwise("_reason"),
-    )
+    staged = _flag_repeats(staged, spec, scope=scope, key=key, text_columns=text_columns)
     staged = _check_references(staged, spec, known_patients)
     bad = staged.filter(pl.col("_reason").is_not_null()).select(
         practice_slug=pl.col("practice_slug"),
@@ -296,6 +279,63 @@ def check_rows(
         _source_line=pl.col("_line").cast(pl.Int32),
     )
     return Checked(good=good, bad=bad)
+
+
+def _repeat_flags(
+    rows: pl.DataFrame, scope: list[str], key: list[str], text_columns: list[str]
+) -> pl.DataFrame:
+    """Flag exact repeats of an earlier line, then later rows reusing a valid row's key."""
+    duplicate_of = pl.col("_line").min().over([*scope, *text_columns])
+    flagged = rows.with_columns(
+        _column=pl.when(pl.col("_line") != duplicate_of).then(None).otherwise("_column"),
+        _reason=pl.when(pl.col("_line") != duplicate_of)
+        .then(pl.format("duplicate of line {}", duplicate_of))
+        .otherwise("_reason"),
+    )
+    first_of_key = (
+        pl.when(pl.col("_reason").is_null()).then(pl.col("_line")).min().over([*scope, *key])
+    )
+    later = pl.col("_reason").is_null() & (pl.col("_line") != first_of_key)
+    return flagged.with_columns(
+        _column=pl.when(later).then(pl.lit(key[-1])).otherwise("_column"),
+        _reason=pl.when(later)
+        .then(pl.format("same {} as line {} with different content", pl.lit(key[-1]), first_of_key))
+        .otherwise("_reason"),
+    )
+
+
+def _flag_repeats(
+    staged: pl.DataFrame,
+    spec: ExportFile,
+    *,
+    scope: list[str],
+    key: list[str],
+    text_columns: list[str],
+) -> pl.DataFrame:
+    """Apply `_repeat_flags` to the rows that share their key within a file (same order out).
+
+    A repeat of either kind shares its key column with an earlier row, so the windows over
+    every text column run only on those few rows. practices.csv compares rows without the
+    slug, so all of its (few) rows take the windows.
+    """
+    if spec is PRACTICES or key[-1] not in text_columns:
+        return _repeat_flags(staged, scope, key, text_columns)
+    numbered = staged.with_row_index("_i")
+    crowded = numbered.filter(pl.len().over([*scope, *key]) > 1)
+    if crowded.is_empty():
+        return staged
+    fixed = _repeat_flags(crowded, scope, key, text_columns).select(
+        "_i", _new_column="_column", _new_reason="_reason", _crowded=pl.lit(True)
+    )
+    crowded_row = pl.col("_crowded").fill_null(False)
+    return (
+        numbered.join(fixed, on="_i", how="left", maintain_order="left")
+        .with_columns(
+            _column=pl.when(crowded_row).then("_new_column").otherwise("_column"),
+            _reason=pl.when(crowded_row).then("_new_reason").otherwise("_reason"),
+        )
+        .drop("_i", "_new_column", "_new_reason", "_crowded")
+    )
 
 
 def _check_references(
