@@ -47,6 +47,7 @@ class Action(StrEnum):
     password_change = "password_change"  # noqa: S105 (an action name)
     report_link_created = "report_link_created"
     report_link_revoked = "report_link_revoked"
+    time_entry = "time_entry"
 
 
 class Outcome(StrEnum):

@@ -12,14 +12,18 @@ from console.errors import UserError
 from console.leads import LeadInput
 from console.views.identity import store
 from console.views.work import (
+    QueuePreview,
     TaskCard,
     created_task,
     held_task,
+    log_other_work,
     log_outcome,
     put_back,
+    queue_preview,
     set_aside,
     take_next,
     task_card,
+    time_practices,
 )
 from pages.components import current_user, flash, guarded, show_flash, table
 
@@ -170,6 +174,61 @@ def _form(card: TaskCard) -> None:
         st.button("Release to queue", on_click=_release, args=(card,))
 
 
+def _log_time(practices: dict[str, str]) -> None:
+    """Log the "other work" form's minutes for the chosen practice (a button callback)."""
+    user = current_user(__file__)
+    slug = st.session_state.get("time_practice")
+    if not slug:
+        flash("error", "Choose a practice to log time for.")
+        return
+    try:
+        with store() as session:
+            touch = log_other_work(
+                session=session, user=user, practice_slug=slug,
+                minutes=float(st.session_state["time_minutes"]),
+                note=st.session_state.get("time_note", ""), now=now())
+    except UserError as error:
+        flash("error", str(error))
+        return
+    flash("success", f"Logged {touch.minutes:g} min of other work for {practices.get(slug, slug)}.")
+
+
+def _other_work(practices: dict[str, str]) -> None:
+    with st.expander("Log other work"):
+        if not practices:
+            st.caption("You have no practices to log time for.")
+            return
+        with st.form("other_work", clear_on_submit=True):
+            st.selectbox("Practice", list(practices), key="time_practice",
+                         format_func=lambda slug: practices.get(slug, slug))
+            st.number_input("Minutes", min_value=1.0, max_value=480.0, value=30.0, step=5.0,
+                            key="time_minutes")
+            st.text_input("Note (optional)", key="time_note", max_chars=200)
+            st.form_submit_button("Log time", on_click=_log_time, args=(practices,))
+
+
+def _preview(preview: QueuePreview) -> None:
+    """The next callable task and why it is first, then the queue ahead (no patient data)."""
+    first = preview.next_up
+    if first is None:
+        waiting = preview.waiting_for_hours
+        st.info(f"Nothing to call right now — {waiting} task{'s' if waiting != 1 else ''} "
+                f"wait for calling hours." if waiting else
+                "Nothing to call right now — no task in your practices is due.")
+    else:
+        st.subheader("Next up")
+        left, middle, right = st.columns(3)
+        left.metric("Practice", first.practice_name)
+        middle.metric("Task", first.kind)
+        right.metric("SLA", first.sla)
+        st.text("Why it is first: " + first.why)
+    st.button("Next task", type="primary", on_click=_take)
+    st.caption(f"{preview.open_tasks} open tasks in your practices.")
+    table([{"practice": line.practice_name, "task": line.kind, "why": line.why,
+            "SLA": line.sla, "callable": line.when} for line in preview.lines],
+          empty="The queue is empty.")
+
+
 user = current_user(__file__)
 st.title("My queue")
 show_flash()
@@ -179,7 +238,9 @@ with store() as db:
     task_id = held.task_id if held is not None else None
 if task_id is None:
     st.write("Take the single most valuable call across your practices.")
-    st.button("Next task", type="primary", on_click=_take)
+    with store() as db:
+        summary = guarded(lambda: queue_preview(session=db, user=user, now=moment))
+    _preview(summary)
 else:
     held_id: int = task_id
     with store() as db:
@@ -187,3 +248,7 @@ else:
     _card(current)
     st.divider()
     _form(current)
+st.divider()
+with store() as db:
+    mine = time_practices(session=db, user=user)
+_other_work(mine)
