@@ -141,7 +141,7 @@ def main() -> None:
         args.repeat, lambda: capacity(conn, scope=agency, week_start=date(2026, 11, 16))
     )
     cohort = result["agency"]["counts"]["cohort_patients"]
-    referral = result["agency"]["referral_rate"]["value"]
+    referral = result["agency"]["referral_rate"]
     for name, value in figures.items():
         print(f"{name:>28}: {value:,.3f}")
     print(f"{'agency cohort patients':>28}: {cohort:,}  referral rate {referral}")

@@ -43,7 +43,7 @@ def _half(label: str, half: dict[str, Any] | None) -> None:
         st.metric(label, "—")
         return
     metrics = half["metrics"]
-    st.metric(f"Referral rate {label}", rate(metrics["referral_rate"]["value"]))
+    st.metric(f"Referral rate {label}", rate(metrics["referral_rate"]))
     st.caption(f"{half['from'][:10]} to {half['to'][:10]}, "
                f"{metrics['cohort_patients']} patients")
 
@@ -64,13 +64,12 @@ st.header(report["name"])
 st.caption(f"Period {report['period']['from']} to {report['period']['to']}")
 
 cols = st.columns(5)
-cols[0].metric("Referral rate", rate(metrics["referral_rate"]["value"]))
-cols[1].metric("Referred revenue", money_text(metrics["referred_revenue"]["value"]))
-cols[2].metric("Loop closure", rate(metrics["loop_closure_rate"]["value"]))
-cols[3].metric("Lead contact within SLA", rate(metrics["lead_contact_sla_rate"]["value"]))
-hours = metrics["hours_delivered"]
-cols[4].metric("Hours per week", hours_text(hours["value"]),
-               help=f"contracted {hours['contracted_hours_per_week']:g} h/week")
+cols[0].metric("Referral rate", rate(metrics["referral_rate"]))
+cols[1].metric("Referred revenue", money_text(metrics["referred_revenue"]))
+cols[2].metric("Loop closure", rate(metrics["loop_closure_rate"]))
+cols[3].metric("Lead contact within SLA", rate(metrics["lead_contact_sla_rate"]))
+cols[4].metric("Hours per week", hours_text(metrics["hours_delivered"]),
+               help=f"contracted {metrics['hours_contracted_per_week']:g} h/week")
 
 st.subheader("The referral funnel")
 st.caption("Surveys find about 83% of satisfied patients would refer, but only about 29% do.")
@@ -80,9 +79,9 @@ if funnel[0]["patients"]:
 table(metrics_table(metrics), empty="No figures.")
 
 st.subheader("SLA compliance")
-table([{"task kind": kind.replace("_", " "), "compliance": rate(r["value"]),
-        "open breached": r["open_breached"]} for kind, r in metrics["sla_compliance"].items()],
-      empty="No tasks yet.")
+table([{"task kind": kind.replace("_", " "), "compliance": rate(value),
+        "open breached": metrics["open_breached"][kind]}
+       for kind, value in metrics["sla_compliance"].items()], empty="No tasks yet.")
 
 st.subheader("Before and after onboarding")
 halves = report["before_after"]

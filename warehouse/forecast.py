@@ -80,8 +80,8 @@ def practice_forecast(
     measured = compute_metrics(conn, scope=scope, practice_slug=practice_slug)
     (row,) = measured["practices"]
     patients = float(row["cohort_patients"])
-    r = row["referral_rate"]["value"]
-    c = row["lead_conversion_rate"]["value"]
+    r = row["referral_rate"]
+    c = row["lead_conversion_rate"]
     assumptions: dict[str, Any] = {
         "compounding": True,
         "years": years,

@@ -20,6 +20,7 @@ from warehouse.metrics_base import (
     snapshot_as_of,
     visible_practices,
 )
+from warehouse.metrics_block import RATE_COUNTS, RATE_KEYS, metric_block, rate_counts
 from warehouse.scope import Scope
 
 BENCHMARKS: dict[str, Any] = {
@@ -95,66 +96,6 @@ def window_counts(
     return counts
 
 
-def metrics_from_counts(counts: Mapping[str, float], *, weeks: float) -> dict[str, Any]:
-    """DOMAIN.md's metric table from summed counts (used for practices and roll-ups alike)."""
-    willingness = rate(counts["willing"], counts["reached"])
-    referral = rate(counts["referred"], counts["cohort_patients"])
-    gap = (
-        100.0 * (willingness["value"] - referral["value"])
-        if willingness["value"] is not None and referral["value"] is not None
-        else None
-    )
-    hours = counts["minutes_logged"] / 60.0
-    hours_per_week = hours / weeks if weeks > 0 else None
-    contracted = counts["contracted_hours_per_week"]
-    return {
-        "cohort_patients": int(counts["cohort_patients"]),
-        "ask_rate": rate(counts["asked"], counts["cohort_patients"]),
-        "reach_rate": rate(counts["reached"], counts["asked"]),
-        "willingness_rate": willingness,
-        "referral_rate": referral,
-        "intent_action_gap_pts": {"value": gap},
-        "lead_contact_sla_rate": rate(counts["leads_contacted_within_sla"], counts["leads"]),
-        "lead_conversion_rate": rate(counts["leads_converted_90d"], counts["leads"]),
-        "loop_closure_rate": rate(counts["loops_closed_within_sla"], counts["leads_with_outcome"]),
-        "referred_revenue": {
-            "value": float(counts["referred_revenue"]),
-            "converted_leads": int(counts["leads_converted_90d"]),
-        },
-        "repeat_referral_rate": {
-            **rate(counts["repeat_referrers"], counts["referrers"]),
-            "loop_closed": rate(
-                counts["repeat_referrers_loop_closed"], counts["referrers_loop_closed"]
-            ),
-            "loop_not_closed": rate(
-                counts["repeat_referrers_loop_open"], counts["referrers_loop_open"]
-            ),
-        },
-        "sla_compliance": {
-            kind: {
-                **rate(counts[f"sla_met__{kind}"], counts[f"sla_due__{kind}"]),
-                "open_breached": int(counts[f"sla_open_breached__{kind}"]),
-            }
-            for kind in TASK_KINDS
-        },
-        "hours_delivered": {
-            "value": hours_per_week,
-            "hours": hours,
-            "weeks": weeks,
-            "contracted_hours_per_week": contracted,
-            "ratio_to_contract": (
-                hours_per_week / contracted if hours_per_week is not None and contracted else None
-            ),
-        },
-    }
-
-
-def _int_counts(counts: Mapping[str, float]) -> dict[str, float]:
-    """Counts with whole numbers as ints (revenue and hours stay floats)."""
-    floats = {"referred_revenue", "minutes_logged", "contracted_hours_per_week"}
-    return {k: (float(v) if k in floats else int(v)) for k, v in counts.items()}
-
-
 def summed(counts: Sequence[Mapping[str, float]]) -> dict[str, float]:
     """Counts summed across practices: the only correct basis for an agency roll-up."""
     total = dict.fromkeys(_COUNT_FIELDS, 0.0)
@@ -185,16 +126,14 @@ def metrics_for_window(
         {
             "practice_slug": p.practice_slug,
             "name": p.name,
-            **metrics_from_counts(_int_counts(counts[p.practice_slug]), weeks=weeks),
-            "counts": _int_counts(counts[p.practice_slug]),
+            **metric_block(counts[p.practice_slug], weeks=weeks),
         }
         for p in practices
     ]
     total = summed([counts[p.practice_slug] for p in practices])
     agency = {
         "practices": len(practices),
-        **metrics_from_counts(_int_counts(total), weeks=weeks),
-        "counts": _int_counts(total),
+        **metric_block(total, weeks=weeks),
     }
     return {"practices": rows, "agency": agency}
 
@@ -343,6 +282,8 @@ from warehouse.metrics_ops import capacity, funnel_by_month, sla_board  # noqa: 
 
 __all__ = [
     "BENCHMARKS",
+    "RATE_COUNTS",
+    "RATE_KEYS",
     "TASK_KINDS",
     "Period",
     "PracticeRow",
@@ -352,8 +293,10 @@ __all__ = [
     "compute_metrics",
     "default_period",
     "funnel_by_month",
+    "metric_block",
     "metrics_for_window",
     "rate",
+    "rate_counts",
     "resolve_period",
     "sla_board",
     "snapshot_as_of",

@@ -33,8 +33,7 @@ def _parse_day(value: str | None, option: str) -> date | None:
         _error(f"{option} must be a date like 2026-01-31, got {value!r}")
 
 
-def _pct(metric: dict[str, Any]) -> str:
-    value = metric.get("value")
+def _pct(value: float | None) -> str:
     return UNDEFINED if value is None else f"{100 * value:.1f}%"
 
 
@@ -43,7 +42,6 @@ def _num(value: float | None, fmt: str = "{:,.1f}") -> str:
 
 
 def _table_row(label: str, m: dict[str, Any]) -> list[str]:
-    hours = m["hours_delivered"]
     return [
         label,
         str(m["cohort_patients"]),
@@ -51,13 +49,13 @@ def _table_row(label: str, m: dict[str, Any]) -> list[str]:
         _pct(m["reach_rate"]),
         _pct(m["willingness_rate"]),
         _pct(m["referral_rate"]),
-        _num(m["intent_action_gap_pts"]["value"]),
+        _num(m["intent_action_gap_pts"]),
         _pct(m["lead_contact_sla_rate"]),
         _pct(m["lead_conversion_rate"]),
         _pct(m["loop_closure_rate"]),
-        _num(m["referred_revenue"]["value"], "${:,.0f}"),
+        _num(m["referred_revenue"], "${:,.0f}"),
         _pct(m["repeat_referral_rate"]),
-        f"{_num(hours['value'])} / {_num(hours['contracted_hours_per_week'])}",
+        f"{_num(m['hours_delivered'])} / {_num(m['hours_contracted_per_week'])}",
     ]
 
 

@@ -66,16 +66,19 @@ def practice_report(*, session: Session, user: CurrentUser, practice_slug: str,
 
 def metrics_table(metrics: dict[str, Any]) -> list[dict[str, str]]:
     """The report's headline figures as label / value rows ("—" when undefined)."""
-    rows = [{"metric": label, "value": rate_text(metrics[key]["value"]),
-             "counts": f"{metrics[key]['numerator']:g} / {metrics[key]['denominator']:g}"}
-            for label, key in RATE_ROWS]
-    revenue = metrics["referred_revenue"]
+    from warehouse.metrics_block import rate_counts
+
+    rows = []
+    for label, key in RATE_ROWS:
+        numerator, denominator = rate_counts(metrics, key)
+        rows.append({"metric": label, "value": rate_text(metrics[key]),
+                     "counts": f"{numerator:g} / {denominator:g}"})
     hours = metrics["hours_delivered"]
-    rows.append({"metric": "Referred revenue", "value": f"${revenue['value']:,.0f}",
-                 "counts": f"{revenue['converted_leads']} converted leads"})
+    rows.append({"metric": "Referred revenue", "value": f"${metrics['referred_revenue']:,.0f}",
+                 "counts": f"{metrics['counts']['leads_converted_90d']} converted leads"})
     rows.append({"metric": "Hours delivered per week",
-                 "value": "—" if hours["value"] is None else f"{hours['value']:.1f}",
-                 "counts": f"contracted {hours['contracted_hours_per_week']:g} h/week"})
+                 "value": "—" if hours is None else f"{hours:.1f}",
+                 "counts": f"contracted {metrics['hours_contracted_per_week']:g} h/week"})
     return rows
 
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import warehouse.snapshot
 from console.cli import app
-from tests.warehouse.test_metrics_world import T0, World, at
+from tests.warehouse.test_metrics_world import T0, World, at, full_rate
 
 runner = CliRunner()
 
@@ -94,10 +94,10 @@ def test_metrics_json_for_one_practice_and_period() -> None:
     payload = json.loads(result.stdout)
     assert payload["period"] == {"from": "2026-03-01", "to": "2026-03-31"}
     assert [p["practice_slug"] for p in payload["practices"]] == ["p1"]
-    assert payload["practices"][0]["referral_rate"] == {
+    assert full_rate(payload["practices"][0], "referral_rate") == {
         "value": 0.5, "numerator": 1, "denominator": 2
     }
-    assert payload["agency"]["referral_rate"]["value"] == 0.5
+    assert payload["agency"]["referral_rate"] == 0.5
 
 
 @pytest.mark.usefixtures("literal_snapshot")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.warehouse.test_metrics_world import AS_OF, T0, World, at
+from tests.warehouse.test_metrics_world import AS_OF, T0, World, at, full_rate
 from warehouse.metrics import UnknownPractice, compute_metrics, default_period
 from warehouse.scope import Scope
 
@@ -36,11 +36,11 @@ def test_patient_funnel_rates() -> None:
     world.lead("p1", "l1", "a", at(10))
     row = _practice(_metrics(world))
     assert row["cohort_patients"] == 4
-    assert row["ask_rate"] == {"value": 0.75, "numerator": 3, "denominator": 4}
-    assert row["reach_rate"]["value"] == pytest.approx(2 / 3)
-    assert row["willingness_rate"] == {"value": 0.5, "numerator": 1, "denominator": 2}
-    assert row["referral_rate"] == {"value": 0.25, "numerator": 1, "denominator": 4}
-    assert row["intent_action_gap_pts"]["value"] == pytest.approx(25.0)
+    assert full_rate(row, "ask_rate") == {"value": 0.75, "numerator": 3, "denominator": 4}
+    assert row["reach_rate"] == pytest.approx(2 / 3)
+    assert full_rate(row, "willingness_rate") == {"value": 0.5, "numerator": 1, "denominator": 2}
+    assert full_rate(row, "referral_rate") == {"value": 0.25, "numerator": 1, "denominator": 4}
+    assert row["intent_action_gap_pts"] == pytest.approx(25.0)
 
 
 def test_ask_window_is_30_days_inclusive() -> None:
@@ -52,8 +52,8 @@ def test_ask_window_is_30_days_inclusive() -> None:
     world.ask("p1", "on_day_30", at(30))
     world.ask("p1", "just_after", at(30, seconds=1))
     world.ask("p1", "before", at(-1))
-    ask_rate = _practice(_metrics(world))["ask_rate"]
-    assert ask_rate == {"value": 1 / 3, "numerator": 1, "denominator": 3}
+    row = _practice(_metrics(world))
+    assert full_rate(row, "ask_rate") == {"value": 1 / 3, "numerator": 1, "denominator": 3}
 
 
 def test_referral_window_is_180_days_inclusive() -> None:
@@ -64,7 +64,7 @@ def test_referral_window_is_180_days_inclusive() -> None:
     world.lead("p1", "l1", "on_day_180", at(180))
     world.lead("p1", "l2", "too_late", at(180, seconds=1))
     row = _practice(_metrics(world))
-    assert row["referral_rate"] == {"value": 0.5, "numerator": 1, "denominator": 2}
+    assert full_rate(row, "referral_rate") == {"value": 0.5, "numerator": 1, "denominator": 2}
 
 
 def test_cohort_is_results_visible_in_period_and_patients_count_once() -> None:
@@ -83,7 +83,7 @@ def test_cohort_is_results_visible_in_period_and_patients_count_once() -> None:
     world.lead("p1", "l1", "twice", at(60))
     row = _practice(_metrics(world))
     assert row["cohort_patients"] == 3
-    assert row["referral_rate"] == {"value": 1 / 3, "numerator": 1, "denominator": 3}
+    assert full_rate(row, "referral_rate") == {"value": 1 / 3, "numerator": 1, "denominator": 3}
 
 
 def test_empty_denominators_are_null_not_zero() -> None:
@@ -92,15 +92,15 @@ def test_empty_denominators_are_null_not_zero() -> None:
     world.treatment("p1", "t1", "a", visible_at=T0)
     result = _metrics(world)
     p1, p2 = _practice(result, "p1"), _practice(result, "p2")
-    assert p1["ask_rate"] == {"value": 0.0, "numerator": 0, "denominator": 1}
-    assert p1["reach_rate"] == {"value": None, "numerator": 0, "denominator": 0}
-    assert p1["willingness_rate"]["value"] is None
-    assert p1["intent_action_gap_pts"]["value"] is None
+    assert full_rate(p1, "ask_rate") == {"value": 0.0, "numerator": 0, "denominator": 1}
+    assert full_rate(p1, "reach_rate") == {"value": None, "numerator": 0, "denominator": 0}
+    assert p1["willingness_rate"] is None
+    assert p1["intent_action_gap_pts"] is None
     for name in ("ask_rate", "referral_rate", "lead_contact_sla_rate", "lead_conversion_rate",
                  "loop_closure_rate", "repeat_referral_rate"):
-        assert p2[name]["value"] is None, name
-    assert all(v["value"] is None for v in p2["sla_compliance"].values())
-    assert p2["referred_revenue"]["value"] == 0.0
+        assert p2[name] is None, name
+    assert all(v is None for v in p2["sla_compliance"].values())
+    assert p2["referred_revenue"] == 0.0
     json.dumps(result)  # the whole result is JSON-serialisable
 
 
@@ -121,7 +121,9 @@ def test_lead_contact_sla_with_business_days_and_task_deadlines() -> None:
     world.task(1, "p1", "contact_lead", sla_deadline=at(0, hours=1), lead_id="tasked")
     world.lead("p1", "never", "e", T0)
     row = _practice(_metrics(world))
-    assert row["lead_contact_sla_rate"] == {"value": 0.4, "numerator": 2, "denominator": 5}
+    assert full_rate(row, "lead_contact_sla_rate") == {
+        "value": 0.4, "numerator": 2, "denominator": 5
+    }
 
 
 def test_lead_contact_sla_uses_practice_local_days_across_dst() -> None:
@@ -134,7 +136,9 @@ def test_lead_contact_sla_uses_practice_local_days_across_dst() -> None:
     world.lead("p1", "ok", "a", referred, first_contact_at=ok)
     world.lead("p1", "late", "b", referred, first_contact_at=late)
     row = _practice(_metrics(world))
-    assert row["lead_contact_sla_rate"] == {"value": 0.5, "numerator": 1, "denominator": 2}
+    assert full_rate(row, "lead_contact_sla_rate") == {
+        "value": 0.5, "numerator": 1, "denominator": 2
+    }
 
 
 def test_lead_conversion_within_90_days_and_referred_revenue() -> None:
@@ -147,8 +151,11 @@ def test_lead_conversion_within_90_days_and_referred_revenue() -> None:
     world.lead("p1", "declined", "c", T0, status="declined", outcome_at=at(5))
     world.lead("p1", "treated", "d", T0, status="treated", outcome_at=at(10), booked_value=3000)
     row = _practice(_metrics(world))
-    assert row["lead_conversion_rate"] == {"value": 0.5, "numerator": 2, "denominator": 4}
-    assert row["referred_revenue"] == {"value": 8000.0, "converted_leads": 2}
+    assert full_rate(row, "lead_conversion_rate") == {
+        "value": 0.5, "numerator": 2, "denominator": 4
+    }
+    assert row["referred_revenue"] == 8000.0
+    assert row["counts"]["leads_converted_90d"] == 2
 
 
 def test_loop_closure_within_two_business_days() -> None:
@@ -165,7 +172,7 @@ def test_loop_closure_within_two_business_days() -> None:
     world.lead("p1", "anonymous", None, at(-3), status="booked", outcome_at=T0)
     world.lead("p1", "open", "e", at(-3), status="contacted", first_contact_at=T0)
     row = _practice(_metrics(world, date_from=date(2026, 2, 1)))
-    assert row["loop_closure_rate"] == {"value": 0.5, "numerator": 2, "denominator": 4}
+    assert full_rate(row, "loop_closure_rate") == {"value": 0.5, "numerator": 2, "denominator": 4}
 
 
 def test_repeat_referral_split_by_loop_closed() -> None:
@@ -179,10 +186,14 @@ def test_repeat_referral_split_by_loop_closed() -> None:
     world.lead("p1", "r4a", "r4", T0, status="declined", outcome_at=at(1))
     world.lead("p1", "r4b", "r4", at(30))
     world.lead("p1", "r5a", "r5", T0)
-    repeat = _practice(_metrics(world))["repeat_referral_rate"]
-    assert (repeat["numerator"], repeat["denominator"]) == (2, 5)
-    assert repeat["loop_closed"] == {"value": 0.5, "numerator": 1, "denominator": 2}
-    assert repeat["loop_not_closed"]["value"] == pytest.approx(1 / 3)
+    row = _practice(_metrics(world))
+    assert full_rate(row, "repeat_referral_rate") == {
+        "value": 0.4, "numerator": 2, "denominator": 5
+    }
+    assert full_rate(row, "repeat_referral_rate_loop_closed") == {
+        "value": 0.5, "numerator": 1, "denominator": 2
+    }
+    assert row["repeat_referral_rate_loop_not_closed"] == pytest.approx(1 / 3)
 
 
 def test_sla_compliance_per_kind() -> None:
@@ -196,9 +207,12 @@ def test_sla_compliance_per_kind() -> None:
     world.task(4, "p1", "ask", sla_deadline=at(7), status="open")
     world.task(5, "p1", "ask", sla_deadline=at(7), status="cancelled", closed_at=at(1))
     world.task(6, "p1", "ask", sla_deadline=AS_OF + timedelta(days=2), status="claimed")
-    sla = _practice(_metrics(world, date_to=date(2026, 12, 31)))["sla_compliance"]
-    assert sla["ask"] == {"value": 0.5, "numerator": 2, "denominator": 4, "open_breached": 1}
-    assert sla["contact_lead"]["value"] is None
+    row = _practice(_metrics(world, date_to=date(2026, 12, 31)))
+    assert row["sla_compliance"]["ask"] == 0.5
+    counts = row["counts"]
+    assert (counts["sla_met__ask"], counts["sla_due__ask"]) == (2, 4)
+    assert counts["sla_open_breached__ask"] == row["open_breached"]["ask"] == 1
+    assert row["sla_compliance"]["contact_lead"] is None
 
 
 def test_hours_delivered_per_week_vs_contract() -> None:
@@ -210,13 +224,12 @@ def test_hours_delivered_per_week_vs_contract() -> None:
     world.touch(2, "p1", minutes=150, started_at=at(13, hours=8))
     world.touch(3, "p1", minutes=5, started_at=at(1), coordinator_id=None)
     world.touch(4, "p1", minutes=60, started_at=at(14))
-    hours = _practice(
-        _metrics(world, date_from=date(2026, 3, 2), date_to=date(2026, 3, 15))
-    )["hours_delivered"]
-    assert hours["hours"] == pytest.approx(4.0)
-    assert hours["weeks"] == pytest.approx(2.0)
-    assert hours["value"] == pytest.approx(2.0)
-    assert hours["ratio_to_contract"] == pytest.approx(0.25)
+    row = _practice(_metrics(world, date_from=date(2026, 3, 2), date_to=date(2026, 3, 15)))
+    assert row["counts"]["hours_total"] == pytest.approx(4.0)
+    assert row["counts"]["weeks"] == pytest.approx(2.0)
+    assert row["hours_delivered"] == pytest.approx(2.0)
+    assert row["hours_contracted_per_week"] == 8.0
+    assert row["hours_ratio_to_contract"] == pytest.approx(0.25)
 
 
 def test_agency_rollup_weights_by_counts_not_average_of_rates() -> None:
@@ -234,8 +247,8 @@ def test_agency_rollup_weights_by_counts_not_average_of_rates() -> None:
     result = _metrics(world, date_from=date(2026, 3, 2), date_to=date(2026, 3, 15))
     agency = result["agency"]
     assert agency["practices"] == 2
-    assert agency["referral_rate"] == {"value": 0.4, "numerator": 2, "denominator": 5}
-    assert agency["hours_delivered"]["ratio_to_contract"] == pytest.approx(0.1)
+    assert full_rate(agency, "referral_rate") == {"value": 0.4, "numerator": 2, "denominator": 5}
+    assert agency["hours_ratio_to_contract"] == pytest.approx(0.1)
 
 
 def test_scope_limits_practices_and_rollup() -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from tests.warehouse.test_metrics_world import T0, World, at
+from tests.warehouse.test_metrics_world import T0, World, at, full_rate
 from warehouse.metrics import UnknownPractice, before_after_onboarding
 from warehouse.metrics_ops import capacity, funnel_by_month, sla_board
 from warehouse.scope import Scope
@@ -132,8 +132,8 @@ def test_before_after_onboarding_splits_at_onboarded_at() -> None:
     world.treatment("p1", "tc", "c", visible_at=at(120))
     world.lead("p1", "l1", "c", at(130))
     result = before_after_onboarding(world.build(), scope=Scope.of(["p1"]), practice_slug="p1")
-    before = result["before"]["metrics"]["referral_rate"]
-    after = result["after"]["metrics"]["referral_rate"]
+    before = full_rate(result["before"]["metrics"], "referral_rate")
+    after = full_rate(result["after"]["metrics"], "referral_rate")
     assert (before["numerator"], before["denominator"], before["value"]) == (0, 2, 0.0)
     assert (after["numerator"], after["denominator"], after["value"]) == (1, 1, 1.0)
 

@@ -297,3 +297,11 @@ def test_metric_marts_build_on_empty_inputs() -> None:
     for name in names:
         row = conn.execute(f"select count(*) from {name}").fetchone()
         assert row == (0,)
+
+
+def full_rate(block: dict[str, Any], key: str) -> dict[str, Any]:
+    """A flat rate of a metric block with its numerator and denominator from `counts`."""
+    from warehouse.metrics_block import rate_counts
+
+    numerator, denominator = rate_counts(block, key)
+    return {"value": block[key], "numerator": numerator, "denominator": denominator}
