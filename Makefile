@@ -46,9 +46,9 @@ typecheck: setup
 	$(BIN)/mypy console pipelines warehouse pages streamlit_app.py bench
 
 bench: setup
-	$(BIN)/python bench/pipeline.py
-	$(BIN)/python bench/queue.py
-	$(BIN)/python bench/metrics.py
+	$(BIN)/python -P bench/pipeline.py
+	$(BIN)/python -P bench/queue.py
+	$(BIN)/python -P bench/metrics.py
 
 clean:
 	rm -rf $(VENV) .loopdesk .pytest_cache .mypy_cache .ruff_cache

@@ -8,17 +8,21 @@ Target: compute_metrics for all 1,000 practices in <= 5 s after a build.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import sys
-import time
-from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import duckdb
-import pyarrow as pa
+# bench/queue.py is named like the stdlib `queue`: keep this folder off the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from datetime import UTC, date, datetime, timedelta  # noqa: E402
+
+import duckdb  # noqa: E402
+import pyarrow as pa  # noqa: E402
 
 AS_OF = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
 
