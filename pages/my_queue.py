@@ -194,6 +194,7 @@ def _log_time(practices: dict[str, str]) -> None:
 
 
 def _other_work(practices: dict[str, str]) -> None:
+    """The "Log other work" form: minutes spent for one of the user's practices outside calls."""
     with st.expander("Log other work"):
         if not practices:
             st.caption("You have no practices to log time for.")

@@ -353,6 +353,7 @@ def _when(entry: QueueEntry, timezone: str, now: datetime) -> str:
 
 
 def _line(entry: QueueEntry, practices: dict[str, PracticeSettings], now: datetime) -> QueueLine:
+    """A queue entry as a preview line (the practice by name, the reasons joined)."""
     practice = practices.get(entry.practice_slug)
     return QueueLine(
         task_id=entry.task_id,
