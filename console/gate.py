@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Protocol
 
-from sqlmodel import Session, col, select
+from sqlalchemy import bindparam, or_, select
+from sqlmodel import Session
 
 from console.business_hours import local, local_day_start
+from console.db import UTCDateTime
 from console.models.work import ConsentEvent, Touch
 
 CALL_WINDOW = (time(8, 0), time(21, 0))
@@ -83,17 +85,38 @@ def evaluate_gate(
     return GateResult(True, None)
 
 
+_CONSENT = ConsentEvent.__table__.c  # type: ignore[attr-defined]
+_TOUCH = Touch.__table__.c  # type: ignore[attr-defined]
+# Built once: the claim path gates every batch, and building these per call cost more
+# CPU than running them. Lists are expanding parameters, so one compiled form serves all.
+_REVOKED = (
+    select(_CONSENT.practice_slug, _CONSENT.subject_type, _CONSENT.subject_id, _CONSENT.granted)
+    .where(_CONSENT.subject_id.in_(bindparam("subjects", expanding=True)))
+    .where(_CONSENT.practice_slug.in_(bindparam("practices", expanding=True)))
+    .where(_CONSENT.channel == bindparam("channel"))
+    .order_by(_CONSENT.at, _CONSENT.event_id)
+)
+_TOUCH_TIMES = (
+    select(_TOUCH.practice_slug, _TOUCH.subject_type, _TOUCH.subject_id, _TOUCH.started_at)
+    .where(_TOUCH.subject_id.in_(bindparam("subjects", expanding=True)))
+    .where(_TOUCH.practice_slug.in_(bindparam("practices", expanding=True)))
+    .where(_TOUCH.started_at >= bindparam("since", type_=UTCDateTime()))
+    .where(_TOUCH.started_at <= bindparam("now", type_=UTCDateTime()))
+    .where(or_(_TOUCH.disposition.is_(None), _TOUCH.disposition.not_in(NOT_A_TOUCH)))
+)
+
+
+def _lists(people: list[Person]) -> dict[str, list[str]]:
+    """The subject ids and practices of `people` as sorted parameter lists."""
+    return {"subjects": sorted({p.subject_id for p in people}),
+            "practices": sorted({p.practice_slug for p in people})}
+
+
 def _revoked(session: Session, people: list[Person], channel: str) -> set[tuple[str, str, str]]:
     """People whose latest consent event on `channel` is a revocation."""
     if not people:
         return set()
-    rows = session.exec(
-        select(ConsentEvent)
-        .where(col(ConsentEvent.subject_id).in_({p.subject_id for p in people}))
-        .where(col(ConsentEvent.practice_slug).in_({p.practice_slug for p in people}))
-        .where(ConsentEvent.channel == channel)
-        .order_by(col(ConsentEvent.at), col(ConsentEvent.event_id))
-    ).all()
+    rows = session.execute(_REVOKED, _lists(people) | {"channel": channel}).all()
     latest = {(r.practice_slug, r.subject_type, r.subject_id): r.granted for r in rows}
     return {key for key, granted in latest.items() if not granted}
 
@@ -104,13 +127,8 @@ def _touch_times(
     """Outbound touch times in the last 8 days per person (any kind, any channel)."""
     if not people:
         return {}
-    rows = session.exec(
-        select(Touch.practice_slug, Touch.subject_type, Touch.subject_id, Touch.started_at)
-        .where(col(Touch.subject_id).in_({p.subject_id for p in people}))
-        .where(col(Touch.practice_slug).in_({p.practice_slug for p in people}))
-        .where(col(Touch.started_at) >= now - timedelta(days=8))
-        .where(col(Touch.started_at) <= now)
-        .where(col(Touch.disposition).is_(None) | col(Touch.disposition).not_in(NOT_A_TOUCH))
+    rows = session.execute(
+        _TOUCH_TIMES, _lists(people) | {"since": now - timedelta(days=8), "now": now}
     ).all()
     times: dict[tuple[str, str, str], list[datetime]] = {}
     for practice_slug, subject_type, subject_id, started_at in rows:

@@ -7,15 +7,15 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import case, or_, update
+from sqlalchemy import Integer, and_, bindparam, case, literal, or_, update
 from sqlalchemy import select as select_columns
 from sqlalchemy.engine import Row
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from console import audit
 from console.access import actor_ref
 from console.audit import Action, Outcome
-from console.db import begin_write, is_postgres
+from console.db import UTCDateTime, begin_write, is_postgres
 from console.errors import UserError
 from console.models.identity import Role, User, UserPractice
 from console.models.work import Task, TaskStatus
@@ -31,6 +31,17 @@ CLAIM_BATCH = 8
 
 
 _TASKS = Task.__table__  # type: ignore[attr-defined]
+_USER_PRACTICES = UserPractice.__table__  # type: ignore[attr-defined]
+# Statements on the claim path are built once (building them per call cost more CPU than
+# running them); values are bound per call.
+_SCOPE = select_columns(_USER_PRACTICES.c.practice_slug).where(
+    _USER_PRACTICES.c.user_id == bindparam("user_id"))
+_LAPSED = (
+    select_columns(_TASKS.c.task_id)
+    .where(_TASKS.c.status == TaskStatus.claimed)
+    .where(_TASKS.c.lease_expires_at <= bindparam("now", type_=UTCDateTime()))
+    .limit(1)
+)
 
 
 class StaleClaim(UserError):
@@ -76,9 +87,7 @@ def user_scope(*, session: Session, user: User) -> Scope:
         return Scope()
     if user.role in (Role.manager, Role.admin):
         return Scope.agency()
-    slugs = session.exec(
-        select(UserPractice.practice_slug).where(UserPractice.user_id == user.user_id)
-    ).all()
+    slugs = session.execute(_SCOPE, {"user_id": user.user_id}).scalars().all()
     return Scope.of(slugs)
 
 
@@ -138,13 +147,7 @@ def _lease() -> timedelta:
 
 def _sweep_lapsed(session: Session, now: datetime) -> None:
     """Return lapsed leases to the queue, taking the writer lock only when one has lapsed."""
-    tasks = _TASKS.c
-    lapsed = session.execute(
-        select_columns(tasks.task_id)
-        .where(tasks.status == TaskStatus.claimed)
-        .where(tasks.lease_expires_at <= now)
-        .limit(1)
-    ).first()
+    lapsed = session.execute(_LAPSED, {"now": now}).first()
     if lapsed is None:
         return
     begin_write(session)
@@ -152,19 +155,20 @@ def _sweep_lapsed(session: Session, now: datetime) -> None:
     session.commit()
 
 
-def _lease_first_free(
-    session: Session, *, user: User, batch: list[Scored], escalated: bool, now: datetime,
-    lease: timedelta,
-) -> Row[Any] | None:
-    """Lease the first candidate of `batch` still as it was read, in one conditional UPDATE.
+@lru_cache(maxsize=8)
+def _lease_statement(*, escalated: bool, postgres: bool) -> Any:
+    """The conditional UPDATE that leases the first still-free of CLAIM_BATCH candidates.
 
-    The pick re-checks status, claim version (the fencing token read while ranking) and the
-    availability filters, so a task someone claimed, snoozed, closed or escalated since the
-    ranking read is passed over; on PostgreSQL `SKIP LOCKED` passes over rows another claimer
-    is leasing right now instead of waiting for it.
+    Candidate i is bound as `id{i}` with the claim version read while ranking as `v{i}`
+    (unused slots get id -1); the pick re-checks status, that version (the fencing token)
+    and the availability filters, so a task someone claimed, snoozed, closed or escalated
+    since the ranking read is passed over. On PostgreSQL `SKIP LOCKED` passes over rows
+    another claimer is leasing right now instead of waiting for it.
     """
     tasks = _TASKS.c
-    position = {s.row.task_id: index for index, s in enumerate(batch)}
+    now = bindparam("now", type_=UTCDateTime())
+    slots = [(bindparam(f"id{i}", type_=Integer()), bindparam(f"v{i}", type_=Integer()))
+             for i in range(CLAIM_BATCH)]
     still_open = [
         tasks.status == TaskStatus.open,
         tasks.consent_call.is_(True),
@@ -176,24 +180,40 @@ def _lease_first_free(
         still_open.append(tasks.escalated.is_(False))
     pick = (
         select_columns(tasks.task_id)
-        .where(tasks.task_id.in_(list(position)))
-        .where(tasks.claim_version == case(
-            {s.row.task_id: s.row.claim_version for s in batch}, value=tasks.task_id))
+        .where(or_(*(and_(tasks.task_id == ident, tasks.claim_version == version)
+                     for ident, version in slots)))
         .where(*still_open)
-        .order_by(case(position, value=tasks.task_id))
+        .order_by(case(*((tasks.task_id == ident, literal(i)) for i, (ident, _) in
+                         enumerate(slots))))
         .limit(1)
     )
-    if is_postgres(session):
+    if postgres:
         pick = pick.with_for_update(skip_locked=True)
-    return session.execute(
+    return (
         update(_TASKS)
         .where(tasks.task_id == pick.scalar_subquery())
         .where(*still_open)
-        .values(status=TaskStatus.claimed, claimed_by=user.user_id, claimed_at=now,
-                lease_expires_at=now + lease, claim_version=tasks.claim_version + 1,
-                claim_count=tasks.claim_count + 1, snoozed_until=None)
+        .values(status=TaskStatus.claimed, claimed_by=bindparam("user_id", type_=Integer()),
+                claimed_at=now,
+                lease_expires_at=bindparam("until", type_=UTCDateTime()),
+                claim_version=tasks.claim_version + 1, claim_count=tasks.claim_count + 1,
+                snoozed_until=None)
         .returning(*_TASKS.c)
-    ).first()
+    )
+
+
+def _lease_first_free(
+    session: Session, *, user: User, batch: list[Scored], escalated: bool, now: datetime,
+    lease: timedelta,
+) -> Row[Any] | None:
+    """Lease the first candidate of `batch` still as it was read, in one conditional UPDATE."""
+    params: dict[str, Any] = {"now": now, "until": now + lease, "user_id": user.user_id}
+    for i in range(CLAIM_BATCH):
+        row = batch[i].row if i < len(batch) else None
+        params[f"id{i}"] = row.task_id if row is not None else -1
+        params[f"v{i}"] = row.claim_version if row is not None else -1
+    statement = _lease_statement(escalated=escalated, postgres=is_postgres(session))
+    return session.execute(statement, params).first()
 
 
 def claim_next(*, session: Session, user: User, now: datetime) -> Task | None:

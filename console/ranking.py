@@ -190,41 +190,52 @@ def _candidates(*, scoped: bool, callable_only: bool, escalated: bool,
     )
 
 
+_ZONES = select(_PRACTICES.c.timezone).distinct()
+
+
 def open_zones(session: Session, now: datetime) -> list[str]:
     """Practice time zones whose local time is inside the calling window now."""
-    zones = session.execute(select(_PRACTICES.c.timezone).distinct()).scalars().all()
+    zones = session.execute(_ZONES).scalars().all()
     start, end = CALL_WINDOW
     return [z for z in zones if start <= local(now, z).time() < end]
 
 
-def practice_facts(session: Session, slugs: set[str]) -> dict[str, Row[Any]]:
-    """Zone, contracted hours and contact caps of the given practices."""
-    columns = _PRACTICES.c
+def _week_minutes() -> Any:
+    """Minutes logged for the outer practice this week (a correlated scalar subquery)."""
+    touches = _TOUCHES.c
+    return (
+        select(func.sum(touches.minutes))
+        .where(touches.practice_slug == _PRACTICES.c.practice_slug)
+        .where(touches.started_at >= bindparam("week_start", type_=UTCDateTime()))
+        .where(touches.started_at <= bindparam("now", type_=UTCDateTime()))
+        .scalar_subquery()
+    )
+
+
+# Zone, contracted hours, contact caps and this week's logged minutes of some practices:
+# built once, one statement for what ranking and the gate need to know about practices.
+_FACTS = (
+    select(_PRACTICES.c.practice_slug, _PRACTICES.c.timezone,
+           _PRACTICES.c.contracted_hours_per_week, _PRACTICES.c.max_touches_per_day,
+           _PRACTICES.c.max_touches_per_week, _week_minutes().label("week_minutes"))
+    .where(_PRACTICES.c.practice_slug.in_(bindparam("slugs", expanding=True)))
+)
+
+
+def practice_facts(session: Session, slugs: set[str], now: datetime) -> dict[str, Row[Any]]:
+    """Zone, contracted hours, contact caps and minutes logged this (UTC, ISO) week."""
     rows = session.execute(
-        select(columns.practice_slug, columns.timezone, columns.contracted_hours_per_week,
-               columns.max_touches_per_day, columns.max_touches_per_week)
-        .where(columns.practice_slug.in_(sorted(slugs)))
+        _FACTS, {"slugs": sorted(slugs), "week_start": iso_week_start(now), "now": now}
     ).all()
     return {row.practice_slug: row for row in rows}
 
 
-def shares(session: Session, practices: dict[str, Row[Any]], now: datetime) -> dict[str, Share]:
-    """Each practice's fair-share standing this (UTC, ISO) week."""
-    week_start = iso_week_start(now)
-    touches = _TOUCHES.c
-    minutes = dict(
-        session.execute(
-            select(touches.practice_slug, func.sum(touches.minutes))
-            .where(touches.practice_slug.in_(sorted(practices)))
-            .where(touches.started_at >= week_start)
-            .where(touches.started_at <= now)
-            .group_by(touches.practice_slug)
-        ).all()
-    )
-    fraction = (now - week_start) / timedelta(days=7)
+def shares(practices: dict[str, Row[Any]], now: datetime) -> dict[str, Share]:
+    """Each practice's fair-share standing this (UTC, ISO) week, from `practice_facts` rows."""
+    fraction = (now - iso_week_start(now)) / timedelta(days=7)
     return {
         slug: fair_share(
-            logged_minutes=float(minutes.get(slug) or 0.0),
+            logged_minutes=float(row.week_minutes or 0.0),
             contracted_hours=float(row.contracted_hours_per_week),
             week_fraction=fraction,
         )
@@ -296,8 +307,8 @@ def _score(
     session: Session, rows: Sequence[Row[Any]], now: datetime
 ) -> tuple[list[Scored], dict[str, Row[Any]]]:
     """Apply each practice's fair share to the window's scores, best first."""
-    practices = practice_facts(session, {row.practice_slug for row in rows})
-    standing = shares(session, practices, now)
+    practices = practice_facts(session, {row.practice_slug for row in rows}, now)
+    standing = shares(practices, now)
     scored = sorted(
         (
             Scored(

@@ -38,8 +38,8 @@ def _seed(session: Session, seed: int) -> None:
 def _brute_force(session: Session) -> list[int]:
     """Every open task scored one by one, best first."""
     tasks = session.exec(select(Task).where(Task.status == "open")).all()
-    facts = ranking.practice_facts(session, {t.practice_slug for t in tasks})
-    standing = ranking.shares(session, facts, NOW)
+    facts = ranking.practice_facts(session, {t.practice_slug for t in tasks}, NOW)
+    standing = ranking.shares(facts, NOW)
 
     def priority(task: Task) -> float:
         return (base_priority(kind=task.kind, rank_key=task.rank_key, now=NOW)
