@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import multiprocessing  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
@@ -215,7 +216,66 @@ def measure(engine: Engine, managers: list[int], coordinator: int, claims: int,
     results["concurrent"] = {"claimers": len(managers), "claims": len(claimed),
                              "claims_per_s": round(len(claimed) / elapsed, 1),
                              "duplicates": duplicates}
+    results["concurrent_processes"] = concurrent_processes(engine, managers, per_thread)
     return results
+
+
+def _process_claimers(engine: Engine, user_ids: list[int], per_thread: int,
+                      barrier: Any, out: Any) -> None:
+    """One app instance: a thread per user, claiming after every process is ready."""
+    engine.dispose(close=False)  # the forked pool's connections belong to the parent
+    claimed: list[int] = []
+    lock = threading.Lock()
+    spans: list[float] = []
+
+    def claimer(user_id: int) -> None:
+        mine = []
+        with new_session(engine) as session:
+            user = session.get(User, user_id)
+            assert user is not None
+            session.rollback()
+            barrier.wait()
+            spans.append(time.monotonic())
+            for _ in range(per_thread):
+                task = claim_next(session=session, user=user, now=NOW)
+                if task is None:
+                    break
+                mine.append(task.task_id or 0)
+            spans.append(time.monotonic())
+        with lock:
+            claimed.extend(mine)
+
+    threads = [threading.Thread(target=claimer, args=(uid,)) for uid in user_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    out.put((claimed, min(spans), max(spans)))
+
+
+def concurrent_processes(engine: Engine, managers: list[int], per_thread: int,
+                         processes: int = 4) -> dict[str, Any]:
+    """The same 16 claimers as `processes` app instances × threads (the scale path)."""
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(len(managers))
+    out = context.Queue()
+    share = len(managers) // processes
+    workers = [
+        context.Process(target=_process_claimers,
+                        args=(engine, managers[i * share:(i + 1) * share], per_thread,
+                              barrier, out))
+        for i in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    parts = [out.get() for _ in workers]
+    for worker in workers:
+        worker.join()
+    claimed = [task_id for ids, _, _ in parts for task_id in ids]
+    elapsed = max(end for _, _, end in parts) - min(start for _, start, _ in parts)
+    duplicates = sum(n - 1 for n in Counter(claimed).values() if n > 1)
+    return {"processes": processes, "threads_per_process": share, "claims": len(claimed),
+            "claims_per_s": round(len(claimed) / elapsed, 1), "duplicates": duplicates}
 
 
 def _report(store: str, figures: dict[str, Any]) -> None:
@@ -224,8 +284,12 @@ def _report(store: str, figures: dict[str, Any]) -> None:
     for label in ("claim_agency", "claim_coordinator"):
         print(f"  {label:<18} p50 {figures[label]['p50_ms']} ms  p95 {figures[label]['p95_ms']} ms")
     c = figures["concurrent"]
-    print(f"  {c['claimers']} claimers: {c['claims']} claims, {c['claims_per_s']} claims/s, "
-          f"duplicates {c['duplicates']}  [{store}]")
+    print(f"  {c['claimers']} claimers (threads, one process): {c['claims']} claims, "
+          f"{c['claims_per_s']} claims/s, duplicates {c['duplicates']}  [{store}]")
+    p = figures["concurrent_processes"]
+    print(f"  16 claimers ({p['processes']} processes x {p['threads_per_process']} threads): "
+          f"{p['claims']} claims, {p['claims_per_s']} claims/s, duplicates {p['duplicates']}"
+          f"  [{store}]")
 
 
 def main() -> None:
