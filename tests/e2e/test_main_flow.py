@@ -7,6 +7,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -88,18 +89,32 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
     port = _free_port()
     server = subprocess.Popen([*LOOPDESK, "serve", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
+    listening = threading.Event()
+    ARTIFACTS.mkdir(exist_ok=True)
+    log_path = ARTIFACTS / "e2e-server.log"
+
+    def drain() -> None:
+        # Keep reading the server's log for the whole test: a full pipe would stall the server.
         assert server.stderr is not None
-        # Block on the server's own log until it says it is listening (no sleeping).
-        for line in server.stderr:
-            if "running on" in line.lower():
-                break
-        else:
-            pytest.fail("loopdesk serve exited before listening")
+        with log_path.open("w") as log:
+            for line in server.stderr:
+                log.write(line)
+                log.flush()
+                if "running on" in line.lower():
+                    listening.set()
+        listening.set()
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        # Wait on the server's own log line (an event, not a sleep).
+        if not listening.wait(timeout=120) or server.poll() is not None:
+            pytest.fail(f"loopdesk serve did not start; see {log_path}")
         yield f"http://127.0.0.1:{port}/", {"slug": slug, **names}
     finally:
         server.terminate()
         server.wait(timeout=30)
+        reader.join(timeout=30)
 
 
 def _log_in(page: object, url: str, email: str) -> None:
