@@ -1,0 +1,236 @@
+"""SECURITY 6, 8, 9, 10: static checks over the source — caches, global state, HTML, scope.
+
+Each checker is also run on a small bad sample, so a checker that stopped finding anything
+would fail here rather than pass silently.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+# Importable packages: module-level state here lives for the whole server process.
+PACKAGES = ("console", "warehouse", "pipelines")
+# Streamlit scripts: re-executed per session run, so their top-level names are per run.
+SCRIPTS = ("pages", "streamlit_app.py")
+
+MUTATORS = frozenset({"append", "extend", "insert", "update", "setdefault", "add", "pop",
+                      "popitem", "clear", "remove", "discard", "__setitem__", "appendleft"})
+MUTABLE_CALLS = frozenset({"dict", "list", "set", "defaultdict", "OrderedDict", "Counter",
+                           "deque", "WeakValueDictionary"})
+# Parameter names that would put tenant or personal data into a process-wide cache key.
+TENANT_PARAMS = frozenset({"session", "user", "scope", "conn", "connection", "practice_slug",
+                           "practice", "patient_id", "token", "email", "phone", "first_name",
+                           "last_name", "lead_id", "task_id", "user_id"})
+# Reviewed process-wide state that holds no user data (module → names, and why).
+ALLOWED_STATE = {
+    # Engine URLs whose tables were checked once; configuration, not tenant data.
+    "console/views/identity.py": {"_READY"},
+}
+CACHE_DECORATORS = frozenset({"cache", "lru_cache", "cached_property", "cache_data",
+                              "cache_resource"})
+
+
+def _files(*roots: str) -> Iterator[Path]:
+    for name in roots:
+        path = ROOT / name
+        yield from ([path] if path.is_file() else sorted(path.rglob("*.py")))
+
+
+def _parse(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(), filename=str(path))
+
+
+def _name(node: ast.AST) -> str:
+    """The last dotted part of a name or attribute (`st.cache_data` → `cache_data`)."""
+    if isinstance(node, ast.Call):
+        return _name(node.func)
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Name):
+        return node.id
+    return ""
+
+
+def _is_mutable(value: ast.AST | None) -> bool:
+    if isinstance(value, ast.List | ast.Dict | ast.Set | ast.ListComp | ast.DictComp
+                  | ast.SetComp):
+        return True
+    return isinstance(value, ast.Call) and _name(value.func) in MUTABLE_CALLS
+
+
+def global_state_problems(tree: ast.Module, where: str) -> list[str]:
+    """Module-level mutable containers that some function mutates, and `global` statements."""
+    mutable: set[str] = set()
+    for statement in tree.body:
+        targets = (statement.targets if isinstance(statement, ast.Assign)
+                   else [statement.target] if isinstance(statement, ast.AnnAssign) else [])
+        if _is_mutable(getattr(statement, "value", None)):
+            mutable |= {t.id for t in targets if isinstance(t, ast.Name)}
+    problems = []
+    for func in ast.walk(tree):
+        if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for node in ast.walk(func):
+            if isinstance(node, ast.Global):
+                problems.append(f"{where}:{node.lineno} global {', '.join(node.names)}")
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                  and isinstance(node.func.value, ast.Name) and node.func.value.id in mutable
+                  and node.func.attr in MUTATORS):
+                problems.append(f"{where}:{node.lineno} mutates {node.func.value.id}")
+            elif isinstance(node, ast.Assign | ast.AugAssign | ast.Delete):
+                targets = node.targets if isinstance(node, ast.Assign | ast.Delete) \
+                    else [node.target]
+                for target in targets:
+                    base = target.value if isinstance(target, ast.Subscript) else target
+                    if isinstance(base, ast.Name) and base.id in mutable and (
+                        isinstance(target, ast.Subscript) or isinstance(node, ast.AugAssign)
+                    ):
+                        problems.append(f"{where}:{node.lineno} mutates {base.id}")
+    return problems
+
+
+def cache_problems(tree: ast.Module, where: str) -> list[str]:
+    """Caches keyed by tenant data: Streamlit caches need scope="session" or a scope key;
+    functools caches may not take tenant or personal parameters at all."""
+    problems = []
+    for func in ast.walk(tree):
+        if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        params = {a.arg for a in func.args.args + func.args.kwonlyargs + func.args.posonlyargs}
+        for decorator in func.decorator_list:
+            kind = _name(decorator)
+            if kind not in CACHE_DECORATORS:
+                continue
+            keywords = decorator.keywords if isinstance(decorator, ast.Call) else []
+            session_scoped = any(
+                k.arg == "scope" and isinstance(k.value, ast.Constant)
+                and k.value.value == "session" for k in keywords)
+            if kind in ("cache_data", "cache_resource"):
+                if not session_scoped and "scope" not in params:
+                    problems.append(f"{where}:{func.lineno} {func.name}: global st.{kind}")
+            elif params & TENANT_PARAMS:
+                problems.append(f"{where}:{func.lineno} {func.name}: cached on "
+                                f"{sorted(params & TENANT_PARAMS)}")
+    return problems
+
+
+def html_problems(tree: ast.Module, where: str) -> list[str]:
+    """Any raw-HTML rendering: `unsafe_allow_html=True`, `st.html`, `components.html`."""
+    problems = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        if _name(node.func) in ("html", "iframe") and isinstance(node.func, ast.Attribute):
+            problems.append(f"{where}:{node.lineno} {ast.unparse(node.func)}")
+        for keyword in node.keywords:
+            if keyword.arg == "unsafe_allow_html" and not (
+                isinstance(keyword.value, ast.Constant) and keyword.value.value is False
+            ):
+                problems.append(f"{where}:{node.lineno} unsafe_allow_html")
+    return problems
+
+
+def scope_source_problems(tree: ast.Module, where: str) -> list[str]:
+    """Pages must take the scope from the server-side identity, never build one or read the URL."""
+    problems = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in ("query_params",
+                                                              "experimental_get_query_params"):
+            problems.append(f"{where}:{node.lineno} reads the URL")
+        if isinstance(node, ast.Name) and node.id == "Scope":
+            problems.append(f"{where}:{node.lineno} builds a Scope")
+    return problems
+
+
+BAD_SAMPLE = '''
+import streamlit as st
+from functools import lru_cache
+SEEN = {}
+_rows: list = []
+counter = 0
+
+@st.cache_data
+def patients(practice_slug): ...
+
+@st.cache_resource(ttl=60)
+def board(user): ...
+
+@lru_cache
+def card(session, task_id): ...
+
+def remember(task):
+    SEEN[task.id] = task
+    _rows.append(task)
+    global counter
+    counter += 1
+
+st.markdown(f"<b>{name}</b>", unsafe_allow_html=True)
+st.html(name)
+slugs = st.query_params.get_all("practice")
+scope = Scope.of(slugs)
+'''
+
+GOOD_SAMPLE = '''
+import streamlit as st
+LABELS = {"a": 1}
+
+@st.cache_data(scope="session")
+def patients(practice_slug): ...
+
+@st.cache_data
+def board(*, scope, week): ...
+
+def read():
+    local = {}
+    local["x"] = LABELS["a"]
+    st.markdown("**bold**")
+'''
+
+
+@pytest.mark.parametrize(
+    ("checker", "expected"),
+    [
+        (global_state_problems, 3),
+        (cache_problems, 3),
+        (html_problems, 2),
+        (scope_source_problems, 2),
+    ],
+)
+def test_each_checker_finds_the_bad_sample_and_passes_the_good(
+    checker: object, expected: int
+) -> None:
+    bad = checker(ast.parse(BAD_SAMPLE), "bad")  # type: ignore[operator]
+    assert len(bad) == expected, bad
+    assert checker(ast.parse(GOOD_SAMPLE), "good") == []  # type: ignore[operator]
+
+
+def test_no_tenant_data_in_global_caches() -> None:
+    problems = [p for path in _files(*PACKAGES, *SCRIPTS)
+                for p in cache_problems(_parse(path), str(path.relative_to(ROOT)))]
+    assert problems == []
+
+
+def test_no_module_level_mutable_state_in_importable_modules() -> None:
+    problems = [
+        p for path in _files(*PACKAGES)
+        for p in global_state_problems(_parse(path), str(path.relative_to(ROOT)))
+        if p.split(" ")[-1] not in ALLOWED_STATE.get(str(path.relative_to(ROOT)), set())
+    ]
+    assert problems == []
+
+
+def test_no_raw_html_anywhere_the_ui_renders() -> None:
+    problems = [p for path in _files(*SCRIPTS, "console")
+                for p in html_problems(_parse(path), str(path.relative_to(ROOT)))]
+    assert problems == []
+
+
+def test_pages_never_take_the_scope_from_the_url_or_build_one() -> None:
+    problems = [p for path in _files(*SCRIPTS, "console/views")
+                for p in scope_source_problems(_parse(path), str(path.relative_to(ROOT)))]
+    assert problems == []
