@@ -74,10 +74,12 @@ def _engine_for(url: str) -> Engine:
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
             pool_size=20,
             max_overflow=20,
+            hide_parameters=True,  # bound values are patient data: keep them out of logs
         )
         _configure_sqlite(engine)
     else:
-        engine = create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+        engine = create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True,
+                               hide_parameters=True)
     return engine
 
 
