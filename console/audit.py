@@ -134,6 +134,9 @@ def _events_in_order(session: Session, batch: int = 1000) -> Iterator[AuditEvent
             .where(AuditEvent.seq > after)
             .order_by(col(AuditEvent.seq))
             .limit(batch)
+            # Verify what is stored, not copies this session loaded before (expire_on_commit
+            # is off, so an edit made behind the session's back would otherwise go unseen).
+            .execution_options(populate_existing=True)
         ).all()
         if not rows:
             return
