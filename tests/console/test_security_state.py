@@ -234,3 +234,22 @@ def test_pages_never_take_the_scope_from_the_url_or_build_one() -> None:
     problems = [p for path in _files(*SCRIPTS, "console/views")
                 for p in scope_source_problems(_parse(path), str(path.relative_to(ROOT)))]
     assert problems == []
+
+
+def jose_importers(tree: ast.Module) -> bool:
+    """Whether a module imports python-jose (directly or a submodule)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "jose":
+            return True
+        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "jose"
+                                                for a in node.names):
+            return True
+    return False
+
+
+def test_all_jwt_code_sits_in_console_tokens() -> None:
+    """SECURITY 1: python-jose is imported by console/tokens.py and nowhere else."""
+    assert jose_importers(ast.parse("from jose.exceptions import JWKError"))
+    importers = {str(path.relative_to(ROOT)) for path in _files(*PACKAGES, *SCRIPTS)
+                 if jose_importers(_parse(path))}
+    assert importers == {"console/tokens.py"}
