@@ -6,6 +6,9 @@ import importlib
 
 import typer
 
+# Typer vendors click; its exceptions are only importable from there.
+from typer._click import exceptions as click_errors
+
 from console.commands.output import fail
 from console.errors import UserError
 from console.settings import InsecureSecretError
@@ -33,9 +36,26 @@ for _name in _COMMAND_MODULES:
     importlib.import_module(_name).register(app)
 
 
+def _one_line(text: str) -> str:
+    """Click's messages may span lines; the error contract is one line."""
+    return " ".join(text.split())
+
+
 def main() -> None:
-    """Entry point: run the CLI, turning user mistakes into one-line errors."""
+    """Entry point: run the CLI, turning user mistakes (ours and click's) into one-line errors."""
     try:
-        app()
+        # Not standalone: click's usage errors reach us instead of being printed as a panel.
+        result = app(standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as error:
+        # `loopdesk` or `loopdesk users` alone: the help, as before (rich has printed it already).
+        if error.format_message().strip():
+            error.show()
+        raise SystemExit(error.exit_code) from None
+    except click_errors.ClickException as error:  # bad or missing option, unknown command
+        fail(_one_line(error.format_message()), error.exit_code)
+    except typer.Abort:
+        fail("aborted", 1)
     except (UserError, InsecureSecretError) as error:
-        fail(str(error))
+        fail(_one_line(str(error)))
+    # Not standalone, click returns the exit code of `--help` and `typer.Exit` instead of exiting.
+    raise SystemExit(result if isinstance(result, int) else 0)

@@ -64,7 +64,10 @@ def normalise_address(channel: str, address: str) -> str:
         raise UserError(f"--channel must be one of {', '.join(CHANNELS)}")
     address = address.strip()
     if channel == "sms":
-        return normalise_phone(address)
+        try:
+            return normalise_phone(address)
+        except UserError as error:
+            raise UserError("--from is not a valid phone number") from error
     if "@" not in address or " " in address:
         raise UserError("--from is not a valid email address")
     return address.lower()

@@ -51,6 +51,8 @@ def _scan(checks: list[FileCheck], spec: ExportFile) -> pl.DataFrame:
         truncate_ragged_lines=True,
         encoding="utf8",
     )
+    # The pre-check matched the header with names trimmed (and any BOM dropped); read them alike.
+    frame = frame.rename(lambda name: name.lstrip("\ufeff").strip())
     line = pl.col("_row").cast(pl.Int64) - pl.col("_row").min().over("_path").cast(pl.Int64) + 2
     if any(check.has_quotes for check in checks):
         breaks = pl.sum_horizontal(
@@ -59,13 +61,18 @@ def _scan(checks: list[FileCheck], spec: ExportFile) -> pl.DataFrame:
         line = line + breaks.cum_sum().over("_path") - breaks
     frame = frame.with_columns(_line=line)
     names = [name for name in spec.columns if name != "practice_slug"]
+    # An optional contract column may be absent from the header: it reads as blank.
+    columns = [
+        pl.col(name) if name in header else pl.lit(None, dtype=pl.String).alias(name)
+        for name in names
+    ]
     practice = (pl.col("practice_slug") if spec is PRACTICES else pl.col("_owner")).alias(
         "practice_slug"
     )
     return (
         frame.join(owners.lazy(), on="_path", how="left", maintain_order="left")
         .select(
-            *[pl.col(name) for name in names],
+            *columns,
             practice,
             pl.lit(spec.name).alias("_file"),
             pl.col("_source_file"),

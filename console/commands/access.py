@@ -56,6 +56,13 @@ def register(app: typer.Typer) -> None:
                 session=session, email=email, role=role, password=password,
                 practice_slugs=practice, actor=CLI_ACTOR, now=clock.now(),
             )
+            # Users may be set up before the first build, so an unknown slug is only a warning.
+            unknown = sorted(
+                {slug for slug in practice if session.get(PracticeSettings, slug) is None}
+            )
+        if unknown:
+            sys.stderr.write(f"warning: practice(s) not known yet: {', '.join(unknown)} "
+                             "(a typo, or not built yet?)\n")
         generated = None if piped else password
         if as_json:
             emit_json(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Any, NoReturn
 
@@ -15,6 +16,8 @@ from warehouse.metrics import UnknownPractice, compute_metrics
 from warehouse.scope import Scope
 
 UNDEFINED = "—"
+# A forecast is a planning aid; beyond this many years it only costs memory.
+MAX_FORECAST_YEARS = 100
 
 
 def _error(message: str) -> NoReturn:
@@ -131,6 +134,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print the stable JSON document"),
     ) -> None:
         """The compounding forecast: referred patients per year and in total."""
+        if years > MAX_FORECAST_YEARS:
+            _error(f"--years must be at most {MAX_FORECAST_YEARS}, got {years}")
         try:
             result = compute_forecast(
                 patients_per_year=patients_per_year,
@@ -141,6 +146,8 @@ def register(app: typer.Typer) -> None:
             )
         except ValueError as error:
             _error(str(error))
+        if not math.isfinite(result.total):  # JSON has no Infinity: refuse rather than emit it
+            _error("the forecast overflows; use a smaller --patients-per-year")
         if as_json:
             emit_json(result.as_dict())
             return

@@ -27,6 +27,8 @@ def _generate(out: Path, practices: int, seed: int, months: int, dirty_share: fl
         )
     except ValueError as error:
         raise UserError(str(error)) from error
+    except OSError as error:  # an unwritable or impossible --out folder is the user's to fix
+        raise UserError(f"cannot write to {out}: {error.strerror or error}") from error
     Console(stderr=True).print(
         f"wrote {summary.practices} practices, {summary.patients} patients, "
         f"{summary.treatments} treatments, {summary.referrals} referrals "
