@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 
 import typer
+from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 
 # Typer vendors click; its exceptions are only importable from there.
 from typer._click import exceptions as click_errors
@@ -41,6 +43,15 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def _settings_problem(error: ValidationError) -> str:
+    """A bad `LOOPDESK_*` variable, named, in one line (the value itself is not repeated)."""
+    problems = [
+        f"LOOPDESK_{'_'.join(str(part) for part in item['loc']).upper()}: {item['msg']}"
+        for item in error.errors()
+    ]
+    return "invalid setting " + "; ".join(problems)
+
+
 def main() -> None:
     """Entry point: run the CLI, turning user mistakes (ours and click's) into one-line errors."""
     try:
@@ -57,5 +68,12 @@ def main() -> None:
         fail("aborted", 1)
     except (UserError, InsecureSecretError) as error:
         fail(_one_line(str(error)))
+    except ValidationError as error:
+        if error.title != "Settings":
+            raise
+        fail(_one_line(_settings_problem(error)))
+    except OperationalError as error:  # e.g. LOOPDESK_DATABASE_URL points at no server
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+        fail(_one_line(f"the operational store is unavailable: {reason}"))
     # Not standalone, click returns the exit code of `--help` and `typer.Exit` instead of exiting.
     raise SystemExit(result if isinstance(result, int) else 0)

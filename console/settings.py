@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -45,8 +45,9 @@ class Settings(BaseSettings):
     @field_validator("now")
     @classmethod
     def _now_is_aware(cls, value: datetime | None) -> datetime | None:
+        # ARCHITECTURE.md only says ISO 8601: a value without an offset is read as UTC.
         if value is not None and value.tzinfo is None:
-            raise ValueError("LOOPDESK_NOW needs a UTC offset, e.g. 2026-11-26T15:00:00+00:00")
+            return value.replace(tzinfo=UTC)
         return value
 
     @property
