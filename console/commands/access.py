@@ -1,4 +1,4 @@
-"""CLI commands of the access area: `users add|set-role|set-practices|deactivate`, `report-link`."""
+"""CLI commands of the access area: `users …`, `report-link`, `revoke-link`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from console.commands.output import emit_json
 from console.errors import UserError
 from console.models.practice import PracticeSettings
 from console.passwords import generate_password
-from console.report_links import create_report_link
+from console.report_links import create_report_link, revoke_report_link
 from console.users import add_user, deactivate_user, get_user, set_practices, set_role
 
 # CLI changes are made by whoever runs commands on the server; the audit log says so.
@@ -141,3 +141,12 @@ def register(app: typer.Typer) -> None:
             return
         typer.echo(link.url)
         typer.echo(f"expires {link.expires_at.isoformat()} (link id {link.jti})")
+
+    @app.command("revoke-link")
+    def revoke_link(
+        link_id: str = typer.Argument(..., help="the link id printed by `report-link`"),
+    ) -> None:
+        """Make a report link stop working at once (audited)."""
+        with session_scope() as session:
+            revoke_report_link(session=session, jti=link_id, actor=CLI_ACTOR, now=clock.now())
+        typer.echo(f"report link {link_id} revoked")

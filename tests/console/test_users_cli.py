@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from console.cli import main
 from console.db import session_scope
+from console.errors import NotAuthorised
 from console.models.identity import AuditEvent, User, UserPractice
 from console.models.practice import PracticeSettings
 from console.passwords import verify_password
@@ -197,3 +198,17 @@ def test_report_link_errors(cli: Cli, args: list[str], message: str) -> None:
     result = cli(["report-link", *args])
     assert result.exit_code == 2
     assert message in result.stderr
+
+
+def test_revoke_link_stops_a_report_link_at_once(cli: Cli) -> None:
+    _seed_practice("alpha")
+    payload = json.loads(cli(["report-link", "--practice", "alpha", "--json"]).stdout)
+    token = parse_qs(urlparse(payload["url"]).query)["token"][0]
+
+    revoked = cli(["revoke-link", payload["link_id"]])
+
+    assert revoked.exit_code == 0, revoked.stderr
+    with session_scope() as session, pytest.raises(NotAuthorised):
+        verify_report_link(session=session, token=token, now=NOW)
+    unknown = cli(["revoke-link", "no-such-link"])
+    assert unknown.exit_code == 2 and "no report link with that id" in unknown.stderr
