@@ -92,7 +92,7 @@ def _variants(engine: Engine, code: str) -> dict[str, str]:
     return {
         "forged": "Z" * 22 + "." + "Z" * 22,
         "edited": f"{code_id}.{flipped}",
-        "edited_id": ("x" + code_id[1:]) + "." + mac,
+        "edited_id": ("y" if code_id.startswith("x") else "x") + code_id[1:] + "." + mac,
         "other_practice": f"{code_id}.{_mac(moved)}",
         "report_token": report,
         "garbage": "not-a-code",
