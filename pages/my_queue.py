@@ -11,19 +11,16 @@ from console.clock import now
 from console.errors import UserError
 from console.leads import LeadInput
 from console.views.identity import store
+from console.views.preview import QueuePreview, log_other_work, queue_preview, time_practices
 from console.views.work import (
-    QueuePreview,
     TaskCard,
     created_task,
     held_task,
-    log_other_work,
     log_outcome,
     put_back,
-    queue_preview,
     set_aside,
     take_next,
     task_card,
-    time_practices,
 )
 from pages.components import current_user, flash, guarded, show_flash, table
 

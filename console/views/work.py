@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from console import audit
@@ -26,15 +25,11 @@ from console.models.identity import Role, User
 from console.models.practice import PracticeSettings
 from console.models.work import Lead, Task, TaskStatus, Touch
 from console.priority import Share
-from console.queue import QueueEntry, claim_next, list_queue, release, snooze
-from console.ranking import open_zones
-from console.time_entries import log_time
+from console.queue import claim_next, release, snooze
 from console.views.data import countdown, money_text, records, snapshot
 
 WORKER_ROLES = (Role.coordinator, Role.manager, Role.admin)
 # How many ranked tasks the preview reads (to find the first callable one) and shows.
-PREVIEW_READ = 50
-PREVIEW_ROWS = 10
 # The order a coordinator sees dispositions in: the common outcomes first.
 DISPOSITION_ORDER = (
     "referred", "willing_no_name", "declined", "voicemail", "no_answer", "callback_requested",
@@ -93,7 +88,7 @@ class TaskCard:
     thank_you_channel: str | None = None
 
 
-def _user_row(session: Session, user: CurrentUser) -> User:
+def user_row(session: Session, user: CurrentUser) -> User:
     """The stored user behind the current one (queue services take the table row)."""
     row = session.get(User, user.user_id)
     if row is None:
@@ -115,7 +110,7 @@ def held_task(*, session: Session, user: CurrentUser, now: datetime) -> Task | N
 def take_next(*, session: Session, user: CurrentUser, now: datetime) -> Task | None:
     """Claim the most valuable task the user may call now, or None (claim_next audits it)."""
     require_role(user, WORKER_ROLES)
-    return claim_next(session=session, user=_user_row(session, user), now=now)
+    return claim_next(session=session, user=user_row(session, user), now=now)
 
 
 def _held(session: Session, user: CurrentUser, task_id: int) -> Task:
@@ -288,7 +283,7 @@ def log_outcome(
     audits it); `send_thank_you` queues the written thank-you with a `loop_closed`."""
     _held(session, user, task_id)
     return log_disposition(
-        session=session, user=_user_row(session, user), task_id=task_id,
+        session=session, user=user_row(session, user), task_id=task_id,
         claim_version=claim_version, disposition=disposition, minutes=minutes, notes=notes,
         callback_at=callback_at, lead=lead, now=now, send_thank_you=send_thank_you)
 
@@ -297,7 +292,7 @@ def put_back(*, session: Session, user: CurrentUser, task_id: int, claim_version
              now: datetime) -> None:
     """Release a held task to the queue."""
     _held(session, user, task_id)
-    release(session=session, user=_user_row(session, user), task_id=task_id,
+    release(session=session, user=user_row(session, user), task_id=task_id,
             claim_version=claim_version, now=now)
 
 
@@ -305,7 +300,7 @@ def set_aside(*, session: Session, user: CurrentUser, task_id: int, claim_versio
               until: datetime, now: datetime) -> None:
     """Snooze a held task until `until`."""
     _held(session, user, task_id)
-    snooze(session=session, user=_user_row(session, user), task_id=task_id,
+    snooze(session=session, user=user_row(session, user), task_id=task_id,
            claim_version=claim_version, until=until, now=now)
 
 
@@ -317,106 +312,3 @@ def created_task(*, session: Session, user: CurrentUser, task_id: int | None) ->
     if task is None or not user.scope.allows(task.practice_slug):
         return None
     return task
-
-
-@dataclass(frozen=True)
-class QueueLine:
-    """One task as the queue preview shows it: no names, no phones, only work facts."""
-
-    task_id: int
-    practice_name: str
-    kind: str
-    why: str
-    sla: str
-    callable_now: bool
-    when: str  # "now", or why it cannot be called now (e.g. "quiet hours in America/Phoenix")
-
-
-@dataclass(frozen=True)
-class QueuePreview:
-    """What My queue shows before a task is taken: the next call, the queue ahead, counts."""
-
-    next_up: QueueLine | None
-    lines: list[QueueLine]
-    open_tasks: int
-    waiting_for_hours: int
-
-
-def _when(entry: QueueEntry, timezone: str, now: datetime) -> str:
-    """When the task may be called: now, or the gate's reason (quiet hours name the zone)."""
-    if entry.callable_now:
-        return "now"
-    reason = entry.gate_reason or "not callable now"
-    if reason.startswith("outside "):
-        return f"quiet hours in {timezone} ({local(now, timezone):%H:%M} there)"
-    return reason
-
-
-def _line(entry: QueueEntry, practices: dict[str, PracticeSettings], now: datetime) -> QueueLine:
-    """A queue entry as a preview line (the practice by name, the reasons joined)."""
-    practice = practices.get(entry.practice_slug)
-    return QueueLine(
-        task_id=entry.task_id,
-        practice_name=practice.name if practice else entry.practice_slug,
-        kind=entry.kind.replace("_", " "),
-        why=" · ".join(entry.why),
-        sla=countdown(entry.sla_deadline, now),
-        callable_now=entry.callable_now,
-        when=_when(entry, practice.timezone if practice else "UTC", now),
-    )
-
-
-def _open_in_scope(user: CurrentUser) -> Any:
-    """Open tasks (not held, not closed) in the user's practices, as a count query."""
-    query = select(func.count()).select_from(Task).where(Task.status == TaskStatus.open)
-    if not user.scope.agency_wide:
-        query = query.where(col(Task.practice_slug).in_(sorted(user.scope.practice_slugs)))
-    return query
-
-
-def queue_preview(*, session: Session, user: CurrentUser, now: datetime) -> QueuePreview:
-    """The next callable task with why it is first, the next tasks in priority order, and counts.
-
-    Reads only task facts (practice, kind, value, deadlines), never a person's details, so
-    it is not a patient-data view; the card shown after claiming is (and is audited).
-    """
-    require_role(user, WORKER_ROLES)
-    entries = list_queue(session=session, user=_user_row(session, user), now=now,
-                         limit=PREVIEW_READ)
-    slugs = {e.practice_slug for e in entries}
-    practices = {p.practice_slug: p for p in session.exec(
-        select(PracticeSettings).where(col(PracticeSettings.practice_slug).in_(sorted(slugs))))}
-    lines = [_line(e, practices, now) for e in entries]
-    awake = open_zones(session, now)
-    waiting = (
-        _open_in_scope(user)
-        .where(col(Task.due_at) <= now)
-        .where(col(Task.snoozed_until).is_(None) | (col(Task.snoozed_until) <= now))
-        .where(col(Task.consent_call).is_(True))
-        .where(col(Task.do_not_contact).is_(False))
-        .where(col(Task.practice_tz).not_in(awake))
-    )
-    if user.role == Role.coordinator:
-        waiting = waiting.where(col(Task.escalated).is_(False))  # managers' work, not theirs
-    return QueuePreview(
-        next_up=next((line for line in lines if line.callable_now), None),
-        lines=lines[:PREVIEW_ROWS],
-        open_tasks=int(session.exec(_open_in_scope(user)).one()),
-        waiting_for_hours=int(session.exec(waiting).one()),
-    )
-
-
-def time_practices(*, session: Session, user: CurrentUser) -> dict[str, str]:
-    """The practices the user may log time for (slug → name), by name."""
-    query = select(PracticeSettings).order_by(col(PracticeSettings.name))
-    if not user.scope.agency_wide:
-        query = query.where(col(PracticeSettings.practice_slug).in_(
-            sorted(user.scope.practice_slugs)))
-    return {p.practice_slug: p.name for p in session.exec(query)}
-
-
-def log_other_work(*, session: Session, user: CurrentUser, practice_slug: str, minutes: float,
-                   note: str | None, now: datetime) -> Touch:
-    """Log minutes of non-call work for a practice (an audited admin touch)."""
-    return log_time(session=session, user=user, practice_slug=practice_slug, minutes=minutes,
-                    note=note, now=now)

@@ -27,7 +27,7 @@ from console.models.work import Task, TaskStatus
 from console.queue import claim_next, list_queue
 from console.report_links import create_report_link
 from console.reports import build_practice_report, report_for_token
-from console.views import lists, manage, report, work
+from console.views import lists, manage, preview, report, work
 from tests.conftest import TEST_SECRET
 from warehouse.forecast import practice_forecast
 from warehouse.metrics import before_after_onboarding, compute_metrics
@@ -208,7 +208,7 @@ def test_held_task_actions_on_b_are_refused(world: TwoPractices, session: Sessio
                               claim_version=version, now=NOW),
         lambda: work.set_aside(session=session, user=me, task_id=task_id,
                                claim_version=version, until=NOW + timedelta(days=1), now=NOW),
-        lambda: work.log_other_work(session=session, user=me, practice_slug=world.b,
+        lambda: preview.log_other_work(session=session, user=me, practice_slug=world.b,
                                     minutes=10, note=None, now=NOW),
     ]
     for attempt in refused:
@@ -225,12 +225,12 @@ def test_held_task_actions_on_b_are_refused(world: TwoPractices, session: Sessio
 def test_queue_preview_and_time_practices_show_only_a(world: TwoPractices,
                                                        session: Session) -> None:
     _, me = _user(session, Role.coordinator, [world.a])
-    preview = work.queue_preview(session=session, user=me, now=NOW)
-    assert preview.lines and world.b_name not in str(preview)
+    shown = preview.queue_preview(session=session, user=me, now=NOW)
+    assert shown.lines and world.b_name not in str(shown)
     open_a = session.exec(select(Task).where(Task.practice_slug == world.a)
                           .where(Task.status == TaskStatus.open)).all()
-    assert preview.open_tasks == len(open_a)
-    assert list(work.time_practices(session=session, user=me)) == [world.a]
+    assert shown.open_tasks == len(open_a)
+    assert list(preview.time_practices(session=session, user=me)) == [world.a]
 
 
 def test_patient_lists_hold_nothing_of_b(world: TwoPractices, session: Session) -> None:

@@ -12,7 +12,7 @@ from console.access import CurrentUser, current_user
 from console.models.identity import Role, User
 from console.models.work import Task, TaskStatus, Touch
 from console.views.data import records, snapshot
-from console.views.work import queue_preview
+from console.views.preview import queue_preview
 from tests.pages.conftest import Login, World, frames_text, now_utc, texts
 
 # 03:30 in New York, 01:30 in Phoenix, 00:30 in Los Angeles: no demo practice may be called.

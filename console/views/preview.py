@@ -1,0 +1,127 @@
+"""Page-facing read models for My queue before a task is taken: the preview and time entries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from console.access import CurrentUser, require_role
+from console.business_hours import local
+from console.models.identity import Role
+from console.models.practice import PracticeSettings
+from console.models.work import Task, TaskStatus, Touch
+from console.queue import QueueEntry, list_queue
+from console.ranking import open_zones
+from console.time_entries import log_time
+from console.views.data import countdown
+from console.views.work import WORKER_ROLES, user_row
+
+PREVIEW_READ = 50
+PREVIEW_ROWS = 10
+
+
+@dataclass(frozen=True)
+class QueueLine:
+    """One task as the queue preview shows it: no names, no phones, only work facts."""
+
+    task_id: int
+    practice_name: str
+    kind: str
+    why: str
+    sla: str
+    callable_now: bool
+    when: str  # "now", or why it cannot be called now (e.g. "quiet hours in America/Phoenix")
+
+
+@dataclass(frozen=True)
+class QueuePreview:
+    """What My queue shows before a task is taken: the next call, the queue ahead, counts."""
+
+    next_up: QueueLine | None
+    lines: list[QueueLine]
+    open_tasks: int
+    waiting_for_hours: int
+
+
+def _when(entry: QueueEntry, timezone: str, now: datetime) -> str:
+    """When the task may be called: now, or the gate's reason (quiet hours name the zone)."""
+    if entry.callable_now:
+        return "now"
+    reason = entry.gate_reason or "not callable now"
+    if reason.startswith("outside "):
+        return f"quiet hours in {timezone} ({local(now, timezone):%H:%M} there)"
+    return reason
+
+
+def _line(entry: QueueEntry, practices: dict[str, PracticeSettings], now: datetime) -> QueueLine:
+    """A queue entry as a preview line (the practice by name, the reasons joined)."""
+    practice = practices.get(entry.practice_slug)
+    return QueueLine(
+        task_id=entry.task_id,
+        practice_name=practice.name if practice else entry.practice_slug,
+        kind=entry.kind.replace("_", " "),
+        why=" · ".join(entry.why),
+        sla=countdown(entry.sla_deadline, now),
+        callable_now=entry.callable_now,
+        when=_when(entry, practice.timezone if practice else "UTC", now),
+    )
+
+
+def _open_in_scope(user: CurrentUser) -> Any:
+    """Open tasks (not held, not closed) in the user's practices, as a count query."""
+    query = select(func.count()).select_from(Task).where(Task.status == TaskStatus.open)
+    if not user.scope.agency_wide:
+        query = query.where(col(Task.practice_slug).in_(sorted(user.scope.practice_slugs)))
+    return query
+
+
+def queue_preview(*, session: Session, user: CurrentUser, now: datetime) -> QueuePreview:
+    """The next callable task with why it is first, the next tasks in priority order, and counts.
+
+    Reads only task facts (practice, kind, value, deadlines), never a person's details, so
+    it is not a patient-data view; the card shown after claiming is (and is audited).
+    """
+    require_role(user, WORKER_ROLES)
+    entries = list_queue(session=session, user=user_row(session, user), now=now,
+                         limit=PREVIEW_READ)
+    slugs = {e.practice_slug for e in entries}
+    practices = {p.practice_slug: p for p in session.exec(
+        select(PracticeSettings).where(col(PracticeSettings.practice_slug).in_(sorted(slugs))))}
+    lines = [_line(e, practices, now) for e in entries]
+    awake = open_zones(session, now)
+    waiting = (
+        _open_in_scope(user)
+        .where(col(Task.due_at) <= now)
+        .where(col(Task.snoozed_until).is_(None) | (col(Task.snoozed_until) <= now))
+        .where(col(Task.consent_call).is_(True))
+        .where(col(Task.do_not_contact).is_(False))
+        .where(col(Task.practice_tz).not_in(awake))
+    )
+    if user.role == Role.coordinator:
+        waiting = waiting.where(col(Task.escalated).is_(False))  # managers' work, not theirs
+    return QueuePreview(
+        next_up=next((line for line in lines if line.callable_now), None),
+        lines=lines[:PREVIEW_ROWS],
+        open_tasks=int(session.exec(_open_in_scope(user)).one()),
+        waiting_for_hours=int(session.exec(waiting).one()),
+    )
+
+
+def time_practices(*, session: Session, user: CurrentUser) -> dict[str, str]:
+    """The practices the user may log time for (slug → name), by name."""
+    query = select(PracticeSettings).order_by(col(PracticeSettings.name))
+    if not user.scope.agency_wide:
+        query = query.where(col(PracticeSettings.practice_slug).in_(
+            sorted(user.scope.practice_slugs)))
+    return {p.practice_slug: p.name for p in session.exec(query)}
+
+
+def log_other_work(*, session: Session, user: CurrentUser, practice_slug: str, minutes: float,
+                   note: str | None, now: datetime) -> Touch:
+    """Log minutes of non-call work for a practice (an audited admin touch)."""
+    return log_time(session=session, user=user, practice_slug=practice_slug, minutes=minutes,
+                    note=note, now=now)
