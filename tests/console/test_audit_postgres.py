@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-import psycopg
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
@@ -18,10 +15,10 @@ import console.models  # noqa: F401  (registers every table)
 from console.audit import Action, Outcome, count_events, record, verify_chain
 from console.auth import resolve_session, start_session
 from tests.console.access_helpers import NOW, cheap_argon2, make_user
+from tests.postgres import fresh_database
 
 __all__ = ["cheap_argon2"]
 
-ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 
 pytestmark = pytest.mark.postgres
 
@@ -29,25 +26,13 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def pg_engine(loopdesk_home: object) -> Iterator[Engine]:
     """An engine on a fresh database, dropped afterwards."""
-    name = f"loopdesk_audit_{secrets.token_hex(4)}"
-    try:
-        admin = psycopg.connect(ADMIN_DSN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required under CI: {error}")
-        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
-    with admin:
-        admin.execute(f'create database "{name}"')
-    engine = create_engine(
-        f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", pool_size=8, max_overflow=0
-    )
-    try:
-        SQLModel.metadata.create_all(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-            admin.execute(f'drop database if exists "{name}" with (force)')
+    with fresh_database("loopdesk_audit") as url:
+        engine = create_engine(url, pool_size=8, max_overflow=0)
+        try:
+            SQLModel.metadata.create_all(engine)
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def test_chain_round_trips_through_timestamptz(pg_engine: Engine) -> None:

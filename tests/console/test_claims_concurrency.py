@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
 import threading
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from sqlalchemy import select
 
@@ -18,8 +15,7 @@ from console.db import get_engine, init_db, new_session
 from console.models.identity import Role, User
 from console.queue import claim_next
 from tests.factories import NOW, add_practice, add_user, bulk_tasks, session_for, sqlite_engine
-
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3"
+from tests.postgres import fresh_database
 
 
 def _claim_until_empty(url: str, user_id: int, out: list[int]) -> None:
@@ -55,19 +51,8 @@ def test_sixteen_threads_on_sqlite_claim_each_task_once(loopdesk_home: Path) -> 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database, dropped afterwards (skips locally if PG is down)."""
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True)
-    except psycopg.OperationalError as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required under CI: {error}")
-        pytest.skip(f"PostgreSQL not reachable: {error}")
-    name = f"loopdesk_claims_{uuid.uuid4().hex[:10]}"
-    admin.execute(f'create database "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
+    with fresh_database("loopdesk_claims") as url:
+        yield url
 
 
 def _process(url: str, user_ids: list[int], queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
 from datetime import timedelta
 
-import psycopg
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
@@ -22,8 +19,8 @@ from console.models.identity import AuditEvent
 from console.models.outreach import Message
 from console.queue import claim_next
 from tests.factories import NOW, add_practice, add_task, add_user
+from tests.postgres import fresh_database
 
-ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 ANN = Referrer(first_name="Ann", email="ann@example.test", phone=None, consent_email=True,
                consent_text=False, do_not_contact=False, lead_status="booked")
 
@@ -33,23 +30,13 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def pg_engine(loopdesk_home: object) -> Iterator[Engine]:
     """An engine on a fresh database, dropped afterwards."""
-    name = f"loopdesk_disp_{secrets.token_hex(4)}"
-    try:
-        admin = psycopg.connect(ADMIN_DSN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required under CI: {error}")
-        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
-    with admin:
-        admin.execute(f'create database "{name}"')
-    engine = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
-    try:
-        SQLModel.metadata.create_all(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-            admin.execute(f'drop database if exists "{name}" with (force)')
+    with fresh_database("loopdesk_disp") as url:
+        engine = create_engine(url)
+        try:
+            SQLModel.metadata.create_all(engine)
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def test_loop_closed_is_audited_once_and_thanks_once(pg_engine: Engine) -> None:
