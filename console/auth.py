@@ -13,6 +13,7 @@ from console import audit, passwords
 from console.access import CurrentUser, actor_ref, current_user
 from console.audit import Action, Outcome
 from console.clock import as_utc
+from console.db import begin_write
 from console.errors import NotAuthorised
 from console.models.identity import LoginAttempt, User, UserSession
 from console.settings import get_settings
@@ -107,6 +108,7 @@ def authenticate(
 ) -> User:
     """The user whose email and password these are; audited, rate-limited, equal work if unknown."""
     if is_locked(session=session, email=email, client_key=client_key, now=now):
+        begin_write(session)
         audit.record(
             session=session, actor=ANONYMOUS, action=Action.login, practice_slug=None,
             object_ref=None, outcome=Outcome.locked, now=now,
@@ -119,6 +121,9 @@ def authenticate(
         matched = passwords.verify_dummy(password)
     else:
         matched = passwords.verify_password(user.password_hash, password) and user.active
+    # Writes start with the writer lock held (SQLite cannot upgrade a stale read transaction);
+    # taken after the slow password check so logins do not queue behind argon2.
+    begin_write(session)
     _note_attempt(session, email=email, client_key=client_key, succeeded=matched, now=now)
     if not matched or user is None:
         audit.record(
@@ -181,6 +186,9 @@ def _live_session(session: Session, *, token: str, now: datetime) -> UserSession
 
 def resolve_session(*, session: Session, token: str, now: datetime) -> CurrentUser | None:
     """The user behind a session token, re-read from the store, or None; touches last-seen."""
+    # Every rerun writes last-seen: hold the writer lock from the start, because on SQLite a
+    # read transaction that another rerun's commit overtook cannot be upgraded to a write.
+    begin_write(session)
     row = _live_session(session, token=token, now=now)
     if row is None:
         return None
