@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-FIXED_NOW = "2026-11-26T15:00:00+00:00"
-TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+from tests.worlds import FIXED_NOW, TEST_SECRET, point_at_home
+
+__all__ = ["FIXED_NOW", "TEST_SECRET"]
 
 
 @pytest.fixture
@@ -16,8 +17,5 @@ def loopdesk_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     """A fresh LOOPDESK_HOME with the clock pinned to FIXED_NOW and a test secret."""
     home = tmp_path / "home"
     home.mkdir()
-    monkeypatch.setenv("LOOPDESK_HOME", str(home))
-    monkeypatch.setenv("LOOPDESK_NOW", FIXED_NOW)
-    monkeypatch.setenv("LOOPDESK_SECRET_KEY", TEST_SECRET)
-    monkeypatch.delenv("LOOPDESK_DATABASE_URL", raising=False)
+    point_at_home(monkeypatch, home)
     yield home

@@ -18,17 +18,13 @@ from console.demo_history import QUIET_DAYS, HistorySummary, simulate_agency_his
 from console.demo_hours import business_days_after, into_hours
 from console.models.practice import PracticeSettings
 from console.models.work import LeadEvent, Task, Touch
-from tests.conftest import FIXED_NOW, TEST_SECRET
+from tests.conftest import FIXED_NOW
+from tests.worlds import point_at_home
 
 NOW = datetime.fromisoformat(FIXED_NOW)
 SEED = 11
 
 
-def _env(patch: pytest.MonkeyPatch, home: Path) -> None:
-    patch.setenv("LOOPDESK_HOME", str(home))
-    patch.setenv("LOOPDESK_NOW", FIXED_NOW)
-    patch.setenv("LOOPDESK_SECRET_KEY", TEST_SECRET)
-    patch.delenv("LOOPDESK_DATABASE_URL", raising=False)
 
 
 def _rows(session: Session) -> dict[str, list[tuple[Any, ...]]]:
@@ -69,7 +65,7 @@ def _prepare(root: Path, exports: Path, patch: pytest.MonkeyPatch) -> Path:
     from pipelines.ingest import ingest
 
     home = root / "home"
-    _env(patch, home)
+    point_at_home(patch, home)
     ingest(exports)
     build_everything(now=NOW)
     return home
@@ -120,7 +116,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 @pytest.fixture
 def session(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
     """A session on the world's store."""
-    _env(monkeypatch, world.home)
+    point_at_home(monkeypatch, world.home)
     with new_session(get_engine()) as opened:
         yield opened
 

@@ -14,7 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from console.cli import app
-from tests.conftest import FIXED_NOW, TEST_SECRET
+from tests.conftest import FIXED_NOW
+from tests.worlds import build_generated_world, point_at_home
 from warehouse.metrics_base import TASK_KINDS
 from warehouse.metrics_block import RATE_COUNTS, RATE_KEYS, sla_counts
 
@@ -35,11 +36,6 @@ class Generated:
     metrics: dict[str, Any]
 
 
-def _env(patch: pytest.MonkeyPatch, home: Path) -> None:
-    patch.setenv("LOOPDESK_HOME", str(home))
-    patch.setenv("LOOPDESK_NOW", FIXED_NOW)
-    patch.setenv("LOOPDESK_SECRET_KEY", TEST_SECRET)
-    patch.delenv("LOOPDESK_DATABASE_URL", raising=False)
 
 
 @pytest.fixture(scope="module")
@@ -48,19 +44,15 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Generated]:
     from console.db import get_engine, new_session
     from console.demo_history import simulate_agency_history
     from console.lifecycle import build_everything
-    from pipelines.generate import generate_exports
-    from pipelines.ingest import ingest
     from warehouse.metrics import compute_metrics
     from warehouse.scope import Scope
     from warehouse.snapshot import reading_snapshot
 
     root = tmp_path_factory.mktemp("metrics-shape")
-    generate_exports(root / "drop", practices=3, seed=5, months=6, now=NOW)
     with pytest.MonkeyPatch.context() as patch:
         home = root / "home"
-        _env(patch, home)
-        ingest(root / "drop")
-        build_everything(now=NOW)
+        point_at_home(patch, home)
+        build_generated_world(root / "drop", practices=3, seed=5, months=6, now=NOW)
         # The console history gives asks, SLAs and hours real numerators, not only nulls.
         with reading_snapshot() as snapshot, new_session(get_engine()) as session:
             simulate_agency_history(session=session, snapshot=snapshot, now=NOW, seed=3)
@@ -129,7 +121,7 @@ def test_cli_json_has_the_same_flat_shape(
     generated: Generated, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`loopdesk metrics --json` prints the same document, every rate a number or null."""
-    _env(monkeypatch, generated.home)
+    point_at_home(monkeypatch, generated.home)
     result = CliRunner().invoke(app, ["metrics", "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)

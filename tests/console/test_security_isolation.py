@@ -28,7 +28,7 @@ from console.queue import claim_next, list_queue
 from console.report_links import create_report_link
 from console.reports import build_practice_report, report_for_token
 from console.views import lists, manage, preview, report, work
-from tests.conftest import TEST_SECRET
+from tests.worlds import build_generated_world, point_at_home
 from warehouse.forecast import practice_forecast
 from warehouse.metrics import before_after_onboarding, compute_metrics
 from warehouse.metrics_ops import capacity, funnel_by_month, sla_board
@@ -52,11 +52,6 @@ class TwoPractices:
     b_people: frozenset[str]
 
 
-def _env(patch: pytest.MonkeyPatch, home: Path) -> None:
-    patch.setenv("LOOPDESK_HOME", str(home))
-    patch.setenv("LOOPDESK_NOW", WORLD_NOW)
-    patch.setenv("LOOPDESK_SECRET_KEY", TEST_SECRET)
-    patch.delenv("LOOPDESK_DATABASE_URL", raising=False)
 
 
 @pytest.fixture(scope="module")
@@ -64,17 +59,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoPractices]:
     """Two generated practices with dirty rows, ingested and built once."""
     import polars as pl
 
-    from console.lifecycle import build_everything
-    from pipelines.generate import generate_exports
-    from pipelines.ingest import ingest
 
     root = tmp_path_factory.mktemp("isolation")
     with pytest.MonkeyPatch.context() as patch:
-        _env(patch, root / "home")
-        generate_exports(root / "drop", practices=2, seed=11, months=3, now=NOW,
-                         dirty_share=0.05)
-        ingest(root / "drop")
-        build_everything()
+        point_at_home(patch, root / "home", WORLD_NOW)
+        build_generated_world(root / "drop", practices=2, seed=11, months=3, now=NOW,
+                              dirty_share=0.05)
         a, b = sorted(p.name for p in (root / "drop").iterdir() if p.is_dir())
         people = pl.read_csv(root / "drop" / b / "patients.csv", infer_schema=False)
         names = frozenset(
@@ -88,7 +78,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoPractices]:
 
 @pytest.fixture(autouse=True)
 def _world_env(world: TwoPractices, monkeypatch: pytest.MonkeyPatch) -> None:
-    _env(monkeypatch, world.home)
+    point_at_home(monkeypatch, world.home, WORLD_NOW)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from console.auth import start_session
 from console.db import get_engine, init_db, new_session
 from console.models.identity import Role, User, UserPractice
 from console.models.practice import PracticeSettings
-from tests.conftest import TEST_SECRET
+from tests.worlds import build_generated_world, point_at_home
 
 # Thursday 13:00 in New York, 10:00 in Los Angeles: every demo practice is inside call hours.
 PAGES_NOW = "2026-11-26T18:00:00+00:00"
@@ -32,28 +32,18 @@ class World:
     practices: dict[str, str]
 
 
-def _env(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
-    monkeypatch.setenv("LOOPDESK_HOME", str(home))
-    monkeypatch.setenv("LOOPDESK_NOW", PAGES_NOW)
-    monkeypatch.setenv("LOOPDESK_SECRET_KEY", TEST_SECRET)
-    monkeypatch.delenv("LOOPDESK_DATABASE_URL", raising=False)
 
 
 @pytest.fixture(scope="package")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """Generate 3 practices over 6 months, ingest them and build everything, once."""
     from console.clock import now
-    from console.lifecycle import build_everything
-    from pipelines.generate import generate_exports
-    from pipelines.ingest import ingest
 
     root = tmp_path_factory.mktemp("pages-world")
     home = root / "home"
     with pytest.MonkeyPatch.context() as patch:
-        _env(patch, home)
-        generate_exports(root / "drop", practices=3, seed=7, months=6, now=now())
-        ingest(root / "drop")
-        build_everything()
+        point_at_home(patch, home, PAGES_NOW)
+        build_generated_world(root / "drop", practices=3, seed=7, months=6, now=now())
         with new_session(get_engine()) as session:
             names = {p.practice_slug: p.name for p in session.exec(select(PracticeSettings))}
     yield World(home=home, practices=names)
@@ -62,7 +52,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 @pytest.fixture(autouse=True)
 def _world_env(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """Point settings at the shared world for this test."""
-    _env(monkeypatch, world.home)
+    point_at_home(monkeypatch, world.home, PAGES_NOW)
 
 
 @pytest.fixture
