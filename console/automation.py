@@ -24,6 +24,7 @@ from console.business_hours import add_business_days
 from console.channels import Channels
 from console.consent import revoked_channels
 from console.db import begin_write
+from console.delivery import is_undeliverable, new_email_identity
 from console.models.outreach import Message, MessageStatus
 from console.models.practice import PracticeSettings
 from console.models.work import Task, TaskStatus
@@ -64,7 +65,10 @@ def ask_targets(snapshot: duckdb.DuckDBPyConnection, now: datetime) -> pl.DataFr
 
 def choose_channel(candidates: pl.DataFrame, patients: pl.DataFrame,
                    now: datetime) -> pl.DataFrame:
-    """Email when consented and known, else SMS when consented and known; others dropped."""
+    """Email when consented and known, else SMS when consented and known; others dropped.
+
+    `enqueue_asks` moves on to SMS when email was revoked in the console or is undeliverable.
+    """
     return (
         candidates.with_columns(pl.col("results_visible_at").dt.convert_time_zone("UTC"))
         .filter(pl.col("results_visible_at") <= now)
@@ -91,6 +95,20 @@ def _revoked(session: Session, practice_slug: str, patient_id: str) -> set[str]:
         session=session, practice_slug=practice_slug, subject_type="patient",
         subject_id=patient_id,
     )
+
+
+def _route(session: Session, row: dict[str, Any]) -> tuple[str, str] | None:
+    """The first consented channel (email, then SMS) not revoked and not undeliverable."""
+    revoked = _revoked(session, row["practice_slug"], row["patient_id"])
+    options = (("email", "email", row["consent_email"], row["email"]),
+               ("sms", "text", row["consent_text"], row["phone"]))
+    for channel, consent, consented, address in options:
+        if not consented or not address or consent in revoked:
+            continue
+        if is_undeliverable(session=session, channel=channel, address=address):
+            continue
+        return channel, address
+    return None
 
 
 def _recently_asked(session: Session, practice_slug: str, patient_id: str, now: datetime) -> bool:
@@ -141,9 +159,10 @@ def enqueue_asks(*, session: Session, targets: pl.DataFrame, now: datetime) -> i
         practice = practices.get(row["practice_slug"])
         if practice is None or not practice.active:
             continue
-        consent_channel = "email" if row["channel"] == "email" else "text"
-        if consent_channel in _revoked(session, row["practice_slug"], row["patient_id"]):
-            continue
+        route = _route(session, row)
+        if route is None:
+            continue  # refresh's ask call task stays open for a coordinator
+        channel, recipient = route
         if _recently_asked(session, row["practice_slug"], row["patient_id"], now):
             continue
         code = referral_code_for(session=session, practice_slug=practice.practice_slug,
@@ -158,16 +177,20 @@ def enqueue_asks(*, session: Session, targets: pl.DataFrame, now: datetime) -> i
         if task is None:
             session.rollback()
             continue
-        rendered = render_ask(session=session, practice=practice, channel=row["channel"],
-                              first_name=row["first_name"] or "", link=referral_url(code))
+        identity = new_email_identity(now=now) if channel == "email" else None
+        rendered = render_ask(session=session, practice=practice, channel=channel,
+                              first_name=row["first_name"] or "", link=referral_url(code),
+                              unsubscribe_url=identity.unsubscribe_url if identity else "")
         message = enqueue(session=session, now=now, message=NewMessage(
             idempotency_key=f"ask:{practice.practice_slug}:{row['patient_id']}:"
                             f"{row['treatment_id']}",
             practice_slug=practice.practice_slug, subject_type="patient",
             subject_id=row["patient_id"], patient_id=row["patient_id"],
             treatment_id=row["treatment_id"], task_id=task.task_id, purpose="ask",
-            channel=row["channel"], template=rendered.template, recipient=row["recipient"],
-            subject=rendered.subject, body=rendered.body,
+            channel=channel, template=rendered.template, recipient=recipient,
+            subject=rendered.subject, body=rendered.body, body_html=rendered.html or None,
+            delivery_key=identity.delivery_key if identity else None,
+            unsubscribe_url=identity.unsubscribe_url if identity else None,
         ))
         session.commit()
         queued += message is not None

@@ -13,18 +13,28 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from html import escape
 from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from console.channels import Channels, SendError
+from console.channels import Channels, MessageParts, SendError
 from console.db import begin_write, is_postgres
+from console.delivery import (
+    UNDELIVERABLE,
+    is_undeliverable,
+    mark_undeliverable,
+    new_email_identity,
+    reply_address,
+    rfc_message_id,
+)
 from console.gate import Person, check_gate
 from console.models.outreach import Message, MessageStatus
 from console.models.practice import PracticeSettings
 from console.models.work import Touch
+from console.templates import text_to_html
 
 MAX_ATTEMPTS = 3
 BACKOFF_BASE = timedelta(minutes=5)
@@ -67,6 +77,27 @@ class NewMessage:
     lead_id: str | None = None
     treatment_id: str | None = None
     task_id: int | None = None
+    # Email only (set by `enqueue` when missing): see console/delivery.py.
+    body_html: str | None = None
+    delivery_key: str | None = None
+    unsubscribe_url: str | None = None
+
+
+def _email_fields(message: NewMessage, now: datetime) -> dict[str, Any]:
+    """Delivery key, unsubscribe URL and HTML part of an email; the text gets the link too."""
+    if message.delivery_key and message.unsubscribe_url:
+        key, url = message.delivery_key, message.unsubscribe_url
+    else:
+        identity = new_email_identity(now=now)
+        key, url = identity.delivery_key, identity.unsubscribe_url
+    body, html = message.body, message.body_html or text_to_html(message.body)
+    # Every email says how to unsubscribe, except the confirmation that one did.
+    if message.purpose not in CONSENT_EXEMPT_PURPOSES:
+        if url not in body:
+            body = f"{body}\n\nUnsubscribe: {url}"
+        if escape(url, quote=True) not in html:
+            html += f'\n<p><small><a href="{escape(url, quote=True)}">Unsubscribe</a></small></p>'
+    return {"delivery_key": key, "unsubscribe_url": url, "body": body, "body_html": html}
 
 
 def enqueue(*, session: Session, message: NewMessage, now: datetime) -> Message | None:
@@ -79,6 +110,8 @@ def enqueue(*, session: Session, message: NewMessage, now: datetime) -> Message 
         **message.__dict__, "status": MessageStatus.queued, "attempts": 0,
         "created_at": now, "next_attempt_at": now, "follow_up_checked": False,
     }
+    if message.channel == "email":
+        values.update(_email_fields(message, now))
     dialect_insert = postgresql.insert if is_postgres(session) else sqlite.insert
     statement = (
         dialect_insert(Message).values(**values)
@@ -151,9 +184,29 @@ def _gate(session: Session, message: Message, practice: PracticeSettings,
     return result.reason
 
 
+def parts_for(message: Message, practice: PracticeSettings | None) -> MessageParts | None:
+    """The email's display name, HTML part, reply/bounce address, Message-ID and unsubscribe."""
+    if message.channel != "email" or not message.delivery_key:
+        return None
+    reply = reply_address(message.delivery_key)
+    return MessageParts(
+        sender_name=practice.name if practice is not None else "",
+        html=message.body_html or None,
+        reply_to=reply, message_id=rfc_message_id(message.delivery_key),
+        unsubscribe_mailto=f"mailto:{reply}?subject=unsubscribe",
+        unsubscribe_url=message.unsubscribe_url,
+    )
+
+
 def _send_one(session: Session, message: Message, channels: Channels, now: datetime,
               counts: SendCounts) -> None:
     practice = session.get(PracticeSettings, message.practice_slug)
+    if is_undeliverable(session=session, channel=message.channel, address=message.recipient):
+        # Known not to work: failed at once, so an ask becomes a follow-up call.
+        _finish(session, message, {"status": MessageStatus.failed, "last_error": UNDELIVERABLE})
+        counts.failed += 1
+        session.commit()
+        return
     reason = "practice unknown" if practice is None else _gate(session, message, practice, now)
     if reason is not None:
         if reason in PERMANENT_GATE_REASONS or practice is None or not practice.active:
@@ -168,12 +221,16 @@ def _send_one(session: Session, message: Message, channels: Channels, now: datet
     session.commit()  # release the reader snapshot before talking to the network
     try:
         channels.get(message.channel).send(recipient=message.recipient,
-                                           subject=message.subject, body=message.body)
+                                           subject=message.subject, body=message.body,
+                                           parts=parts_for(message, practice))
     except SendError as error:
         attempts = message.attempts + 1
-        if attempts >= MAX_ATTEMPTS:
+        if attempts >= MAX_ATTEMPTS or error.permanent:
             _finish(session, message, {"status": MessageStatus.failed, "attempts": attempts,
                                        "last_error": error.reason})
+            if error.undeliverable:
+                mark_undeliverable(session=session, message=message, reason=error.reason,
+                                   now=now)
             counts.failed += 1
         else:
             _finish(session, message, {

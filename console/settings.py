@@ -33,6 +33,16 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_tls: bool = False
     smtp_from: str = "referrals@loopdesk.local"
+    mail_domain: str | None = Field(
+        default=None, description="the agency's Message-ID domain (default: the sender's)"
+    )
+    inbound_email_domain: str = Field(
+        default="reply.loopdesk.local",
+        description="domain whose MX is `loopdesk inbound-smtp`: reply and bounce addresses",
+    )
+    sms_webhook_secret: SecretStr | None = Field(
+        default=None, description="shared secret of the SMS provider's signed webhook"
+    )
 
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
@@ -61,6 +71,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.resolved_home / 'loopdesk.db'}"
+
+    @property
+    def resolved_mail_domain(self) -> str:
+        """The domain Message-IDs are minted on: configured, else the sender address's domain."""
+        if self.mail_domain:
+            return self.mail_domain.strip().lower()
+        return self.smtp_from.rpartition("@")[2].strip().lower() or "loopdesk.local"
 
     @property
     def warehouse_dir(self) -> Path:

@@ -1,7 +1,16 @@
-"""All JWT code: issuing and strictly verifying the three token kinds (SECURITY 1-3)."""
+"""All token code: issuing and strictly verifying every token kind (SECURITY 1-3).
+
+JWTs (session, report link, unsubscribe link) and the compact reply token that sits in an
+email address's local part (64 characters at most, RFC 5321, so it cannot be a JWT). Each kind
+has its own audience or MAC label, so no kind ever verifies as another (RFC 8725 section 3.12).
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import re
 import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -26,6 +35,8 @@ class TokenKind(StrEnum):
     session = "session"
     report = "report"
     referral = "referral"
+    unsubscribe = "unsubscribe"
+    reply = "reply"
 
 
 # A distinct audience per kind as well as `typ`, so a kind mix-up fails two independent checks.
@@ -33,7 +44,13 @@ AUDIENCES: Mapping[TokenKind, str] = {
     TokenKind.session: "loopdesk:console",
     TokenKind.report: "loopdesk:report",
     TokenKind.referral: "loopdesk:referral",
+    TokenKind.unsubscribe: "loopdesk:unsubscribe",
 }
+# Reply tokens: `r-<key>-<mac>` in lower case only, because mail systems may fold the case of
+# a local part. `key` is a message's random delivery key, `mac` an HMAC over kind and key.
+REPLY_PREFIX = "r-"
+REPLY_MAC_CHARS = 16
+REPLY_KEY_PATTERN = re.compile(r"^[a-z2-7]{16,40}$")
 
 
 class Unauthorised(NotAuthorised):
@@ -58,6 +75,8 @@ def issue_token(
     extra_claims: Mapping[str, Any] | None = None,
 ) -> str:
     """A signed token of `kind` for `subject`, valid from `now` for `lifetime`."""
+    if kind not in AUDIENCES:
+        raise ValueError(f"{kind} tokens are not JWTs")
     if lifetime <= timedelta(0):
         raise ValueError("a token lifetime must be positive")
     claims: dict[str, Any] = dict(extra_claims or {})
@@ -77,6 +96,8 @@ def issue_token(
 
 def decode_token(token: str, *, kind: TokenKind, now: datetime) -> dict[str, Any]:
     """The claims of a valid token of `kind` at `now`; anything else raises `Unauthorised`."""
+    if kind not in AUDIENCES:
+        raise Unauthorised()  # reply tokens are never JWTs: see decode_reply_token
     # The key is read outside the catch-all: a short secret is a configuration error, not a 401.
     key = get_settings().signing_key()
     try:
@@ -147,3 +168,36 @@ def _check_claims(claims: Mapping[str, Any], *, kind: TokenKind, now: datetime) 
 def _is_number(value: object) -> bool:
     """Whether a claim is a JSON number (bool is excluded: `true` is not a time)."""
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def new_delivery_key() -> str:
+    """A random key naming one outgoing message (128 bits, lower-case base32)."""
+    return base64.b32encode(secrets.token_bytes(16)).decode().rstrip("=").lower()
+
+
+def _reply_mac(key: str) -> str:
+    message = f"loopdesk:{TokenKind.reply.value}|{key}".encode()
+    digest = hmac.new(get_settings().signing_key(), message, hashlib.sha256).digest()
+    return base64.b32encode(digest).decode().lower()[:REPLY_MAC_CHARS]
+
+
+def issue_reply_token(delivery_key: str) -> str:
+    """The reply token of a message: the local part of its Reply-To and bounce address."""
+    if not REPLY_KEY_PATTERN.match(delivery_key):
+        raise ValueError("a delivery key is lower-case base32")
+    return f"{REPLY_PREFIX}{delivery_key}-{_reply_mac(delivery_key)}"
+
+
+def decode_reply_token(token: str) -> str:
+    """The delivery key a valid reply token names (any case); anything else is `Unauthorised`."""
+    if not isinstance(token, str) or len(token) > 64:
+        raise Unauthorised()
+    token = token.lower()
+    if not token.startswith(REPLY_PREFIX) or token.count("-") != 2:
+        raise Unauthorised()
+    key, _, mac = token[len(REPLY_PREFIX):].partition("-")
+    if not REPLY_KEY_PATTERN.match(key):
+        raise Unauthorised()
+    if not hmac.compare_digest(_reply_mac(key).encode(), mac.encode()):
+        raise Unauthorised()
+    return key

@@ -7,17 +7,41 @@ from typing import Protocol
 
 
 class SendError(Exception):
-    """A message could not be handed to its channel; `reason` is safe to store (no PHI)."""
+    """A message could not be handed to its channel; `reason` is safe to store (no PHI).
 
-    def __init__(self, reason: str) -> None:
+    `permanent`: retrying will not help (a 5xx refusal); `undeliverable`: the refusal was about
+    the recipient's address itself, so nothing more should be sent to it on this channel.
+    """
+
+    def __init__(self, reason: str, *, permanent: bool = False,
+                 undeliverable: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.permanent = permanent or undeliverable
+        self.undeliverable = undeliverable
+
+
+@dataclass(frozen=True)
+class MessageParts:
+    """What an email carries besides recipient, subject and text; the outbox sets it per message.
+
+    `reply_to` is the message's own reply-token address, also used as the envelope sender so
+    that bounces come back to it. More MIME parts (attachments) belong here.
+    """
+
+    sender_name: str = ""
+    html: str | None = None
+    reply_to: str | None = None
+    message_id: str | None = None
+    unsubscribe_mailto: str | None = None
+    unsubscribe_url: str | None = None
 
 
 class Channel(Protocol):
     """Something that hands one message to a recipient or raises SendError."""
 
-    def send(self, *, recipient: str, subject: str, body: str) -> None:
+    def send(self, *, recipient: str, subject: str, body: str,
+             parts: MessageParts | None = None) -> None:
         """Deliver one message."""
         ...
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from console.channels import SendError
+from console.channels import MessageParts, SendError
 from console.settings import get_settings
 
 SMS_MAX_CHARS = 1600
@@ -58,9 +58,10 @@ class SmsChannel:
 
     provider: SmsProvider
 
-    def send(self, *, recipient: str, subject: str, body: str) -> None:
+    def send(self, *, recipient: str, subject: str, body: str,
+             parts: MessageParts | None = None) -> None:
         """Send the body as a text; too-long bodies are refused, not truncated silently."""
-        del subject
+        del subject, parts
         if len(body) > SMS_MAX_CHARS:
-            raise SendError("sms body too long")
+            raise SendError("sms body too long", permanent=True)
         self.provider.send_sms(to=recipient, body=body)

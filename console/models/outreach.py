@@ -61,6 +61,10 @@ class Message(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_column=_ts())
     replied_at: datetime | None = Field(default=None, sa_column=_ts())
     follow_up_checked: bool = Field(default=False, description="the no-reply follow-up is decided")
+    # Email only: names the message in its Reply-To / bounce address and its Message-ID.
+    delivery_key: str | None = Field(default=None, max_length=40, unique=True)
+    body_html: str | None = Field(default=None, description="the HTML part of an email")
+    unsubscribe_url: str | None = Field(default=None, description="the one-click unsubscribe URL")
 
 
 class ReferralCode(SQLModel, table=True):
@@ -103,9 +107,13 @@ class ReferralSubmission(SQLModel, table=True):
 
 
 class InboundReply(SQLModel, table=True):
-    """One row per inbound reply (SMS or email) as recorded by `loopdesk inbound`."""
+    """One row per inbound reply (SMS or email): CLI, SMS webhook or the SMTP receiver."""
 
     __tablename__ = "inbound_replies"
+    __table_args__ = (
+        # A provider's message id is handled once, however often it is delivered.
+        Index("ux_inbound_provider_message", "channel", "provider_message_id", unique=True),
+    )
 
     reply_id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=10)
@@ -115,6 +123,21 @@ class InboundReply(SQLModel, table=True):
     people_matched: int = 0
     message_id: int | None = Field(default=None, description="the message replied to, if any")
     received_at: datetime = Field(sa_column=_ts(nullable=False))
+    provider_message_id: str | None = Field(default=None, max_length=200)
+
+
+class UndeliverableAddress(SQLModel, table=True):
+    """One row per (practice, channel, address) a send was refused permanently or bounced for."""
+
+    __tablename__ = "undeliverable_addresses"
+    __table_args__ = (Index("ix_undeliverable_address", "channel", "address"),)
+
+    practice_slug: str = Field(primary_key=True, max_length=64)
+    channel: str = Field(primary_key=True, max_length=10)
+    address: str = Field(primary_key=True, max_length=320, description="as the outbox stores it")
+    reason: str = Field(max_length=200, description="the server's code, never its text")
+    message_id: int | None = Field(default=None, description="the message that failed")
+    marked_at: datetime = Field(sa_column=_ts(nullable=False))
 
 
 class OutreachSettings(SQLModel, table=True):
@@ -125,6 +148,7 @@ class OutreachSettings(SQLModel, table=True):
     practice_slug: str = Field(primary_key=True, max_length=64)
     ask_email_subject: str | None = None
     ask_email_body: str | None = None
+    ask_email_html: str | None = None
     ask_sms_body: str | None = None
     loop_close_body: str | None = None
     outcome_detail: str = Field(

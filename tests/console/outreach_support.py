@@ -27,6 +27,7 @@ class Mailbox:
     """An aiosmtpd handler that keeps what it receives, or refuses every recipient."""
 
     refuse: bool = False
+    refusal: str = "550 5.1.1 mailbox unavailable"
     received: list[tuple[list[str], str]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -34,7 +35,7 @@ class Mailbox:
                           rcpt_options: Any) -> str:
         """Accept or refuse the recipient."""
         if self.refuse:
-            return "550 mailbox unavailable"
+            return self.refusal
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -58,9 +59,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def smtp_server(refuse: bool = False) -> Iterator[tuple[Mailbox, int]]:
-    """A real SMTP server on 127.0.0.1 for the length of the block."""
-    mailbox = Mailbox(refuse=refuse)
+def smtp_server(refuse: bool = False, refusal: str = "550 5.1.1 mailbox unavailable"
+                ) -> Iterator[tuple[Mailbox, int]]:
+    """A real SMTP server on 127.0.0.1 for the length of the block (refusing with `refusal`)."""
+    mailbox = Mailbox(refuse=refuse, refusal=refusal)
     port = free_port()
     controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()

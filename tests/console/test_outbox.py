@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from console.consent import revoke_consent
-from console.models.outreach import Message
+from console.models.outreach import Message, UndeliverableAddress
 from console.models.work import Touch
 from console.outbox import MAX_ATTEMPTS, NewMessage, claim_due, enqueue, send_due
 from tests.console.outreach_support import channels_for, session_on, smtp_server
@@ -68,7 +68,8 @@ def test_refused_send_is_retried_with_back_off_then_failed_with_reason(
     row = enqueue(session=session, message=_new("ask:x"), now=NOW)
     session.commit()
     assert row is not None
-    with smtp_server(refuse=True) as (_, port):
+    # A temporary (4xx) refusal is worth retrying; a permanent one is not (test below).
+    with smtp_server(refuse=True, refusal="451 4.3.0 try again later") as (_, port):
         channels, _ = channels_for(port, loopdesk_home)
         first = send_due(session=session, channels=channels, now=NOW)
         too_early = send_due(session=session, channels=channels, now=NOW + timedelta(minutes=4))
@@ -78,8 +79,38 @@ def test_refused_send_is_retried_with_back_off_then_failed_with_reason(
     assert third.failed == 1
     failed = _message(session, row.message_id)
     assert failed.status == "failed" and failed.attempts == MAX_ATTEMPTS
-    assert failed.last_error == "smtp refused the recipient"
+    assert failed.last_error == "smtp refused the recipient: 451"
     assert session.exec(select(Touch)).all() == []
+    assert session.exec(select(UndeliverableAddress)).all() == []
+
+
+def test_permanent_refusal_fails_at_once_and_stops_email_to_the_address(
+    loopdesk_home: Path,
+) -> None:
+    session = session_on(sqlite_engine(loopdesk_home))
+    add_practice(session)
+    first = enqueue(session=session, message=_new("ask:first"), now=NOW)
+    session.commit()
+    assert first is not None
+    with smtp_server(refuse=True) as (_, port):
+        channels, _ = channels_for(port, loopdesk_home)
+        counts = send_due(session=session, channels=channels, now=NOW)
+    assert (counts.failed, counts.retried) == (1, 0)
+    failed = _message(session, first.message_id)
+    assert failed.status == "failed" and failed.attempts == 1
+    assert failed.last_error == "smtp refused the recipient: 550"
+    [marked] = session.exec(select(UndeliverableAddress)).all()
+    assert (marked.practice_slug, marked.channel, marked.address) == (
+        "smile-ny", "email", "ann@example.test")
+    later = enqueue(session=session, message=_new("ask:later"), now=NOW + timedelta(days=1))
+    session.commit()
+    assert later is not None
+    with smtp_server() as (mailbox, port):
+        channels, _ = channels_for(port, loopdesk_home)
+        again = send_due(session=session, channels=channels, now=NOW + timedelta(days=1))
+    # Nothing more is handed to the server for that address: the message fails unsent.
+    assert mailbox.received == [] and again.failed == 1
+    assert _message(session, later.message_id).last_error == "address undeliverable"
 
 
 def test_a_crashed_sending_row_is_marked_failed_never_resent(loopdesk_home: Path) -> None:

@@ -38,5 +38,6 @@ def test_practice_template_and_share_blurb_are_used(loopdesk_home: Path) -> None
     thanks = render_loop_close(session=session, practice=practice, channel="sms",
                                first_name="Ann", lead_status="treated")
     assert "Gentle implants in Midtown." in email.body and "https://x/r/c" in email.body
-    assert sms.body == "Ann: https://x/r/c"
+    # A stored template from before the STOP rule still tells the patient how to opt out.
+    assert sms.body == "Ann: https://x/r/c Reply STOP to opt out."
     assert "started treatment" in thanks.body and "implant" not in thanks.body.lower()

@@ -19,8 +19,11 @@ from console.tokens import (
     ISSUER,
     TokenKind,
     Unauthorised,
+    decode_reply_token,
     decode_token,
+    issue_reply_token,
     issue_token,
+    new_delivery_key,
 )
 from tests.conftest import TEST_SECRET
 from tests.console.access_helpers import NOW
@@ -157,7 +160,7 @@ def test_token_from_the_future_is_refused(loopdesk_home: Path) -> None:
         decode_token(token, kind=TokenKind.session, now=NOW)
 
 
-@pytest.mark.parametrize("issued", list(TokenKind))
+@pytest.mark.parametrize("issued", list(AUDIENCES))
 def test_kinds_are_mutually_exclusive(loopdesk_home: Path, issued: TokenKind) -> None:
     token = issue_token(kind=issued, subject="1", now=NOW, lifetime=timedelta(hours=1))
     for other in TokenKind:
@@ -166,6 +169,31 @@ def test_kinds_are_mutually_exclusive(loopdesk_home: Path, issued: TokenKind) ->
         else:
             with pytest.raises(Unauthorised):
                 decode_token(token, kind=other, now=NOW)
+    with pytest.raises(Unauthorised):
+        decode_reply_token(token)
+
+
+def test_reply_token_round_trips_in_any_case_and_is_no_other_kind(loopdesk_home: Path) -> None:
+    key = new_delivery_key()
+    token = issue_reply_token(key)
+    assert len(token) <= 64 and token == token.lower()  # fits a local part; case-folding safe
+    assert decode_reply_token(token) == key and decode_reply_token(token.upper()) == key
+    for kind in TokenKind:
+        with pytest.raises(Unauthorised):
+            decode_token(token, kind=kind, now=NOW)
+    with pytest.raises(ValueError):
+        issue_token(kind=TokenKind.reply, subject=key, now=NOW, lifetime=timedelta(hours=1))
+
+
+def test_edited_or_forged_reply_token_is_refused(loopdesk_home: Path) -> None:
+    key = new_delivery_key()
+    token = issue_reply_token(key)
+    other_key = new_delivery_key()
+    edited_mac = token[:-1] + ("a" if token[-1] != "a" else "b")
+    for bad in (edited_mac, f"r-{other_key}-{token.rsplit('-', 1)[1]}", f"r-{key}",
+                token + "-x", "postmaster", "", "r--", "x" * 70):
+        with pytest.raises(Unauthorised):
+            decode_reply_token(bad)
 
 
 def test_short_secret_is_refused(loopdesk_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
