@@ -8,6 +8,7 @@ from pathlib import Path
 from streamlit.starlette import App
 
 from console.http import HttpServices, build_routes
+from console.outreach_routes import outreach_routes
 from console.referral_form import referral_routes
 from console.settings import get_settings
 
@@ -15,14 +16,27 @@ ENTRY_SCRIPT = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 ACCESS_LOGGER = "uvicorn.access"
 
 
+# Paths whose last segment is a token (unsubscribe links): logged without it.
+TOKEN_PATH_PREFIXES = ("/u/",)
+
+
+def redact_path(path: str) -> str:
+    """A request path without its query string or token segment."""
+    path = path.split("?", 1)[0]
+    for prefix in TOKEN_PATH_PREFIXES:
+        if path.startswith(prefix):
+            return prefix + "…"
+    return path
+
+
 class RedactQueryStrings(logging.Filter):
-    """Drop query strings from access-log lines: report links carry their token there."""
+    """Drop query strings (report links carry their token there) and unsubscribe tokens."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Rewrite uvicorn's (client, method, path, version, status) args; keep the line."""
         args = record.args
         if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
-            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+            record.args = (*args[:2], redact_path(args[2]), *args[3:])
         return True
 
 
@@ -38,4 +52,5 @@ def create_app(services: HttpServices | None = None) -> App:
     # Fail at start-up, not on the first login, when the secret is missing or too short.
     get_settings().signing_key()
     install_log_redaction()
-    return App(str(ENTRY_SCRIPT), routes=[*build_routes(services), *referral_routes()])
+    return App(str(ENTRY_SCRIPT), routes=[*build_routes(services), *referral_routes(),
+                                          *outreach_routes()])

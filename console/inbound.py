@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, or_, select
 
 from console.consent import revoke_consent
@@ -29,6 +31,9 @@ OPT_OUT_PATTERN = re.compile(
     r"\b(?:stop|quit|end|revoke|opt[\s_-]*out|cancel|unsubscribe)\b", re.IGNORECASE
 )
 MAX_TEXT = 2000
+# Signed SMS webhooks: HMAC-SHA256 over "<timestamp>.<raw body>", fresh within this window.
+WEBHOOK_WINDOW_SECONDS = 300
+SIGNATURE_PREFIX = "sha256="
 
 # (practice_slug, subject_type, subject_id)
 PersonKey = tuple[str, str, str]
@@ -47,15 +52,41 @@ class InboundResult:
     messages_cancelled: int
     confirmation_queued: bool
     replied_message_id: int | None
+    duplicate: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The `loopdesk inbound --json` shape."""
-        return dict(self.__dict__)
+        return {name: value for name, value in self.__dict__.items() if name != "duplicate"}
+
+
+DUPLICATE = InboundResult(reply_id=0, opt_out=False, people_matched=0, practices=0,
+                          tasks_cancelled=0, messages_cancelled=0, confirmation_queued=False,
+                          replied_message_id=None, duplicate=True)
 
 
 def is_opt_out(text: str) -> bool:
     """Whether the reply contains an opt-out word (DOMAIN.md), as a whole word, in any case."""
     return OPT_OUT_PATTERN.search(text) is not None
+
+
+def webhook_signature(*, secret: bytes, timestamp: str, body: bytes) -> str:
+    """The signature a provider sends for a webhook: `sha256=<hex HMAC of "t.body">`."""
+    digest = hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return SIGNATURE_PREFIX + digest
+
+
+def webhook_is_authentic(*, secret: bytes | None, timestamp: str | None, signature: str | None,
+                         body: bytes, now: datetime) -> bool:
+    """Whether a webhook is signed with the secret and its timestamp is within the window."""
+    if not secret or not timestamp or not signature or not timestamp.strip().isdigit():
+        return False
+    if abs(now.timestamp() - int(timestamp)) > WEBHOOK_WINDOW_SECONDS:
+        return False
+    expected = webhook_signature(secret=secret, timestamp=timestamp.strip(), body=body)
+    given = signature.strip()
+    if not given.startswith(SIGNATURE_PREFIX):
+        given = SIGNATURE_PREFIX + given
+    return hmac.compare_digest(expected.encode(), given.lower().encode())
 
 
 def normalise_address(channel: str, address: str) -> str:
@@ -113,15 +144,21 @@ def _confirmation(session: Session, channel: str, address: str, person: PersonKe
     return message is not None
 
 
-def _mark_replied(session: Session, channel: str, address: str,
-                  now: datetime) -> Message | None:
-    """The latest sent message to the address becomes `replied` (which stops its cadence)."""
-    latest = session.exec(
+def _mark_replied(session: Session, channel: str, address: str, now: datetime,
+                  replied_to: Message | None = None) -> Message | None:
+    """The message replied to (else the latest sent to the address) becomes `replied`.
+
+    That stops its cadence: no follow-up call is made for it.
+    """
+    query = (
         select(Message).where(Message.channel == channel).where(Message.recipient == address)
         .where(col(Message.status).in_((MessageStatus.sent, MessageStatus.replied)))
         .where(Message.purpose != "opt_out_confirmation")
         .order_by(col(Message.sent_at).desc(), col(Message.message_id).desc())
-    ).first()
+    )
+    if replied_to is not None:
+        query = query.where(Message.message_id == replied_to.message_id)
+    latest = session.exec(query).first()
     if latest is None:
         return None
     latest.status, latest.replied_at = MessageStatus.replied, latest.replied_at or now
@@ -135,16 +172,37 @@ def _mark_replied(session: Session, channel: str, address: str,
     return latest
 
 
+def _handled_before(session: Session, channel: str, provider_message_id: str | None) -> bool:
+    if provider_message_id is None:
+        return False
+    return session.exec(
+        select(InboundReply.reply_id).where(InboundReply.channel == channel)
+        .where(InboundReply.provider_message_id == provider_message_id)
+    ).first() is not None
+
+
 def record_inbound(
     *, session: Session, channel: str, address: str, text: str, now: datetime,
-    patient_lookup: PatientLookup | None = None,
+    patient_lookup: PatientLookup | None = None, provider_message_id: str | None = None,
+    replied_to: Message | None = None,
 ) -> InboundResult:
-    """Record a reply from `address`; an opt-out revokes consent for that person everywhere."""
-    sender = normalise_address(channel, address)
+    """Record a reply from `address`; an opt-out revokes consent for that person everywhere.
+
+    `provider_message_id` (the SMS provider's id, an email's Message-ID) makes a reply count
+    once however often it is delivered. `replied_to` is the message a reply token named: its
+    person and the address it was sent to are matched, whatever the reply's sender claims.
+    """
+    sender = normalise_address(channel, replied_to.recipient if replied_to else address)
     text = text[:MAX_TEXT]
     opt_out = is_opt_out(text)
+    provider_message_id = (provider_message_id or "").strip()[:200] or None
     begin_write(session)
+    if _handled_before(session, channel, provider_message_id):
+        session.commit()
+        return DUPLICATE
     people = _people(session, channel, sender, patient_lookup)
+    if replied_to is not None:
+        people.add((replied_to.practice_slug, replied_to.subject_type, replied_to.subject_id))
     tasks_cancelled = messages_cancelled = 0
     confirmation = False
     replied: Message | None = None
@@ -169,12 +227,17 @@ def record_inbound(
         if people:
             confirmation = _confirmation(session, channel, sender, sorted(people)[0], now)
     else:
-        replied = _mark_replied(session, channel, sender, now)
+        replied = _mark_replied(session, channel, sender, now, replied_to)
     reply = InboundReply(channel=channel, sender=sender, text=text, opt_out=opt_out,
                          people_matched=len(people), received_at=now,
-                         message_id=replied.message_id if replied is not None else None)
+                         message_id=replied.message_id if replied is not None else None,
+                         provider_message_id=provider_message_id)
     session.add(reply)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:  # PostgreSQL: the same provider message, recorded concurrently
+        session.rollback()
+        return DUPLICATE
     return InboundResult(
         reply_id=reply.reply_id or 0, opt_out=opt_out, people_matched=len(people),
         practices=len({slug for slug, _, _ in people}), tasks_cancelled=tasks_cancelled,

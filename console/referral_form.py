@@ -70,7 +70,8 @@ class FormServices:
     patient_matcher: PatientMatcher | None = None
 
 
-def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+def plain_page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    """A small public page: escaped title, the given (already escaped) body, strict headers."""
     html = (
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -81,7 +82,7 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
 
 def _not_found() -> HTMLResponse:
     """One page for every bad code: no hint whether it was unknown, edited or expired."""
-    return _page("Link not valid", "<h1>This link is not valid</h1>"
+    return plain_page("Link not valid", "<h1>This link is not valid</h1>"
                  "<p>Please ask the person who shared it for a new one.</p>", 404)
 
 
@@ -202,13 +203,13 @@ def referral_routes(services: FormServices | None = None) -> list[BaseRoute]:
         now = deps.now()
         with deps.sessions() as session:
             if not allow_request(session=session, client=client_key(request), now=now):
-                return _page("Too many requests", "<h1>Too many requests</h1>"
+                return plain_page("Too many requests", "<h1>Too many requests</h1>"
                              "<p>Please try again in a few minutes.</p>", 429)
             name = _practice_name(session, code, now)
             if name is None:
                 return _not_found()
             if body is None:
-                return _page(name, _form(name, code))
+                return plain_page(name, _form(name, code))
             parsed = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10)
             fields = {key: values[0].strip() for key, values in parsed.items() if values}
             try:
@@ -217,8 +218,8 @@ def referral_routes(services: FormServices | None = None) -> list[BaseRoute]:
             except InvalidCode:
                 return _not_found()
             except InvalidSubmission as error:
-                return _page(name, _form(name, code, str(error), fields), 400)
-        return _page(name, f"<h1>Thank you</h1><p>{escape(name)} will be in touch soon.</p>")
+                return plain_page(name, _form(name, code, str(error), fields), 400)
+        return plain_page(name, f"<h1>Thank you</h1><p>{escape(name)} will be in touch soon.</p>")
 
     async def endpoint(request: Request) -> HTMLResponse:
         code = request.path_params["code"]
@@ -226,7 +227,7 @@ def referral_routes(services: FormServices | None = None) -> list[BaseRoute]:
         if request.method == "POST":
             body = await request.body()
             if len(body) > MAX_BODY_BYTES:
-                return _page("Too large", "<h1>Request too large</h1>", 413)
+                return plain_page("Too large", "<h1>Request too large</h1>", 413)
         return await run_in_threadpool(handle, request, code, body)
 
     return [Route("/r/{code}", endpoint, methods=["GET", "POST"])]

@@ -1,4 +1,5 @@
-"""CLI commands of outreach: `automate` (one outbox pass) and `inbound` (record a reply)."""
+"""CLI commands of outreach: `automate` (one outbox pass), `inbound` (record a reply) and
+`inbound-smtp` (receive replies and bounces by SMTP)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def _snapshot_or_none() -> Iterator[Any]:
 
 
 def register(app: typer.Typer) -> None:
-    """Add `automate` and `inbound` to the `loopdesk` app."""
+    """Add `automate`, `inbound` and `inbound-smtp` to the `loopdesk` app."""
 
     @app.command("automate")
     def automate_command(
@@ -75,3 +76,34 @@ def register(app: typer.Typer) -> None:
         else:
             typer.echo("reply recorded" + (" (cadence stopped)" if result.replied_message_id
                                            else " (no matching message)"))
+
+    @app.command("inbound-smtp")
+    def inbound_smtp_command(
+        port: int = typer.Option(2525, "--port", help="port to listen on"),
+        host: str = typer.Option("127.0.0.1", "--host", help="address to bind"),
+    ) -> None:
+        """Receive replies and bounces for reply-token addresses by SMTP until stopped."""
+        import threading
+
+        from console.db import get_engine, init_db
+        from console.errors import UserError
+        from console.inbound_smtp import default_handler, start_receiver
+        from console.settings import get_settings
+
+        if not 0 < port < 65536:
+            raise UserError("--port must be between 1 and 65535")
+        settings = get_settings()
+        settings.signing_key()  # refuses a short secret before anything listens
+        init_db(get_engine())
+        try:
+            controller = start_receiver(handler=default_handler(), host=host, port=port)
+        except (OSError, RuntimeError) as error:
+            raise UserError(f"cannot listen on {host}:{port}: {error}") from error
+        typer.echo(f"receiving replies for *@{settings.inbound_email_domain} on {host}:{port} "
+                   "(Ctrl-C stops)")
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            controller.stop()
