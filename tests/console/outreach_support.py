@@ -29,6 +29,7 @@ class Mailbox:
     refuse: bool = False
     refusal: str = "550 5.1.1 mailbox unavailable"
     received: list[tuple[list[str], str]] = field(default_factory=list)
+    senders: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
@@ -44,6 +45,7 @@ class Mailbox:
         content = envelope.content.decode("utf-8", "replace")
         with self._lock:
             self.received.append((list(envelope.rcpt_tos), content))
+            self.senders.append(str(envelope.mail_from))
         return "250 OK"
 
     def recipients(self) -> list[str]:
