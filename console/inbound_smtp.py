@@ -35,6 +35,8 @@ from console.outreach_routes import LookupFactory
 LOGGER = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 REFUSED = "550 5.1.1 No such mailbox here"
+# RFC 3464 and RFC 6533 (internationalised); some MTAs label it text/.
+DSN_PARTS = ("message/delivery-status", "message/global-delivery-status", "text/delivery-status")
 # Where the new text of a reply ends and the quoted message begins.
 QUOTE_START = re.compile(
     r"^(>|On .+wrote:\s*$|-{2,}\s*Original Message\s*-{2,}|_{10,}|From:\s.+@)", re.IGNORECASE
@@ -71,7 +73,7 @@ def parse_dsn(mail: Message) -> Bounce | None:
             str(mail.get_param("report-type", "")).lower() != "delivery-status":
         return None
     for part in mail.walk():
-        if part.get_content_type() != "message/delivery-status":
+        if part.get_content_type() not in DSN_PARTS:
             continue
         fields = part.as_string()
         statuses = STATUS_FIELD.findall(fields)
