@@ -114,9 +114,10 @@ def _fill(text: str, values: dict[str, str]) -> str:
 
 def _fill_html(text: str, values: dict[str, str]) -> str:
     """Substitute HTML-escaped values (autoescaping): a value can never become markup."""
-    return Template(text).safe_substitute(
+    filled = Template(text).safe_substitute(
         {name: escape(value, quote=True) for name, value in values.items()}
-    ).strip()
+    )
+    return re.sub(r"<p>\s*</p>\n?", "", filled).strip()  # e.g. a practice without a blurb
 
 
 def _one_line(text: str) -> str:
@@ -313,3 +314,57 @@ def text_to_html(text: str) -> str:
         linked = re.sub(r"(https?://[^\s<>\"]+)", r'<a href="\1">\1</a>', escaped)
         rendered.append(f"<p>{linked}</p>")
     return "\n".join(rendered)
+
+
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$<>:])")
+
+
+def markdown_text(text: str) -> str:
+    """Text shown literally by Markdown: every special character (and `$`, LaTeX) escaped."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", re.sub(r"\s+", " ", text))
+
+
+class _MarkdownWriter(HTMLParser):
+    """The allowed HTML subset (`HTML_TAGS`) as Markdown, so a page can show it without raw HTML."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.href: str | None = None
+        self.link_text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("p", "ul", "ol", "blockquote", "h1", "h2", "h3", "hr"):
+            self.out.append("\n\n")
+        prefix = {"h1": "# ", "h2": "## ", "h3": "### ", "li": "\n- ", "br": "  \n",
+                  "strong": "**", "b": "**", "em": "*", "i": "*", "blockquote": "> ",
+                  "hr": "---\n\n"}.get(tag, "")
+        self.out.append(prefix)
+        if tag == "a":
+            self.href = dict(attrs).get("href") or ""
+            self.link_text = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self.href is not None:
+            label = markdown_text("".join(self.link_text)) or "link"
+            target = self.href if self.href.startswith(("https://", "mailto:")) else ""
+            self.out.append(f"[{label}](<{target}>)" if target else label)
+            self.href = None
+        elif tag in ("strong", "b"):
+            self.out.append("**")
+        elif tag in ("em", "i"):
+            self.out.append("*")
+
+    def handle_data(self, data: str) -> None:
+        if self.href is not None:
+            self.link_text.append(data)
+        elif data.strip() or (data and self.out and not self.out[-1].endswith((" ", "\n"))):
+            self.out.append(markdown_text(data))
+
+
+def html_to_markdown(html: str) -> str:
+    """An HTML part of the allowed subset as Markdown, for a preview without raw HTML."""
+    writer = _MarkdownWriter()
+    writer.feed(html)
+    writer.close()
+    return re.sub(r"\n{3,}", "\n\n", "".join(writer.out)).strip()

@@ -1,7 +1,9 @@
-"""Data quality: paused feeds and quarantined rows with file, line, column and reason."""
+"""Data quality: paused feeds, quarantined rows (file, line, column, reason), undeliverable
+addresses per practice."""
 
 from __future__ import annotations
 
+import altair as alt
 import streamlit as st
 
 from console.clock import now
@@ -22,6 +24,19 @@ table([{"practice": f["practice_slug"] or "(agency)", "file": f["file"],
         "quarantined (last run)": f["quarantined_rows"],
         "quarantined (all runs)": f["quarantined_rows_all_runs"],
         "status": f["feed_status"]} for f in view["feeds"]], empty="No feeds yet.")
+st.subheader("Undeliverable addresses")
+st.caption("Emails bounced or refused for good, per practice: nothing more is sent to those "
+           "addresses; the patient's next ask uses another consented channel or a call.")
+undeliverable = view["undeliverable"]
+if undeliverable:
+    st.altair_chart(
+        alt.Chart(alt.Data(values=undeliverable)).mark_bar().encode(
+            x=alt.X("addresses:Q", title="undeliverable addresses"),
+            y=alt.Y("practice:N", title=None, sort="-x"),
+            color=alt.Color("channel:N", title=""),
+        )
+    )
+table(undeliverable, empty="No undeliverable addresses.")
 st.subheader("Quarantined rows")
 st.caption("Nothing is dropped: each bad row is kept here with the exact reason.")
 table([{"practice": r["practice_slug"] or "(agency)", "file": r["file"], "line": r["line"],

@@ -50,10 +50,11 @@ CAPACITY = PageSpec("pages/capacity.py", "Capacity", ":material/bar_chart:")
 CLIENTS = PageSpec("pages/clients.py", "Clients", ":material/store:")
 USERS = PageSpec("pages/users.py", "Users", ":material/group:")
 QUALITY = PageSpec("pages/data_quality.py", "Data quality", ":material/rule:")
+TEMPLATES = PageSpec("pages/templates.py", "Templates", ":material/mail:")
 AUDIT = PageSpec("pages/audit_log.py", "Audit log", ":material/history:")
 REPORT = PageSpec("pages/report.py", "Report", ":material/insights:")
 
-_MANAGER_PAGES = (SLA, CAPACITY, CLIENTS, USERS, QUALITY, AUDIT)
+_MANAGER_PAGES = (SLA, CAPACITY, CLIENTS, TEMPLATES, USERS, QUALITY, AUDIT)
 PAGES_BY_ROLE: dict[Role, tuple[PageSpec, ...]] = {
     Role.coordinator: (QUEUE, LEADS, LOOPS),
     Role.manager: _MANAGER_PAGES,

@@ -168,7 +168,23 @@ def data_quality_view(*, session: Session, user: CurrentUser, now: datetime) -> 
                  practice_slug=None, object_ref="quarantine", outcome=Outcome.success, now=now)
     session.commit()
     paused = [f for f in feeds if f["feed_status"] not in (None, "ok")]
-    return {"feeds": feeds, "paused": paused, "rows": rows}
+    return {"feeds": feeds, "paused": paused, "rows": rows,
+            "undeliverable": undeliverable_rows(session=session, user=user)}
+
+
+CHANNEL_LABELS = {"email": "email", "sms": "text message"}
+
+
+def undeliverable_rows(*, session: Session, user: CurrentUser) -> list[dict[str, Any]]:
+    """Per practice in scope and channel: addresses refused permanently or bounced."""
+    from console.delivery import undeliverable_by_channel
+
+    _manager(user)
+    names = {p.practice_slug: p.name for p in clients(session=session, user=user)}
+    counts = undeliverable_by_channel(session=session, practice_slugs=sorted(names))
+    return [{"practice": names[slug], "channel": CHANNEL_LABELS.get(channel, channel),
+             "addresses": count}
+            for slug, channel, count in sorted(counts, key=lambda r: (names[r[0]], r[1]))]
 
 
 def audit_rows(*, session: Session, user: CurrentUser, limit: int = 300) -> list[dict[str, Any]]:
