@@ -109,7 +109,8 @@ def _settings(session: Session, practice_slug: str) -> OutreachSettings:
 
 
 def _fill(text: str, values: dict[str, str]) -> str:
-    return Template(text).safe_substitute(values).strip()
+    # An empty value (a practice without a blurb) must not leave a gap of blank lines.
+    return re.sub(r"\n{3,}", "\n\n", Template(text).safe_substitute(values)).strip()
 
 
 def _fill_html(text: str, values: dict[str, str]) -> str:

@@ -31,7 +31,8 @@ undeliverable = view["undeliverable"]
 if undeliverable:
     st.altair_chart(
         alt.Chart(alt.Data(values=undeliverable)).mark_bar().encode(
-            x=alt.X("addresses:Q", title="undeliverable addresses"),
+            x=alt.X("addresses:Q", title="undeliverable addresses",
+                    axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y("practice:N", title=None, sort="-x"),
             color=alt.Color("channel:N", title=""),
         )
