@@ -44,6 +44,11 @@ QUOTE_START = re.compile(
 REPLY_PREFIX = re.compile(r"^\s*(re|fw|fwd|aw|sv|tr)\s*:", re.IGNORECASE)
 STATUS_FIELD = re.compile(r"^Status:\s*([245])\.(\d{1,3})\.(\d{1,3})", re.IGNORECASE | re.MULTILINE)
 ACTION_FIELD = re.compile(r"^Action:\s*([a-z]+)", re.IGNORECASE | re.MULTILINE)
+# Bounces that are not RFC 3464 reports (older MTAs): recognised by sender and subject.
+DAEMON_SENDER = re.compile(r"^(mailer-daemon|postmaster)@", re.IGNORECASE)
+BOUNCE_SUBJECT = re.compile(r"undeliver|delivery (status|failure)|returned mail|failure notice|"
+                            r"could not be delivered", re.IGNORECASE)
+BODY_STATUS = re.compile(r"\b5\.\d{1,3}\.\d{1,3}\b")
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,18 @@ def parse_dsn(mail: Message) -> Bounce | None:
         permanent = "failed" in actions or any(code == "5" for code, _, _ in statuses)
         return Bounce(permanent=permanent, status=status or "5.0.0")
     return Bounce(permanent=False, status="")
+
+
+def parse_legacy_bounce(mail: EmailMessage) -> Bounce | None:
+    """A bounce without a delivery-status part, from a mailer daemon; None for other mail."""
+    sender = str(mail.get("From", ""))
+    address = sender.rpartition("<")[2].rstrip(">").strip() or sender.strip()
+    if not DAEMON_SENDER.match(address) and not BOUNCE_SUBJECT.search(str(mail.get("Subject",
+                                                                                     ""))):
+        return None
+    body = mail.get_body(preferencelist=("plain",))
+    found = BODY_STATUS.search(str(body.get_content())) if body is not None else None
+    return Bounce(permanent=True, status=found.group(0) if found else "5.0.0")
 
 
 def is_automatic(mail: Message) -> bool:
@@ -150,7 +167,8 @@ class InboundMailHandler:
         raw = envelope.original_content or envelope.content
         raw = raw if isinstance(raw, bytes) else str(raw).encode("utf-8", "replace")
         try:
-            outcome = await asyncio.to_thread(self.deliver, list(envelope.rcpt_tos), raw)
+            outcome = await asyncio.to_thread(self.deliver, list(envelope.rcpt_tos), raw,
+                                              str(envelope.mail_from or ""))
         except Exception:
             # Logged without the mail: it may hold a patient's words and address.
             LOGGER.exception("inbound mail could not be recorded")
@@ -158,11 +176,19 @@ class InboundMailHandler:
         LOGGER.info("inbound mail: %s", outcome)
         return "250 2.0.0 OK"
 
-    def deliver(self, recipients: list[str], raw: bytes) -> str:
-        """Record a parsed mail for each recipient; a word on what was done (no PHI)."""
+    def deliver(self, recipients: list[str], raw: bytes, mail_from: str = "x") -> str:
+        """Record a parsed mail for each recipient; a word on what was done (no PHI).
+
+        Mail with a null envelope sender (`MAIL FROM:<>`) is never a person's reply: it is a
+        bounce, or else an automatic message, which is ignored.
+        """
         mail = BytesParser(policy=policy.default).parsebytes(raw)
         assert isinstance(mail, EmailMessage)
         bounce = parse_dsn(mail)
+        if bounce is None and mail_from.strip("<> ") == "":
+            bounce = parse_legacy_bounce(mail)
+            if bounce is None:
+                return "automatic message ignored"
         outcomes = []
         for recipient in recipients:
             key = delivery_key_of_address(recipient)
@@ -208,9 +234,12 @@ def start_receiver(*, handler: InboundMailHandler, host: str, port: int) -> Cont
 
 def default_handler() -> InboundMailHandler:
     """The handler on the configured store, the one clock and the published snapshot."""
+    from contextlib import closing
+
     from console import clock
-    from console.db import session_scope
+    from console.db import new_session
     from console.outreach_routes import snapshot_lookup
 
-    return InboundMailHandler(sessions=session_scope, now=clock.now,
+    # The command checked the tables once at start-up; each mail only needs a session.
+    return InboundMailHandler(sessions=lambda: closing(new_session()), now=clock.now,
                               patient_lookup=snapshot_lookup)

@@ -83,6 +83,7 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", "--host", help="address to bind"),
     ) -> None:
         """Receive replies and bounces for reply-token addresses by SMTP until stopped."""
+        import logging
         import threading
 
         from console.db import get_engine, init_db
@@ -99,6 +100,10 @@ def register(app: typer.Typer) -> None:
             controller = start_receiver(handler=default_handler(), host=host, port=port)
         except (OSError, RuntimeError) as error:
             raise UserError(f"cannot listen on {host}:{port}: {error}") from error
+        # One line per mail, saying what was done with it (never an address or its text).
+        log = logging.getLogger("console.inbound_smtp")
+        log.setLevel(logging.INFO)
+        log.addHandler(logging.StreamHandler())
         typer.echo(f"receiving replies for *@{settings.inbound_email_domain} on {host}:{port} "
                    "(Ctrl-C stops)")
         try:

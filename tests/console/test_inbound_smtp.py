@@ -231,3 +231,25 @@ def test_mail_to_any_other_address_is_refused_at_rcpt(loopdesk_home: Path, addre
     [(code, _)] = refused.value.recipients.values()
     assert code == 550
     assert session_on(engine).exec(select(InboundReply)).all() == []
+
+
+def test_a_plain_bounce_from_a_mailer_daemon_counts_and_other_null_sender_mail_is_ignored(
+    loopdesk_home: Path,
+) -> None:
+    engine, reply_to = _ask_sent(loopdesk_home)
+    automatic = _reply(reply_to, "STOP the presses: I am on holiday", subject="Away",
+                       message_id="<auto@mail.example.test>")
+    legacy = _reply(reply_to, "Sorry, we were unable to deliver your message.\n"
+                    "550 5.1.1 user unknown", subject="failure notice",
+                    message_id="<bounce@mx.example.test>")
+    legacy.replace_header("From", "MAILER-DAEMON@mx.example.test")
+    with _receiver(engine) as port:
+        _send(port, reply_to, automatic, sender="")
+        with session_on(engine) as early:
+            assert _ask(early).status == "sent"
+            assert early.exec(select(ConsentEvent)).all() == []  # not a person's "STOP"
+        _send(port, reply_to, legacy, sender="")
+    session = session_on(engine)
+    ask = _ask(session)
+    assert ask.status == "failed" and ask.last_error == "bounced: 5.1.1"
+    assert len(session.exec(select(UndeliverableAddress)).all()) == 1

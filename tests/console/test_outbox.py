@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -173,3 +174,27 @@ def test_fatigue_cap_lets_one_message_a_day_through(loopdesk_home: Path) -> None
         counts = send_due(session=session, channels=channels, now=NOW)
     assert (counts.sent, counts.skipped_gate) == (1, 1)
     assert len(mailbox.received) == 1
+
+
+def test_every_email_gets_its_identity_html_and_unsubscribe_line(loopdesk_home: Path) -> None:
+    session = session_on(sqlite_engine(loopdesk_home))
+    add_practice(session)
+    thanks = enqueue(session=session, now=NOW, message=NewMessage(
+        idempotency_key="loop_close:x", practice_slug="smile-ny", subject_type="patient",
+        subject_id="p-1", purpose="loop_close", channel="email", template="loop_close_email",
+        recipient="ann@example.test", subject="Thank you", body="Hi Ann & co, thank you."))
+    confirmation = enqueue(session=session, now=NOW, message=NewMessage(
+        idempotency_key="opt_out_confirmation:email:x", practice_slug="smile-ny",
+        subject_type="patient", subject_id="p-1", purpose="opt_out_confirmation",
+        channel="email", template="opt_out_confirmation", recipient="ann@example.test",
+        subject="Unsubscribed", body="You will receive no further messages."))
+    text = enqueue(session=session, now=NOW, message=replace(
+        _new("ask:sms", recipient="+12125550101"), channel="sms", template="ask_sms"))
+    session.commit()
+    assert thanks is not None and confirmation is not None and text is not None
+    assert thanks.delivery_key and thanks.unsubscribe_url and "/u/" in thanks.unsubscribe_url
+    assert thanks.body.endswith(f"Unsubscribe: {thanks.unsubscribe_url}")
+    assert thanks.body_html is not None and "<p>Hi Ann &amp; co, thank you.</p>" in thanks.body_html
+    assert ">Unsubscribe</a>" in thanks.body_html
+    assert confirmation.delivery_key and "Unsubscribe" not in confirmation.body
+    assert text.delivery_key is None and text.unsubscribe_url is None and text.body_html is None
