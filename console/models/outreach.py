@@ -62,7 +62,7 @@ class Message(SQLModel, table=True):
     replied_at: datetime | None = Field(default=None, sa_column=_ts())
     follow_up_checked: bool = Field(default=False, description="the no-reply follow-up is decided")
     # Email only: names the message in its Reply-To / bounce address and its Message-ID.
-    delivery_key: str | None = Field(default=None, max_length=40, unique=True)
+    delivery_key: str | None = Field(default=None, max_length=40, unique=True, index=True)
     body_html: str | None = Field(default=None, description="the HTML part of an email")
     unsubscribe_url: str | None = Field(default=None, description="the one-click unsubscribe URL")
 
