@@ -141,8 +141,12 @@ def outreach_routes(services: OutreachServices | None = None) -> list[BaseRoute]
                                     signature=signature, body=body, now=now):
             LOGGER.warning("sms webhook refused: unsigned, wrongly signed or stale")
             return _unauthorised()
-        parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True,
-                          max_num_fields=50)
+        try:
+            parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True,
+                              max_num_fields=50)
+        except ValueError:  # more fields than any provider sends
+            return JSONResponse({"error": "too many fields"}, status_code=400,
+                                headers=_JSON_HEADERS)
         fields = {key: values[0] for key, values in parsed.items() if values}
         message_id = next((fields[name] for name in MESSAGE_ID_FIELDS if fields.get(name)), None)
         if not fields.get("From") or message_id is None:

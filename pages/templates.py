@@ -43,7 +43,7 @@ with preview_column:
     st.subheader("Preview")
     st.caption("For a sample patient, Alex; links are samples.")
     for problem in preview.problems:
-        st.warning(problem)
+        st.warning(problem[:1].upper() + problem[1:])
     with st.container(border=True):
         st.markdown(f"**Subject:** {preview.subject_as_markdown}")
         st.markdown(preview.html_as_markdown)

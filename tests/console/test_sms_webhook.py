@@ -150,6 +150,7 @@ def test_a_request_without_sender_or_message_id_is_refused(world: Engine) -> Non
         no_id = _post(client, {"From": "+12125550102", "Body": "STOP"})
         no_from = _post(client, {"Body": "STOP", "MessageSid": "SM9"})
         bad_from = _post(client, {**STOP, "From": "not a phone", "MessageSid": "SM8"})
-    assert [r.status_code for r in (no_id, no_from, bad_from)] == [400, 400, 400]
+        flood = _post(client, {**STOP, **{f"f{i}": "x" for i in range(60)}})
+    assert [r.status_code for r in (no_id, no_from, bad_from, flood)] == [400, 400, 400, 400]
     assert "phone" in bad_from.json()["error"]
     assert _state(world) == before
