@@ -15,6 +15,12 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def wall_now() -> datetime:
+    """The real instant, even when `LOOPDESK_NOW` pins `now()`: for checks against another
+    system's clock, such as the timestamp an SMS provider signs its webhook with."""
+    return datetime.now(UTC)
+
+
 def as_utc(value: datetime) -> datetime:
     """The same instant as aware UTC; naive values (as SQLite returns them) are taken as UTC."""
     if value.tzinfo is None:

@@ -76,11 +76,16 @@ def webhook_signature(*, secret: bytes, timestamp: str, body: bytes) -> str:
 
 
 def webhook_is_authentic(*, secret: bytes | None, timestamp: str | None, signature: str | None,
-                         body: bytes, now: datetime) -> bool:
-    """Whether a webhook is signed with the secret and its timestamp is within the window."""
+                         body: bytes, now: datetime, wall_now: datetime | None = None) -> bool:
+    """Whether a webhook is signed with the secret and its timestamp is within the window.
+
+    Fresh means within the window of the app's clock, or of the wall clock when `LOOPDESK_NOW`
+    pins the app's (a demo receiving a real provider's webhook, signed with real time).
+    """
     if not secret or not timestamp or not signature or not timestamp.strip().isdigit():
         return False
-    if abs(now.timestamp() - int(timestamp)) > WEBHOOK_WINDOW_SECONDS:
+    instants = [now] + ([wall_now] if wall_now is not None else [])
+    if all(abs(t.timestamp() - int(timestamp)) > WEBHOOK_WINDOW_SECONDS for t in instants):
         return False
     expected = webhook_signature(secret=secret, timestamp=timestamp.strip(), body=body)
     given = signature.strip()

@@ -66,6 +66,7 @@ class OutreachServices:
     now: Callable[[], datetime]
     patient_lookup: LookupFactory
     sms_secret: Callable[[], bytes | None]
+    wall_now: Callable[[], datetime | None] = lambda: None
 
 
 def _configured_secret() -> bytes | None:
@@ -78,7 +79,8 @@ def default_outreach_services() -> OutreachServices:
     from console.db import session_scope
 
     return OutreachServices(sessions=session_scope, now=clock.now,
-                            patient_lookup=snapshot_lookup, sms_secret=_configured_secret)
+                            patient_lookup=snapshot_lookup, sms_secret=_configured_secret,
+                            wall_now=clock.wall_now)
 
 
 def _invalid_link() -> HTMLResponse:
@@ -138,7 +140,8 @@ def outreach_routes(services: OutreachServices | None = None) -> list[BaseRoute]
         deps = resolved()
         now = deps.now()
         if not webhook_is_authentic(secret=deps.sms_secret(), timestamp=timestamp,
-                                    signature=signature, body=body, now=now):
+                                    signature=signature, body=body, now=now,
+                                    wall_now=deps.wall_now()):
             LOGGER.warning("sms webhook refused: unsigned, wrongly signed or stale")
             return _unauthorised()
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -27,7 +27,8 @@ SECRET = b"provider-shared-secret-for-tests"
 
 
 @contextmanager
-def _client(engine: Engine, secret: bytes | None = SECRET) -> Iterator[TestClient]:
+def _client(engine: Engine, secret: bytes | None = SECRET,
+            wall: datetime | None = None) -> Iterator[TestClient]:
     @contextmanager
     def sessions() -> Iterator[Session]:
         with session_on(engine) as session:
@@ -41,7 +42,7 @@ def _client(engine: Engine, secret: bytes | None = SECRET) -> Iterator[TestClien
 
     services = OutreachServices(sessions=sessions, now=lambda: NOW,
                                 patient_lookup=lookup,  # type: ignore[arg-type]
-                                sms_secret=lambda: secret)
+                                sms_secret=lambda: secret, wall_now=lambda: wall)
     with TestClient(Starlette(routes=outreach_routes(services))) as client:
         yield client
 
@@ -154,3 +155,11 @@ def test_a_request_without_sender_or_message_id_is_refused(world: Engine) -> Non
     assert [r.status_code for r in (no_id, no_from, bad_from, flood)] == [400, 400, 400, 400]
     assert "phone" in bad_from.json()["error"]
     assert _state(world) == before
+
+
+def test_with_a_pinned_clock_a_webhook_signed_with_real_time_is_accepted(world: Engine) -> None:
+    wall = NOW + timedelta(days=10)  # LOOPDESK_NOW pins the app ten days in the past
+    with _client(world, wall=wall) as client:
+        real_time = _post(client, STOP, at=wall.timestamp() - 30)
+        stale = _post(client, {**STOP, "MessageSid": "SM-old"}, at=wall.timestamp() - 301)
+    assert real_time.status_code == 200 and stale.status_code == 401
