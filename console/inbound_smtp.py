@@ -89,12 +89,16 @@ def parse_dsn(mail: Message) -> Bounce | None:
     return Bounce(permanent=False, status="")
 
 
-def parse_legacy_bounce(mail: EmailMessage) -> Bounce | None:
-    """A bounce without a delivery-status part, from a mailer daemon; None for other mail."""
+def _from_daemon(mail: Message) -> bool:
+    """Whether the mail's From is a mailer daemon or postmaster (never a patient)."""
     sender = str(mail.get("From", ""))
     address = sender.rpartition("<")[2].rstrip(">").strip() or sender.strip()
-    if not DAEMON_SENDER.match(address) and not BOUNCE_SUBJECT.search(str(mail.get("Subject",
-                                                                                     ""))):
+    return DAEMON_SENDER.match(address) is not None
+
+
+def parse_legacy_bounce(mail: EmailMessage) -> Bounce | None:
+    """A bounce without a delivery-status part, from a mailer daemon; None for other mail."""
+    if not _from_daemon(mail) and not BOUNCE_SUBJECT.search(str(mail.get("Subject", ""))):
         return None
     body = mail.get_body(preferencelist=("plain",))
     found = BODY_STATUS.search(str(body.get_content())) if body is not None else None
@@ -179,13 +183,13 @@ class InboundMailHandler:
     def deliver(self, recipients: list[str], raw: bytes, mail_from: str = "x") -> str:
         """Record a parsed mail for each recipient; a word on what was done (no PHI).
 
-        Mail with a null envelope sender (`MAIL FROM:<>`) is never a person's reply: it is a
-        bounce, or else an automatic message, which is ignored.
+        Mail with a null envelope sender (`MAIL FROM:<>`) or from a mailer daemon is never a
+        person's reply: it is a bounce, or else an automatic message, which is ignored.
         """
         mail = BytesParser(policy=policy.default).parsebytes(raw)
         assert isinstance(mail, EmailMessage)
         bounce = parse_dsn(mail)
-        if bounce is None and mail_from.strip("<> ") == "":
+        if bounce is None and (mail_from.strip("<> ") == "" or _from_daemon(mail)):
             bounce = parse_legacy_bounce(mail)
             if bounce is None:
                 return "automatic message ignored"

@@ -253,3 +253,18 @@ def test_a_plain_bounce_from_a_mailer_daemon_counts_and_other_null_sender_mail_i
     ask = _ask(session)
     assert ask.status == "failed" and ask.last_error == "bounced: 5.1.1"
     assert len(session.exec(select(UndeliverableAddress)).all()) == 1
+
+
+def test_a_mailer_daemon_bounce_with_an_envelope_sender_still_counts(loopdesk_home: Path) -> None:
+    engine, reply_to = _ask_sent(loopdesk_home)
+    legacy = _reply(reply_to, "This message was created automatically by mail delivery "
+                    "software.\n\nA message could not be delivered: mailbox unavailable",
+                    subject="Mail delivery failed: returning message to sender",
+                    message_id="<bounce-2@mx.example.test>")
+    legacy.replace_header("From", "Mail Delivery System <Mailer-Daemon@mx.example.test>")
+    with _receiver(engine) as port:
+        _send(port, reply_to, legacy, sender="mailer-daemon@mx.example.test")
+    session = session_on(engine)
+    ask = _ask(session)
+    assert ask.status == "failed" and ask.last_error == "bounced: 5.0.0"
+    assert session.exec(select(InboundReply)).all() == []
