@@ -374,7 +374,10 @@ def generate_exports(
 def _write(out: Path, practices: PracticeFrame, files: dict[str, pl.DataFrame]) -> None:
     """Write practices.csv and each practice's three files (header-only when it has no rows)."""
     out.mkdir(parents=True, exist_ok=True)
-    practices.to_csv().select(PRACTICES.columns).write_csv(out / PRACTICES.name)
+    table = practices.to_csv()
+    table.select([c for c in PRACTICES.columns if c in table.columns]).write_csv(
+        out / PRACTICES.name
+    )
     for name, data in files.items():
         parts = data.partition_by("practice_slug", as_dict=True, maintain_order=True)
         empty = data.clear().drop("practice_slug")

@@ -212,3 +212,11 @@ def record_feed_status(
 def known_timezones(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """(practice_slug, timezone) of practices already in the raw store."""
     return connection.sql("select practice_slug, timezone from raw_practices").pl()
+
+
+def declared_formats(connection: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """practice_slug -> the `source_format` practices.csv declared (practices that declare one)."""
+    rows = connection.execute(
+        "select practice_slug, source_format from raw_practices where source_format is not null"
+    ).fetchall()
+    return {slug: fmt for slug, fmt in rows}

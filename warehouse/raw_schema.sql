@@ -11,10 +11,25 @@ create table if not exists raw_practices (
     timezone varchar not null,
     contracted_hours_per_week double not null,
     onboarded_at timestamptz,
+    source_format varchar,    -- canonical, fhir, opendental; null = told by the folder's files
     _row_hash ubigint not null,
     _source_file varchar not null,
     _source_line integer not null,
     _loaded_at timestamptz not null
+);
+
+-- Light migration for raw stores made before the column existed (its rows report `updated`
+-- once, on the next ingest of practices.csv, since the row hash covers the new column).
+alter table raw_practices add column if not exists source_format varchar;
+
+-- one high-water mark per (practice, source table) of a live read (Open Dental DateTStamp)
+create table if not exists source_watermarks (
+    practice_slug varchar not null,
+    source varchar not null,          -- opendental
+    table_name varchar not null,      -- patient, procedurelog, refattach, ...
+    high_water varchar not null,      -- the largest DateTStamp read, as the database wrote it
+    updated_at timestamptz not null,
+    primary key (practice_slug, source, table_name)
 );
 
 -- one row per (practice_slug, patient_id)
