@@ -40,7 +40,7 @@ TABLES: dict[str, ExportFile] = {
         "procedurelog",
         "ProcNum",
         ("ProcNum", "PatNum", "CodeNum", "ProcFee", "ProcDate", "ProcStatus"),
-        ("UnitQty", "DateComplete", "DateTStamp"),
+        ("UnitQty", "DateComplete", "ProcTime", "DateTStamp"),
     ),
     "procedurecode": _table("procedurecode", "CodeNum", ("CodeNum", "ProcCode"), ("Descript",)),
     "referral": _table(
@@ -82,6 +82,20 @@ def _date(column: str) -> pl.Expr:
     value = _text(column)
     none = value.str.starts_with("0001-01-01") | value.str.starts_with("0000-00-00")
     return pl.when(none).then(None).otherwise(value)
+
+
+def _with_time(day: pl.Expr) -> pl.Expr:
+    """A procedure's date with its `ProcTime` (time of day) when the table carries one."""
+    time = _text("ProcTime")
+    return pl.when(time.is_not_null() & day.str.contains(r"^\d{4}-\d{2}-\d{2}$")).then(
+        pl.concat_str(day, pl.lit(" "), time)
+    ).otherwise(day)
+
+
+def _referred(day: pl.Expr, stamp: pl.Expr) -> pl.Expr:
+    """RefDate is a date: take DateTStamp's time of day when it falls on that date."""
+    same_day = stamp.is_not_null() & (stamp.str.slice(0, 10) == day)
+    return pl.when(same_day).then(stamp).otherwise(day)
 
 
 def _frame(tables: dict[str, pl.DataFrame], name: str) -> pl.DataFrame:
@@ -138,7 +152,7 @@ def _procedures(tables: dict[str, pl.DataFrame], catalogue: Catalogue) -> pl.Dat
             _fee=fee,
             _fee_number=fee_number,
             _units=units,
-            _completed=pl.coalesce(_date("DateComplete"), _date("ProcDate")),
+            _completed=_with_time(pl.coalesce(_date("DateComplete"), _date("ProcDate"))),
         )
         .join(codes, left_on="_code_num", right_on="CodeNum", how="left", maintain_order="left")
         .join(_codes(catalogue), on="ProcCode", how="left", maintain_order="left")
@@ -333,7 +347,7 @@ def _leads(
         lead_last_name=pl.col("_last"),
         lead_phone=pl.col("_phone"),
         lead_email=pl.col("_email"),
-        referred_at=_date("RefDate"),
+        referred_at=_referred(_date("RefDate"), _date("DateTStamp")),
         status=status,
         status_at=pl.when(treated_by_procedures)
         .then(pl.col("_done_at"))
