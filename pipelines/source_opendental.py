@@ -86,7 +86,7 @@ def _date(column: str) -> pl.Expr:
 
 def _with_time(day: pl.Expr) -> pl.Expr:
     """A procedure's date with its `ProcTime` (time of day) when the table carries one."""
-    time = _text("ProcTime")
+    time = _text("ProcTime").str.replace(r"^(\d):", "0$1:")
     return pl.when(time.is_not_null() & day.str.contains(r"^\d{4}-\d{2}-\d{2}$")).then(
         pl.concat_str(day, pl.lit(" "), time)
     ).otherwise(day)
