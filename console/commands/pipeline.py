@@ -13,7 +13,9 @@ from console.commands.output import emit_json
 from console.errors import UserError
 
 
-def _generate(out: Path, practices: int, seed: int, months: int, dirty_share: float) -> None:
+def _generate(
+    out: Path, practices: int, seed: int, months: int, dirty_share: float, fmt: str = "canonical"
+) -> None:
     from pipelines.generate import generate_exports
 
     try:
@@ -24,6 +26,7 @@ def _generate(out: Path, practices: int, seed: int, months: int, dirty_share: fl
             months=months,
             now=now(),
             dirty_share=dirty_share,
+            format=fmt,
         )
     except ValueError as error:
         raise UserError(str(error)) from error
@@ -102,11 +105,14 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(42, "--seed", help="random seed (same seed, same files)"),
         months: int = typer.Option(24, "--months", help="months of history"),
         dirty_share: float = typer.Option(
-            0.01, "--dirty-share", help="share of deliberately bad rows per file"
+            0.01, "--dirty-share", help="share of deliberately bad rows per file (canonical)"
+        ),
+        fmt: str = typer.Option(
+            "canonical", "--format", help="canonical, fhir or opendental (the same world)"
         ),
     ) -> None:
-        """Write realistic multi-practice exports in the canonical format."""
-        _generate(out, practices, seed, months, dirty_share)
+        """Write realistic multi-practice exports (canonical CSV, FHIR Bulk Data or Open Dental)."""
+        _generate(out, practices, seed, months, dirty_share, fmt)
 
     @app.command("ingest")
     def ingest_command(

@@ -313,3 +313,23 @@ def test_source_format_column_overrides_detection(loopdesk_home: Path, tmp_path:
     assert summary["practices"]["two-formats"]["status"] == "ok"
     assert _raw("select patient_id from raw_patients") == [("pat-1",)]
     assert _raw("select source_format from raw_practices") == [("fhir",)]
+
+
+def test_cli_generate_format_then_ingest(loopdesk_home: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from console.cli import app
+
+    runner = CliRunner()
+    for fmt in ("fhir", "opendental"):
+        out = tmp_path / fmt
+        made = runner.invoke(app, ["generate", "--practices", "2", "--months", "2", "--seed", "3",
+                                   "--format", fmt, "--out", str(out)])
+        assert made.exit_code == 0, made.output
+        loaded = runner.invoke(app, ["ingest", str(out), "--json"])
+        assert loaded.exit_code == 0, loaded.output
+        summary = json.loads(loaded.stdout)
+        _balanced(summary)
+        assert {p["format"] for p in summary["practices"].values()} == {fmt}
+    bad = runner.invoke(app, ["generate", "--format", "hl7", "--out", str(tmp_path / "x")])
+    assert bad.exit_code != 0
