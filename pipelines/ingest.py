@@ -300,8 +300,13 @@ def run_ingest(
         for step, spec in enumerate(PRACTICE_FILES, start=2):
             report(f"loading {spec.name}", step, 4)
             # Pop each kind as it loads so its text columns are freed before the next one.
-            frames = [extracted.pop(spec.name).rows.filter(keep)]
-            frames += [r.rows[spec.name] for r in reads if spec.name in r.rows]
+            canonical = extracted.pop(spec.name).rows.filter(keep)
+            frames = [canonical.with_columns(_source_format=pl.lit("canonical"))]
+            frames += [
+                r.rows[spec.name].with_columns(_source_format=pl.lit(r.format))
+                for r in reads
+                if spec.name in r.rows
+            ]
             rows = _with_timezones(pl.concat(frames, how="diagonal_relaxed"), timezones)
             _load_kind(connection, spec, rows, summary=summary, run_id=summary.run_id, known=known)
             del rows, frames

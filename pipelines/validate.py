@@ -284,6 +284,8 @@ def check_rows(
         *_typed(spec, set(_parse(spec, zones))),
         _source_file=pl.col("_source_file"),
         _source_line=pl.col("_line").cast(pl.Int32),
+        **({"_source_format": pl.col("_source_format")} if "_source_format" in staged.columns
+           else {}),
     )
     return Checked(good=good, bad=bad)
 

@@ -18,10 +18,6 @@ create table if not exists raw_practices (
     _loaded_at timestamptz not null
 );
 
--- Light migration for raw stores made before the column existed (its rows report `updated`
--- once, on the next ingest of practices.csv, since the row hash covers the new column).
-alter table raw_practices add column if not exists source_format varchar;
-
 -- one high-water mark per (practice, source table) of a live read (Open Dental DateTStamp)
 create table if not exists source_watermarks (
     practice_slug varchar not null,
@@ -49,6 +45,7 @@ create table if not exists raw_patients (
     _row_hash ubigint not null,
     _source_file varchar not null,
     _source_line integer not null,
+    _source_format varchar,   -- canonical, fhir, opendental: the reader that made the row
     _loaded_at timestamptz not null,
     primary key (practice_slug, patient_id)
 );
@@ -67,6 +64,7 @@ create table if not exists raw_treatments (
     _row_hash ubigint not null,
     _source_file varchar not null,
     _source_line integer not null,
+    _source_format varchar,   -- canonical, fhir, opendental: the reader that made the row
     _loaded_at timestamptz not null,
     primary key (practice_slug, treatment_id)
 );
@@ -88,6 +86,7 @@ create table if not exists raw_referrals (
     _row_hash ubigint not null,
     _source_file varchar not null,
     _source_line integer not null,
+    _source_format varchar,   -- canonical, fhir, opendental: the reader that made the row
     _loaded_at timestamptz not null,
     primary key (practice_slug, lead_id)
 );
@@ -121,3 +120,11 @@ create table if not exists ingest_runs (
     finished_at timestamptz,
     summary_json varchar
 );
+
+-- Light migration for raw stores made before these columns existed. raw_practices rows report
+-- `updated` once, on the next ingest of practices.csv (the row hash covers source_format);
+-- `_source_format` is provenance, not hashed: older rows stay null and stage as canonical.
+alter table raw_practices add column if not exists source_format varchar;
+alter table raw_patients add column if not exists _source_format varchar;
+alter table raw_treatments add column if not exists _source_format varchar;
+alter table raw_referrals add column if not exists _source_format varchar;

@@ -333,3 +333,35 @@ def test_cli_generate_format_then_ingest(loopdesk_home: Path, tmp_path: Path) ->
         assert {p["format"] for p in summary["practices"].values()} == {fmt}
     bad = runner.invoke(app, ["generate", "--format", "hl7", "--out", str(tmp_path / "x")])
     assert bad.exit_code != 0
+
+
+def test_each_source_stages_in_its_own_models_and_meets_in_the_marts(
+    loopdesk_home: Path, tmp_path: Path
+) -> None:
+    from warehouse.snapshot import publish_snapshot, reading_snapshot
+
+    canonical = {
+        "patients.csv": "patient_id,first_name,last_name,phone,email,consent_call,consent_text,"
+        "consent_email,do_not_contact,satisfaction_score,updated_at\n"
+        "P1,Ana,Lee,3125550100,,true,false,false,false,9,2026-10-01\n",
+    }
+    drop = _drop(tmp_path, {
+        "canon-clinic": canonical,
+        "fhir-clinic": {"Patient.ndjson": _ndjson(PATIENT), "Procedure.ndjson": _ndjson(IMPLANT)},
+        "od-dental": _od_files(),
+    })
+    ingest(drop)
+    assert dict(_raw("select _source_format, count(*) from raw_patients group by all")) == {
+        "canonical": 1, "fhir": 1, "opendental": 4}
+    published = publish_snapshot(as_of=__import__("datetime").datetime.fromisoformat(
+        "2026-11-26T15:00:00+00:00"))
+    rows = {run.name: run.rows for run in published.models}
+    assert rows["stg_canonical__patients"] == 1
+    assert rows["stg_fhir__patients"] == 1 and rows["stg_fhir__procedures"] == 1
+    assert rows["stg_opendental__patients"] == 4 and rows["stg_opendental__procedures"] == 2
+    assert rows["stg_opendental__refattach"] == 2
+    assert rows["int_patients"] == 6 and rows["int_treatments"] == 3
+    with reading_snapshot() as conn:
+        marts = dict(conn.execute(
+            "select practice_slug, count(*) from mart_patients group by all").fetchall())
+    assert marts == {"canon-clinic": 1, "fhir-clinic": 1, "od-dental": 4}
