@@ -365,3 +365,46 @@ def test_each_source_stages_in_its_own_models_and_meets_in_the_marts(
         marts = dict(conn.execute(
             "select practice_slug, count(*) from mart_patients group by all").fetchall())
     assert marts == {"canon-clinic": 1, "fhir-clinic": 1, "od-dental": 4}
+
+
+def test_unrecorded_text_and_email_consent_never_gets_a_message(
+    loopdesk_home: Path, tmp_path: Path
+) -> None:
+    """Open Dental patients whose results are visible now: only the one with TxtMsgOk = 1 is
+    texted, only the one who chose Email is emailed; the one with no consent recorded gets a
+    call task and no message, and the deceased one neither."""
+    from datetime import datetime
+
+    from console.automation import ask_targets
+    from console.lifecycle import build_everything
+    from tests.worlds import FIXED_NOW
+    from warehouse.snapshot import reading_snapshot
+
+    patients = (
+        "PatNum,LName,FName,PatStatus,HmPhone,WkPhone,WirelessPhone,Email,TxtMsgOk,"
+        "PreferContactMethod,PreferRecallMethod,DateTStamp\n"
+        "1,Text,Tia,0,,,3125550101,tia@example.com,1,0,0,2026-11-01 10:00:00\n"
+        "2,Mail,Mo,0,,,3125550102,mo@example.com,0,5,0,2026-11-01 10:00:00\n"
+        "3,Unknown,Uma,0,3125550103,,,uma@example.com,0,0,0,2026-11-01 10:00:00\n"
+        "4,Gone,Gil,5,,,3125550104,gil@example.com,1,5,5,2026-11-01 10:00:00\n"
+    )
+    procedures = "ProcNum,PatNum,CodeNum,ProcFee,ProcDate,ProcStatus\n" + "".join(
+        f"{n},{n},1,3000,2026-11-10,2\n" for n in range(1, 5))
+    drop = _drop(tmp_path, {"od-dental": {
+        "patient.csv": patients, "procedurelog.csv": procedures,
+        "procedurecode.csv": "CodeNum,ProcCode\n1,D6010\n"}})
+    _balanced(ingest(drop).to_json())
+    now = datetime.fromisoformat(FIXED_NOW)
+    build_everything(now=now)
+    with reading_snapshot() as snapshot:
+        targets = ask_targets(snapshot, now)
+    channels = dict(zip(targets["patient_id"].to_list(), targets["channel"].to_list(),
+                        strict=True))
+    assert channels == {"1": "sms", "2": "email"}
+    import sqlite3
+
+    with sqlite3.connect(loopdesk_home / "loopdesk.db") as conn:
+        asks = dict(conn.execute(
+            "select subject_id, consent_call from tasks where kind = 'ask'").fetchall())
+    assert asks.get("3") == 1  # a call to the number Uma gave is allowed
+    assert "4" not in asks
