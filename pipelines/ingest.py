@@ -43,6 +43,9 @@ Progress = Callable[[str, int, int], None]
 __all__ = ["IngestSummary", "Plan", "SourceError", "ingest", "run_ingest"]
 
 
+FOLDER_FEED = "(practice folder)"
+
+
 class SourceError(ValueError):
     """The drop folder, or the practice folder asked for, does not exist."""
 
@@ -204,7 +207,8 @@ def _settle_practices(
             result = _result(summary, slug, file)
             result.status, result.message = kind, text
         if not files:
-            result = _result(summary, slug, "-")
+            # Nothing readable in the folder: one feed row for the folder itself.
+            result = _result(summary, slug, FOLDER_FEED)
             result.status, result.message = status, message
     return loadable
 

@@ -51,6 +51,11 @@ class _Collected:
     lines: Counter[str] = field(default_factory=Counter)
 
 
+def _list(value: object) -> list[Any]:
+    """A JSON array field as a list (anything else, e.g. a malformed scalar, as empty)."""
+    return value if isinstance(value, list) else []
+
+
 def _reference_id(reference: object, kind: str) -> str | None:
     """`Patient/abc` (or a full URL ending so) -> `abc`; None when it is not a `kind` reference."""
     if not isinstance(reference, dict):
@@ -149,12 +154,12 @@ def _best(points: list[dict[str, Any]], system: tuple[str, ...]) -> str | None:
 
 
 def _name(resource: dict[str, Any]) -> tuple[str | None, str | None]:
-    names = [n for n in resource.get("name") or [] if isinstance(n, dict)]
+    names = [n for n in _list(resource.get("name")) if isinstance(n, dict)]
     if not names:
         return None, None
     names.sort(key=lambda n: {"official": 0, "usual": 1}.get(n.get("use", ""), 2))
     chosen = names[0]
-    given = chosen.get("given") or []
+    given = _list(chosen.get("given"))
     first = given[0] if given and isinstance(given[0], str) else None
     family = chosen.get("family") if isinstance(chosen.get("family"), str) else None
     return first, family
@@ -166,7 +171,7 @@ def _codes(concepts: object) -> list[tuple[str | None, str]]:
     found: list[tuple[str | None, str]] = []
     for concept in items:
         if isinstance(concept, dict):
-            for coding in concept.get("coding") or []:
+            for coding in _list(concept.get("coding")):
                 if isinstance(coding, dict) and isinstance(coding.get("code"), str):
                     found.append((coding.get("system"), coding["code"]))
     return found
@@ -188,7 +193,7 @@ def _consents(lines: list[_Line]) -> dict[str, dict[str, bool]]:
         if kind in ("permit", "deny"):
             for channel in channels(provision):
                 target[channel] = kind == "permit"
-        for nested in provision.get("provision") or []:
+        for nested in _list(provision.get("provision")):
             if isinstance(nested, dict):
                 apply(target, nested)
 
@@ -216,7 +221,7 @@ def _patients(practice: str, lines: list[_Line], consent: dict[str, dict[str, bo
         if not isinstance(patient_id, str) or not patient_id:
             bad.append(_bad(practice, line, "id", "Patient without an id"))
             continue
-        points = resource.get("telecom") or []
+        points = _list(resource.get("telecom"))
         first, last = _name(resource)
         deceased = bool(resource.get("deceasedBoolean")) or bool(resource.get("deceasedDateTime"))
         given = consent.get(patient_id, {})
@@ -247,7 +252,10 @@ def _flag(value: bool) -> str:
 
 def _append(records: dict[str, list[object]], practice: str, line: _Line, row: dict) -> None:
     for name, value in row.items():
-        records[name].append(value)
+        # Text columns: a malformed non-text value (a number, an object) is kept as its JSON so
+        # validation rejects it with the usual reason.
+        text = value if value is None or isinstance(value, str) else json.dumps(value)
+        records[name].append(text)
     records["practice_slug"].append(practice)
     records["_file"].append(line.file)
     records["_source_file"].append(f"{practice}/{line.file}")
@@ -276,21 +284,21 @@ def _values(lines: list[_Line]) -> tuple[dict[str, float], dict[tuple[str, str],
     for line in ordered:
         resource = line.resource
         procedures: dict[int, str] = {}
-        for entry in resource.get("procedure") or []:
+        for entry in _list(resource.get("procedure")):
             if isinstance(entry, dict) and isinstance(entry.get("sequence"), int):
                 target = _reference_id(entry.get("procedureReference"), "Procedure")
                 if target:
                     procedures[entry["sequence"]] = target
-        for item in resource.get("item") or []:
+        for item in _list(resource.get("item")):
             if not isinstance(item, dict):
                 continue
             value = _item_value(item)
             if value is None:
                 continue
-            for sequence in item.get("procedureSequence") or []:
-                if sequence in procedures:
+            for sequence in _list(item.get("procedureSequence")):
+                if isinstance(sequence, int) and sequence in procedures:
                     by_procedure.setdefault(procedures[sequence], value)
-            for encounter in item.get("encounter") or []:
+            for encounter in _list(item.get("encounter")):
                 encounter_id = _reference_id(encounter, "Encounter")
                 if encounter_id:
                     for _, code in _codes(item.get("productOrService")):
@@ -371,7 +379,7 @@ def _treatments(
         display = next(
             (
                 coding.get("display")
-                for coding in concept.get("coding") or []
+                for coding in _list(concept.get("coding"))
                 if isinstance(coding, dict) and coding.get("code") == entry.code
             ),
             None,

@@ -408,3 +408,13 @@ def test_unrecorded_text_and_email_consent_never_gets_a_message(
             "select subject_id, consent_call from tasks where kind = 'ask'").fetchall())
     assert asks.get("3") == 1  # a call to the number Uma gave is allowed
     assert "4" not in asks
+
+
+def test_unreadable_folder_gets_one_feed_row(loopdesk_home: Path, tmp_path: Path) -> None:
+    drop = _drop(tmp_path, {"spreadsheet": {"export.xlsx": "binary", "notes.txt": "x"}})
+    summary = ingest(drop).to_json()
+    (feed,) = [f for f in summary["files"] if f["practice"] == "spreadsheet"]
+    assert feed["file"] == "(practice folder)" and feed["status"] == "paused"
+    assert "found export.xlsx, notes.txt" in feed["message"]
+    assert _raw("select file, status from feed_status where practice_slug = 'spreadsheet'") == [
+        ("(practice folder)", "paused")]
