@@ -34,6 +34,7 @@ _CHANNELS = {
 }
 _USE_ORDER = {"mobile": 0, "home": 1, "work": 2, "temp": 3}
 _ENRICHING = ("Encounter", "Claim", "ExplanationOfBenefit", "Consent")
+_KEPT = frozenset(("Patient", "Procedure", *_ENRICHING))
 
 
 @dataclass
@@ -88,43 +89,48 @@ def _read_files(folder: Path, practice: str, limit: int) -> tuple[_Collected, li
             for number, raw in enumerate(handle, start=1):
                 if not raw.strip():
                     continue
-                collected.lines[path.name] += 1
                 _take_line(collected, practice, path.name, number, raw, expected)
     return collected, files, problems
+
+
+def _bad_line(
+    collected: _Collected, practice: str, file: str, number: int, raw: bytes, reason: str,
+    column: str | None = None,
+) -> None:
+    text = raw.decode("utf-8", errors="replace").strip()
+    collected.bad.append(
+        {
+            "practice_slug": practice,
+            "file": file,
+            "line": number,
+            "column": column,
+            "reason": reason,
+            "raw_record": text[:_RAW_LIMIT],
+        }
+    )
 
 
 def _take_line(
     collected: _Collected, practice: str, file: str, number: int, raw: bytes, expected: str | None
 ) -> None:
-    def bad(reason: str, column: str | None = None) -> None:
-        text = raw.decode("utf-8", errors="replace").strip()
-        collected.bad.append(
-            {
-                "practice_slug": practice,
-                "file": file,
-                "line": number,
-                "column": column,
-                "reason": reason,
-                "raw_record": text[:_RAW_LIMIT],
-            }
-        )
-
     try:
         resource = json.loads(raw)
     except UnicodeDecodeError:
-        bad("not UTF-8 text")
+        _bad_line(collected, practice, file, number, raw, "not UTF-8 text")
         return
     except ValueError:
-        bad("not valid JSON")
+        _bad_line(collected, practice, file, number, raw, "not valid JSON")
         return
     kind = resource.get("resourceType") if isinstance(resource, dict) else None
     if not isinstance(kind, str) or not kind:
-        bad("not a FHIR resource (no resourceType)", "resourceType")
+        reason = "not a FHIR resource (no resourceType)"
+        _bad_line(collected, practice, file, number, raw, reason, "resourceType")
         return
     if expected is not None and kind != expected:
-        bad(f"resourceType {kind} in a {expected} file", "resourceType")
+        reason = f"resourceType {kind} in a {expected} file"
+        _bad_line(collected, practice, file, number, raw, reason, "resourceType")
         return
-    if kind in ("Patient", "Procedure", *_ENRICHING):
+    if kind in _KEPT:
         collected.by_type[kind].append(_Line(file, number, resource))
     else:
         collected.ignored[kind] += 1

@@ -418,3 +418,18 @@ def test_unreadable_folder_gets_one_feed_row(loopdesk_home: Path, tmp_path: Path
     assert "found export.xlsx, notes.txt" in feed["message"]
     assert _raw("select file, status from feed_status where practice_slug = 'spreadsheet'") == [
         ("(practice folder)", "paused")]
+
+
+def test_fhir_line_that_is_not_utf8_is_quarantined_alone(
+    loopdesk_home: Path, tmp_path: Path
+) -> None:
+    drop = _drop(tmp_path, {"fhir-clinic": {}})
+    (drop / "fhir-clinic" / "Patient.000.ndjson").write_bytes(
+        b'{"resourceType":"Patient","id":"a\xff"}\n{"resourceType":"Patient","id":"ok"}\n'
+        b'{"resourceType":"Patient","id":}\n'
+    )
+    summary = ingest(drop).to_json()
+    _balanced(summary)
+    assert _raw("select line, reason from quarantine order by line") == [
+        (1, "not UTF-8 text"), (3, "not valid JSON")]
+    assert _raw("select patient_id from raw_patients") == [("ok",)]
