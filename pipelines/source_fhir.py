@@ -34,7 +34,18 @@ _CHANNELS = {
 }
 _USE_ORDER = {"mobile": 0, "home": 1, "work": 2, "temp": 3}
 _ENRICHING = ("Encounter", "Claim", "ExplanationOfBenefit", "Consent")
-_KEPT = frozenset(("Patient", "Procedure", *_ENRICHING))
+# The fields each kept resource type is read for: only these stay in memory (a big export's
+# Encounter and Claim resources carry much more), and a quarantined record shows these.
+_FIELDS: dict[str, tuple[str, ...]] = {
+    "Patient": ("resourceType", "id", "meta", "name", "telecom", "deceasedBoolean",
+                "deceasedDateTime"),
+    "Procedure": ("resourceType", "id", "status", "code", "subject", "encounter",
+                  "performedDateTime", "performedPeriod"),
+    "Encounter": ("id", "period"),
+    "Claim": ("resourceType", "procedure", "item"),
+    "ExplanationOfBenefit": ("resourceType", "procedure", "item"),
+    "Consent": ("status", "patient", "dateTime", "provision"),
+}
 
 
 @dataclass
@@ -130,8 +141,10 @@ def _take_line(
         reason = f"resourceType {kind} in a {expected} file"
         _bad_line(collected, practice, file, number, raw, reason, "resourceType")
         return
-    if kind in _KEPT:
-        collected.by_type[kind].append(_Line(file, number, resource))
+    fields = _FIELDS.get(kind)
+    if fields is not None:
+        slim = {name: resource[name] for name in fields if name in resource}
+        collected.by_type[kind].append(_Line(file, number, slim))
     else:
         collected.ignored[kind] += 1
         collected.lines[f"ignored:{file}"] += 1
