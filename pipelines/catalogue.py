@@ -26,6 +26,7 @@ _SYSTEM_ALIASES: dict[str, str] = {
     "snomed": "SNOMED",
     "snomed ct": "SNOMED",
     "sct": "SNOMED",
+    "urn:oid:2.16.840.1.113883.6.96": "SNOMED",
     "cdt": "CDT",
     "http://www.ada.org/cdt": "CDT",
     "http://ada.org/cdt": "CDT",

@@ -96,12 +96,24 @@ def _read_files(folder: Path, practice: str, limit: int) -> tuple[_Collected, li
             message = f"file is {size} bytes, over the {limit}-byte limit"
             problems.append(("error", path.name, message))
             continue
+        if _has_nul(path):
+            problems.append(("error", path.name, "binary file (contains NUL bytes)"))
+            continue
         with path.open("rb") as handle:
             for number, raw in enumerate(handle, start=1):
                 if not raw.strip():
                     continue
                 _take_line(collected, practice, path.name, number, raw, expected)
     return collected, files, problems
+
+
+def _has_nul(path: Path) -> bool:
+    """Whether the file holds NUL bytes (a binary file, not NDJSON: the practice is not loaded)."""
+    with path.open("rb") as handle:
+        while chunk := handle.read(16 * 1024 * 1024):
+            if b"\x00" in chunk:
+                return True
+    return False
 
 
 def _bad_line(

@@ -433,3 +433,17 @@ def test_fhir_line_that_is_not_utf8_is_quarantined_alone(
     assert _raw("select line, reason from quarantine order by line") == [
         (1, "not UTF-8 text"), (3, "not valid JSON")]
     assert _raw("select patient_id from raw_patients") == [("ok",)]
+
+
+def test_binary_ndjson_file_is_an_error_and_keeps_previous_data(
+    loopdesk_home: Path, tmp_path: Path
+) -> None:
+    drop = _drop(tmp_path, {"fhir-clinic": {"Patient.000.ndjson": _ndjson(PATIENT)}})
+    ingest(drop)
+    (drop / "fhir-clinic" / "Procedure.000.ndjson").write_bytes(b"\x00\x01garbage\n")
+    summary = ingest(drop).to_json()
+    practice = summary["practices"]["fhir-clinic"]
+    assert practice["status"] == "error"
+    assert "Procedure.000.ndjson: binary file (contains NUL bytes)" in practice["message"]
+    assert practice["rows_in"] == 0
+    assert _raw("select patient_id from raw_patients") == [("pat-1",)]
