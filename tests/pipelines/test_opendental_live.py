@@ -14,12 +14,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pymysql
 import pytest
 from typer.testing import CliRunner
 
 from console.cli import app
-
-pymysql = pytest.importorskip("pymysql")
 
 HOST, PORT, USER = "127.0.0.1", 3306, "root"
 runner = CliRunner()
