@@ -244,9 +244,11 @@ def ingest(
 
     def read_folders(connection: duckdb.DuckDBPyConnection, report: Progress) -> dict[str, Plan]:
         declared = declared_formats(connection)
-        return {
-            folder.name: _plan(folder, declared.get(folder.name), limit) for folder in folders
-        }
+        plans: dict[str, Plan] = {}
+        for done, folder in enumerate(folders, start=1):
+            plans[folder.name] = _plan(folder, declared.get(folder.name), limit)
+            report("reading practice folders", done, len(folders))
+        return plans
 
     return run_ingest(
         agency=agency,
