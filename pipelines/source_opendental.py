@@ -297,16 +297,14 @@ def _leads(
     attach = _frame(tables, "refattach")
     is_lead = _int("RefType") == _REFERRED_FROM
     _count(read, attach.filter(~is_lead.fill_null(False)))
+    # A doctor or a non-person source (an ad, a website) is never a patient referrer.
+    not_patient = (_int("NotPerson").fill_null(0) != 0) | (_int("IsDoctor").fill_null(0) != 0)
     referrals = _frame(tables, "referral").select(
-        ReferralNum=_text("ReferralNum"), _referrer=_text("PatNum")
+        ReferralNum=_text("ReferralNum"),
+        _referrer=pl.when(not_patient).then(None).otherwise(_text("PatNum")),
     ).unique("ReferralNum", keep="first")
     friend_procedures = procedures.filter(pl.col("_category").is_not_null()).with_columns(
         PatNum=_text("PatNum")
-    )
-    done = (
-        friend_procedures.filter(pl.col("_status") == _COMPLETE)
-        .group_by("PatNum")
-        .agg(_done_at=pl.col("_completed").min(), _done_value=pl.col("_value").sum())
     )
     planned = (
         friend_procedures.filter(pl.col("_status") == _TREATMENT_PLANNED)
@@ -320,12 +318,28 @@ def _leads(
         _phone=pl.col("_phone"),
         _email=pl.col("_email"),
     ).unique("PatNum", keep="first")
+    leads = attach.filter(is_lead.fill_null(False)).with_columns(
+        ReferralNum=_text("ReferralNum"), PatNum=_text("PatNum"), _ref_date=_date("RefDate")
+    )
+    # Treated = a completed catalogue procedure of the friend on or after the referral date
+    # (treatments before it were not brought by the referral). ISO text compares as dates.
+    done = (
+        leads.select("RefAttachNum", "PatNum", "_ref_date")
+        .join(
+            friend_procedures.filter(pl.col("_status") == _COMPLETE).select(
+                "PatNum", "_completed", "_value"
+            ),
+            on="PatNum",
+            how="inner",
+        )
+        .filter(pl.col("_completed").str.slice(0, 10) >= pl.col("_ref_date").str.slice(0, 10))
+        .group_by("RefAttachNum")
+        .agg(_done_at=pl.col("_completed").min(), _done_value=pl.col("_value").sum())
+    )
     frame = (
-        attach.filter(is_lead.fill_null(False))
-        .with_columns(ReferralNum=_text("ReferralNum"), PatNum=_text("PatNum"))
-        .join(referrals, on="ReferralNum", how="left", maintain_order="left")
+        leads.join(referrals, on="ReferralNum", how="left", maintain_order="left")
         .join(friends, on="PatNum", how="left", maintain_order="left")
-        .join(done, on="PatNum", how="left", maintain_order="left")
+        .join(done, on="RefAttachNum", how="left", maintain_order="left")
         .join(planned, on="PatNum", how="left", maintain_order="left")
     )
     referrer = pl.col("_referrer")

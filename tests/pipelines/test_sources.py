@@ -205,12 +205,16 @@ OD_PROCEDURES = (
     "14,4,99,100,1,2026-09-05,2,2026-09-05,2026-09-05 12:00:00\n"
 )
 OD_CODES = "CodeNum,ProcCode,Descript\n1,D6010,Implant body\n2,D8090,Ortho adult\n3,D1110,Prophy\n"
-OD_REFERRALS = "ReferralNum,PatNum,LName,FName,NotPerson,IsDoctor\n1,1,,,0,0\n2,0,Ads,,1,0\n"
+OD_REFERRALS = (
+    "ReferralNum,PatNum,LName,FName,NotPerson,IsDoctor\n1,1,,,0,0\n2,0,Ads,,1,0\n"
+    "3,4,Smith,Dr,0,1\n"
+)
 OD_ATTACH = (
     "RefAttachNum,ReferralNum,PatNum,RefDate,RefType,RefToStatus,DateTStamp\n"
     "100,1,5,2026-10-02,1,2,2026-10-05 09:00:00\n"
     "101,2,2,2026-08-20,1,0,2026-08-20 14:30:00\n"
     "102,1,3,2026-08-01,0,0,2026-08-01 10:00:00\n"
+    "103,3,1,2026-09-10,1,0,2026-09-10 16:00:00\n"
 )
 
 
@@ -253,6 +257,9 @@ def test_opendental_quirks(loopdesk_home: Path, tmp_path: Path) -> None:
     # 101: the referrer is not a patient (NotPerson): unknown source; friend 2 has treatments.
     assert leads["101"] == (None, "Jo", "+13125550143", "treated", 900.0, "2")
     assert "102" not in leads  # RefType 0 (referred to), not a lead
+    # 103: a doctor's referral (IsDoctor), though its PatNum is set: unknown source; Riley's
+    # implant was before the referral, so it does not make the lead treated.
+    assert leads["103"][:2] == (None, "Riley") and leads["103"][3] == "new"
     files = {f["file"]: f for f in summary["files"]}
     assert files["patient.csv"]["filtered"] == 2
     assert files["procedurelog.csv"]["filtered"] == 2
@@ -359,7 +366,7 @@ def test_each_source_stages_in_its_own_models_and_meets_in_the_marts(
     assert rows["stg_canonical__patients"] == 1
     assert rows["stg_fhir__patients"] == 1 and rows["stg_fhir__procedures"] == 1
     assert rows["stg_opendental__patients"] == 4 and rows["stg_opendental__procedures"] == 2
-    assert rows["stg_opendental__refattach"] == 2
+    assert rows["stg_opendental__refattach"] == 3
     assert rows["int_patients"] == 6 and rows["int_treatments"] == 3
     with reading_snapshot() as conn:
         marts = dict(conn.execute(
