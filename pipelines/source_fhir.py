@@ -38,7 +38,7 @@ _ENRICHING = ("Encounter", "Claim", "ExplanationOfBenefit", "Consent")
 # Encounter and Claim resources carry much more), and a quarantined record shows these.
 _FIELDS: dict[str, tuple[str, ...]] = {
     "Patient": ("resourceType", "id", "meta", "name", "telecom", "deceasedBoolean",
-                "deceasedDateTime"),
+                "deceasedDateTime", "active"),
     "Procedure": ("resourceType", "id", "status", "code", "subject", "encounter",
                   "performedDateTime", "performedPeriod"),
     "Encounter": ("id", "period"),
@@ -255,6 +255,7 @@ def _patients(practice: str, lines: list[_Line], consent: dict[str, dict[str, bo
         points = _list(resource.get("telecom"))
         first, last = _name(resource)
         deceased = bool(resource.get("deceasedBoolean")) or bool(resource.get("deceasedDateTime"))
+        retired = resource.get("active") is False  # a record no longer in use: never contacted
         given = consent.get(patient_id, {})
         blanket_deny = given.get("all") is False
         meta = resource.get("meta") if isinstance(resource.get("meta"), dict) else {}
@@ -269,7 +270,7 @@ def _patients(practice: str, lines: list[_Line], consent: dict[str, dict[str, bo
             "consent_call": _flag(given.get("call", True)),
             "consent_text": _flag(given.get("text", False)),
             "consent_email": _flag(given.get("email", False)),
-            "do_not_contact": _flag(deceased or blanket_deny),
+            "do_not_contact": _flag(deceased or retired or blanket_deny),
             "satisfaction_score": None,
             "updated_at": meta.get("lastUpdated") if isinstance(meta, dict) else None,
         }

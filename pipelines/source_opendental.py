@@ -206,7 +206,8 @@ def _people(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
         .then(phones[_WIRELESS])
     )
     status = _int("PatStatus").fill_null(0)
-    do_not_contact = (status == _DECEASED) | (contact == _DO_NOT_CALL)
+    # Deleted records stay loaded (a drop never deletes rows) but are never contacted.
+    do_not_contact = status.is_in([_DECEASED, _DELETED]) | (contact == _DO_NOT_CALL)
     chose_email = (contact == _EMAIL) | (recall == _EMAIL)
     return (
         _frame(tables, "patient")
@@ -245,7 +246,7 @@ def map_tables(
         (pl.col("_status") == _COMPLETE) & pl.col("_category").is_not_null()
     )
     treated_patients = completed.select(PatNum=_text("PatNum")).unique()
-    is_patient = ~pl.col("_status").is_in([_DELETED, _PROSPECTIVE]) | pl.col("PatNum").is_in(
+    is_patient = (pl.col("_status") != _PROSPECTIVE) | pl.col("PatNum").is_in(
         treated_patients["PatNum"].implode()
     )
     patients = people.filter(is_patient).select(

@@ -105,6 +105,7 @@ def test_fhir_bad_inputs_are_quarantined_with_file_line_and_reason(
 
 def test_fhir_consent_claim_value_and_deceased(loopdesk_home: Path, tmp_path: Path) -> None:
     deceased = {**PATIENT, "id": "pat-2", "deceasedDateTime": "2026-01-01"}
+    retired = {**PATIENT, "id": "pat-3", "active": False}
     consent = {
         "resourceType": "Consent", "id": "c1", "status": "active",
         "patient": {"reference": "Patient/pat-1"}, "dateTime": "2026-09-01",
@@ -121,7 +122,7 @@ def test_fhir_consent_claim_value_and_deceased(loopdesk_home: Path, tmp_path: Pa
                   "net": {"value": 4100.5, "currency": "USD"}}],
     }
     drop = _drop(tmp_path, {"fhir-clinic": {
-        "Patient.ndjson": _ndjson(PATIENT, deceased),
+        "Patient.ndjson": _ndjson(PATIENT, deceased, retired),
         "Procedure.ndjson": _ndjson(IMPLANT),
         "Consent.ndjson": _ndjson(consent),
         "Claim.ndjson": _ndjson(claim),
@@ -133,6 +134,7 @@ def test_fhir_consent_claim_value_and_deceased(loopdesk_home: Path, tmp_path: Pa
     # A base `permit` covers every channel; the nested provisions override call and text.
     assert patients["pat-1"] == (False, True, True, False)
     assert patients["pat-2"] == (True, False, False, True)  # deceased: never contacted
+    assert patients["pat-3"][3] is True  # active = false: a record no longer in use
     assert _raw("select value from raw_treatments") == [(4100.5,)]
 
 
@@ -233,8 +235,9 @@ def test_opendental_quirks(loopdesk_home: Path, tmp_path: Path) -> None:
     patients = {r[0]: r[1:] for r in _raw(
         "select patient_id, phone, consent_call, consent_text, consent_email, do_not_contact, "
         "updated_at from raw_patients")}
-    # Prospective (5, no treatment) and Deleted (6) are not patients.
-    assert sorted(patients) == ["1", "2", "3", "4"]
+    # Prospective (5, no treatment) is not a patient; Deleted (6) stays, never contacted.
+    assert sorted(patients) == ["1", "2", "3", "4", "6"]
+    assert patients["6"][4] is True
     assert patients["1"][:5] == ("+13125550142", True, True, True, False)
     # Only HmPhone, typed with an extension; 0001-01-01 = no date; no consent recorded.
     assert patients["2"] == ("+13125550143", True, False, False, False, None)
@@ -261,7 +264,7 @@ def test_opendental_quirks(loopdesk_home: Path, tmp_path: Path) -> None:
     # implant was before the referral, so it does not make the lead treated.
     assert leads["103"][:2] == (None, "Riley") and leads["103"][3] == "new"
     files = {f["file"]: f for f in summary["files"]}
-    assert files["patient.csv"]["filtered"] == 2
+    assert files["patient.csv"]["filtered"] == 1
     assert files["procedurelog.csv"]["filtered"] == 2
     assert files["refattach.csv"]["filtered"] == 1
 
@@ -359,19 +362,19 @@ def test_each_source_stages_in_its_own_models_and_meets_in_the_marts(
     })
     ingest(drop)
     assert dict(_raw("select _source_format, count(*) from raw_patients group by all")) == {
-        "canonical": 1, "fhir": 1, "opendental": 4}
+        "canonical": 1, "fhir": 1, "opendental": 5}
     published = publish_snapshot(as_of=__import__("datetime").datetime.fromisoformat(
         "2026-11-26T15:00:00+00:00"))
     rows = {run.name: run.rows for run in published.models}
     assert rows["stg_canonical__patients"] == 1
     assert rows["stg_fhir__patients"] == 1 and rows["stg_fhir__procedures"] == 1
-    assert rows["stg_opendental__patients"] == 4 and rows["stg_opendental__procedures"] == 2
+    assert rows["stg_opendental__patients"] == 5 and rows["stg_opendental__procedures"] == 2
     assert rows["stg_opendental__refattach"] == 3
-    assert rows["int_patients"] == 6 and rows["int_treatments"] == 3
+    assert rows["int_patients"] == 7 and rows["int_treatments"] == 3
     with reading_snapshot() as conn:
         marts = dict(conn.execute(
             "select practice_slug, count(*) from mart_patients group by all").fetchall())
-    assert marts == {"canon-clinic": 1, "fhir-clinic": 1, "od-dental": 4}
+    assert marts == {"canon-clinic": 1, "fhir-clinic": 1, "od-dental": 5}
 
 
 def test_unrecorded_text_and_email_consent_never_gets_a_message(

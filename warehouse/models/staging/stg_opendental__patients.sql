@@ -1,8 +1,8 @@
--- grain: one row per Open Dental `patient` row that is a patient (not Deleted, not an untreated Prospective)
+-- grain: one row per Open Dental `patient` row that is a patient (not an untreated Prospective)
 -- key: practice_slug, patient_id
 -- materialized: ephemeral
 -- Mapped by pipelines/source_opendental.py: PatNum, preferred phone, TxtMsgOk / PreferContactMethod /
--- commoptout -> consent flags, PatStatus 5 or DoNotCall -> do_not_contact; no satisfaction score.
+-- commoptout -> consent flags, PatStatus 5 or 4 or DoNotCall -> do_not_contact; no satisfaction score.
 
 with source as (
     select * from raw.raw_patients
