@@ -49,7 +49,11 @@ def _practice_folders(source: Path, practice: str | None) -> list[Path]:
     if not source.is_dir():
         raise SourceError(f"no such folder: {source}")
     if practice is not None:
+        if practice in ("", ".", "..") or "/" in practice or "\\" in practice:
+            raise SourceError(f"'{practice}' is not a practice folder name (no paths)")
         folder = source / practice
+        if folder.is_symlink():
+            raise SourceError(f"the folder for practice '{practice}' is a symbolic link; refused")
         if not folder.is_dir():
             raise SourceError(f"no folder for practice '{practice}' in {source}")
         return [folder]
@@ -61,17 +65,18 @@ def _precheck(
 ) -> tuple[FileCheck | None, dict[str, list[FileCheck]]]:
     """Check practices.csv and every practice file that exists."""
     root = source / PRACTICES.name
-    paths = [(AGENCY, PRACTICES, root)] if root.is_file() else []
+    # A link is listed (and refused by the check), whatever it points at.
+    paths = [(AGENCY, PRACTICES, root)] if root.is_file() or root.is_symlink() else []
     paths += [
         (folder.name, spec, folder / spec.name)
         for folder in folders
         for spec in PRACTICE_FILES
-        if (folder / spec.name).is_file()
+        if (folder / spec.name).is_file() or (folder / spec.name).is_symlink()
     ]
     agency: FileCheck | None = None
     per_practice: dict[str, list[FileCheck]] = {folder.name: [] for folder in folders}
     for done, (slug, spec, path) in enumerate(paths, start=1):
-        check = check_file(path, spec, slug, limit)
+        check = check_file(path, spec, slug, limit, drop=source)
         if spec is PRACTICES:
             agency = check
         else:
