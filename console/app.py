@@ -9,6 +9,7 @@ from starlette.middleware import Middleware
 from streamlit.starlette import App
 
 from console.edge import EdgeMiddleware, redact_path
+from console.home import make_private
 from console.http import HttpServices, build_routes
 from console.referral_form import referral_routes
 from console.settings import get_settings
@@ -38,6 +39,7 @@ def install_log_redaction() -> None:
 def create_app(services: HttpServices | None = None) -> App:
     """The console app; refuses to start with a signing secret shorter than 32 bytes."""
     # Fail at start-up, not on the first login, when the secret is missing or too short.
+    make_private()
     get_settings().signing_key()
     install_log_redaction()
     return App(str(ENTRY_SCRIPT), routes=[*build_routes(services), *referral_routes()],

@@ -13,6 +13,7 @@ from typer._click import exceptions as click_errors
 
 from console.commands.output import fail
 from console.errors import UserError
+from console.home import make_private
 from console.settings import InsecureSecretError
 
 app = typer.Typer(
@@ -52,9 +53,29 @@ def _settings_problem(error: ValidationError) -> str:
     return "invalid setting " + "; ".join(problems)
 
 
+def _home() -> str:
+    try:
+        from console.settings import get_settings
+
+        return str(get_settings().resolved_home)
+    except Exception:  # the settings themselves are broken: no home to name
+        return "LOOPDESK_HOME"
+
+
+def _os_problem(error: OSError) -> str:
+    """An OS error as one line naming the file and the data folder (never a traceback)."""
+    where = f" ({error.filename})" if error.filename else ""
+    reason = error.strerror or type(error).__name__
+    home = _home()
+    if error.filename and str(error.filename).startswith(home):
+        return f"cannot write to the data folder {home}: {reason.lower()}{where}"
+    return f"{reason.lower()}{where}"
+
+
 def main() -> None:
     """Entry point: run the CLI, turning user mistakes (ours and click's) into one-line errors."""
     try:
+        make_private()  # files 0600, folders 0700 under the home, whatever the umask
         # Not standalone: click's usage errors reach us instead of being printed as a panel.
         result = app(standalone_mode=False)
     except click_errors.NoArgsIsHelpError as error:
@@ -75,5 +96,12 @@ def main() -> None:
     except OperationalError as error:  # e.g. LOOPDESK_DATABASE_URL points at no server
         reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
         fail(_one_line(f"the operational store is unavailable: {reason}"))
+    except OSError as error:  # an unwritable, read-only or misplaced LOOPDESK_HOME (or drop)
+        fail(_one_line(_os_problem(error)))
+    except Exception as error:
+        if type(error).__module__ == "duckdb" and "IO" in type(error).__name__:
+            fail(_one_line(f"cannot use the warehouse files under {_home()}: "
+                           f"{str(error).splitlines()[0]}"))
+        raise
     # Not standalone, click returns the exit code of `--help` and `typer.Exit` instead of exiting.
     raise SystemExit(result if isinstance(result, int) else 0)
