@@ -33,6 +33,7 @@ _COMMAND_MODULES = (
     "console.commands.access",
     "console.commands.outreach",
     "console.commands.serving",
+    "console.commands.operations",
 )
 
 for _name in _COMMAND_MODULES:

@@ -8,10 +8,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, event, inspect, text
+from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 from console.settings import get_settings
 
@@ -92,25 +92,10 @@ def get_engine(url: str | None = None) -> Engine:
 
 
 def init_db(engine: Engine) -> None:
-    """Create missing tables, nullable columns and indexes (the light migration)."""
-    import console.models  # noqa: F401  (registers every table on SQLModel.metadata)
+    """Bring the store to the newest schema revision (Alembic), once per URL per process."""
+    from console.migrations import upgrade
 
-    SQLModel.metadata.create_all(engine)
-    inspector = inspect(engine)
-    with engine.begin() as connection:
-        for table in SQLModel.metadata.sorted_tables:
-            present = {column["name"] for column in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name in present:
-                    continue
-                column_type = column.type.compile(dialect=engine.dialect)
-                connection.execute(
-                    text(f'alter table {table.name} add column "{column.name}" {column_type}')
-                )
-    # New indexes on tables that already exist (create_all only indexes new tables).
-    for table in SQLModel.metadata.sorted_tables:
-        for index in table.indexes:
-            index.create(engine, checkfirst=True)
+    upgrade(engine)
 
 
 def new_session(engine: Engine | None = None) -> Session:
