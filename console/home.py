@@ -4,7 +4,10 @@ PHI lives in several stores under the home (loopdesk.db and its WAL, the raw Duc
 snapshots, outbox/sms.jsonl, quarantine files). Rather than chmod each after the fact, every
 entry point (the CLI, the ASGI app) calls `make_private()` first: the process umask becomes
 077, so SQLite, DuckDB and our own writers create owner-only files, and an existing home is
-tightened once (a home made by an older version under umask 022).
+tightened when it is first used (a home made by an older version under umask 022):
+`make_private(home)` is called where the home is opened (the store engine, the warehouse
+folder). The CLI sets the umask before anything else, without reading the settings, so that
+`loopdesk --help` stays fast.
 """
 
 from __future__ import annotations

@@ -135,5 +135,8 @@ def check_file(path: Path, spec: ExportFile, practice: str, max_bytes: int,
     if duplicated:
         return verdict("paused", f"repeated column(s): {', '.join(duplicated)}; feed paused")
     extra = [name for name in header if name not in spec.columns]
-    message = f"ignored extra column(s): {', '.join(extra)}" if extra else None
-    return verdict("ok", message, header=header, has_quotes=quotes > 0)
+    notes = [f"ignored extra column(s): {', '.join(extra)}"] if extra else []
+    # A small file's tail is the whole file: nothing but blanks after the header means no rows.
+    if size <= len(head) or (size <= len(tail) and not tail[len(head):].strip()):
+        notes.append("header only: the file has no data rows")
+    return verdict("ok", "; ".join(notes) or None, header=header, has_quotes=quotes > 0)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn
 
-from console.clock import now
 from console.commands.output import emit_json
 from console.errors import UserError
 
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
 
 def _generate(out: Path, practices: int, seed: int, months: int, dirty_share: float) -> None:
+    from rich.console import Console
+
+    from console.clock import now
     from pipelines.generate import generate_exports
 
     try:
@@ -37,6 +41,9 @@ def _generate(out: Path, practices: int, seed: int, months: int, dirty_share: fl
 
 
 def _ingest(source: Path, practice: str | None, as_json: bool) -> None:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn
+
     from pipelines.ingest import SourceError, ingest
 
     stderr = Console(stderr=True)

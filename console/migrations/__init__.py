@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,6 +43,41 @@ def _config(connection: Connection) -> Any:
     config.set_main_option("script_location", str(HERE))
     config.attributes["connection"] = connection
     return config
+
+
+_REVISION_LINE = re.compile(r"^(down_revision|revision)\s*=\s*(None|['\"]([^'\"]+)['\"])",
+                            re.MULTILINE)
+
+
+def quick_head() -> str | None:
+    """The head revision read from the revision files' text, without importing Alembic.
+
+    None when the files do not form one simple chain (Alembic then decides). Keeps every CLI
+    call's check "is the store current?" at one small query (start-up time, issue 10).
+    """
+    revisions: dict[str, str | None] = {}
+    for path in sorted((HERE / "versions").glob("*.py")):
+        found = dict((key, match) for key, _, match in _REVISION_LINE.findall(path.read_text()))
+        if found.get("revision"):
+            revisions[found["revision"]] = found.get("down_revision") or None
+    parents = set(revisions.values())
+    heads = [revision for revision in revisions if revision not in parents]
+    return heads[0] if len(heads) == 1 else None
+
+
+def _is_current(engine: Engine) -> bool:
+    """Whether the store is already at the head revision (one query, no Alembic import)."""
+    head = quick_head()
+    if head is None:
+        return False
+    try:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return False
+            rows = connection.execute(text("select version_num from alembic_version")).all()
+    except Exception:  # let the full upgrade report whatever is wrong
+        return False
+    return [row[0] for row in rows] == [head]
 
 
 def head_revision() -> str:
@@ -113,8 +149,12 @@ def upgrade(engine: Engine, *, force: bool = False) -> tuple[str | None, str]:
     url = engine.url.render_as_string(hide_password=False)
     with _lock:
         if url in _upgraded and not force:
-            head = head_revision()
+            head = quick_head() or head_revision()
             return head, head
+        if not force and _is_current(engine):
+            _upgraded.add(url)
+            current = quick_head() or head_revision()
+            return current, current
         from alembic import command
 
         with _exclusive(engine) as connection:

@@ -12,7 +12,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 from console.db import new_session
-from console.migrations import INITIAL_REVISION, current_revision, drift, head_revision, upgrade
+from console.migrations import (
+    INITIAL_REVISION,
+    current_revision,
+    drift,
+    head_revision,
+    quick_head,
+    upgrade,
+)
 from console.models.identity import Role
 from tests.factories import add_practice, add_task, add_user
 from tests.postgres import fresh_database
@@ -93,3 +100,8 @@ def test_an_older_store_missing_a_nullable_column_gets_it(tmp_path: Path) -> Non
         assert "close_reason" in {c["name"] for c in inspect(connection).get_columns("tasks")}
         assert drift(connection) == []
     assert _counts(engine)["tasks"] == 3
+
+
+def test_the_quick_head_check_agrees_with_alembic() -> None:
+    """Start-up reads the head from the revision files' text; it must be Alembic's head."""
+    assert quick_head() == head_revision()
