@@ -46,12 +46,13 @@ def _run(args: list[str], env: dict[str, str], stdin: str | None = None) -> tupl
 
 def _setup(home: Path, env: dict[str, str]) -> None:
     drop = home.parent / "drop"
-    _run(["generate", "--practices", "1", "--months", "3", "--seed", "11", "--out", str(drop)],
+    _run(["generate", "--practices", "3", "--months", "6", "--seed", "11", "--out", str(drop)],
          env)
     _run(["ingest", str(drop)], env)
     _run(["build"], env)
-    practice = next(p.name for p in drop.iterdir() if p.is_dir())
-    _run(["users", "add", "bench@agency.test", "--role", "coordinator", "--practice", practice],
+    practices = [arg for p in sorted(drop.iterdir()) if p.is_dir()
+                 for arg in ("--practice", p.name)]
+    _run(["users", "add", "bench@agency.test", "--role", "coordinator", *practices],
          env, stdin="a long enough bench password\n")
 
 
