@@ -35,9 +35,12 @@ def _env(home: Path, source: Path | None) -> dict[str, str]:
 
 
 def _run(args: list[str], env: dict[str, str], stdin: str | None = None) -> tuple[float, str]:
+    # -P and a neutral working folder: the code measured is the installed one or --source,
+    # never whatever checkout the benchmark happens to be started from.
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", RUNNER, *args], env=env, input=stdin,
-                          capture_output=True, text=True, check=False, timeout=600)
+    done = subprocess.run([sys.executable, "-P", "-c", RUNNER, *args], env=env, input=stdin,
+                          capture_output=True, text=True, check=False, timeout=600,
+                          cwd=env["LOOPDESK_HOME"].rsplit("/", 1)[0])
     elapsed = time.perf_counter() - started
     if done.returncode not in (0, 1):
         raise SystemExit(f"loopdesk {' '.join(args)} failed: {done.stderr.strip()[-500:]}")

@@ -45,29 +45,50 @@ def _ready(url: str) -> bool:
         return False
 
 
-@contextmanager
-def serve(env: dict[str, str], log: Path) -> Iterator[Served]:
-    """Start `loopdesk serve` with `env`, wait until it answers (polling), stop it after."""
+def _start(env: dict[str, str], log: Path) -> Served:
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
     with log.open("wb") as sink:
         process = subprocess.Popen(
             [LOOPDESK, "serve", "--port", str(port)], env=env, stdout=sink, stderr=sink,
             start_new_session=True,
         )
+    return Served(url=f"http://127.0.0.1:{port}", log=log, process=process)
+
+
+def _wait(served: Served) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not _ready(served.url):
+        if served.process.poll() is not None:
+            raise RuntimeError(f"serve exited: {served.log.read_text()[-2000:]}")
+        if time.monotonic() > deadline:
+            raise RuntimeError("serve did not answer in time")
+        time.sleep(0.2)  # polling a child process's readiness, not waiting for time
+
+
+def _stop(served: Served) -> None:
+    os.killpg(served.process.pid, signal.SIGTERM)
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not _ready(url):
-            if process.poll() is not None:
-                raise RuntimeError(f"serve exited: {log.read_text()[-2000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError("serve did not answer in time")
-            time.sleep(0.2)  # polling a child process's readiness, not waiting for time
-        yield Served(url=url, log=log, process=process)
+        served.process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(served.process.pid, signal.SIGKILL)
+        served.process.wait(timeout=20)
+
+
+@contextmanager
+def serve_together(*configs: tuple[dict[str, str], Path]) -> Iterator[list[Served]]:
+    """Start several servers at the same moment, wait until all answer, stop them after."""
+    started = [_start(env, log) for env, log in configs]
+    try:
+        for served in started:
+            _wait(served)
+        yield started
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=20)
+        for served in started:
+            _stop(served)
+
+
+@contextmanager
+def serve(env: dict[str, str], log: Path) -> Iterator[Served]:
+    """Start `loopdesk serve` with `env`, wait until it answers (polling), stop it after."""
+    with serve_together((env, log)) as (served,):
+        yield served
