@@ -46,16 +46,29 @@ def client_address(request: Request, networks: Iterable[Network]) -> str:
     is not itself a trusted proxy is the client (what a client writes into the header's left
     end is never believed). With no trusted proxies the header is ignored altogether.
     """
-    trusted = tuple(networks)
     peer = request.client.host if request.client else "unknown"
+    return address_from(peer, request.headers.getlist("x-forwarded-for"), networks)
+
+
+def address_from(peer: str, forwarded: Iterable[str], networks: Iterable[Network]) -> str:
+    """`client_address` from its parts: the peer and the X-Forwarded-For header values."""
+    trusted = tuple(networks)
     if not trusted or not _trusted(peer, trusted):
         return peer
-    hops = [hop.strip() for hop in ",".join(request.headers.getlist("x-forwarded-for"))
-            .split(",") if hop.strip()]
+    hops = [hop.strip() for hop in ",".join(forwarded).split(",") if hop.strip()]
     for hop in reversed(hops):
         if not _trusted(hop, trusted):
             return hop if _parse(hop) is not None else peer
     return hops[0] if hops else peer
+
+
+def login_client(peer: str | None, forwarded: Iterable[str]) -> str:
+    """The console login limiter's client (Streamlit gives the peer and the headers)."""
+    from console.settings import get_settings
+
+    if not peer:
+        return "local"
+    return address_from(peer, forwarded, get_settings().trusted_networks)
 
 
 def client_key(request: Request, purpose: str = "form") -> str:
