@@ -105,3 +105,15 @@ def test_an_older_store_missing_a_nullable_column_gets_it(tmp_path: Path) -> Non
 def test_the_quick_head_check_agrees_with_alembic() -> None:
     """Start-up reads the head from the revision files' text; it must be Alembic's head."""
     assert quick_head() == head_revision()
+
+
+def test_the_old_rank_indexes_are_dropped(tmp_path: Path) -> None:
+    engine = _sqlite(tmp_path / "ranked.db")
+    _old_store(engine)
+    with engine.begin() as connection:
+        connection.execute(text("create index ix_tasks_rank on tasks (rank_key)"))
+    upgrade(engine, force=True)
+    with engine.connect() as connection:
+        names = {index["name"] for index in inspect(connection).get_indexes("tasks")}
+        assert "ix_tasks_rank" not in names
+        assert drift(connection) == []
