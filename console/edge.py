@@ -15,12 +15,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-# Sent on every response unless the route set its own (the referral form has a stricter CSP).
+# Sent on every response unless the route set its own (the referral form
+# denies all framing). Same-origin framing stays allowed so Streamlit's own component iframes
+# work; no other site can frame the console (clickjacking).
 SECURITY_HEADERS = {
-    "x-frame-options": "DENY",
+    "x-frame-options": "SAMEORIGIN",
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
-    "content-security-policy": "frame-ancestors 'none'; object-src 'none'; base-uri 'self'",
+    "content-security-policy": "frame-ancestors 'self'; object-src 'none'; base-uri 'self'",
 }
 # Streamlit's internal endpoints that describe the server to anyone who asks.
 PRIVATE_PATHS = ("/_stcore/metrics",)
