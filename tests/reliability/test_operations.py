@@ -116,3 +116,29 @@ def test_db_upgrade_is_safe_to_repeat(loopdesk_home: Path, cli: Runner) -> None:
     assert isinstance(first, dict) and isinstance(second, dict)
     assert first["to_revision"] == second["to_revision"] == second["from_revision"]
     assert os.path.exists(loopdesk_home / "loopdesk.db")
+
+
+@pytest.mark.postgres
+def test_backup_and_restore_on_postgres(loopdesk_home: Path, cli: Runner,
+                                        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """pg_dump into the backup, pg_restore into another database and a fresh home."""
+    from tests.postgres import fresh_database
+
+    with fresh_database("loopdesk_backup") as source, fresh_database("loopdesk_restore") as target:
+        monkeypatch.setenv("LOOPDESK_DATABASE_URL", source)
+        build_generated_world(loopdesk_home / "drop", practices=1, seed=5, months=2, now=NOW)
+        init_db(get_engine())
+        with new_session(get_engine()) as session:
+            slugs = [p.practice_slug for p in session.exec(select(PracticeSettings)).all()]
+            add_user(session, "coord@agency.test", practices=slugs)
+        claimed = _json(cli, "claim", "--as", "coord@agency.test")
+        assert isinstance(claimed, dict)
+        before = _state(cli)
+        manifest = _json(cli, "backup", "--out", str(tmp_path / "pg-backup"))
+        assert isinstance(manifest, dict) and "loopdesk.pgdump" in manifest["files"]
+        monkeypatch.setenv("LOOPDESK_DATABASE_URL", target)
+        monkeypatch.setenv("LOOPDESK_HOME", str(tmp_path / "fresh"))
+        assert cli("restore", str(tmp_path / "pg-backup")).code == 0
+        assert _state(cli) == before
+        get_engine(source).dispose()
+        get_engine(target).dispose()
