@@ -26,7 +26,7 @@ from console.models.identity import User
 from console.models.practice import PracticeSettings
 from console.models.work import Task, TaskStatus, Touch
 from console.queue import StaleClaim, fenced_update
-from console.tasks import TASK_COLUMNS, add_task, rescore
+from console.task_rows import TASK_COLUMNS, add_task, rescore
 
 PATIENT_DISPOSITIONS = frozenset({
     "willing_no_name", "referred", "declined", "voicemail", "no_answer", "callback_requested",

@@ -106,7 +106,7 @@ def create_lead(
     session.flush()
     if original is not None:
         return row, None
-    from console.tasks import add_task  # polars, only when a task is scored
+    from console.task_rows import add_task
 
     task = add_task(
         session=session,

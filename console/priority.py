@@ -142,6 +142,43 @@ def with_scores(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def value_one(*, kind: str, case_value: float, lead_conversion: float,
+              p_refer_given_asked: float) -> float:
+    """`value_expr` for one task (the same formula, without polars: claims and logs start fast)."""
+    referral = case_value * lead_conversion * p_refer_given_asked
+    if kind in ("ask", "follow_up"):
+        return referral
+    if kind == "contact_lead":
+        return case_value * lead_conversion
+    if kind == "close_loop":
+        return referral * CLOSE_LOOP_REFERRAL_SHARE
+    return case_value * REVIEW_VALUE_SHARE
+
+
+def p_success_one(*, kind: str, attempt: int, subject_type: str,
+                  satisfaction_score: float | None) -> float:
+    """`p_success_expr` for one task."""
+    if subject_type == "lead":
+        satisfaction = 1.0
+    elif satisfaction_score is None:
+        satisfaction = SATISFACTION_UNKNOWN
+    else:
+        satisfaction = min(max(SATISFACTION_FLOOR + SATISFACTION_SLOPE * satisfaction_score,
+                               SATISFACTION_FLOOR), 1.0)
+    return P_REACH[kind] * ATTEMPT_DECAY ** (attempt - 1) * satisfaction
+
+
+def rank_key_one(*, kind: str, value: float, p_success: float, expected_minutes: float,
+                 decay_from: datetime) -> float:
+    """`rank_key_expr` for one task."""
+    delta = decay_from.astimezone(UTC) - EPOCH
+    # polars' total_milliseconds truncates toward zero; do the same.
+    milliseconds = (delta.days * 86_400_000 + delta.seconds * 1000
+                    + int(delta.microseconds / 1000))
+    rate = max(value * p_success / expected_minutes, 1e-9)
+    return math.log(rate) + LN2 * (milliseconds / 86_400_000.0) / HALF_LIFE_DAYS[kind]
+
+
 def base_priority(*, kind: str, rank_key: float, now: datetime) -> float:
     """Expected value per minute right now: the rank key with today's decay applied."""
     return math.exp(rank_key - LN2 * epoch_days(now) / HALF_LIFE_DAYS[kind])

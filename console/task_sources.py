@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
+from console.task_rows import TASK_COLUMNS as TASK_COLUMNS  # defined there (no polars)
+
 # Dispositions that mean the person was asked (reached and the question put).
 ASKED_DISPOSITIONS = ("willing_no_name", "referred", "declined")
 WILLING_DISPOSITIONS = ("willing_no_name", "referred")
@@ -39,11 +41,6 @@ class HistoryWindows:
 
 HISTORY_WINDOWS = HistoryWindows()
 
-TASK_COLUMNS = (
-    "natural_key", "kind", "practice_slug", "subject_type", "subject_id", "patient_id",
-    "lead_id", "treatment_id", "referrer_patient_id", "category", "case_value",
-    "satisfaction_score", "consent_call", "do_not_contact", "due_at", "sla_deadline", "decay_from",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
