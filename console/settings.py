@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     session_absolute_hours: int = Field(default=12, ge=1, le=24 * 30)
     lease_minutes: int = Field(default=15, ge=1, le=24 * 60)
     public_base_url: str = "http://127.0.0.1:8501"
+    opendental_password: SecretStr | None = Field(
+        default=None, description="Open Dental database password when the URL carries none"
+    )
     ingest_max_file_bytes: int = Field(
         default=2 * 1024**3, ge=1, description="ingest refuses export files larger than this"
     )

@@ -91,6 +91,23 @@ def outside_drop(path: Path, drop: Path) -> str | None:
     return None
 
 
+def unsafe_files(folder: Path, drop: Path) -> list[str]:
+    """'<name> <why>' for each entry of a practice folder that may not be read (see
+    `outside_drop`): symbolic links, and anything whose real path leaves the folder."""
+    found = []
+    if folder.is_symlink():
+        return [f"{folder.name}/ is a symbolic link; refused"]
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            continue
+        problem = outside_drop(entry, drop)
+        if problem:
+            found.append(f"{entry.name} {problem}")
+    return found
+
+
 def check_file(path: Path, spec: ExportFile, practice: str, max_bytes: int,
                drop: Path | None = None) -> FileCheck:
     """Decide whether `path` can be loaded as `spec`, and with which header.

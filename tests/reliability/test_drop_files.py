@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from tests.pipelines.drops import PATIENTS_HEADER, healthy, write_drop
 from tests.reliability.conftest import Runner
@@ -95,3 +96,20 @@ def test_practice_option_cannot_name_a_path(loopdesk_home: Path, cli: Runner,
     assert result.code == 2
     assert result.err.startswith("error: ") and result.err.count("\n") == 1
     assert "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("name", ["Patient.ndjson", "patient.csv"], ids=["fhir", "opendental"])
+def test_other_formats_refuse_a_linked_file_too(name: str, loopdesk_home: Path, cli: Runner,
+                                                tmp_path: Path) -> None:
+    """FHIR and Open Dental folders are read by their own readers: a link refuses the practice."""
+    drop = write_drop(tmp_path / "drop", files={"beta": healthy()})
+    (drop / "alpha").mkdir()
+    outside = tmp_path / name
+    outside.write_text("{}\n" if name.endswith(".ndjson") else "PatNum,LName,FName\n1,X,Y\n")
+    os.symlink(outside, drop / "alpha" / name)
+    payload = _ingest(cli, str(drop))
+    practices = payload["practices"]
+    assert isinstance(practices, dict)
+    assert practices["alpha"]["status"] == "error"
+    assert "symbolic link" in str(practices["alpha"]["message"])
+    assert practices["beta"]["status"] == "ok"
