@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from starlette.middleware import Middleware
 from streamlit.starlette import App
 
+from console.edge import EdgeMiddleware, redact_path
+from console.home import make_private
 from console.http import HttpServices, build_routes
 from console.outreach_routes import outreach_routes
 from console.referral_form import referral_routes
@@ -16,21 +19,9 @@ ENTRY_SCRIPT = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 ACCESS_LOGGER = "uvicorn.access"
 
 
-# Paths whose last segment is a token (unsubscribe links): logged without it.
-TOKEN_PATH_PREFIXES = ("/u/",)
-
-
-def redact_path(path: str) -> str:
-    """A request path without its query string or token segment."""
-    path = path.split("?", 1)[0]
-    for prefix in TOKEN_PATH_PREFIXES:
-        if path.startswith(prefix):
-            return prefix + "…"
-    return path
-
-
 class RedactQueryStrings(logging.Filter):
-    """Drop query strings (report links carry their token there) and unsubscribe tokens."""
+    """Drop query strings (report tokens), referral codes (`/r/[code]`) and unsubscribe tokens
+    (`/u/[token]`) from access lines."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Rewrite uvicorn's (client, method, path, version, status) args; keep the line."""
@@ -50,7 +41,9 @@ def install_log_redaction() -> None:
 def create_app(services: HttpServices | None = None) -> App:
     """The console app; refuses to start with a signing secret shorter than 32 bytes."""
     # Fail at start-up, not on the first login, when the secret is missing or too short.
+    make_private()
     get_settings().signing_key()
     install_log_redaction()
     return App(str(ENTRY_SCRIPT), routes=[*build_routes(services), *referral_routes(),
-                                          *outreach_routes()])
+                                          *outreach_routes()],
+               middleware=[Middleware(EdgeMiddleware)])

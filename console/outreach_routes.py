@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute, Route
 from console import clock
 from console.errors import UserError
 from console.inbound import PatientLookup, record_inbound, webhook_is_authentic
-from console.referral_form import plain_page
+from console.referral_form import plain_page, read_limited
 from console.settings import get_settings
 from console.tokens import Unauthorised
 from console.unsubscribe import unsubscribe, unsubscribe_target
@@ -132,7 +132,7 @@ def outreach_routes(services: OutreachServices | None = None) -> list[BaseRoute]
 
     async def unsubscribe_endpoint(request: Request) -> Response:
         token = request.path_params["token"]
-        if request.method == "POST" and len(await request.body()) > MAX_BODY_BYTES:
+        if request.method == "POST" and await read_limited(request, MAX_BODY_BYTES) is None:
             return plain_page("Too large", "<h1>Request too large</h1>", 413)
         return await run_in_threadpool(handle_unsubscribe, token, request.method == "POST")
 
@@ -170,9 +170,10 @@ def outreach_routes(services: OutreachServices | None = None) -> list[BaseRoute]
         return JSONResponse(payload, headers=_JSON_HEADERS)
 
     async def sms_endpoint(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            return JSONResponse({"error": "request too large"}, status_code=413)
+        body = await read_limited(request, MAX_BODY_BYTES)
+        if body is None:
+            return JSONResponse({"error": "request too large"}, status_code=413,
+                                headers=_JSON_HEADERS)
         return await run_in_threadpool(handle_sms, body, request.headers.get(TIMESTAMP_HEADER),
                                        request.headers.get(SIGNATURE_HEADER))
 

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from console.db import begin_write, get_engine, init_db, new_session
 from console.models.work import ConsentEvent
@@ -44,18 +43,6 @@ def test_naive_timestamps_are_refused(loopdesk_home: Path) -> None:
         session.commit()
 
 
-def test_init_db_adds_a_missing_column(loopdesk_home: Path) -> None:
-    engine = get_engine()
-    init_db(engine)
-    with engine.begin() as connection:
-        connection.execute(text("alter table practice_settings drop column avg_case_value"))
-    init_db(engine)
-    with engine.connect() as connection:
-        info = connection.exec_driver_sql("pragma table_info(practice_settings)")
-        names = [row[1] for row in info]
-    assert "avg_case_value" in names
-
-
 def test_begin_write_takes_the_writer_lock_at_once(loopdesk_home: Path) -> None:
     engine = get_engine()
     init_db(engine)
@@ -71,34 +58,3 @@ def test_begin_write_takes_the_writer_lock_at_once(loopdesk_home: Path) -> None:
             raw.close()
         holder.rollback()
 
-
-def test_init_db_upgrades_a_store_from_before_reply_tokens(loopdesk_home: Path) -> None:
-    engine = get_engine()
-    init_db(engine)
-    with engine.begin() as connection:
-        for statement in (
-            "drop index ix_messages_delivery_key", "drop index ux_inbound_provider_message",
-            "alter table messages drop column delivery_key",
-            "alter table messages drop column body_html",
-            "alter table messages drop column unsubscribe_url",
-            "alter table inbound_replies drop column provider_message_id",
-            "alter table outreach_settings drop column ask_email_html",
-            "drop table undeliverable_addresses",
-        ):
-            connection.execute(text(statement))
-    init_db(engine)
-    with engine.connect() as connection:
-        columns = {table: {row[1] for row in connection.exec_driver_sql(
-            f"pragma table_info({table})")} for table in
-            ("messages", "inbound_replies", "outreach_settings", "undeliverable_addresses")}
-        indexes = {row[1]: row[2] for row in connection.exec_driver_sql(
-            "pragma index_list(messages)")} | {row[1]: row[2] for row in
-                                               connection.exec_driver_sql(
-            "pragma index_list(inbound_replies)")}
-    assert {"delivery_key", "body_html", "unsubscribe_url"} <= columns["messages"]
-    assert "provider_message_id" in columns["inbound_replies"]
-    assert "ask_email_html" in columns["outreach_settings"]
-    assert {"practice_slug", "channel", "address"} <= columns["undeliverable_addresses"]
-    # Unique, so a reply token names one message and a provider message counts once.
-    assert indexes["ix_messages_delivery_key"] == 1
-    assert indexes["ux_inbound_provider_message"] == 1

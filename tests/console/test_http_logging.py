@@ -36,3 +36,9 @@ def test_installed_once() -> None:
     install_log_redaction()
     filters = logging.getLogger(ACCESS_LOGGER).filters
     assert sum(isinstance(item, RedactQueryStrings) for item in filters) == 1
+
+
+def test_an_unsubscribe_token_is_masked() -> None:
+    record = _record("/u/eyJhbGciOi.eyJzdWIiOi.sig")
+    assert RedactQueryStrings().filter(record) is True
+    assert record.getMessage() == '127.0.0.1:5000 - "GET /u/[token] HTTP/1.1" 200'
