@@ -31,6 +31,7 @@ _COMMAND_MODULES = (
     "console.commands.measure",
     "console.commands.access",
     "console.commands.outreach",
+    "console.commands.reporting",
     "console.commands.serving",
 )
 
