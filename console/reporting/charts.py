@@ -73,7 +73,7 @@ def referral_rate_chart(rows: list[dict[str, Any]],
 
 
 def sla_chart(rows: list[dict[str, Any]]) -> alt.Chart:
-    """SLA compliance per task kind (`rows`: {"kind", "compliance", "due"}); undefined kinds omitted."""
+    """SLA compliance per task kind (`rows`: {"kind", "compliance", "due"}); undefined omitted."""
     defined = [row for row in rows if row.get("compliance") is not None]
     return alt.Chart(alt.Data(values=defined)).mark_bar(color=BAR_COLOUR).encode(
         y=alt.Y("kind:N", title=None, sort=None),
