@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from console import audit
 from console.access import ADMIN_ROLES, CurrentUser, require_practice, require_role
@@ -72,3 +72,61 @@ def report_pdf_for_user(*, session: Session, user: CurrentUser, practice_slug: s
                  outcome=Outcome.success, now=now)
     session.commit()
     return rendered
+
+
+def report_months(*, session: Session, practice_slug: str, now: datetime,
+                  count: int = 12) -> list[Month]:
+    """The months a report can be chosen for, the default (previous month) first."""
+    latest = default_month(session, practice_slug, now)
+    return [latest.shift(-back) for back in range(count)]
+
+
+def month_preview(*, session: Session, user: CurrentUser, practice_slug: str,
+                  month: Month) -> dict[str, Any]:
+    """What page 1 of the PDF says: the return line and the headline rows (for the pages)."""
+    from console.reporting.pdf import HEADLINES, change, headline_value, return_line
+    from console.views.data import snapshot
+    from warehouse.metrics import UnknownPractice
+
+    require_role(user, REPORT_ROLES)
+    require_practice(user, practice_slug)
+    practice = session.get(PracticeSettings, practice_slug)
+    fee = practice.monthly_fee if practice is not None else None
+    with snapshot() as conn:
+        try:
+            report = monthly_report(conn, scope=user.scope, practice_slug=practice_slug,
+                                    month=month, monthly_fee=fee)
+        except UnknownPractice as error:
+            raise UserError(str(error)) from error
+    now_block, before = report["metrics"], report["previous"]
+    rows = [{"figure": label, report["month_label"]: headline_value(kind, read(now_block)),
+             f"vs {report['previous_month_label']}": change(kind, read(now_block), read(before))}
+            for label, read, kind, _ in HEADLINES]
+    return {"month_label": report["month_label"], "has_data": report["has_data"],
+            "return_line": return_line(report), "returns": report["returns"], "rows": rows}
+
+
+def report_status(*, session: Session, user: CurrentUser) -> dict[str, dict[str, Any]]:
+    """Per client in the manager's scope: recipients and when the last report went out (local)."""
+    from zoneinfo import ZoneInfo
+
+    from console.reporting.delivery import last_sent, recipients_for
+
+    require_role(user, ADMIN_ROLES)
+    sent = last_sent(session)
+    status: dict[str, dict[str, Any]] = {}
+    for practice in session.exec(select(PracticeSettings)).all():
+        if not user.scope.allows(practice.practice_slug):
+            continue
+        when = sent.get(practice.practice_slug)
+        try:
+            zone = ZoneInfo(practice.timezone)
+        except (KeyError, ValueError):
+            zone = ZoneInfo("UTC")
+        local = when.astimezone(zone) if when is not None else None
+        status[practice.practice_slug] = {
+            "recipients": recipients_for(session, practice),
+            "last_sent": (f"{local:%b} {local.day}, {local:%Y %H:%M %Z}" if local is not None
+                          else "never"),
+        }
+    return status
