@@ -28,13 +28,12 @@ with store() as db:
     practices = guarded(lambda: clients(session=db, user=user))
     reports = guarded(lambda: report_status(session=db, user=user))
 table(
-    [{"client": p.name, "slug": p.practice_slug, "specialty": p.specialty,
-      "time zone": p.timezone, "hours": f"{p.business_hours_start}-{p.business_hours_end}",
-      "contracted h/week": p.contracted_hours_per_week,
-      "monthly fee": money_text(p.monthly_fee),
-      "report recipients": len(reports.get(p.practice_slug, {}).get("recipients", [])),
+    [{"client": p.name, "monthly fee": money_text(p.monthly_fee),
       "last report sent": reports.get(p.practice_slug, {}).get("last_sent", "never"),
-      "ask SLA days": p.ask_sla_days,
+      "report recipients": len(reports.get(p.practice_slug, {}).get("recipients", [])),
+      "specialty": p.specialty.replace("_", " "), "time zone": p.timezone,
+      "hours": f"{p.business_hours_start}-{p.business_hours_end}",
+      "contracted h/week": p.contracted_hours_per_week, "ask SLA days": p.ask_sla_days,
       "lead SLA business days": p.lead_sla_business_days,
       "loop SLA business days": p.close_loop_sla_business_days}
      for p in practices],

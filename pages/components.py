@@ -132,11 +132,13 @@ def monthly_pdf_download(user: CurrentUser, slug: str, month: Any, *, key: str) 
     which = "this month's" if this_month else f"the {month.label}"
     prepared = st.session_state.get(state_key)
     if prepared is None or prepared[0] != wanted:
-        if not st.button(f"Prepare {which} PDF", key=f"{key}-prepare"):
+        slot = st.empty()
+        if not slot.button(f"Prepare {which} PDF", key=f"{key}-prepare"):
             return
         with st.spinner("Rendering the PDF…"), store() as db:
             rendered = guarded(lambda: report_pdf_for_user(
                 session=db, user=user, practice_slug=slug, month=month, now=now()))
+        slot.empty()
         prepared = (wanted, rendered.filename, rendered.pdf)
         st.session_state[state_key] = prepared
     _, filename, pdf = prepared

@@ -110,6 +110,7 @@ def _parse(spec: ExportFile, zones: set[str]) -> dict[str, pl.Expr]:
         return {
             "contracted_hours_per_week": parse_float(_raw("contracted_hours_per_week")),
             "onboarded_at": ts("onboarded_at"),
+            "monthly_fee": parse_float(_raw("monthly_fee")),
         }
     if spec is PATIENTS:
         flags = ("consent_call", "consent_text", "consent_email", "do_not_contact")
@@ -160,6 +161,7 @@ def _rules(spec: ExportFile, now: datetime) -> list[Rule]:
                 "more hours than a week has",
             ),
             *_timestamp_rules("onboarded_at", now, required=False, future=True),
+            *_amount_rules("monthly_fee", required=False),
         ]
     if spec is PATIENTS:
         return [

@@ -11,6 +11,7 @@ create table if not exists raw_practices (
     timezone varchar not null,
     contracted_hours_per_week double not null,
     onboarded_at timestamptz,
+    monthly_fee double,
     _row_hash ubigint not null,
     _source_file varchar not null,
     _source_line integer not null,
@@ -106,3 +107,6 @@ create table if not exists ingest_runs (
     finished_at timestamptz,
     summary_json varchar
 );
+
+-- Columns added after a raw store was first created (create table if not exists leaves it alone).
+alter table raw_practices add column if not exists monthly_fee double;

@@ -1,0 +1,90 @@
+"""The monthly PDF on the Report page (client owner) and the Clients page (manager): the return
+line, the prepared PDF (audited as an export) offered for download, fee and recipients."""
+
+from __future__ import annotations
+
+import io
+
+from pypdf import PdfReader
+from sqlmodel import Session, select
+
+from console.models.identity import AuditEvent, Role
+from console.models.practice import PracticeSettings
+from tests.pages.conftest import Login, World, frames_text, texts
+
+
+def _exports(session: Session, actor: str) -> list[str | None]:
+    session.rollback()
+    return [e.object_ref for e in session.exec(
+        select(AuditEvent).where(AuditEvent.actor == actor)
+        .where(AuditEvent.action == "export")).all()]
+
+
+def _pdf_text(pdf: bytes) -> str:
+    return " ".join(" ".join(page.extract_text() for page in
+                             PdfReader(io.BytesIO(pdf)).pages).split())
+
+
+def test_owner_downloads_this_months_pdf_from_the_report_page(
+    login: Login, world: World, session: Session
+) -> None:
+    slug = sorted(world.practices)[0]
+    app, user = login(Role.client_owner, [slug], "pages/report.py")
+    assert not app.exception
+    assert any("Referred revenue in October 2026" in str(i.value) for i in app.info)
+    assert _exports(session, f"user:{user.user_id}") == []  # looking is not exporting
+    app.button(key="report-prepare").click().run()
+    assert not app.exception
+    _, filename, pdf = app.session_state["report-pdf"]
+    assert filename == f"loopdesk-report-{slug}-2026-10.pdf"
+    assert pdf[:4] == b"%PDF"
+    assert world.practices[slug] in _pdf_text(pdf)
+    [button] = [b for b in app.get("download_button")
+                if "Download this month's PDF" in str(b.proto.label)]
+    assert button.proto.ignore_rerun and not button.proto.disabled
+    assert _exports(session, f"user:{user.user_id}") == [f"report_pdf:{slug}:2026-10"]
+
+
+def test_manager_sets_the_fee_previews_and_downloads_on_clients(
+    login: Login, world: World, session: Session
+) -> None:
+    slug = sorted(world.practices)[1]
+    app, user = login(Role.manager, [], "pages/clients.py")
+    assert not app.exception
+    assert "last report sent" in frames_text(app) or "never" in frames_text(app)
+    app.selectbox[0].select(slug).run()
+    assert any("no monthly fee on file" in str(i.value) for i in app.info)
+    fee_input = next(n for n in app.number_input if n.label.startswith("Monthly fee"))
+    fee_input.set_value(2500.0)
+    recipients = next(t for t in app.text_input if t.label.startswith("Monthly report"))
+    recipients.input("office@practice.test")
+    submit = next(b for b in app.button if b.label == "Save")
+    submit.click().run()
+    assert not app.exception
+    assert f"Saved {world.practices[slug]}." in texts(app)
+    session.rollback()
+    stored = session.get(PracticeSettings, slug)
+    assert stored is not None
+    assert stored.monthly_fee == 2500.0 and stored.report_recipients == "office@practice.test"
+    app.run()
+    assert any("on the $2,500 monthly fee" in str(i.value) for i in app.info)
+    assert "office@practice.test" in texts(app)
+    app.button(key="clients-prepare").click().run()
+    assert not app.exception
+    _, _, pdf = app.session_state["clients-pdf"]
+    assert "on the $2,500 monthly fee" in _pdf_text(pdf)
+    assert app.get("download_button")
+    assert _exports(session, f"user:{user.user_id}") == [f"report_pdf:{slug}:2026-10"]
+    stored.monthly_fee, stored.report_recipients = None, None
+    session.add(stored)
+    session.commit()
+
+
+def test_a_bad_recipient_is_refused_with_a_message(login: Login, world: World) -> None:
+    slug = sorted(world.practices)[2]
+    app, _ = login(Role.manager, [], "pages/clients.py")
+    app.selectbox[0].select(slug).run()
+    next(t for t in app.text_input if t.label.startswith("Monthly report")).input("nobody")
+    next(b for b in app.button if b.label == "Save").click().run()
+    assert not app.exception
+    assert any("not an email address" in str(e.value) for e in app.error)
