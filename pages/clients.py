@@ -47,9 +47,9 @@ if practices:
     with st.form(f"edit-{slug}"):
         hours = st.number_input("Contracted hours per week", min_value=0.0, max_value=80.0,
                                 value=float(chosen.contracted_hours_per_week), step=0.5)
-        fee = st.number_input("Monthly fee (USD; leave empty if unknown)", min_value=0.0,
-                              value=chosen.monthly_fee, step=100.0, format="%.2f",
-                              placeholder="unknown")
+        fee = st.text_input("Monthly fee in USD (leave empty if unknown)",
+                            value="" if chosen.monthly_fee is None
+                            else f"{chosen.monthly_fee:,.2f}", placeholder="unknown")
         opens, closes = st.columns(2)
         start = opens.text_input("Opens (HH:MM)", value=chosen.business_hours_start)
         end = closes.text_input("Closes (HH:MM)", value=chosen.business_hours_end)

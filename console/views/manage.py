@@ -92,6 +92,19 @@ def clients(*, session: Session, user: CurrentUser) -> list[PracticeSettings]:
     return [p for p in rows.all() if user.scope.allows(p.practice_slug)]
 
 
+def _fee(value: Any) -> float | None:
+    """A fee as typed ("4500", "$4,500.00"); blank is unknown (None); anything else refused."""
+    if value is None or isinstance(value, int | float):
+        return None if value is None else float(value)
+    text = str(value).strip().replace(",", "").removeprefix("$").strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise UserError("the monthly fee must be an amount in dollars, e.g. 4500") from None
+
+
 def update_client(*, session: Session, user: CurrentUser, practice_slug: str,
                   changes: dict[str, Any], now: datetime) -> PracticeSettings:
     """Apply edited settings to one client (validated, audited)."""
@@ -103,6 +116,8 @@ def update_client(*, session: Session, user: CurrentUser, practice_slug: str,
         kind = EDITABLE_SETTINGS.get(name)
         if kind is None:
             raise UserError(f"{name} cannot be edited here")
+        if name == "monthly_fee":
+            value = _fee(value)
         if value is None and name in NULLABLE_SETTINGS:
             setattr(practice, name, None)
             continue

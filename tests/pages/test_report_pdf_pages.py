@@ -53,15 +53,27 @@ def test_manager_sets_the_fee_previews_and_downloads_on_clients(
     assert not app.exception
     assert "last report sent" in frames_text(app) or "never" in frames_text(app)
     app.selectbox[0].select(slug).run()
+    session.rollback()
+    original = session.get(PracticeSettings, slug)
+    assert original is not None and original.monthly_fee  # practices.csv carries a fee
+    generated_fee = original.monthly_fee
+    assert any(f"on the ${generated_fee:,.0f} monthly fee" in str(i.value) for i in app.info)
+
+    def save(fee: str, recipients: str) -> None:
+        next(t for t in app.text_input if t.label.startswith("Monthly fee")).input(fee)
+        next(t for t in app.text_input
+             if t.label.startswith("Monthly report")).input(recipients)
+        next(b for b in app.button if b.label == "Save").click().run()
+        assert not app.exception
+        assert f"Saved {world.practices[slug]}." in texts(app)
+
+    save("", "")  # an emptied fee is unknown: the return is "—", never 0
+    session.rollback()
+    cleared = session.get(PracticeSettings, slug)
+    assert cleared is not None and cleared.monthly_fee is None, cleared.monthly_fee
+    app.run()
     assert any("no monthly fee on file" in str(i.value) for i in app.info)
-    fee_input = next(n for n in app.number_input if n.label.startswith("Monthly fee"))
-    fee_input.set_value(2500.0)
-    recipients = next(t for t in app.text_input if t.label.startswith("Monthly report"))
-    recipients.input("office@practice.test")
-    submit = next(b for b in app.button if b.label == "Save")
-    submit.click().run()
-    assert not app.exception
-    assert f"Saved {world.practices[slug]}." in texts(app)
+    save("$2,500", "office@practice.test")
     session.rollback()
     stored = session.get(PracticeSettings, slug)
     assert stored is not None
@@ -75,7 +87,7 @@ def test_manager_sets_the_fee_previews_and_downloads_on_clients(
     assert "on the $2,500 monthly fee" in _pdf_text(pdf)
     assert app.get("download_button")
     assert _exports(session, f"user:{user.user_id}") == [f"report_pdf:{slug}:2026-10"]
-    stored.monthly_fee, stored.report_recipients = None, None
+    stored.monthly_fee, stored.report_recipients = generated_fee, None
     session.add(stored)
     session.commit()
 
@@ -88,3 +100,21 @@ def test_a_bad_recipient_is_refused_with_a_message(login: Login, world: World) -
     next(b for b in app.button if b.label == "Save").click().run()
     assert not app.exception
     assert any("not an email address" in str(e.value) for e in app.error)
+
+
+def test_a_fee_that_is_not_an_amount_is_refused(login: Login, world: World,
+                                                session: Session) -> None:
+    slug = sorted(world.practices)[2]
+    app, _ = login(Role.manager, [], "pages/clients.py")
+    app.selectbox[0].select(slug).run()
+    session.rollback()
+    before = session.get(PracticeSettings, slug)
+    assert before is not None
+    fee = before.monthly_fee
+    next(t for t in app.text_input if t.label.startswith("Monthly fee")).input("lots")
+    next(b for b in app.button if b.label == "Save").click().run()
+    assert not app.exception
+    assert any("monthly fee must be an amount" in str(e.value) for e in app.error)
+    session.rollback()
+    after = session.get(PracticeSettings, slug)
+    assert after is not None and after.monthly_fee == fee
