@@ -122,8 +122,12 @@ def _queue_one(session: Session, practice: PracticeSettings, month: Month,
     if existing is not None:
         return {**row, "status": "already_queued", "message_id": existing[0],
                 "message_status": existing[1]}
-    rendered = render_month(session=session, practice_slug=practice.practice_slug, month=month,
-                            scope=Scope.of([practice.practice_slug]))
+    try:
+        rendered = render_month(session=session, practice_slug=practice.practice_slug,
+                                month=month, scope=Scope.of([practice.practice_slug]))
+    except UserError:  # known to the store but not (yet) in the published snapshot
+        return {**row, "status": "skipped", "reason": "no warehouse data for this practice yet",
+                "message_id": None, "message_status": None}
     begin_write(session)
     message = enqueue(session=session, now=now, message=NewMessage(
         idempotency_key=key, practice_slug=practice.practice_slug, subject_type="practice",
@@ -149,29 +153,31 @@ def send_monthly_reports(*, session: Session, channels: Channels, now: datetime,
                          month: Month | None = None) -> dict[str, Any]:
     """Queue each active practice's report for `month` (default: its previous month) and send.
 
-    The JSON shape of `loopdesk reports send --json`.
+    Every practice is listed: inactive ones and those without a recipient as `skipped` with the
+    reason. The JSON shape of `loopdesk reports send --json`.
     """
     from console.views.data import snapshot
 
     with snapshot():  # NoData (a one-line user error) before the first build
         pass
-    practices = session.exec(select(PracticeSettings).where(col(PracticeSettings.active).is_(True))
+    practices = session.exec(select(PracticeSettings)
                              .order_by(col(PracticeSettings.practice_slug))).all()
     rows: list[dict[str, Any]] = []
     for practice in practices:
         chosen = month or Month.previous_in_zone(now, practice.timezone)
         recipients = recipients_for(session, practice)
-        if not recipients:
-            rows.append({"practice_slug": practice.practice_slug, "name": practice.name,
-                         "month": chosen.key, "recipients": 0, "status": "skipped",
-                         "reason": "no report recipient", "message_id": None,
-                         "message_status": None})
-            continue
-        if len(", ".join(recipients)) > MAX_RECIPIENT_CHARS:
+        reason = None
+        if not practice.active:
+            reason = "practice inactive"
+        elif not recipients:
+            reason = "no report recipient"
+        elif len(", ".join(recipients)) > MAX_RECIPIENT_CHARS:
+            reason = "too many recipients for one email"
+        if reason is not None:
             rows.append({"practice_slug": practice.practice_slug, "name": practice.name,
                          "month": chosen.key, "recipients": len(recipients),
-                         "status": "skipped", "reason": "too many recipients for one email",
-                         "message_id": None, "message_status": None})
+                         "status": "skipped", "reason": reason, "message_id": None,
+                         "message_status": None})
             continue
         rows.append(_queue_one(session, practice, chosen, recipients, now))
     counts = send_due(session=session, channels=channels, now=now, purposes=(PURPOSE,))

@@ -189,3 +189,52 @@ def test_recipients_are_validated() -> None:
     assert parse_recipients("") == []
     with pytest.raises(UserError, match="not an email address"):
         parse_recipients("a@x.test, nobody")
+
+
+def test_an_inactive_practice_is_listed_as_skipped_and_gets_nothing(
+    world: ReportWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = sorted(world.practices)[0]
+    engine = get_engine()
+    with Session(engine) as session:
+        practice = session.get(PracticeSettings, first)
+        assert practice is not None
+        practice.active = False
+        session.add(practice)
+        session.commit()
+    try:
+        with smtp_server() as (mailbox, port):
+            result = _send(port, monkeypatch, "--month", "2026-05")
+        rows = {row["practice_slug"]: row for row in result["practices"]}
+        assert rows[first]["status"] == "skipped"
+        assert rows[first]["reason"] == "practice inactive"
+        assert [tos for tos, _ in mailbox.received] == [["office@second.test"]]
+    finally:
+        with Session(engine) as session:
+            practice = session.get(PracticeSettings, first)
+            assert practice is not None
+            practice.active = True
+            session.add(practice)
+            session.commit()
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (["--month", "2026-00"], "--month must look like 2026-10"),
+    (["--month", "last"], "--month must look like 2026-10"),
+])
+def test_reports_send_user_mistakes_are_one_line(world: ReportWorld, args: list[str],
+                                                 fragment: str) -> None:
+    env = {**os.environ, "LOOPDESK_HOME": str(world.home)}
+    done = subprocess.run([LOOPDESK, "reports", "send", *args], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("error: ") and fragment in done.stderr
+    assert done.stderr.count("\n") == 1
+
+
+def test_reports_send_before_any_build_is_a_one_line_error(tmp_path: Path) -> None:
+    env = {**os.environ, "LOOPDESK_HOME": str(tmp_path / "fresh")}
+    done = subprocess.run([LOOPDESK, "reports", "send", "--json"], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("error: no data yet") and done.stderr.count("\n") == 1

@@ -118,3 +118,55 @@ def test_a_fee_that_is_not_an_amount_is_refused(login: Login, world: World,
     session.rollback()
     after = session.get(PracticeSettings, slug)
     assert after is not None and after.monthly_fee == fee
+
+
+class _Inbox:
+    """A channel that keeps what it is handed (the SMTP path has its own tests)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, list[str]]] = []
+
+    def send(self, *, recipient: str, subject: str, body: str, attachments: tuple = ()) -> None:
+        self.sent.append((recipient, [a.filename for a in attachments]))
+
+
+def test_clients_shows_when_the_last_report_went_out(login: Login, world: World,
+                                                      session: Session) -> None:
+    from zoneinfo import ZoneInfo
+
+    from console.channels import Channels
+    from console.reporting.delivery import send_monthly_reports
+    from console.reporting.monthly import Month
+    from tests.pages.conftest import now_utc
+
+    slug = sorted(world.practices)[0]
+    practice = session.get(PracticeSettings, slug)
+    assert practice is not None
+    practice.report_recipients = "office@first-practice.test"
+    session.add(practice)
+    session.commit()
+    inbox = _Inbox()
+    try:
+        result = send_monthly_reports(session=session, channels=Channels(email=inbox, sms=inbox),
+                                      now=now_utc(), month=Month(2026, 9))
+    finally:
+        practice = session.get(PracticeSettings, slug)
+        assert practice is not None
+        practice.report_recipients = None
+        session.add(practice)
+        session.commit()
+    # Earlier page tests may have made client owners: they get the report too.
+    sent = {files[0]: recipient for recipient, files in inbox.sent}
+    assert "office@first-practice.test" in sent[f"loopdesk-report-{slug}-2026-09.pdf"]
+    assert result["outbox"]["sent"] == len(inbox.sent) == result["queued"]
+    local = now_utc().astimezone(ZoneInfo(practice.timezone))
+    expected = f"{local:%b} {local.day}, {local:%Y %H:%M %Z}"
+    app, _ = login(Role.manager, [], "pages/clients.py")
+    assert not app.exception
+    [clients_table] = [df.value for df in app.dataframe if "last report sent" in df.value]
+    row = clients_table[clients_table["client"] == world.practices[slug]].iloc[0]
+    assert row["last report sent"] == expected
+    skipped = {world.practices[r["practice_slug"]] for r in result["practices"]
+               if r["status"] == "skipped"}
+    never = clients_table[clients_table["client"].isin(skipped)]
+    assert set(never["last report sent"]) <= {"never"}
