@@ -180,7 +180,9 @@ def chart_png(chart: alt.TopLevelMixin, *, width: int, height: int) -> bytes:
     sized = chart.properties(width=width, height=height).configure_view(stroke=None) \
         .configure_axis(labelFontSize=11, titleFontSize=11) \
         .configure_legend(labelFontSize=11)
-    return bytes(vl_convert.vegalite_to_png(sized.to_json(), scale=CHART_SCALE))
+    # The specs are built by our own code and checked by the tests; skipping altair's schema
+    # validation here saves a tenth of a second per chart.
+    return bytes(vl_convert.vegalite_to_png(sized.to_dict(validate=False), scale=CHART_SCALE))
 
 
 def _chart(chart: alt.TopLevelMixin, *, width: int, height: int) -> Image:

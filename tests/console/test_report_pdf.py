@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -42,15 +43,27 @@ def _home(world: ReportWorld, monkeypatch: pytest.MonkeyPatch) -> None:
     point_at_home(monkeypatch, world.home)
 
 
-def _set_fee(slug: str, fee: float | None) -> None:
+def _set_fee(slug: str, fee: float | None) -> float | None:
+    """Set the practice's fee; the previous one."""
     engine = get_engine()
     init_db(engine)
     with Session(engine) as session:
         practice = session.get(PracticeSettings, slug)
         assert practice is not None
+        previous = practice.monthly_fee
         practice.monthly_fee = fee
         session.add(practice)
         session.commit()
+    return previous
+
+
+@contextmanager
+def _fee(slug: str, fee: float | None) -> Iterator[None]:
+    previous = _set_fee(slug, fee)
+    try:
+        yield
+    finally:
+        _set_fee(slug, previous)
 
 
 def _money(value: float) -> str:
@@ -85,11 +98,8 @@ def test_headline_figures_equal_metrics_json_and_no_patient_details(
     world: ReportWorld, tmp_path: Path
 ) -> None:
     slug = sorted(world.practices)[0]
-    _set_fee(slug, 4000.0)
-    try:
+    with _fee(slug, 4000.0):
         pdf = render_cli(slug, tmp_path / "report.pdf")
-    finally:
-        _set_fee(slug, None)
     assert pdf[:4] == b"%PDF"
     assert 2 <= pdf_pages(pdf) <= 4
     assert (tmp_path / "report.pdf").stat().st_mode & 0o777 == 0o600
@@ -112,7 +122,8 @@ def test_headline_figures_equal_metrics_json_and_no_patient_details(
 
 def test_unknown_fee_is_a_dash_never_zero(world: ReportWorld, tmp_path: Path) -> None:
     slug = sorted(world.practices)[1]
-    text = " ".join(pdf_text(render_cli(slug, tmp_path / "r.pdf")).split())
+    with _fee(slug, None):  # the generated practices.csv carries a fee
+        text = " ".join(pdf_text(render_cli(slug, tmp_path / "r.pdf")).split())
     assert "return — (no monthly fee on file)" in text
     assert "cost per referred patient —" in text
     assert "0.0×" not in text
