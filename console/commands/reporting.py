@@ -38,12 +38,13 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print what was written as JSON"),
     ) -> None:
         """Render one practice-month's client report as a PDF (counts, rates and money only)."""
+        from console.clock import now
         from console.db import session_scope
         from console.reporting.monthly import Month
         from console.reporting.service import render_month
         from warehouse.scope import Scope
 
-        chosen = Month.parse(month)
+        chosen = Month.parse_past(month, now())
         with session_scope() as session:
             # An operator tool run on the server: it reads agency-wide, like `metrics`.
             rendered = render_month(session=session, practice_slug=practice, month=chosen,
@@ -74,7 +75,7 @@ def register(app: typer.Typer) -> None:
         from console.reporting.delivery import send_monthly_reports
         from console.reporting.monthly import Month
 
-        chosen = Month.parse(month) if month is not None else None
+        chosen = Month.parse_past(month, now()) if month is not None else None
         with session_scope() as session:
             result = send_monthly_reports(session=session, channels=default_channels(),
                                           now=now(), month=chosen)

@@ -55,6 +55,14 @@ class Month:
         return cls(int(match.group(1)), int(match.group(2)))
 
     @classmethod
+    def parse_past(cls, text: str, now: datetime) -> Month:
+        """`parse`, refusing a month that has not started yet at `now`."""
+        month = cls.parse(text)
+        if month.start > now:
+            raise UserError(f"--month {month.key} has not started yet")
+        return month
+
+    @classmethod
     def of(cls, day: date) -> Month:
         """The month a day falls in."""
         return cls(day.year, day.month)

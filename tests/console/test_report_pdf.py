@@ -169,6 +169,7 @@ def _run(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
     (["--practice", "nowhere", "--month", REPORT_MONTH], "unknown practice"),
     (["--practice", "x", "--month", "2026-13"], "--month must look like 2026-10"),
     (["--practice", "x", "--month", "October"], "--month must look like 2026-10"),
+    (["--practice", "x", "--month", "2026-12"], "--month 2026-12 has not started yet"),
 ])
 def test_user_mistakes_are_one_line_errors(world: ReportWorld, args: list[str],
                                            fragment: str) -> None:
