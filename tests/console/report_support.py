@@ -85,6 +85,21 @@ def render_cli(slug: str, out: Path, month: str = REPORT_MONTH) -> bytes:
     return out.read_bytes()
 
 
+def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+             *args: str) -> tuple[int, str, str]:
+    """Run the installed command's entry point in-process: exit code, stdout, stderr."""
+    import sys
+
+    from console.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["loopdesk", *args])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    captured = capsys.readouterr()
+    return int(exit_info.value.code or 0), captured.out, captured.err
+
+
 def personal_details(drop: Path, slug: str) -> list[str]:
     """Every patient's and referred friend's name, phone and email in the practice's export."""
     found: list[str] = []

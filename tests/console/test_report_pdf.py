@@ -3,6 +3,7 @@ details, an empty month, two practices' PDFs, and the user-mistake contract."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -26,6 +27,7 @@ from tests.console.report_support import (
     personal_details,
     render_cli,
     report_world,
+    run_main,
 )
 from tests.worlds import point_at_home
 
@@ -159,30 +161,44 @@ def test_two_practices_pdfs_hold_only_their_own_figures(world: ReportWorld,
         texts[second], "Referred revenue"), "the generated practices should differ"
 
 
-def _run(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LOOPDESK_HOME": str(home)}
-    return subprocess.run([LOOPDESK, *args], env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
-
-
 @pytest.mark.parametrize(("args", "fragment"), [
     (["--practice", "nowhere", "--month", REPORT_MONTH], "unknown practice"),
     (["--practice", "x", "--month", "2026-13"], "--month must look like 2026-10"),
     (["--practice", "x", "--month", "October"], "--month must look like 2026-10"),
     (["--practice", "x", "--month", "2026-12"], "--month 2026-12 has not started yet"),
+    (["--practice", "x"], "--month"),
 ])
-def test_user_mistakes_are_one_line_errors(world: ReportWorld, args: list[str],
-                                           fragment: str) -> None:
-    done = _run(["report-pdf", *args], world.home)
-    assert done.returncode == 2
-    assert done.stderr.startswith("error: ") and fragment in done.stderr
-    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+def test_user_mistakes_are_one_line_errors(world: ReportWorld, args: list[str], fragment: str,
+                                           monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_main(monkeypatch, capsys, "report-pdf", *args)
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and fragment in err
+    assert err.count("\n") == 1 and "Traceback" not in err
 
 
-def test_no_snapshot_yet_is_a_one_line_error(tmp_path: Path) -> None:
-    done = _run(["report-pdf", "--practice", "x", "--month", REPORT_MONTH], tmp_path / "empty")
-    assert done.returncode == 2
-    assert done.stderr.startswith("error: no data yet")
+def test_no_snapshot_yet_is_a_one_line_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    point_at_home(monkeypatch, tmp_path / "empty")
+    code, _, err = run_main(monkeypatch, capsys, "report-pdf", "--practice", "x",
+                            "--month", REPORT_MONTH)
+    assert code == 2
+    assert err.startswith("error: no data yet") and err.count("\n") == 1
+
+
+def test_the_installed_command_writes_the_default_file_name(world: ReportWorld,
+                                                            tmp_path: Path) -> None:
+    slug = sorted(world.practices)[2]
+    env = {**os.environ, "LOOPDESK_HOME": str(world.home)}
+    done = subprocess.run([LOOPDESK, "report-pdf", "--practice", slug, "--month", REPORT_MONTH,
+                           "--json"], env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    written = tmp_path / f"loopdesk-report-{slug}-{REPORT_MONTH}.pdf"
+    assert written.read_bytes()[:4] == b"%PDF"
+    assert json.loads(done.stdout) == {"practice_slug": slug, "month": REPORT_MONTH,
+                                       "path": written.name, "bytes": written.stat().st_size,
+                                       "has_data": True}
 
 
 def _save_first_page(pdf: bytes, name: str) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from console.db import get_engine
+from console.db import get_engine, init_db
 from console.models.outreach import MessageAttachment
 from console.models.practice import PracticeSettings
 from tests.console.outreach_support import smtp_server
@@ -30,18 +30,22 @@ LOOPDESK = str(Path(sys.executable).with_name("loopdesk"))
 def test_concurrent_runs_on_postgres_send_each_report_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    home = tmp_path / "home"
+    point_at_home(monkeypatch, home)
+    # The warehouse snapshot is built once on the default store (the build has its own
+    # PostgreSQL tests); the operational store the reports go through is PostgreSQL.
+    build_generated_world(tmp_path / "drop", practices=2, seed=3, months=2,
+                          now=datetime.fromisoformat(FIXED_NOW))
+    with Session(get_engine()) as session:
+        practices = sorted((PracticeSettings.model_validate(p.model_dump())
+                            for p in session.exec(select(PracticeSettings)).all()),
+                           key=lambda p: p.practice_slug)
     with fresh_database("loopdesk_reports") as url:
-        home = tmp_path / "home"
-        point_at_home(monkeypatch, home)
         monkeypatch.setenv("LOOPDESK_DATABASE_URL", url)
-        build_generated_world(tmp_path / "drop", practices=3, seed=3, months=4,
-                              now=datetime.fromisoformat(FIXED_NOW))
         engine = get_engine()
+        init_db(engine)
         with Session(engine) as session:
-            practices = sorted(session.exec(select(PracticeSettings)).all(),
-                               key=lambda p: p.practice_slug)
-            for practice, address in zip(practices[:2], ("a@one.test", "b@two.test"),
-                                         strict=True):
+            for practice, address in zip(practices, ("a@one.test", "b@two.test"), strict=True):
                 practice.report_recipients = address
                 session.add(practice)
             session.commit()
