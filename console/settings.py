@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     session_absolute_hours: int = 12
     lease_minutes: int = 15
     public_base_url: str = "http://127.0.0.1:8501"
+    opendental_password: SecretStr | None = Field(
+        default=None, description="Open Dental database password when the URL carries none"
+    )
     ingest_max_file_bytes: int = Field(
         default=2 * 1024**3, description="ingest refuses export files larger than this"
     )
