@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,12 +38,23 @@ class MessageParts:
     unsubscribe_url: str | None = None
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file carried by a message (the outbox passes it only when a message has one)."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+
 class Channel(Protocol):
     """Something that hands one message to a recipient or raises SendError."""
 
     def send(self, *, recipient: str, subject: str, body: str,
-             parts: MessageParts | None = None) -> None:
-        """Deliver one message."""
+             parts: MessageParts | None = None,
+             attachments: Sequence[Attachment] = ()) -> None:
+        """Deliver one message (with its email parts and attachments, if the channel carries
+        them)."""
         ...
 
 

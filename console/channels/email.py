@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email import policy
 from email.headerregistry import Address
@@ -18,7 +19,7 @@ from email.utils import format_datetime, make_msgid
 from html import escape
 
 from console import clock
-from console.channels import MessageParts, SendError
+from console.channels import Attachment, MessageParts, SendError
 from console.settings import get_settings
 
 SMTP_TIMEOUT_SECONDS = 10
@@ -38,8 +39,9 @@ def html_document(*, subject: str, fragment: str) -> str:
 
 
 def build_email(*, sender: str, recipient: str, subject: str, body: str,
-                parts: MessageParts | None = None) -> EmailMessage:
-    """The message as it goes over the wire (add attachments with `add_attachment`)."""
+                parts: MessageParts | None = None,
+                attachments: Sequence[Attachment] = ()) -> EmailMessage:
+    """The message as it goes over the wire: text, HTML alternative, then each attachment."""
     parts = parts or MessageParts()
     message = EmailMessage(policy=EMAIL_POLICY)
     local, _, domain = sender.partition("@")
@@ -61,6 +63,10 @@ def build_email(*, sender: str, recipient: str, subject: str, body: str,
     if parts.html:
         message.add_alternative(html_document(subject=subject, fragment=parts.html),
                                 subtype="html")
+    for attachment in attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        message.add_attachment(attachment.content, maintype=maintype,
+                               subtype=subtype or "octet-stream", filename=attachment.filename)
     return message
 
 
@@ -92,15 +98,19 @@ class SmtpEmailChannel:
                    user=settings.smtp_user, password=password, starttls=settings.smtp_tls)
 
     def send(self, *, recipient: str, subject: str, body: str,
-             parts: MessageParts | None = None) -> None:
+             parts: MessageParts | None = None,
+             attachments: Sequence[Attachment] = ()) -> None:
         """Hand the message to the server; any refusal or connection error is a SendError.
 
-        A 5xx refusal is permanent; one about the recipient also marks it undeliverable.
+        `recipient` may list several addresses separated by commas; each attachment becomes a
+        MIME part of its own. A 5xx refusal is permanent; one about the recipient also marks it
+        undeliverable.
         """
         message = build_email(sender=self.sender, recipient=recipient, subject=subject,
-                              body=body, parts=parts)
+                              body=body, parts=parts, attachments=attachments)
         # The envelope sender is the reply-token address, so a later bounce names the message.
         envelope_from = parts.reply_to if parts is not None and parts.reply_to else self.sender
+        to_addrs = [address.strip() for address in recipient.split(",") if address.strip()]
         try:
             with smtplib.SMTP(self.host, self.port, timeout=SMTP_TIMEOUT_SECONDS) as smtp:
                 if self.starttls:
@@ -108,7 +118,7 @@ class SmtpEmailChannel:
                 if self.user and self.password:
                     smtp.login(self.user, self.password)
                 refused = smtp.send_message(message, from_addr=envelope_from,
-                                            to_addrs=[recipient])
+                                            to_addrs=to_addrs)
         except smtplib.SMTPRecipientsRefused as error:
             codes = [code for code, _ in error.recipients.values()]
             raise _refusal(max(codes, default=550), "the recipient") from error
