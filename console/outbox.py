@@ -240,7 +240,9 @@ def _audit_client_delivery(session: Session, message: Message, outcome: Outcome,
 def _send_one(session: Session, message: Message, channels: Channels, now: datetime,
               counts: SendCounts) -> None:
     practice = session.get(PracticeSettings, message.practice_slug)
-    if is_undeliverable(session=session, channel=message.channel, address=message.recipient):
+    to_patient = message.purpose not in CLIENT_PURPOSES
+    if to_patient and is_undeliverable(session=session, channel=message.channel,
+                                       address=message.recipient):
         # Known not to work: failed at once, so an ask becomes a follow-up call.
         _finish(session, message, {"status": MessageStatus.failed, "last_error": UNDELIVERABLE})
         counts.failed += 1
@@ -277,7 +279,8 @@ def _send_one(session: Session, message: Message, channels: Channels, now: datet
         if attempts >= MAX_ATTEMPTS or error.permanent:
             _finish(session, message, {"status": MessageStatus.failed, "attempts": attempts,
                                        "last_error": error.reason})
-            if error.undeliverable:
+            # Undeliverable addresses are patients' and leads' (Data quality counts them).
+            if error.undeliverable and to_patient:
                 mark_undeliverable(session=session, message=message, reason=error.reason,
                                    now=now)
             counts.failed += 1

@@ -149,7 +149,8 @@ def test_two_concurrent_runs_send_each_report_once(world: ReportWorld) -> None:
 def test_a_failed_send_is_retried_and_audited(world: ReportWorld,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     first = sorted(world.practices)[0]
-    with smtp_server(refuse=True) as (_, port):
+    # A temporary refusal is retried; a permanent (5xx) one fails at once (issue 16).
+    with smtp_server(refuse=True, refusal="451 4.3.0 try again later") as (_, port):
         refused = _send(port, monkeypatch, "--month", "2026-06")
     assert refused["outbox"] == {"sent": 0, "retried": 2, "failed": 0, "cancelled": 0}
     # After the outbox's backoff (5 minutes for the first retry) the next run delivers them.
