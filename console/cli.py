@@ -32,6 +32,7 @@ _COMMAND_MODULES = (
     "console.commands.access",
     "console.commands.outreach",
     "console.commands.serving",
+    "console.commands.simulate",
 )
 
 for _name in _COMMAND_MODULES:

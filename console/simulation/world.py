@@ -204,6 +204,11 @@ def parse_world(data: dict[str, Any]) -> World:
                                            zero=True)
     if "start_date" in data:
         start = data["start_date"]
+        if isinstance(start, str):
+            try:
+                start = date.fromisoformat(start)
+            except ValueError:
+                raise _fail("start_date must be a date like 2026-11-02") from None
         if not isinstance(start, date):
             raise _fail("start_date must be a date like 2026-11-02")
         values["start_date"] = start
