@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
     @app.command("simulate")
     def simulate_command(
         world_file: Path = typer.Option(..., "--world", help="the world file (TOML)"),
-        policy: list[str] = typer.Option(  # noqa: B008
+        policy: list[str] = typer.Option(
             [], "--policy", help="fifo, priority or oracle (repeatable; default all three)"),
         as_json: bool = typer.Option(False, "--json", help="print the stable JSON document"),
     ) -> None:

@@ -24,7 +24,7 @@ import polars as pl
 from sqlalchemy import select
 from sqlmodel import Session
 
-from console import passwords
+from console import clock, passwords
 from console.channels import Channels
 from console.db import get_engine, init_db
 from console.dispositions import log_disposition
@@ -34,6 +34,7 @@ from console.models.identity import Role, User
 from console.models.outreach import Message
 from console.models.practice import PracticeSettings
 from console.models.work import LeadEvent, Task
+from console.simulation.exports import write_night
 from console.simulation.people import Call, PeopleModel
 from console.simulation.policies import claim
 from console.simulation.world import World
@@ -97,19 +98,20 @@ def _scale_contracts(exports: Path, world: World) -> None:
     frame.with_columns(contracted_hours_per_week=scaled.cast(pl.String)).write_csv(path)
 
 
-def _setup(run: Run, home: Path) -> None:
-    from console.lifecycle import build_everything
+def _setup(run: Run, home: Path, last_day: date) -> None:
     from console.users import add_user
     from pipelines.generate import generate_exports
-    from pipelines.ingest import ingest
 
     world = run.world
-    exports = home / "exports"
-    generate_exports(exports, practices=world.practices.count, seed=world.seed,
-                     months=world.practices.months_of_history, now=run.start)
-    _scale_contracts(exports, world)
-    ingest(exports)
-    build_everything(now=run.start)
+    full = home / "exports-future"
+    # The exports run to the end of the world: treatments completed and friends referred
+    # after the start stay invisible to the marts (which read as of each build) until their
+    # day comes, so every nightly build brings the day's new work.
+    generate_exports(full, practices=world.practices.count, seed=world.seed,
+                     months=world.practices.months_of_history,
+                     now=_local(last_day, time(23, 0), run.zone))
+    _scale_contracts(full, world)
+    nightly(home, run.start)
     engine = get_engine()
     init_db(engine)
     with Session(engine) as session:
@@ -126,6 +128,17 @@ def _setup(run: Run, home: Path) -> None:
             for p in session.execute(select(PracticeSettings)).scalars()
         }
         session.expunge_all()
+
+
+def nightly(home: Path, at: datetime) -> None:
+    """The night's exports, ingest and build, with the clock pinned to `at`."""
+    from console.lifecycle import build_everything
+    from pipelines.ingest import ingest
+
+    with clock.pinned(at):
+        write_night(home / "exports-future", home / "exports", at)
+        ingest(home / "exports")
+        build_everything(now=at)
 
 
 def person_key(task: Task | Any, lead_keys: dict[str, str]) -> str:
@@ -277,14 +290,13 @@ def _working_days(world: World) -> list[date]:
 def run_policy(world: World, policy: str, home: Path, progress: Progress | None = None,
                ) -> dict[str, Any]:
     """Run one policy over the world in `home` (settings point there); return its figures."""
-    from console.lifecycle import build_everything
     from console.simulation.metrics import measure
 
     zone = ZoneInfo(world.agency.agency_timezone)
     days = _working_days(world)
     run = Run(world=world, policy=policy, people=PeopleModel(world.people, world.seed),
               zone=zone, start=_local(days[0], time(0), zone) - timedelta(hours=6))
-    _setup(run, home)
+    _setup(run, home, days[-1])
     oracle = oracle_key(run)
     run.measure_from = _local(days[world.warm_up], time(0), zone)
     engine = get_engine()
@@ -294,7 +306,7 @@ def run_policy(world: World, policy: str, home: Path, progress: Progress | None 
         if progress is not None:
             progress(index / len(calendar), f"{policy}: day {index + 1} of {len(calendar)}")
         if index > 0:
-            build_everything(now=_local(day, BUILD_LOCAL, zone))
+            nightly(home, _local(day, BUILD_LOCAL, zone))
         if day.weekday() >= 5:
             continue
         begin = _local(day, start_hour, zone)
@@ -321,27 +333,36 @@ def _drain(run: Run, engine: Any, *, until: datetime, policy: str,
     with Session(engine, expire_on_commit=False) as session:
         while run.events and run.events[0][0] <= until:
             at, _, kind, payload = heapq.heappop(run.events)
-            if kind == "free":
-                if not calls or at >= until:
-                    continue
-                task = claim(policy=policy, session=session, user=payload, now=at,
-                             oracle=oracle)
-                if task is None:
-                    run.push(at + timedelta(minutes=IDLE_MINUTES), "free", payload)
-                else:
-                    _on_claimed(run, session, payload, task, at)
-            elif kind == "log":
-                _log(run, session, at, payload)
-            elif kind == "automate":
-                _automate(run, session, at)
-            elif kind == "repeat":
-                _repeat(run, session, at, payload)
-            elif kind == "reply":
-                _reply(run, session, at, payload)
+            with clock.pinned(at):
+                _handle(run, session, at, kind, payload, policy=policy, oracle=oracle,
+                        calls=calls, until=until)
         # Calls still running at the end of the day finish after `until`.
         if calls:
             pending = [e for e in run.events if e[2] == "log"]
             for at, _, _, payload in sorted(pending, key=lambda e: (e[0], e[1])):
-                _log(run, session, at, payload)
+                with clock.pinned(at):
+                    _log(run, session, at, payload)
             run.events = [e for e in run.events if e[2] not in ("log", "free")]
             heapq.heapify(run.events)
+
+
+def _handle(run: Run, session: Session, at: datetime, kind: str, payload: Any, *, policy: str,
+            oracle: Callable[[Any, datetime], float], calls: bool, until: datetime) -> None:
+    """One event."""
+    if kind == "free":
+        if not calls or at >= until:
+            return
+        task = claim(policy=policy, session=session, user=payload, now=at,
+                     oracle=oracle)
+        if task is None:
+            run.push(at + timedelta(minutes=IDLE_MINUTES), "free", payload)
+        else:
+            _on_claimed(run, session, payload, task, at)
+    elif kind == "log":
+        _log(run, session, at, payload)
+    elif kind == "automate":
+        _automate(run, session, at)
+    elif kind == "repeat":
+        _repeat(run, session, at, payload)
+    elif kind == "reply":
+        _reply(run, session, at, payload)

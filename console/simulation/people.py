@@ -96,7 +96,8 @@ class PeopleModel:
             call, at)
         minutes = self.minutes(call.kind, answered, call.person, call.attempt)
         if not answered:
-            missed = "voicemail" if self.draw(call.person, call.attempt, "vm") < 0.5 else "no_answer"
+            voicemail = self.draw(call.person, call.attempt, "vm") < 0.5
+            missed = "voicemail" if voicemail else "no_answer"
             return Outcome(missed, minutes)
         if call.kind == "contact_lead":
             booked = self.draw(call.person, "book") < self.people.lead_book_rate

@@ -42,7 +42,7 @@ def run_one(world: World, policy: str, progress: Progress | None = None) -> dict
     home = Path(tempfile.mkdtemp(prefix="loopdesk-sim-"))
     try:
         start = datetime.combine(world.start_date, time(0), tzinfo=UTC) - timedelta(days=1)
-        process = subprocess.Popen(
+        process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
             [sys.executable, "-m", "console.simulation.worker", policy],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env=isolated_environment(home=home, now=start), cwd=home,

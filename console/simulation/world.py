@@ -7,6 +7,7 @@ one line naming the offending key, so the CLI prints `error: ...` and exits 2.
 
 from __future__ import annotations
 
+import itertools
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date
@@ -66,7 +67,7 @@ class People:
         points = sorted(self.answer_rate_by_local_hour.items())
         if hour <= points[0][0]:
             return points[0][1]
-        for (h0, r0), (h1, r1) in zip(points, points[1:], strict=False):
+        for (h0, r0), (h1, r1) in itertools.pairwise(points):
             if hour <= h1:
                 return r0 + (r1 - r0) * (hour - h0) / (h1 - h0)
         return points[-1][1]
