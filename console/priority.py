@@ -175,9 +175,18 @@ def rank_key_expr() -> pl.Expr:
 
 
 def with_scores(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add `value`, `p_success` and `rank_key` to rows with the inputs those need."""
+    """Add `value`, `p_success` and `rank_key` to rows with the inputs those need.
+
+    Optional `value_factor` / `p_factor` columns (console/learning.py `with_learned`) scale
+    the value and P(success) by what the queue has learned; without them nothing changes.
+    """
+    value, p_success = value_expr(), p_success_expr()
+    if "value_factor" in frame.columns:
+        value = value * pl.col("value_factor")
+    if "p_factor" in frame.columns:
+        p_success = p_success * pl.col("p_factor")
     return (
-        frame.with_columns(value=value_expr(), p_success=p_success_expr())
+        frame.with_columns(value=value, p_success=p_success)
         .with_columns(rank_key=rank_key_expr())
     )
 
@@ -233,8 +242,12 @@ def explain(
     attempt: int,
     share: Share,
     now: datetime,
+    learned: str | None = None,
 ) -> list[str]:
-    """A short list of reasons this task ranks where it does (no names, no phones)."""
+    """A short list of reasons this task ranks where it does (no names, no phones).
+
+    `learned` is what the queue learned that moved this task (e.g. the hour's answer rate).
+    """
     origin = {
         "contact_lead": "lead referred",
         "close_loop": "lead outcome known",
@@ -248,4 +261,6 @@ def explain(
     if abs(share.behind_hours) >= 0.5:
         side = "behind" if share.behind_hours > 0 else "ahead of"
         reasons.append(f"practice {abs(share.behind_hours):.0f} h {side} its hours this week")
+    if learned:
+        reasons.append(learned)
     return reasons

@@ -22,11 +22,11 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from console import clock, passwords
 from console.channels import Channels
-from console.db import get_engine, init_db
+from console.db import columns, get_engine, init_db
 from console.dispositions import log_disposition
 from console.inbound import record_inbound
 from console.leads import LeadInput, create_lead
@@ -115,13 +115,13 @@ def _setup(run: Run, home: Path, last_day: date) -> None:
     engine = get_engine()
     init_db(engine)
     with Session(engine) as session:
-        slugs = list(session.execute(select(PracticeSettings.practice_slug)).scalars())
+        slugs = list(session.execute(select(*columns(PracticeSettings.practice_slug))).scalars())
         for i in range(world.agency.coordinators):
             add_user(session=session, email=f"coordinator{i + 1:02d}@sim.loopdesk.test",
                      role=Role.coordinator, password=passwords.generate_password(),
                      practice_slugs=slugs, actor="system:simulation", now=run.start)
         run.users = list(session.execute(
-            select(User).where(User.role == Role.coordinator).order_by(User.user_id)
+            select(User).where(col(User.role) == Role.coordinator).order_by(col(User.user_id))
         ).scalars())
         run.case_values = {
             p.practice_slug: float(p.avg_case_value or 0.0)
@@ -238,8 +238,9 @@ def _referrer_of(session: Session, task: Task) -> str | None:
 def _repeat(run: Run, session: Session, now: datetime, payload: Any) -> None:
     slug, lead_id, referrer_id = payload
     closed = session.execute(
-        select(LeadEvent.event_id).where(LeadEvent.practice_slug == slug)
-        .where(LeadEvent.lead_id == lead_id).where(LeadEvent.event == "loop_closed").limit(1)
+        select(*columns(LeadEvent.event_id)).where(col(LeadEvent.practice_slug) == slug)
+        .where(col(LeadEvent.lead_id) == lead_id).where(col(LeadEvent.event) == "loop_closed")
+        .limit(1)
     ).first() is not None
     referrer = f"{slug}:patient:{referrer_id}"
     if run.people.refers_again(f"{referrer}:{lead_id}", closed):
@@ -256,7 +257,7 @@ def _automate(run: Run, session: Session, now: datetime) -> None:
         run_automation(session=session, snapshot=snapshot, channels=Channels(email=email,
                        sms=sms), now=now)
     sent = session.execute(
-        select(Message).where(Message.purpose == "ask").where(Message.sent_at == now)
+        select(Message).where(col(Message.purpose) == "ask").where(col(Message.sent_at) == now)
     ).scalars().all()
     for message in sent:
         person = f"{message.practice_slug}:{message.subject_type}:{message.subject_id}"

@@ -17,6 +17,7 @@ import polars as pl
 from sqlalchemy import select
 from sqlmodel import Session
 
+from console.db import columns
 from console.models.practice import PracticeSettings
 from console.models.work import Lead, LeadEvent, Task, Touch
 from console.simulation.world import KINDS, World
@@ -36,22 +37,24 @@ def _utc() -> pl.Datetime:
 def measure(*, session: Session, world: World, policy: str, measure_from: datetime,
             end: datetime) -> dict[str, Any]:
     """The policy's figures over [measure_from, end)."""
-    touches = _frame(session, select(
+    touches = _frame(session, select(*columns(
         Touch.task_id, Touch.practice_slug, Touch.task_kind, Touch.disposition, Touch.minutes,
         Touch.started_at, Touch.coordinator_id,
-    ), {"task_id": pl.Int64, "practice_slug": pl.String, "task_kind": pl.String,
+    )), {"task_id": pl.Int64, "practice_slug": pl.String, "task_kind": pl.String,
         "disposition": pl.String, "minutes": pl.Float64, "started_at": _utc(),
         "coordinator_id": pl.Int64})
     calls = touches.filter(pl.col("coordinator_id").is_not_null())
     window = calls.filter((pl.col("started_at") >= measure_from) & (pl.col("started_at") < end))
-    tasks = _frame(session, select(
+    tasks = _frame(session, select(*columns(
         Task.task_id, Task.kind, Task.case_value, Task.sla_deadline, Task.closed_at,
         Task.close_reason,
-    ), {"task_id": pl.Int64, "kind": pl.String, "case_value": pl.Float64,
+    )), {"task_id": pl.Int64, "kind": pl.String, "case_value": pl.Float64,
         "sla_deadline": _utc(), "closed_at": _utc(), "close_reason": pl.String})
-    leads = _frame(session, select(Lead.lead_id, Lead.referred_at, Lead.duplicate_of_lead_id),
+    leads = _frame(session, select(*columns(Lead.lead_id, Lead.referred_at,
+                                                     Lead.duplicate_of_lead_id)),
                    {"lead_id": pl.String, "referred_at": _utc(), "duplicate": pl.String})
-    events = _frame(session, select(LeadEvent.lead_id, LeadEvent.event, LeadEvent.at),
+    events = _frame(session, select(*columns(LeadEvent.lead_id, LeadEvent.event,
+                                                     LeadEvent.at)),
                     {"lead_id": pl.String, "event": pl.String, "at": _utc()})
     practices = session.execute(select(PracticeSettings)).scalars().all()
 
