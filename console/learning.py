@@ -92,7 +92,7 @@ def _frame(rows: Any) -> pl.DataFrame:
 
 def satisfaction_band() -> pl.Expr:
     """The satisfaction band of a task's `satisfaction_score` (as the mart bands it)."""
-    score = pl.col("satisfaction_score")
+    score = pl.col("satisfaction_score").cast(pl.Float64)
     return (
         pl.when(score.is_null()).then(pl.lit("unknown"))
         .when(score <= 4).then(pl.lit("0-4"))
@@ -105,14 +105,15 @@ def satisfaction_band() -> pl.Expr:
 def with_learned(frame: pl.DataFrame, learned: Learned) -> pl.DataFrame:
     """Add `p_factor` and `value_factor` columns (vectorised lookups; 1.0 where unknown)."""
     attempt_key = pl.concat_str(
-        pl.col("kind"), pl.col("attempt").clip(1, MAX_LEARNED_ATTEMPT).cast(pl.String),
+        pl.col("kind").cast(pl.String),
+        pl.col("attempt").cast(pl.Int64).clip(1, MAX_LEARNED_ATTEMPT).cast(pl.String),
         separator=":")
     attempt = attempt_key.replace_strict(learned.attempt, default=1.0, return_dtype=pl.Float64)
     satisfaction = satisfaction_band().replace_strict(learned.satisfaction, default=1.0,
                                                       return_dtype=pl.Float64)
-    category = (pl.col("category").replace_strict(learned.category, default=1.0,
-                                                  return_dtype=pl.Float64)
-                if "category" in frame.columns else pl.lit(1.0))
+    category = (pl.col("category").cast(pl.String).replace_strict(
+        learned.category, default=1.0, return_dtype=pl.Float64)
+        if "category" in frame.columns else pl.lit(1.0))
     asks = pl.col("kind").is_in(ASK_KINDS)
     return frame.with_columns(
         p_factor=attempt * pl.when(asks).then(satisfaction * category * learned.names)
