@@ -34,6 +34,7 @@ from console.models.identity import Role, User
 from console.models.outreach import Message
 from console.models.practice import PracticeSettings
 from console.models.work import LeadEvent, Task
+from console.queue import StaleClaim
 from console.simulation.exports import write_night
 from console.simulation.people import Call, PeopleModel
 from console.simulation.policies import claim
@@ -74,6 +75,7 @@ class Run:
     counter: itertools.count[int] = field(default_factory=itertools.count)
     events: list[tuple[datetime, int, str, Any]] = field(default_factory=list)
     calls_total: int = 0
+    stale_logs: int = 0
 
     def push(self, at: datetime, kind: str, payload: Any = None) -> None:
         """Schedule an event."""
@@ -99,19 +101,36 @@ def _scale_contracts(exports: Path, world: World) -> None:
 
 
 def _setup(run: Run, home: Path, last_day: date) -> None:
-    from console.users import add_user
-    from pipelines.generate import generate_exports
+    from console.lifecycle import build_everything
 
     world = run.world
     full = home / "exports-future"
+    if world.source == "agency":
+        # The agency's own ingested exports were copied into this home (runner.py).
+        with clock.pinned(run.start):
+            build_everything(now=run.start)
+    else:
+        _generate(world, full, last_day, run.zone)
+        nightly(home, run.start)
+    _create_team(run)
+
+
+def _generate(world: World, full: Path, last_day: date, zone: ZoneInfo) -> None:
+    from pipelines.generate import generate_exports
+
     # The exports run to the end of the world: treatments completed and friends referred
     # after the start stay invisible to the marts (which read as of each build) until their
     # day comes, so every nightly build brings the day's new work.
     generate_exports(full, practices=world.practices.count, seed=world.seed,
                      months=world.practices.months_of_history,
-                     now=_local(last_day, time(23, 0), run.zone))
+                     now=_local(last_day, time(23, 0), zone))
     _scale_contracts(full, world)
-    nightly(home, run.start)
+
+
+def _create_team(run: Run) -> None:
+    from console.users import add_user
+
+    world = run.world
     engine = get_engine()
     init_db(engine)
     with Session(engine) as session:
@@ -136,8 +155,9 @@ def nightly(home: Path, at: datetime) -> None:
     from pipelines.ingest import ingest
 
     with clock.pinned(at):
-        write_night(home / "exports-future", home / "exports", at)
-        ingest(home / "exports")
+        if (home / "exports-future").exists():
+            write_night(home / "exports-future", home / "exports", at)
+            ingest(home / "exports")
         build_everything(now=at)
 
 
@@ -211,11 +231,19 @@ def _log(run: Run, session: Session, now: datetime, payload: Any) -> None:
     key = person_key(task, run.lead_keys)
     if outcome.disposition == "referred":
         friend_key, lead = _friend(key, 0)
-    result = log_disposition(
-        session=session, user=user, task_id=task.task_id, claim_version=task.claim_version,
-        disposition=outcome.disposition, minutes=outcome.minutes, notes="", callback_at=None,
-        lead=lead, now=now,
-    )
+    try:
+        result = log_disposition(
+            session=session, user=user, task_id=task.task_id, claim_version=task.claim_version,
+            disposition=outcome.disposition, minutes=outcome.minutes, notes="",
+            callback_at=None, lead=lead, now=now,
+        )
+    except StaleClaim:
+        # The real service refused the outcome (e.g. automation took the ask over during
+        # the call): the coordinator sees an error and moves on, as in the console.
+        session.rollback()
+        run.stale_logs += 1
+        run.push(now + timedelta(minutes=WRAP_UP_MINUTES), "free", user)
+        return
     run.calls_total += 1
     if outcome.disposition == "referred" and result.lead_id:
         run.lead_keys[result.lead_id] = friend_key
@@ -324,8 +352,9 @@ def run_policy(world: World, policy: str, home: Path, progress: Progress | None 
     if progress is not None:
         progress(1.0, f"{policy}: measuring")
     with Session(engine) as session:
-        return measure(session=session, world=world, policy=policy,
-                       measure_from=run.measure_from, end=run.end)
+        figures = measure(session=session, world=world, policy=policy,
+                          measure_from=run.measure_from, end=run.end)
+    return figures | {"refused_outcomes": run.stale_logs}
 
 
 def _drain(run: Run, engine: Any, *, until: datetime, policy: str,

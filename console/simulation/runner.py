@@ -41,6 +41,8 @@ def run_one(world: World, policy: str, progress: Progress | None = None) -> dict
     """Run one policy in a worker process and a fresh temporary home; its figures."""
     home = Path(tempfile.mkdtemp(prefix="loopdesk-sim-"))
     try:
+        if world.source == "agency" and world.raw_store:
+            copy_raw_store(Path(world.raw_store), home / "warehouse" / "raw.duckdb")
         start = datetime.combine(world.start_date, time(0), tzinfo=UTC) - timedelta(days=1)
         process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
             [sys.executable, "-m", "console.simulation.worker", policy],
@@ -65,6 +67,18 @@ def run_one(world: World, policy: str, progress: Progress | None = None) -> dict
         return dict(json.loads(output))
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def copy_raw_store(source: Path, target: Path) -> None:
+    """Copy the agency's raw store (its ingested exports) into a simulation home, read-only."""
+    import duckdb
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(target)) as conn:
+        quoted = str(source).replace("'", "''")
+        conn.execute(f"attach '{quoted}' as agency (read_only)")
+        conn.execute(f"copy from database agency to {target.stem}")
+        conn.execute("detach agency")
 
 
 def simulate(world: World, policies: Sequence[str] = POLICIES,

@@ -22,7 +22,7 @@ def _progress(fraction: float, message: str) -> None:
 def main() -> None:
     """Run the policy named on the command line over the world read from stdin."""
     policy = sys.argv[1]
-    world = parse_world(json.loads(sys.stdin.read()))
+    world = parse_world(json.loads(sys.stdin.read()), internal=True)
     result = run_policy(world, policy, get_settings().resolved_home, _progress)
     sys.stdout.write(json.dumps(result) + "\n")
 

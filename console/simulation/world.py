@@ -79,6 +79,10 @@ class World:
 
     seed: int = 7
     days: int = 28
+    # "generated" (practices made as `loopdesk generate` does) or "agency": the agency's own
+    # ingested exports, copied from `raw_store` (the staffing what-if; not a world-file key).
+    source: str = "generated"
+    raw_store: str | None = None
     warm_up_days: int | None = None  # default: min(14, days // 2)
     start_date: date = date(2026, 11, 2)
     agency: Agency = field(default_factory=Agency)
@@ -192,8 +196,15 @@ def _people(data: dict[str, Any]) -> People:
     return People(**values)
 
 
-def parse_world(data: dict[str, Any]) -> World:
-    """Check a parsed TOML document and build the World (UserError on the first problem)."""
+def parse_world(data: dict[str, Any], *, internal: bool = False) -> World:
+    """Check a parsed TOML document and build the World (UserError on the first problem).
+
+    `internal` also accepts `source` / `raw_store`, which only the console sets.
+    """
+    if not internal:
+        for key in ("source", "raw_store"):
+            if key in data:
+                raise _fail(f"unknown key {key!r}")
     _known("", data, World)
     values: dict[str, Any] = {}
     if "seed" in data:
@@ -250,6 +261,8 @@ def parse_world(data: dict[str, Any]) -> World:
         })
     if "people" in data:
         values["people"] = _people(_table("people", data["people"]))
+    if data.get("source") == "agency" and isinstance(data.get("raw_store"), str):
+        values["source"], values["raw_store"] = "agency", data["raw_store"]
     world = World(**values)
     if world.warm_up >= world.days:
         raise _fail(f"warm_up_days ({world.warm_up}) must be less than days ({world.days})")

@@ -1,4 +1,4 @@
-"""mart_learned_rates: the queue's estimates converge to the truth and equal the prior without data."""
+"""mart_learned_rates: estimates converge to the truth and equal the prior without data."""
 
 from __future__ import annotations
 
