@@ -234,3 +234,39 @@ def test_oracle_beats_the_shipped_constants_where_they_are_badly_wrong() -> None
         prio["booked_revenue_per_coordinator_hour"]
         / oracle["booked_revenue_per_coordinator_hour"], abs=1e-3)
     assert prio["ratio_to_fifo"] is None  # fifo was not run
+
+
+def test_the_staffing_what_if_runs_on_the_agencys_own_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two practices built the normal way; the what-if simulates them in a worker process
+    and leaves the agency's own store untouched."""
+    from sqlmodel import Session, func, select
+
+    from console.access import CurrentUser
+    from console.db import get_engine
+    from console.models.identity import Role
+    from console.models.work import Touch
+    from console.views.simulation import agency_world, staffing_answer
+    from tests.worlds import build_generated_world, point_at_home
+    from warehouse.scope import Scope
+
+    home = tmp_path / "agency"
+    home.mkdir()
+    point_at_home(monkeypatch, home, now="2026-11-25T15:00:00+00:00")
+    build_generated_world(tmp_path / "drop", practices=2, seed=4, months=6,
+                          now=datetime(2026, 11, 25, 15, tzinfo=UTC))
+    manager = CurrentUser(user_id=1, email="m@agency.test", role=Role.manager,
+                          practice_slugs=frozenset(), scope=Scope.agency())
+    with Session(get_engine()) as session:
+        world = agency_world(session=session, days=3,
+                             now=datetime(2026, 11, 25, 15, tzinfo=UTC))
+        assert world.source == "agency" and world.practices.count == 2
+        assert manager.role == "manager"
+        from console.simulation.runner import run_one
+
+        figures = run_one(world.with_coordinators(1), "priority")
+        assert figures["calls"] > 0
+        assert {row["practice"] for row in figures["hours"]} and figures["coordinator_hours"] == 7
+        assert session.exec(select(func.count()).select_from(Touch)).one() == 0
+    assert staffing_answer({1: figures}, days=3, warm_up=2)
