@@ -2,11 +2,11 @@
 
 The settings must already point at that home (the worker process sets LOOPDESK_HOME). The
 run generates the practices' exports, ingests and builds them, creates the coordinators, then
-steps through the world's days with the injected clock: a nightly `build_everything`, hourly
-`run_automation` passes (messages go to a recording channel; the people model decides who
-replies), and coordinators who claim (`claim_next`, or the comparison orders in policies.py),
-call (the people model decides what happens and how long it takes) and log the outcome with
-`log_disposition`. Everything after the warm-up days is measured (metrics.py).
+steps through the world's days with the injected clock: a nightly `build_everything`,
+`run_automation` passes every 4 hours (messages go to a recording channel; the people model
+decides who replies), and coordinators who claim (`claim_next`, or the comparison orders in
+policies.py), call (the people model decides what happens and how long it takes) and log the
+outcome with `log_disposition`. Everything after the warm-up days is measured (metrics.py).
 """
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ WRAP_UP_MINUTES = 1.0  # between one call's end and the next claim
 IDLE_MINUTES = 10.0  # a coordinator with nothing callable looks again this much later
 REPEAT_AFTER = timedelta(days=10)  # a referrer's next referral, if any, comes this much later
 BUILD_LOCAL = time(1, 0)  # the nightly build, agency time
+# `loopdesk automate` passes: half an hour before the day starts, then every 4 hours (each
+# pass re-reads every ask target, the costliest step of a simulated day).
+AUTOMATE_EVERY = timedelta(hours=4)
 Progress = Callable[[float, str], None]
 
 
@@ -334,10 +337,10 @@ def run_policy(world: World, policy: str, home: Path, progress: Progress | None 
     for index, day in enumerate(calendar):
         if progress is not None:
             progress(index / len(calendar), f"{policy}: day {index + 1} of {len(calendar)}")
+        if day.weekday() >= 5:
+            continue  # nobody works: the next working day's night brings everything
         if index > 0:
             nightly(home, _local(day, BUILD_LOCAL, zone))
-        if day.weekday() >= 5:
-            continue
         begin = _local(day, start_hour, zone)
         finish = begin + timedelta(hours=world.agency.hours_per_day)
         for user in run.users:
@@ -345,7 +348,7 @@ def run_policy(world: World, policy: str, home: Path, progress: Progress | None 
         hour = begin - timedelta(minutes=30)
         while hour < finish:
             run.push(hour, "automate")
-            hour += timedelta(hours=1)
+            hour += AUTOMATE_EVERY
         _drain(run, engine, until=finish, policy=policy, oracle=oracle)
     run.end = _local(calendar[-1] + timedelta(days=1), time(0), zone)
     _drain(run, engine, until=run.end, policy=policy, oracle=oracle, calls=False)
