@@ -9,7 +9,8 @@ did, and a cell's pull grows with its evidence:
 - the value of a referral-bearing task (ask, follow-up, contact_lead, close_loop) × the
   lead_book ratio;
 - at ranking time, × the hour factor: P(answer | person type, the practice's local hour now)
-  / P(answer | person type), clipped to [HOUR_FACTOR_MIN, HOUR_FACTOR_MAX] (console/ranking.py).
+  / P(answer | person type), the hour shrunk towards the learned overall rate, clipped to
+  [HOUR_FACTOR_MIN, HOUR_FACTOR_MAX] (console/ranking.py).
 Everything here is vectorised over polars frames; the per-task loop is never in Python.
 """
 
@@ -25,14 +26,19 @@ from sqlalchemy import delete, insert, select
 from sqlmodel import Session
 
 from console.models.learning import LearnedRate
-from console.priority import HOUR_FACTOR_MAX, HOUR_FACTOR_MIN, MAX_LEARNED_ATTEMPT
+from console.priority import (
+    HOUR_FACTOR_MAX,
+    HOUR_FACTOR_MIN,
+    MAX_LEARNED_ATTEMPT,
+    PRIOR_STRENGTH,
+)
 
 _TABLE = LearnedRate.__table__  # type: ignore[attr-defined]
 REFERRAL_KINDS = ("ask", "follow_up", "contact_lead", "close_loop")
 ASK_KINDS = ("ask", "follow_up")
 _HOURS = (
     select(_TABLE.c.cell_group, _TABLE.c.band, _TABLE.c.measure, _TABLE.c.estimate,
-           _TABLE.c.trials)
+           _TABLE.c.successes, _TABLE.c.trials)
     .where(_TABLE.c.measure.in_(("answer_hour", "answer_all")))
 )
 
@@ -155,18 +161,23 @@ class HourFactors:
 
 
 def hour_factors(session: Session) -> HourFactors:
-    """The hour factors from the store: one small read (≤ 50 rows)."""
+    """The hour factors from the store: one small read (≤ 50 rows).
+
+    An hour's rate is shrunk towards its group's *learned* overall rate (not the constant),
+    so an hour nobody was called at has factor 1.0: only evidence about that hour moves it.
+    """
     rows = session.execute(_HOURS).all()
     overall = {row.cell_group: float(row.estimate) for row in rows if row.measure == "answer_all"}
     factors: dict[tuple[str, int], float] = {}
     rates: dict[tuple[str, int], tuple[float, int]] = {}
     for row in rows:
-        if row.measure != "answer_hour" or not overall.get(row.cell_group):
+        base = overall.get(row.cell_group)
+        if row.measure != "answer_hour" or not base or not row.trials:
             continue
         key = (row.cell_group, int(row.band))
-        factors[key] = min(HOUR_FACTOR_MAX, max(HOUR_FACTOR_MIN,
-                                                float(row.estimate) / overall[row.cell_group]))
-        rates[key] = (float(row.estimate), int(row.trials))
+        rate = (float(row.successes) + PRIOR_STRENGTH * base) / (row.trials + PRIOR_STRENGTH)
+        factors[key] = min(HOUR_FACTOR_MAX, max(HOUR_FACTOR_MIN, rate / base))
+        rates[key] = (rate, int(row.trials))
     return HourFactors(factors=factors, rates=rates)
 
 

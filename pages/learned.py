@@ -21,7 +21,7 @@ st.caption(
     "moves towards what the calls show as evidence grows; the queue ranks with these rates."
 )
 if view["hours"]:
-    st.subheader("Who answers when (local time of the person called)")
+    st.subheader("Who answers when (local time of the person called; hours with calls)")
     chart = (
         alt.Chart(alt.Data(values=view["hours"]))
         .mark_line(point=True)

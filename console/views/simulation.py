@@ -68,7 +68,8 @@ def learned_view(*, session: Session, user: CurrentUser) -> dict[str, Any]:
     hours = [
         {"hour": int(r["band"]), "who": "patients" if r["cell_group"] == "patient" else "leads",
          "answer rate": round(r["estimate"], 3), "calls": r["trials"]}
-        for r in table.filter(pl.col("measure") == "answer_hour").iter_rows(named=True)
+        for r in table.filter((pl.col("measure") == "answer_hour") & (pl.col("trials") > 0))
+        .iter_rows(named=True)
     ]
     built = table["built_at"].max() if table.height else None
     evidence = int(table.filter(pl.col("measure") == "answer_all")["trials"].sum() or 0)

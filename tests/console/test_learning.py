@@ -78,12 +78,15 @@ def test_the_hour_factor_reorders_the_queue_and_says_why(tmp_path: Path) -> None
         session.execute(insert(LearnedRate), rows)
         session.commit()
         factors = hour_factors(session)
-        assert factors.factor("patient", 12) == pytest.approx(1.4)
-        assert factors.factor("patient", 9) == pytest.approx(0.5)  # clipped at 0.4 → 0.5
+        # (420 + 20 × 0.5) / 620 = 0.694, over 0.5 overall; (40 + 10) / 220 = 0.227 → 0.45,
+        # clipped at 0.5; an hour nobody was called at stays neutral.
+        assert factors.factor("patient", 12) == pytest.approx(0.6935 / 0.5, abs=1e-3)
+        assert factors.factor("patient", 9) == pytest.approx(0.5)
+        assert factors.factor("patient", 15) == 1.0
         # 17:00 UTC is 12:00 in New York and 09:00 in Los Angeles.
         after = list_queue(session=session, user=manager, now=NOW.replace(hour=17))
         assert after[0].practice_slug == "smile-ny"
-        assert "answers 70% at this hour (600 calls)" in after[0].why
-        assert "answers 20% at this hour (200 calls)" in after[1].why
+        assert "answers 69% at this hour (600 calls)" in after[0].why
+        assert "answers 23% at this hour (200 calls)" in after[1].why
         claimed = claim_next(session=session, user=manager, now=NOW.replace(hour=17))
         assert claimed is not None and claimed.practice_slug == "smile-ny"

@@ -21,7 +21,11 @@ def test_manager_sees_the_learned_rates_with_their_evidence(login: Login, world:
     assert {"what", "for", "band", "learned", "prior", "evidence (calls)"} <= set(frame.columns)
     assert "answers the call (by local hour)" in set(frame["what"])
     assert "17:00" in set(frame["band"])
-    assert app.get("vega_lite_chart")
+    # This world has no logged calls yet: every cell shows zero evidence and its prior, and
+    # there is no answer-by-hour curve to draw.
+    assert set(frame["evidence (calls)"]) == {0}
+    assert (frame["learned"] == frame["prior"]).all()
+    assert not app.get("vega_lite_chart")
 
 
 def _figures(lead_sla: float, delivered: float) -> dict[str, object]:
