@@ -79,6 +79,15 @@ class Learned:
             category=category, names=names, book=book,
         )
 
+    def close_to(self, other: Learned, tolerance: float = 0.005) -> bool:
+        """Whether every ratio is within `tolerance` of the other's (then nothing is re-scored)."""
+        def near(a: dict[str, float], b: dict[str, float]) -> bool:
+            return all(abs(a.get(k, 1.0) - b.get(k, 1.0)) <= tolerance for k in {*a, *b})
+        return (near(self.attempt, other.attempt) and near(self.satisfaction, other.satisfaction)
+                and near(self.category, other.category)
+                and abs(self.names - other.names) <= tolerance
+                and abs(self.book - other.book) <= tolerance)
+
     @classmethod
     def load(cls, session: Session) -> Learned:
         """The learned ratios in the operational store (refresh keeps them)."""

@@ -239,9 +239,10 @@ def refresh_tasks(
             session.add(practice)
     session.flush()
     mart_learned = read_mart(snapshot)
+    before = Learned.load(session)
     if mart_learned is not None:
         store(session=session, rates=mart_learned, now=now)
-    learned = Learned.from_frame(mart_learned) if mart_learned is not None else Learned()
+    learned = Learned.from_frame(mart_learned) if mart_learned is not None else before
     case_values = rates.select("practice_slug", "avg_case_value")
     patients = effective_patients(_mart(snapshot, "mart_patients"), facts.revoked)
     leads = effective_leads(mart_leads=_mart(snapshot, "mart_leads"), facts=facts)
@@ -293,7 +294,7 @@ def refresh_tasks(
     closed += close_tasks(session=session, task_ids=gone["task_id"], reason="reason_gone",
                           now=now)
     created = _insert(session, score_frame(fresh, rates, practices, learned), now)
-    if mart_learned is not None:
+    if not learned.close_to(before):
         rescore_open(session=session, learned=learned)
     session.commit()
     open_count = active.height - closed + created

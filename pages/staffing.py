@@ -32,7 +32,7 @@ left, right = st.columns(2)
 most = int(left.number_input("Up to this many coordinators", min_value=1, max_value=MAX_TEAM,
                              value=min(MAX_TEAM, max(2, current + 1)), step=1))
 days = int(right.number_input("Working days to simulate", min_value=2, max_value=MAX_DAYS,
-                              value=10, step=1))
+                              value=5, step=1))
 sizes = list(range(1, most + 1))
 warm_up = min(2, days - 1)
 job = guarded(lambda: staffing_job(user=user, sizes=sizes, days=days))
@@ -78,7 +78,8 @@ def _progress() -> None:
 
 
 if job is None:
-    st.info("Choose the team sizes and press Run: a few minutes for a dozen clients.")
+    st.info("Choose the team sizes and press Run: each team size is one simulation, a minute "
+            "or more for a dozen clients.")
 elif job.error:
     st.error(f"The what-if could not run: {job.error}")
 elif not job.done:

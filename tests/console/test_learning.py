@@ -90,3 +90,26 @@ def test_the_hour_factor_reorders_the_queue_and_says_why(tmp_path: Path) -> None
         assert "answers 23% at this hour (200 calls)" in after[1].why
         claimed = claim_next(session=session, user=manager, now=NOW.replace(hour=17))
         assert claimed is not None and claimed.practice_slug == "smile-ny"
+
+
+def test_open_tasks_are_rescored_when_the_learned_rates_move(tmp_path: Path) -> None:
+    """Bookings learned at half the prior: an open ask's value and rank key follow."""
+    import math
+
+    from console.tasks import rescore_open
+
+    engine = sqlite_engine(tmp_path)
+    with session_for(engine) as session:
+        practice = add_practice(session)
+        task = add_task(session, practice)
+        value, rank = task.value, task.rank_key
+        assert rescore_open(session=session, learned=Learned()) == 0  # nothing learned
+        halved = Learned.from_frame(_priors().with_columns(
+            estimate=pl.when(pl.col("measure") == "lead_book").then(pl.col("prior") / 2)
+            .otherwise(pl.col("estimate"))))
+        assert not halved.close_to(Learned())
+        assert rescore_open(session=session, learned=halved) == 1
+        session.commit()
+        session.refresh(task)
+        assert task.value == pytest.approx(value / 2)
+        assert task.rank_key == pytest.approx(rank + math.log(0.5))
