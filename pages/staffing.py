@@ -43,7 +43,8 @@ if st.button("Run the what-if", type="primary", disabled=job is not None and not
 
 
 def _charts(finished: StaffingJob) -> None:
-    st.success(staffing_answer(finished.results, days=days, warm_up=warm_up))
+    answer = staffing_answer(finished.results, days=days, warm_up=warm_up)
+    (st.warning if answer.startswith("Even") else st.success)(answer)
     rows = staffing_rows(finished, days, warm_up)
     sla, hours, revenue = st.columns(3)
     sla.altair_chart(
