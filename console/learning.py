@@ -16,93 +16,20 @@ Everything here is vectorised over polars frames; the per-task loop is never in 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import duckdb
 import polars as pl
 from sqlalchemy import delete, insert, select
 from sqlmodel import Session
 
+from console.learned import ASK_KINDS, REFERRAL_KINDS, HourFactors, Learned, hour_factors
 from console.models.learning import LearnedRate
-from console.priority import (
-    HOUR_FACTOR_MAX,
-    HOUR_FACTOR_MIN,
-    MAX_LEARNED_ATTEMPT,
-    PRIOR_STRENGTH,
-)
+from console.priority import MAX_LEARNED_ATTEMPT
 
 _TABLE = LearnedRate.__table__  # type: ignore[attr-defined]
-REFERRAL_KINDS = ("ask", "follow_up", "contact_lead", "close_loop")
-ASK_KINDS = ("ask", "follow_up")
-_HOURS = (
-    select(_TABLE.c.cell_group, _TABLE.c.band, _TABLE.c.measure, _TABLE.c.estimate,
-           _TABLE.c.successes, _TABLE.c.trials)
-    .where(_TABLE.c.measure.in_(("answer_hour", "answer_all")))
-)
-
-
-@dataclass(frozen=True)
-class Learned:
-    """The ratios the queue applies (all 1.0 when nothing is learned)."""
-
-    attempt: dict[str, float] = field(default_factory=dict)  # "kind:attempt" -> ratio
-    satisfaction: dict[str, float] = field(default_factory=dict)  # band -> ratio
-    category: dict[str, float] = field(default_factory=dict)  # category -> ratio
-    names: float = 1.0
-    book: float = 1.0
-
-    @classmethod
-    def from_frame(cls, rates: pl.DataFrame) -> Learned:
-        """From rows shaped like mart_learned_rates (measure, cell_group, band, prior, estimate)."""
-        if rates.is_empty():
-            return cls()
-        ratio = rates.with_columns(
-            ratio=pl.when(pl.col("prior") > 0).then(pl.col("estimate") / pl.col("prior"))
-            .otherwise(1.0))
-
-        def cells(measure: str, key: pl.Expr) -> dict[str, float]:
-            part = ratio.filter(pl.col("measure") == measure)
-            return dict(zip(part.select(key.alias("k"))["k"], part["ratio"], strict=True))
-
-        overall = ratio.filter(pl.col("measure") == "willing_all")["estimate"]
-        willing_all = float(overall[0]) if overall.len() else None
-        categories = ratio.filter(pl.col("measure") == "willing_category")
-        category = (dict(zip(categories["band"], categories["estimate"] / willing_all,
-                             strict=True)) if willing_all else {})
-        names = cells("names_friend", pl.col("band")).get("all", 1.0)
-        book = cells("lead_book", pl.col("band")).get("all", 1.0)
-        return cls(
-            attempt=cells("answer_attempt", pl.concat_str("cell_group", "band", separator=":")),
-            satisfaction=cells("willing_satisfaction", pl.col("band")),
-            category=category, names=names, book=book,
-        )
-
-    def close_to(self, other: Learned, tolerance: float = 0.005) -> bool:
-        """Whether every ratio is within `tolerance` of the other's (then nothing is re-scored)."""
-        def near(a: dict[str, float], b: dict[str, float]) -> bool:
-            return all(abs(a.get(k, 1.0) - b.get(k, 1.0)) <= tolerance for k in {*a, *b})
-        return (near(self.attempt, other.attempt) and near(self.satisfaction, other.satisfaction)
-                and near(self.category, other.category)
-                and abs(self.names - other.names) <= tolerance
-                and abs(self.book - other.book) <= tolerance)
-
-    @classmethod
-    def load(cls, session: Session) -> Learned:
-        """The learned ratios in the operational store (refresh keeps them)."""
-        rows = session.execute(select(_TABLE.c.measure, _TABLE.c.cell_group, _TABLE.c.band,
-                                      _TABLE.c.prior, _TABLE.c.estimate)).all()
-        return cls.from_frame(_frame(rows))
-
-
-def _frame(rows: Any) -> pl.DataFrame:
-    return pl.DataFrame(
-        [tuple(row) for row in rows],
-        schema={"measure": pl.String, "cell_group": pl.String, "band": pl.String,
-                "prior": pl.Float64, "estimate": pl.Float64},
-        orient="row",
-    )
+__all__ = ["HourFactors", "Learned", "hour_factors", "learned_table", "read_mart", "store",
+           "with_learned"]
 
 
 def satisfaction_band() -> pl.Expr:
@@ -155,39 +82,6 @@ def store(*, session: Session, rates: pl.DataFrame, now: datetime) -> None:
                         "estimate").with_columns(built_at=pl.lit(now)).to_dicts()
     if rows:
         session.execute(insert(_TABLE), rows)
-
-
-@dataclass(frozen=True)
-class HourFactors:
-    """P(answer | person type, local hour) / P(answer | person type), with the evidence."""
-
-    factors: dict[tuple[str, int], float] = field(default_factory=dict)
-    rates: dict[tuple[str, int], tuple[float, int]] = field(default_factory=dict)
-
-    def factor(self, group: str, hour: int) -> float:
-        """The multiplier for a person type at a local hour (1.0 when nothing is learned)."""
-        return self.factors.get((group, hour), 1.0)
-
-
-def hour_factors(session: Session) -> HourFactors:
-    """The hour factors from the store: one small read (≤ 50 rows).
-
-    An hour's rate is shrunk towards its group's *learned* overall rate (not the constant),
-    so an hour nobody was called at has factor 1.0: only evidence about that hour moves it.
-    """
-    rows = session.execute(_HOURS).all()
-    overall = {row.cell_group: float(row.estimate) for row in rows if row.measure == "answer_all"}
-    factors: dict[tuple[str, int], float] = {}
-    rates: dict[tuple[str, int], tuple[float, int]] = {}
-    for row in rows:
-        base = overall.get(row.cell_group)
-        if row.measure != "answer_hour" or not base or not row.trials:
-            continue
-        key = (row.cell_group, int(row.band))
-        rate = (float(row.successes) + PRIOR_STRENGTH * base) / (row.trials + PRIOR_STRENGTH)
-        factors[key] = min(HOUR_FACTOR_MAX, max(HOUR_FACTOR_MIN, rate / base))
-        rates[key] = (rate, int(row.trials))
-    return HourFactors(factors=factors, rates=rates)
 
 
 def learned_table(session: Session) -> pl.DataFrame:

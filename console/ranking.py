@@ -37,7 +37,7 @@ from sqlmodel import Session
 from console.business_hours import iso_week_start, local
 from console.db import UTCDateTime
 from console.gate import CALL_WINDOW, GateResult, Person, check_gates
-from console.learning import HourFactors, hour_factors
+from console.learned import HourFactors, hour_factors
 from console.models.practice import PracticeSettings
 from console.models.work import Task, TaskStatus, Touch
 from console.priority import (

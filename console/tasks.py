@@ -19,7 +19,8 @@ from sqlmodel import Session, col, select
 
 from console.business_hours import add_business_days
 from console.db import begin_write, columns
-from console.learning import Learned, read_mart, store, with_learned
+from console.learned import Learned
+from console.learning import read_mart, store, with_learned
 from console.models.practice import PracticeSettings
 from console.models.work import Task, TaskStatus
 from console.priority import (
@@ -32,6 +33,8 @@ from console.priority import (
     with_scores,
 )
 from console.task_facts import as_utc_frame, load_facts
+from console.task_rows import add_task as add_task  # one task at a time, no polars
+from console.task_rows import rescore as rescore
 from console.task_sources import (
     HISTORY_WINDOWS,
     TASK_COLUMNS,
@@ -316,20 +319,12 @@ def _practice_rates(practice: PracticeSettings) -> pl.DataFrame:
     )
 
 
-def add_task(
-    *, session: Session, fields: dict[str, Any], practice: PracticeSettings, now: datetime,
+def add_task_vectorised(
+    *, fields: dict[str, Any], practice: PracticeSettings,
     expected_minutes: float | None = None, value: float | None = None,
-) -> Task:
-    """Create one task (scored like refresh does) unless its natural key exists; flushes.
-
-    `fields` holds TASK_COLUMNS (plus optional attempt, source_task_id, referrer_patient_id);
-    `value` / `expected_minutes` carry a parent's figures over to a follow-up.
-    """
-    found = session.exec(
-        select(Task).where(Task.natural_key == fields["natural_key"])
-    ).first()
-    if found is not None:
-        return found
+    learned: Learned | None = None,
+) -> dict[str, Any]:
+    """The scores `score_frame` gives one task's fields (what `add_task` matches; for tests)."""
     row = {name: fields.get(name) for name in TASK_COLUMNS} | {
         "attempt": fields.get("attempt", 1)
     }
@@ -338,39 +333,24 @@ def add_task(
                                               "case_value": pl.Float64}),
         _practice_rates(practice),
         {practice.practice_slug: practice},
-        Learned.load(session),
+        learned,
     )
     if value is not None:
         frame = frame.with_columns(value=pl.lit(value))
     if expected_minutes is not None:
         frame = frame.with_columns(expected_minutes=pl.lit(expected_minutes))
-    frame = frame.with_columns(rank_key=rank_key_expr())
-    scored = frame.row(0, named=True)
-    task = Task(
-        **{name: scored[name] for name in (*TASK_COLUMNS, "practice_tz", "attempt", "value",
-                                           "p_success", "expected_minutes", "rank_key")},
-        source_task_id=fields.get("source_task_id"),
-        created_at=now,
-    )
-    session.add(task)
-    session.flush()
-    return task
+    scored: dict[str, Any] = frame.with_columns(rank_key=rank_key_expr()).row(0, named=True)
+    return scored
 
 
-def rescore(task: Task, learned: Learned | None = None) -> None:
-    """Recompute a task's P(success) and rank key after its attempt count changed."""
+def p_success_vectorised(task: Task) -> float:
+    """`p_success_expr` on one task (the scalar `rescore` must agree; for tests)."""
     frame = pl.DataFrame(
         [{"kind": task.kind, "attempt": task.attempt, "subject_type": task.subject_type,
-          "satisfaction_score": task.satisfaction_score, "value": task.value,
-          "category": task.category,
-          "expected_minutes": task.expected_minutes, "decay_from": task.decay_from}],
-        schema_overrides={"satisfaction_score": pl.Float64, "category": pl.String,
-                          "decay_from": pl.Datetime("us", "UTC")},
-    ).pipe(with_learned, learned or Learned())
-    frame = frame.with_columns(p_success=p_success_expr() * pl.col("p_factor")).with_columns(
-        rank_key=rank_key_expr())
-    task.p_success = float(frame["p_success"][0])
-    task.rank_key = float(frame["rank_key"][0])
+          "satisfaction_score": task.satisfaction_score}],
+        schema_overrides={"satisfaction_score": pl.Float64},
+    ).with_columns(p_success=p_success_expr())
+    return float(frame["p_success"][0])
 
 
 # Open tasks are re-scored on refresh when what was learned moves their rank key this much.

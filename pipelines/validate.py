@@ -36,6 +36,7 @@ BAD_TIMESTAMP = "not an ISO 8601 date or date-time"
 FUTURE = "is in the future"
 _FUTURE_GRACE = timedelta(days=1)
 _SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+SOURCE_FORMATS = ("canonical", "fhir", "opendental")
 
 
 TIMESTAMP_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -75,6 +76,16 @@ def _required(column: str) -> Rule:
     return Rule(column, _raw(column).is_null(), MISSING)
 
 
+# Identifiers are keys in the operational store (VARCHAR(64) there): a longer one is refused at
+# the door rather than truncated or failing later (docs/data-contract.md).
+MAX_ID_LENGTH = 64
+TOO_LONG = f"longer than {MAX_ID_LENGTH} characters"
+
+
+def _bounded(column: str) -> Rule:
+    return Rule(column, _raw(column).str.len_chars() > MAX_ID_LENGTH, TOO_LONG)
+
+
 def _unparsed(column: str, reason: str) -> Rule:
     """Present but unreadable."""
     return Rule(column, _raw(column).is_not_null() & _parsed(column).is_null(), reason)
@@ -110,6 +121,7 @@ def _parse(spec: ExportFile, zones: set[str]) -> dict[str, pl.Expr]:
         return {
             "contracted_hours_per_week": parse_float(_raw("contracted_hours_per_week")),
             "onboarded_at": ts("onboarded_at"),
+            "source_format": _raw("source_format").str.to_lowercase(),
         }
     if spec is PATIENTS:
         flags = ("consent_call", "consent_text", "consent_email", "do_not_contact")
@@ -145,6 +157,7 @@ def _rules(spec: ExportFile, now: datetime) -> list[Rule]:
                 ~_raw("practice_slug").str.contains(_SLUG_PATTERN),
                 "not a slug (lower-case letters, digits and hyphens)",
             ),
+            _bounded("practice_slug"),
             _required("name"),
             _required("specialty"),
             _required("timezone"),
@@ -160,10 +173,16 @@ def _rules(spec: ExportFile, now: datetime) -> list[Rule]:
                 "more hours than a week has",
             ),
             *_timestamp_rules("onboarded_at", now, required=False, future=True),
+            Rule(
+                "source_format",
+                ~_raw("source_format").str.to_lowercase().is_in(SOURCE_FORMATS),
+                "unknown source_format (canonical, fhir or opendental)",
+            ),
         ]
     if spec is PATIENTS:
         return [
             _required("patient_id"),
+            _bounded("patient_id"),
             _unparsed("phone", "malformed phone number"),
             _unparsed("email", "malformed email address"),
             *[
@@ -182,8 +201,11 @@ def _rules(spec: ExportFile, now: datetime) -> list[Rule]:
     if spec is TREATMENTS:
         return [
             _required("treatment_id"),
+            _bounded("treatment_id"),
             _required("patient_id"),
+            _bounded("patient_id"),
             _required("treatment_code"),
+            _bounded("treatment_code"),
             _required("category"),
             Rule("category", ~_raw("category").is_in(TREATMENT_CATEGORIES), "unknown category"),
             *_amount_rules("value", required=True),
@@ -197,6 +219,9 @@ def _rules(spec: ExportFile, now: datetime) -> list[Rule]:
         ]
     return [
         _required("lead_id"),
+        _bounded("lead_id"),
+        _bounded("referrer_patient_id"),
+        _bounded("became_patient_id"),
         _unparsed("lead_phone", "malformed phone number"),
         _unparsed("lead_email", "malformed email address"),
         *_timestamp_rules("referred_at", now, required=True, future=True),
@@ -277,6 +302,8 @@ def check_rows(
         *_typed(spec, set(_parse(spec, zones))),
         _source_file=pl.col("_source_file"),
         _source_line=pl.col("_line").cast(pl.Int32),
+        **({"_source_format": pl.col("_source_format")} if "_source_format" in staged.columns
+           else {}),
     )
     return Checked(good=good, bad=bad)
 
@@ -365,6 +392,6 @@ def _check_references(
     return flagged.with_columns(
         _column=pl.when(unknown).then(pl.lit(column)).otherwise("_column"),
         _reason=pl.when(unknown)
-        .then(pl.lit("unknown patient (not in patients.csv nor loaded before)"))
+        .then(pl.lit("unknown patient (not in this drop's patients nor loaded before)"))
         .otherwise("_reason"),
     ).drop("_known")

@@ -33,6 +33,8 @@ ALLOWED_STATE = {
     # Staffing what-if jobs keyed by (scope, inputs): per-client aggregate figures, no person;
     # read back only through staffing_job, which requires a manager and the same scope key.
     "console/views/simulation.py": {"_JOBS"},
+    # Database URLs already migrated by this process (schema state, not tenant data).
+    "console/migrations/__init__.py": {"_upgraded"},
 }
 CACHE_DECORATORS = frozenset({"cache", "lru_cache", "cached_property", "cache_data",
                               "cache_resource"})
