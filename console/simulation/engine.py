@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from console import clock, passwords
-from console.channels import Channels
+from console.channels import Attachment, Channels
 from console.db import columns, get_engine, init_db
 from console.dispositions import log_disposition
 from console.inbound import record_inbound
@@ -56,7 +56,8 @@ class RecordingChannel:
     def __init__(self) -> None:
         self.sent: list[str] = []
 
-    def send(self, *, recipient: str, subject: str, body: str) -> None:
+    def send(self, *, recipient: str, subject: str, body: str,
+             attachments: Sequence[Attachment] = ()) -> None:
         """Record the recipient only (bodies may name the patient)."""
         self.sent.append(recipient)
 
