@@ -11,7 +11,6 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -45,8 +44,6 @@ __all__ = ["IngestSummary", "Plan", "SourceError", "ingest", "run_ingest"]
 
 
 FOLDER_FEED = "(practice folder)"
-# Canonical files read and validated at once, by practice (see run_ingest).
-BATCH_BYTES = 16 * 1024**2
 
 
 class SourceError(ValueError):
@@ -272,7 +269,6 @@ def ingest(
             f for f in folders if plans[f.name].format in ("canonical", "fhir")
         ],
         limit=limit,
-        batch_bytes=BATCH_BYTES,
     )
 
 
@@ -286,16 +282,9 @@ def run_ingest(
     limit: int,
     after_load: Callable[[duckdb.DuckDBPyConnection, list[str], dict[str, Plan]], None]
     | None = None,
-    batch_bytes: int = BATCH_BYTES,
 ) -> IngestSummary:
     """The shared pipeline: practices.csv, then each practice's rows from its source, validated,
-    quarantined and loaded in one DuckDB transaction.
-
-    Canonical files are read, validated and loaded a batch of practices at a time (about
-    `batch_bytes` of files; a bigger practice is a batch of its own), so peak memory follows the
-    largest batch rather than the whole drop. Every check is per practice (repeats within a
-    file, references to the practice's patients), so the result is the same as one batch.
-    """
+    quarantined and loaded in one DuckDB transaction."""
     report = progress or _no_progress
     started = clock_now()
     summary = IngestSummary(run_id=f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}")
@@ -310,13 +299,34 @@ def run_ingest(
         for slug, checks in per_practice.items():
             if plans[slug].format == "fhir":
                 per_practice[slug] = [c for c in checks if c.spec is REFERRALS]
+        report("reading", 1, 4)
         timezones = known_timezones(connection)
-        loadable: list[str] = []
-        batches = _batches(plans, per_practice, batch_bytes)
-        for number, batch in enumerate(batches, start=1):
-            report("loading practices", number, len(batches))
-            loadable += _load_batch(connection, summary, {slug: plans[slug] for slug in batch},
-                                    per_practice, timezones, started)
+        checks = [check for group in per_practice.values() for check in group]
+        extracted = {
+            spec.name: extract([c for c in checks if c.spec is spec], spec)
+            for spec in PRACTICE_FILES
+        }
+        failed = {path: msg for e in extracted.values() for path, msg in e.failed.items()}
+        loadable = _settle_practices(summary, per_practice, failed, timezones, plans)
+        keep = pl.col("practice_slug").is_in(loadable)
+        reads = [p.read for slug, p in plans.items() if p.read is not None and slug in loadable]
+        for read in reads:
+            record_quarantine(connection, read.quarantined, run_id=summary.run_id, at=started)
+        known: pl.DataFrame | None = None
+        for step, spec in enumerate(PRACTICE_FILES, start=2):
+            report(f"loading {spec.name}", step, 4)
+            # Pop each kind as it loads so its text columns are freed before the next one.
+            canonical = extracted.pop(spec.name).rows.filter(keep)
+            frames = [canonical.with_columns(_source_format=pl.lit("canonical"))]
+            frames += [
+                r.rows[spec.name].with_columns(_source_format=pl.lit(r.format))
+                for r in reads
+                if spec.name in r.rows
+            ]
+            rows = _with_timezones(pl.concat(frames, how="diagonal_relaxed"), timezones)
+            _load_kind(connection, spec, rows, summary=summary, run_id=summary.run_id, known=known)
+            del rows, frames
+            known = known_patients(connection, loadable)
         if after_load is not None:
             after_load(connection, loadable, plans)
         record_feed_status(connection, _feed_rows(summary), at=started)
@@ -337,64 +347,6 @@ def run_ingest(
     finally:
         connection.close()
     return summary
-
-
-def _batches(plans: dict[str, Plan], per_practice: dict[str, list[FileCheck]],
-             budget: int) -> list[list[str]]:
-    """Practices in their order, grouped so a group's canonical files stay near `budget`."""
-    batches: list[list[str]] = []
-    size = 0
-    for slug in plans:
-        own = sum(_size(check.path) for check in per_practice.get(slug, []))
-        if not batches or (size + own > budget and batches[-1]):
-            batches.append([])
-            size = 0
-        batches[-1].append(slug)
-        size += own
-    return batches
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:  # gone or unreadable: its check already says so
-        return 0
-
-
-def _load_batch(
-    connection: duckdb.DuckDBPyConnection,
-    summary: IngestSummary,
-    plans: dict[str, Plan],
-    per_practice: dict[str, list[FileCheck]],
-    timezones: pl.DataFrame,
-    started: datetime,
-) -> list[str]:
-    """Read, settle, validate and load one batch of practices; return those that loaded."""
-    checks = [check for slug in plans for check in per_practice.get(slug, [])]
-    extracted = {
-        spec.name: extract([c for c in checks if c.spec is spec], spec) for spec in PRACTICE_FILES
-    }
-    failed = {path: msg for e in extracted.values() for path, msg in e.failed.items()}
-    loadable = _settle_practices(summary, per_practice, failed, timezones, plans)
-    keep = pl.col("practice_slug").is_in(loadable)
-    reads = [p.read for slug, p in plans.items() if p.read is not None and slug in loadable]
-    for read in reads:
-        record_quarantine(connection, read.quarantined, run_id=summary.run_id, at=started)
-    known: pl.DataFrame | None = None
-    for spec in PRACTICE_FILES:
-        # Pop each kind as it loads so its text columns are freed before the next one.
-        canonical = extracted.pop(spec.name).rows.filter(keep)
-        frames = [canonical.with_columns(_source_format=pl.lit("canonical"))]
-        frames += [
-            r.rows[spec.name].with_columns(_source_format=pl.lit(r.format))
-            for r in reads
-            if spec.name in r.rows
-        ]
-        rows = _with_timezones(pl.concat(frames, how="diagonal_relaxed"), timezones)
-        _load_kind(connection, spec, rows, summary=summary, run_id=summary.run_id, known=known)
-        del rows, frames
-        known = known_patients(connection, loadable)
-    return loadable
 
 
 def _plan(folder: Path, declared: str | None, limit: int) -> Plan:
