@@ -36,6 +36,7 @@ _COMMAND_MODULES = (
     "console.commands.measure",
     "console.commands.access",
     "console.commands.outreach",
+    "console.commands.reporting",
     "console.commands.serving",
     "console.commands.operations",
 )

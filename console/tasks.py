@@ -91,6 +91,9 @@ def sync_practices(*, session: Session, practices: pl.DataFrame) -> dict[str, Pr
         if row["contracted_hours_per_week"] is not None:
             practice.contracted_hours_per_week = float(row["contracted_hours_per_week"])
         practice.onboarded_at = onboarded
+        # A fee in practices.csv is export-owned like the contract; a blank keeps the manager's.
+        if row.get("monthly_fee") is not None:
+            practice.monthly_fee = float(row["monthly_fee"])
         session.add(practice)
         known[practice.practice_slug] = practice
     session.flush()
