@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from console import audit
@@ -86,7 +85,12 @@ def enqueue(*, session: Session, message: NewMessage, now: datetime) -> Message 
         **fields, "status": MessageStatus.queued, "attempts": 0,
         "created_at": now, "next_attempt_at": now, "follow_up_checked": False,
     }
-    dialect_insert = postgresql.insert if is_postgres(session) else sqlite.insert
+    # Only the dialect in use is imported (`inbound` starts per SMS: start-up matters).
+    dialect_insert: Any
+    if is_postgres(session):
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
     statement = (
         dialect_insert(Message).values(**values)
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
