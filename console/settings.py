@@ -159,5 +159,5 @@ def isolated_environment(*, home: Path, now: datetime) -> dict[str, str]:
     worker processes run with it.
     """
     kept = {name: value for name, value in os.environ.items()
-            if not name.startswith("LOOPDESK_")}
+            if not name.upper().startswith("LOOPDESK_")}
     return kept | {"LOOPDESK_HOME": str(home), "LOOPDESK_NOW": now.isoformat()}
