@@ -64,6 +64,7 @@ bench: setup
 	$(BIN)/python -P bench/pipeline.py
 	$(BIN)/python -P bench/queue.py
 	$(BIN)/python -P bench/metrics.py
+	$(BIN)/python -P bench/simulate.py
 
 clean:
 	rm -rf $(VENV) .loopdesk .pytest_cache .mypy_cache .ruff_cache

@@ -3,7 +3,9 @@
 An SMS webhook runs `loopdesk inbound` once per message and scripts run `claim`/`log` per
 call, so the time before a command does anything matters. Sets up a small built home (one
 generated practice, one coordinator), then runs each command `--runs` times in a fresh
-process and prints the median and spread, and one JSON line.
+process and prints the median and spread of wall time, the median CPU seconds (user + system
+of the child: steadier than wall time on a loaded machine, and about what the wall time is on
+a quiet one), and one JSON line.
 
 `--source DIR` measures another checkout of the code (e.g. `git archive main | tar -x -C
 /tmp/before`) with this environment's interpreter: its folder is put first on PYTHONPATH.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -34,14 +37,24 @@ def _env(home: Path, source: Path | None) -> dict[str, str]:
     return env
 
 
+CPU: list[float] = []  # CPU seconds of each child, in run order
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _run(args: list[str], env: dict[str, str], stdin: str | None = None) -> tuple[float, str]:
     # -P and a neutral working folder: the code measured is the installed one or --source,
     # never whatever checkout the benchmark happens to be started from.
+    cpu = _children_cpu()
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-P", "-c", RUNNER, *args], env=env, input=stdin,
                           capture_output=True, text=True, check=False, timeout=600,
                           cwd=env["LOOPDESK_HOME"].rsplit("/", 1)[0])
     elapsed = time.perf_counter() - started
+    CPU.append(_children_cpu() - cpu)
     if done.returncode not in (0, 1):
         raise SystemExit(f"loopdesk {' '.join(args)} failed: {done.stderr.strip()[-500:]}")
     return elapsed, done.stdout
@@ -76,26 +89,36 @@ def main() -> None:
         env = _env(home, options.source)
         _setup(home, env)
         times: dict[str, list[float]] = {"--help": [], "inbound": [], "claim": [], "log": []}
+        cpu: dict[str, list[float]] = {command: [] for command in times}
         for run in range(options.runs):
             times["--help"].append(_run(["--help"], env)[0])
+            cpu["--help"].append(CPU[-1])
             times["inbound"].append(_run(["inbound", "--channel", "sms", "--from",
                                           f"+1312555{run:04d}", "--text", "thanks"], env)[0])
+            cpu["inbound"].append(CPU[-1])
             elapsed, _ = _claim(env)
             times["claim"].append(elapsed)
+            cpu["claim"].append(CPU[-1])
             _, task_id = _claim(env)  # a task held for the timed `log`
             if task_id is None:
                 raise SystemExit("nothing left to claim: make the world bigger")
             times["log"].append(_run(["log", str(task_id), "--as", "bench@agency.test",
                                       "--disposition", "no_answer", "--minutes", "1"], env)[0])
+            cpu["log"].append(CPU[-1])
     label = str(options.source) if options.source else "this checkout"
     print(f"start-up of loopdesk commands ({label}, {options.runs} runs each, wall seconds)")
-    figures = {}
+    figures, cpu_figures = {}, {}
     for command, values in times.items():
         median = statistics.median(values)
         figures[command] = round(median, 3)
-        print(f"  {command:<8} median {median:.3f}  min {min(values):.3f}  max {max(values):.3f}")
+        cpu_figures[command] = round(statistics.median(cpu[command]), 3)
+        print(f"  {command:<8} median {median:.3f}  min {min(values):.3f}  max {max(values):.3f}"
+              f"  cpu {cpu_figures[command]:.3f}")
+    load = os.getloadavg()[0]
+    print(f"  load average at the end: {load:.2f}")
     print(json.dumps({"bench": "startup", "source": label, "runs": options.runs,
-                      "median_s": figures}))
+                      "median_s": figures, "median_cpu_s": cpu_figures,
+                      "load_average": round(load, 2)}))
 
 
 if __name__ == "__main__":

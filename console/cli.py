@@ -38,6 +38,7 @@ _COMMAND_MODULES = (
     "console.commands.outreach",
     "console.commands.reporting",
     "console.commands.serving",
+    "console.commands.simulate",
     "console.commands.operations",
 )
 

@@ -176,6 +176,7 @@ def restore(*, source: Path) -> dict[str, Any]:
     from console.migrations import forget
     from console.settings import get_settings
     from warehouse import paths
+    from warehouse.contacts import index_path
     from warehouse.snapshot import _write_pointer
 
     try:
@@ -216,7 +217,9 @@ def restore(*, source: Path) -> dict[str, Any]:
         name = str(manifest["snapshot_name"])
         if "/" in name or not name.endswith(".duckdb"):
             raise UserError("the backup's manifest names an invalid snapshot")
-        shutil.copyfile(source / "snapshot.duckdb", paths.snapshots_dir() / name)
+        target = paths.snapshots_dir() / name
+        index_path(target).unlink(missing_ok=True)  # read from the restored file itself
+        shutil.copyfile(source / "snapshot.duckdb", target)
         _write_pointer(name)
     if "secret.key" in files:
         if settings.secret_key is not None:

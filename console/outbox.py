@@ -17,7 +17,6 @@ from html import escape
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from console import audit
@@ -120,7 +119,12 @@ def enqueue(*, session: Session, message: NewMessage, now: datetime) -> Message 
     # Patients' and leads' emails get a reply token and unsubscribe; a client's report does not.
     if message.channel == "email" and message.purpose not in CLIENT_PURPOSES:
         values.update(_email_fields(message, now))
-    dialect_insert = postgresql.insert if is_postgres(session) else sqlite.insert
+    # Only the dialect in use is imported (`inbound` starts per SMS: start-up matters).
+    dialect_insert: Any
+    if is_postgres(session):
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
     statement = (
         dialect_insert(Message).values(**values)
         .on_conflict_do_nothing(index_elements=["idempotency_key"])

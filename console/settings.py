@@ -7,21 +7,43 @@ import os
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 MIN_SECRET_BYTES = 32
+ENV_PREFIX = "LOOPDESK_"
 
 
 class InsecureSecretError(RuntimeError):
     """The configured secret key is too short to sign tokens safely."""
 
 
-class Settings(BaseSettings):
-    """Runtime configuration, read from `LOOPDESK_*` environment variables."""
+def _environment(fields: Any) -> dict[str, str]:
+    """The `LOOPDESK_*` variables that name a field (names in any case, as pydantic-settings
+    read them), keyed by field name; values are text, validated like any other input."""
+    found: dict[str, str] = {}
+    for name, value in os.environ.items():
+        upper = name.upper()
+        if upper.startswith(ENV_PREFIX):
+            field = upper[len(ENV_PREFIX):].lower()
+            if field in fields:
+                found[field] = value
+    return found
 
-    model_config = SettingsConfigDict(env_prefix="LOOPDESK_", extra="ignore")
+
+class Settings(BaseModel):
+    """Runtime configuration, read from `LOOPDESK_*` environment variables.
+
+    A plain pydantic model filled from the environment (not pydantic-settings, whose import
+    alone cost ~50 ms of CPU in every `loopdesk` call, and all settings are scalars):
+    arguments given to the constructor win over the environment; defaults are validated too.
+    """
+
+    model_config = ConfigDict(extra="ignore", validate_default=True)
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**{**_environment(type(self).model_fields), **values})
 
     home: Path = Field(default=Path(".loopdesk"), description="data folder")
     database_url: str | None = Field(default=None, description="operational store URL")
@@ -144,3 +166,15 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Read the settings afresh (cheap; lets tests change the environment)."""
     return Settings()
+
+
+def isolated_environment(*, home: Path, now: datetime) -> dict[str, str]:
+    """The environment for a child process working in its own data home at a pinned clock.
+
+    Every `LOOPDESK_*` variable of this process is dropped (the child must not reach this
+    process's store, PostgreSQL included); the rest (PATH, locale) is kept. The simulator's
+    worker processes run with it.
+    """
+    kept = {name: value for name, value in os.environ.items()
+            if not name.upper().startswith("LOOPDESK_")}
+    return kept | {"LOOPDESK_HOME": str(home), "LOOPDESK_NOW": now.isoformat()}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import re
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -17,7 +16,10 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from warehouse import paths
+from warehouse.contacts import index_path, write_index
 from warehouse.data_checks import Check, CheckRun, discover_checks, key_checks, run_checks
+from warehouse.pointer import SNAPSHOT_NAME as _SNAPSHOT
+from warehouse.pointer import SnapshotMissing, current_snapshot_path
 from warehouse.raw_store import prepare_raw_store
 from warehouse.runner import BuildParams, Model, ModelRun, create_build_params, discover_models
 from warehouse.runner import run_models as _run_models
@@ -26,12 +28,7 @@ if TYPE_CHECKING:  # readers (the console, `inbound`) never need pyarrow: keep t
     import pyarrow as pa
 
 KEEP_SNAPSHOTS = 3
-_SNAPSHOT = re.compile(r"^snapshot-(?P<seq>\d{8})-(?P<tag>[0-9a-f]{8})\.duckdb$")
 _BUILDING_PREFIX = "building-"
-
-
-class SnapshotMissing(RuntimeError):
-    """No snapshot has been published yet (run `loopdesk build`), or its file is gone."""
 
 
 class BuildInProgress(RuntimeError):
@@ -49,18 +46,6 @@ class PublishedSnapshot:
     checks: tuple[CheckRun, ...]
     ops_rows: Mapping[str, int]
     seconds: float
-
-
-def current_snapshot_path() -> Path | None:
-    """The published snapshot CURRENT names, or None before the first build."""
-    pointer = paths.current_pointer_path()
-    try:
-        name = pointer.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return None
-    if not _SNAPSHOT.match(name):
-        raise SnapshotMissing(f"{pointer} does not name a snapshot file")
-    return paths.snapshots_dir() / name
 
 
 def open_snapshot() -> duckdb.DuckDBPyConnection:
@@ -105,8 +90,8 @@ def _published() -> list[Path]:
 
 
 def _remove(path: Path) -> None:
-    """Delete a snapshot file and its write-ahead log, if present."""
-    for candidate in (path, path.with_name(path.name + ".wal")):
+    """Delete a snapshot file, its write-ahead log and its contact index, if present."""
+    for candidate in (path, path.with_name(path.name + ".wal"), index_path(path)):
         candidate.unlink(missing_ok=True)
 
 
@@ -173,6 +158,7 @@ def _materialise(
         create_build_params(conn, params)
         model_runs = _run_models(conn, models, after_model=after_model)
         check_runs = run_checks(conn, [*key_checks(models), *checks])
+        write_index(conn, index_path(target))  # for `inbound`, which never loads DuckDB
         conn.execute("detach raw")
         conn.execute("checkpoint")
     finally:
@@ -213,6 +199,8 @@ def publish_snapshot(
             )
             os.chmod(building, 0o600)  # patient data: readable by the service account only
             os.replace(building, final)
+            if index_path(building).exists():
+                os.replace(index_path(building), index_path(final))
         except BaseException:
             _remove(building)
             raise

@@ -28,6 +28,33 @@ def _snapshot_or_none() -> Iterator[Any]:
         snapshot.close()
 
 
+@contextmanager
+def _patient_lookup() -> Iterator[Any]:
+    """Who has an address in the current snapshot: its contact index (no DuckDB import), or
+    the snapshot itself when it has none (an older build); None before the first build."""
+    from warehouse.contacts import ContactIndex, index_path
+    from warehouse.pointer import SnapshotMissing, current_snapshot_path
+
+    try:
+        path = current_snapshot_path()
+    except SnapshotMissing:
+        path = None
+    if path is None or not path.exists():
+        yield None
+        return
+    if index_path(path).exists():
+        index = ContactIndex(index_path(path))
+        try:
+            yield index.lookup
+        finally:
+            index.close()
+        return
+    from console.inbound import snapshot_patient_lookup
+
+    with _snapshot_or_none() as snapshot:
+        yield snapshot_patient_lookup(snapshot) if snapshot is not None else None
+
+
 def register(app: typer.Typer) -> None:
     """Add `automate`, `inbound` and `inbound-smtp` to the `loopdesk` app."""
 
@@ -59,10 +86,9 @@ def register(app: typer.Typer) -> None:
         """Record a reply; an opt-out word revokes consent everywhere that address is known."""
         from console.clock import now
         from console.db import session_scope
-        from console.inbound import record_inbound, snapshot_patient_lookup
+        from console.inbound import record_inbound
 
-        with session_scope() as session, _snapshot_or_none() as snapshot:
-            lookup = snapshot_patient_lookup(snapshot) if snapshot is not None else None
+        with session_scope() as session, _patient_lookup() as lookup:
             result = record_inbound(session=session, channel=channel, address=sender,
                                     text=text, now=now(), patient_lookup=lookup)
         if as_json:

@@ -53,8 +53,11 @@ QUALITY = PageSpec("pages/data_quality.py", "Data quality", ":material/rule:")
 TEMPLATES = PageSpec("pages/templates.py", "Templates", ":material/mail:")
 AUDIT = PageSpec("pages/audit_log.py", "Audit log", ":material/history:")
 REPORT = PageSpec("pages/report.py", "Report", ":material/insights:")
+LEARNED = PageSpec("pages/learned.py", "What the queue learned", ":material/school:")
+STAFFING = PageSpec("pages/staffing.py", "Staffing what-if", ":material/groups:")
 
-_MANAGER_PAGES = (SLA, CAPACITY, CLIENTS, TEMPLATES, USERS, QUALITY, AUDIT)
+_MANAGER_PAGES = (SLA, CAPACITY, CLIENTS, TEMPLATES, USERS, QUALITY, AUDIT, LEARNED,
+                  STAFFING)
 PAGES_BY_ROLE: dict[Role, tuple[PageSpec, ...]] = {
     Role.coordinator: (QUEUE, LEADS, LOOPS),
     Role.manager: _MANAGER_PAGES,

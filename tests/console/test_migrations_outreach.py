@@ -1,4 +1,4 @@
-"""Revision 0004 (issue 16) upgrades a store at 0003 keeping its messages (SQLite, PostgreSQL)."""
+"""Revision 0005 (issue 16) upgrades a store at 0004 keeping its messages (SQLite, PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -16,15 +16,15 @@ from tests.postgres import fresh_database
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def at_0003(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A store migrated to revision 0003 (before issue 16) with one message in it."""
+def at_0004(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A store migrated to revision 0004 (before issue 16) with one message in it."""
     with ExitStack() as stack:
         url = (f"sqlite:///{tmp_path / 'store.db'}" if request.param == "sqlite"
                else stack.enter_context(fresh_database("loopdesk_mig16")))
         engine = create_engine(url)
         stack.callback(engine.dispose)
         with engine.connect() as connection:
-            command.upgrade(_config(connection), "0003")
+            command.upgrade(_config(connection), "0004")
             connection.commit()
             connection.execute(text(
                 "insert into messages (idempotency_key, practice_slug, subject_type, subject_id,"
@@ -36,9 +36,9 @@ def at_0003(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         yield engine
 
 
-def test_revision_0004_adds_the_outreach_schema_and_keeps_messages(at_0003: Engine) -> None:
-    upgrade(at_0003, force=True)
-    with at_0003.connect() as connection:
+def test_revision_0005_adds_the_outreach_schema_and_keeps_messages(at_0004: Engine) -> None:
+    upgrade(at_0004, force=True)
+    with at_0004.connect() as connection:
         assert current_revision(connection) == head_revision()
         assert drift(connection) == []
         inspector = inspect(connection)

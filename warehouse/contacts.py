@@ -1,0 +1,81 @@
+"""The contact index published beside each snapshot: who has this phone or email address.
+
+`loopdesk inbound` matches a reply's sender against the snapshot's patients. Opening the
+DuckDB snapshot costs DuckDB's import (most of the command's start-up), so each build also
+writes `snapshot-….contacts.sqlite` next to its snapshot: one row per (channel, address,
+practice, patient) from `mart_patients`, indexed by address, read with the standard
+library's sqlite3. It holds phones and emails: written 0600, like the snapshot. A snapshot
+without one (published by an older version, or restored from a backup) is read directly.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+INDEX_SUFFIX = ".contacts.sqlite"
+_SCHEMA = (
+    "create table contacts (channel text not null, address text not null, "
+    "practice_slug text not null, patient_id text not null)"
+)
+
+
+def index_path(snapshot: Path) -> Path:
+    """Where the contact index of `snapshot` lives (same folder, same stem)."""
+    return snapshot.with_name(snapshot.name.removesuffix(".duckdb") + INDEX_SUFFIX)
+
+
+def write_index(snapshot_conn: Any, target: Path) -> bool:
+    """Write the contact index of the snapshot open on `snapshot_conn` (a DuckDB connection)
+    to `target`; False (nothing written) when the snapshot has no `mart_patients`."""
+    present = snapshot_conn.execute(
+        "select count(*) from information_schema.tables where table_name = 'mart_patients'"
+    ).fetchone()
+    if not present or not present[0]:
+        return False
+    # The same expressions as the lookup inbound used to run against the snapshot:
+    # `phone = ?` for SMS and `lower(email) = ?` for email (DuckDB's lower, not Python's).
+    rows = snapshot_conn.execute(
+        "select distinct channel, address, practice_slug, patient_id from ("
+        " select 'sms' as channel, phone as address, cast(practice_slug as varchar) as"
+        " practice_slug, cast(patient_id as varchar) as patient_id from mart_patients"
+        " where phone is not null"
+        " union all"
+        " select 'email', lower(email), cast(practice_slug as varchar),"
+        " cast(patient_id as varchar) from mart_patients where email is not null)"
+    ).fetchall()
+    target.unlink(missing_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(fd)
+    connection = sqlite3.connect(target)
+    try:
+        connection.execute(_SCHEMA)
+        connection.executemany("insert into contacts values (?, ?, ?, ?)", rows)
+        connection.execute("create index contacts_address on contacts (channel, address)")
+        connection.commit()
+    finally:
+        connection.close()
+    os.chmod(target, 0o600)
+    return True
+
+
+class ContactIndex:
+    """A read-only contact index; `lookup` has console.inbound's PatientLookup signature."""
+
+    def __init__(self, path: Path) -> None:
+        self._connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+
+    def lookup(self, channel: str, address: str) -> Iterable[tuple[str, str]]:
+        """(practice_slug, patient_id) of every patient with this address on this channel."""
+        rows = self._connection.execute(
+            "select practice_slug, patient_id from contacts where channel = ? and address = ?",
+            ("sms" if channel == "sms" else "email", address),
+        ).fetchall()
+        return [(str(slug), str(pid)) for slug, pid in rows]
+
+    def close(self) -> None:
+        """Close the file."""
+        self._connection.close()
