@@ -28,6 +28,8 @@ from warehouse.scope import Scope
 ESCALATE_AFTER_CLAIMS = 3
 # Candidates gated and offered to one conditional UPDATE per attempt (best first).
 CLAIM_BATCH = 8
+# The widest ranked window a claim reads when every better candidate fails the gate.
+CLAIM_WINDOW_MAX = 4096
 
 
 _TASKS = Task.__table__  # type: ignore[attr-defined]
@@ -230,15 +232,18 @@ def claim_next(*, session: Session, user: User, now: datetime) -> Task | None:
     lease = _lease()
     escalated = _may_see_escalated(user)
     _sweep_lapsed(session, now)
+    wanted = 1
     while True:
         scored, practices = ranked(session, scope=scope, now=now, callable_only=True,
-                                   escalated=escalated, wanted=1)
+                                   escalated=escalated, wanted=wanted)
         contended = False
+        gated_out = 0
         for start in range(0, len(scored), CLAIM_BATCH):
             batch = scored[start : start + CLAIM_BATCH]
             gate_all(session, batch, practices, now)
             passing = [s for s in batch if s.gate.ok]
             if not passing:
+                gated_out += len(batch)
                 continue
             begin_write(session)
             row = _lease_first_free(session, user=user, batch=passing, escalated=escalated,
@@ -254,8 +259,15 @@ def claim_next(*, session: Session, user: User, now: datetime) -> Task | None:
             session.commit()
             return Task(**row._asdict())
         session.rollback()
-        if not contended:
-            return None
+        if contended:
+            continue
+        # Every candidate of a full window failed the gate (people already reached today, no
+        # consent): callable work may sit just below it, so widen the window before giving up.
+        if gated_out and gated_out == len(scored) and len(scored) >= wanted \
+                and wanted < CLAIM_WINDOW_MAX:
+            wanted = min(wanted * 8, CLAIM_WINDOW_MAX)
+            continue
+        return None
 
 
 def fenced_update(

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from console.access import CurrentUser
 from console.auth import authenticate, end_session, resolve_session, start_session
-from console.db import get_engine, init_db, new_session
+from console.db import get_engine, init_db, new_session, retrying
 from console.models.identity import Role
 
 # Engines whose tables this process has already checked (URLs only, no user data).
@@ -73,7 +73,7 @@ def log_in(*, email: str, password: str, client_key: str, now: datetime) -> str:
         user = authenticate(
             session=session, email=email, password=password, client_key=client_key, now=now
         )
-        return start_session(session=session, user=user, now=now)
+        return retrying(session, lambda: start_session(session=session, user=user, now=now))
 
 
 def who_is(*, token: str | None, now: datetime) -> CurrentUser | None:
@@ -81,10 +81,10 @@ def who_is(*, token: str | None, now: datetime) -> CurrentUser | None:
     if not token:
         return None
     with store() as session:
-        return resolve_session(session=session, token=token, now=now)
+        return retrying(session, lambda: resolve_session(session=session, token=token, now=now))
 
 
 def log_out(*, token: str, now: datetime) -> None:
     """End the session the token names."""
     with store() as session:
-        end_session(session=session, token=token, now=now)
+        retrying(session, lambda: end_session(session=session, token=token, now=now))

@@ -12,6 +12,7 @@ from console import audit
 from console.access import CurrentUser, require_practice, require_role
 from console.audit import Action, Outcome
 from console.business_hours import local
+from console.db import retrying
 from console.dispositions import (
     LEAD_DISPOSITIONS,
     PATIENT_DISPOSITIONS,
@@ -110,7 +111,8 @@ def held_task(*, session: Session, user: CurrentUser, now: datetime) -> Task | N
 def take_next(*, session: Session, user: CurrentUser, now: datetime) -> Task | None:
     """Claim the most valuable task the user may call now, or None (claim_next audits it)."""
     require_role(user, WORKER_ROLES)
-    return claim_next(session=session, user=user_row(session, user), now=now)
+    return retrying(session, lambda: claim_next(session=session, user=user_row(session, user),
+                                                now=now))
 
 
 def _held(session: Session, user: CurrentUser, task_id: int) -> Task:
@@ -228,6 +230,11 @@ def dispositions_for(task: Task) -> list[str]:
 
 def task_card(*, session: Session, user: CurrentUser, task_id: int, now: datetime) -> TaskCard:
     """The context card of a task the user holds (a view of patient data: audited)."""
+    return retrying(session, lambda: _task_card(session=session, user=user, task_id=task_id,
+                                                now=now))
+
+
+def _task_card(*, session: Session, user: CurrentUser, task_id: int, now: datetime) -> TaskCard:
     from console.priority import explain
 
     task = _held(session, user, task_id)
@@ -281,27 +288,36 @@ def log_outcome(
 ) -> DispositionResult:
     """Log a call outcome on a held task (the disposition service sets the next action and
     audits it); `send_thank_you` queues the written thank-you with a `loop_closed`."""
-    _held(session, user, task_id)
-    return log_disposition(
-        session=session, user=user_row(session, user), task_id=task_id,
-        claim_version=claim_version, disposition=disposition, minutes=minutes, notes=notes,
-        callback_at=callback_at, lead=lead, now=now, send_thank_you=send_thank_you)
+    def attempt() -> DispositionResult:
+        _held(session, user, task_id)
+        return log_disposition(
+            session=session, user=user_row(session, user), task_id=task_id,
+            claim_version=claim_version, disposition=disposition, minutes=minutes, notes=notes,
+            callback_at=callback_at, lead=lead, now=now, send_thank_you=send_thank_you)
+
+    return retrying(session, attempt)
 
 
 def put_back(*, session: Session, user: CurrentUser, task_id: int, claim_version: int,
              now: datetime) -> None:
     """Release a held task to the queue."""
-    _held(session, user, task_id)
-    release(session=session, user=user_row(session, user), task_id=task_id,
-            claim_version=claim_version, now=now)
+    def attempt() -> None:
+        _held(session, user, task_id)
+        release(session=session, user=user_row(session, user), task_id=task_id,
+                claim_version=claim_version, now=now)
+
+    retrying(session, attempt)
 
 
 def set_aside(*, session: Session, user: CurrentUser, task_id: int, claim_version: int,
               until: datetime, now: datetime) -> None:
     """Snooze a held task until `until`."""
-    _held(session, user, task_id)
-    snooze(session=session, user=user_row(session, user), task_id=task_id,
-           claim_version=claim_version, until=until, now=now)
+    def attempt() -> None:
+        _held(session, user, task_id)
+        snooze(session=session, user=user_row(session, user), task_id=task_id,
+               claim_version=claim_version, until=until, now=now)
+
+    retrying(session, attempt)
 
 
 def created_task(*, session: Session, user: CurrentUser, task_id: int | None) -> Task | None:
