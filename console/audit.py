@@ -49,6 +49,7 @@ class Action(StrEnum):
     report_link_created = "report_link_created"
     report_link_revoked = "report_link_revoked"
     time_entry = "time_entry"
+    referral_link_sent = "referral_link_sent"
 
 
 class Outcome(StrEnum):
