@@ -9,6 +9,7 @@ from streamlit.starlette import App
 
 from console.http import HttpServices, build_routes
 from console.referral_form import referral_routes
+from console.session_cookie import cookie_routes
 from console.settings import get_settings
 
 ENTRY_SCRIPT = Path(__file__).resolve().parent.parent / "streamlit_app.py"
@@ -38,4 +39,5 @@ def create_app(services: HttpServices | None = None) -> App:
     # Fail at start-up, not on the first login, when the secret is missing or too short.
     get_settings().signing_key()
     install_log_redaction()
-    return App(str(ENTRY_SCRIPT), routes=[*build_routes(services), *referral_routes()])
+    return App(str(ENTRY_SCRIPT), routes=[*build_routes(services), *referral_routes(),
+                                        *cookie_routes()])

@@ -26,6 +26,8 @@ class TokenKind(StrEnum):
     session = "session"
     report = "report"
     referral = "referral"
+    # A one-minute code the console page trades for its HttpOnly session cookie.
+    handoff = "handoff"
 
 
 # A distinct audience per kind as well as `typ`, so a kind mix-up fails two independent checks.
@@ -33,6 +35,7 @@ AUDIENCES: Mapping[TokenKind, str] = {
     TokenKind.session: "loopdesk:console",
     TokenKind.report: "loopdesk:report",
     TokenKind.referral: "loopdesk:referral",
+    TokenKind.handoff: "loopdesk:handoff",
 }
 
 

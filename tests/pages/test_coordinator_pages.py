@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 from streamlit.testing.v1 import AppTest
 
 from console.models.identity import Role
-from console.models.work import Task, TaskStatus
+from console.models.work import Lead, Task, TaskStatus
 from tests.pages.conftest import Login, World, frames_text, now_utc, texts
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -318,3 +318,65 @@ def test_no_thank_you_is_offered_without_email_or_text_consent(
     assert not app.exception and "heard how their referral went" in texts(app)
     session.rollback()
     assert session.exec(select(Message).where(Message.subject_id == referrer)).all() == []
+
+
+def test_leads_list_to_call_first_with_phone_and_referrer_names(
+    login: Login, world: World
+) -> None:
+    slug, _ = _one_practice(world)
+    app, _ = login(Role.coordinator, [slug], "pages/leads.py")
+    table = app.dataframe[0].value
+    assert list(table.columns)[:5] == ["lead", "phone", "practice", "referred by", "status"]
+    to_do = list(table["to do"])
+    assert "call" in to_do and to_do == sorted(to_do, key=lambda v: v != "call")
+    assert not table["referred by"].str.match(r"^P\d+$").any()  # names, never patient ids
+    assert table["phone"].str.startswith("(").any()
+    assert "_" not in "".join(table["status"])
+
+
+def test_call_now_from_leads_opens_that_leads_card(
+    login: Login, world: World, session: Session
+) -> None:
+    slug, _ = _one_practice(world)
+    app, user = login(Role.coordinator, [slug], "pages/leads.py")
+    picker = app.selectbox(key="leads_pick")
+    labels = list(picker.options)
+    # The last open lead, not simply the one the queue would offer first.
+    picker.select_index(len(labels) - 1).run()
+    person = labels[-1].split(" · ")[0]
+    next(b for b in app.button if b.label == "Call now").click().run()
+    assert not app.exception
+    held = session.exec(select(Task).where(Task.claimed_by == user.user_id)
+                        .where(Task.status == TaskStatus.claimed)).one()
+    assert held.kind == "contact_lead"
+    lead = session.get(Lead, (held.practice_slug, held.lead_id))
+    if lead is None:
+        from warehouse.snapshot import reading_snapshot
+
+        with reading_snapshot() as conn:
+            row = conn.execute("select lead_first_name, lead_last_name from mart_leads "
+                               "where practice_slug = ? and lead_id = ?",
+                               [held.practice_slug, held.lead_id]).fetchone()
+        assert row is not None and " ".join(filter(None, row)) == person
+    else:
+        assert " ".join(filter(None, [lead.first_name, lead.last_name])) == person
+    assert any(m.label == "Calling" and m.value == person for m in app.metric)
+
+
+def test_close_the_loop_from_the_list_claims_it(
+    login: Login, world: World, session: Session
+) -> None:
+    slug, _ = _one_practice(world)
+    app, user = login(Role.coordinator, [slug], "pages/loop_closures.py")
+    table = app.dataframe[0].value
+    assert list(table.columns) == ["referrer", "friend", "practice", "to tell them", "status",
+                                   "SLA"]
+    statuses = list(table["status"])
+    assert statuses == sorted(statuses, key=lambda v: v != "open")  # open first
+    assert not table["friend"].str.match(r"^L\d+$").any()
+    app.selectbox(key="loops_pick").select_index(0).run()
+    next(b for b in app.button if b.label == "Close the loop").click().run()
+    assert not app.exception
+    held = session.exec(select(Task).where(Task.claimed_by == user.user_id)
+                        .where(Task.status == TaskStatus.claimed)).one()
+    assert held.kind == "close_loop"
