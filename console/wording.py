@@ -116,6 +116,13 @@ def countdown_text(left: timedelta) -> str:
     return f"breached {ago(left)}"
 
 
+def sla_short(left: timedelta) -> str:
+    """An SLA for a narrow card: "due in 4 h", "due now", "3 h overdue"."""
+    if left > timedelta(0):
+        return "due now" if left.total_seconds() < 60 else f"due in {span(left)}"
+    return "just overdue" if -left.total_seconds() < 60 else f"{span(left)} overdue"
+
+
 def phone_display(e164: str | None) -> str | None:
     """An E.164 number formatted for reading aloud: "(312) 555-0142", "+44 20 7946 0958"."""
     if not e164:

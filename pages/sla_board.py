@@ -7,6 +7,7 @@ import streamlit as st
 from console.clock import now
 from console.views.identity import store
 from console.views.manage import sla_board_view
+from console.wording import kind_label
 from pages.components import current_user, guarded, rate, table
 
 user = current_user(__file__)
@@ -18,10 +19,19 @@ st.caption("Compliance over the last 30 days (tasks done before their deadline /
            "at risk = due within 24 h.")
 rows = [
     {"client": p["name"],
-     **{kind.replace("_", " "): rate(r["value"]) for kind, r in p["compliance"].items()},
-     "breached": len(p["breached_task_ids"]), "at risk": len(p["at_risk_task_ids"])}
+     **{kind_label(kind): rate(r["value"]) for kind, r in p["compliance"].items()},
+     "breached": p["open_counts"]["breached"], "at risk": p["open_counts"]["at risk"]}
     for p in board["practices"]
 ]
 table(rows, empty="No clients.")
 st.subheader("Breached and at-risk tasks")
-table(view["flagged"], empty="Nothing breached or at risk.")
+st.caption("Open tasks only, most overdue first; deadlines in each practice's local time.")
+flagged = view["flagged"]
+left, right = st.columns(2)
+practice = left.selectbox("Practice", ["All practices", *sorted({r["practice"] for r in flagged})],
+                          key="sla_practice")
+kind = right.selectbox("Task", ["All tasks", *sorted({r["task"] for r in flagged})],
+                       key="sla_kind")
+shown = [{k: v for k, v in r.items() if not k.startswith("_")} for r in flagged
+         if practice in ("All practices", r["practice"]) and kind in ("All tasks", r["task"])]
+table(shown, empty="Nothing breached or at risk.")

@@ -87,6 +87,21 @@ def _open_tasks(session: Session, kind: str, slugs: list[str]) -> dict[tuple[str
     return {(t.practice_slug, t.lead_id or ""): t for t in rows}
 
 
+def _to_do(task: Task | None, user: CurrentUser, now: datetime) -> tuple[str, bool]:
+    """What the row's task waits for, and whether this user may claim it now."""
+    if task is None:
+        return "—", False
+    if task.status == TaskStatus.claimed:
+        return "being worked", False
+    if task.escalated and user.role.value == "coordinator":
+        return "with a manager", False
+    if task.snoozed_until is not None and task.snoozed_until > now:
+        return "snoozed", False
+    if task.due_at > now:
+        return "later", False
+    return "call", True
+
+
 def _name(*parts: Any) -> str:
     return " ".join(str(p) for p in parts if p) or "(name not on file)"
 
@@ -150,15 +165,16 @@ def leads_list(*, session: Session, user: CurrentUser, now: datetime) -> list[Li
                                  "a patient (not in the latest build)" if
                                  row["referrer_patient_id"] else "—")
         tz = zones.get(row["practice_slug"], "UTC")
+        to_do, actionable = _to_do(task, user, now)
         out.append(ListLine(
             cells={"lead": person, "phone": phone_display(phone) or "—", "practice": practice,
                    "referred by": referrer, "status": humanise(status),
-                   "to do": "call" if task is not None else "—",
+                   "to do": to_do,
                    "referred": _when(row["referred_at"], tz, now),
                    "source": "referral link" if row["source"] == "link" else humanise(
                        row["source"])},
             practice_slug=row["practice_slug"], practice_name=practice,
-            is_open=task is not None, task_id=task.task_id if task is not None else None,
+            is_open=task is not None, task_id=task.task_id if task and actionable else None,
             label=f"{person} · {practice} · {humanise(status)}", status=status,
             extra={"referred_at": row["referred_at"]},
         ))
@@ -221,7 +237,7 @@ def loop_closures(*, session: Session, user: CurrentUser, now: datetime) -> list
                    "SLA": countdown(t.sla_deadline, now) if is_open
                    else ("met" if t.closed_at and t.closed_at <= t.sla_deadline else "missed")},
             practice_slug=t.practice_slug, practice_name=practice, is_open=is_open,
-            task_id=t.task_id if is_open and t.status == TaskStatus.open else None,
+            task_id=t.task_id if is_open and _to_do(t, user, now)[1] else None,
             label=f"{referrer} (friend: {lead_name}) · {practice}",
             status="open" if is_open else "done",
         ))

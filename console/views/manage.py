@@ -11,11 +11,13 @@ from sqlmodel import Session, col, select
 from console import audit, users
 from console.access import ADMIN_ROLES, CurrentUser, require_role
 from console.audit import Action, Outcome
+from console.business_hours import local
 from console.errors import UserError
 from console.models.identity import User, UserPractice
 from console.models.practice import PracticeSettings
-from console.models.work import Task
+from console.models.work import Task, TaskStatus
 from console.views.data import snapshot
+from console.wording import kind_label, sla_short
 
 CAPACITY_WEEKS = 6
 # Client settings a manager may edit from the Clients page (with their types).
@@ -38,27 +40,47 @@ def _manager(user: CurrentUser) -> None:
 
 
 def sla_board_view(*, session: Session, user: CurrentUser, now: datetime) -> dict[str, Any]:
-    """Per client compliance by kind (30 days) and the breached / at-risk tasks behind it."""
+    """Per client compliance by kind (30 days) and the breached / at-risk open tasks behind it:
+    practice and kind by name, time left or overdue with the deadline in practice time, and
+    who holds it; cancelled and closed tasks excluded; most overdue first."""
     from warehouse.metrics_ops import sla_board
 
     _manager(user)
     with snapshot() as conn:
         board = sla_board(conn, scope=user.scope, now=now)
-    ids = [i for p in board["practices"] for i in p["breached_task_ids"] + p["at_risk_task_ids"]]
-    tasks = {
-        t.task_id: t
-        for t in session.exec(select(Task).where(col(Task.task_id).in_(ids[:2000]))).all()
-    }
+    # The open work is read live from the store (the snapshot's copy of the tasks is only as
+    # fresh as the last build): breached, and due within the board's at-risk horizon.
+    horizon = now + timedelta(hours=float(board.get("at_risk_hours", 24)))
+    query = (select(Task).where(col(Task.status).in_((TaskStatus.open, TaskStatus.claimed)))
+             .where(col(Task.sla_deadline) <= horizon))
+    if not user.scope.agency_wide:
+        query = query.where(col(Task.practice_slug).in_(sorted(user.scope.practice_slugs)))
+    tasks = [t for t in session.exec(query.order_by(col(Task.sla_deadline)).limit(2000)).all()
+             if user.scope.allows(t.practice_slug)]
+    holders = {u.user_id: u.email for u in session.exec(
+        select(User).where(col(User.user_id).in_({t.claimed_by for t in tasks
+                                                  if t.claimed_by is not None})))}
+    practices = {p.practice_slug: p for p in session.exec(select(PracticeSettings))}
     names = {p["practice_slug"]: p["name"] for p in board["practices"]}
-    flagged = [
-        {"practice": names[p["practice_slug"]], "task": i, "state": state,
-         "kind": tasks[i].kind if i in tasks else "", "status": tasks[i].status if i in tasks
-         else "", "deadline": f"{tasks[i].sla_deadline:%Y-%m-%d %H:%M} UTC" if i in tasks else ""}
-        for p in board["practices"]
-        for state, key in (("breached", "breached_task_ids"), ("at risk", "at_risk_task_ids"))
-        for i in p[key]
-        if user.scope.allows(p["practice_slug"])
-    ]
+    flagged: list[dict[str, Any]] = []
+    counts: dict[str, dict[str, int]] = {}
+    for task in tasks:
+        left = task.sla_deadline - now
+        state = "breached" if left <= timedelta(0) else "at risk"
+        counts.setdefault(task.practice_slug, {"breached": 0, "at risk": 0})[state] += 1
+        practice = practices.get(task.practice_slug)
+        zone = practice.timezone if practice else task.practice_tz
+        flagged.append({
+            "practice": names.get(task.practice_slug) or (practice.name if practice else "—"),
+            "task": kind_label(task.kind), "state": state, "time left": sla_short(left),
+            "deadline (practice time)": f"{local(task.sla_deadline, zone):%a %b %d %H:%M}",
+            "held by": holders.get(task.claimed_by or 0, "—")
+            if task.status == TaskStatus.claimed else "nobody (in the queue)",
+            "_task_id": task.task_id, "_left": left.total_seconds(),
+        })
+    for row in board["practices"]:
+        row["open_counts"] = counts.get(row["practice_slug"], {"breached": 0, "at risk": 0})
+    flagged.sort(key=lambda row: row["_left"])
     return {"board": board, "flagged": flagged}
 
 

@@ -31,7 +31,7 @@ from console.models.work import Lead, Task, TaskStatus, Touch
 from console.priority import Share
 from console.queue import claim_next, release, snooze
 from console.templates import outcome_phrase
-from console.views.data import countdown, money_text, records, snapshot
+from console.views.data import money_text, records, snapshot
 from console.wording import (
     CHANNEL_LABELS,
     ago,
@@ -39,6 +39,7 @@ from console.wording import (
     kind_label,
     outcome_sentence,
     phone_display,
+    sla_short,
     tel_link,
     until,
 )
@@ -57,7 +58,7 @@ SCRIPTS = {
     "ask": (
         "Hi {first}, this is {me} calling from {practice}. We hope you're enjoying your "
         "{treatment} results! Many patients tell us friends have asked about it — is there "
-        "anyone who'd like to hear more? I can take their details now, or text you a "
+        "anyone who'd like to hear more? I can take their details now, or send you a "
         "personal link to share."
     ),
     "follow_up": (
@@ -274,6 +275,15 @@ def _touches(session: Session, task: Task, timezone: str, now: datetime,
             for t in rows]
 
 
+def _in_sentence(words: str) -> str:
+    """A name read mid-sentence: "Non-surgical fat reduction" → "non-surgical fat reduction"
+    (an acronym such as "LASIK" keeps its capitals)."""
+    words = words.replace("_", " ")
+    if len(words) > 1 and words[0].isupper() and words[1].islower():
+        return words[0].lower() + words[1:]
+    return words
+
+
 def _speaker(user: CurrentUser) -> str:
     """The coordinator's first name for the script, from their email ("ana.lee@" → "Ana")."""
     first = user.email.split("@")[0].split(".")[0]
@@ -352,7 +362,7 @@ def _task_card(*, session: Session, user: CurrentUser, task_id: int, now: dateti
                           outcome_detail=outreach.outcome_detail if outreach else "none")
     script = SCRIPTS.get(task.kind, "").format(
         first=contact.name.split(" ")[0], me=_speaker(user),
-        practice=practice_name, treatment=treatment or task.category or "treatment",
+        practice=practice_name, treatment=_in_sentence(treatment or task.category or "treatment"),
         referrer=referrer, lead=lead_first, outcome=told)
     audit.record(session=session, actor=user.actor, action=Action.view_patient,
                  practice_slug=task.practice_slug, object_ref=f"task:{task.task_id}",
@@ -365,7 +375,7 @@ def _task_card(*, session: Session, user: CurrentUser, task_id: int, now: dateti
         practice_local_time=f"{here:%a %H:%M} ({timezone})",
         practice_timezone=timezone, person_name=contact.name, subject_type=task.subject_type,
         treatment=treatment, results_visible=visible, consent=contact.consent,
-        sla=countdown(task.sla_deadline, now), why=why, script=script,
+        sla=sla_short(task.sla_deadline - now), why=why, script=script,
         dispositions=dispositions_for(task),
         touches=_touches(session, task, timezone, now, contact.name.split(" ")[0]),
         lead_outcome=humanise(outcome) if task.kind == "close_loop" and outcome else None,

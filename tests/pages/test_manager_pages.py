@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from console.models.identity import Role, User
 from console.models.practice import PracticeSettings
@@ -15,7 +15,29 @@ def test_sla_board_lists_every_client(login: Login, world: World) -> None:
     assert [t.value for t in app.title] == ["SLA board"]
     board = app.dataframe[0].value
     assert set(board["client"]) == set(world.practices.values())
-    assert {"ask", "contact lead", "close loop", "breached", "at risk"} <= set(board.columns)
+    assert {"Ask for a referral", "Contact a referred lead", "Close the loop", "breached",
+            "at risk"} <= set(board.columns)
+
+
+def test_sla_board_flags_open_tasks_by_name_most_overdue_first(
+    login: Login, world: World, session: Session
+) -> None:
+    from console.models.work import Task
+
+    app, _ = login(Role.manager, [], "pages/sla_board.py")
+    assert not app.exception, app.exception
+    flagged = app.dataframe[1].value
+    assert list(flagged.columns) == ["practice", "task", "state", "time left",
+                                     "deadline (practice time)", "held by"]
+    assert set(flagged["practice"]) <= set(world.practices.values())
+    assert not flagged["task"].str.contains("_").any()
+    assert not flagged["deadline (practice time)"].str.contains("UTC").any()
+    overdue = list(flagged["state"])
+    assert overdue == sorted(overdue, key=lambda state: state != "breached")
+    # Open or held tasks only: a task cancelled meanwhile leaves the list.
+    open_ids = {t.task_id for t in session.exec(
+        select(Task).where(col(Task.status).in_(("open", "claimed")))).all()}
+    assert len(flagged) <= len(open_ids) and len(flagged) > 0
 
 
 def test_capacity_shows_hours_and_a_chart(login: Login, world: World) -> None:
