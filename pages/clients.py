@@ -16,7 +16,7 @@ show_flash()
 with store() as db:
     practices = guarded(lambda: clients(session=db, user=user))
 table(
-    [{"client": p.name, "slug": p.practice_slug, "specialty": p.specialty,
+    [{"client": p.name, "specialty": p.specialty.replace("_", " "),
       "time zone": p.timezone, "hours": f"{p.business_hours_start}-{p.business_hours_end}",
       "contracted h/week": p.contracted_hours_per_week, "ask SLA days": p.ask_sla_days,
       "lead SLA business days": p.lead_sla_business_days,

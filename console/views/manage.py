@@ -12,12 +12,13 @@ from console import audit, users
 from console.access import ADMIN_ROLES, CurrentUser, require_role
 from console.audit import Action, Outcome
 from console.business_hours import local
+from console.clock import as_utc
 from console.errors import UserError
 from console.models.identity import User, UserPractice
 from console.models.practice import PracticeSettings
 from console.models.work import Task, TaskStatus
 from console.views.data import snapshot
-from console.wording import kind_label, sla_short
+from console.wording import humanise, kind_label, sla_short
 
 CAPACITY_WEEKS = 6
 # Client settings a manager may edit from the Clients page (with their types).
@@ -190,15 +191,76 @@ def data_quality_view(*, session: Session, user: CurrentUser, now: datetime) -> 
                  practice_slug=None, object_ref="quarantine", outcome=Outcome.success, now=now)
     session.commit()
     paused = [f for f in feeds if f["feed_status"] not in (None, "ok")]
-    return {"feeds": feeds, "paused": paused, "rows": rows}
+    names = {p.practice_slug: p.name for p in session.exec(select(PracticeSettings))}
+    return {"feeds": feeds, "paused": paused, "rows": rows, "names": names}
 
 
-def audit_rows(*, session: Session, user: CurrentUser, limit: int = 300) -> list[dict[str, Any]]:
-    """The newest audit events the user may read."""
+def _actor_names(session: Session, actors: Iterable[str]) -> dict[str, str]:
+    """Audit actors as people read them: `user:4` → their email; links, the CLI and anonymous
+    visitors in words."""
+    ids = {int(a.split(":", 1)[1]) for a in actors
+           if a.startswith("user:") and a.split(":", 1)[1].isdigit()}
+    emails = {f"user:{u.user_id}": u.email for u in session.exec(
+        select(User).where(col(User.user_id).in_(ids)))} if ids else {}
+    names = {}
+    for actor in actors:
+        if actor in emails:
+            names[actor] = emails[actor]
+        elif actor.startswith("report_link:"):
+            names[actor] = "a report link"
+        elif actor == "cli":
+            names[actor] = "command line"
+        elif actor == "anonymous":
+            names[actor] = "anonymous visitor"
+        else:
+            names[actor] = actor.replace("_", " ")
+    return names
+
+
+def audit_rows(*, session: Session, user: CurrentUser, limit: int = 300,
+               actor_email: str | None = None, action: str | None = None,
+               practice_slug: str | None = None, since: datetime | None = None,
+               until: datetime | None = None) -> list[dict[str, Any]]:
+    """The newest audit events the user may read, filtered by actor (email), action, practice
+    and date; actors by email, practices by name, times in UTC (the log's own clock)."""
     _manager(user)
+    events = audit.list_events(session=session, scope=user.scope, practice_slug=practice_slug,
+                               action=action, since=since, limit=10_000 if actor_email or until
+                               else limit)
+    if until is not None:
+        events = [e for e in events if as_utc(e.occurred_at) < until]
+    names = _actor_names(session, {e.actor for e in events})
+    if actor_email:
+        events = [e for e in events if names.get(e.actor) == actor_email]
+    practices = {p.practice_slug: p.name for p in session.exec(select(PracticeSettings))}
     return [
-        {"seq": e.seq, "when": f"{e.occurred_at:%Y-%m-%d %H:%M:%S}", "actor": e.actor,
-         "action": e.action, "practice": e.practice_slug or "", "object": e.object_ref or "",
-         "outcome": e.outcome}
-        for e in audit.list_events(session=session, scope=user.scope, limit=limit)
+        {"seq": e.seq, "when (UTC)": f"{e.occurred_at:%Y-%m-%d %H:%M:%S}",
+         "who": names.get(e.actor, e.actor), "action": humanise(e.action),
+         "practice": practices.get(e.practice_slug or "", "agency") if e.practice_slug
+         else "agency", "object": e.object_ref or "—", "outcome": humanise(e.outcome)}
+        for e in events[:limit]
     ]
+
+
+def audit_filters(*, session: Session, user: CurrentUser) -> dict[str, Any]:
+    """What the audit log can be filtered by: actions, practices (slug → name), user emails."""
+    _manager(user)
+    practices = {p.practice_slug: p.name for p in session.exec(
+        select(PracticeSettings).order_by(col(PracticeSettings.name)))
+        if user.scope.allows(p.practice_slug)}
+    emails = sorted(u.email for u in session.exec(select(User)))
+    return {"actions": sorted(a.value for a in Action), "practices": practices,
+            "emails": emails}
+
+
+def audit_csv(*, session: Session, user: CurrentUser, rows: list[dict[str, Any]],
+              now: datetime) -> bytes:
+    """The filtered audit rows as a neutralised CSV; the export itself is audited."""
+    import polars as pl
+
+    from console.csv_export import export_csv
+
+    _manager(user)
+    frame = pl.DataFrame(rows) if rows else pl.DataFrame({"seq": []})
+    return export_csv(session=session, actor=user.actor, frame=frame, practice_slug=None,
+                      object_ref="audit_log", now=now)

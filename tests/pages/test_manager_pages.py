@@ -6,7 +6,7 @@ from sqlmodel import Session, col, select
 
 from console.models.identity import Role, User
 from console.models.practice import PracticeSettings
-from tests.pages.conftest import Login, World, frames_text, texts
+from tests.pages.conftest import Login, World, frames_text, now_utc, texts
 
 
 def test_sla_board_lists_every_client(login: Login, world: World) -> None:
@@ -77,7 +77,7 @@ def test_users_page_adds_a_user(login: Login, world: World, session: Session) ->
     app.text_input[1].input("a long enough password")
     next(b for b in app.button if b.label == "Add user").click().run()
     assert not app.exception
-    assert "Added user" in texts(app)
+    assert "Added new.coordinator@agency.test." in texts(app)
     session.rollback()
     created = session.exec(select(User).where(User.email == "new.coordinator@agency.test")).one()
     assert created.role == "coordinator"
@@ -103,10 +103,35 @@ def test_data_quality_shows_quarantined_rows_with_reasons(login: Login) -> None:
     assert quarantined["reason"].str.len().min() > 0
 
 
-def test_audit_log_lists_events_by_id(login: Login, world: World) -> None:
-    login(Role.coordinator, sorted(world.practices)[:1], "pages/leads.py")
+def test_audit_log_names_actors_by_email_and_filters(
+    login: Login, world: World, session: Session
+) -> None:
+    from console.models.identity import AuditEvent
+
+    slug = sorted(world.practices)[0]
+    _, coordinator = login(Role.coordinator, [slug], "pages/leads.py")
     app, _ = login(Role.manager, [], "pages/audit_log.py")
     assert not app.exception
     events = app.dataframe[0].value
-    assert "view_patient" in set(events["action"])
-    assert events["actor"].str.startswith(("user:", "system", "anonymous", "cli", "test")).all()
+    assert "view patient" in set(events["action"])
+    assert not events["who"].str.match(r"^user:\d+$").any()
+    assert coordinator.email in set(events["who"])
+    app.selectbox(key="audit_actor").set_value(coordinator.email).run()
+    app.selectbox(key="audit_practice").set_value(slug).run()
+    mine = app.dataframe[0].value
+    assert set(mine["who"]) == {coordinator.email}
+    assert set(mine["practice"]) == {world.practices[slug]}
+    # The CSV is built (and audited) only when downloaded.
+    before = session.exec(select(AuditEvent).where(AuditEvent.action == "export")
+                          .where(AuditEvent.object_ref == "audit_log")).all()
+    assert before == []
+    from console.views.manage import audit_csv
+    from tests.pages.test_queue_preview import _acting
+
+    manager = session.exec(select(User).where(User.role == "manager")).first()
+    assert manager is not None
+    payload = audit_csv(session=session, user=_acting(session, manager),
+                        rows=[{"seq": 1, "who": "=cmd()"}], now=now_utc())
+    assert payload.decode("utf-8-sig").splitlines()[1] == "1,'=cmd()"
+    assert session.exec(select(AuditEvent).where(AuditEvent.action == "export")
+                        .where(AuditEvent.object_ref == "audit_log")).first() is not None
