@@ -50,6 +50,7 @@ class Action(StrEnum):
     report_link_revoked = "report_link_revoked"
     time_entry = "time_entry"
     referral_link_sent = "referral_link_sent"
+    schedule_change = "schedule_change"
 
 
 class Outcome(StrEnum):

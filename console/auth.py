@@ -153,6 +153,9 @@ def start_session(*, session: Session, user: User, now: datetime) -> str:
     settings = get_settings()
     absolute = timedelta(hours=settings.session_absolute_hours)
     session_id = new_token_id()
+    # The writer lock first: the caller's session may hold a read transaction (it refreshed
+    # the user) that another login's commit overtook, which SQLite cannot upgrade.
+    begin_write(session)
     session.add(
         UserSession(
             session_id=session_id,
@@ -205,6 +208,7 @@ def resolve_session(*, session: Session, token: str, now: datetime) -> CurrentUs
 
 def end_session(*, session: Session, token: str, now: datetime) -> None:
     """Log out: the session can no longer be resolved (audited)."""
+    begin_write(session)
     row = _live_session(session, token=token, now=now)
     if row is None:
         return

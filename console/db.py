@@ -36,8 +36,8 @@ _WRITE_VERBS = ("insert", "update", "delete", "replace")
 # Whole-operation retries after a lock conflict the busy timeout cannot wait out (a read
 # transaction overtaken by another commit cannot become a writer; PostgreSQL deadlock or
 # serialisation failures), with a short jittered back-off between attempts.
-RETRY_ATTEMPTS = 6
-RETRY_BACKOFF_S = 0.02
+RETRY_ATTEMPTS = 10
+RETRY_BACKOFF_S = 0.05
 T = TypeVar("T")
 
 

@@ -229,7 +229,9 @@ def audit_rows(*, session: Session, user: CurrentUser, limit: int = 300,
                                else limit)
     if until is not None:
         events = [e for e in events if as_utc(e.occurred_at) < until]
-    names = _actor_names(session, {e.actor for e in events})
+    names = _actor_names(session, {e.actor for e in events}
+                         | {e.object_ref for e in events
+                            if e.object_ref and e.object_ref.startswith("user:")})
     if actor_email:
         events = [e for e in events if names.get(e.actor) == actor_email]
     practices = {p.practice_slug: p.name for p in session.exec(select(PracticeSettings))}
@@ -237,9 +239,30 @@ def audit_rows(*, session: Session, user: CurrentUser, limit: int = 300,
         {"seq": e.seq, "when (UTC)": f"{e.occurred_at:%Y-%m-%d %H:%M:%S}",
          "who": names.get(e.actor, e.actor), "action": humanise(e.action),
          "practice": practices.get(e.practice_slug or "", "agency") if e.practice_slug
-         else "agency", "object": e.object_ref or "—", "outcome": humanise(e.outcome)}
+         else "agency", "object": _object(e.object_ref, names, practices),
+         "outcome": humanise(e.outcome)}
         for e in events[:limit]
     ]
+
+
+def _object(ref: str | None, people: dict[str, str], practices: dict[str, str]) -> str:
+    """An audited object for reading: staff by email, practices by name; patient-data objects
+    (tasks, lists, reports) keep their id, as the log never names a patient (SECURITY 21)."""
+    if not ref:
+        return "—"
+    kind, _, ident = ref.partition(":")
+    if kind == "user":
+        return people.get(ref, "a removed user")
+    if kind == "practice":
+        return practices.get(ident, "a practice")
+    if kind in ("report", "report_link"):
+        return f"{humanise(kind)} of {practices[ident]}" if ident in practices else \
+            humanise(kind)
+    if kind == "list":
+        return f"{humanise(ident)} list"
+    if kind == "task" and ident.isdigit():
+        return f"task #{ident}"
+    return humanise(ref)
 
 
 def audit_filters(*, session: Session, user: CurrentUser) -> dict[str, Any]:

@@ -40,14 +40,53 @@ def test_sla_board_flags_open_tasks_by_name_most_overdue_first(
     assert len(flagged) <= len(open_ids) and len(flagged) > 0
 
 
-def test_capacity_shows_hours_and_a_chart(login: Login, world: World) -> None:
+def test_capacity_answers_does_this_week_fit(
+    login: Login, world: World, session: Session
+) -> None:
+    from console.views.capacity import DEFAULT_WEEKLY_HOURS
+
+    login(Role.coordinator, sorted(world.practices)[:1])
+    coordinators = session.exec(select(User).where(User.role == "coordinator")
+                                .where(col(User.active).is_(True))).all()
     app, _ = login(Role.manager, [], "pages/capacity.py")
     assert not app.exception
     assert [t.value for t in app.title] == ["Capacity"]
     labels = {m.label for m in app.metric}
-    assert labels == {"Delivered this week", "Contracted per week", "Backlog"}
-    assert set(app.dataframe[0].value["client"]) == set(world.practices.values())
+    assert labels == {"Coordinator time left this week", "Coordinators working today",
+                      "Backlog due this week"}
+    sentence = (app.success or app.warning)[0].value
+    assert sentence.startswith("This week's backlog ") and "h of coordinator time left" in sentence
+    working = next(m for m in app.metric if m.label == "Coordinators working today")
+    assert int(working.value) == len(coordinators) > 0  # scheduled, not "who logged time"
+    week = app.dataframe[0].value
+    assert set(week["client"]) == set(world.practices.values())
+    # Thursday 13:00 in New York: about 3.5 of 5 working days gone, so the contract is
+    # pro-rated, never compared whole against a part week.
+    assert (week["due by now h"] < week["contract h"]).all()
+    assert (week["due by now h"] > 0.5 * week["contract h"]).all()
     assert app.get("vega_lite_chart")
+    people = app.dataframe[2].value
+    assert set(people["weekly hours"]) == {DEFAULT_WEEKLY_HOURS}
+
+
+def test_a_manager_sets_a_coordinators_weekly_hours(
+    login: Login, world: World, session: Session
+) -> None:
+    from console.models.identity import AuditEvent
+
+    _, coordinator = login(Role.coordinator, sorted(world.practices)[:1])
+    app, _ = login(Role.manager, [], "pages/capacity.py")
+    app.selectbox(key="schedule_who").set_value(coordinator.email)
+    app.number_input(key="schedule_hours").set_value(0.0)
+    next(b for b in app.button if b.label == "Save schedule").click().run()
+    assert not app.exception
+    assert f"Saved the weekly hours of {coordinator.email}." in texts(app)
+    session.rollback()  # end the read transaction: see what the page committed
+    session.expire_all()
+    assert session.get(User, coordinator.user_id).weekly_hours == 0.0  # type: ignore[union-attr]
+    assert coordinator.email not in frames_text(app)  # not working this week
+    assert session.exec(select(AuditEvent).where(AuditEvent.action == "schedule_change")
+                        .where(AuditEvent.object_ref == f"user:{coordinator.user_id}")).first()
 
 
 def test_clients_edit_saves_the_settings(login: Login, world: World, session: Session) -> None:
