@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_BYTES = 32
+DEFAULT_BASE_URL = "http://127.0.0.1:8501"
 
 
 class InsecureSecretError(RuntimeError):
@@ -37,7 +38,9 @@ class Settings(BaseSettings):
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
     lease_minutes: int = 15
-    public_base_url: str = "http://127.0.0.1:8501"
+    # Where emitted links point (report links, referral links). Unset: the address a running
+    # `loopdesk serve` recorded under home, else http://127.0.0.1:8501.
+    public_base_url: str | None = None
     ingest_max_file_bytes: int = Field(
         default=2 * 1024**3, description="ingest refuses export files larger than this"
     )
@@ -66,6 +69,23 @@ class Settings(BaseSettings):
     def warehouse_dir(self) -> Path:
         """Where the pipeline writes the raw store and published snapshots."""
         return self.resolved_home / "warehouse"
+
+    @property
+    def serve_address_file(self) -> Path:
+        """Where `loopdesk serve` records the address it listens on (for links)."""
+        return self.resolved_home / "serve-address"
+
+    def link_base_url(self) -> str:
+        """The base of every emitted link: LOOPDESK_PUBLIC_BASE_URL, else the address the
+        running `serve` listens on, else the default console address."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        try:
+            recorded = self.serve_address_file.read_text().strip()
+        except OSError:
+            recorded = ""
+        return recorded.rstrip("/") if recorded.startswith(("http://", "https://")) \
+            else DEFAULT_BASE_URL
 
     def signing_key(self) -> bytes:
         """The token secret: from settings, else generated once into a 0600 file under home."""

@@ -51,9 +51,10 @@ CLIENTS = PageSpec("pages/clients.py", "Clients", ":material/store:")
 USERS = PageSpec("pages/users.py", "Users", ":material/group:")
 QUALITY = PageSpec("pages/data_quality.py", "Data quality", ":material/rule:")
 AUDIT = PageSpec("pages/audit_log.py", "Audit log", ":material/history:")
+LINKS = PageSpec("pages/report_links.py", "Report links", ":material/link:")
 REPORT = PageSpec("pages/report.py", "Report", ":material/insights:")
 
-_MANAGER_PAGES = (SLA, CAPACITY, CLIENTS, USERS, QUALITY, AUDIT)
+_MANAGER_PAGES = (SLA, CAPACITY, CLIENTS, USERS, QUALITY, AUDIT, LINKS)
 PAGES_BY_ROLE: dict[Role, tuple[PageSpec, ...]] = {
     Role.coordinator: (QUEUE, LEADS, LOOPS),
     Role.manager: _MANAGER_PAGES,

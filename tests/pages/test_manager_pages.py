@@ -174,3 +174,30 @@ def test_audit_log_names_actors_by_email_and_filters(
     assert payload.decode("utf-8-sig").splitlines()[1] == "1,'=cmd()"
     assert session.exec(select(AuditEvent).where(AuditEvent.action == "export")
                         .where(AuditEvent.object_ref == "audit_log")).first() is not None
+
+
+def test_report_links_page_creates_lists_and_revokes_audited(
+    login: Login, world: World, session: Session
+) -> None:
+    from console.models.identity import AuditEvent, ReportLink
+
+    app, manager = login(Role.manager, [], "pages/report_links.py")
+    assert not app.exception
+    name = sorted(world.practices.values())[0]
+    slug = next(s for s, n in world.practices.items() if n == name)
+    app.selectbox(key="links_practice").set_value(name).run()
+    next(b for b in app.button if b.label == "Create link").click().run()
+    assert not app.exception and "it is shown only once" in texts(app)
+    url = app.code[0].value
+    assert "/api/v1/report?token=" in url
+    listed = app.dataframe[0].value
+    assert listed["by"].iloc[0] == manager.email and listed["status"].iloc[0].startswith("active")
+    next(b for b in app.button if b.label == "Revoke").click().run()
+    assert not app.exception and "stops working at once" in texts(app)
+    session.rollback()
+    [link] = session.exec(select(ReportLink).where(ReportLink.practice_slug == slug)
+                          .where(ReportLink.created_by == f"user:{manager.user_id}")).all()
+    assert link.revoked_at is not None
+    actions = {e.action for e in session.exec(select(AuditEvent).where(
+        AuditEvent.object_ref == f"report_link:{link.jti}"))}
+    assert actions == {"report_link_created", "report_link_revoked"}
