@@ -287,3 +287,46 @@ def audit_csv(*, session: Session, user: CurrentUser, rows: list[dict[str, Any]]
     frame = pl.DataFrame(rows) if rows else pl.DataFrame({"seq": []})
     return export_csv(session=session, actor=user.actor, frame=frame, practice_slug=None,
                       object_ref="audit_log", now=now)
+
+
+def assignable_coordinators(*, session: Session, user: CurrentUser,
+                            practice_name: str) -> dict[int, str]:
+    """Active coordinators assigned to the practice named (id → email), for "Assign to…"."""
+    _manager(user)
+    practice = session.exec(select(PracticeSettings)
+                            .where(PracticeSettings.name == practice_name)).first()
+    if practice is None:
+        return {}
+    ids = {row.user_id for row in session.exec(
+        select(UserPractice).where(UserPractice.practice_slug == practice.practice_slug))}
+    return {u.user_id or 0: u.email for u in session.exec(
+        select(User).where(col(User.user_id).in_(ids)).where(User.role == "coordinator")
+        .where(col(User.active).is_(True)).order_by(col(User.email)))}
+
+
+def assign_task(*, session: Session, user: CurrentUser, task_id: int, coordinator_id: int,
+                now: datetime) -> str:
+    """Lease a breached or at-risk task to a coordinator of its practice: it opens on their
+    My queue at their next click (the lease lapses back to the queue if they never take it).
+    The claim is audited for the coordinator and the assignment for the manager."""
+    from console.db import retrying
+    from console.queue import claim_task
+
+    _manager(user)
+    person = session.get(User, coordinator_id)
+    task = session.get(Task, task_id)
+    if person is None or not person.active or person.role != "coordinator" or task is None:
+        raise UserError("choose an active coordinator of that practice")
+    if session.get(UserPractice, (coordinator_id, task.practice_slug)) is None:
+        raise UserError(f"{person.email} does not work for that practice")
+    retrying(session, lambda: claim_task(session=session, user=person, task_id=task_id,
+                                         now=now))
+
+    def note() -> None:
+        audit.record(session=session, actor=user.actor, action="assign",
+                     practice_slug=task.practice_slug, object_ref=f"task:{task_id}",
+                     outcome=f"user:{coordinator_id}", now=now)
+        session.commit()
+
+    retrying(session, note)
+    return person.email
