@@ -49,6 +49,7 @@ bench: setup
 	$(BIN)/python -P bench/pipeline.py
 	$(BIN)/python -P bench/queue.py
 	$(BIN)/python -P bench/metrics.py
+	$(BIN)/python -P bench/console_flow.py
 
 clean:
 	rm -rf $(VENV) .loopdesk .pytest_cache .mypy_cache .ruff_cache
