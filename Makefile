@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: run test setup system-deps postgres chromium lint typecheck bench clean
+.PHONY: run test setup system-deps postgres mariadb chromium lint typecheck bench clean
 
 run: setup  ## set up, make demo data, serve the console with demo users printed
 	$(BIN)/loopdesk demo
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-system-deps: postgres chromium
+system-deps: postgres mariadb chromium
 
 # The PostgreSQL suite needs a server on 127.0.0.1:5432; start the local cluster if it is down.
 postgres:
@@ -30,6 +30,14 @@ postgres:
 		echo "starting PostgreSQL"; \
 		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -n1) main start || true; \
 		for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; \
+	fi
+
+# The live Open Dental read is tested against MariaDB on 127.0.0.1:3306; start it if it is down.
+mariadb:
+	@if command -v mysqladmin >/dev/null && ! mysqladmin ping --silent >/dev/null 2>&1; then \
+		echo "starting MariaDB"; \
+		start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql || true; \
+		for i in $$(seq 1 30); do mysqladmin ping --silent >/dev/null 2>&1 && break; sleep 1; done; \
 	fi
 
 # The browser suite drives Debian's Chromium (downloaded browsers cannot run here).

@@ -46,12 +46,16 @@ class GateResult:
 
 @dataclass(frozen=True)
 class Person:
-    """Someone the agency might contact, with the consent the export (or lead form) gave."""
+    """Someone the agency might contact, with the consent the export (or lead form) gave.
+
+    `consented` defaults to False: where no consent is known for the channel the gate refuses
+    (docs/data-contract.md, consent defaults). Callers state what the source recorded.
+    """
 
     practice_slug: str
     subject_type: str
     subject_id: str
-    consented: bool = True
+    consented: bool = False
     do_not_contact: bool = False
 
     @property

@@ -139,8 +139,11 @@ def _finish(session: Session, message: Message, values: dict[str, Any]) -> bool:
 def _gate(session: Session, message: Message, practice: PracticeSettings,
           now: datetime) -> str | None:
     """Why the message may not go now, or None."""
+    # Consent on the message's channel was checked against the recorded consent when it was
+    # queued (automation and loop closure only choose a channel the person consented to); here
+    # the gate re-checks revocations since, do-not-contact, quiet hours and the caps.
     person = Person(practice_slug=message.practice_slug, subject_type=message.subject_type,
-                    subject_id=message.subject_id)
+                    subject_id=message.subject_id, consented=True)
     result = check_gate(session=session, practice=practice, person=person,
                         channel=message.channel, now=now)
     if result.ok:

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     # Where emitted links point (report links, referral links). Unset: the address a running
     # `loopdesk serve` recorded under home, else http://127.0.0.1:8501.
     public_base_url: str | None = None
+    opendental_password: SecretStr | None = Field(
+        default=None, description="Open Dental database password when the URL carries none"
+    )
     ingest_max_file_bytes: int = Field(
         default=2 * 1024**3, description="ingest refuses export files larger than this"
     )

@@ -29,6 +29,7 @@ from pipelines.generate_dirty import add_dirty_rows
 from pipelines.generate_people import draw_emails, draw_names, draw_phones, format_bool
 from pipelines.generate_practices import PracticeFrame, draw_practices
 from pipelines.parsing import local_to_utc
+from pipelines.sources import FORMATS
 
 SECOND = 1_000_000
 MINUTE = 60 * SECOND
@@ -260,7 +261,9 @@ def _patients_csv(people: pl.DataFrame, practices: PracticeFrame) -> pl.DataFram
     )
 
 
-def _treatments_csv(treatments: pl.DataFrame, practices: PracticeFrame) -> pl.DataFrame:
+def _treatments_csv(
+    treatments: pl.DataFrame, practices: PracticeFrame, given_visible: bool = True
+) -> pl.DataFrame:
     """Treatments in the contract's columns, as text; most leave results_visible_at blank."""
     clock = _lookup(practices.time_style, pl.col("practice"))
     item = pl.col("item")
@@ -274,7 +277,7 @@ def _treatments_csv(treatments: pl.DataFrame, practices: PracticeFrame) -> pl.Da
         description=_lookup([entry.description for entry in CATALOGUE], item),
         value=pl.col("value").cast(pl.Int64).cast(pl.String),
         completed_at=_local_text(pl.col("completed"), clock),
-        results_visible_at=pl.when(pl.col("given_visible")).then(
+        results_visible_at=pl.when(pl.col("given_visible") & pl.lit(given_visible)).then(
             visible_date.dt.to_string("%Y-%m-%d")
         ),
     )
@@ -333,8 +336,18 @@ def generate_exports(
     months: int,
     now: datetime,
     dirty_share: float = 0.01,
+    format: str = "canonical",
+    results_visible: bool = True,
 ) -> GenerateSummary:
-    """Write practices.csv and one folder per practice under `out`; return what was written."""
+    """Write practices.csv and one folder per practice under `out`; return what was written.
+
+    `format` writes the same world as canonical CSVs, a FHIR Bulk Data export or Open Dental
+    table CSVs (deliberately dirty rows are canonical only). `results_visible=False` leaves
+    results_visible_at blank in every canonical row (FHIR and Open Dental carry none, so the
+    canonical drop is then comparable row for row; the random draws are the same).
+    """
+    if format not in FORMATS:
+        raise ValueError(f"--format must be one of {', '.join(FORMATS)}")
     if practices < 1:
         raise ValueError("--practices must be at least 1")
     if months < 1:
@@ -353,9 +366,11 @@ def generate_exports(
     )
     files = {
         PATIENTS.name: _patients_csv(patient_rows, frame),
-        TREATMENTS.name: _treatments_csv(treatments, frame),
+        TREATMENTS.name: _treatments_csv(treatments, frame, results_visible),
         REFERRALS.name: referrals,
     }
+    if format != "canonical":
+        return _write_format(out, frame, files, format)
     dirty = 0
     for name in (PATIENTS.name, TREATMENTS.name, REFERRALS.name):
         files[name], damaged = add_dirty_rows(files[name], name, rng, dirty_share)
@@ -371,10 +386,37 @@ def generate_exports(
     )
 
 
+def _write_format(
+    out: Path, practices: PracticeFrame, files: dict[str, pl.DataFrame], format: str
+) -> GenerateSummary:
+    """The clean world as a FHIR export or Open Dental tables, beside the same practices.csv."""
+    from pipelines.generate_formats import write_fhir, write_opendental
+
+    out.mkdir(parents=True, exist_ok=True)
+    table = practices.to_csv()
+    table.select([c for c in PRACTICES.columns if c in table.columns]).write_csv(
+        out / PRACTICES.name
+    )
+    codes = [entry.code for entry in CATALOGUE]
+    writer = write_fhir if format == "fhir" else write_opendental
+    writer(out, table, files, codes)
+    return GenerateSummary(
+        out=out,
+        practices=practices.size,
+        patients=files[PATIENTS.name].height,
+        treatments=files[TREATMENTS.name].height,
+        referrals=files[REFERRALS.name].height,
+        dirty_rows=0,
+    )
+
+
 def _write(out: Path, practices: PracticeFrame, files: dict[str, pl.DataFrame]) -> None:
     """Write practices.csv and each practice's three files (header-only when it has no rows)."""
     out.mkdir(parents=True, exist_ok=True)
-    practices.to_csv().select(PRACTICES.columns).write_csv(out / PRACTICES.name)
+    table = practices.to_csv()
+    table.select([c for c in PRACTICES.columns if c in table.columns]).write_csv(
+        out / PRACTICES.name
+    )
     for name, data in files.items():
         parts = data.partition_by("practice_slug", as_dict=True, maintain_order=True)
         empty = data.clear().drop("practice_slug")

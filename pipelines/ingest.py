@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -17,10 +18,12 @@ import polars as pl
 
 from console.clock import now as clock_now
 from console.settings import get_settings
-from pipelines.contract import PRACTICE_FILES, PRACTICES, ExportFile
+from pipelines.catalogue import practice_catalogue
+from pipelines.contract import PRACTICE_FILES, PRACTICES, REFERRALS, ExportFile
 from pipelines.extract import extract
 from pipelines.load import (
     apply_rows,
+    declared_formats,
     known_patients,
     known_timezones,
     open_raw_store,
@@ -28,17 +31,33 @@ from pipelines.load import (
     record_quarantine,
 )
 from pipelines.precheck import FileCheck, check_file
+from pipelines.source_fhir import read_fhir
+from pipelines.source_opendental import read_opendental_csv
+from pipelines.sources import SourceRead, detect_format
 from pipelines.summary import AGENCY, FileResult, IngestSummary, PracticeResult
 from pipelines.validate import check_rows
 from warehouse.paths import raw_db_path
 
 Progress = Callable[[str, int, int], None]
 
-__all__ = ["IngestSummary", "SourceError", "ingest"]
+__all__ = ["IngestSummary", "Plan", "SourceError", "ingest", "run_ingest"]
+
+
+FOLDER_FEED = "(practice folder)"
 
 
 class SourceError(ValueError):
     """The drop folder, or the practice folder asked for, does not exist."""
+
+
+@dataclass
+class Plan:
+    """How one practice is read this run."""
+
+    format: str | None
+    problem: str | None = None
+    read: SourceRead | None = None
+    catalogue_notes: list[str] = field(default_factory=list)
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
@@ -57,27 +76,26 @@ def _practice_folders(source: Path, practice: str | None) -> list[Path]:
 
 
 def _precheck(
-    source: Path, folders: list[Path], limit: int, progress: Progress
-) -> tuple[FileCheck | None, dict[str, list[FileCheck]]]:
-    """Check practices.csv and every practice file that exists."""
-    root = source / PRACTICES.name
-    paths = [(AGENCY, PRACTICES, root)] if root.is_file() else []
-    paths += [
+    folders: list[Path], limit: int, progress: Progress
+) -> dict[str, list[FileCheck]]:
+    """Check every canonical practice file that exists (the folders given are canonical, except
+    that a FHIR folder's canonical referrals.csv is checked here too)."""
+    paths = [
         (folder.name, spec, folder / spec.name)
         for folder in folders
         for spec in PRACTICE_FILES
         if (folder / spec.name).is_file()
     ]
-    agency: FileCheck | None = None
     per_practice: dict[str, list[FileCheck]] = {folder.name: [] for folder in folders}
     for done, (slug, spec, path) in enumerate(paths, start=1):
-        check = check_file(path, spec, slug, limit)
-        if spec is PRACTICES:
-            agency = check
-        else:
-            per_practice[slug].append(check)
+        per_practice[slug].append(check_file(path, spec, slug, limit))
         progress("checking files", done, len(paths))
-    return agency, per_practice
+    return per_practice
+
+
+def _check_agency(source: Path, limit: int) -> FileCheck | None:
+    root = source / PRACTICES.name
+    return check_file(root, PRACTICES, AGENCY, limit) if root.is_file() else None
 
 
 def _result(summary: IngestSummary, practice: str, file: str) -> FileResult:
@@ -101,6 +119,16 @@ def _add_counts(summary: IngestSummary, counts: pl.DataFrame, bad: pl.DataFrame)
     for row in bad.group_by("practice_slug", "file").len().iter_rows(named=True):
         owner = AGENCY if row["file"] == PRACTICES.name else row["practice_slug"]
         _result(summary, owner, row["file"]).quarantined += row["len"]
+
+
+def _add_source_counts(summary: IngestSummary, read: SourceRead) -> None:
+    """A reader's own quarantine and filtered counts, and a result for every file it read."""
+    for file in read.files:
+        _result(summary, read.practice, file)
+    for row in read.quarantined.group_by("file").len().iter_rows(named=True):
+        _result(summary, read.practice, row["file"]).quarantined += row["len"]
+    for file, count in read.filtered.items():
+        _result(summary, read.practice, file).filtered += count
 
 
 def _with_timezones(rows: pl.DataFrame, zones: pl.DataFrame) -> pl.DataFrame:
@@ -129,40 +157,59 @@ def _settle_practices(
     per_practice: dict[str, list[FileCheck]],
     failed: dict[str, str],
     timezones: pl.DataFrame,
+    plans: dict[str, Plan],
 ) -> list[str]:
     """Decide each practice's status; return the practices whose files load this run."""
     known = set(timezones["practice_slug"].to_list())
     loadable: list[str] = []
-    for slug, checks in per_practice.items():
+    for slug, plan in plans.items():
+        checks = per_practice.get(slug, [])
+        read = plan.read
         problems: list[tuple[str, str, str]] = []
         if slug not in known:
             problems.append(("error", "-", "not in practices.csv (add the practice there first)"))
+        if plan.problem:
+            problems.append(("paused", "-", plan.problem))
+        if read is not None:
+            problems += read.problems
         for check in checks:
             if str(check.path) in failed:
                 problems.append(("error", check.spec.name, failed[str(check.path)]))
             elif not check.loadable:
                 problems.append((check.status, check.spec.name, check.message or check.status))
         notes = [f"{c.spec.name}: {c.message}" for c in checks if c.loadable and c.message]
-        missing = [s.name for s in PRACTICE_FILES if s not in {c.spec for c in checks}]
-        notes += [f"no {name} in this drop" for name in missing]
+        if read is not None:
+            notes += read.notes
+        elif plan.format == "canonical":
+            missing = [s.name for s in PRACTICE_FILES if s not in {c.spec for c in checks}]
+            notes += [f"no {name} in this drop" for name in missing]
+        if plan.catalogue_notes:
+            notes += plan.catalogue_notes
+        files = [c.spec.name for c in checks] + (read.files if read is not None else [])
         if not problems:
             loadable.append(slug)
-            summary.practices[slug] = PracticeResult("ok", "; ".join(notes) or None)
+            summary.practices[slug] = PracticeResult("ok", "; ".join(notes) or None, plan.format)
             for check in checks:
                 _result(summary, slug, check.spec.name).message = check.message
+            if read is not None:
+                _add_source_counts(summary, read)
             continue
         status = "error" if any(kind == "error" for kind, _, _ in problems) else "paused"
         message = "; ".join(
             f"{file}: {text}" if file != "-" else text for _, file, text in problems
         )
         summary.practices[slug] = PracticeResult(
-            status, f"not loaded, previous data kept: {message}"
+            status, f"not loaded, previous data kept: {message}", plan.format
         )
         own = {file: (kind, text) for kind, file, text in problems}
-        for check in checks:
-            kind, text = own.get(check.spec.name, (status, f"not loaded: {message}"))
-            result = _result(summary, slug, check.spec.name)
+        for file in files:
+            kind, text = own.get(file, (status, f"not loaded: {message}"))
+            result = _result(summary, slug, file)
             result.status, result.message = kind, text
+        if not files:
+            # Nothing readable in the folder: one feed row for the folder itself.
+            result = _result(summary, slug, FOLDER_FEED)
+            result.status, result.message = status, message
     return loadable
 
 
@@ -185,18 +232,63 @@ def ingest(
     progress: Progress | None = None,
     max_file_bytes: int | None = None,
 ) -> IngestSummary:
-    """Load a drop folder (practices.csv + one folder per practice) into the raw store."""
-    report = progress or _no_progress
+    """Load a drop folder (practices.csv + one folder per practice) into the raw store.
+
+    Each practice folder is read by its format (canonical CSV, FHIR NDJSON, Open Dental table
+    CSVs: practices.csv `source_format`, else what its files show); every format's rows go
+    through the same validation, quarantine and load.
+    """
     folders = _practice_folders(source, practice)
     limit = max_file_bytes or get_settings().ingest_max_file_bytes
+    agency = _check_agency(source, limit)
+
+    def read_folders(connection: duckdb.DuckDBPyConnection, report: Progress) -> dict[str, Plan]:
+        declared = declared_formats(connection)
+        plans: dict[str, Plan] = {}
+        for done, folder in enumerate(folders, start=1):
+            plans[folder.name] = _plan(folder, declared.get(folder.name), limit)
+            report("reading practice folders", done, len(folders))
+        return plans
+
+    return run_ingest(
+        agency=agency,
+        practice=practice,
+        progress=progress,
+        plan_practices=read_folders,
+        canonical_folders=lambda plans: [
+            f for f in folders if plans[f.name].format in ("canonical", "fhir")
+        ],
+        limit=limit,
+    )
+
+
+def run_ingest(
+    *,
+    agency: FileCheck | None,
+    practice: str | None,
+    progress: Progress | None,
+    plan_practices: Callable[[duckdb.DuckDBPyConnection, Progress], dict[str, Plan]],
+    canonical_folders: Callable[[dict[str, Plan]], list[Path]],
+    limit: int,
+    after_load: Callable[[duckdb.DuckDBPyConnection, list[str], dict[str, Plan]], None]
+    | None = None,
+) -> IngestSummary:
+    """The shared pipeline: practices.csv, then each practice's rows from its source, validated,
+    quarantined and loaded in one DuckDB transaction."""
+    report = progress or _no_progress
     started = clock_now()
     summary = IngestSummary(run_id=f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}")
-    agency, per_practice = _precheck(source, folders, limit, report)
     connection = open_raw_store(str(raw_db_path()))
     try:
         connection.begin()
         if agency is not None:
             _load_practices(connection, agency, practice, summary)
+        plans = plan_practices(connection, report)
+        per_practice = _precheck(canonical_folders(plans), limit, report)
+        # A FHIR folder loads only its canonical referrals.csv through the CSV path.
+        for slug, checks in per_practice.items():
+            if plans[slug].format == "fhir":
+                per_practice[slug] = [c for c in checks if c.spec is REFERRALS]
         report("reading", 1, 4)
         timezones = known_timezones(connection)
         checks = [check for group in per_practice.values() for check in group]
@@ -205,16 +297,28 @@ def ingest(
             for spec in PRACTICE_FILES
         }
         failed = {path: msg for e in extracted.values() for path, msg in e.failed.items()}
-        loadable = _settle_practices(summary, per_practice, failed, timezones)
+        loadable = _settle_practices(summary, per_practice, failed, timezones, plans)
         keep = pl.col("practice_slug").is_in(loadable)
+        reads = [p.read for slug, p in plans.items() if p.read is not None and slug in loadable]
+        for read in reads:
+            record_quarantine(connection, read.quarantined, run_id=summary.run_id, at=started)
         known: pl.DataFrame | None = None
         for step, spec in enumerate(PRACTICE_FILES, start=2):
             report(f"loading {spec.name}", step, 4)
             # Pop each kind as it loads so its text columns are freed before the next one.
-            rows = _with_timezones(extracted.pop(spec.name).rows.filter(keep), timezones)
+            canonical = extracted.pop(spec.name).rows.filter(keep)
+            frames = [canonical.with_columns(_source_format=pl.lit("canonical"))]
+            frames += [
+                r.rows[spec.name].with_columns(_source_format=pl.lit(r.format))
+                for r in reads
+                if spec.name in r.rows
+            ]
+            rows = _with_timezones(pl.concat(frames, how="diagonal_relaxed"), timezones)
             _load_kind(connection, spec, rows, summary=summary, run_id=summary.run_id, known=known)
-            del rows
+            del rows, frames
             known = known_patients(connection, loadable)
+        if after_load is not None:
+            after_load(connection, loadable, plans)
         record_feed_status(connection, _feed_rows(summary), at=started)
         connection.execute(
             "insert into ingest_runs (run_id, started_at, finished_at, summary_json) "
@@ -233,6 +337,21 @@ def ingest(
     finally:
         connection.close()
     return summary
+
+
+def _plan(folder: Path, declared: str | None, limit: int) -> Plan:
+    """How one practice folder is read: its format, and a reader's rows when not canonical."""
+    detected = detect_format(folder, declared)
+    if detected.format is None:
+        return Plan(format=None, problem=detected.problem)
+    if detected.format == "canonical":
+        return Plan(format="canonical")
+    catalogue = practice_catalogue(folder)
+    if detected.format == "fhir":
+        read = read_fhir(folder, folder.name, catalogue, max_file_bytes=limit)
+    else:
+        read = read_opendental_csv(folder, folder.name, catalogue, max_file_bytes=limit)
+    return Plan(format=detected.format, read=read, catalogue_notes=catalogue.problems)
 
 
 def _load_practices(

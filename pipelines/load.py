@@ -17,6 +17,7 @@ import polars as pl
 from pipelines.contract import ExportFile
 
 _META = ("_row_hash", "_source_file", "_source_line", "_loaded_at")
+_OPTIONAL_META = ("_source_format",)  # which reader made the row (not on raw_practices)
 
 
 def open_raw_store(path: str) -> duckdb.DuckDBPyConnection:
@@ -45,10 +46,11 @@ def apply_rows(
     """
     key = list(spec.key)
     content = [c for c in good.columns if not c.startswith("_")]
+    meta = _meta(good)
     connection.register("incoming_rows", good.to_arrow())
     hashed = ", ".join(_quoted(c) for c in content)
     if _is_empty(connection, spec.table):
-        return _insert_all(connection, spec, content, loaded_at=loaded_at)
+        return _insert_all(connection, spec, content, meta, loaded_at=loaded_at)
     join = " and ".join(f"r.{_quoted(k)} = i.{_quoted(k)}" for k in key)
     connection.execute(
         f"""
@@ -72,7 +74,7 @@ def apply_rows(
     )
     connection.unregister("incoming_rows")
     assignments = ", ".join(
-        f"{_quoted(c)} = i.{_quoted(c)}" for c in [*content, *_META[:-1]] if c not in key
+        f"{_quoted(c)} = i.{_quoted(c)}" for c in [*content, *meta] if c not in key
     )
     connection.execute(
         f"""
@@ -83,7 +85,7 @@ def apply_rows(
         """,
         {"loaded_at": loaded_at},
     )
-    columns = ", ".join(_quoted(c) for c in [*content, *_META[:-1]])
+    columns = ", ".join(_quoted(c) for c in [*content, *meta])
     connection.execute(
         f"""
         insert into {spec.table} ({columns}, _loaded_at)
@@ -107,6 +109,11 @@ def apply_rows(
     return counts
 
 
+def _meta(good: pl.DataFrame) -> list[str]:
+    """Provenance columns written with each row (the row hash never covers them)."""
+    return [*_META[:-1], *(c for c in _OPTIONAL_META if c in good.columns)]
+
+
 def _is_empty(connection: duckdb.DuckDBPyConnection, table: str) -> bool:
     """Whether the raw table holds no rows yet (a first load)."""
     return connection.execute(f"select not exists (select 1 from {table})").fetchone() == (True,)
@@ -116,6 +123,7 @@ def _insert_all(
     connection: duckdb.DuckDBPyConnection,
     spec: ExportFile,
     content: list[str],
+    meta: list[str],
     *,
     loaded_at: datetime,
 ) -> pl.DataFrame:
@@ -124,12 +132,13 @@ def _insert_all(
     Validation already kept one row per key, so no incoming row can collide with another.
     """
     hashed = ", ".join(_quoted(c) for c in content)
-    columns = ", ".join(_quoted(c) for c in [*content, *_META[:-1]])
+    columns = ", ".join(_quoted(c) for c in [*content, *meta])
+    provenance = ", ".join(_quoted(c) for c in meta[1:])
     try:
         connection.execute(
             f"""
             insert into {spec.table} ({columns}, _loaded_at)
-            select {hashed}, hash({hashed}), _source_file, _source_line, $loaded_at
+            select {hashed}, hash({hashed}), {provenance}, $loaded_at
             from incoming_rows
             """,
             {"loaded_at": loaded_at},
@@ -212,3 +221,11 @@ def record_feed_status(
 def known_timezones(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """(practice_slug, timezone) of practices already in the raw store."""
     return connection.sql("select practice_slug, timezone from raw_practices").pl()
+
+
+def declared_formats(connection: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """practice_slug -> the `source_format` practices.csv declared (practices that declare one)."""
+    rows = connection.execute(
+        "select practice_slug, source_format from raw_practices where source_format is not null"
+    ).fetchall()
+    return {slug: fmt for slug, fmt in rows}

@@ -5,13 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-COUNT_KEYS = ("rows_in", "inserted", "updated", "unchanged", "quarantined")
+COUNT_KEYS = ("rows_in", "inserted", "updated", "unchanged", "quarantined", "filtered")
 AGENCY = ""  # practice_slug recorded for agency-level files (practices.csv)
 
 
 @dataclass
 class FileResult:
-    """One file of the drop; `rows_in = inserted + updated + unchanged + quarantined`."""
+    """One file of the drop; `rows_in = inserted + updated + unchanged + quarantined + filtered`.
+
+    `filtered` counts records read but not loaded as rows of their own: procedures whose code
+    is in no catalogue category or that are not completed, resource types and tables Loopdesk
+    does not load, and lookup records read only to enrich others (0 for canonical files).
+    """
 
     practice: str
     file: str
@@ -21,14 +26,15 @@ class FileResult:
     updated: int = 0
     unchanged: int = 0
     quarantined: int = 0
+    filtered: int = 0
 
     @property
     def rows_in(self) -> int:
         """Rows read from the file (zero when it was not loaded)."""
-        return self.inserted + self.updated + self.unchanged + self.quarantined
+        return self.inserted + self.updated + self.unchanged + self.quarantined + self.filtered
 
     def counts(self) -> dict[str, int]:
-        """The five counts."""
+        """The six counts."""
         return {key: getattr(self, key) for key in COUNT_KEYS}
 
     def to_json(self) -> dict[str, object]:
@@ -48,6 +54,7 @@ class PracticeResult:
 
     status: str = "ok"
     message: str | None = None
+    format: str | None = None  # canonical, fhir, opendental; None when it could not be told
 
 
 @dataclass
@@ -59,7 +66,7 @@ class IngestSummary:
     practices: dict[str, PracticeResult] = field(default_factory=dict)
 
     def totals(self, practice: str | None = None) -> dict[str, int]:
-        """The five counts over every file, or over one practice's files."""
+        """The six counts over every file, or over one practice's files."""
         chosen = [f for f in self.files if practice is None or f.practice == practice]
         return {key: sum(f.counts()[key] for f in chosen) for key in COUNT_KEYS}
 
@@ -69,7 +76,12 @@ class IngestSummary:
             "run_id": self.run_id,
             **self.totals(),
             "practices": {
-                slug: {**self.totals(slug), "status": result.status, "message": result.message}
+                slug: {
+                    **self.totals(slug),
+                    "status": result.status,
+                    "message": result.message,
+                    "format": result.format,
+                }
                 for slug, result in sorted(self.practices.items())
             },
             "files": [f.to_json() for f in self.files],

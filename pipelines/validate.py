@@ -36,6 +36,7 @@ BAD_TIMESTAMP = "not an ISO 8601 date or date-time"
 FUTURE = "is in the future"
 _FUTURE_GRACE = timedelta(days=1)
 _SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+SOURCE_FORMATS = ("canonical", "fhir", "opendental")
 
 
 TIMESTAMP_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -110,6 +111,7 @@ def _parse(spec: ExportFile, zones: set[str]) -> dict[str, pl.Expr]:
         return {
             "contracted_hours_per_week": parse_float(_raw("contracted_hours_per_week")),
             "onboarded_at": ts("onboarded_at"),
+            "source_format": _raw("source_format").str.to_lowercase(),
         }
     if spec is PATIENTS:
         flags = ("consent_call", "consent_text", "consent_email", "do_not_contact")
@@ -160,6 +162,11 @@ def _rules(spec: ExportFile, now: datetime) -> list[Rule]:
                 "more hours than a week has",
             ),
             *_timestamp_rules("onboarded_at", now, required=False, future=True),
+            Rule(
+                "source_format",
+                ~_raw("source_format").str.to_lowercase().is_in(SOURCE_FORMATS),
+                "unknown source_format (canonical, fhir or opendental)",
+            ),
         ]
     if spec is PATIENTS:
         return [
@@ -277,6 +284,8 @@ def check_rows(
         *_typed(spec, set(_parse(spec, zones))),
         _source_file=pl.col("_source_file"),
         _source_line=pl.col("_line").cast(pl.Int32),
+        **({"_source_format": pl.col("_source_format")} if "_source_format" in staged.columns
+           else {}),
     )
     return Checked(good=good, bad=bad)
 
@@ -365,6 +374,6 @@ def _check_references(
     return flagged.with_columns(
         _column=pl.when(unknown).then(pl.lit(column)).otherwise("_column"),
         _reason=pl.when(unknown)
-        .then(pl.lit("unknown patient (not in patients.csv nor loaded before)"))
+        .then(pl.lit("unknown patient (not in this drop's patients nor loaded before)"))
         .otherwise("_reason"),
     ).drop("_known")

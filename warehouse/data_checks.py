@@ -80,11 +80,12 @@ def discover_checks(root: Path = CHECKS_DIR) -> list[Check]:
 def key_checks(models: Sequence[Model]) -> list[Check]:
     """A unique and a not-null check for the key every published model declares with `-- key:`.
 
-    Ephemeral models are skipped: each feeds a published mart with the same key, checked there.
+    Ephemeral models and views are skipped: each feeds a published mart with the same key,
+    checked there.
     """
     checks: list[Check] = []
     for model in models:
-        if not model.key or model.materialized == "ephemeral":
+        if not model.key or model.materialized != "table":
             continue
         cols = ", ".join(model.key)
         null_test = " or ".join(f"{col} is null" for col in model.key)

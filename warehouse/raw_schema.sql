@@ -11,10 +11,21 @@ create table if not exists raw_practices (
     timezone varchar not null,
     contracted_hours_per_week double not null,
     onboarded_at timestamptz,
+    source_format varchar,    -- canonical, fhir, opendental; null = told by the folder's files
     _row_hash ubigint not null,
     _source_file varchar not null,
     _source_line integer not null,
     _loaded_at timestamptz not null
+);
+
+-- one high-water mark per (practice, source table) of a live read (Open Dental DateTStamp)
+create table if not exists source_watermarks (
+    practice_slug varchar not null,
+    source varchar not null,          -- opendental
+    table_name varchar not null,      -- patient, procedurelog, refattach, ...
+    high_water varchar not null,      -- the largest DateTStamp read, as the database wrote it
+    updated_at timestamptz not null,
+    primary key (practice_slug, source, table_name)
 );
 
 -- one row per (practice_slug, patient_id)
@@ -34,6 +45,7 @@ create table if not exists raw_patients (
     _row_hash ubigint not null,
     _source_file varchar not null,
     _source_line integer not null,
+    _source_format varchar,   -- canonical, fhir, opendental: the reader that made the row
     _loaded_at timestamptz not null,
     primary key (practice_slug, patient_id)
 );
@@ -52,6 +64,7 @@ create table if not exists raw_treatments (
     _row_hash ubigint not null,
     _source_file varchar not null,
     _source_line integer not null,
+    _source_format varchar,   -- canonical, fhir, opendental: the reader that made the row
     _loaded_at timestamptz not null,
     primary key (practice_slug, treatment_id)
 );
@@ -73,6 +86,7 @@ create table if not exists raw_referrals (
     _row_hash ubigint not null,
     _source_file varchar not null,
     _source_line integer not null,
+    _source_format varchar,   -- canonical, fhir, opendental: the reader that made the row
     _loaded_at timestamptz not null,
     primary key (practice_slug, lead_id)
 );
@@ -106,3 +120,11 @@ create table if not exists ingest_runs (
     finished_at timestamptz,
     summary_json varchar
 );
+
+-- Light migration for raw stores made before these columns existed. raw_practices rows report
+-- `updated` once, on the next ingest of practices.csv (the row hash covers source_format);
+-- `_source_format` is provenance, not hashed: older rows stay null and stage as canonical.
+alter table raw_practices add column if not exists source_format varchar;
+alter table raw_patients add column if not exists _source_format varchar;
+alter table raw_treatments add column if not exists _source_format varchar;
+alter table raw_referrals add column if not exists _source_format varchar;

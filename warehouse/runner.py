@@ -18,7 +18,7 @@ _COMMENT = re.compile(r"--[^\n]*")
 _KEY_LINE = re.compile(r"^\s*--\s*key:\s*(?P<cols>[\w\s,]+?)\s*$", re.MULTILINE)
 _MATERIALIZED_LINE = re.compile(r"^\s*--\s*materialized:\s*(?P<kind>\w+)\s*$", re.MULTILINE)
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-MATERIALIZATIONS = ("table", "ephemeral")
+MATERIALIZATIONS = ("table", "ephemeral", "view")
 
 
 class ModelError(RuntimeError):
@@ -89,7 +89,8 @@ def declared_key(sql: str) -> tuple[str, ...]:
 
 
 def declared_materialization(sql: str) -> str:
-    """`ephemeral` (a temp table, used during the build but not published) or `table`."""
+    """`table` (published), `ephemeral` (a temp table used during the build, not published) or
+    `view` (a temp view: a union of other models, read in place, not published)."""
     match = _MATERIALIZED_LINE.search(sql)
     return match.group("kind") if match else "table"
 
@@ -195,7 +196,7 @@ def run_models(
         started = time.perf_counter()
         # Ephemeral models are big pass-through steps: a temp table is not compressed into the
         # published file, which keeps the build fast; later models and checks still read it.
-        kind = "temp table" if model.materialized == "ephemeral" else "table"
+        kind = {"ephemeral": "temp table", "view": "temp view"}.get(model.materialized, "table")
         try:
             conn.execute(f"create or replace {kind} {model.name} as\n{_select_body(model.sql)}")
             row = conn.execute(f"select count(*) from {model.name}").fetchone()

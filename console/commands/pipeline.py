@@ -13,7 +13,9 @@ from console.commands.output import emit_json
 from console.errors import UserError
 
 
-def _generate(out: Path, practices: int, seed: int, months: int, dirty_share: float) -> None:
+def _generate(
+    out: Path, practices: int, seed: int, months: int, dirty_share: float, fmt: str = "canonical"
+) -> None:
     from pipelines.generate import generate_exports
 
     try:
@@ -24,6 +26,7 @@ def _generate(out: Path, practices: int, seed: int, months: int, dirty_share: fl
             months=months,
             now=now(),
             dirty_share=dirty_share,
+            format=fmt,
         )
     except ValueError as error:
         raise UserError(str(error)) from error
@@ -36,8 +39,18 @@ def _generate(out: Path, practices: int, seed: int, months: int, dirty_share: fl
     )
 
 
-def _ingest(source: Path, practice: str | None, as_json: bool) -> None:
+def _ingest(
+    source: Path | None, practice: str | None, as_json: bool, from_opendental: str | None
+) -> None:
     from pipelines.ingest import SourceError, ingest
+    from pipelines.opendental_live import ingest_opendental
+
+    if from_opendental is not None and practice is None:
+        raise UserError("--from-opendental needs --practice SLUG (the practice it belongs to)")
+    if from_opendental is not None and source is not None:
+        raise UserError("give either a drop folder or --from-opendental, not both")
+    if from_opendental is None and source is None:
+        raise UserError("give a drop folder to ingest (or --from-opendental URL --practice SLUG)")
 
     stderr = Console(stderr=True)
     show_bar = not as_json and stderr.is_terminal
@@ -57,7 +70,11 @@ def _ingest(source: Path, practice: str | None, as_json: bool) -> None:
 
     try:
         with bar:
-            summary = ingest(source, practice=practice, progress=progress)
+            if from_opendental is not None and practice is not None:
+                summary = ingest_opendental(from_opendental, practice, progress=progress)
+            else:
+                assert source is not None
+                summary = ingest(source, practice=practice, progress=progress)
     except SourceError as error:
         raise UserError(str(error)) from error
     payload = summary.to_json()
@@ -68,7 +85,7 @@ def _ingest(source: Path, practice: str | None, as_json: bool) -> None:
     out.print(
         f"rows in {payload['rows_in']}: inserted {payload['inserted']}, "
         f"updated {payload['updated']}, unchanged {payload['unchanged']}, "
-        f"quarantined {payload['quarantined']}"
+        f"quarantined {payload['quarantined']}, filtered {payload['filtered']}"
     )
     for slug, result in summary.practices.items():
         if result.status != "ok" or result.message:
@@ -88,17 +105,29 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(42, "--seed", help="random seed (same seed, same files)"),
         months: int = typer.Option(24, "--months", help="months of history"),
         dirty_share: float = typer.Option(
-            0.01, "--dirty-share", help="share of deliberately bad rows per file"
+            0.01, "--dirty-share", help="share of deliberately bad rows per file (canonical)"
+        ),
+        fmt: str = typer.Option(
+            "canonical", "--format", help="canonical, fhir or opendental (the same world)"
         ),
     ) -> None:
-        """Write realistic multi-practice exports in the canonical format."""
-        _generate(out, practices, seed, months, dirty_share)
+        """Write realistic multi-practice exports (canonical CSV, FHIR Bulk Data or Open Dental)."""
+        _generate(out, practices, seed, months, dirty_share, fmt)
 
     @app.command("ingest")
     def ingest_command(
-        source: Path = typer.Argument(..., help="drop folder: practices.csv + one folder each"),
+        source: Path | None = typer.Argument(
+            None, help="drop folder: practices.csv + one folder each"
+        ),
         practice: str | None = typer.Option(None, "--practice", help="load only this folder"),
         as_json: bool = typer.Option(False, "--json", help="print the JSON summary"),
+        from_opendental: str | None = typer.Option(
+            None,
+            "--from-opendental",
+            help="read the practice's Open Dental database (mysql://user@host:3306/db) "
+            "instead of a folder; the password comes from LOOPDESK_OPENDENTAL_PASSWORD "
+            "when the URL has none",
+        ),
     ) -> None:
-        """Validate and load a drop of practice exports into the raw store."""
-        _ingest(source, practice, as_json)
+        """Validate and load a drop of practice exports (or an Open Dental database)."""
+        _ingest(source, practice, as_json, from_opendental)

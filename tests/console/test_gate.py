@@ -50,7 +50,8 @@ def test_quiet_hours_in_practice_zone_across_dst(loopdesk_home: Path, instant: d
     with session_for(sqlite_engine(loopdesk_home)) as session:
         practice = add_practice(session)
         result = check_gate(session=session, practice=practice,
-                            person=Person("smile-ny", "patient", "p1"), channel="call", now=instant)
+                            person=Person("smile-ny", "patient", "p1",
+                                consented=True), channel="call", now=instant)
     assert result.ok is ok
     if not ok:
         assert result.reason is not None and "08:00-21:00" in result.reason
@@ -69,7 +70,7 @@ def _touch(session: object, at: datetime, subject: str = "p1") -> Touch:
 def test_fatigue_one_a_day_three_a_week(loopdesk_home: Path) -> None:
     with session_for(sqlite_engine(loopdesk_home)) as session:
         practice = add_practice(session)
-        person = Person("smile-ny", "patient", "p1")
+        person = Person("smile-ny", "patient", "p1", consented=True)
 
         def gate() -> str | None:
             return check_gate(session=session, practice=practice, person=person,
@@ -90,7 +91,8 @@ def test_fatigue_one_a_day_three_a_week(loopdesk_home: Path) -> None:
         assert gate() == "weekly contact limit reached"
         # A touch to someone else does not count against p1's neighbour.
         other = check_gate(session=session, practice=practice,
-                           person=Person("smile-ny", "patient", "p2"), channel="call", now=NOW)
+                           person=Person("smile-ny", "patient", "p2",
+                               consented=True), channel="call", now=NOW)
         assert other.ok
 
 
@@ -108,7 +110,8 @@ def test_practice_can_lower_the_caps_but_not_raise_them(loopdesk_home: Path) -> 
         session.commit()
         for practice in (strict, lax):
             result = check_gate(session=session, practice=practice,
-                                person=Person(practice.practice_slug, "patient", "p1"),
+                                person=Person(practice.practice_slug, "patient", "p1",
+                                    consented=True),
                                 channel="call", now=NOW)
             assert result.reason == "weekly contact limit reached"
         session.execute(delete(Touch).where(col(Touch.practice_slug) == "strict"))
@@ -116,7 +119,8 @@ def test_practice_can_lower_the_caps_but_not_raise_them(loopdesk_home: Path) -> 
                           channel="sms", minutes=0, started_at=NOW - timedelta(days=2)))
         session.commit()
         result = check_gate(session=session, practice=strict,
-                            person=Person("strict", "patient", "p1"), channel="call", now=NOW)
+                            person=Person("strict", "patient", "p1",
+                                consented=True), channel="call", now=NOW)
         assert result.reason == "weekly contact limit reached"
 
 
@@ -128,14 +132,15 @@ def test_replies_are_not_touches(loopdesk_home: Path) -> None:
                           started_at=NOW - timedelta(hours=1)))
         session.commit()
         assert check_gate(session=session, practice=practice,
-                          person=Person("smile-ny", "patient", "p1"), channel="call",
+                          person=Person("smile-ny", "patient", "p1",
+                              consented=True), channel="call",
                           now=NOW).ok
 
 
 def test_revoked_consent_blocks_that_channel(loopdesk_home: Path) -> None:
     with session_for(sqlite_engine(loopdesk_home)) as session:
         practice = add_practice(session)
-        person = Person("smile-ny", "patient", "p1")
+        person = Person("smile-ny", "patient", "p1", consented=True)
         revoke_consent(session=session, practice_slug="smile-ny", subject_type="patient",
                        subject_id="p1", source="inbound", now=NOW - timedelta(days=1),
                        channels=("text",))
@@ -145,3 +150,12 @@ def test_revoked_consent_blocks_that_channel(loopdesk_home: Path) -> None:
         sms = check_gate(session=session, practice=practice, person=person, channel="sms",
                          now=NOW)
         assert sms.reason == "no consent for this channel"
+
+
+def test_unknown_consent_is_no_consent(loopdesk_home: Path) -> None:
+    """A person whose consent on the channel is not stated is refused (the conservative default)."""
+    with session_for(sqlite_engine(loopdesk_home)) as session:
+        practice = add_practice(session)
+        result = check_gate(session=session, practice=practice,
+                            person=Person("smile-ny", "patient", "p9"), channel="sms", now=NOW)
+    assert not result.ok and result.reason == "no consent for this channel"

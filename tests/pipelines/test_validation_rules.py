@@ -66,7 +66,7 @@ TREATMENT_CASES = [
     (
         "T9,P404,X,implant,,10,2026-11-01,\n",
         "patient_id",
-        "unknown patient (not in patients.csv nor loaded before)",
+        "unknown patient (not in this drop's patients nor loaded before)",
     ),
 ]
 
@@ -91,7 +91,7 @@ REFERRAL_CASES = [
     (
         "L9,P404,A,B,,,2026-11-20,new,,,\n",
         "referrer_patient_id",
-        "unknown patient (not in patients.csv nor loaded before)",
+        "unknown patient (not in this drop's patients nor loaded before)",
     ),
 ]
 

@@ -9,7 +9,7 @@
 -- first became known. loop_closed_at: first loop_closed event, loop_closed call or sent loop_close message.
 
 with export_leads as (
-    select * from stg_canonical__referrals
+    select * from int_referrals
 ),
 
 console_leads as (

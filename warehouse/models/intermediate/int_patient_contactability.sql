@@ -6,7 +6,7 @@
 -- wrong_number call after the export last changed the patient is not usable for calls or texts.
 
 with patients as (
-    select * from stg_canonical__patients
+    select * from int_patients
 ),
 
 consent_events as (

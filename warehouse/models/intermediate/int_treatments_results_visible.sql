@@ -5,7 +5,7 @@
 -- exported value before completion, which cannot be right) completion + the category's default lag.
 
 with treatments as (
-    select * from stg_canonical__treatments
+    select * from int_treatments
 ),
 
 lags as (

@@ -15,7 +15,7 @@ treatments as (
 ),
 
 patients as (
-    select * from stg_canonical__patients
+    select * from int_patients
 ),
 
 contactability as (

@@ -2,7 +2,7 @@
 -- key: practice_slug, patient_id
 
 with patients as (
-    select * from stg_canonical__patients
+    select * from int_patients
 ),
 
 contactability as (

@@ -4,6 +4,7 @@
 
 with source as (
     select * from raw.raw_patients
+    where coalesce(_source_format, 'canonical') = 'canonical'
 ),
 
 final as (

@@ -1,0 +1,29 @@
+-- grain: one row per FHIR Patient resource of a practice (a Bulk Data export's Patient.ndjson)
+-- key: practice_slug, patient_id
+-- materialized: ephemeral
+-- Mapped by pipelines/source_fhir.py: telecom by rank/use, deceased -> do_not_contact, Consent
+-- resources -> consent flags (unrecorded: call yes, text/email no); no satisfaction score.
+
+with source as (
+    select * from raw.raw_patients
+    where _source_format = 'fhir'
+),
+
+final as (
+    select
+        cast(practice_slug as varchar) as practice_slug,          -- practice the patient belongs to
+        cast(patient_id as varchar) as patient_id,                -- id from the practice's export
+        cast(first_name as varchar) as first_name,                -- PHI
+        cast(last_name as varchar) as last_name,                  -- PHI
+        cast(phone as varchar) as phone,                          -- E.164, null when blank
+        cast(email as varchar) as email,                          -- lower-cased, null when blank
+        cast(consent_call as boolean) as consent_call,            -- export consent to be called
+        cast(consent_text as boolean) as consent_text,            -- export consent to be texted
+        cast(consent_email as boolean) as consent_email,          -- export consent to be emailed
+        cast(do_not_contact as boolean) as do_not_contact,        -- export do-not-contact flag
+        cast(satisfaction_score as integer) as satisfaction_score,  -- 0..10, null when unknown
+        cast(updated_at as timestamptz) as updated_at             -- last change in the export
+    from source
+)
+
+select * from final

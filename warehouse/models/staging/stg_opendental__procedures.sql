@@ -1,0 +1,26 @@
+-- grain: one row per completed Open Dental `procedurelog` row whose ProcCode is in the catalogue
+-- key: practice_slug, treatment_id
+-- materialized: ephemeral
+-- Mapped by pipelines/source_opendental.py: value = ProcFee x UnitQty, completed = DateComplete (else
+-- ProcDate) + ProcTime; results_visible_at is never given (derived from the lag).
+
+with source as (
+    select * from raw.raw_treatments
+    where _source_format = 'opendental'
+),
+
+final as (
+    select
+        cast(practice_slug as varchar) as practice_slug,                       -- practice
+        cast(treatment_id as varchar) as treatment_id,                         -- id from the export
+        cast(patient_id as varchar) as patient_id,                             -- treated patient
+        cast(treatment_code as varchar) as treatment_code,                     -- practice's code
+        cast(lower(trim(category)) as varchar) as category,                    -- DOMAIN.md category
+        cast(description as varchar) as description,                           -- free text
+        cast(value as double) as value,                                        -- USD
+        cast(completed_at as timestamptz) as completed_at,                     -- treatment completed
+        cast(results_visible_at as timestamptz) as given_results_visible_at    -- as exported, nullable
+    from source
+)
+
+select * from final
