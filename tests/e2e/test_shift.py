@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 PAGES_BY_ROLE = {
     "walker@e2e.test": ["My queue", "Leads", "Loop closures"],
     "manager@e2e.test": ["SLA board", "Capacity", "Clients", "Users", "Data quality",
-                         "Audit log"],
+                         "Audit log", "Report links"],
     "owner@e2e.test": ["Report"],
 }
 
