@@ -230,8 +230,8 @@ def audit_rows(*, session: Session, user: CurrentUser, limit: int = 300,
     if until is not None:
         events = [e for e in events if as_utc(e.occurred_at) < until]
     names = _actor_names(session, {e.actor for e in events}
-                         | {e.object_ref for e in events
-                            if e.object_ref and e.object_ref.startswith("user:")})
+                         | {ref for e in events for ref in (e.object_ref, e.outcome)
+                            if ref and ref.startswith("user:")})
     if actor_email:
         events = [e for e in events if names.get(e.actor) == actor_email]
     practices = {p.practice_slug: p.name for p in session.exec(select(PracticeSettings))}
@@ -240,7 +240,7 @@ def audit_rows(*, session: Session, user: CurrentUser, limit: int = 300,
          "who": names.get(e.actor, e.actor), "action": humanise(e.action),
          "practice": practices.get(e.practice_slug or "", "agency") if e.practice_slug
          else "agency", "object": _object(e.object_ref, names, practices),
-         "outcome": humanise(e.outcome)}
+         "outcome": names.get(e.outcome) or humanise(e.outcome)}
         for e in events[:limit]
     ]
 

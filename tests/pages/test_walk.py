@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from console.models.identity import Role
 from console.views.identity import PAGES_BY_ROLE
-from tests.pages.conftest import Login, World, frames_text, texts
+from tests.pages.conftest import Login, World, texts
 
 RAW_NAMES = ("contact_lead", "close_loop", "follow_up", "review_request", "callback_requested",
              "no_answer", "willing_no_name", "lead_booked", "lead_declined", "lead_unreachable",
@@ -27,8 +27,17 @@ PATTERNS = {
 }
 
 
-def _everything(app: AppTest) -> str:
-    parts = [texts(app), frames_text(app)]
+def _cells(app: AppTest, title: str) -> str:
+    """Every table cell; the Audit log's object column is left out: patient-data objects are
+    named there by id on purpose (the log never names a patient, SECURITY 21)."""
+    frames = [df.value for df in app.dataframe]
+    if title == "Audit log":
+        frames = [f.drop(columns=["object"], errors="ignore") for f in frames]
+    return "\n".join(f.to_csv() for f in frames)
+
+
+def _everything(app: AppTest, title: str = "") -> str:
+    parts = [texts(app), _cells(app, title)]
     for kind in ("selectbox", "multiselect", "radio"):
         for widget in getattr(app, kind):
             parts.append(str(widget.label))
@@ -58,7 +67,7 @@ def test_every_page_of_every_role_shows_no_raw_value(
     for spec in PAGES_BY_ROLE[role]:
         app.switch_page(spec.path).run()
         assert not app.exception, (spec.path, app.exception)
-        problems += _problems(_everything(app), world, f"{role.value} {spec.title}")
+        problems += _problems(_everything(app, spec.title), world, f"{role.value} {spec.title}")
         if spec.path == "pages/my_queue.py":
             # The card too: take the next task and read it, then give it back.
             next(b for b in app.button if b.label == "Next task").click().run()
