@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from starlette.middleware import Middleware
 from streamlit.starlette import App
 
+from console.edge import EdgeMiddleware, redact_path
+from console.home import make_private
 from console.http import HttpServices, build_routes
 from console.referral_form import referral_routes
 from console.session_cookie import cookie_routes
@@ -17,13 +20,13 @@ ACCESS_LOGGER = "uvicorn.access"
 
 
 class RedactQueryStrings(logging.Filter):
-    """Drop query strings from access-log lines: report links carry their token there."""
+    """Drop query strings (report tokens) and referral codes (`/r/[code]`) from access lines."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Rewrite uvicorn's (client, method, path, version, status) args; keep the line."""
         args = record.args
         if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
-            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+            record.args = (*args[:2], redact_path(args[2]), *args[3:])
         return True
 
 
@@ -37,7 +40,9 @@ def install_log_redaction() -> None:
 def create_app(services: HttpServices | None = None) -> App:
     """The console app; refuses to start with a signing secret shorter than 32 bytes."""
     # Fail at start-up, not on the first login, when the secret is missing or too short.
+    make_private()
     get_settings().signing_key()
     install_log_redaction()
     return App(str(ENTRY_SCRIPT), routes=[*build_routes(services), *referral_routes(),
-                                        *cookie_routes()])
+                                        *cookie_routes()],
+               middleware=[Middleware(EdgeMiddleware)])

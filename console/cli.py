@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import importlib
+import os
+import sys
+from typing import Any
 
 import typer
-from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError
 
 # Typer vendors click; its exceptions are only importable from there.
 from typer._click import exceptions as click_errors
 
 from console.commands.output import fail
 from console.errors import UserError
-from console.settings import InsecureSecretError
+from console.home import PRIVATE_UMASK
+
+# Start-up time matters (an SMS webhook runs `loopdesk inbound` per message): this module and
+# the command modules import only typer at the top; SQLAlchemy, pydantic, polars and DuckDB
+# load inside the commands that need them (bench/startup.py measures it).
 
 app = typer.Typer(
     name="loopdesk",
@@ -32,6 +37,7 @@ _COMMAND_MODULES = (
     "console.commands.access",
     "console.commands.outreach",
     "console.commands.serving",
+    "console.commands.operations",
 )
 
 for _name in _COMMAND_MODULES:
@@ -43,7 +49,7 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _settings_problem(error: ValidationError) -> str:
+def _settings_problem(error: Any) -> str:
     """A bad `LOOPDESK_*` variable, named, in one line (the value itself is not repeated)."""
     problems = [
         f"LOOPDESK_{'_'.join(str(part) for part in item['loc']).upper()}: {item['msg']}"
@@ -52,8 +58,56 @@ def _settings_problem(error: ValidationError) -> str:
     return "invalid setting " + "; ".join(problems)
 
 
+def _home() -> str:
+    try:
+        from console.settings import get_settings
+
+        return str(get_settings().resolved_home)
+    except Exception:  # the settings themselves are broken: no home to name
+        return "LOOPDESK_HOME"
+
+
+def _os_problem(error: OSError) -> str:
+    """An OS error as one line naming the file and the data folder (never a traceback)."""
+    where = f" ({error.filename})" if error.filename else ""
+    reason = error.strerror or type(error).__name__
+    home = _home()
+    if error.filename and str(error.filename).startswith(home):
+        return f"cannot write to the data folder {home}: {reason.lower()}{where}"
+    return f"{reason.lower()}{where}"
+
+
+def _known_problem(error: Exception) -> str | None:
+    """A one-line message for errors of libraries that may be loaded, else None (a bug).
+
+    The classes are looked up only when their library is already imported: an error cannot
+    come from a library that was never loaded, and importing it here would cost start-up time.
+    """
+    if "console.settings" in sys.modules:
+        from console.settings import InsecureSecretError
+
+        if isinstance(error, InsecureSecretError):
+            return str(error)
+    if "pydantic" in sys.modules:
+        from pydantic import ValidationError
+
+        if isinstance(error, ValidationError) and error.title == "Settings":
+            return _settings_problem(error)
+    if "sqlalchemy" in sys.modules:
+        from sqlalchemy.exc import OperationalError
+
+        if isinstance(error, OperationalError):  # e.g. LOOPDESK_DATABASE_URL points at no server
+            orig = error.orig
+            reason = str(orig).strip().splitlines()[0] if orig else type(error).__name__
+            return f"the operational store is unavailable: {reason}"
+    if type(error).__module__ == "duckdb" and "IO" in type(error).__name__:
+        return f"cannot use the warehouse files under {_home()}: {str(error).splitlines()[0]}"
+    return None
+
+
 def main() -> None:
     """Entry point: run the CLI, turning user mistakes (ours and click's) into one-line errors."""
+    os.umask(PRIVATE_UMASK)  # files 0600, folders 0700 under the home, whatever the umask
     try:
         # Not standalone: click's usage errors reach us instead of being printed as a panel.
         result = app(standalone_mode=False)
@@ -66,14 +120,14 @@ def main() -> None:
         fail(_one_line(error.format_message()), error.exit_code)
     except typer.Abort:
         fail("aborted", 1)
-    except (UserError, InsecureSecretError) as error:
+    except UserError as error:
         fail(_one_line(str(error)))
-    except ValidationError as error:
-        if error.title != "Settings":
+    except OSError as error:  # an unwritable, read-only or misplaced LOOPDESK_HOME (or drop)
+        fail(_one_line(_os_problem(error)))
+    except Exception as error:
+        message = _known_problem(error)
+        if message is None:
             raise
-        fail(_one_line(_settings_problem(error)))
-    except OperationalError as error:  # e.g. LOOPDESK_DATABASE_URL points at no server
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
-        fail(_one_line(f"the operational store is unavailable: {reason}"))
+        fail(_one_line(message))
     # Not standalone, click returns the exit code of `--help` and `typer.Exit` instead of exiting.
     raise SystemExit(result if isinstance(result, int) else 0)

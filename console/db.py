@@ -10,13 +10,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, event, inspect, text
+from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 from console.errors import UserError
+from console.home import make_private
 from console.settings import get_settings
 
 
@@ -95,20 +96,25 @@ def _configure_sqlite(engine: Engine) -> None:
 
 @functools.lru_cache(maxsize=8)
 def _engine_for(url: str) -> Engine:
+    # A ceiling per process (LOOPDESK_DB_POOL_SIZE, default 8): pool_size connections and no
+    # overflow, so N `serve` processes hold at most N × ceiling PostgreSQL connections; a
+    # request beyond it waits for a free connection (pool_timeout) instead of opening more.
+    ceiling = get_settings().db_pool_size
     if url.startswith("sqlite"):
         # A pool of open connections: reopening a WAL database per transaction costs a
         # checkpoint on every close.
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-            pool_size=20,
-            max_overflow=20,
+            pool_size=ceiling,
+            max_overflow=0,
+            pool_timeout=60,
             hide_parameters=True,  # bound values are patient data: keep them out of logs
         )
         _configure_sqlite(engine)
     else:
-        engine = create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True,
-                               hide_parameters=True)
+        engine = create_engine(url, pool_size=ceiling, max_overflow=0, pool_timeout=60,
+                               pool_pre_ping=True, hide_parameters=True)
     return engine
 
 
@@ -116,30 +122,17 @@ def get_engine(url: str | None = None) -> Engine:
     """The engine for `url` (default: the configured store), created once per URL."""
     resolved = url or get_settings().resolved_database_url
     if resolved.startswith("sqlite:///") and ":memory:" not in resolved:
-        get_settings().resolved_home.mkdir(parents=True, exist_ok=True)
+        home = get_settings().resolved_home
+        home.mkdir(parents=True, exist_ok=True)
+        make_private(home)
     return _engine_for(resolved)
 
 
 def init_db(engine: Engine) -> None:
-    """Create missing tables, nullable columns and indexes (the light migration)."""
-    import console.models  # noqa: F401  (registers every table on SQLModel.metadata)
+    """Bring the store to the newest schema revision (Alembic), once per URL per process."""
+    from console.migrations import upgrade
 
-    SQLModel.metadata.create_all(engine)
-    inspector = inspect(engine)
-    with engine.begin() as connection:
-        for table in SQLModel.metadata.sorted_tables:
-            present = {column["name"] for column in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name in present:
-                    continue
-                column_type = column.type.compile(dialect=engine.dialect)
-                connection.execute(
-                    text(f'alter table {table.name} add column "{column.name}" {column_type}')
-                )
-    # New indexes on tables that already exist (create_all only indexes new tables).
-    for table in SQLModel.metadata.sorted_tables:
-        for index in table.indexes:
-            index.create(engine, checkfirst=True)
+    upgrade(engine)
 
 
 def new_session(engine: Engine | None = None) -> Session:

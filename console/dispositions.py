@@ -26,7 +26,7 @@ from console.models.identity import User
 from console.models.practice import PracticeSettings
 from console.models.work import Task, TaskStatus, Touch
 from console.queue import StaleClaim, fenced_update
-from console.tasks import TASK_COLUMNS, add_task, rescore
+from console.task_rows import TASK_COLUMNS, add_task, rescore
 
 PATIENT_DISPOSITIONS = frozenset({
     "willing_no_name", "referred", "declined", "voicemail", "no_answer", "callback_requested",
@@ -231,7 +231,11 @@ def log_disposition(
                                    subject_type=task.subject_type, subject_id=task.subject_id,
                                    source="disposition", now=now,
                                    actor=actor_ref(user.user_id))
-    elif disposition in LEAD_OUTCOME_EVENTS or out_of_attempts:
+    elif disposition in LEAD_OUTCOME_EVENTS or out_of_attempts or (
+        disposition == "wrong_number" and task.subject_type == "lead"
+    ):
+        # A lead's wrong number leaves no way to call them: unreachable, and the referrer
+        # is told (close_loop) rather than the lead silently dropping out of the loop.
         event = LEAD_OUTCOME_EVENTS.get(disposition, "unreachable")
         if task.lead_id:
             record_lead_event(session=session, practice_slug=task.practice_slug,

@@ -15,11 +15,13 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from console import clock
+from console.edge import client_key
 from console.health import check_health, warehouse_status
 from console.reports import (
     ReportProvider,
     ReportUnavailable,
     build_practice_report,
+    denials_exceeded,
     report_for_token,
 )
 from console.tokens import Unauthorised
@@ -105,13 +107,19 @@ def build_routes(services: HttpServices | None = None) -> list[BaseRoute]:
 
     def report(request: Request) -> Response:
         token = bearer_token(request)
-        if token is None:
-            return _unauthorised()
         deps = resolved()
+        source = client_key(request, "report")
+        now = deps.now()
         try:
             with deps.sessions() as session:
+                if denials_exceeded(session=session, source=source, now=now):
+                    return JSONResponse({"error": "too many requests"}, status_code=429,
+                                        headers={**_PRIVATE_HEADERS, "Retry-After": "600"})
+                if token is None:
+                    return _unauthorised()
                 payload = report_for_token(
-                    session=session, token=token, provider=deps.report_provider, now=deps.now()
+                    session=session, token=token, provider=deps.report_provider, now=now,
+                    source=source,
                 )
         except Unauthorised:
             return _unauthorised()

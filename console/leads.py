@@ -13,7 +13,6 @@ from console.business_hours import add_business_days
 from console.errors import UserError
 from console.models.practice import PracticeSettings
 from console.models.work import Lead, LeadEvent, Task
-from console.tasks import add_task
 
 LEAD_SOURCES = ("coordinator", "link")
 DEFAULT_PHONE_REGION = "US"
@@ -107,6 +106,8 @@ def create_lead(
     session.flush()
     if original is not None:
         return row, None
+    from console.task_rows import add_task
+
     task = add_task(
         session=session,
         practice=practice,

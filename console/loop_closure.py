@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import duckdb
 from sqlmodel import Session, col, select
 
 from console.consent import revoked_channels
@@ -22,6 +22,9 @@ from console.models.practice import PracticeSettings
 from console.models.work import Lead, LeadEvent, Task
 from console.outbox import NewMessage, enqueue
 from console.templates import render_loop_close
+
+if TYPE_CHECKING:  # a connection is handed in; `loopdesk log` need not import DuckDB
+    import duckdb
 
 PURPOSE = "loop_close"
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-import polars as pl
+if TYPE_CHECKING:  # polars is imported where the vectorised scores are computed: claiming,
+    import polars as pl  # logging and the queue read precomputed rank keys, and start faster
 
 from console.wording import ago, countdown_text
 
@@ -87,6 +89,8 @@ def epoch_days(at: datetime) -> float:
 
 def value_expr() -> pl.Expr:
     """Value if the task succeeds, from `kind`, `case_value` and the practice's rate columns."""
+    import polars as pl
+
     referral = pl.col("case_value") * pl.col("lead_conversion") * pl.col("p_refer_given_asked")
     return (
         pl.when(pl.col("kind").is_in(["ask", "follow_up"]))
@@ -101,6 +105,8 @@ def value_expr() -> pl.Expr:
 
 def p_success_expr() -> pl.Expr:
     """P(success | kind, attempt, satisfaction); satisfaction only matters for patients."""
+    import polars as pl
+
     satisfaction = (
         pl.when(pl.col("subject_type") == "lead")
         .then(pl.lit(1.0))
@@ -118,6 +124,8 @@ def p_success_expr() -> pl.Expr:
 
 def rank_key_expr() -> pl.Expr:
     """log(value × P / minutes) + ln2 × days(decay_from) / half-life: orders a kind for all time."""
+    import polars as pl
+
     half_life = pl.col("kind").replace_strict(HALF_LIFE_DAYS, return_dtype=pl.Float64)
     anchored = (
         (pl.col("decay_from") - pl.lit(EPOCH)).dt.total_milliseconds().cast(pl.Float64)
@@ -129,10 +137,48 @@ def rank_key_expr() -> pl.Expr:
 
 def with_scores(frame: pl.DataFrame) -> pl.DataFrame:
     """Add `value`, `p_success` and `rank_key` to rows with the inputs those need."""
+
     return (
         frame.with_columns(value=value_expr(), p_success=p_success_expr())
         .with_columns(rank_key=rank_key_expr())
     )
+
+
+def value_one(*, kind: str, case_value: float, lead_conversion: float,
+              p_refer_given_asked: float) -> float:
+    """`value_expr` for one task (the same formula, without polars: claims and logs start fast)."""
+    referral = case_value * lead_conversion * p_refer_given_asked
+    if kind in ("ask", "follow_up"):
+        return referral
+    if kind == "contact_lead":
+        return case_value * lead_conversion
+    if kind == "close_loop":
+        return referral * CLOSE_LOOP_REFERRAL_SHARE
+    return case_value * REVIEW_VALUE_SHARE
+
+
+def p_success_one(*, kind: str, attempt: int, subject_type: str,
+                  satisfaction_score: float | None) -> float:
+    """`p_success_expr` for one task."""
+    if subject_type == "lead":
+        satisfaction = 1.0
+    elif satisfaction_score is None:
+        satisfaction = SATISFACTION_UNKNOWN
+    else:
+        satisfaction = min(max(SATISFACTION_FLOOR + SATISFACTION_SLOPE * satisfaction_score,
+                               SATISFACTION_FLOOR), 1.0)
+    return P_REACH[kind] * ATTEMPT_DECAY ** (attempt - 1) * satisfaction
+
+
+def rank_key_one(*, kind: str, value: float, p_success: float, expected_minutes: float,
+                 decay_from: datetime) -> float:
+    """`rank_key_expr` for one task."""
+    delta = decay_from.astimezone(UTC) - EPOCH
+    # polars' total_milliseconds truncates toward zero; do the same.
+    milliseconds = (delta.days * 86_400_000 + delta.seconds * 1000
+                    + int(delta.microseconds / 1000))
+    rate = max(value * p_success / expected_minutes, 1e-9)
+    return math.log(rate) + LN2 * (milliseconds / 86_400_000.0) / HALF_LIFE_DAYS[kind]
 
 
 def base_priority(*, kind: str, rank_key: float, now: datetime) -> float:

@@ -8,14 +8,12 @@ never the address itself).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
-from urllib.parse import parse_qs
+from urllib.parse import parse_qsl
 
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
@@ -26,19 +24,20 @@ from starlette.routing import BaseRoute, Route
 
 from console import clock
 from console.db import begin_write
+from console.edge import client_key
 from console.errors import UserError
 from console.leads import LeadInput, create_lead, validate_lead
 from console.models.outreach import ReferralFormHit, ReferralSubmission
 from console.models.practice import PracticeSettings
 from console.models.work import Lead, Task, TaskStatus
 from console.referral_links import InvalidCode, verify_code
-from console.settings import get_settings
 from console.tasks import close_tasks
 
 RATE_WINDOW = timedelta(minutes=10)
 RATE_LIMIT = 20
 MAX_BODY_BYTES = 8_192
 MAX_FIELD = 100
+MAX_FORM_FIELDS = 20
 _HEADERS = {
     "Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
@@ -106,13 +105,6 @@ def _form(practice_name: str, code: str, error: str = "", values: dict[str, str]
         f"required> I agree that {escape(practice_name)} may contact me about this.</label>"
         "<button type=\"submit\">Send</button></form>"
     )
-
-
-def client_key(request: Request) -> str:
-    """An HMAC of the client's address: enough to rate-limit, useless to identify anyone."""
-    host = request.client.host if request.client else "unknown"
-    return hmac.new(get_settings().signing_key(), f"form|{host}".encode(),
-                    hashlib.sha256).hexdigest()[:32]
 
 
 def allow_request(*, session: Session, client: str, now: datetime) -> bool:
@@ -209,8 +201,9 @@ def referral_routes(services: FormServices | None = None) -> list[BaseRoute]:
                 return _not_found()
             if body is None:
                 return _page(name, _form(name, code))
-            parsed = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10)
-            fields = {key: values[0].strip() for key, values in parsed.items() if values}
+            fields = form_fields(body)
+            if fields is None:
+                return _page(name, _form(name, code, "the form could not be read"), 400)
             try:
                 submit_referral(session=session, code=code, fields=fields, now=now,
                                 patient_matcher=deps.patient_matcher)
@@ -224,12 +217,44 @@ def referral_routes(services: FormServices | None = None) -> list[BaseRoute]:
         code = request.path_params["code"]
         body: bytes | None = None
         if request.method == "POST":
-            body = await request.body()
-            if len(body) > MAX_BODY_BYTES:
+            body = await read_limited(request, MAX_BODY_BYTES)
+            if body is None:
                 return _page("Too large", "<h1>Request too large</h1>", 413)
         return await run_in_threadpool(handle, request, code, body)
 
     return [Route("/r/{code}", endpoint, methods=["GET", "POST"])]
+
+
+async def read_limited(request: Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as it is known to exceed `limit` bytes.
+
+    A declared Content-Length over the limit is refused before reading; a chunked body is
+    read only until it passes the limit, so a huge post never sits in memory.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.strip().isdigit() or int(declared) > limit):
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def form_fields(body: bytes) -> dict[str, str] | None:
+    """The form's fields (first value of each), or None for a body that is not a small form.
+
+    The form has six fields; a body with more than MAX_FORM_FIELDS is refused, not a crash.
+    """
+    try:
+        pairs = parse_qsl(body.decode("utf-8", "replace"), max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:
+        return None
+    fields: dict[str, str] = {}
+    for key, value in pairs:
+        fields.setdefault(key, value.strip())
+    return fields
 
 
 def snapshot_patient_matcher() -> PatientMatcher:

@@ -5,21 +5,27 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 from typing import Any, Protocol
 
-from sqlmodel import Session
+from sqlalchemy import delete, func
+from sqlmodel import Session, col, select
 
 from console import audit
 from console.audit import Action, Outcome
+from console.db import begin_write
 from console.errors import NotAuthorised
+from console.models.outreach import ReferralFormHit
 from console.report_links import verify_report_link
 from console.tokens import Unauthorised
 from warehouse.scope import Scope
 
 REPORT_VERSION = 1
+# Denied report requests per source (an HMAC of its address) before it is refused with 429.
+DENIAL_WINDOW = timedelta(minutes=10)
+DENIAL_LIMIT = 20
 
 
 class ReportProvider(Protocol):
@@ -93,18 +99,59 @@ def build_practice_report(*, practice_slug: str, scope: Scope, now: datetime) ->
     )
 
 
+def denials_exceeded(*, session: Session, source: str, now: datetime) -> bool:
+    """Whether `source` (an HMAC of a client address) was denied DENIAL_LIMIT times lately."""
+    recent = session.exec(
+        select(func.count()).select_from(ReferralFormHit)
+        .where(ReferralFormHit.client_key == f"denied:{source}")
+        .where(col(ReferralFormHit.at) >= now - DENIAL_WINDOW)
+    ).one()
+    return int(recent) >= DENIAL_LIMIT
+
+
+def _record_denial(*, session: Session, source: str | None, now: datetime) -> None:
+    """Count a denied request; audit it only when it is the source's first in the window.
+
+    Unauthenticated requests must not grow the six-year audit log (or hold the chain lock
+    claims use) one row each: a source gets one `denied` row per DENIAL_WINDOW, and its
+    further denials are counted in the short-lived hit table, then refused with 429.
+    """
+    begin_write(session)
+    if source is None:
+        first = True
+    else:
+        key = f"denied:{source}"
+        session.execute(delete(ReferralFormHit)
+                        .where(col(ReferralFormHit.at) < now - DENIAL_WINDOW))
+        recent = session.exec(
+            select(func.count()).select_from(ReferralFormHit)
+            .where(ReferralFormHit.client_key == key)
+            .where(col(ReferralFormHit.at) >= now - DENIAL_WINDOW)
+        ).one()
+        first = int(recent) == 0
+        session.add(ReferralFormHit(client_key=key, at=now))
+    if first:
+        audit.record(
+            session=session, actor="anonymous", action=Action.view_report, practice_slug=None,
+            object_ref=f"client:{source[:12]}" if source else None, outcome=Outcome.denied,
+            now=now,
+        )
+    session.commit()
+
+
 def report_for_token(
-    *, session: Session, token: str, provider: ReportProvider, now: datetime
+    *, session: Session, token: str, provider: ReportProvider, now: datetime,
+    source: str | None = None,
 ) -> dict[str, Any]:
-    """The report a report-link token opens, audited; `Unauthorised` for any bad token."""
+    """The report a report-link token opens, audited; `Unauthorised` for any bad token.
+
+    `source` (console.edge.client_key) aggregates denials: one audit row per source per
+    window instead of one per request.
+    """
     try:
         link = verify_report_link(session=session, token=token, now=now)
     except Unauthorised:
-        audit.record(
-            session=session, actor="anonymous", action=Action.view_report, practice_slug=None,
-            object_ref=None, outcome=Outcome.denied, now=now,
-        )
-        session.commit()
+        _record_denial(session=session, source=source, now=now)
         raise
     # The scope is exactly the practice the stored link names, never anything from the request.
     scope = Scope.of([link.practice_slug])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from datetime import UTC, datetime
@@ -35,9 +36,9 @@ class Settings(BaseSettings):
     smtp_tls: bool = False
     smtp_from: str = "referrals@loopdesk.local"
 
-    session_idle_minutes: int = 30
-    session_absolute_hours: int = 12
-    lease_minutes: int = 15
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    session_absolute_hours: int = Field(default=12, ge=1, le=24 * 30)
+    lease_minutes: int = Field(default=15, ge=1, le=24 * 60)
     # Where emitted links point (report links, referral links). Unset: the address a running
     # `loopdesk serve` recorded under home, else http://127.0.0.1:8501.
     public_base_url: str | None = None
@@ -45,8 +46,38 @@ class Settings(BaseSettings):
         default=None, description="Open Dental database password when the URL carries none"
     )
     ingest_max_file_bytes: int = Field(
-        default=2 * 1024**3, description="ingest refuses export files larger than this"
+        default=2 * 1024**3, ge=1, description="ingest refuses export files larger than this"
     )
+    # Addresses (or CIDR networks) of reverse proxies whose X-Forwarded-For is believed;
+    # empty (the default): the TCP peer is the client, forwarded headers are ignored.
+    trusted_proxies: str = ""
+    # The most connections one process holds to the operational store (its pool ceiling).
+    db_pool_size: int = Field(default=8, ge=1, le=100)
+
+    @field_validator("smtp_port")
+    @classmethod
+    def _port_in_range(cls, value: int) -> int:
+        if not 1 <= value <= 65_535:
+            raise ValueError("must be a port number between 1 and 65535")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        for item in value.split(","):
+            if item.strip():
+                try:
+                    ipaddress.ip_network(item.strip(), strict=False)
+                except ValueError as error:
+                    raise ValueError(f"{item.strip()!r} is not an IP address or network") \
+                        from error
+        return value
+
+    @property
+    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """LOOPDESK_TRUSTED_PROXIES parsed (comma-separated addresses or CIDR networks)."""
+        return tuple(ipaddress.ip_network(item.strip(), strict=False)
+                     for item in self.trusted_proxies.split(",") if item.strip())
 
     @field_validator("now")
     @classmethod

@@ -74,7 +74,7 @@ def load_facts(*, session: Session, now: datetime) -> OpsFacts:
          "lead_phone": pl.String, "referred_at": pl.Datetime("us", "UTC"),
          "status": pl.String, "status_at": pl.Datetime("us", "UTC")},
     ).with_columns(
-        first_contact_at=pl.lit(None, dtype=pl.Datetime("us", "UTC")),
+        first_reached_at=pl.lit(None, dtype=pl.Datetime("us", "UTC")),
         loop_closed_at=pl.lit(None, dtype=pl.Datetime("us", "UTC")),
     )
     lead_events = _frame(

@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
+from console.task_rows import TASK_COLUMNS as TASK_COLUMNS  # defined there (no polars)
+
 # Dispositions that mean the person was asked (reached and the question put).
 ASKED_DISPOSITIONS = ("willing_no_name", "referred", "declined")
 WILLING_DISPOSITIONS = ("willing_no_name", "referred")
@@ -39,11 +41,6 @@ class HistoryWindows:
 
 HISTORY_WINDOWS = HistoryWindows()
 
-TASK_COLUMNS = (
-    "natural_key", "kind", "practice_slug", "subject_type", "subject_id", "patient_id",
-    "lead_id", "treatment_id", "referrer_patient_id", "category", "case_value",
-    "satisfaction_score", "consent_call", "do_not_contact", "due_at", "sla_deadline", "decay_from",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -160,10 +157,14 @@ def effective_leads(*, mart_leads: pl.DataFrame, facts: OpsFacts) -> pl.DataFram
     """Every lead (export and console) with console status changes applied.
 
     Columns: practice_slug, lead_id, referrer_patient_id, has_phone, referred_at, status,
-    status_at, contacted, loop_closed.
+    status_at, reached, loop_closed.
+
+    `reached` follows DOMAIN.md's attempts: an unanswered call (no_answer, voicemail, wrong
+    number) is an attempt, not a contact, so the lead stays wanted until someone answers, a
+    status event arrives (contacted, an outcome) or the fourth attempt marks it unreachable.
     """
     columns = ["practice_slug", "lead_id", "referrer_patient_id", "lead_phone", "referred_at",
-               "status", "status_at", "first_contact_at", "loop_closed_at"]
+               "status", "status_at", "first_reached_at", "loop_closed_at"]
     exported = mart_leads.select(columns)
     captured = facts.leads.select(columns).join(exported, on=["practice_slug", "lead_id"],
                                                 how="anti")
@@ -178,7 +179,8 @@ def effective_leads(*, mart_leads: pl.DataFrame, facts: OpsFacts) -> pl.DataFram
         events.filter(pl.col("event") == "loop_closed")
         .select("practice_slug", "lead_id").unique().with_columns(_closed=pl.lit(True))
     )
-    contacted = (
+    # Every console lead event follows an answered call (or the last attempt).
+    reached = (
         events.select("practice_slug", "lead_id").unique().with_columns(_touched=pl.lit(True))
     )
     newer = pl.col("_at").is_not_null() & (
@@ -188,7 +190,7 @@ def effective_leads(*, mart_leads: pl.DataFrame, facts: OpsFacts) -> pl.DataFram
         pl.concat([exported, captured], how="vertical_relaxed")
         .join(latest, on=["practice_slug", "lead_id"], how="left")
         .join(closed, on=["practice_slug", "lead_id"], how="left")
-        .join(contacted, on=["practice_slug", "lead_id"], how="left")
+        .join(reached, on=["practice_slug", "lead_id"], how="left")
         .select(
             "practice_slug",
             "lead_id",
@@ -197,8 +199,8 @@ def effective_leads(*, mart_leads: pl.DataFrame, facts: OpsFacts) -> pl.DataFram
             "referred_at",
             pl.when(newer).then(pl.col("_event")).otherwise(pl.col("status")).alias("status"),
             pl.when(newer).then(pl.col("_at")).otherwise(pl.col("status_at")).alias("status_at"),
-            (pl.col("first_contact_at").is_not_null() | pl.col("_touched").fill_null(False))
-            .alias("contacted"),
+            (pl.col("first_reached_at").is_not_null() | pl.col("_touched").fill_null(False))
+            .alias("reached"),
             (pl.col("loop_closed_at").is_not_null() | pl.col("_closed").fill_null(False))
             .alias("loop_closed"),
         )
@@ -207,10 +209,14 @@ def effective_leads(*, mart_leads: pl.DataFrame, facts: OpsFacts) -> pl.DataFram
 
 def contact_lead_candidates(*, leads: pl.DataFrame, facts: OpsFacts,
                             case_values: pl.DataFrame) -> pl.DataFrame:
-    """One contact task per new lead nobody has contacted yet (SLA added by the caller)."""
+    """One contact task per new lead nobody has reached yet (SLA added by the caller).
+
+    Unanswered attempts keep the lead wanted: its task stays open (the disposition moved its
+    due time and attempt count) until it is reached or marked unreachable.
+    """
     revoked = _revoked_channel(facts.revoked, "call", "lead")
     return (
-        leads.filter((pl.col("status") == "new") & ~pl.col("contacted"))
+        leads.filter((pl.col("status") == "new") & ~pl.col("reached"))
         .join(revoked, left_on=["practice_slug", "lead_id"], right_on=["practice_slug", "_sid"],
               how="left")
         .join(case_values, on="practice_slug", how="left")

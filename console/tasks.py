@@ -31,6 +31,8 @@ from console.priority import (
     with_scores,
 )
 from console.task_facts import as_utc_frame, load_facts
+from console.task_rows import add_task as add_task  # one task at a time, no polars
+from console.task_rows import rescore as rescore
 from console.task_sources import (
     HISTORY_WINDOWS,
     TASK_COLUMNS,
@@ -303,20 +305,11 @@ def _practice_rates(practice: PracticeSettings) -> pl.DataFrame:
     )
 
 
-def add_task(
-    *, session: Session, fields: dict[str, Any], practice: PracticeSettings, now: datetime,
+def add_task_vectorised(
+    *, fields: dict[str, Any], practice: PracticeSettings,
     expected_minutes: float | None = None, value: float | None = None,
-) -> Task:
-    """Create one task (scored like refresh does) unless its natural key exists; flushes.
-
-    `fields` holds TASK_COLUMNS (plus optional attempt, source_task_id, referrer_patient_id);
-    `value` / `expected_minutes` carry a parent's figures over to a follow-up.
-    """
-    found = session.exec(
-        select(Task).where(Task.natural_key == fields["natural_key"])
-    ).first()
-    if found is not None:
-        return found
+) -> dict[str, Any]:
+    """The scores `score_frame` gives one task's fields (what `add_task` matches; for tests)."""
     row = {name: fields.get(name) for name in TASK_COLUMNS} | {
         "attempt": fields.get("attempt", 1)
     }
@@ -330,26 +323,15 @@ def add_task(
         frame = frame.with_columns(value=pl.lit(value))
     if expected_minutes is not None:
         frame = frame.with_columns(expected_minutes=pl.lit(expected_minutes))
-    frame = frame.with_columns(rank_key=rank_key_expr())
-    scored = frame.row(0, named=True)
-    task = Task(
-        **{name: scored[name] for name in (*TASK_COLUMNS, "practice_tz", "attempt", "value",
-                                           "p_success", "expected_minutes", "rank_key")},
-        source_task_id=fields.get("source_task_id"),
-        created_at=now,
-    )
-    session.add(task)
-    session.flush()
-    return task
+    scored: dict[str, Any] = frame.with_columns(rank_key=rank_key_expr()).row(0, named=True)
+    return scored
 
 
-def rescore(task: Task) -> None:
-    """Recompute a task's P(success) and rank key after its attempt count changed."""
+def p_success_vectorised(task: Task) -> float:
+    """`p_success_expr` on one task (the scalar `rescore` must agree; for tests)."""
     frame = pl.DataFrame(
         [{"kind": task.kind, "attempt": task.attempt, "subject_type": task.subject_type,
-          "satisfaction_score": task.satisfaction_score, "value": task.value,
-          "expected_minutes": task.expected_minutes, "decay_from": task.decay_from}],
-        schema_overrides={"satisfaction_score": pl.Float64,
-                          "decay_from": pl.Datetime("us", "UTC")},
-    ).with_columns(p_success=p_success_expr()).with_columns(rank_key=rank_key_expr())
-    task.p_success, task.rank_key = frame.row(0)[-2], frame.row(0)[-1]
+          "satisfaction_score": task.satisfaction_score}],
+        schema_overrides={"satisfaction_score": pl.Float64},
+    ).with_columns(p_success=p_success_expr())
+    return float(frame["p_success"][0])

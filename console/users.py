@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlmodel import Session, col, delete, select
 
 from console import audit, passwords
@@ -15,6 +16,7 @@ from console.auth import end_sessions_of, normalise_email
 from console.clock import as_utc
 from console.errors import UserError
 from console.models.identity import Role, User, UserPractice
+from console.models.work import Task, TaskStatus
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -157,11 +159,19 @@ def set_password(
 
 
 def deactivate_user(*, session: Session, user_id: int, actor: str, now: datetime) -> None:
-    """Switch a user off: no new logins, and open sessions stop resolving at once."""
+    """Switch a user off: no new logins, open sessions stop resolving at once, and the tasks
+    they hold go back to the queue at once (their lease would otherwise keep them)."""
     user = _stored(session, user_id)
     user.active = False
     session.add(user)
     end_sessions_of(session=session, user_id=user_id, now=now)
+    session.execute(
+        update(Task)
+        .execution_options(synchronize_session=False)
+        .where(col(Task.claimed_by) == user_id)
+        .where(col(Task.status) == TaskStatus.claimed)
+        .values(status=TaskStatus.open, claimed_by=None, lease_expires_at=None)
+    )
     audit.record(
         session=session, actor=actor, action=Action.user_deactivated, practice_slug=None,
         object_ref=actor_ref(user_id), outcome=Outcome.success, now=now,

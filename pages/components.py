@@ -12,6 +12,7 @@ import streamlit as st
 
 from console.access import CurrentUser
 from console.clock import now
+from console.edge import login_client
 from console.errors import UserError
 from console.session_cookie import COOKIE_NAME, handoff_code, safe_for_page
 from console.views.data import NoData, rate_text
@@ -92,8 +93,10 @@ def login_form() -> None:
         submitted = st.form_submit_button("Log in", type="primary")
     if submitted:
         address = st.context.ip_address
-        # The rate limiter's per-client key; unknown (e.g. behind a proxy) shares one bucket.
-        client = address if isinstance(address, str) and address else "local"
+        # The rate limiter's per-client key: the peer, or behind LOOPDESK_TRUSTED_PROXIES the
+        # forwarded client (console.edge); unknown shares one bucket.
+        client = login_client(address if isinstance(address, str) else None,
+                              st.context.headers.get_all("X-Forwarded-For"))
         try:
             token = log_in(email=email, password=password, client_key=client, now=now())
         except UserError as error:

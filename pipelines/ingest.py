@@ -30,7 +30,7 @@ from pipelines.load import (
     record_feed_status,
     record_quarantine,
 )
-from pipelines.precheck import FileCheck, check_file
+from pipelines.precheck import FileCheck, check_file, unsafe_files
 from pipelines.source_fhir import read_fhir
 from pipelines.source_opendental import read_opendental_csv
 from pipelines.sources import SourceRead, detect_format
@@ -58,6 +58,7 @@ class Plan:
     problem: str | None = None
     read: SourceRead | None = None
     catalogue_notes: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # files that are links or outside the drop
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
@@ -68,7 +69,11 @@ def _practice_folders(source: Path, practice: str | None) -> list[Path]:
     if not source.is_dir():
         raise SourceError(f"no such folder: {source}")
     if practice is not None:
+        if practice in ("", ".", "..") or "/" in practice or "\\" in practice:
+            raise SourceError(f"'{practice}' is not a practice folder name (no paths)")
         folder = source / practice
+        if folder.is_symlink():
+            raise SourceError(f"the folder for practice '{practice}' is a symbolic link; refused")
         if not folder.is_dir():
             raise SourceError(f"no folder for practice '{practice}' in {source}")
         return [folder]
@@ -80,22 +85,26 @@ def _precheck(
 ) -> dict[str, list[FileCheck]]:
     """Check every canonical practice file that exists (the folders given are canonical, except
     that a FHIR folder's canonical referrals.csv is checked here too)."""
+    # A link is listed (and refused by the check), whatever it points at.
     paths = [
         (folder.name, spec, folder / spec.name)
         for folder in folders
         for spec in PRACTICE_FILES
-        if (folder / spec.name).is_file()
+        if (folder / spec.name).is_file() or (folder / spec.name).is_symlink()
     ]
     per_practice: dict[str, list[FileCheck]] = {folder.name: [] for folder in folders}
     for done, (slug, spec, path) in enumerate(paths, start=1):
-        per_practice[slug].append(check_file(path, spec, slug, limit))
+        # Practice folders sit directly in the drop: the file must be inside it (no links).
+        per_practice[slug].append(check_file(path, spec, slug, limit, drop=path.parent.parent))
         progress("checking files", done, len(paths))
     return per_practice
 
 
 def _check_agency(source: Path, limit: int) -> FileCheck | None:
     root = source / PRACTICES.name
-    return check_file(root, PRACTICES, AGENCY, limit) if root.is_file() else None
+    if not (root.is_file() or root.is_symlink()):
+        return None
+    return check_file(root, PRACTICES, AGENCY, limit, drop=source)
 
 
 def _result(summary: IngestSummary, practice: str, file: str) -> FileResult:
@@ -170,6 +179,7 @@ def _settle_practices(
             problems.append(("error", "-", "not in practices.csv (add the practice there first)"))
         if plan.problem:
             problems.append(("paused", "-", plan.problem))
+        problems += [("error", "-", text) for text in plan.refused]
         if read is not None:
             problems += read.problems
         for check in checks:
@@ -345,7 +355,12 @@ def _plan(folder: Path, declared: str | None, limit: int) -> Plan:
     if detected.format is None:
         return Plan(format=None, problem=detected.problem)
     if detected.format == "canonical":
-        return Plan(format="canonical")
+        return Plan(format="canonical")  # its files are checked one by one (_precheck)
+    # FHIR and Open Dental readers open the folder's files themselves: refuse the practice if
+    # any file is a link or resolves outside the drop (another practice's data, or anything).
+    refused = unsafe_files(folder, folder.parent)
+    if refused:
+        return Plan(format=detected.format, refused=refused)
     catalogue = practice_catalogue(folder)
     if detected.format == "fhir":
         read = read_fhir(folder, folder.name, catalogue, max_file_bytes=limit)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import codecs
 import csv
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,12 +64,62 @@ def _scan(path: Path) -> tuple[str | None, int, bytes, bytes]:
     return None, quotes, head, tail
 
 
-def check_file(path: Path, spec: ExportFile, practice: str, max_bytes: int) -> FileCheck:
-    """Decide whether `path` can be loaded as `spec`, and with which header."""
+def outside_drop(path: Path, drop: Path) -> str | None:
+    """Why `path` may not be read as a file of the drop folder `drop`, or None if it may.
+
+    A drop file must be a regular file reached without any symbolic link below the drop:
+    a link (to another practice's folder, or anywhere outside) would load someone else's data
+    under this practice's name.
+    """
+    try:
+        relative = path.relative_to(drop)
+    except ValueError:
+        return "outside the drop folder; refused"
+    current = drop
+    for part in relative.parts:
+        current = current / part
+        try:
+            mode = os.lstat(current).st_mode
+        except OSError:
+            return "cannot be read"
+        if stat.S_ISLNK(mode):
+            return "is a symbolic link; refused (drop files must be regular files)"
+    if not stat.S_ISREG(mode):
+        return "is not a regular file; refused"
+    if os.path.realpath(path) != os.path.join(os.path.realpath(drop), *relative.parts):
+        return "resolves outside its practice folder; refused"
+    return None
+
+
+def unsafe_files(folder: Path, drop: Path) -> list[str]:
+    """'<name> <why>' for each entry of a practice folder that may not be read (see
+    `outside_drop`): symbolic links, and anything whose real path leaves the folder."""
+    found = []
+    if folder.is_symlink():
+        return [f"{folder.name}/ is a symbolic link; refused"]
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            continue
+        problem = outside_drop(entry, drop)
+        if problem:
+            found.append(f"{entry.name} {problem}")
+    return found
+
+
+def check_file(path: Path, spec: ExportFile, practice: str, max_bytes: int,
+               drop: Path | None = None) -> FileCheck:
+    """Decide whether `path` can be loaded as `spec`, and with which header.
+
+    With `drop`, the file must also be a regular file inside it (see `outside_drop`).
+    """
 
     def verdict(status: str, message: str | None, **extra: object) -> FileCheck:
         return FileCheck(practice, spec, path, status, message, **extra)  # type: ignore[arg-type]
 
+    if drop is not None and (refused := outside_drop(path, drop)):
+        return verdict("error", refused)
     size = path.stat().st_size
     if size == 0:
         return verdict("error", "file is empty")
@@ -100,5 +152,8 @@ def check_file(path: Path, spec: ExportFile, practice: str, max_bytes: int) -> F
     if duplicated:
         return verdict("paused", f"repeated column(s): {', '.join(duplicated)}; feed paused")
     extra = [name for name in header if name not in spec.columns]
-    message = f"ignored extra column(s): {', '.join(extra)}" if extra else None
-    return verdict("ok", message, header=header, has_quotes=quotes > 0)
+    notes = [f"ignored extra column(s): {', '.join(extra)}"] if extra else []
+    # A small file's tail is the whole file: nothing but blanks after the header means no rows.
+    if size <= len(head) or (size <= len(tail) and not tail[len(head):].strip()):
+        notes.append("header only: the file has no data rows")
+    return verdict("ok", "; ".join(notes) or None, header=header, has_quotes=quotes > 0)

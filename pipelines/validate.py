@@ -76,6 +76,16 @@ def _required(column: str) -> Rule:
     return Rule(column, _raw(column).is_null(), MISSING)
 
 
+# Identifiers are keys in the operational store (VARCHAR(64) there): a longer one is refused at
+# the door rather than truncated or failing later (docs/data-contract.md).
+MAX_ID_LENGTH = 64
+TOO_LONG = f"longer than {MAX_ID_LENGTH} characters"
+
+
+def _bounded(column: str) -> Rule:
+    return Rule(column, _raw(column).str.len_chars() > MAX_ID_LENGTH, TOO_LONG)
+
+
 def _unparsed(column: str, reason: str) -> Rule:
     """Present but unreadable."""
     return Rule(column, _raw(column).is_not_null() & _parsed(column).is_null(), reason)
@@ -147,6 +157,7 @@ def _rules(spec: ExportFile, now: datetime) -> list[Rule]:
                 ~_raw("practice_slug").str.contains(_SLUG_PATTERN),
                 "not a slug (lower-case letters, digits and hyphens)",
             ),
+            _bounded("practice_slug"),
             _required("name"),
             _required("specialty"),
             _required("timezone"),
@@ -171,6 +182,7 @@ def _rules(spec: ExportFile, now: datetime) -> list[Rule]:
     if spec is PATIENTS:
         return [
             _required("patient_id"),
+            _bounded("patient_id"),
             _unparsed("phone", "malformed phone number"),
             _unparsed("email", "malformed email address"),
             *[
@@ -189,8 +201,11 @@ def _rules(spec: ExportFile, now: datetime) -> list[Rule]:
     if spec is TREATMENTS:
         return [
             _required("treatment_id"),
+            _bounded("treatment_id"),
             _required("patient_id"),
+            _bounded("patient_id"),
             _required("treatment_code"),
+            _bounded("treatment_code"),
             _required("category"),
             Rule("category", ~_raw("category").is_in(TREATMENT_CATEGORIES), "unknown category"),
             *_amount_rules("value", required=True),
@@ -204,6 +219,9 @@ def _rules(spec: ExportFile, now: datetime) -> list[Rule]:
         ]
     return [
         _required("lead_id"),
+        _bounded("lead_id"),
+        _bounded("referrer_patient_id"),
+        _bounded("became_patient_id"),
         _unparsed("lead_phone", "malformed phone number"),
         _unparsed("lead_email", "malformed email address"),
         *_timestamp_rules("referred_at", now, required=True, future=True),

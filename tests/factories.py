@@ -125,6 +125,7 @@ MART_COLUMNS: dict[str, dict[str, str]] = {
         "status": "varchar", "status_at": "timestamptz", "booked_value": "double",
         "became_patient_id": "varchar", "first_contact_at": "timestamptz",
         "has_outcome": "boolean", "outcome_at": "timestamptz", "loop_closed_at": "timestamptz",
+        "first_reached_at": "timestamptz",
     },
     "mart_review_candidates": {
         "practice_slug": "varchar", "patient_id": "varchar", "treatment_id": "varchar",
@@ -187,7 +188,7 @@ def lead_row(lead_id: str, referrer: str, slug: str = "smile-ny", **fields: Any)
             "lead_email": None, "source": "export", "referred_at": NOW - timedelta(hours=1),
             "status": "new", "status_at": NOW - timedelta(hours=1), "booked_value": None,
             "became_patient_id": None, "first_contact_at": None, "has_outcome": False,
-            "outcome_at": None, "loop_closed_at": None} | fields
+            "outcome_at": None, "loop_closed_at": None, "first_reached_at": None} | fields
 
 
 def rates_row(slug: str = "smile-ny") -> dict[str, Any]:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from console.home import make_private
 from console.settings import get_settings
 
 
 def warehouse_dir() -> Path:
     """The warehouse folder under the data home (created on demand)."""
-    path = get_settings().warehouse_dir
+    settings = get_settings()
+    path = settings.warehouse_dir
     path.mkdir(parents=True, exist_ok=True)
+    make_private(settings.resolved_home)  # an old home made under umask 022 is tightened
     return path
 
 

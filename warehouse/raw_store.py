@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 RAW_SCHEMA = Path(__file__).parent / "raw_schema.sql"
 OPS_SCHEMA = Path(__file__).parent / "ops_schema.sql"

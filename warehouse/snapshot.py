@@ -12,15 +12,18 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
 
 from warehouse import paths
 from warehouse.data_checks import Check, CheckRun, discover_checks, key_checks, run_checks
 from warehouse.raw_store import prepare_raw_store
 from warehouse.runner import BuildParams, Model, ModelRun, create_build_params, discover_models
 from warehouse.runner import run_models as _run_models
+
+if TYPE_CHECKING:  # readers (the console, `inbound`) never need pyarrow: keep them fast
+    import pyarrow as pa
 
 KEEP_SNAPSHOTS = 3
 _SNAPSHOT = re.compile(r"^snapshot-(?P<seq>\d{8})-(?P<tag>[0-9a-f]{8})\.duckdb$")

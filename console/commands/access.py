@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import sys
 from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
 
 import typer
-from sqlmodel import Session
 
-from console import clock
 from console.commands.output import emit_json
 from console.errors import UserError
-from console.models.practice import PracticeSettings
-from console.passwords import generate_password
-from console.report_links import create_report_link, revoke_report_link
-from console.users import add_user, deactivate_user, get_user, set_practices, set_role
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 # CLI changes are made by whoever runs commands on the server; the audit log says so.
 CLI_ACTOR = "cli"
@@ -49,6 +47,11 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
     ) -> None:
         """Add a user; the password is read from piped stdin, else generated and printed once."""
+        from console import clock
+        from console.models.practice import PracticeSettings
+        from console.passwords import generate_password
+        from console.users import add_user
+
         piped = _password_from_stdin()
         password = piped or generate_password()
         with session_scope() as session:
@@ -85,6 +88,9 @@ def register(app: typer.Typer) -> None:
         role: str = typer.Option(..., "--role"),
     ) -> None:
         """Change a user's role (effective on their next request)."""
+        from console import clock
+        from console.users import get_user, set_role
+
         with session_scope() as session:
             user = get_user(session=session, email=email)
             assert user.user_id is not None
@@ -98,6 +104,9 @@ def register(app: typer.Typer) -> None:
         practice: list[str] = typer.Option([], "--practice", help="a practice slug (repeatable)"),
     ) -> None:
         """Replace a user's practices (removals take effect on their next request)."""
+        from console import clock
+        from console.users import get_user, set_practices
+
         with session_scope() as session:
             user = get_user(session=session, email=email)
             assert user.user_id is not None
@@ -107,13 +116,16 @@ def register(app: typer.Typer) -> None:
 
     @users.command("deactivate")
     def users_deactivate(email: str = typer.Argument(...)) -> None:
-        """Switch a user off and end their sessions."""
+        """Switch a user off, end their sessions and release the tasks they hold."""
+        from console import clock
+        from console.users import deactivate_user, get_user
+
         with session_scope() as session:
             user = get_user(session=session, email=email)
             assert user.user_id is not None
             deactivate_user(session=session, user_id=user.user_id, actor=CLI_ACTOR,
                             now=clock.now())
-        typer.echo(f"user {user.user_id} deactivated")
+        typer.echo(f"{user.email} deactivated; their sessions ended and held tasks released")
 
     @app.command("report-link")
     def report_link(
@@ -122,6 +134,10 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
     ) -> None:
         """Print an expiring, revocable read-only report link for one practice."""
+        from console import clock
+        from console.models.practice import PracticeSettings
+        from console.report_links import create_report_link
+
         with session_scope() as session:
             if session.get(PracticeSettings, practice) is None:
                 raise UserError(f"unknown practice {practice!r} (run `loopdesk build` first?)")
@@ -147,6 +163,9 @@ def register(app: typer.Typer) -> None:
         link_id: str = typer.Argument(..., help="the link id printed by `report-link`"),
     ) -> None:
         """Make a report link stop working at once (audited)."""
+        from console import clock
+        from console.report_links import revoke_report_link
+
         with session_scope() as session:
             revoke_report_link(session=session, jti=link_id, actor=CLI_ACTOR, now=clock.now())
         typer.echo(f"report link {link_id} revoked")

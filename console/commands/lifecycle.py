@@ -5,7 +5,9 @@ from __future__ import annotations
 import typer
 
 from console.commands.output import emit_json
-from console.lifecycle import build_everything, run_demo
+
+# The loop's modules (polars, DuckDB) are imported inside the commands: `loopdesk --help`,
+# `claim`, `log` and `inbound` never pay for them.
 
 
 def register(app: typer.Typer) -> None:
@@ -16,6 +18,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
     ) -> None:
         """Run the warehouse models, publish the snapshot and refresh the task table."""
+        from console.lifecycle import build_everything
+
         result = build_everything()
         if as_json:
             emit_json(result.to_json())
@@ -28,4 +32,6 @@ def register(app: typer.Typer) -> None:
         serve: bool = typer.Option(True, "--serve/--no-serve", help="serve after setting up"),
     ) -> None:
         """Make demo data if absent, ingest, build, create demo users (printed) and serve."""
+        from console.lifecycle import run_demo
+
         run_demo(port=port, serve=serve)

@@ -7,13 +7,10 @@ from datetime import date
 from typing import Any, NoReturn
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from console.commands.output import emit_json, fail
-from warehouse.forecast import forecast as compute_forecast
-from warehouse.metrics import UnknownPractice, compute_metrics
-from warehouse.scope import Scope
+
+# warehouse (DuckDB, polars) and rich's tables are imported inside the commands that use them.
 
 UNDEFINED = "—"
 # A forecast is a planning aid; beyond this many years it only costs memory.
@@ -64,6 +61,9 @@ def _table_row(label: str, m: dict[str, Any]) -> list[str]:
 
 def _print_metrics(result: dict[str, Any]) -> None:
     """The metrics as a readable table: one row per practice, then the agency roll-up."""
+    from rich.console import Console
+    from rich.table import Table
+
     period = result["period"]
     table = Table(
         title=f"Referral metrics {period['from']} .. {period['to']} (as of {result['as_of']})"
@@ -102,6 +102,8 @@ def register(app: typer.Typer) -> None:
         if start is not None and end is not None and start > end:
             _error(f"--from {start} is after --to {end}")
         # Imported late: keeps `loopdesk --help` fast and the forecast usable without a warehouse.
+        from warehouse.metrics import UnknownPractice, compute_metrics
+        from warehouse.scope import Scope
         from warehouse.snapshot import SnapshotMissing, open_snapshot
 
         try:
@@ -134,6 +136,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print the stable JSON document"),
     ) -> None:
         """The compounding forecast: referred patients per year and in total."""
+        from warehouse.forecast import forecast as compute_forecast
+
         if years > MAX_FORECAST_YEARS:
             _error(f"--years must be at most {MAX_FORECAST_YEARS}, got {years}")
         try:

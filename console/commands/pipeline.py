@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn
 
-from console.clock import now
 from console.commands.output import emit_json
 from console.errors import UserError
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 
 def _generate(
     out: Path, practices: int, seed: int, months: int, dirty_share: float, fmt: str = "canonical"
 ) -> None:
+    from rich.console import Console
+
+    from console.clock import now
     from pipelines.generate import generate_exports
 
     try:
@@ -42,6 +46,9 @@ def _generate(
 def _ingest(
     source: Path | None, practice: str | None, as_json: bool, from_opendental: str | None
 ) -> None:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn
+
     from pipelines.ingest import SourceError, ingest
     from pipelines.opendental_live import ingest_opendental
 

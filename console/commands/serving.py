@@ -35,4 +35,7 @@ def run_server(*, host: str, port: int) -> None:
     address.parent.mkdir(parents=True, exist_ok=True)
     address.write_text(f"http://{shown}:{port}\n")
     # Access lines are kept (Streamlit turns them on) but console.app strips query strings.
-    uvicorn.run("console.app:create_app", factory=True, host=host, port=port, log_level="info")
+    # uvicorn must not rewrite the client address from X-Forwarded-For (by default it trusts
+    # loopback peers): console.edge.client_address decides, with LOOPDESK_TRUSTED_PROXIES.
+    uvicorn.run("console.app:create_app", factory=True, host=host, port=port, log_level="info",
+                proxy_headers=False, server_header=False)

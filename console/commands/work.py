@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from sqlmodel import Session, func, select
 
 from console.commands.output import emit_json
 from console.errors import UserError
 
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
 
 def _user(session: Session, email: str) -> Any:
+    from sqlmodel import func, select
+
     from console.models.identity import User
 
     user = session.exec(select(User).where(func.lower(User.email) == email.strip().lower())).first()

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from console.db import begin_write, get_engine, init_db, new_session
 from console.models.work import ConsentEvent
@@ -42,18 +41,6 @@ def test_naive_timestamps_are_refused(loopdesk_home: Path) -> None:
                                  channel="call", granted=False, source="test",
                                  at=datetime(2026, 1, 1)))
         session.commit()
-
-
-def test_init_db_adds_a_missing_column(loopdesk_home: Path) -> None:
-    engine = get_engine()
-    init_db(engine)
-    with engine.begin() as connection:
-        connection.execute(text("alter table practice_settings drop column avg_case_value"))
-    init_db(engine)
-    with engine.connect() as connection:
-        info = connection.exec_driver_sql("pragma table_info(practice_settings)")
-        names = [row[1] for row in info]
-    assert "avg_case_value" in names
 
 
 def test_begin_write_takes_the_writer_lock_at_once(loopdesk_home: Path) -> None:

@@ -30,6 +30,8 @@ TENANT_PARAMS = frozenset({"session", "user", "scope", "conn", "connection", "pr
 ALLOWED_STATE = {
     # Engine URLs whose tables were checked once; configuration, not tenant data.
     "console/views/identity.py": {"_READY"},
+    # Database URLs already migrated by this process (schema state, not tenant data).
+    "console/migrations/__init__.py": {"_upgraded"},
 }
 CACHE_DECORATORS = frozenset({"cache", "lru_cache", "cached_property", "cache_data",
                               "cache_resource"})
