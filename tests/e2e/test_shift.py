@@ -252,9 +252,9 @@ def _walk(page: Any, served: Served, email: str, titles: list[str]) -> list[str]
     for title in titles:
         if len(titles) > 1:  # a single page gets no navigation
             page.get_by_role("link", name=title, exact=True).click()
+        settle(page)  # the previous page's elements are gone
         expect(page.get_by_role("heading", name=title if title != "Report"
-                                else served.world.practices[served.main])).to_be_visible()
-        settle(page)
+                                else served.world.practices[served.main]).first).to_be_visible()
         role = email.split("@")[0]
         name = title.lower().replace(" ", "-")
         page.screenshot(path=str(ARTIFACTS / f"page-{role}-{name}.png"), full_page=True)
