@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: run test setup system-deps postgres mariadb chromium lint typecheck bench clean
+.PHONY: run test setup system-deps postgres mariadb chromium poppler lint typecheck bench clean
 
 run: setup  ## set up, make demo data, serve the console with demo users printed
 	$(BIN)/loopdesk demo
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-system-deps: postgres mariadb chromium
+system-deps: postgres mariadb chromium poppler
 
 # The PostgreSQL suite needs a server on 127.0.0.1:5432; start the local cluster if it is down.
 postgres:
@@ -47,6 +47,13 @@ chromium:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
+# The report-PDF test saves its first page as a PNG with poppler's pdftoppm.
+poppler:
+	@if ! command -v pdftoppm >/dev/null; then \
+		echo "installing Debian's poppler-utils for the report-PDF test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; \
+	fi
+
 lint: setup
 	$(BIN)/ruff check .
 
@@ -58,6 +65,7 @@ bench: setup
 	$(BIN)/python -P bench/queue.py
 	$(BIN)/python -P bench/metrics.py
 	$(BIN)/python -P bench/console_flow.py
+	$(BIN)/python -P bench/simulate.py
 
 clean:
 	rm -rf $(VENV) .loopdesk .pytest_cache .mypy_cache .ruff_cache

@@ -36,7 +36,9 @@ _COMMAND_MODULES = (
     "console.commands.measure",
     "console.commands.access",
     "console.commands.outreach",
+    "console.commands.reporting",
     "console.commands.serving",
+    "console.commands.simulate",
     "console.commands.operations",
 )
 

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from console.settings import get_settings
 
+_PINNED: ContextVar[datetime | None] = ContextVar("loopdesk_pinned_now", default=None)
+
+
+@contextmanager
+def pinned(at: datetime) -> Iterator[None]:
+    """Inside the block (this thread / task only) `now()` is `at`: the simulator's clock."""
+    token = _PINNED.set(at.astimezone(UTC))
+    try:
+        yield
+    finally:
+        _PINNED.reset(token)
+
 
 def now() -> datetime:
-    """The current instant, timezone-aware UTC; `LOOPDESK_NOW` overrides it."""
+    """The current instant, timezone-aware UTC; `pinned`, then `LOOPDESK_NOW` override it."""
+    pinned_at = _PINNED.get()
+    if pinned_at is not None:
+        return pinned_at
     override = get_settings().now
     if override is not None:
         return override.astimezone(UTC)

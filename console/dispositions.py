@@ -21,6 +21,7 @@ from console.consent import revoke_consent
 from console.db import begin_write
 from console.errors import UserError
 from console.leads import LeadInput, create_lead, record_lead_event, validate_lead
+from console.learned import Learned
 from console.loop_closure import ReferrerLookup, published_referrer, queue_thank_you
 from console.models.identity import User
 from console.models.practice import PracticeSettings
@@ -200,7 +201,7 @@ def log_disposition(
 
     if lead_retry and not out_of_attempts:
         session.refresh(task)
-        rescore(task)
+        rescore(task, Learned.load(session))
         session.add(task)
     elif retry_days is not None and task.kind != "contact_lead":
         if task.attempt < MAX_PATIENT_ATTEMPTS:

@@ -19,10 +19,12 @@ from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from console.channels import Channels, SendError
+from console import audit
+from console.audit import Outcome
+from console.channels import Attachment, Channels, SendError
 from console.db import begin_write, is_postgres
 from console.gate import Person, check_gate
-from console.models.outreach import Message, MessageStatus
+from console.models.outreach import Message, MessageAttachment, MessageStatus
 from console.models.practice import PracticeSettings
 from console.models.work import Touch
 
@@ -36,6 +38,9 @@ GATE_RETRY_AFTER = timedelta(hours=1)
 PERMANENT_GATE_REASONS = ("do not contact", "no consent for this channel")
 # Consent is not asked for the one confirmation of an opt-out the person just sent.
 CONSENT_EXEMPT_PURPOSES = ("opt_out_confirmation",)
+# Messages to the agency's clients (not to patients or their friends): the contact gate (consent,
+# quiet hours, fatigue caps) does not apply, no touch is recorded, and each delivery is audited.
+CLIENT_PURPOSES = ("monthly_report",)
 
 
 @dataclass
@@ -67,16 +72,18 @@ class NewMessage:
     lead_id: str | None = None
     treatment_id: str | None = None
     task_id: int | None = None
+    attachments: tuple[Attachment, ...] = ()
 
 
 def enqueue(*, session: Session, message: NewMessage, now: datetime) -> Message | None:
     """Insert the message unless its key exists; returns the new row, or None if it existed.
 
     Uses the database's `on conflict do nothing`, so concurrent passes cannot both insert.
-    The caller commits.
+    Attachments are stored with the new row. The caller commits.
     """
+    fields = {k: v for k, v in message.__dict__.items() if k != "attachments"}
     values: dict[str, Any] = {
-        **message.__dict__, "status": MessageStatus.queued, "attempts": 0,
+        **fields, "status": MessageStatus.queued, "attempts": 0,
         "created_at": now, "next_attempt_at": now, "follow_up_checked": False,
     }
     dialect_insert = postgresql.insert if is_postgres(session) else sqlite.insert
@@ -88,11 +95,28 @@ def enqueue(*, session: Session, message: NewMessage, now: datetime) -> Message 
     inserted = session.execute(statement).scalar_one_or_none()
     if inserted is None:
         return None
+    for attachment in message.attachments:
+        session.add(MessageAttachment(message_id=inserted, filename=attachment.filename,
+                                      content_type=attachment.content_type,
+                                      content=attachment.content))
     return session.get(Message, inserted)
 
 
-def claim_due(*, session: Session, now: datetime, limit: int = CLAIM_BATCH) -> list[Message]:
-    """Atomically move up to `limit` due queued messages to `sending` under a fresh claim token."""
+def attachments_of(session: Session, message_id: int | None) -> tuple[Attachment, ...]:
+    """The files stored with a message, in the order they were added."""
+    rows = session.exec(select(MessageAttachment)
+                        .where(MessageAttachment.message_id == message_id)
+                        .order_by(col(MessageAttachment.attachment_id))).all()
+    return tuple(Attachment(filename=row.filename, content_type=row.content_type,
+                            content=bytes(row.content)) for row in rows)
+
+
+def claim_due(*, session: Session, now: datetime, limit: int = CLAIM_BATCH,
+              purposes: Sequence[str] | None = None) -> list[Message]:
+    """Atomically move up to `limit` due queued messages to `sending` under a fresh claim token.
+
+    `purposes` limits the pass to messages of those purposes (None: every message).
+    """
     token = uuid.uuid4().hex
     begin_write(session)
     due = (
@@ -102,6 +126,8 @@ def claim_due(*, session: Session, now: datetime, limit: int = CLAIM_BATCH) -> l
         .order_by(col(Message.next_attempt_at), col(Message.message_id))
         .limit(limit)
     )
+    if purposes is not None:
+        due = due.where(col(Message.purpose).in_(list(purposes)))
     if is_postgres(session):
         due = due.with_for_update(skip_locked=True)
     ids = list(session.exec(due).all())
@@ -154,10 +180,24 @@ def _gate(session: Session, message: Message, practice: PracticeSettings,
     return result.reason
 
 
+def _audit_client_delivery(session: Session, message: Message, outcome: Outcome,
+                           now: datetime) -> None:
+    """Every delivery attempt of a message to a client is audited (ids only)."""
+    if message.purpose in CLIENT_PURPOSES:
+        audit.record(session=session, actor="system:outbox", action=f"{message.purpose}_sent",
+                     practice_slug=message.practice_slug,
+                     object_ref=f"message:{message.message_id}", outcome=outcome, now=now)
+
+
 def _send_one(session: Session, message: Message, channels: Channels, now: datetime,
               counts: SendCounts) -> None:
     practice = session.get(PracticeSettings, message.practice_slug)
-    reason = "practice unknown" if practice is None else _gate(session, message, practice, now)
+    if practice is None:
+        reason: str | None = "practice unknown"
+    elif message.purpose in CLIENT_PURPOSES:
+        reason = None if practice.active else "practice inactive"
+    else:
+        reason = _gate(session, message, practice, now)
     if reason is not None:
         if reason in PERMANENT_GATE_REASONS or practice is None or not practice.active:
             _finish(session, message, {"status": MessageStatus.cancelled, "last_error": reason})
@@ -168,10 +208,13 @@ def _send_one(session: Session, message: Message, channels: Channels, now: datet
         counts.skipped_gate += 1
         session.commit()
         return
+    attachments = attachments_of(session, message.message_id)
     session.commit()  # release the reader snapshot before talking to the network
+    # Attachments are passed only when there are some, so channels without them keep working.
+    extra: dict[str, Any] = {"attachments": attachments} if attachments else {}
     try:
         channels.get(message.channel).send(recipient=message.recipient,
-                                           subject=message.subject, body=message.body)
+                                           subject=message.subject, body=message.body, **extra)
     except SendError as error:
         attempts = message.attempts + 1
         if attempts >= MAX_ATTEMPTS:
@@ -184,10 +227,16 @@ def _send_one(session: Session, message: Message, channels: Channels, now: datet
                 "next_attempt_at": now + BACKOFF_BASE * 2 ** (attempts - 1),
             })
             counts.retried += 1
+        _audit_client_delivery(session, message, Outcome.failure, now)
         session.commit()
         return
     if _finish(session, message, {"status": MessageStatus.sent, "attempts": message.attempts + 1,
                                   "sent_at": now, "last_error": None}):
+        if message.purpose in CLIENT_PURPOSES:
+            _audit_client_delivery(session, message, Outcome.success, now)
+            counts.sent += 1
+            session.commit()
+            return
         # The touch makes the fatigue cap count automated messages like calls.
         session.add(Touch(task_id=message.task_id, practice_slug=message.practice_slug,
                           subject_type=message.subject_type, subject_id=message.subject_id,
@@ -215,12 +264,12 @@ def expire_interrupted(*, session: Session, now: datetime) -> int:
 
 
 def send_due(*, session: Session, channels: Channels, now: datetime,
-             limit: int = CLAIM_BATCH) -> SendCounts:
-    """Claim and send every due message, batch by batch, until none is left."""
+             limit: int = CLAIM_BATCH, purposes: Sequence[str] | None = None) -> SendCounts:
+    """Claim and send every due message (of `purposes`, if given), batch by batch."""
     counts = SendCounts()
     counts.failed += expire_interrupted(session=session, now=now)
     while True:
-        batch = claim_due(session=session, now=now, limit=limit)
+        batch = claim_due(session=session, now=now, limit=limit, purposes=purposes)
         for message in batch:
             _send_one(session, message, channels, now, counts)
         if len(batch) < limit:

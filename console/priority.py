@@ -57,6 +57,55 @@ REVIEW_VALUE_SHARE = 0.02
 # Defaults for a practice without measured rates.
 DEFAULT_CASE_VALUE, DEFAULT_LEAD_CONVERSION, DEFAULT_P_REFER = 3000.0, 0.5, 0.3
 
+# The learned queue (docs/queue.md "What the queue learns"): each rate is a beta-binomial
+# estimate per cell of the touch history, shrunk towards a prior worth PRIOR_STRENGTH calls:
+# estimate = (successes + PRIOR_STRENGTH × prior) / (trials + PRIOR_STRENGTH). The priors are
+# today's constants, so with no history the queue ranks exactly as before; the seed model
+# warehouse/models/staging/stg_seed__queue_priors.sql holds `prior_rows()` (a test checks).
+PRIOR_STRENGTH = 20.0
+SATISFACTION_BANDS: dict[str, tuple[float | None, float | None]] = {
+    "unknown": (None, None), "0-4": (0, 4), "5-6": (5, 6), "7-8": (7, 8), "9-10": (9, 10),
+}
+WILLING_PRIOR = 0.6  # P(willing | reached) at satisfaction factor 1.0
+NAMES_PRIOR = 0.5  # P(names a friend | willing)
+ANSWER_PRIOR = {"patient": 0.5, "lead": 0.6}  # P(answer) at any local hour
+LEAD_DELAY_BANDS: dict[str, float] = {"0-4h": 2.0, "4-24h": 14.0, "24-72h": 48.0, "72h+": 120.0}
+MAX_LEARNED_ATTEMPT = 3  # attempts 3, 4, ... share the "3" cell
+# The hour factor (answer rate now / the group's overall answer rate) is clipped to this.
+HOUR_FACTOR_MIN, HOUR_FACTOR_MAX = 0.5, 2.0
+
+
+def satisfaction_factor(score: float | None) -> float:
+    """Today's satisfaction scaling of P(success): 0.5 + 0.05 × score, unknown 0.85."""
+    if score is None:
+        return SATISFACTION_UNKNOWN
+    return min(1.0, max(SATISFACTION_FLOOR, SATISFACTION_FLOOR + SATISFACTION_SLOPE * score))
+
+
+def prior_rows() -> list[tuple[str, str, str, float]]:
+    """Every learned cell's prior: (measure, kind or group, band, prior)."""
+    rows: list[tuple[str, str, str, float]] = []
+    for kind, reach in P_REACH.items():
+        for attempt in range(1, MAX_LEARNED_ATTEMPT + 1):
+            rows.append(("answer_attempt", kind, str(attempt),
+                         round(reach * ATTEMPT_DECAY ** (attempt - 1), 6)))
+    for group, rate in ANSWER_PRIOR.items():
+        rows.append(("answer_all", group, "all", rate))
+        rows.extend(("answer_hour", group, str(hour), rate) for hour in range(24))
+    for band, (low, high) in SATISFACTION_BANDS.items():
+        mid = None if low is None or high is None else (low + high) / 2
+        rows.append(("willing_satisfaction", "patient", band,
+                     round(WILLING_PRIOR * satisfaction_factor(mid), 6)))
+    rows.append(("willing_all", "patient", "all", round(WILLING_PRIOR * SATISFACTION_UNKNOWN, 6)))
+    rows.append(("names_friend", "patient", "all", NAMES_PRIOR))
+    for band, hours in LEAD_DELAY_BANDS.items():
+        rows.append(("lead_answer_delay", "lead", band,
+                     round(P_REACH["contact_lead"] * 0.5 ** (hours / 24.0
+                                                             / HALF_LIFE_DAYS["contact_lead"]), 6)))
+    rows.append(("lead_book", "lead", "all", DEFAULT_LEAD_CONVERSION))
+    return rows
+
+
 # Urgency by time left to the SLA deadline: (at most this much left, multiplier).
 URGENCY_BREACHED = 4.0
 # Few, wide bands on purpose: the queue fetches a top-K per (kind, band) from an index, and
@@ -136,10 +185,20 @@ def rank_key_expr() -> pl.Expr:
 
 
 def with_scores(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add `value`, `p_success` and `rank_key` to rows with the inputs those need."""
+    """Add `value`, `p_success` and `rank_key` to rows with the inputs those need.
 
+    Optional `value_factor` / `p_factor` columns (console/learning.py `with_learned`) scale
+    the value and P(success) by what the queue has learned; without them nothing changes.
+    """
+    import polars as pl
+
+    value, p_success = value_expr(), p_success_expr()
+    if "value_factor" in frame.columns:
+        value = value * pl.col("value_factor")
+    if "p_factor" in frame.columns:
+        p_success = p_success * pl.col("p_factor")
     return (
-        frame.with_columns(value=value_expr(), p_success=p_success_expr())
+        frame.with_columns(value=value, p_success=p_success)
         .with_columns(rank_key=rank_key_expr())
     )
 
@@ -225,8 +284,12 @@ def explain(
     attempt: int,
     share: Share,
     now: datetime,
+    learned: str | None = None,
 ) -> list[str]:
-    """A short list of reasons this task ranks where it does (no names, no phones)."""
+    """A short list of reasons this task ranks where it does (no names, no phones).
+
+    `learned` is what the queue learned that moved this task (e.g. the hour's answer rate).
+    """
     origin = {
         "contact_lead": "lead referred",
         "close_loop": "lead outcome known",
@@ -240,4 +303,6 @@ def explain(
     if abs(share.behind_hours) >= 0.5:
         side = "behind" if share.behind_hours > 0 else "ahead of"
         reasons.append(f"practice {abs(share.behind_hours):.0f} h {side} its hours this week")
+    if learned:
+        reasons.append(learned)
     return reasons

@@ -20,7 +20,7 @@ from console.errors import UserError
 from console.models.identity import Role, User, UserPractice
 from console.models.work import Task, TaskStatus
 from console.priority import explain
-from console.ranking import Scored, gate_all, ranked
+from console.ranking import TOP_K_START, Scored, gate_all, ranked
 from console.settings import get_settings
 from warehouse.scope import Scope
 
@@ -28,8 +28,8 @@ from warehouse.scope import Scope
 ESCALATE_AFTER_CLAIMS = 3
 # Candidates gated and offered to one conditional UPDATE per attempt (best first).
 CLAIM_BATCH = 8
-# The widest ranked window a claim reads when every better candidate fails the gate.
-CLAIM_WINDOW_MAX = 4096
+# When a whole window is refused by the gate, the claim ranks 4× deeper, up to this many.
+CLAIM_MAX_DEPTH = 1024
 
 
 _TASKS = Task.__table__  # type: ignore[attr-defined]
@@ -129,7 +129,8 @@ def list_queue(*, session: Session, user: User, now: datetime, limit: int = 50) 
             priority=s.priority,
             why=explain(kind=s.row.kind, category=s.row.category, case_value=s.row.case_value,
                         decay_from=s.row.decay_from, sla_deadline=s.row.sla_deadline,
-                        attempt=s.row.attempt, share=s.share, now=now),
+                        attempt=s.row.attempt, share=s.share, now=now,
+                        learned=s.hour_note),
             due_at=s.row.due_at,
             sla_deadline=s.row.sla_deadline,
             callable_now=s.gate.ok,
@@ -281,17 +282,18 @@ def claim_next(*, session: Session, user: User, now: datetime) -> Task | None:
     escalated = _may_see_escalated(user)
     _sweep_lapsed(session, now)
     wanted = 1
+    gated: set[int] = set()  # candidates the gate refused now (not re-gated deeper down)
     while True:
         scored, practices = ranked(session, scope=scope, now=now, callable_only=True,
                                    escalated=escalated, wanted=wanted)
+        fresh = [s for s in scored if s.row.task_id not in gated]
         contended = False
-        gated_out = 0
-        for start in range(0, len(scored), CLAIM_BATCH):
-            batch = scored[start : start + CLAIM_BATCH]
+        for start in range(0, len(fresh), CLAIM_BATCH):
+            batch = fresh[start : start + CLAIM_BATCH]
             gate_all(session, batch, practices, now)
             passing = [s for s in batch if s.gate.ok]
+            gated.update(s.row.task_id for s in batch if not s.gate.ok)
             if not passing:
-                gated_out += len(batch)
                 continue
             begin_write(session)
             row = _lease_first_free(session, user=user, batch=passing, escalated=escalated,
@@ -309,13 +311,12 @@ def claim_next(*, session: Session, user: User, now: datetime) -> Task | None:
         session.rollback()
         if contended:
             continue
-        # Every candidate of a full window failed the gate (people already reached today, no
-        # consent): callable work may sit just below it, so widen the window before giving up.
-        if gated_out and gated_out == len(scored) and len(scored) >= wanted \
-                and wanted < CLAIM_WINDOW_MAX:
-            wanted = min(wanted * 8, CLAIM_WINDOW_MAX)
-            continue
-        return None
+        # Every candidate of the window was refused by the gate (people already called today
+        # or this week stay at the top of the queue): rank deeper, until a deeper ranking
+        # brings no candidate not yet refused.
+        if not fresh or wanted >= CLAIM_MAX_DEPTH:
+            return None
+        wanted = max(4 * wanted, 4 * TOP_K_START)
 
 
 def fenced_update(

@@ -37,6 +37,7 @@ from sqlmodel import Session
 from console.business_hours import iso_week_start, local
 from console.db import UTCDateTime
 from console.gate import CALL_WINDOW, GateResult, Person, check_gates
+from console.learned import HourFactors, hour_factors
 from console.models.practice import PracticeSettings
 from console.models.work import Task, TaskStatus, Touch
 from console.priority import (
@@ -84,6 +85,7 @@ class Scored:
     priority: float
     share: Share
     gate: GateResult = field(default_factory=lambda: GateResult(True))
+    hour_note: str | None = None  # what the queue learned about this hour, for "why first"
 
     @property
     def person(self) -> Person:
@@ -277,10 +279,12 @@ def ranked(
     # A list view needs `wanted` rows from the best parts; a claim needs one.
     k = max(TOP_K_START, wanted)
     n = wanted + WINDOW_SLACK
+    hours = hour_factors(session)
+    lift = _largest_hour_factor(session, hours, now)
     while True:
         rows = session.execute(statement, params | {"k": k, "n": n}).all()
-        scored, practices = _score(session, rows, now)
-        bound = _bound(rows, k, n, constants)
+        scored, practices = _score(session, rows, now, hours)
+        bound = _bound(rows, k, n, constants) * lift
         certain = len(scored) >= wanted and scored[wanted - 1].priority >= bound
         if certain or bound == 0.0 or k >= max(TOP_K_MAX, wanted):
             return scored, practices
@@ -303,24 +307,51 @@ def _bound(rows: Sequence[Row[Any]], k: int, n: int, constants: Sequence[float])
     return math.exp(max(scores)) * SHARE_MAX if scores else 0.0
 
 
+def _group(subject_type: str) -> str:
+    return "lead" if subject_type == "lead" else "patient"
+
+
+def _largest_hour_factor(session: Session, hours: HourFactors, now: datetime) -> float:
+    """The largest learned hour factor any practice's task could have now (1.0 if none)."""
+    if not hours.factors:
+        return 1.0
+    zones = session.execute(_ZONES).scalars().all()
+    local_hours = {local(now, zone).hour for zone in zones}
+    return max((hours.factor(group, hour) for group in ("patient", "lead")
+                for hour in local_hours), default=1.0)
+
+
+def _hour_note(hours: HourFactors, group: str, hour: int) -> str | None:
+    """E.g. "answers 45% at this hour (318 calls)" when the hour matters (≥ 10% either way)."""
+    rate = hours.rates.get((group, hour))
+    if rate is None or abs(hours.factor(group, hour) - 1.0) < 0.1:
+        return None
+    return f"answers {rate[0]:.0%} at this hour ({rate[1]:,} calls)"
+
+
 def _score(
-    session: Session, rows: Sequence[Row[Any]], now: datetime
+    session: Session, rows: Sequence[Row[Any]], now: datetime,
+    hours: HourFactors | None = None,
 ) -> tuple[list[Scored], dict[str, Row[Any]]]:
-    """Apply each practice's fair share to the window's scores, best first."""
+    """Apply each practice's fair share (and the learned hour factor) to the window's scores."""
     practices = practice_facts(session, {row.practice_slug for row in rows}, now)
     standing = shares(practices, now)
-    scored = sorted(
-        (
-            Scored(
-                row=row,
-                priority=math.exp(row.score) * standing[row.practice_slug].factor,
-                share=standing[row.practice_slug],
-            )
-            for row in rows
-            if row.practice_slug in standing
-        ),
-        key=lambda s: (-s.priority, s.row.sla_deadline, s.row.task_id),
-    )
+    learned = hours if hours is not None and hours.factors else None
+    local_hour = ({zone: local(now, zone).hour for zone in {row.practice_tz for row in rows}}
+                  if learned is not None else {})
+    scored = []
+    for row in rows:
+        share = standing.get(row.practice_slug)
+        if share is None:
+            continue
+        priority = math.exp(row.score) * share.factor
+        note = None
+        if learned is not None:
+            group, hour = _group(row.subject_type), local_hour[row.practice_tz]
+            priority *= learned.factor(group, hour)
+            note = _hour_note(learned, group, hour)
+        scored.append(Scored(row=row, priority=priority, share=share, hour_note=note))
+    scored.sort(key=lambda s: (-s.priority, s.row.sla_deadline, s.row.task_id))
     return scored, practices
 
 

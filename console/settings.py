@@ -147,3 +147,15 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Read the settings afresh (cheap; lets tests change the environment)."""
     return Settings()
+
+
+def isolated_environment(*, home: Path, now: datetime) -> dict[str, str]:
+    """The environment for a child process working in its own data home at a pinned clock.
+
+    Every `LOOPDESK_*` variable of this process is dropped (the child must not reach this
+    process's store, PostgreSQL included); the rest (PATH, locale) is kept. The simulator's
+    worker processes run with it.
+    """
+    kept = {name: value for name, value in os.environ.items()
+            if not name.startswith("LOOPDESK_")}
+    return kept | {"LOOPDESK_HOME": str(home), "LOOPDESK_NOW": now.isoformat()}

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from console.learned import Learned
 from console.models.practice import PracticeSettings
 from console.models.work import Task
 from console.priority import (
@@ -39,9 +40,12 @@ def _or(value: float | None, default: float) -> float:
 
 def score_fields(fields: dict[str, Any], practice: PracticeSettings, *,
                  value: float | None = None,
-                 expected_minutes: float | None = None) -> dict[str, Any]:
+                 expected_minutes: float | None = None,
+                 learned: Learned | None = None) -> dict[str, Any]:
     """TASK_COLUMNS plus practice_tz, attempt, value, p_success, expected_minutes, rank_key,
-    exactly as refresh's `score_frame` computes them for a practice without measured minutes."""
+    exactly as refresh's `score_frame` computes them for a practice without measured minutes
+    (with `learned`, what the queue learned scales them as refresh's `with_learned` does)."""
+    rates = learned or Learned()
     row = {name: fields.get(name) for name in TASK_COLUMNS}
     kind = str(row["kind"])
     attempt = int(fields.get("attempt", 1) or 1)
@@ -54,11 +58,13 @@ def score_fields(fields: dict[str, Any], practice: PracticeSettings, *,
         kind=kind, case_value=case_value,
         lead_conversion=_or(practice.lead_conversion, DEFAULT_LEAD_CONVERSION),
         p_refer_given_asked=_or(practice.p_refer_given_asked, DEFAULT_P_REFER),
-    )
+    ) * rates.value_factor_one(kind)
+    score = None if satisfaction is None else float(satisfaction)
     p_success = p_success_one(
         kind=kind, attempt=attempt, subject_type=str(row["subject_type"]),
-        satisfaction_score=None if satisfaction is None else float(satisfaction),
-    )
+        satisfaction_score=score,
+    ) * rates.p_factor_one(kind=kind, attempt=attempt, satisfaction_score=score,
+                           category=row["category"])
     return row | {
         "case_value": case_value,
         "satisfaction_score": None if satisfaction is None else float(satisfaction),
@@ -87,7 +93,8 @@ def add_task(
     if found is not None:
         return found
     task = Task(
-        **score_fields(fields, practice, value=value, expected_minutes=expected_minutes),
+        **score_fields(fields, practice, value=value, expected_minutes=expected_minutes,
+                       learned=Learned.load(session)),
         source_task_id=fields.get("source_task_id"),
         created_at=now,
     )
@@ -96,11 +103,14 @@ def add_task(
     return task
 
 
-def rescore(task: Task) -> None:
+def rescore(task: Task, learned: Learned | None = None) -> None:
     """Recompute a task's P(success) and rank key after its attempt count changed."""
     task.p_success = p_success_one(kind=task.kind, attempt=task.attempt,
                                    subject_type=task.subject_type,
-                                   satisfaction_score=task.satisfaction_score)
+                                   satisfaction_score=task.satisfaction_score) * (
+        (learned or Learned()).p_factor_one(kind=task.kind, attempt=task.attempt,
+                                            satisfaction_score=task.satisfaction_score,
+                                            category=task.category))
     task.rank_key = rank_key_one(kind=task.kind, value=task.value, p_success=task.p_success,
                                  expected_minutes=task.expected_minutes,
                                  decay_from=task.decay_from)

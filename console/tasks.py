@@ -13,12 +13,14 @@ from typing import Any
 
 import duckdb
 import polars as pl
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
 from console.business_hours import add_business_days
 from console.db import begin_write, columns
+from console.learned import Learned
+from console.learning import read_mart, store, with_learned
 from console.models.practice import PracticeSettings
 from console.models.work import Task, TaskStatus
 from console.priority import (
@@ -91,6 +93,9 @@ def sync_practices(*, session: Session, practices: pl.DataFrame) -> dict[str, Pr
         if row["contracted_hours_per_week"] is not None:
             practice.contracted_hours_per_week = float(row["contracted_hours_per_week"])
         practice.onboarded_at = onboarded
+        # A fee in practices.csv is export-owned like the contract; a blank keeps the manager's.
+        if row.get("monthly_fee") is not None:
+            practice.monthly_fee = float(row["monthly_fee"])
         session.add(practice)
         known[practice.practice_slug] = practice
     session.flush()
@@ -141,8 +146,12 @@ def _rates(rates: pl.DataFrame) -> pl.DataFrame:
 
 
 def score_frame(frame: pl.DataFrame, rates: pl.DataFrame,
-                practices: dict[str, PracticeSettings]) -> pl.DataFrame:
-    """Add practice zone, rates, expected minutes and scores to candidate task rows."""
+                practices: dict[str, PracticeSettings],
+                learned: Learned | None = None) -> pl.DataFrame:
+    """Add practice zone, rates, expected minutes and scores to candidate task rows.
+
+    `learned` (default: nothing learned) scales P(success) and value (console/learning.py).
+    """
     zones = pl.DataFrame(
         {"practice_slug": list(practices), "practice_tz": [p.timezone for p in practices.values()]},
         schema={"practice_slug": pl.String, "practice_tz": pl.String},
@@ -166,6 +175,7 @@ def score_frame(frame: pl.DataFrame, rates: pl.DataFrame,
             expected_minutes=pl.coalesce(minutes, default_minutes).clip(1.0),
         )
         .with_columns(pl.col("case_value").fill_null(pl.col("avg_case_value")))
+        .pipe(with_learned, learned or Learned())
         .pipe(with_scores)
     )
 
@@ -234,6 +244,11 @@ def refresh_tasks(
             practice.p_refer_given_asked = row["p_refer_given_asked"]
             session.add(practice)
     session.flush()
+    mart_learned = read_mart(snapshot)
+    before = Learned.load(session)
+    if mart_learned is not None:
+        store(session=session, rates=mart_learned, now=now)
+    learned = Learned.from_frame(mart_learned) if mart_learned is not None else before
     case_values = rates.select("practice_slug", "avg_case_value")
     patients = effective_patients(_mart(snapshot, "mart_patients"), facts.revoked)
     leads = effective_leads(mart_leads=_mart(snapshot, "mart_leads"), facts=facts)
@@ -284,7 +299,9 @@ def refresh_tasks(
                          reason="not_contactable", now=now)
     closed += close_tasks(session=session, task_ids=gone["task_id"], reason="reason_gone",
                           now=now)
-    created = _insert(session, score_frame(fresh, rates, practices), now)
+    created = _insert(session, score_frame(fresh, rates, practices, learned), now)
+    if not learned.close_to(before):
+        rescore_open(session=session, learned=learned)
     session.commit()
     open_count = active.height - closed + created
     return RefreshResult(created=created, closed=closed, open=open_count)
@@ -308,6 +325,7 @@ def _practice_rates(practice: PracticeSettings) -> pl.DataFrame:
 def add_task_vectorised(
     *, fields: dict[str, Any], practice: PracticeSettings,
     expected_minutes: float | None = None, value: float | None = None,
+    learned: Learned | None = None,
 ) -> dict[str, Any]:
     """The scores `score_frame` gives one task's fields (what `add_task` matches; for tests)."""
     row = {name: fields.get(name) for name in TASK_COLUMNS} | {
@@ -318,6 +336,7 @@ def add_task_vectorised(
                                               "case_value": pl.Float64}),
         _practice_rates(practice),
         {practice.practice_slug: practice},
+        learned,
     )
     if value is not None:
         frame = frame.with_columns(value=pl.lit(value))
@@ -335,3 +354,66 @@ def p_success_vectorised(task: Task) -> float:
         schema_overrides={"satisfaction_score": pl.Float64},
     ).with_columns(p_success=p_success_expr())
     return float(frame["p_success"][0])
+
+
+# Open tasks are re-scored on refresh when what was learned moves their rank key this much.
+RESCORE_TOLERANCE = 0.01
+_OPEN_SCORING = (
+    "task_id", "kind", "practice_slug", "subject_type", "attempt", "category", "case_value",
+    "satisfaction_score", "decay_from", "expected_minutes", "rank_key",
+)
+
+
+def rescore_open(*, session: Session, learned: Learned) -> int:
+    """Re-score open tasks whose rank key the learned rates moved (vectorised); flushes.
+
+    P(success) and value are recomputed from the task's own fields, its practice's rates
+    and `learned`; only rows whose rank key moves by more than RESCORE_TOLERANCE (in log
+    terms) are written, so a build that learned little writes little. Follow-ups keep the
+    value their parent carried over (only their P(success) is re-learned).
+    """
+    table = Task.__table__  # type: ignore[attr-defined]
+    rows = session.execute(
+        select_columns(*[table.c[name] for name in _OPEN_SCORING], table.c.value,
+                       *columns(PracticeSettings.avg_case_value,
+                                PracticeSettings.lead_conversion,
+                                PracticeSettings.p_refer_given_asked))
+        .join_from(table, PracticeSettings.__table__,  # type: ignore[attr-defined]
+                   table.c.practice_slug == PracticeSettings.practice_slug)
+        .where(table.c.status == TaskStatus.open)
+    ).all()
+    if not rows:
+        return 0
+    names = [*_OPEN_SCORING, "old_value", "avg_case_value", "lead_conversion",
+             "p_refer_given_asked"]
+    frame = pl.DataFrame([tuple(row) for row in rows], schema=names, orient="row",
+                         infer_schema_length=None)
+    frame = frame.with_columns(
+        pl.col("satisfaction_score").cast(pl.Float64),
+        pl.col("case_value").cast(pl.Float64),
+        pl.col("decay_from").dt.replace_time_zone(None).dt.replace_time_zone("UTC")
+        if frame.schema["decay_from"] == pl.Datetime("us") else pl.col("decay_from"),
+        pl.col("avg_case_value").cast(pl.Float64).fill_null(DEFAULT_CASE_VALUE),
+        pl.col("lead_conversion").cast(pl.Float64).fill_null(DEFAULT_LEAD_CONVERSION),
+        pl.col("p_refer_given_asked").cast(pl.Float64).fill_null(DEFAULT_P_REFER),
+    ).rename({"rank_key": "old_rank_key"})
+    scored = with_scores(with_learned(frame, learned))
+    follow_up = pl.col("kind") == "follow_up"
+    scored = scored.with_columns(
+        value=pl.when(follow_up).then(pl.col("old_value")).otherwise(pl.col("value")),
+    ).with_columns(rank_key=rank_key_expr())
+    changed = scored.filter(
+        (pl.col("rank_key") - pl.col("old_rank_key")).abs() > RESCORE_TOLERANCE
+    ).select(pl.col("task_id").alias("b_id"), pl.col("value").alias("b_value"),
+             pl.col("p_success").alias("b_p"), pl.col("rank_key").alias("b_rank"))
+    if changed.is_empty():
+        return 0
+    statement = (
+        update(table).execution_options(synchronize_session=False)
+        .where(table.c.task_id == bindparam("b_id"))
+        .values(value=bindparam("b_value"), p_success=bindparam("b_p"),
+                rank_key=bindparam("b_rank"))
+    )
+    for start in range(0, changed.height, INSERT_BATCH):
+        session.execute(statement, changed.slice(start, INSERT_BATCH).to_dicts())
+    return changed.height

@@ -206,3 +206,56 @@ def current_user_any() -> CurrentUser:
         st.stop()
     assert user is not None
     return user
+
+
+def report_month_picker(slug: str, *, key: str) -> Any:
+    """The report month (default: the previous month in the practice's zone) as a select box."""
+    from console.reporting.service import report_months
+    from console.views.identity import store
+
+    with store() as db:
+        months = report_months(session=db, practice_slug=slug, now=now())
+    return st.selectbox("Report month", months, format_func=lambda m: m.label,
+                        key=f"{key}-month-{slug}")
+
+
+def return_banner(preview: dict[str, Any]) -> None:
+    """The agency's value in one line, as page 1 of the PDF states it."""
+    month_line, year_line = preview["return_line"]
+    st.info(f"**{month_line}**  \n{year_line}")
+    if not preview["has_data"]:
+        st.caption(f"No data for {preview['month_label']}.")
+
+
+def monthly_pdf_download(user: CurrentUser, slug: str, month: Any, *, key: str) -> None:
+    """Prepare the practice-month's PDF (audited as an export), then offer it for download."""
+    from console.reporting.service import report_pdf_for_user
+    from console.views.identity import store
+
+    state_key = f"{key}-pdf"
+    wanted = (slug, month.key)
+    this_month = month == _default_month(slug)
+    which = "this month's" if this_month else f"the {month.label}"
+    prepared = st.session_state.get(state_key)
+    if prepared is None or prepared[0] != wanted:
+        slot = st.empty()
+        if not slot.button(f"Prepare {which} PDF", key=f"{key}-prepare"):
+            return
+        with st.spinner("Rendering the PDF…"), store() as db:
+            rendered = guarded(lambda: report_pdf_for_user(
+                session=db, user=user, practice_slug=slug, month=month, now=now()))
+        slot.empty()
+        prepared = (wanted, rendered.filename, rendered.pdf)
+        st.session_state[state_key] = prepared
+    _, filename, pdf = prepared
+    st.download_button(f"Download {which} PDF", data=pdf, file_name=filename,
+                       mime="application/pdf", key=f"{key}-download", on_click="ignore",
+                       type="primary")
+
+
+def _default_month(slug: str) -> Any:
+    from console.reporting.service import default_month
+    from console.views.identity import store
+
+    with store() as db:
+        return default_month(db, slug, now())

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import altair as alt
 import streamlit as st
 
 from console.clock import now
+from console.reporting.charts import funnel_chart
+from console.reporting.service import month_preview
 from console.views.data import hours_text, money_text
 from console.views.identity import store
 from console.views.report import (
@@ -17,25 +18,15 @@ from console.views.report import (
     report_csv,
     report_practices,
 )
-from pages.components import current_user, guarded, rate, table
-
-WILLING_LINE, REFERRAL_LINE = 0.83, 0.29
-
-
-def _funnel_chart(rows: list[dict[str, Any]]) -> alt.LayerChart:
-    bars = alt.Chart(alt.Data(values=rows)).mark_bar().encode(
-        x=alt.X("stage:N", sort=alt.SortField("order"), title=None),
-        y=alt.Y("share:Q", axis=alt.Axis(format="%"), title="share of treated patients"),
-        tooltip=["stage:N", "patients:Q", alt.Tooltip("share:Q", format=".0%")],
-    )
-    lines = alt.Chart(alt.Data(values=[
-        {"y": WILLING_LINE, "label": "83% would refer"},
-        {"y": REFERRAL_LINE, "label": "29% typically do"},
-    ]))
-    rules = lines.mark_rule(strokeDash=[6, 4], color="firebrick").encode(y="y:Q")
-    labels = lines.mark_text(align="left", dx=4, dy=-6, color="firebrick").encode(
-        y="y:Q", text="label:N", x=alt.value(0))
-    return alt.LayerChart(layer=[bars, rules, labels])
+from pages.components import (
+    current_user,
+    guarded,
+    monthly_pdf_download,
+    rate,
+    report_month_picker,
+    return_banner,
+    table,
+)
 
 
 def _half(label: str, half: dict[str, Any] | None) -> None:
@@ -61,7 +52,17 @@ with store() as db:
                                              now=moment))
 metrics = report["metrics"]
 st.header(report["name"])
-st.caption(f"Period {report['period']['from']} to {report['period']['to']}")
+picked, download = st.columns([2, 3], vertical_alignment="bottom")
+with picked:
+    month = report_month_picker(slug, key="report")
+with store() as db:
+    preview = guarded(lambda: month_preview(session=db, user=user, practice_slug=slug,
+                                            month=month))
+return_banner(preview)
+with download:
+    monthly_pdf_download(user, slug, month, key="report")
+st.caption(f"Below: the last 12 full months, {report['period']['from']} to "
+           f"{report['period']['to']}")
 
 cols = st.columns(5)
 cols[0].metric("Referral rate", rate(metrics["referral_rate"]))
@@ -75,7 +76,7 @@ st.subheader("The referral funnel")
 st.caption("Surveys find about 83% of satisfied patients would refer, but only about 29% do.")
 funnel = funnel_totals(report["funnel"])
 if funnel[0]["patients"]:
-    st.altair_chart(_funnel_chart(funnel))
+    st.altair_chart(funnel_chart(funnel))
 table(metrics_table(metrics), empty="No figures.")
 
 st.subheader("SLA compliance")

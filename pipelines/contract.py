@@ -76,7 +76,7 @@ PRACTICES = ExportFile(
     name=PRACTICES_FILE,
     table="raw_practices",
     required=("practice_slug", "name", "specialty", "timezone", "contracted_hours_per_week"),
-    optional=("onboarded_at", "source_format"),
+    optional=("onboarded_at", "source_format", "monthly_fee"),
     key=("practice_slug",),
 )
 

@@ -71,6 +71,9 @@ class PracticeFrame:
                 "specialty": np.array(SPECIALTIES)[self.specialty],
                 "timezone": self.timezone,
                 "contracted_hours_per_week": self.hours.astype(np.int64).astype(str),
+                # The agency's fee: its contracted hours at $55 an hour, to the nearest $250.
+                "monthly_fee": (np.round(self.hours.astype(np.int64) * 52 / 12 * 55 / 250)
+                                * 250).astype(np.int64).astype(str),
             }
         ).with_columns(
             onboarded_at=pl.when(onboarded != _NEVER)

@@ -122,6 +122,7 @@ def _parse(spec: ExportFile, zones: set[str]) -> dict[str, pl.Expr]:
             "contracted_hours_per_week": parse_float(_raw("contracted_hours_per_week")),
             "onboarded_at": ts("onboarded_at"),
             "source_format": _raw("source_format").str.to_lowercase(),
+            "monthly_fee": parse_float(_raw("monthly_fee")),
         }
     if spec is PATIENTS:
         flags = ("consent_call", "consent_text", "consent_email", "do_not_contact")
@@ -178,6 +179,7 @@ def _rules(spec: ExportFile, now: datetime) -> list[Rule]:
                 ~_raw("source_format").str.to_lowercase().is_in(SOURCE_FORMATS),
                 "unknown source_format (canonical, fhir or opendental)",
             ),
+            *_amount_rules("monthly_fee", required=False),
         ]
     if spec is PATIENTS:
         return [

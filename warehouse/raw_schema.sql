@@ -12,6 +12,7 @@ create table if not exists raw_practices (
     contracted_hours_per_week double not null,
     onboarded_at timestamptz,
     source_format varchar,    -- canonical, fhir, opendental; null = told by the folder's files
+    monthly_fee double,
     _row_hash ubigint not null,
     _source_file varchar not null,
     _source_line integer not null,
@@ -122,9 +123,11 @@ create table if not exists ingest_runs (
 );
 
 -- Light migration for raw stores made before these columns existed. raw_practices rows report
--- `updated` once, on the next ingest of practices.csv (the row hash covers source_format);
+-- `updated` once, on the next ingest of practices.csv (the row hash covers source_format and
+-- monthly_fee);
 -- `_source_format` is provenance, not hashed: older rows stay null and stage as canonical.
 alter table raw_practices add column if not exists source_format varchar;
 alter table raw_patients add column if not exists _source_format varchar;
 alter table raw_treatments add column if not exists _source_format varchar;
 alter table raw_referrals add column if not exists _source_format varchar;
+alter table raw_practices add column if not exists monthly_fee double;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -14,11 +15,21 @@ class SendError(Exception):
         self.reason = reason
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file carried by a message (the outbox passes it only when a message has one)."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+
 class Channel(Protocol):
     """Something that hands one message to a recipient or raises SendError."""
 
-    def send(self, *, recipient: str, subject: str, body: str) -> None:
-        """Deliver one message."""
+    def send(self, *, recipient: str, subject: str, body: str,
+             attachments: Sequence[Attachment] = ()) -> None:
+        """Deliver one message (with its attachments, if the channel can carry them)."""
         ...
 
 

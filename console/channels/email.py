@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-from console.channels import SendError
+from console.channels import Attachment, SendError
 from console.settings import get_settings
 
 SMTP_TIMEOUT_SECONDS = 10
@@ -33,14 +34,24 @@ class SmtpEmailChannel:
         return cls(host=settings.smtp_host, port=settings.smtp_port, sender=settings.smtp_from,
                    user=settings.smtp_user, password=password, starttls=settings.smtp_tls)
 
-    def send(self, *, recipient: str, subject: str, body: str) -> None:
-        """Hand the message to the server; any refusal or connection error is a SendError."""
+    def send(self, *, recipient: str, subject: str, body: str,
+             attachments: Sequence[Attachment] = ()) -> None:
+        """Hand the message to the server; any refusal or connection error is a SendError.
+
+        `recipient` may list several addresses separated by commas; each attachment becomes a
+        MIME part of its own.
+        """
         message = EmailMessage()
         message["From"] = self.sender
         message["To"] = recipient
         message["Subject"] = subject
         message["Message-ID"] = make_msgid(domain="loopdesk.local")
         message.set_content(body)
+        for attachment in attachments:
+            maintype, _, subtype = attachment.content_type.partition("/")
+            message.add_attachment(attachment.content, maintype=maintype,
+                                   subtype=subtype or "octet-stream",
+                                   filename=attachment.filename)
         try:
             with smtplib.SMTP(self.host, self.port, timeout=SMTP_TIMEOUT_SECONDS) as smtp:
                 if self.starttls:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from console.channels import SendError
+from console.channels import Attachment, SendError
 from console.settings import get_settings
 
 SMS_MAX_CHARS = 1600
@@ -58,9 +59,12 @@ class SmsChannel:
 
     provider: SmsProvider
 
-    def send(self, *, recipient: str, subject: str, body: str) -> None:
+    def send(self, *, recipient: str, subject: str, body: str,
+             attachments: Sequence[Attachment] = ()) -> None:
         """Send the body as a text; too-long bodies are refused, not truncated silently."""
         del subject
+        if attachments:
+            raise SendError("sms cannot carry attachments")
         if len(body) > SMS_MAX_CHARS:
             raise SendError("sms body too long")
         self.provider.send_sms(to=recipient, body=body)

@@ -127,7 +127,10 @@ def _legacy_light_migration(connection: Connection) -> None:
     """What `init_db` did before migrations: add missing nullable columns and indexes."""
     metadata = target_metadata()
     inspector = inspect(connection)
-    for table in metadata.sorted_tables:
+    # Only tables the store has: a table a later revision creates is that revision's to make.
+    existing = set(inspector.get_table_names())
+    tables = [table for table in metadata.sorted_tables if table.name in existing]
+    for table in tables:
         present = {column["name"] for column in inspector.get_columns(table.name)}
         for column in table.columns:
             if column.name not in present:
@@ -135,7 +138,7 @@ def _legacy_light_migration(connection: Connection) -> None:
                 connection.execute(
                     text(f'alter table {table.name} add column "{column.name}" {column_type}')
                 )
-    for table in metadata.sorted_tables:
+    for table in tables:
         for index in table.indexes:
             index.create(connection, checkfirst=True)
     connection.commit()

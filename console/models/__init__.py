@@ -1,5 +1,5 @@
 """SQLModel tables of the operational store, one module per area; importing this registers all."""
 
-from console.models import identity, outreach, practice, work
+from console.models import identity, learning, outreach, practice, work
 
-__all__ = ["identity", "outreach", "practice", "work"]
+__all__ = ["identity", "learning", "outreach", "practice", "work"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from console.db import UTCDateTime
@@ -61,6 +61,19 @@ class Message(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_column=_ts())
     replied_at: datetime | None = Field(default=None, sa_column=_ts())
     follow_up_checked: bool = Field(default=False, description="the no-reply follow-up is decided")
+
+
+class MessageAttachment(SQLModel, table=True):
+    """A file sent with an outbox message (e.g. the monthly report PDF), stored with it so a
+    retry sends the same bytes."""
+
+    __tablename__ = "message_attachments"
+
+    attachment_id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(index=True)
+    filename: str = Field(max_length=200)
+    content_type: str = Field(max_length=100, description="e.g. application/pdf")
+    content: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
 
 
 class ReferralCode(SQLModel, table=True):

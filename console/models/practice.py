@@ -29,6 +29,10 @@ class PracticeSettings(SQLModel, table=True):
     onboarded_at: datetime | None = None
     share_blurb: str = ""
     active: bool = True
+    # The agency's monthly fee in USD (None: unknown, so return figures are undefined).
+    monthly_fee: float | None = None
+    # Extra monthly-report recipients a manager sets, comma-separated (client owners get it too).
+    report_recipients: str | None = None
     # Measured rates copied from mart_practice_rates on refresh (priority inputs).
     avg_case_value: float | None = None
     lead_conversion: float | None = None

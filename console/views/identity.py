@@ -53,8 +53,10 @@ QUALITY = PageSpec("pages/data_quality.py", "Data quality", ":material/rule:")
 AUDIT = PageSpec("pages/audit_log.py", "Audit log", ":material/history:")
 LINKS = PageSpec("pages/report_links.py", "Report links", ":material/link:")
 REPORT = PageSpec("pages/report.py", "Report", ":material/insights:")
+LEARNED = PageSpec("pages/learned.py", "What the queue learned", ":material/school:")
+STAFFING = PageSpec("pages/staffing.py", "Staffing what-if", ":material/groups:")
 
-_MANAGER_PAGES = (SLA, CAPACITY, CLIENTS, USERS, QUALITY, AUDIT, LINKS)
+_MANAGER_PAGES = (SLA, CAPACITY, CLIENTS, USERS, QUALITY, AUDIT, LEARNED, STAFFING, LINKS)
 PAGES_BY_ROLE: dict[Role, tuple[PageSpec, ...]] = {
     Role.coordinator: (QUEUE, LEADS, LOOPS),
     Role.manager: _MANAGER_PAGES,

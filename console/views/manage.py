@@ -33,7 +33,11 @@ EDITABLE_SETTINGS: dict[str, type] = {
     "max_touches_per_day": int,
     "max_touches_per_week": int,
     "share_blurb": str,
+    # None clears the fee (unknown: return figures show "—"); recipients are validated below.
+    "monthly_fee": float,
+    "report_recipients": str,
 }
+NULLABLE_SETTINGS = frozenset({"monthly_fee"})
 
 
 def _manager(user: CurrentUser) -> None:
@@ -111,6 +115,19 @@ def clients(*, session: Session, user: CurrentUser) -> list[PracticeSettings]:
     return [p for p in rows.all() if user.scope.allows(p.practice_slug)]
 
 
+def _fee(value: Any) -> float | None:
+    """A fee as typed ("4500", "$4,500.00"); blank is unknown (None); anything else refused."""
+    if value is None or isinstance(value, int | float):
+        return None if value is None else float(value)
+    text = str(value).strip().replace(",", "").removeprefix("$").strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise UserError("the monthly fee must be an amount in dollars, e.g. 4500") from None
+
+
 def update_client(*, session: Session, user: CurrentUser, practice_slug: str,
                   changes: dict[str, Any], now: datetime) -> PracticeSettings:
     """Apply edited settings to one client (validated, audited)."""
@@ -122,8 +139,17 @@ def update_client(*, session: Session, user: CurrentUser, practice_slug: str,
         kind = EDITABLE_SETTINGS.get(name)
         if kind is None:
             raise UserError(f"{name} cannot be edited here")
+        if name == "monthly_fee":
+            value = _fee(value)
+        if value is None and name in NULLABLE_SETTINGS:
+            setattr(practice, name, None)
+            continue
         if kind in (int, float) and float(value) < 0:
             raise UserError(f"{name} cannot be negative")
+        if name == "report_recipients":
+            from console.reporting.delivery import parse_recipients
+
+            value = ", ".join(parse_recipients(str(value)))
         setattr(practice, name, kind(value))
     if practice.max_touches_per_day > 1 or practice.max_touches_per_week > 3:
         raise UserError("contact caps may be lowered, never raised above 1 a day / 3 a week")

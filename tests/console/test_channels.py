@@ -51,3 +51,32 @@ def test_too_long_text_is_refused_not_truncated(tmp_path: Path) -> None:
         SmsChannel(provider).send(recipient="+12125550101", subject="",
                                   body="x" * (SMS_MAX_CHARS + 1))
     assert provider.sent() == []
+
+
+def test_an_attachment_travels_as_its_own_mime_part() -> None:
+    import email
+    from email.policy import default as default_policy
+
+    from console.channels import Attachment
+
+    pdf = b"%PDF-1.4 a tiny stand-in"
+    with smtp_server() as (mailbox, port):
+        channel = SmtpEmailChannel(host="127.0.0.1", port=port, sender="from@loopdesk.test")
+        channel.send(recipient="a@example.test, b@example.test", subject="Report",
+                     body="Summary", attachments=[Attachment("r.pdf", "application/pdf", pdf)])
+    [(recipients, content)] = mailbox.received
+    assert recipients == ["a@example.test", "b@example.test"]
+    message = email.message_from_string(content, policy=default_policy)
+    [part] = list(message.iter_attachments())  # type: ignore[attr-defined]
+    assert part.get_filename() == "r.pdf" and part.get_content() == pdf
+    assert message.get_body(("plain",)).get_content().strip() == "Summary"  # type: ignore[attr-defined]
+
+
+def test_a_text_cannot_carry_an_attachment(tmp_path: Path) -> None:
+    from console.channels import Attachment
+
+    provider = FileSmsProvider(tmp_path / "sms.jsonl")
+    with pytest.raises(SendError, match="attachments"):
+        SmsChannel(provider).send(recipient="+12125550101", subject="", body="hi",
+                                  attachments=[Attachment("r.pdf", "application/pdf", b"x")])
+    assert provider.sent() == []

@@ -30,6 +30,9 @@ TENANT_PARAMS = frozenset({"session", "user", "scope", "conn", "connection", "pr
 ALLOWED_STATE = {
     # Engine URLs whose tables were checked once; configuration, not tenant data.
     "console/views/identity.py": {"_READY"},
+    # Staffing what-if jobs keyed by (scope, inputs): per-client aggregate figures, no person;
+    # read back only through staffing_job, which requires a manager and the same scope key.
+    "console/views/simulation.py": {"_JOBS"},
     # Database URLs already migrated by this process (schema state, not tenant data).
     "console/migrations/__init__.py": {"_upgraded"},
 }

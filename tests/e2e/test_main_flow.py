@@ -36,7 +36,8 @@ def test_coordinator_logs_referred_then_owner_sees_only_their_practice(served: S
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": 1400, "height": 1000},
+                                    accept_downloads=True)
             page.set_default_timeout(TIMEOUT_MS)
             log_in(page, url, "coord@e2e.test")
             expect(page.get_by_role("heading", name="My queue")).to_be_visible()
@@ -59,5 +60,16 @@ def test_coordinator_logs_referred_then_owner_sees_only_their_practice(served: S
             content = page.content()
             assert not any(name in content for name in others)
             page.screenshot(path=str(ARTIFACTS / "e2e-3-owner-report.png"), full_page=True)
+
+            # The owner downloads this month's PDF report, once.
+            page.get_by_role("button", name="Prepare this month's PDF").click()
+            with page.expect_download() as download_info:
+                page.get_by_role("button", name="Download this month's PDF").click()
+            download = download_info.value
+            target = ARTIFACTS / "e2e-4-owner-report.pdf"
+            download.save_as(str(target))
+            assert download.suggested_filename.startswith(f"loopdesk-report-{slug}-")
+            assert target.read_bytes()[:4] == b"%PDF"
+            page.screenshot(path=str(ARTIFACTS / "e2e-4-owner-pdf-ready.png"), full_page=True)
         finally:
             browser.close()

@@ -108,7 +108,7 @@ def texts(app: AppTest) -> str:
     """Everything the page shows as plain text, titles and metrics, joined for searching."""
     parts: list[str] = []
     for kind in ("title", "header", "subheader", "text", "caption", "markdown", "success",
-                 "error", "info"):
+                 "error", "info", "warning"):
         parts += [str(element.value) for element in getattr(app, kind)]
     parts += [f"{m.label} {m.value}" for m in app.metric]
     return "\n".join(parts)

@@ -12,7 +12,8 @@ final as (
         cast(specialty as varchar) as specialty,                                  -- specialty
         cast(timezone as varchar) as timezone,                                    -- IANA time zone
         cast(contracted_hours_per_week as double) as contracted_hours_per_week,   -- hours sold
-        cast(onboarded_at as timestamptz) as onboarded_at                         -- agency start
+        cast(onboarded_at as timestamptz) as onboarded_at,                        -- agency start
+        cast(monthly_fee as double) as monthly_fee                                -- agency fee, USD
     from practices
 )
 

@@ -13,6 +13,7 @@ final as (
         cast(timezone as varchar) as timezone,                                    -- IANA time zone
         cast(contracted_hours_per_week as double) as contracted_hours_per_week,   -- agency hours sold
         cast(onboarded_at as timestamptz) as onboarded_at,                        -- agency start, nullable
+        cast(monthly_fee as double) as monthly_fee,                               -- agency fee USD, nullable
         cast(_loaded_at as timestamptz) as loaded_at                              -- last ingest of the row
     from source
 )

@@ -4,8 +4,8 @@ Nullable: NULL means the agency default of 40 hours (console.views.capacity). A 
 before migrations gets the column from the light migration that precedes its stamp, so the
 upgrade skips a column already there.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-01
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,78 @@
+"""Benchmark: the agency simulator over the default world and two more (docs/simulation.md).
+
+Runs `fifo`, `priority` (the learned queue as shipped) and `oracle` over each world file and
+prints, per world, booked referred revenue per coordinator-hour, priority's ratios to fifo
+and oracle, lead first contact within SLA, the worst practice against its contracted hours
+and the wall time; then one JSON line. Targets (docs/benchmarks.md): priority ≥ 1.5× fifo
+and ≥ 90 % of oracle, lead contact within SLA ≥ 95 %, no practice > 10 % below its hours.
+Run the worlds one at a time on a shared machine: `--world docs/worlds/evening.toml`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# bench/queue.py is named like the stdlib `queue`: keep this folder off the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import time  # noqa: E402
+from typing import Any  # noqa: E402
+
+from console.simulation.runner import simulate  # noqa: E402
+from console.simulation.world import load_world  # noqa: E402
+
+WORLDS = Path(__file__).resolve().parents[1] / "docs" / "worlds"
+
+
+def _targets(prio: dict[str, Any]) -> dict[str, bool | None]:
+    fifo, oracle = prio.get("ratio_to_fifo"), prio.get("ratio_to_oracle")
+    lead, worst = prio.get("lead_contact_within_sla"), prio.get("worst_hours_deviation")
+    return {
+        "fifo_x1.5": None if fifo is None else fifo >= 1.5,
+        "oracle_90pct": None if oracle is None else oracle >= 0.9,
+        "lead_sla_95pct": None if lead is None else lead >= 0.95,
+        "hours_within_10pct": None if worst is None else worst >= -0.10,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--world", type=Path, action="append",
+                        help="world file (repeatable; default: docs/worlds/*.toml)")
+    args = parser.parse_args()
+    worlds = args.world or sorted(WORLDS.glob("*.toml"))
+    out: dict[str, Any] = {"bench": "simulate", "worlds": {}}
+    for path in worlds:
+        world = load_world(path)
+        started = time.perf_counter()
+        document = simulate(world)
+        seconds = time.perf_counter() - started
+        policies = document["policies"]
+        prio = policies["priority"]
+        print(f"{path.name}: {world.practices.count} practices, "
+              f"{world.agency.coordinators} coordinators, {world.days} days "
+              f"({world.warm_up} warm-up) in {seconds:.0f} s")
+        for name, figures in policies.items():
+            revenue = figures["booked_revenue_per_coordinator_hour"]
+            print(f"  {name:9s} revenue/coord-h ${revenue:>8,.0f}"
+                  f"  leads/coord-h {figures['leads_per_coordinator_hour']:.3f}"
+                  f"  lead SLA {figures['lead_contact_within_sla'] or 0:.1%}"
+                  f"  worst hours {figures['worst_hours_deviation'] or 0:+.1%}"
+                  f"  ({figures['worst_hours_practice']})  calls {figures['calls']}")
+        print(f"  priority / fifo {prio['ratio_to_fifo']}  priority / oracle "
+              f"{prio['ratio_to_oracle']}  targets {_targets(prio)}")
+        out["worlds"][path.stem] = {
+            "seconds": round(seconds, 1),
+            "policies": {name: {key: value for key, value in figures.items() if key != "hours"}
+                         for name, figures in policies.items()},
+            "targets": _targets(prio),
+        }
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,402 @@
+"""One policy's run over a world, inside a throwaway data home (see docs/simulation.md).
+
+The settings must already point at that home (the worker process sets LOOPDESK_HOME). The
+run generates the practices' exports, ingests and builds them, creates the coordinators, then
+steps through the world's days with the injected clock: a nightly `build_everything`,
+`run_automation` passes every 4 hours (messages go to a recording channel; the people model
+decides who replies), and coordinators who claim (`claim_next`, or the comparison orders in
+policies.py), call (the people model decides what happens and how long it takes) and log the
+outcome with `log_disposition`. Everything after the warm-up days is measured (metrics.py).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import polars as pl
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from console import clock, passwords
+from console.channels import Attachment, Channels
+from console.db import columns, get_engine, init_db
+from console.dispositions import log_disposition
+from console.inbound import record_inbound
+from console.leads import LeadInput, create_lead
+from console.models.identity import Role, User
+from console.models.outreach import Message
+from console.models.practice import PracticeSettings
+from console.models.work import LeadEvent, Task
+from console.queue import StaleClaim
+from console.simulation.exports import write_night
+from console.simulation.people import Call, PeopleModel
+from console.simulation.policies import claim
+from console.simulation.world import World
+
+WRAP_UP_MINUTES = 1.0  # between one call's end and the next claim
+IDLE_MINUTES = 10.0  # a coordinator with nothing callable looks again this much later
+REPEAT_AFTER = timedelta(days=10)  # a referrer's next referral, if any, comes this much later
+BUILD_LOCAL = time(1, 0)  # the nightly build, agency time
+# `loopdesk automate` passes: half an hour before the day starts, then every 4 hours (each
+# pass re-reads every ask target, the costliest step of a simulated day).
+AUTOMATE_EVERY = timedelta(hours=4)
+Progress = Callable[[float, str], None]
+
+
+class RecordingChannel:
+    """A channel that delivers nothing: it remembers what would have been sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def send(self, *, recipient: str, subject: str, body: str,
+             attachments: Sequence[Attachment] = ()) -> None:
+        """Record the recipient only (bodies may name the patient)."""
+        self.sent.append(recipient)
+
+
+@dataclass
+class Run:
+    """The state of one policy's run."""
+
+    world: World
+    policy: str
+    people: PeopleModel
+    zone: ZoneInfo
+    start: datetime
+    measure_from: datetime | None = None
+    end: datetime | None = None
+    users: list[User] = field(default_factory=list)
+    lead_keys: dict[str, str] = field(default_factory=dict)  # lead_id -> the sim's person key
+    case_values: dict[str, float] = field(default_factory=dict)
+    counter: itertools.count[int] = field(default_factory=itertools.count)
+    events: list[tuple[datetime, int, str, Any]] = field(default_factory=list)
+    calls_total: int = 0
+    stale_logs: int = 0
+
+    def push(self, at: datetime, kind: str, payload: Any = None) -> None:
+        """Schedule an event."""
+        heapq.heappush(self.events, (at, next(self.counter), kind, payload))
+
+
+def _local(day: date, at: time, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+
+
+def _scale_contracts(exports: Path, world: World) -> None:
+    """Scale the practices' contracted hours so they sum to the world's share of capacity."""
+    path = exports / "practices.csv"
+    frame = pl.read_csv(path, infer_schema_length=0)
+    hours = frame["contracted_hours_per_week"].cast(pl.Float64, strict=False)
+    capacity = (world.agency.coordinators * world.agency.hours_per_day * 5
+                * world.agency.contracted_share)
+    total = float(hours.sum() or 0.0)
+    if total <= 0:
+        return
+    scaled = (hours * (capacity / total)).round(1)
+    frame.with_columns(contracted_hours_per_week=scaled.cast(pl.String)).write_csv(path)
+
+
+def _setup(run: Run, home: Path, last_day: date) -> None:
+    from console.lifecycle import build_everything
+
+    world = run.world
+    full = home / "exports-future"
+    if world.source == "agency":
+        # The agency's own ingested exports were copied into this home (runner.py).
+        with clock.pinned(run.start):
+            build_everything(now=run.start)
+    else:
+        _generate(world, full, last_day, run.zone)
+        nightly(home, run.start)
+    _create_team(run)
+
+
+def _generate(world: World, full: Path, last_day: date, zone: ZoneInfo) -> None:
+    from pipelines.generate import generate_exports
+
+    # The exports run to the end of the world: treatments completed and friends referred
+    # after the start stay invisible to the marts (which read as of each build) until their
+    # day comes, so every nightly build brings the day's new work.
+    generate_exports(full, practices=world.practices.count, seed=world.seed,
+                     months=world.practices.months_of_history,
+                     now=_local(last_day, time(23, 0), zone))
+    _scale_contracts(full, world)
+
+
+def _create_team(run: Run) -> None:
+    from console.users import add_user
+
+    world = run.world
+    engine = get_engine()
+    init_db(engine)
+    with Session(engine) as session:
+        slugs = list(session.execute(select(*columns(PracticeSettings.practice_slug))).scalars())
+        for i in range(world.agency.coordinators):
+            add_user(session=session, email=f"coordinator{i + 1:02d}@sim.loopdesk.test",
+                     role=Role.coordinator, password=passwords.generate_password(),
+                     practice_slugs=slugs, actor="system:simulation", now=run.start)
+        run.users = list(session.execute(
+            select(User).where(col(User.role) == Role.coordinator).order_by(col(User.user_id))
+        ).scalars())
+        run.case_values = {
+            p.practice_slug: float(p.avg_case_value or 0.0)
+            for p in session.execute(select(PracticeSettings)).scalars()
+        }
+        session.expunge_all()
+
+
+def nightly(home: Path, at: datetime) -> None:
+    """The night's exports, ingest and build, with the clock pinned to `at`."""
+    from console.lifecycle import build_everything
+    from pipelines.ingest import ingest
+
+    with clock.pinned(at):
+        if (home / "exports-future").exists():
+            write_night(home / "exports-future", home / "exports", at)
+            ingest(home / "exports")
+        build_everything(now=at)
+
+
+def person_key(task: Task | Any, lead_keys: dict[str, str]) -> str:
+    """A stable key for the person a task calls, the same under every policy."""
+    if task.subject_type == "lead" and task.lead_id in lead_keys:
+        return lead_keys[task.lead_id]
+    return f"{task.practice_slug}:{task.subject_type}:{task.subject_id}"
+
+
+def _call_of(run: Run, task: Task | Any) -> Call:
+    return Call(
+        kind=task.kind, person=person_key(task, run.lead_keys), attempt=task.attempt,
+        practice_tz=task.practice_tz, category=task.category,
+        satisfaction=task.satisfaction_score,
+        lead_referred_at=task.decay_from if task.kind == "contact_lead" else None,
+    )
+
+
+def oracle_key(run: Run) -> Callable[[Any, datetime], float]:
+    """The oracle's order: the world's true expected referred revenue per minute."""
+    def key(row: Any, now: datetime) -> float:
+        value = run.case_values.get(row.practice_slug, row.case_value)
+        return run.people.true_value_per_minute(_call_of(run, row), now, value)
+    return key
+
+
+def _friend(referrer: str, n: int) -> tuple[str, LeadInput]:
+    """The referred friend's sim key and made-up, valid-looking contact details."""
+    key = f"{referrer}:friend{n}"
+    number = abs(hash_int(key)) % 10_000_000
+    exchange = 200 + number // 10_000 % 800
+    phone = f"(312) {exchange:03d}-{number % 10_000:04d}"
+    return key, LeadInput(first_name="Friend", last_name="", phone=phone,
+                          email=f"friend.{number:07d}@sim.loopdesk.test")
+
+
+def hash_int(text: str) -> int:
+    """A deterministic integer for a text (Python's hash() is salted per process)."""
+    import zlib
+    return zlib.crc32(text.encode()) * 1_000_003 + zlib.adler32(text.encode())
+
+
+def _practice(session: Session, slug: str) -> PracticeSettings:
+    practice = session.get(PracticeSettings, slug)
+    if practice is None:
+        raise RuntimeError(f"practice {slug} vanished")
+    return practice
+
+
+def _new_lead(run: Run, session: Session, *, slug: str, referrer_id: str, referrer: str,
+              n: int, now: datetime) -> None:
+    key, lead = _friend(referrer, n)
+    captured, _task = create_lead(session=session, practice=_practice(session, slug),
+                                  referrer_patient_id=referrer_id, lead=lead, source="link",
+                                  now=now)
+    run.lead_keys[captured.lead_id] = key
+    session.commit()
+
+
+def _on_claimed(run: Run, session: Session, user: User, task: Task, now: datetime) -> None:
+    call = _call_of(run, task)
+    outcome = run.people.call(call, now)
+    done = now + timedelta(minutes=outcome.minutes)
+    run.push(done, "log", (user, task, outcome))
+
+
+def _log(run: Run, session: Session, now: datetime, payload: Any) -> None:
+    user, task, outcome = payload
+    lead = None
+    key = person_key(task, run.lead_keys)
+    if outcome.disposition == "referred":
+        friend_key, lead = _friend(key, 0)
+    try:
+        result = log_disposition(
+            session=session, user=user, task_id=task.task_id, claim_version=task.claim_version,
+            disposition=outcome.disposition, minutes=outcome.minutes, notes="",
+            callback_at=None, lead=lead, now=now,
+        )
+    except StaleClaim:
+        # The real service refused the outcome (e.g. automation took the ask over during
+        # the call): the coordinator sees an error and moves on, as in the console.
+        session.rollback()
+        run.stale_logs += 1
+        run.push(now + timedelta(minutes=WRAP_UP_MINUTES), "free", user)
+        return
+    run.calls_total += 1
+    if outcome.disposition == "referred" and result.lead_id:
+        run.lead_keys[result.lead_id] = friend_key
+    lead_over = outcome.disposition in ("lead_booked", "lead_declined") or (
+        task.kind == "contact_lead" and result.task_status == "done")
+    if lead_over and task.lead_id:
+        referrer = task.referrer_patient_id or _referrer_of(session, task)
+        if referrer:
+            run.push(now + REPEAT_AFTER, "repeat",
+                     (task.practice_slug, task.lead_id, referrer))
+    run.push(now + timedelta(minutes=WRAP_UP_MINUTES), "free", user)
+
+
+def _referrer_of(session: Session, task: Task) -> str | None:
+    from console.models.work import Lead
+    lead = session.get(Lead, (task.practice_slug, task.lead_id))
+    return lead.referrer_patient_id if lead is not None else None
+
+
+def _repeat(run: Run, session: Session, now: datetime, payload: Any) -> None:
+    slug, lead_id, referrer_id = payload
+    closed = session.execute(
+        select(*columns(LeadEvent.event_id)).where(col(LeadEvent.practice_slug) == slug)
+        .where(col(LeadEvent.lead_id) == lead_id).where(col(LeadEvent.event) == "loop_closed")
+        .limit(1)
+    ).first() is not None
+    referrer = f"{slug}:patient:{referrer_id}"
+    if run.people.refers_again(f"{referrer}:{lead_id}", closed):
+        _new_lead(run, session, slug=slug, referrer_id=referrer_id, referrer=referrer,
+                  n=1 + hash_int(lead_id) % 1000, now=now)
+
+
+def _automate(run: Run, session: Session, now: datetime) -> None:
+    from console.automation import run_automation
+    from warehouse.snapshot import reading_snapshot
+
+    email, sms = RecordingChannel(), RecordingChannel()
+    with reading_snapshot() as snapshot:
+        run_automation(session=session, snapshot=snapshot, channels=Channels(email=email,
+                       sms=sms), now=now)
+    sent = session.execute(
+        select(Message).where(col(Message.purpose) == "ask").where(col(Message.sent_at) == now)
+    ).scalars().all()
+    for message in sent:
+        person = f"{message.practice_slug}:{message.subject_type}:{message.subject_id}"
+        if run.people.replies_to_email(person):
+            hours = 1.0 + 23.0 * run.people.draw(person, "reply_delay")
+            run.push(now + timedelta(hours=hours), "reply",
+                     (message.channel, message.recipient, message.practice_slug,
+                      message.patient_id or message.subject_id, person))
+
+
+def _reply(run: Run, session: Session, now: datetime, payload: Any) -> None:
+    channel, recipient, slug, patient_id, person = payload
+    record_inbound(session=session, channel=channel, address=recipient,
+                   text="Thanks, happy to pass this on", now=now)
+    session.commit()
+    if run.people.draw(person, "reply_names") < run.people.people.names_friend_given_willing:
+        _new_lead(run, session, slug=slug, referrer_id=patient_id, referrer=person, n=0,
+                  now=now)
+
+
+def _working_days(world: World) -> list[date]:
+    days: list[date] = []
+    day = world.start_date
+    while len(days) < world.days:
+        if day.weekday() < 5:
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+def run_policy(world: World, policy: str, home: Path, progress: Progress | None = None,
+               ) -> dict[str, Any]:
+    """Run one policy over the world in `home` (settings point there); return its figures."""
+    from console.simulation.metrics import measure
+
+    zone = ZoneInfo(world.agency.agency_timezone)
+    days = _working_days(world)
+    run = Run(world=world, policy=policy, people=PeopleModel(world.people, world.seed),
+              zone=zone, start=_local(days[0], time(0), zone) - timedelta(hours=6))
+    _setup(run, home, days[-1])
+    oracle = oracle_key(run)
+    run.measure_from = _local(days[world.warm_up], time(0), zone)
+    engine = get_engine()
+    calendar = [days[0] + timedelta(days=i) for i in range((days[-1] - days[0]).days + 1)]
+    start_hour = time(world.agency.start_hour)
+    for index, day in enumerate(calendar):
+        if progress is not None:
+            progress(index / len(calendar), f"{policy}: day {index + 1} of {len(calendar)}")
+        if day.weekday() >= 5:
+            continue  # nobody works: the next working day's night brings everything
+        if index > 0:
+            nightly(home, _local(day, BUILD_LOCAL, zone))
+        begin = _local(day, start_hour, zone)
+        finish = begin + timedelta(hours=world.agency.hours_per_day)
+        for user in run.users:
+            run.push(begin, "free", user)
+        hour = begin - timedelta(minutes=30)
+        while hour < finish:
+            run.push(hour, "automate")
+            hour += AUTOMATE_EVERY
+        _drain(run, engine, until=finish, policy=policy, oracle=oracle)
+    run.end = _local(calendar[-1] + timedelta(days=1), time(0), zone)
+    _drain(run, engine, until=run.end, policy=policy, oracle=oracle, calls=False)
+    if progress is not None:
+        progress(1.0, f"{policy}: measuring")
+    with Session(engine) as session:
+        figures = measure(session=session, world=world, policy=policy,
+                          measure_from=run.measure_from, end=run.end)
+    return figures | {"refused_outcomes": run.stale_logs}
+
+
+def _drain(run: Run, engine: Any, *, until: datetime, policy: str,
+           oracle: Callable[[Any, datetime], float], calls: bool = True) -> None:
+    """Process events up to `until`; coordinators stop claiming at `until`."""
+    with Session(engine, expire_on_commit=False) as session:
+        while run.events and run.events[0][0] <= until:
+            at, _, kind, payload = heapq.heappop(run.events)
+            with clock.pinned(at):
+                _handle(run, session, at, kind, payload, policy=policy, oracle=oracle,
+                        calls=calls, until=until)
+        # Calls still running at the end of the day finish after `until`.
+        if calls:
+            pending = [e for e in run.events if e[2] == "log"]
+            for at, _, _, payload in sorted(pending, key=lambda e: (e[0], e[1])):
+                with clock.pinned(at):
+                    _log(run, session, at, payload)
+            run.events = [e for e in run.events if e[2] not in ("log", "free")]
+            heapq.heapify(run.events)
+
+
+def _handle(run: Run, session: Session, at: datetime, kind: str, payload: Any, *, policy: str,
+            oracle: Callable[[Any, datetime], float], calls: bool, until: datetime) -> None:
+    """One event."""
+    if kind == "free":
+        if not calls or at >= until:
+            return
+        task = claim(policy=policy, session=session, user=payload, now=at,
+                     oracle=oracle)
+        if task is None:
+            run.push(at + timedelta(minutes=IDLE_MINUTES), "free", payload)
+        else:
+            _on_claimed(run, session, payload, task, at)
+    elif kind == "log":
+        _log(run, session, at, payload)
+    elif kind == "automate":
+        _automate(run, session, at)
+    elif kind == "repeat":
+        _repeat(run, session, at, payload)
+    elif kind == "reply":
+        _reply(run, session, at, payload)

@@ -1,0 +1,126 @@
+"""What a policy achieved after the warm-up, read back from the operational store.
+
+Coordinator-hours are the team's calling hours on the measured working days. A lead counts
+when it was captured in the window; a booking when `lead_booked` was logged in it, worth the
+booked task's case value (the practice's average case). SLA compliance per kind: of the tasks
+whose deadline fell in the window (and that were not closed untouched before it, e.g. by
+automation), the share first called by the deadline. Hours delivered are the practice's
+logged call minutes against its contracted hours pro-rated to the window's working days.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy import select
+from sqlmodel import Session
+
+from console.db import columns
+from console.models.practice import PracticeSettings
+from console.models.work import Lead, LeadEvent, Task, Touch
+from console.simulation.world import KINDS, World
+
+OUTCOMES = ("booked", "declined", "unreachable")
+
+
+def _frame(session: Session, statement: Any, schema: dict[str, Any]) -> pl.DataFrame:
+    rows = session.execute(statement).all()
+    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+
+
+def _utc() -> pl.Datetime:
+    return pl.Datetime("us", "UTC")
+
+
+def measure(*, session: Session, world: World, policy: str, measure_from: datetime,
+            end: datetime) -> dict[str, Any]:
+    """The policy's figures over [measure_from, end)."""
+    touches = _frame(session, select(*columns(
+        Touch.task_id, Touch.practice_slug, Touch.task_kind, Touch.disposition, Touch.minutes,
+        Touch.started_at, Touch.coordinator_id,
+    )), {"task_id": pl.Int64, "practice_slug": pl.String, "task_kind": pl.String,
+        "disposition": pl.String, "minutes": pl.Float64, "started_at": _utc(),
+        "coordinator_id": pl.Int64})
+    calls = touches.filter(pl.col("coordinator_id").is_not_null())
+    window = calls.filter((pl.col("started_at") >= measure_from) & (pl.col("started_at") < end))
+    tasks = _frame(session, select(*columns(
+        Task.task_id, Task.kind, Task.case_value, Task.sla_deadline, Task.closed_at,
+        Task.close_reason,
+    )), {"task_id": pl.Int64, "kind": pl.String, "case_value": pl.Float64,
+        "sla_deadline": _utc(), "closed_at": _utc(), "close_reason": pl.String})
+    leads = _frame(session, select(*columns(Lead.lead_id, Lead.referred_at,
+                                                     Lead.duplicate_of_lead_id)),
+                   {"lead_id": pl.String, "referred_at": _utc(), "duplicate": pl.String})
+    events = _frame(session, select(*columns(LeadEvent.lead_id, LeadEvent.event,
+                                                     LeadEvent.at)),
+                    {"lead_id": pl.String, "event": pl.String, "at": _utc()})
+    practices = session.execute(select(PracticeSettings)).scalars().all()
+
+    measured_days = world.days - world.warm_up
+    coordinator_hours = world.agency.coordinators * world.agency.hours_per_day * measured_days
+    new_leads = leads.filter((pl.col("referred_at") >= measure_from)
+                             & (pl.col("referred_at") < end) & pl.col("duplicate").is_null())
+    booked = window.filter(pl.col("disposition") == "lead_booked").join(
+        tasks.select("task_id", "case_value"), on="task_id", how="left")
+    revenue = float(booked["case_value"].sum() or 0.0)
+
+    first_touch = calls.group_by("task_id").agg(pl.col("started_at").min().alias("first"))
+    due = (
+        tasks.filter((pl.col("sla_deadline") >= measure_from) & (pl.col("sla_deadline") < end))
+        .join(first_touch, on="task_id", how="left")
+        .filter(~(pl.col("first").is_null() & pl.col("closed_at").is_not_null()
+                  & (pl.col("closed_at") <= pl.col("sla_deadline"))))
+        .with_columns(met=pl.col("first").is_not_null()
+                      & (pl.col("first") <= pl.col("sla_deadline")))
+    )
+    sla: dict[str, float | None] = {}
+    counts: dict[str, int] = {}
+    for kind in KINDS:
+        part = due.filter(pl.col("kind") == kind)
+        counts[kind] = part.height
+        sla[kind] = round(float(part["met"].mean()), 4) if part.height else None  # type: ignore[arg-type]
+
+    outcome = events.filter(pl.col("event").is_in(OUTCOMES) & (pl.col("at") >= measure_from)
+                            & (pl.col("at") < end)).select("lead_id").unique()
+    closed = events.filter(pl.col("event") == "loop_closed").select("lead_id").unique()
+    closure = (outcome.join(closed, on="lead_id", how="semi").height / outcome.height
+               if outcome.height else None)
+
+    weeks = measured_days / 5.0
+    minutes = window.group_by("practice_slug").agg(pl.col("minutes").sum())
+    by_slug = dict(zip(minutes["practice_slug"], minutes["minutes"], strict=True))
+    hours = []
+    for practice in sorted(practices, key=lambda p: p.name):
+        contracted = float(practice.contracted_hours_per_week) * weeks
+        delivered = float(by_slug.get(practice.practice_slug, 0.0)) / 60.0
+        deviation = (delivered - contracted) / contracted if contracted > 0 else 0.0
+        hours.append({"practice": practice.name, "contracted_hours": round(contracted, 1),
+                      "delivered_hours": round(delivered, 1),
+                      "deviation": round(deviation, 4)})
+    worst = min(hours, key=lambda row: row["deviation"]) if hours else None
+
+    def per_hour(value: float) -> float:
+        return round(value / coordinator_hours, 4) if coordinator_hours else 0.0
+
+    return {
+        "policy": policy,
+        "coordinator_hours": coordinator_hours,
+        "leads": new_leads.height,
+        "booked_leads": booked.height,
+        "booked_revenue": round(revenue, 2),
+        "leads_per_coordinator_hour": per_hour(new_leads.height),
+        "booked_leads_per_coordinator_hour": per_hour(booked.height),
+        "booked_revenue_per_coordinator_hour": per_hour(revenue),
+        "sla_compliance": sla,
+        "sla_tasks": counts,
+        "lead_contact_within_sla": sla["contact_lead"],
+        "loop_closure_rate": round(closure, 4) if closure is not None else None,
+        "worst_hours_deviation": worst["deviation"] if worst else None,
+        "worst_hours_practice": worst["practice"] if worst else None,
+        "hours": hours,
+        "calls": window.height,
+        "answered_calls": window.filter(
+            ~pl.col("disposition").is_in(["no_answer", "voicemail"])).height,
+    }

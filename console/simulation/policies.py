@@ -1,0 +1,127 @@
+"""How a simulated coordinator picks the next call: the real queue, or a comparison order.
+
+`priority` is `console.queue.claim_next` itself. `fifo` and `oracle` change only the *order*:
+they read the same callable tasks the queue would (open, due, unsnoozed, not escalated, call
+consent, no do-not-contact, practice inside its calling window), order them their own way,
+pass them through the same contact gate (`ranking.gate_all`) and lease them with the same
+conditional UPDATE and audit event as `claim_next` (`queue._lease_first_free`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.engine import Row
+from sqlmodel import Session
+
+from console import audit
+from console.access import actor_ref
+from console.audit import Action, Outcome
+from console.db import begin_write
+from console.models.identity import User
+from console.models.work import Task, TaskStatus
+from console.queue import CLAIM_BATCH, _lease, _lease_first_free, claim_next
+from console.ranking import Scored, gate_all, open_zones, practice_facts, shares
+
+POLICIES = ("fifo", "priority", "oracle")
+OrderKey = Callable[[Row[Any], datetime], float]  # higher first
+_T = Task.__table__  # type: ignore[attr-defined]
+
+
+_NEEDED = ("task_id", "claim_version", "kind", "practice_slug", "practice_tz", "subject_type",
+           "subject_id", "lead_id", "consent_call", "do_not_contact", "attempt", "category",
+           "satisfaction_score", "case_value", "decay_from")
+
+
+def _callable_rows(session: Session, now: datetime, *, oldest_first: bool = False,
+                   limit: int | None = None, offset: int = 0) -> list[Row[Any]]:
+    zones = open_zones(session, now)
+    if not zones:
+        return []
+    query = (
+        select(*(_T.c[name] for name in _NEEDED))
+        .where(_T.c.status == TaskStatus.open)
+        .where(_T.c.due_at <= now)
+        .where(or_(_T.c.snoozed_until.is_(None), _T.c.snoozed_until <= now))
+        .where(_T.c.escalated.is_(False))
+        .where(_T.c.consent_call.is_(True))
+        .where(_T.c.do_not_contact.is_(False))
+        .where(_T.c.practice_tz.in_(zones))
+    )
+    if oldest_first:
+        query = query.order_by(_T.c.decay_from, _T.c.task_id).offset(offset).limit(limit)
+    return list(session.execute(query).all())
+
+
+FIFO_PAGE = 64
+GATE_BATCH = 64  # candidates gated per pair of gate queries (claim_next gates 8 at a time)
+
+
+def claim_ordered(*, session: Session, user: User, now: datetime, key: OrderKey | None
+                  ) -> Task | None:
+    """Lease the best callable task by `key` (same gate, same lease, same audit as claim_next).
+
+    Without a key the order is oldest trigger first, read from the database a page at a time.
+    """
+    if key is None:
+        offset = 0
+        while True:
+            page = _callable_rows(session, now, oldest_first=True, limit=FIFO_PAGE,
+                                  offset=offset)
+            if not page:
+                session.rollback()
+                return None
+            task = _lease_best(session, user, page, now)
+            if task is not None:
+                return task
+            offset += FIFO_PAGE
+    rows = sorted(_callable_rows(session, now), key=lambda row: (-key(row, now), row.task_id))
+    task = _lease_best(session, user, rows, now) if rows else None
+    if task is None:
+        session.rollback()
+    return task
+
+
+def _lease_best(session: Session, user: User, rows: list[Row[Any]], now: datetime
+                ) -> Task | None:
+    """Gate `rows` in order, a batch at a time, and lease the first still free."""
+    practices = practice_facts(session, {row.practice_slug for row in rows}, now)
+    standing = shares(practices, now)
+    scored = [Scored(row=row, priority=0.0, share=standing[row.practice_slug])
+              for row in rows if row.practice_slug in standing]
+    for start in range(0, len(scored), GATE_BATCH):
+        window = scored[start:start + GATE_BATCH]
+        gate_all(session, window, practices, now)
+        passing = [s for s in window if s.gate.ok]
+        leased = None
+        for first in range(0, len(passing), CLAIM_BATCH):
+            begin_write(session)
+            leased = _lease_first_free(session, user=user,
+                                       batch=passing[first:first + CLAIM_BATCH],
+                                       escalated=False, now=now, lease=_lease())
+            if leased is not None:
+                break
+            session.commit()
+        if leased is None:
+            continue
+        audit.record(session=session, actor=actor_ref(user.user_id), action=Action.claim,
+                     practice_slug=leased.practice_slug, object_ref=f"task:{leased.task_id}",
+                     outcome=Outcome.success, now=now)
+        session.commit()
+        return Task(**leased._asdict())
+    return None
+
+
+def claim(*, policy: str, session: Session, user: User, now: datetime,
+          oracle: OrderKey | None = None) -> Task | None:
+    """The next task for `user` under `policy`."""
+    if policy == "priority":
+        return claim_next(session=session, user=user, now=now)
+    if policy == "fifo":
+        return claim_ordered(session=session, user=user, now=now, key=None)
+    if policy == "oracle" and oracle is not None:
+        return claim_ordered(session=session, user=user, now=now, key=oracle)
+    raise ValueError(f"unknown policy {policy!r}")

@@ -1,0 +1,102 @@
+"""Running policies over a world: one worker process per policy, each in a throwaway home.
+
+A worker (`python -m console.simulation.worker`) gets the world as JSON on stdin, runs one
+policy with the settings pointing at its own temporary data home (never the caller's store),
+reports progress as JSON lines on stderr and prints its figures as JSON on stdout. Policies
+run one after another (the machine's cores are shared). The caller's process never changes
+its own environment, so the console can run a simulation from a background thread.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from console.errors import UserError
+from console.settings import isolated_environment
+from console.simulation.policies import POLICIES
+from console.simulation.world import World
+
+Progress = Callable[[float, str], None]
+
+
+class SimulationFailed(UserError):
+    """A worker process failed (its last error line is the message)."""
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b == 0:
+        return None
+    return round(a / b, 4)
+
+
+def run_one(world: World, policy: str, progress: Progress | None = None) -> dict[str, Any]:
+    """Run one policy in a worker process and a fresh temporary home; its figures."""
+    home = Path(tempfile.mkdtemp(prefix="loopdesk-sim-"))
+    try:
+        if world.source == "agency" and world.raw_store:
+            copy_raw_store(Path(world.raw_store), home / "warehouse" / "raw.duckdb")
+        start = datetime.combine(world.start_date, time(0), tzinfo=UTC) - timedelta(days=1)
+        process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+            [sys.executable, "-m", "console.simulation.worker", policy],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=isolated_environment(home=home, now=start), cwd=home,
+        )
+        assert process.stdin is not None and process.stderr is not None
+        process.stdin.write(json.dumps(world.to_json()))
+        process.stdin.close()
+        last_error = ""
+        for line in process.stderr:
+            try:
+                report = json.loads(line)
+            except json.JSONDecodeError:
+                last_error = line.strip() or last_error
+                continue
+            if progress is not None and isinstance(report, dict) and "fraction" in report:
+                progress(float(report["fraction"]), str(report["message"]))
+        output = process.stdout.read() if process.stdout is not None else ""
+        if process.wait() != 0:
+            raise SimulationFailed(f"the {policy} simulation failed: {last_error or 'no output'}")
+        return dict(json.loads(output))
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def copy_raw_store(source: Path, target: Path) -> None:
+    """Copy the agency's raw store (its ingested exports) into a simulation home, read-only."""
+    import duckdb
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(target)) as conn:
+        quoted = str(source).replace("'", "''")
+        conn.execute(f"attach '{quoted}' as agency (read_only)")
+        conn.execute(f"copy from database agency to {target.stem}")
+        conn.execute("detach agency")
+
+
+def simulate(world: World, policies: Sequence[str] = POLICIES,
+             progress: Progress | None = None) -> dict[str, Any]:
+    """The simulate document: the world and each policy's figures, with priority's ratios."""
+    unknown = [name for name in policies if name not in POLICIES]
+    if unknown:
+        raise UserError(f"unknown policy {unknown[0]!r} (choose from {', '.join(POLICIES)})")
+    chosen = list(dict.fromkeys(policies))
+    results: dict[str, Any] = {}
+    for index, policy in enumerate(chosen):
+        def step(fraction: float, message: str, index: int = index) -> None:
+            if progress is not None:
+                progress((index + fraction) / len(chosen), message)
+        results[policy] = run_one(world, policy, step)
+    prio = results.get("priority")
+    if prio is not None:
+        key = "booked_revenue_per_coordinator_hour"
+        prio["ratio_to_fifo"] = _ratio(prio[key], results.get("fifo", {}).get(key))
+        prio["ratio_to_oracle"] = _ratio(prio[key], results.get("oracle", {}).get(key))
+    return {"world": world.to_json(), "policies": results}

@@ -1,0 +1,98 @@
+"""Managers' pages of the simulation area: what the queue learned, and the staffing what-if."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from console.models.identity import Role
+from console.views import simulation
+from console.views.simulation import StaffingJob, staffing_answer
+from tests.pages.conftest import APP, Login, World, texts, token_for
+
+
+def test_manager_sees_the_learned_rates_with_their_evidence(login: Login, world: World) -> None:
+    app, _ = login(Role.manager, [], "pages/learned.py")
+    assert not app.exception
+    assert [t.value for t in app.title] == ["What the queue has learned"]
+    frame = app.dataframe[0].value
+    assert {"what", "for", "band", "learned", "prior", "evidence (calls)"} <= set(frame.columns)
+    assert "answers the call (by local hour)" in set(frame["what"])
+    assert "17:00" in set(frame["band"])
+    # This world has no logged calls yet: every cell shows zero evidence and its prior, and
+    # there is no answer-by-hour curve to draw.
+    assert set(frame["evidence (calls)"]) == {0}
+    assert (frame["learned"] == frame["prior"]).all()
+    assert not app.get("vega_lite_chart")
+
+
+def _figures(lead_sla: float, delivered: float) -> dict[str, object]:
+    return {
+        "sla_compliance": {"ask": 1.0, "contact_lead": lead_sla, "close_loop": 0.9},
+        "lead_contact_within_sla": lead_sla, "booked_revenue": 20000.0 * delivered / 16,
+        "hours": [{"practice": "Lakeshore Dental Implants", "contracted_hours": 16.0,
+                   "delivered_hours": delivered, "deviation": delivered / 16.0 - 1.0}],
+    }
+
+
+def test_manager_runs_and_reads_the_staffing_what_if(
+    login: Login, world: World, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app, _ = login(Role.manager, [], "pages/staffing.py")
+    assert not app.exception
+    assert [t.value for t in app.title] == ["Staffing what-if"]
+    assert "press Run" in texts(app)
+    # A finished what-if for the page's inputs (the simulation itself is tested elsewhere).
+    sizes = list(range(1, int(app.number_input[0].value) + 1))
+    days = int(app.number_input[1].value)
+    results = {size: _figures(0.8 if size == 1 else 1.0, 9.0 if size == 1 else 15.5)
+               for size in sizes}
+    job = StaffingJob(key=(), sizes=sizes, started_at=datetime(2026, 11, 26), fraction=1.0,
+                      results=results, done=True)
+    monkeypatch.setattr(simulation, "_JOBS", {("agency", tuple(sizes), days): job})
+    app.run()
+    assert not app.exception
+    shown = texts(app)
+    assert "2 coordinators meet every client's lead SLA and contracted hours" in shown
+    assert "1 misses first contact of leads (80% within SLA)" in shown
+    assert "Lakeshore Dental Implants's hours by 12 h/week" in shown  # 7 h over 3 days
+    assert len(app.get("vega_lite_chart")) == 3
+
+
+@pytest.mark.parametrize("role", [Role.coordinator, Role.client_owner])
+def test_coordinators_and_client_owners_cannot_reach_it(
+    login: Login, world: World, role: Role,
+) -> None:
+    app, _ = login(role, sorted(world.practices)[:1])
+    for page in ("pages/staffing.py", "pages/learned.py"):
+        with pytest.raises(ValueError, match="Could not find a navigation page"):
+            app.switch_page(page)
+
+
+@pytest.mark.parametrize("role", [Role.coordinator, Role.client_owner])
+def test_the_page_file_itself_stops_for_other_roles(
+    login: Login, world: World, session: object, role: Role,
+) -> None:
+    """Run directly (not through the router), the page shows nothing to other roles."""
+    from tests.pages.conftest import make_user
+
+    user = make_user(session, role, sorted(world.practices)[:1])  # type: ignore[arg-type]
+    for page in ("staffing.py", "learned.py"):
+        app = AppTest.from_file(str(APP).replace("streamlit_app.py", f"pages/{page}"),
+                                default_timeout=60)
+        app.session_state["session_token"] = token_for(session, user)  # type: ignore[arg-type]
+        app.run()
+        assert not app.exception
+        assert not app.title and not app.button
+
+
+def test_the_answer_sentence() -> None:
+    ok = _figures(1.0, 16.0)
+    short = _figures(0.97, 8.0)
+    assert staffing_answer({1: short, 2: ok, 3: ok}, days=7, warm_up=2) == (
+        "2 coordinators meet every client's lead SLA and contracted hours; "
+        "1 misses Lakeshore Dental Implants's hours by 8 h/week.")
+    assert staffing_answer({1: short}, days=7, warm_up=2).startswith("Even 1 coordinator misses ")
+    assert staffing_answer({}, days=7, warm_up=2) == "No results yet."

@@ -1,0 +1,93 @@
+-- grain: one row per learned cell of the queue: its prior (console/priority.py prior_rows(); a test checks they match)
+-- key: measure, cell_group, band
+
+with priors as (
+    select *
+    from (
+        values
+            ('answer_attempt', 'ask', '1', 0.5),
+            ('answer_attempt', 'ask', '2', 0.35),
+            ('answer_attempt', 'ask', '3', 0.245),
+            ('answer_attempt', 'follow_up', '1', 0.4),
+            ('answer_attempt', 'follow_up', '2', 0.28),
+            ('answer_attempt', 'follow_up', '3', 0.196),
+            ('answer_attempt', 'contact_lead', '1', 0.6),
+            ('answer_attempt', 'contact_lead', '2', 0.42),
+            ('answer_attempt', 'contact_lead', '3', 0.294),
+            ('answer_attempt', 'close_loop', '1', 0.8),
+            ('answer_attempt', 'close_loop', '2', 0.56),
+            ('answer_attempt', 'close_loop', '3', 0.392),
+            ('answer_attempt', 'review_request', '1', 0.5),
+            ('answer_attempt', 'review_request', '2', 0.35),
+            ('answer_attempt', 'review_request', '3', 0.245),
+            ('answer_all', 'patient', 'all', 0.5),
+            ('answer_hour', 'patient', '0', 0.5),
+            ('answer_hour', 'patient', '1', 0.5),
+            ('answer_hour', 'patient', '2', 0.5),
+            ('answer_hour', 'patient', '3', 0.5),
+            ('answer_hour', 'patient', '4', 0.5),
+            ('answer_hour', 'patient', '5', 0.5),
+            ('answer_hour', 'patient', '6', 0.5),
+            ('answer_hour', 'patient', '7', 0.5),
+            ('answer_hour', 'patient', '8', 0.5),
+            ('answer_hour', 'patient', '9', 0.5),
+            ('answer_hour', 'patient', '10', 0.5),
+            ('answer_hour', 'patient', '11', 0.5),
+            ('answer_hour', 'patient', '12', 0.5),
+            ('answer_hour', 'patient', '13', 0.5),
+            ('answer_hour', 'patient', '14', 0.5),
+            ('answer_hour', 'patient', '15', 0.5),
+            ('answer_hour', 'patient', '16', 0.5),
+            ('answer_hour', 'patient', '17', 0.5),
+            ('answer_hour', 'patient', '18', 0.5),
+            ('answer_hour', 'patient', '19', 0.5),
+            ('answer_hour', 'patient', '20', 0.5),
+            ('answer_hour', 'patient', '21', 0.5),
+            ('answer_hour', 'patient', '22', 0.5),
+            ('answer_hour', 'patient', '23', 0.5),
+            ('answer_all', 'lead', 'all', 0.6),
+            ('answer_hour', 'lead', '0', 0.6),
+            ('answer_hour', 'lead', '1', 0.6),
+            ('answer_hour', 'lead', '2', 0.6),
+            ('answer_hour', 'lead', '3', 0.6),
+            ('answer_hour', 'lead', '4', 0.6),
+            ('answer_hour', 'lead', '5', 0.6),
+            ('answer_hour', 'lead', '6', 0.6),
+            ('answer_hour', 'lead', '7', 0.6),
+            ('answer_hour', 'lead', '8', 0.6),
+            ('answer_hour', 'lead', '9', 0.6),
+            ('answer_hour', 'lead', '10', 0.6),
+            ('answer_hour', 'lead', '11', 0.6),
+            ('answer_hour', 'lead', '12', 0.6),
+            ('answer_hour', 'lead', '13', 0.6),
+            ('answer_hour', 'lead', '14', 0.6),
+            ('answer_hour', 'lead', '15', 0.6),
+            ('answer_hour', 'lead', '16', 0.6),
+            ('answer_hour', 'lead', '17', 0.6),
+            ('answer_hour', 'lead', '18', 0.6),
+            ('answer_hour', 'lead', '19', 0.6),
+            ('answer_hour', 'lead', '20', 0.6),
+            ('answer_hour', 'lead', '21', 0.6),
+            ('answer_hour', 'lead', '22', 0.6),
+            ('answer_hour', 'lead', '23', 0.6),
+            ('willing_satisfaction', 'patient', 'unknown', 0.51),
+            ('willing_satisfaction', 'patient', '0-4', 0.36),
+            ('willing_satisfaction', 'patient', '5-6', 0.465),
+            ('willing_satisfaction', 'patient', '7-8', 0.525),
+            ('willing_satisfaction', 'patient', '9-10', 0.585),
+            ('willing_all', 'patient', 'all', 0.51),
+            ('names_friend', 'patient', 'all', 0.5),
+            ('lead_answer_delay', 'lead', '0-4h', 0.588558),
+            ('lead_answer_delay', 'lead', '4-24h', 0.524346),
+            ('lead_answer_delay', 'lead', '24-72h', 0.377976),
+            ('lead_answer_delay', 'lead', '72h+', 0.188988),
+            ('lead_book', 'lead', 'all', 0.5)
+    ) as seed (measure, cell_group, band, prior)
+)
+
+select
+    cast(measure as varchar) as measure,        -- what is estimated (docs/queue.md)
+    cast(cell_group as varchar) as cell_group,  -- task kind, or patient / lead
+    cast(band as varchar) as band,              -- attempt, local hour, satisfaction band, ...
+    cast(prior as double) as prior              -- today's constant: the estimate with no data
+from priors
