@@ -84,6 +84,26 @@ def add_user(world: World, email: str, role: str, *slugs: str) -> None:
     run(world.env, *args, stdin=PASSWORD + "\n")
 
 
+def _ready(url: str, server: subprocess.Popen[str], attempts: int = 120) -> None:
+    """Wait until Streamlit's own health endpoint answers (its runtime starts after uvicorn
+    logs that it listens; a browser arriving earlier can hang on the first connection)."""
+    from urllib.error import URLError
+    from urllib.request import urlopen
+
+    pause = threading.Event()
+    for _ in range(attempts):
+        if server.poll() is not None:
+            break
+        try:
+            with urlopen(url + "_stcore/health", timeout=2) as answer:  # noqa: S310 (loopback)
+                if answer.status == 200:
+                    return
+        except (URLError, OSError):
+            pass
+        pause.wait(0.5)  # the server's start-up, not the clock under test
+    raise RuntimeError("loopdesk serve never became healthy")
+
+
 @contextmanager
 def serving(world: World, log_name: str) -> Iterator[str]:
     """`loopdesk serve` on a free port; yields its URL (ends with /)."""
@@ -110,7 +130,9 @@ def serving(world: World, log_name: str) -> Iterator[str]:
         # Wait on the server's own log line (an event, not a sleep).
         if not listening.wait(timeout=120) or server.poll() is not None:
             raise RuntimeError(f"loopdesk serve did not start; see {log_path}")
-        yield f"http://127.0.0.1:{port}/"
+        url = f"http://127.0.0.1:{port}/"
+        _ready(url, server)
+        yield url
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -53,6 +53,9 @@ def test_coordinator_logs_referred_then_owner_sees_only_their_practice(served: S
                 r"Next action created: contact a referred lead"))).to_be_visible()
             page.screenshot(path=str(ARTIFACTS / "e2e-2-referred-logged.png"), full_page=True)
             page.get_by_role("button", name="Log out").first.click()
+            # Wait for the logout to land (navigating at once could abort the click's message
+            # and keep the session, whose cookie would then sign the next load back in).
+            expect(page.get_by_role("button", name="Log in")).to_be_visible()
 
             log_in(page, url, "owner@e2e.test")
             expect(page.get_by_role("heading", name=practices[slug])).to_be_visible()
