@@ -64,6 +64,7 @@ bench: setup
 	$(BIN)/python -P bench/pipeline.py
 	$(BIN)/python -P bench/queue.py
 	$(BIN)/python -P bench/metrics.py
+	$(BIN)/python -P bench/console_flow.py
 	$(BIN)/python -P bench/simulate.py
 
 clean:

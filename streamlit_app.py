@@ -5,15 +5,16 @@ from __future__ import annotations
 import streamlit as st
 
 from console.clock import now
-from console.views.identity import pages_for, who_is
-from pages.components import TOKEN_KEY, log_out_now, login_form
+from console.views.identity import pages_for
+from pages.components import cookie_sync, log_out_now, login_form, signed_in
 
 st.set_page_config(page_title="Loopdesk", layout="wide")
 
-# Role and practices are re-read from the store on every rerun (SECURITY 5).
-user = who_is(token=st.session_state.get(TOKEN_KEY), now=now())
+# Role and practices are re-read from the store on every rerun (SECURITY 5); the session
+# comes from this page's token or, after a reload / new tab / deep link, from the cookie.
+user = signed_in(now())
+cookie_sync()
 if user is None:
-    st.session_state.pop(TOKEN_KEY, None)
     # Always call st.navigation, so the pages/ folder is never offered before login.
     st.navigation([st.Page(login_form, title="Log in", url_path="login")]).run()
     st.stop()

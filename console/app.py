@@ -13,6 +13,7 @@ from console.home import make_private
 from console.http import HttpServices, build_routes
 from console.outreach_routes import outreach_routes
 from console.referral_form import referral_routes
+from console.session_cookie import cookie_routes
 from console.settings import get_settings
 
 ENTRY_SCRIPT = Path(__file__).resolve().parent.parent / "streamlit_app.py"
@@ -45,5 +46,5 @@ def create_app(services: HttpServices | None = None) -> App:
     get_settings().signing_key()
     install_log_redaction()
     return App(str(ENTRY_SCRIPT), routes=[*build_routes(services), *referral_routes(),
-                                          *outreach_routes()],
+                                          *outreach_routes(), *cookie_routes()],
                middleware=[Middleware(EdgeMiddleware)])

@@ -17,6 +17,7 @@ from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from console.clock import as_utc
+from console.db import ensure_writer
 from console.models.identity import AuditEvent
 from warehouse.scope import Scope
 
@@ -48,6 +49,8 @@ class Action(StrEnum):
     report_link_created = "report_link_created"
     report_link_revoked = "report_link_revoked"
     time_entry = "time_entry"
+    referral_link_sent = "referral_link_sent"
+    schedule_change = "schedule_change"
 
 
 class Outcome(StrEnum):
@@ -87,8 +90,12 @@ def _lock_chain(session: Session) -> None:
             text("select pg_advisory_xact_lock(:key)"), {"key": _PG_CHAIN_LOCK}
         )
     elif dialect == "sqlite":
+        # A transaction that has only read is swapped for one that holds the writer lock (a
+        # read that another commit overtook cannot be upgraded: "database is locked" at once).
+        # Readers never wait for this: WAL readers do not block on the writer.
+        ensure_writer(session)
         # A write statement (matching no row) takes SQLite's writer lock now, waiting out the
-        # busy timeout, instead of failing later when a read transaction tries to upgrade.
+        # busy timeout, when the caller's transaction holds pending work of its own.
         session.connection().execute(text("update audit_events set seq = seq where 1 = 0"))
 
 

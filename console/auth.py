@@ -23,6 +23,8 @@ MAX_FAILURES_PER_EMAIL = 5
 # A whole office may share one address, so the per-client limit is looser than per account.
 MAX_FAILURES_PER_CLIENT = 20
 LOCKOUT_WINDOW = timedelta(minutes=15)
+# How stale a session's last-seen time may get before a rerun writes it again.
+LAST_SEEN_RESOLUTION = timedelta(seconds=60)
 ANONYMOUS = "anonymous"
 
 
@@ -153,6 +155,9 @@ def start_session(*, session: Session, user: User, now: datetime) -> str:
     settings = get_settings()
     absolute = timedelta(hours=settings.session_absolute_hours)
     session_id = new_token_id()
+    # The writer lock first: the caller's session may hold a read transaction (it refreshed
+    # the user) that another login's commit overtook, which SQLite cannot upgrade.
+    begin_write(session)
     session.add(
         UserSession(
             session_id=session_id,
@@ -169,13 +174,14 @@ def start_session(*, session: Session, user: User, now: datetime) -> str:
     )
 
 
-def _live_session(session: Session, *, token: str, now: datetime) -> UserSession | None:
+def _live_session(session: Session, *, token: str, now: datetime,
+                  fresh: bool = False) -> UserSession | None:
     """The stored session a token names, if the token and the session are both still valid."""
     try:
         claims = decode_token(token, kind=TokenKind.session, now=now)
     except Unauthorised:
         return None
-    row = session.get(UserSession, str(claims["jti"]))
+    row = session.get(UserSession, str(claims["jti"]), populate_existing=fresh)
     if row is None or row.ended_at is not None or str(row.user_id) != claims["sub"]:
         return None
     idle = timedelta(minutes=get_settings().session_idle_minutes)
@@ -185,12 +191,26 @@ def _live_session(session: Session, *, token: str, now: datetime) -> UserSession
 
 
 def resolve_session(*, session: Session, token: str, now: datetime) -> CurrentUser | None:
-    """The user behind a session token, re-read from the store, or None; touches last-seen."""
-    # Every rerun writes last-seen: hold the writer lock from the start, because on SQLite a
-    # read transaction that another rerun's commit overtook cannot be upgraded to a write.
-    begin_write(session)
+    """The user behind a session token, re-read from the store, or None; touches last-seen.
+
+    Every rerun resolves the session, so the last-seen write (the idle clock) is skipped while
+    it is under LAST_SEEN_RESOLUTION old: a click then costs a read, not a turn at SQLite's
+    single writer. The session, the account and its access are still read on every call.
+    """
     row = _live_session(session, token=token, now=now)
     if row is None:
+        session.rollback()
+        return None
+    user = current_user(session=session, user_id=row.user_id)
+    if user is not None and now - as_utc(row.last_seen_at) < LAST_SEEN_RESOLUTION:
+        session.rollback()  # end the read transaction; nothing to write
+        return user
+    # A write: hold the writer lock from the start, because on SQLite a read transaction that
+    # another rerun's commit overtook cannot be upgraded to a write; read the row again in it.
+    begin_write(session)
+    row = _live_session(session, token=token, now=now, fresh=True)
+    if row is None:
+        session.rollback()
         return None
     user = current_user(session=session, user_id=row.user_id)
     if user is None:
@@ -205,6 +225,7 @@ def resolve_session(*, session: Session, token: str, now: datetime) -> CurrentUs
 
 def end_session(*, session: Session, token: str, now: datetime) -> None:
     """Log out: the session can no longer be resolved (audited)."""
+    begin_write(session)
     row = _live_session(session, token=token, now=now)
     if row is None:
         return

@@ -3,22 +3,43 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
 
+from console.errors import UserError
 from console.home import make_private
 from console.settings import get_settings
+
+
+class StoreBusy(UserError):
+    """The store stayed busy through every retry (shown to the user as a one-line message)."""
+
+    def __init__(self) -> None:
+        super().__init__("the console is very busy right now; please try again in a moment")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Execution option that asks the SQLite `begin` hook for a writer lock up front.
 IMMEDIATE = "loopdesk_immediate"
+# Connection-info flag: the open SQLite transaction holds the writer lock (BEGIN IMMEDIATE, or
+# a write statement already ran in it).
+_WRITER = "loopdesk_writer"
+_WRITE_VERBS = ("insert", "update", "delete", "replace")
+# Whole-operation retries after a lock conflict the busy timeout cannot wait out (a read
+# transaction overtaken by another commit cannot become a writer; PostgreSQL deadlock or
+# serialisation failures), with a short jittered back-off between attempts.
+RETRY_ATTEMPTS = 10
+RETRY_BACKOFF_S = 0.05
+T = TypeVar("T")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -63,6 +84,14 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Connection) -> None:
         immediate = connection.get_execution_options().get(IMMEDIATE, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        connection.info[_WRITER] = bool(immediate)
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _after_execute(connection: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+        # A write statement that succeeded means this transaction now holds the writer lock.
+        if not connection.info.get(_WRITER) and statement.lstrip()[:7].lower().startswith(
+                _WRITE_VERBS):
+            connection.info[_WRITER] = True
 
 
 @functools.lru_cache(maxsize=8)
@@ -132,6 +161,62 @@ def begin_write(session: Session) -> None:
     if session.in_transaction():
         session.commit()
     session.connection(execution_options={IMMEDIATE: True})
+
+
+def holds_writer(session: Session) -> bool:
+    """Whether the session's open transaction already holds the writer lock (always true off
+    SQLite, where row locks and the database's own concurrency control do this job)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return True
+    if not session.in_transaction():
+        return False
+    return bool(session.connection().info.get(_WRITER, False))
+
+
+def ensure_writer(session: Session) -> None:
+    """Make sure the session may write without upgrading a read transaction (SQLite).
+
+    A transaction that has only read (nothing pending, nothing written) is ended and a
+    `BEGIN IMMEDIATE` taken instead, so the first write cannot fail on a snapshot another
+    commit overtook. A transaction that holds pending work is left alone (committing it early
+    would break the caller's atomicity); a conflict there is for `retrying` to absorb.
+    """
+    if holds_writer(session):
+        return
+    if session.new or session.dirty or session.deleted:
+        return
+    begin_write(session)
+
+
+def is_lock_conflict(error: BaseException) -> bool:
+    """Whether a database error is a transient lock conflict worth retrying the operation."""
+    if not isinstance(error, OperationalError | DBAPIError):
+        return False
+    text_of = str(getattr(error, "orig", error)).lower()
+    return any(marker in text_of for marker in (
+        "database is locked", "database table is locked", "sqlite_busy", "deadlock detected",
+        "could not serialize access", "lock timeout"))
+
+
+def retrying(session: Session | None, operation: Callable[[], T]) -> T:
+    """Run a whole unit of work, rolling back and running it again on a lock conflict.
+
+    Every write path commits as one transaction, so a rolled-back attempt left nothing behind
+    and running it again is safe (claims and dispositions are also fenced by claim version).
+    After `RETRY_ATTEMPTS` the last error is raised as `StoreBusy`, a user-facing message.
+    """
+    for attempt in range(1, RETRY_ATTEMPTS + 1):
+        try:
+            return operation()
+        except DBAPIError as error:
+            if not is_lock_conflict(error):
+                raise
+            if session is not None:
+                session.rollback()
+            if attempt == RETRY_ATTEMPTS:
+                raise StoreBusy() from error
+            time.sleep(random.uniform(0.5, 1.5) * RETRY_BACKOFF_S * attempt)
+    raise AssertionError("unreachable")
 
 
 def is_postgres(session: Session) -> bool:

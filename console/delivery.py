@@ -38,7 +38,7 @@ def unsubscribe_url(*, delivery_key: str, now: datetime) -> str:
     """`{public_base_url}/u/{token}`: a signed, expiring unsubscribe token for this message."""
     token = issue_token(kind=TokenKind.unsubscribe, subject=f"message:{delivery_key}", now=now,
                         lifetime=UNSUBSCRIBE_LIFETIME)
-    return f"{get_settings().public_base_url.rstrip('/')}/u/{token}"
+    return f"{get_settings().link_base_url()}/u/{token}"
 
 
 def new_email_identity(*, now: datetime) -> EmailIdentity:

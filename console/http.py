@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from console import clock
@@ -68,6 +68,26 @@ def bearer_token(request: Request) -> str | None:
     return token or None
 
 
+def wants_html(request: Request) -> bool:
+    """A browser opening the link (it asks for text/html first); programs get JSON."""
+    accept = request.headers.get("accept", "").lower()
+    first = accept.split(",", 1)[0].strip()
+    return first.startswith(("text/html", "application/xhtml+xml"))
+
+
+def _html_report(deps: HttpServices, payload: dict[str, Any]) -> HTMLResponse:
+    """The report as a read-only page, with the practice by name."""
+    from console.models.practice import PracticeSettings
+    from console.report_html import CSP, render_report_html
+
+    slug = str(payload.get("practice_slug", ""))
+    with deps.sessions() as session:
+        practice = session.get(PracticeSettings, slug)
+    name = practice.name if practice is not None else "Your practice"
+    headers = {**_PRIVATE_HEADERS, "Content-Security-Policy": CSP}
+    return HTMLResponse(render_report_html(payload, practice_name=name), headers=headers)
+
+
 def _unauthorised() -> JSONResponse:
     """The one answer for every bad or missing token."""
     headers = {**_PRIVATE_HEADERS, "WWW-Authenticate": "Bearer"}
@@ -85,7 +105,7 @@ def build_routes(services: HttpServices | None = None) -> list[BaseRoute]:
         payload = check_health(engine_factory=deps.engine, warehouse_probe=deps.warehouse_probe)
         return JSONResponse(payload, headers={"Cache-Control": "no-store"})
 
-    def report(request: Request) -> JSONResponse:
+    def report(request: Request) -> Response:
         token = bearer_token(request)
         deps = resolved()
         source = client_key(request, "report")
@@ -107,6 +127,8 @@ def build_routes(services: HttpServices | None = None) -> list[BaseRoute]:
             return JSONResponse(
                 {"error": "report unavailable"}, status_code=503, headers=_PRIVATE_HEADERS
             )
+        if wants_html(request):
+            return _html_report(deps, payload)
         return JSONResponse(payload, headers=_PRIVATE_HEADERS)
 
     # Sync handlers: Starlette runs them in its thread pool, so blocking DB calls are fine.

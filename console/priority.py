@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # polars is imported where the vectorised scores are computed: claiming,
     import polars as pl  # logging and the queue read precomputed rank keys, and start faster
 
+from console.wording import ago, countdown_text
+
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 LN2 = math.log(2.0)
 
@@ -272,13 +274,6 @@ def fair_share(*, logged_minutes: float, contracted_hours: float, week_fraction:
     return Share(factor=factor, behind_hours=behind)
 
 
-def _ago(delta: timedelta) -> str:
-    hours = delta.total_seconds() / 3600
-    if abs(hours) < 48:
-        return f"{round(abs(hours))} h"
-    return f"{round(abs(hours) / 24)} days"
-
-
 def explain(
     *,
     kind: str,
@@ -299,10 +294,10 @@ def explain(
         "contact_lead": "lead referred",
         "close_loop": "lead outcome known",
     }.get(kind, "results visible")
-    what = f"{category} " if category else ""
+    what = f"{category.replace('_', ' ')} " if category else ""
     left = sla_deadline - now
-    sla = f"SLA in {_ago(left)}" if left > timedelta(0) else f"SLA breached {_ago(left)} ago"
-    reasons = [f"{origin} {_ago(now - decay_from)} ago", f"${case_value:,.0f} {what}case", sla]
+    sla = f"SLA {countdown_text(left)}"
+    reasons = [f"{origin} {ago(now - decay_from)}", f"${case_value:,.0f} {what}case", sla]
     if attempt > 1:
         reasons.append(f"attempt {attempt}")
     if abs(share.behind_hours) >= 0.5:

@@ -219,6 +219,54 @@ def _lease_first_free(
     return session.execute(statement, params).first()
 
 
+def claim_task(*, session: Session, user: User, task_id: int, now: datetime) -> Task:
+    """Lease one chosen task (a list's "Call now"), if the user may work it and the gate lets
+    the call through now; audited like a queue claim; commits. UserError says why not."""
+    from console.gate import Person, check_gate
+    from console.models.practice import PracticeSettings
+
+    task = session.get(Task, task_id, populate_existing=True)
+    scope = user_scope(session=session, user=user)
+    if task is None or not scope.allows(task.practice_slug):
+        raise UserError("that task is not in your practices")
+    if task.status == TaskStatus.claimed and task.claimed_by == user.user_id:
+        return task
+    if task.status != TaskStatus.open:
+        raise UserError("someone else is working that task" if task.status == TaskStatus.claimed
+                        else "that task is already closed")
+    if task.escalated and not _may_see_escalated(user):
+        raise UserError("that task went to a manager")
+    if task.due_at > now or (task.snoozed_until is not None and task.snoozed_until > now):
+        raise UserError("that task is not due yet")
+    practice = session.get(PracticeSettings, task.practice_slug)
+    if practice is None:
+        raise UserError("that practice has no settings")
+    gate = check_gate(session=session, practice=practice, channel="call", now=now,
+                      person=Person(practice_slug=task.practice_slug,
+                                    subject_type=task.subject_type, subject_id=task.subject_id,
+                                    consented=task.consent_call,
+                                    do_not_contact=task.do_not_contact))
+    if not gate.ok:
+        raise UserError(f"cannot call now: {gate.reason}")
+    version = task.claim_version
+    begin_write(session)
+    params: dict[str, Any] = {"now": now, "until": now + _lease(), "user_id": user.user_id,
+                              "id0": task_id, "v0": version}
+    for i in range(1, CLAIM_BATCH):
+        params[f"id{i}"], params[f"v{i}"] = -1, -1
+    statement = _lease_statement(escalated=_may_see_escalated(user),
+                                 postgres=is_postgres(session))
+    row = session.execute(statement, params).first()
+    if row is None:
+        session.rollback()
+        raise UserError("someone else took that task a moment ago")
+    audit.record(session=session, actor=actor_ref(user.user_id), action=Action.claim,
+                 practice_slug=row.practice_slug, object_ref=f"task:{row.task_id}",
+                 outcome=Outcome.success, now=now)
+    session.commit()
+    return Task(**row._asdict())
+
+
 def claim_next(*, session: Session, user: User, now: datetime) -> Task | None:
     """Atomically lease the best task the user may call now (audited), or None; commits.
 

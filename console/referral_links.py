@@ -51,7 +51,7 @@ def code_text(code: ReferralCode) -> str:
 
 def referral_url(code: ReferralCode) -> str:
     """The public link `{public_base_url}/r/{code}`."""
-    return f"{get_settings().public_base_url.rstrip('/')}/r/{code_text(code)}"
+    return f"{get_settings().link_base_url()}/r/{code_text(code)}"
 
 
 def referral_code_for(

@@ -66,7 +66,7 @@ def create_report_link(
         lifetime=timedelta(days=days), jti=jti, extra_claims={"practice": practice_slug},
     )
     session.commit()
-    base = get_settings().public_base_url.rstrip("/")
+    base = get_settings().link_base_url()
     url = f"{base}{REPORT_PATH}?{urlencode({'token': token})}"
     return IssuedLink(
         jti=jti, practice_slug=practice_slug, token=token, url=url, expires_at=expires_at

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 MIN_SECRET_BYTES = 32
 ENV_PREFIX = "LOOPDESK_"
+DEFAULT_BASE_URL = "http://127.0.0.1:8501"
 
 
 class InsecureSecretError(RuntimeError):
@@ -70,7 +71,9 @@ class Settings(BaseModel):
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     session_absolute_hours: int = Field(default=12, ge=1, le=24 * 30)
     lease_minutes: int = Field(default=15, ge=1, le=24 * 60)
-    public_base_url: str = "http://127.0.0.1:8501"
+    # Where emitted links point (report links, referral links). Unset: the address a running
+    # `loopdesk serve` recorded under home, else http://127.0.0.1:8501.
+    public_base_url: str | None = None
     opendental_password: SecretStr | None = Field(
         default=None, description="Open Dental database password when the URL carries none"
     )
@@ -139,6 +142,23 @@ class Settings(BaseModel):
     def warehouse_dir(self) -> Path:
         """Where the pipeline writes the raw store and published snapshots."""
         return self.resolved_home / "warehouse"
+
+    @property
+    def serve_address_file(self) -> Path:
+        """Where `loopdesk serve` records the address it listens on (for links)."""
+        return self.resolved_home / "serve-address"
+
+    def link_base_url(self) -> str:
+        """The base of every emitted link: LOOPDESK_PUBLIC_BASE_URL, else the address the
+        running `serve` listens on, else the default console address."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        try:
+            recorded = self.serve_address_file.read_text().strip()
+        except OSError:
+            recorded = ""
+        return recorded.rstrip("/") if recorded.startswith(("http://", "https://")) \
+            else DEFAULT_BASE_URL
 
     def signing_key(self) -> bytes:
         """The token secret: from settings, else generated once into a 0600 file under home."""

@@ -37,6 +37,8 @@ class TokenKind(StrEnum):
     referral = "referral"
     unsubscribe = "unsubscribe"
     reply = "reply"
+    # A one-minute code the console page trades for its HttpOnly session cookie.
+    handoff = "handoff"
 
 
 # A distinct audience per kind as well as `typ`, so a kind mix-up fails two independent checks.
@@ -45,6 +47,7 @@ AUDIENCES: Mapping[TokenKind, str] = {
     TokenKind.report: "loopdesk:report",
     TokenKind.referral: "loopdesk:referral",
     TokenKind.unsubscribe: "loopdesk:unsubscribe",
+    TokenKind.handoff: "loopdesk:handoff",
 }
 # Reply tokens: `r-<key>-<mac>` in lower case only, because mail systems may fold the case of
 # a local part. `key` is a message's random delivery key, `mac` an HMAC over kind and key.

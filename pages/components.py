@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -12,12 +14,58 @@ from console.access import CurrentUser
 from console.clock import now
 from console.edge import login_client
 from console.errors import UserError
+from console.session_cookie import COOKIE_NAME, handoff_code, safe_for_page
 from console.views.data import NoData, rate_text
-from console.views.identity import log_in, log_out, pages_for, who_is
+from console.views.identity import QUEUE, log_in, log_out, pages_for, store, who_is
+from console.views.lists import ListLine, call_now
 
 TOKEN_KEY = "session_token"  # noqa: S105 (a session_state key)
 FLASH_KEY = "flash"
+HANDOFF_KEY = "cookie_handoff"
+CLEAR_COOKIE_KEY = "cookie_clear"
+# The only script the console ever puts in a page: a same-origin POST to one of the app's own
+# cookie routes. The path is one of two constants; the code is a signed token checked against
+# the token alphabet (console.session_cookie.safe_for_page) and JSON-quoted.
+_COOKIE_PATHS = {"set": "/auth/session", "clear": "/auth/logout"}
+_COOKIE_SCRIPT = (
+    "<script>fetch({path}, {{method: 'POST', credentials: 'same-origin', "
+    "headers: {{'Content-Type': 'application/json'}}, body: JSON.stringify({{code: {code}}})}})"
+    ";</script>"
+)
 T = TypeVar("T")
+
+
+def signed_in(now_: datetime) -> CurrentUser | None:
+    """The user of this browser session: the page's own token, else the session cookie (a
+    reload, a new tab or a deep link), resolved in the store either way."""
+    token = st.session_state.get(TOKEN_KEY)
+    user = who_is(token=token, now=now_)
+    if user is not None:
+        return user
+    cookie = st.context.cookies.get(COOKIE_NAME)
+    if cookie and cookie != token:
+        user = who_is(token=cookie, now=now_)
+        if user is not None:
+            st.session_state[TOKEN_KEY] = cookie
+            return user
+    st.session_state.pop(TOKEN_KEY, None)
+    return None
+
+
+def cookie_sync() -> None:
+    """Ask the browser to trade a fresh login's handoff code for the cookie, or to clear the
+    cookie after a logout (the app's own HTTP routes set and clear it)."""
+    code = st.session_state.pop(HANDOFF_KEY, None)
+    if isinstance(code, str) and safe_for_page(code):
+        _cookie_call("set", code)
+    if st.session_state.pop(CLEAR_COOKIE_KEY, False):
+        _cookie_call("clear", "")
+
+
+def _cookie_call(action: str, code: str) -> None:
+    script = _COOKIE_SCRIPT.format(path=json.dumps(_COOKIE_PATHS[action]),
+                                   code=json.dumps(code))
+    st.html(script, width="content", unsafe_allow_javascript=True)
 
 
 def current_user(page_file: str) -> CurrentUser:
@@ -55,6 +103,7 @@ def login_form() -> None:
             st.error(str(error))
             return
         st.session_state[TOKEN_KEY] = token
+        st.session_state[HANDOFF_KEY] = handoff_code(session_token=token, now=now())
         st.rerun()
 
 
@@ -63,6 +112,7 @@ def log_out_now() -> None:
     token = st.session_state.pop(TOKEN_KEY, None)
     if token:
         log_out(token=token, now=now())
+    st.session_state[CLEAR_COOKIE_KEY] = True
 
 
 def flash(kind: str, message: str) -> None:
@@ -103,6 +153,59 @@ def table(rows: list[dict[str, Any]], *, empty: str) -> None:
 def rate(value: float | None) -> str:
     """A rate for display: a percentage, or "—" when undefined."""
     return rate_text(value)
+
+
+def filtered(lines: list[ListLine], *, key: str, status_label: str = "Show") -> list[ListLine]:
+    """The practice and open/closed filters above a list; the lines they keep (open first)."""
+    practices = sorted({line.practice_name for line in lines})
+    left, right = st.columns(2)
+    practice = left.selectbox("Practice", ["All practices", *practices], key=f"{key}_practice")
+    show = right.selectbox(status_label, ["Open first, then the rest", "Open only",
+                                          "Closed only"], key=f"{key}_show")
+    kept = [line for line in lines if practice == "All practices"
+            or line.practice_name == practice]
+    if show == "Open only":
+        kept = [line for line in kept if line.is_open]
+    elif show == "Closed only":
+        kept = [line for line in kept if not line.is_open]
+    return kept
+
+
+def act_on(lines: list[ListLine], *, key: str, picker: str, action: str, empty: str) -> None:
+    """Pick an open row and claim its task; My queue then shows its card."""
+    # Label → task; a repeated label (same name, practice and status) gets a number.
+    actionable: dict[str, int] = {}
+    for line in lines:
+        if line.task_id is None:
+            continue
+        label, n = line.label, 1
+        while label in actionable:
+            n += 1
+            label = f"{line.label} ({n})"
+        actionable[label] = line.task_id
+    if not actionable:
+        st.caption(empty)
+        return
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    chosen = left.selectbox(picker, list(actionable), key=f"{key}_pick")
+    if right.button(action, type="primary", key=f"{key}_act") and chosen in actionable:
+        user = current_user_any()
+        try:
+            with store() as session:
+                call_now(session=session, user=user, task_id=actionable[chosen], now=now())
+        except UserError as error:
+            st.error(str(error))
+            return
+        st.switch_page(QUEUE.path)
+
+
+def current_user_any() -> CurrentUser:
+    """The signed-in user (the page itself already checked it may open it)."""
+    user = who_is(token=st.session_state.get(TOKEN_KEY), now=now())
+    if user is None:
+        st.stop()
+    assert user is not None
+    return user
 
 
 def report_month_picker(slug: str, *, key: str) -> Any:

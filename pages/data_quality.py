@@ -15,15 +15,27 @@ user = current_user(__file__)
 st.title("Data quality")
 with store() as db:
     view = guarded(lambda: data_quality_view(session=db, user=user, now=now()))
+names: dict[str, str] = view["names"]
+
+
+def _practice(slug: str | None) -> str:
+    return names.get(slug, "a practice not yet set up") if slug else "(agency)"
+
+
+def _status(value: str | None) -> str:
+    return value.replace("_", " ") if value else "—"
+
+
 st.subheader("Paused feeds")
-table([{"practice": f["practice_slug"] or "(agency)", "file": f["file"],
-        "status": f["feed_status"], "message": f["feed_message"]} for f in view["paused"]],
+table([{"practice": _practice(f["practice_slug"]), "file": f["file"],
+        "status": _status(f["feed_status"]), "message": f["feed_message"] or "—"}
+       for f in view["paused"]],
       empty="Every feed is loading normally.")
 st.subheader("Feeds")
-table([{"practice": f["practice_slug"] or "(agency)", "file": f["file"],
+table([{"practice": _practice(f["practice_slug"]), "file": f["file"],
         "quarantined (last run)": f["quarantined_rows"],
         "quarantined (all runs)": f["quarantined_rows_all_runs"],
-        "status": f["feed_status"]} for f in view["feeds"]], empty="No feeds yet.")
+        "status": _status(f["feed_status"])} for f in view["feeds"]], empty="No feeds yet.")
 st.subheader("Undeliverable addresses")
 st.caption("Emails bounced or refused for good, per practice: nothing more is sent to those "
            "addresses; the patient's next ask uses another consented channel or a call.")
@@ -40,6 +52,6 @@ if undeliverable:
 table(undeliverable, empty="No undeliverable addresses.")
 st.subheader("Quarantined rows")
 st.caption("Nothing is dropped: each bad row is kept here with the exact reason.")
-table([{"practice": r["practice_slug"] or "(agency)", "file": r["file"], "line": r["line"],
+table([{"practice": _practice(r["practice_slug"]), "file": r["file"], "line": r["line"],
         "column": r["column_name"], "reason": r["reason"]} for r in view["rows"]],
       empty="No quarantined rows.")

@@ -1,4 +1,4 @@
-"""Leads: the referred friends of the coordinator's practices, newest first."""
+"""Leads: the referred friends of the coordinator's practices, ones still to call first."""
 
 from __future__ import annotations
 
@@ -7,11 +7,15 @@ import streamlit as st
 from console.clock import now
 from console.views.identity import store
 from console.views.lists import LIST_DAYS, leads_list
-from pages.components import current_user, guarded, table
+from pages.components import act_on, current_user, filtered, guarded, table
 
 user = current_user(__file__)
 st.title("Leads")
-st.caption(f"Referred in the last {LIST_DAYS} days at your practices.")
+st.caption(f"Referred in the last {LIST_DAYS} days at your practices; leads still to call "
+           "first.")
 with store() as db:
-    rows = guarded(lambda: leads_list(session=db, user=user, now=now()))
-table(rows, empty="No leads in this period.")
+    lines = guarded(lambda: leads_list(session=db, user=user, now=now()))
+shown = filtered(lines, key="leads")
+act_on(shown, key="leads", picker="Lead to call", action="Call now",
+       empty="No lead waits for a call in this view.")
+table([line.cells for line in shown], empty="No leads in this view.")

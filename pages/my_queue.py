@@ -18,10 +18,12 @@ from console.views.work import (
     held_task,
     log_outcome,
     put_back,
+    send_referral_link,
     set_aside,
     take_next,
     task_card,
 )
+from console.wording import kind_label, outcome_label, outcome_sentence
 from pages.components import current_user, flash, guarded, show_flash, table
 
 SNOOZE_CHOICES = {"1 hour": 1, "3 hours": 3, "tomorrow (24 h)": 24}
@@ -53,7 +55,10 @@ def _callback_at(card: TaskCard) -> datetime | None:
 
 def _log(card: TaskCard) -> None:
     user = current_user(__file__)
-    disposition = st.session_state[_key(card, "disposition")]
+    disposition = st.session_state.get(_key(card, "disposition"))
+    if not disposition:
+        flash("error", "Choose the outcome first.")
+        return
     lead = None
     if disposition == "referred":
         lead = LeadInput(
@@ -77,9 +82,9 @@ def _log(card: TaskCard) -> None:
     except UserError as error:
         flash("error", str(error))
         return
-    message = f"Logged {disposition.replace('_', ' ')} on task {card.task_id}."
+    message = f"Logged: {outcome_sentence(disposition, card.first_name)}."
     if follow is not None:
-        message += f" Next action: {follow.kind} task {follow.task_id} created."
+        message += f" Next action created: {kind_label(follow.kind).lower()}."
     if result.thank_you_message_id is not None:
         message += " Thank-you message queued."
     elif thank_you:
@@ -95,7 +100,7 @@ def _release(card: TaskCard) -> None:
     except UserError as error:
         flash("error", str(error))
         return
-    flash("success", f"Task {card.task_id} is back in the queue.")
+    flash("success", f"The call to {card.person_name} is back in the queue.")
 
 
 def _snooze(card: TaskCard) -> None:
@@ -109,39 +114,78 @@ def _snooze(card: TaskCard) -> None:
     except UserError as error:
         flash("error", str(error))
         return
-    flash("success", f"Task {card.task_id} snoozed for {hours} h.")
+    flash("success", f"The call to {card.person_name} is snoozed for {hours} h.")
+
+
+def _send_link(card: TaskCard, channel: str) -> None:
+    try:
+        with store() as session:
+            queued = send_referral_link(session=session, user=current_user(__file__),
+                                        task_id=card.task_id, channel=channel, now=now())
+    except UserError as error:
+        flash("error", str(error))
+        return
+    how = "text" if channel == "sms" else "email"
+    flash("success", f"Referral link queued by {how} for {card.first_name} (sent within "
+                     "calling hours)." if queued else
+                     f"The referral link was already queued by {how} for {card.first_name}.")
 
 
 def _card(card: TaskCard) -> None:
-    st.subheader(f"{card.kind.replace('_', ' ').title()} · task {card.task_id}")
-    left, middle, right = st.columns(3)
-    left.metric("Calling", card.person_name)
-    middle.metric("Practice", card.practice_name)
-    right.metric("SLA", card.sla)
-    st.text(f"Practice local time: {card.practice_local_time}")
-    if card.treatment:
-        st.text(f"Treatment: {card.treatment}")
-    if card.results_visible:
-        st.text(f"Results visible: {card.results_visible}")
-    if card.lead_outcome:
-        st.text(f"Lead outcome: {card.lead_outcome}")
-    consent = ", ".join(ch for ch in ("call", "text", "email") if card.consent.get(ch)) or "none"
-    st.text(f"Consent: {consent}" + (" · DO NOT CONTACT" if card.consent["do_not_contact"]
-                                      else ""))
+    """Who to call and the number to dial, their time, the SLA: the top of the card."""
+    st.subheader(f"{card.kind_label} · {card.practice_name}")
+    who, when, sla = st.columns(3)
+    with who:
+        st.metric("Calling", card.person_name)
+        if card.phone_text and card.phone_link:
+            st.link_button(f"Call {card.phone_text}", card.phone_link, type="primary",
+                           icon=":material/call:")
+            st.caption(f"{card.phone_label.capitalize()} · consented: {_consented(card)}")
+        else:
+            st.warning("No phone number on file for this person.")
+    with when:
+        st.metric("Their local time", card.person_local_time)
+        st.caption(card.window_closes.capitalize())
+    sla.metric("SLA", card.sla)
+    if card.consent["do_not_contact"]:
+        st.error("Do not contact: log the call only if they called you.")
+
+
+def _consented(card: TaskCard) -> str:
+    names = {"call": "call", "text": "text", "email": "email"}
+    return ", ".join(label for channel, label in names.items() if card.consent.get(channel)) \
+        or "none"
+
+
+def _details(card: TaskCard) -> None:
+    """Why it is first, what to say, the treatment and previous touches (below the form)."""
     st.text("Why first: " + " · ".join(card.why))
     with st.expander("What to say", expanded=True):
         st.text(card.script)
-    with st.expander(f"Previous touches ({len(card.touches)})"):
+    facts = []
+    if card.treatment:
+        facts.append(f"Treatment: {card.treatment}"
+                     + (f" ({card.case_value} case)" if card.case_value else ""))
+    if card.results_visible:
+        facts.append(f"Results visible: {card.results_visible}")
+    if card.lead_outcome:
+        facts.append(f"Lead outcome: {card.lead_outcome}")
+    facts.append(f"Practice local time: {card.practice_local_time}")
+    for fact in facts:
+        st.text(fact)
+    with st.expander(f"Last touches ({len(card.touches)})", expanded=bool(card.touches)):
         table(card.touches, empty="No previous touches.")
 
 
 def _form(card: TaskCard) -> None:
-    disposition = st.selectbox(
-        "Outcome", card.dispositions, key=_key(card, "disposition"),
-        format_func=lambda value: value.replace("_", " "))
-    st.number_input("Minutes spent", min_value=0.0, max_value=600.0, value=5.0, step=1.0,
-                    key=_key(card, "minutes"))
-    st.text_area("Notes", key=_key(card, "notes"), max_chars=2000)
+    left, right = st.columns([3, 2])
+    with left:
+        disposition = st.selectbox(
+            "Outcome", card.dispositions, key=_key(card, "disposition"), index=None,
+            placeholder="Choose what happened (type to search)", format_func=outcome_label)
+    with right:
+        st.number_input("Minutes spent", min_value=0.0, max_value=600.0, value=5.0, step=1.0,
+                        key=_key(card, "minutes"))
     if disposition == "referred":
         st.caption("The referred friend (a name and a phone or an email)")
         first, last = st.columns(2)
@@ -162,7 +206,27 @@ def _form(card: TaskCard) -> None:
         day, at = st.columns(2)
         day.date_input("Call back on (practice time)", value=tomorrow, key=_key(card, "cb_day"))
         at.time_input("at", value=time(10, 0), key=_key(card, "cb_time"))
-    st.button("Log outcome", type="primary", on_click=_log, args=(card,))
+    st.text_input("Notes (optional)", key=_key(card, "notes"), max_chars=2000)
+    st.button("Log outcome", type="primary", on_click=_log, args=(card,),
+              disabled=disposition is None,
+              help=None if disposition else "Choose the outcome first")
+    if card.kind in ("ask", "follow_up"):
+        _link_actions(card)
+
+
+def _link_actions(card: TaskCard) -> None:
+    """Send the personal referral link by text or email, as the person consented."""
+    if not card.link_channels:
+        st.caption("No text or email consent: a referral link cannot be sent.")
+        return
+    labels = {"sms": "Text the referral link", "email": "Email the referral link"}
+    columns = st.columns(len(card.link_channels) + 1)
+    for column, channel in zip(columns, card.link_channels, strict=False):
+        column.button(labels[channel], on_click=_send_link, args=(card, channel),
+                      key=_key(card, f"link_{channel}"), icon=":material/send:")
+
+
+def _put_aside(card: TaskCard) -> None:
     snooze_col, release_col = st.columns(2)
     with snooze_col:
         st.selectbox("Snooze for", list(SNOOZE_CHOICES), key=_key(card, "snooze_for"))
@@ -208,11 +272,19 @@ def _other_work(practices: dict[str, str]) -> None:
 def _preview(preview: QueuePreview) -> None:
     """The next callable task and why it is first, then the queue ahead (no patient data)."""
     first = preview.next_up
+    opening = preview.next_opening
+    reason = None
     if first is None:
         waiting = preview.waiting_for_hours
-        st.info(f"Nothing to call right now — {waiting} task{'s' if waiting != 1 else ''} "
-                f"wait for calling hours." if waiting else
-                "Nothing to call right now — no task in your practices is due.")
+        if opening is not None:
+            reason = (f"Nothing to call right now: {opening.sentence}. {waiting} "
+                      f"task{'s' if waiting != 1 else ''} wait for calling hours.")
+            st.info(reason)
+            table([{"calling opens": f"{o.opens_local} in {o.zone_name}", "when": o.opens_in,
+                    "tasks waiting": o.tasks} for o in preview.openings], empty="")
+        else:
+            reason = "Nothing to call right now — no task in your practices is due."
+            st.info(reason)
     else:
         st.subheader("Next up")
         left, middle, right = st.columns(3)
@@ -220,7 +292,8 @@ def _preview(preview: QueuePreview) -> None:
         middle.metric("Task", first.kind)
         right.metric("SLA", first.sla)
         st.text("Why it is first: " + first.why)
-    st.button("Next task", type="primary", on_click=_take)
+    st.button("Next task", type="primary", on_click=_take, disabled=first is None,
+              help=reason)
     st.caption(f"{preview.open_tasks} open tasks in your practices.")
     table([{"practice": line.practice_name, "task": line.kind, "why": line.why,
             "SLA": line.sla, "callable": line.when} for line in preview.lines],
@@ -244,8 +317,10 @@ else:
     with store() as db:
         current = guarded(lambda: task_card(session=db, user=user, task_id=held_id, now=moment))
     _card(current)
-    st.divider()
     _form(current)
+    st.divider()
+    _details(current)
+    _put_aside(current)
 st.divider()
 with store() as db:
     mine = time_practices(session=db, user=user)

@@ -17,14 +17,27 @@ user = current_user(__file__)
 st.title("Users")
 with store() as db:
     rows = guarded(lambda: user_rows(session=db, user=user))
-    slugs = [p.practice_slug for p in clients(session=db, user=user)]
-table(rows, empty="No users.")
+    names = {p.practice_slug: p.name for p in clients(session=db, user=user)}
+slugs = list(names)
+
+
+def _role(value: str) -> str:
+    return value.replace("_", " ")
+
+
+def _practice(slug: str) -> str:
+    return names.get(slug, "a practice no longer in the store")
+
+
+table([{"email": r["email"], "role": _role(r["role"]),
+        "practices": ", ".join(_practice(s) for s in r["practices"].split(", ") if s) or "—",
+        "active": "yes" if r["active"] else "no"} for r in rows], empty="No users.")
 
 st.subheader("Add a user")
 with st.form("add-user", clear_on_submit=True):
     email = st.text_input("Email")
-    role = st.selectbox("Role", ROLES)
-    practices = st.multiselect("Practices", slugs)
+    role = st.selectbox("Role", ROLES, format_func=_role)
+    practices = st.multiselect("Practices", slugs, format_func=_practice)
     password = st.text_input("Initial password (12+ characters)", type="password")
     added = st.form_submit_button("Add user", type="primary")
 if added:
@@ -35,7 +48,7 @@ if added:
     except UserError as error:
         st.error(str(error))
     else:
-        st.success(f"Added user {new_id}.")
+        st.success(f"Added {email.strip().lower()}." if new_id else "Added.")
 
 if rows:
     st.subheader("Change a user")
@@ -44,9 +57,10 @@ if rows:
     current = by_id[chosen]
     with st.form(f"change-{chosen}"):
         new_role = st.selectbox("Role", ROLES, index=ROLES.index(current["role"])
-                                if current["role"] in ROLES else 0)
+                                if current["role"] in ROLES else 0, format_func=_role)
         assigned = [s for s in current["practices"].split(", ") if s in slugs]
-        new_practices = st.multiselect("Practices", slugs, default=assigned)
+        new_practices = st.multiselect("Practices", slugs, default=assigned,
+                                       format_func=_practice)
         changed = st.form_submit_button("Save changes")
     if changed:
         try:

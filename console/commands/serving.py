@@ -26,8 +26,14 @@ def run_server(*, host: str, port: int) -> None:
     from console.db import get_engine, init_db
     from console.settings import get_settings
 
-    get_settings().signing_key()  # refuses a short secret before anything listens
+    settings = get_settings()
+    settings.signing_key()  # refuses a short secret before anything listens
     init_db(get_engine())
+    # Links (report links, referral links) point at this server unless configured otherwise.
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 (a comparison)
+    address = settings.serve_address_file
+    address.parent.mkdir(parents=True, exist_ok=True)
+    address.write_text(f"http://{shown}:{port}\n")
     # Access lines are kept (Streamlit turns them on) but console.app strips query strings.
     # uvicorn must not rewrite the client address from X-Forwarded-For (by default it trusts
     # loopback peers): console.edge.client_address decides, with LOOPDESK_TRUSTED_PROXIES.

@@ -29,6 +29,9 @@ class User(SQLModel, table=True):
     password_hash: str
     active: bool = True
     created_at: datetime
+    # A coordinator's contracted hours per week (Mon-Fri), set by a manager on Capacity;
+    # None means the agency default (console.views.capacity.DEFAULT_WEEKLY_HOURS).
+    weekly_hours: float | None = None
 
 
 class UserPractice(SQLModel, table=True):

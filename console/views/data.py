@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import duckdb
 
 from console.errors import UserError
+from console.wording import countdown_text
 
 
 class NoData(UserError):
@@ -59,8 +60,6 @@ def hours_text(value: float | None) -> str:
 
 
 def countdown(deadline: datetime, now: datetime) -> str:
-    """How long until a deadline ("in 4 h", "in 2 days"), or how long ago it was breached."""
-    left = deadline - now
-    hours = abs(left.total_seconds()) / 3600
-    span = f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} days"
-    return f"in {span}" if left > timedelta(0) else f"breached {span} ago"
+    """How long until a deadline ("in 4 h", "in 2 days"), or how long ago it was breached
+    ("breached just now", "breached 3 h ago")."""
+    return countdown_text(deadline - now)

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from console.access import CurrentUser
 from console.auth import authenticate, end_session, resolve_session, start_session
-from console.db import get_engine, init_db, new_session
+from console.db import get_engine, init_db, new_session, retrying
 from console.models.identity import Role
 
 # Engines whose tables this process has already checked (URLs only, no user data).
@@ -52,12 +52,13 @@ USERS = PageSpec("pages/users.py", "Users", ":material/group:")
 QUALITY = PageSpec("pages/data_quality.py", "Data quality", ":material/rule:")
 TEMPLATES = PageSpec("pages/templates.py", "Templates", ":material/mail:")
 AUDIT = PageSpec("pages/audit_log.py", "Audit log", ":material/history:")
+LINKS = PageSpec("pages/report_links.py", "Report links", ":material/link:")
 REPORT = PageSpec("pages/report.py", "Report", ":material/insights:")
 LEARNED = PageSpec("pages/learned.py", "What the queue learned", ":material/school:")
 STAFFING = PageSpec("pages/staffing.py", "Staffing what-if", ":material/groups:")
 
 _MANAGER_PAGES = (SLA, CAPACITY, CLIENTS, TEMPLATES, USERS, QUALITY, AUDIT, LEARNED,
-                  STAFFING)
+                  STAFFING, LINKS)
 PAGES_BY_ROLE: dict[Role, tuple[PageSpec, ...]] = {
     Role.coordinator: (QUEUE, LEADS, LOOPS),
     Role.manager: _MANAGER_PAGES,
@@ -77,7 +78,7 @@ def log_in(*, email: str, password: str, client_key: str, now: datetime) -> str:
         user = authenticate(
             session=session, email=email, password=password, client_key=client_key, now=now
         )
-        return start_session(session=session, user=user, now=now)
+        return retrying(session, lambda: start_session(session=session, user=user, now=now))
 
 
 def who_is(*, token: str | None, now: datetime) -> CurrentUser | None:
@@ -85,10 +86,10 @@ def who_is(*, token: str | None, now: datetime) -> CurrentUser | None:
     if not token:
         return None
     with store() as session:
-        return resolve_session(session=session, token=token, now=now)
+        return retrying(session, lambda: resolve_session(session=session, token=token, now=now))
 
 
 def log_out(*, token: str, now: datetime) -> None:
     """End the session the token names."""
     with store() as session:
-        end_session(session=session, token=token, now=now)
+        retrying(session, lambda: end_session(session=session, token=token, now=now))

@@ -11,11 +11,14 @@ from sqlmodel import Session, col, select
 from console import audit, users
 from console.access import ADMIN_ROLES, CurrentUser, require_role
 from console.audit import Action, Outcome
+from console.business_hours import local
+from console.clock import as_utc
 from console.errors import UserError
 from console.models.identity import User, UserPractice
 from console.models.practice import PracticeSettings
-from console.models.work import Task
+from console.models.work import Task, TaskStatus
 from console.views.data import snapshot
+from console.wording import humanise, kind_label, sla_short
 
 CAPACITY_WEEKS = 6
 # Client settings a manager may edit from the Clients page (with their types).
@@ -42,27 +45,47 @@ def _manager(user: CurrentUser) -> None:
 
 
 def sla_board_view(*, session: Session, user: CurrentUser, now: datetime) -> dict[str, Any]:
-    """Per client compliance by kind (30 days) and the breached / at-risk tasks behind it."""
+    """Per client compliance by kind (30 days) and the breached / at-risk open tasks behind it:
+    practice and kind by name, time left or overdue with the deadline in practice time, and
+    who holds it; cancelled and closed tasks excluded; most overdue first."""
     from warehouse.metrics_ops import sla_board
 
     _manager(user)
     with snapshot() as conn:
         board = sla_board(conn, scope=user.scope, now=now)
-    ids = [i for p in board["practices"] for i in p["breached_task_ids"] + p["at_risk_task_ids"]]
-    tasks = {
-        t.task_id: t
-        for t in session.exec(select(Task).where(col(Task.task_id).in_(ids[:2000]))).all()
-    }
+    # The open work is read live from the store (the snapshot's copy of the tasks is only as
+    # fresh as the last build): breached, and due within the board's at-risk horizon.
+    horizon = now + timedelta(hours=float(board.get("at_risk_hours", 24)))
+    query = (select(Task).where(col(Task.status).in_((TaskStatus.open, TaskStatus.claimed)))
+             .where(col(Task.sla_deadline) <= horizon))
+    if not user.scope.agency_wide:
+        query = query.where(col(Task.practice_slug).in_(sorted(user.scope.practice_slugs)))
+    tasks = [t for t in session.exec(query.order_by(col(Task.sla_deadline)).limit(2000)).all()
+             if user.scope.allows(t.practice_slug)]
+    holders = {u.user_id: u.email for u in session.exec(
+        select(User).where(col(User.user_id).in_({t.claimed_by for t in tasks
+                                                  if t.claimed_by is not None})))}
+    practices = {p.practice_slug: p for p in session.exec(select(PracticeSettings))}
     names = {p["practice_slug"]: p["name"] for p in board["practices"]}
-    flagged = [
-        {"practice": names[p["practice_slug"]], "task": i, "state": state,
-         "kind": tasks[i].kind if i in tasks else "", "status": tasks[i].status if i in tasks
-         else "", "deadline": f"{tasks[i].sla_deadline:%Y-%m-%d %H:%M} UTC" if i in tasks else ""}
-        for p in board["practices"]
-        for state, key in (("breached", "breached_task_ids"), ("at risk", "at_risk_task_ids"))
-        for i in p[key]
-        if user.scope.allows(p["practice_slug"])
-    ]
+    flagged: list[dict[str, Any]] = []
+    counts: dict[str, dict[str, int]] = {}
+    for task in tasks:
+        left = task.sla_deadline - now
+        state = "breached" if left <= timedelta(0) else "at risk"
+        counts.setdefault(task.practice_slug, {"breached": 0, "at risk": 0})[state] += 1
+        practice = practices.get(task.practice_slug)
+        zone = practice.timezone if practice else task.practice_tz
+        flagged.append({
+            "practice": names.get(task.practice_slug) or (practice.name if practice else "—"),
+            "task": kind_label(task.kind), "state": state, "time left": sla_short(left),
+            "deadline (practice time)": f"{local(task.sla_deadline, zone):%a %b %d %H:%M}",
+            "held by": holders.get(task.claimed_by or 0, "—")
+            if task.status == TaskStatus.claimed else "nobody (in the queue)",
+            "_task_id": task.task_id, "_left": left.total_seconds(),
+        })
+    for row in board["practices"]:
+        row["open_counts"] = counts.get(row["practice_slug"], {"breached": 0, "at risk": 0})
+    flagged.sort(key=lambda row: row["_left"])
     return {"board": board, "flagged": flagged}
 
 
@@ -194,8 +217,9 @@ def data_quality_view(*, session: Session, user: CurrentUser, now: datetime) -> 
                  practice_slug=None, object_ref="quarantine", outcome=Outcome.success, now=now)
     session.commit()
     paused = [f for f in feeds if f["feed_status"] not in (None, "ok")]
+    names = {p.practice_slug: p.name for p in session.exec(select(PracticeSettings))}
     return {"feeds": feeds, "paused": paused, "rows": rows,
-            "undeliverable": undeliverable_rows(session=session, user=user)}
+            "undeliverable": undeliverable_rows(session=session, user=user), "names": names}
 
 
 CHANNEL_LABELS = {"email": "email", "sms": "text message"}
@@ -213,12 +237,138 @@ def undeliverable_rows(*, session: Session, user: CurrentUser) -> list[dict[str,
             for slug, channel, count in sorted(counts, key=lambda r: (names[r[0]], r[1]))]
 
 
-def audit_rows(*, session: Session, user: CurrentUser, limit: int = 300) -> list[dict[str, Any]]:
-    """The newest audit events the user may read."""
+def _actor_names(session: Session, actors: Iterable[str]) -> dict[str, str]:
+    """Audit actors as people read them: `user:4` → their email; links, the CLI and anonymous
+    visitors in words."""
+    ids = {int(a.split(":", 1)[1]) for a in actors
+           if a.startswith("user:") and a.split(":", 1)[1].isdigit()}
+    emails = {f"user:{u.user_id}": u.email for u in session.exec(
+        select(User).where(col(User.user_id).in_(ids)))} if ids else {}
+    names = {}
+    for actor in actors:
+        if actor in emails:
+            names[actor] = emails[actor]
+        elif actor.startswith("report_link:"):
+            names[actor] = "a report link"
+        elif actor == "cli":
+            names[actor] = "command line"
+        elif actor == "anonymous":
+            names[actor] = "anonymous visitor"
+        else:
+            names[actor] = actor.replace("_", " ")
+    return names
+
+
+def audit_rows(*, session: Session, user: CurrentUser, limit: int = 300,
+               actor_email: str | None = None, action: str | None = None,
+               practice_slug: str | None = None, since: datetime | None = None,
+               until: datetime | None = None) -> list[dict[str, Any]]:
+    """The newest audit events the user may read, filtered by actor (email), action, practice
+    and date; actors by email, practices by name, times in UTC (the log's own clock)."""
     _manager(user)
+    events = audit.list_events(session=session, scope=user.scope, practice_slug=practice_slug,
+                               action=action, since=since, limit=10_000 if actor_email or until
+                               else limit)
+    if until is not None:
+        events = [e for e in events if as_utc(e.occurred_at) < until]
+    names = _actor_names(session, {e.actor for e in events}
+                         | {ref for e in events for ref in (e.object_ref, e.outcome)
+                            if ref and ref.startswith("user:")})
+    if actor_email:
+        events = [e for e in events if names.get(e.actor) == actor_email]
+    practices = {p.practice_slug: p.name for p in session.exec(select(PracticeSettings))}
     return [
-        {"seq": e.seq, "when": f"{e.occurred_at:%Y-%m-%d %H:%M:%S}", "actor": e.actor,
-         "action": e.action, "practice": e.practice_slug or "", "object": e.object_ref or "",
-         "outcome": e.outcome}
-        for e in audit.list_events(session=session, scope=user.scope, limit=limit)
+        {"seq": e.seq, "when (UTC)": f"{e.occurred_at:%Y-%m-%d %H:%M:%S}",
+         "who": names.get(e.actor, e.actor), "action": humanise(e.action),
+         "practice": practices.get(e.practice_slug or "", "agency") if e.practice_slug
+         else "agency", "object": _object(e.object_ref, names, practices),
+         "outcome": names.get(e.outcome) or humanise(e.outcome)}
+        for e in events[:limit]
     ]
+
+
+def _object(ref: str | None, people: dict[str, str], practices: dict[str, str]) -> str:
+    """An audited object for reading: staff by email, practices by name; patient-data objects
+    (tasks, lists, reports) keep their id, as the log never names a patient (SECURITY 21)."""
+    if not ref:
+        return "—"
+    kind, _, ident = ref.partition(":")
+    if kind == "user":
+        return people.get(ref, "a removed user")
+    if kind == "practice":
+        return practices.get(ident, "a practice")
+    if kind in ("report", "report_link"):
+        return f"{humanise(kind)} of {practices[ident]}" if ident in practices else \
+            humanise(kind)
+    if kind == "list":
+        return f"{humanise(ident)} list"
+    if kind == "task" and ident.isdigit():
+        return f"task #{ident}"
+    return humanise(ref)
+
+
+def audit_filters(*, session: Session, user: CurrentUser) -> dict[str, Any]:
+    """What the audit log can be filtered by: actions, practices (slug → name), user emails."""
+    _manager(user)
+    practices = {p.practice_slug: p.name for p in session.exec(
+        select(PracticeSettings).order_by(col(PracticeSettings.name)))
+        if user.scope.allows(p.practice_slug)}
+    emails = sorted(u.email for u in session.exec(select(User)))
+    return {"actions": sorted(a.value for a in Action), "practices": practices,
+            "emails": emails}
+
+
+def audit_csv(*, session: Session, user: CurrentUser, rows: list[dict[str, Any]],
+              now: datetime) -> bytes:
+    """The filtered audit rows as a neutralised CSV; the export itself is audited."""
+    import polars as pl
+
+    from console.csv_export import export_csv
+
+    _manager(user)
+    frame = pl.DataFrame(rows) if rows else pl.DataFrame({"seq": []})
+    return export_csv(session=session, actor=user.actor, frame=frame, practice_slug=None,
+                      object_ref="audit_log", now=now)
+
+
+def assignable_coordinators(*, session: Session, user: CurrentUser,
+                            practice_name: str) -> dict[int, str]:
+    """Active coordinators assigned to the practice named (id → email), for "Assign to…"."""
+    _manager(user)
+    practice = session.exec(select(PracticeSettings)
+                            .where(PracticeSettings.name == practice_name)).first()
+    if practice is None:
+        return {}
+    ids = {row.user_id for row in session.exec(
+        select(UserPractice).where(UserPractice.practice_slug == practice.practice_slug))}
+    return {u.user_id or 0: u.email for u in session.exec(
+        select(User).where(col(User.user_id).in_(ids)).where(User.role == "coordinator")
+        .where(col(User.active).is_(True)).order_by(col(User.email)))}
+
+
+def assign_task(*, session: Session, user: CurrentUser, task_id: int, coordinator_id: int,
+                now: datetime) -> str:
+    """Lease a breached or at-risk task to a coordinator of its practice: it opens on their
+    My queue at their next click (the lease lapses back to the queue if they never take it).
+    The claim is audited for the coordinator and the assignment for the manager."""
+    from console.db import retrying
+    from console.queue import claim_task
+
+    _manager(user)
+    person = session.get(User, coordinator_id)
+    task = session.get(Task, task_id)
+    if person is None or not person.active or person.role != "coordinator" or task is None:
+        raise UserError("choose an active coordinator of that practice")
+    if session.get(UserPractice, (coordinator_id, task.practice_slug)) is None:
+        raise UserError(f"{person.email} does not work for that practice")
+    retrying(session, lambda: claim_task(session=session, user=person, task_id=task_id,
+                                         now=now))
+
+    def note() -> None:
+        audit.record(session=session, actor=user.actor, action="assign",
+                     practice_slug=task.practice_slug, object_ref=f"task:{task_id}",
+                     outcome=f"user:{coordinator_id}", now=now)
+        session.commit()
+
+    retrying(session, note)
+    return person.email

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func
@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from console.access import CurrentUser, require_role
 from console.business_hours import local
+from console.gate import CALL_WINDOW
 from console.models.identity import Role
 from console.models.practice import PracticeSettings
 from console.models.work import Task, TaskStatus, Touch
@@ -19,6 +20,7 @@ from console.ranking import open_zones
 from console.time_entries import log_time
 from console.views.data import countdown
 from console.views.work import WORKER_ROLES, user_row
+from console.wording import kind_label, until
 
 PREVIEW_READ = 50
 PREVIEW_ROWS = 10
@@ -38,6 +40,22 @@ class QueueLine:
 
 
 @dataclass(frozen=True)
+class Opening:
+    """Tasks waiting for calling hours in one zone, and when calling opens there."""
+
+    zone_name: str  # "Denver"
+    opens_at: datetime  # UTC
+    opens_local: str  # "08:00"
+    opens_in: str  # "in 47 min"
+    tasks: int
+
+    @property
+    def sentence(self) -> str:
+        """ "calling opens at 08:00 in Denver — in 47 min" """
+        return f"calling opens at {self.opens_local} in {self.zone_name} — {self.opens_in}"
+
+
+@dataclass(frozen=True)
 class QueuePreview:
     """What My queue shows before a task is taken: the next call, the queue ahead, counts."""
 
@@ -45,6 +63,28 @@ class QueuePreview:
     lines: list[QueueLine]
     open_tasks: int
     waiting_for_hours: int
+    # Waiting tasks by when their calling hours open, soonest first.
+    openings: list[Opening] = field(default_factory=list)
+
+    @property
+    def next_opening(self) -> Opening | None:
+        """The soonest opening, if tasks wait for calling hours."""
+        return self.openings[0] if self.openings else None
+
+
+def zone_name(timezone: str) -> str:
+    """A zone as people say it: "America/New_York" → "New York"."""
+    return timezone.split("/")[-1].replace("_", " ")
+
+
+def opens_at(now: datetime, timezone: str) -> datetime:
+    """The next moment the calling window opens in `timezone` (UTC)."""
+    here = local(now, timezone)
+    start = datetime.combine(here.date(), CALL_WINDOW[0], tzinfo=here.tzinfo)
+    if here >= start:
+        start = datetime.combine(here.date() + timedelta(days=1), CALL_WINDOW[0],
+                                 tzinfo=here.tzinfo)
+    return start.astimezone(UTC)
 
 
 def _when(entry: QueueEntry, timezone: str, now: datetime) -> str:
@@ -53,7 +93,9 @@ def _when(entry: QueueEntry, timezone: str, now: datetime) -> str:
         return "now"
     reason = entry.gate_reason or "not callable now"
     if reason.startswith("outside "):
-        return f"quiet hours in {timezone} ({local(now, timezone):%H:%M} there)"
+        opening = opens_at(now, timezone)
+        return (f"quiet hours in {zone_name(timezone)} ({local(now, timezone):%H:%M} there); "
+                f"opens at {local(opening, timezone):%H:%M}, {until(opening - now)}")
     return reason
 
 
@@ -63,7 +105,7 @@ def _line(entry: QueueEntry, practices: dict[str, PracticeSettings], now: dateti
     return QueueLine(
         task_id=entry.task_id,
         practice_name=practice.name if practice else entry.practice_slug,
-        kind=entry.kind.replace("_", " "),
+        kind=kind_label(entry.kind),
         why=" · ".join(entry.why),
         sla=countdown(entry.sla_deadline, now),
         callable_now=entry.callable_now,
@@ -103,11 +145,23 @@ def queue_preview(*, session: Session, user: CurrentUser, now: datetime) -> Queu
     )
     if user.role == Role.coordinator:
         waiting = waiting.where(col(Task.escalated).is_(False))  # managers' work, not theirs
+    by_zone = session.execute(
+        waiting.with_only_columns(col(Task.practice_tz), func.count())
+        .group_by(col(Task.practice_tz))
+    ).tuples().all()
+    openings = sorted(
+        (Opening(zone_name=zone_name(tz), opens_at=opens_at(now, tz),
+                 opens_local=f"{local(opens_at(now, tz), tz):%H:%M}",
+                 opens_in=until(opens_at(now, tz) - now), tasks=int(count))
+         for tz, count in by_zone if count),
+        key=lambda opening: (opening.opens_at, opening.zone_name),
+    )
     return QueuePreview(
         next_up=next((line for line in lines if line.callable_now), None),
         lines=lines[:PREVIEW_ROWS],
         open_tasks=int(session.exec(_open_in_scope(user)).one()),
-        waiting_for_hours=int(session.exec(waiting).one()),
+        waiting_for_hours=sum(opening.tasks for opening in openings),
+        openings=openings,
     )
 
 

@@ -12,23 +12,41 @@ from console import audit
 from console.access import CurrentUser, require_practice, require_role
 from console.audit import Action, Outcome
 from console.business_hours import local
+from console.consent import revoked_channels
+from console.db import begin_write, retrying
 from console.dispositions import (
     LEAD_DISPOSITIONS,
     PATIENT_DISPOSITIONS,
     DispositionResult,
     log_disposition,
 )
-from console.errors import NotAuthorised
+from console.errors import NotAuthorised, UserError
+from console.gate import CALL_WINDOW
 from console.leads import LeadInput
 from console.loop_closure import message_channel, read_referrer
 from console.models.identity import Role, User
+from console.models.outreach import OutreachSettings
 from console.models.practice import PracticeSettings
 from console.models.work import Lead, Task, TaskStatus, Touch
 from console.priority import Share
 from console.queue import claim_next, release, snooze
-from console.views.data import countdown, money_text, records, snapshot
+from console.templates import outcome_phrase
+from console.views.data import money_text, records, snapshot
+from console.wording import (
+    CHANNEL_LABELS,
+    ago,
+    humanise,
+    kind_label,
+    outcome_sentence,
+    phone_display,
+    sla_short,
+    tel_link,
+    until,
+)
 
 WORKER_ROLES = (Role.coordinator, Role.manager, Role.admin)
+# Cards that offer "Send referral link".
+LINK_KINDS = ("ask", "follow_up")
 # How many ranked tasks the preview reads (to find the first callable one) and shows.
 # The order a coordinator sees dispositions in: the common outcomes first.
 DISPOSITION_ORDER = (
@@ -40,7 +58,7 @@ SCRIPTS = {
     "ask": (
         "Hi {first}, this is {me} calling from {practice}. We hope you're enjoying your "
         "{treatment} results! Many patients tell us friends have asked about it — is there "
-        "anyone who'd like to hear more? I can take their details now, or text you a "
+        "anyone who'd like to hear more? I can take their details now, or send you a "
         "personal link to share."
     ),
     "follow_up": (
@@ -53,7 +71,7 @@ SCRIPTS = {
     ),
     "close_loop": (
         "Hi {first}, it's {me} from {practice} — thank you so much for referring {lead}! "
-        "I wanted to let you know how it went: {outcome}. We really appreciate it."
+        "{outcome} We really appreciate it."
     ),
     "review_request": (
         "Hi {first}, it's {me} from {practice}. We're so glad you're happy with your "
@@ -86,6 +104,24 @@ class TaskCard:
     lead_outcome: str | None = None
     # close_loop only: where a written thank-you would go ("email" / "sms"), None if nowhere.
     thank_you_channel: str | None = None
+    # The number to dial: as stored (E.164), formatted for reading, its `tel:` link and
+    # what the export says it is ("mobile", "home"; "number on file" when it does not say).
+    phone: str | None = None
+    phone_text: str | None = None
+    phone_link: str | None = None
+    phone_label: str = "number on file"
+    # The person's local time (the practice's zone) and when today's calling window closes.
+    person_local_time: str = ""
+    window_closes: str = ""
+    case_value: str | None = None
+    # Channels a personal referral link may go out on now ("sms", "email"), per consent.
+    link_channels: list[str] = field(default_factory=list)
+    kind_label: str = ""
+
+    @property
+    def first_name(self) -> str:
+        """The first word of the person's name, for sentences."""
+        return self.person_name.split(" ")[0] if self.person_name else "them"
 
 
 def user_row(session: Session, user: CurrentUser) -> User:
@@ -110,7 +146,8 @@ def held_task(*, session: Session, user: CurrentUser, now: datetime) -> Task | N
 def take_next(*, session: Session, user: CurrentUser, now: datetime) -> Task | None:
     """Claim the most valuable task the user may call now, or None (claim_next audits it)."""
     require_role(user, WORKER_ROLES)
-    return claim_next(session=session, user=user_row(session, user), now=now)
+    return retrying(session, lambda: claim_next(session=session, user=user_row(session, user),
+                                                now=now))
 
 
 def _held(session: Session, user: CurrentUser, task_id: int) -> Task:
@@ -127,48 +164,69 @@ def _name(first: Any, last: Any) -> str:
     return text or "(name not on file)"
 
 
-def _person(conn: Any, session: Session, task: Task) -> tuple[str, dict[str, bool]]:
-    """The subject's display name and consent flags."""
+@dataclass(frozen=True)
+class _Contact:
+    """Who the task is about, how to reach them and what they consented to."""
+
+    name: str
+    consent: dict[str, bool]
+    phone: str | None = None
+    email: str | None = None
+    phone_type: str | None = None
+
+
+def _person(conn: Any, session: Session, task: Task) -> _Contact:
+    """The subject's display name, number, email and consent flags."""
     if task.subject_type == "lead":
         lead = session.get(Lead, (task.practice_slug, task.subject_id))
         if lead is not None:
-            return _name(lead.first_name, lead.last_name), {"call": True, "text": True,
-                                                            "email": True, "do_not_contact": False}
-        rows = records(conn, "select lead_first_name, lead_last_name from mart_leads "
-                       "where practice_slug = $p and lead_id = $id",
+            return _Contact(_name(lead.first_name, lead.last_name),
+                            {"call": True, "text": bool(lead.phone), "email": bool(lead.email),
+                             "do_not_contact": False}, phone=lead.phone, email=lead.email)
+        rows = records(conn, "select lead_first_name, lead_last_name, lead_phone, lead_email "
+                       "from mart_leads where practice_slug = $p and lead_id = $id",
                        {"p": task.practice_slug, "id": task.subject_id})
-        name = _name(rows[0]["lead_first_name"], rows[0]["lead_last_name"]) if rows else ""
-        return name or "(name not on file)", {"call": task.consent_call, "text": False,
-                                              "email": False,
-                                              "do_not_contact": task.do_not_contact}
-    rows = records(conn, "select first_name, last_name, consent_call, consent_text, "
-                   "consent_email, do_not_contact from mart_patients "
+        row = rows[0] if rows else {}
+        name = _name(row.get("lead_first_name"), row.get("lead_last_name"))
+        return _Contact(name, {"call": task.consent_call, "text": False, "email": False,
+                               "do_not_contact": task.do_not_contact},
+                        phone=row.get("lead_phone"), email=row.get("lead_email"))
+    rows = records(conn, "select * from mart_patients "
                    "where practice_slug = $p and patient_id = $id",
                    {"p": task.practice_slug, "id": task.subject_id})
     if not rows:
-        return "(name not on file)", {"call": task.consent_call, "text": False, "email": False,
-                                      "do_not_contact": task.do_not_contact}
+        return _Contact("(name not on file)", {"call": task.consent_call, "text": False,
+                                               "email": False,
+                                               "do_not_contact": task.do_not_contact})
     row = rows[0]
-    return _name(row["first_name"], row["last_name"]), {
-        "call": bool(row["consent_call"]), "text": bool(row["consent_text"]),
-        "email": bool(row["consent_email"]), "do_not_contact": bool(row["do_not_contact"]),
-    }
+    return _Contact(
+        _name(row["first_name"], row["last_name"]),
+        {"call": bool(row["consent_call"]), "text": bool(row["consent_text"]),
+         "email": bool(row["consent_email"]), "do_not_contact": bool(row["do_not_contact"])},
+        phone=row.get("phone"), email=row.get("email"),
+        # Only if the export carries it (the contract's phone column does not say).
+        phone_type=row.get("phone_type"),
+    )
 
 
-def _treatment(conn: Any, task: Task, now: datetime) -> tuple[str | None, str | None]:
+def _treatment(conn: Any, task: Task,
+               now: datetime) -> tuple[str | None, str | None, str | None]:
+    """The treatment's name (never its price: scripts read it aloud), its case value for the
+    coordinator, and when results became visible."""
     if task.treatment_id is None:
-        return None, None
+        return None, None, None
     rows = records(conn, "select category, description, value, results_visible_at "
                    "from mart_treatments where practice_slug = $p and treatment_id = $id",
                    {"p": task.practice_slug, "id": task.treatment_id})
     if not rows:
-        return task.category, None
+        return task.category, None, None
     row = rows[0]
-    what = f"{row['description'] or row['category']} ({money_text(row['value'])})"
+    what = str(row["description"] or row["category"])
     visible = row["results_visible_at"]
-    days = (now - visible).days if visible is not None else None
-    when = f"{visible:%Y-%m-%d} ({days} days ago)" if days is not None else None
-    return what, when
+    when = None
+    if visible is not None:
+        when = f"{local(visible, task.practice_tz):%b %d, %Y} ({ago(now - visible)})"
+    return what, money_text(row["value"]), when
 
 
 def _lead_of(conn: Any, session: Session, task: Task) -> tuple[str, str | None]:
@@ -193,7 +251,9 @@ def _referrer(conn: Any, task: Task) -> str:
     return str(rows[0]["first_name"]) if rows and rows[0]["first_name"] else "A friend"
 
 
-def _touches(session: Session, task: Task) -> list[dict[str, Any]]:
+def _touches(session: Session, task: Task, timezone: str, now: datetime,
+             name: str) -> list[dict[str, Any]]:
+    """The last touches with this person: when (practice time), how, the outcome, who."""
     rows = session.exec(
         select(Touch)
         .where(Touch.practice_slug == task.practice_slug)
@@ -202,9 +262,57 @@ def _touches(session: Session, task: Task) -> list[dict[str, Any]]:
         .order_by(col(Touch.started_at).desc())
         .limit(10)
     ).all()
-    return [{"when": f"{t.started_at:%Y-%m-%d %H:%M} UTC", "channel": t.channel,
-             "outcome": t.disposition or "", "minutes": t.minutes, "notes": t.notes}
+    people = {u.user_id: u.email for u in session.exec(
+        select(User).where(col(User.user_id).in_({t.coordinator_id for t in rows
+                                                  if t.coordinator_id is not None})))}
+    return [{"when": f"{local(t.started_at, timezone):%a %b %d %H:%M} "
+                     f"({ago(now - t.started_at)})",
+             "how": CHANNEL_LABELS.get(t.channel, humanise(t.channel)),
+             "outcome": outcome_sentence(t.disposition, name) if t.disposition else "—",
+             "by": people.get(t.coordinator_id, "automation") if t.coordinator_id else
+             "automation",
+             "minutes": t.minutes, "notes": t.notes or ""}
             for t in rows]
+
+
+def _in_sentence(words: str) -> str:
+    """A name read mid-sentence: "Non-surgical fat reduction" → "non-surgical fat reduction"
+    (an acronym such as "LASIK" keeps its capitals)."""
+    words = words.replace("_", " ")
+    if len(words) > 1 and words[0].isupper() and words[1].islower():
+        return words[0].lower() + words[1:]
+    return words
+
+
+def _speaker(user: CurrentUser) -> str:
+    """The coordinator's first name for the script, from their email ("ana.lee@" → "Ana")."""
+    first = user.email.split("@")[0].split(".")[0]
+    return first.title() if first.isalpha() else "(your name)"
+
+
+def _window(now: datetime, timezone: str) -> str:
+    """When today's calling window closes in the person's zone, and how long that leaves."""
+    here = local(now, timezone)
+    closes = here.replace(hour=CALL_WINDOW[1].hour, minute=CALL_WINDOW[1].minute, second=0,
+                          microsecond=0)
+    if here >= closes or here.time() < CALL_WINDOW[0]:
+        return f"calling hours are {CALL_WINDOW[0]:%H:%M}-{CALL_WINDOW[1]:%H:%M} there"
+    return f"calling window closes at {closes:%H:%M} ({until(closes - here)})"
+
+
+def _link_channels(session: Session, task: Task, contact: _Contact) -> list[str]:
+    """Where a personal referral link may go for an ask or follow-up (consent, not revoked)."""
+    if task.kind not in LINK_KINDS or task.subject_type != "patient" \
+            or contact.consent.get("do_not_contact"):
+        return []
+    revoked = revoked_channels(session=session, practice_slug=task.practice_slug,
+                               subject_type="patient", subject_id=task.subject_id)
+    channels = []
+    if contact.consent.get("text") and contact.phone and "text" not in revoked:
+        channels.append("sms")
+    if contact.consent.get("email") and contact.email and "email" not in revoked:
+        channels.append("email")
+    return channels
 
 
 def _thank_you_channel(conn: Any, session: Session, task: Task) -> str | None:
@@ -228,6 +336,11 @@ def dispositions_for(task: Task) -> list[str]:
 
 def task_card(*, session: Session, user: CurrentUser, task_id: int, now: datetime) -> TaskCard:
     """The context card of a task the user holds (a view of patient data: audited)."""
+    return retrying(session, lambda: _task_card(session=session, user=user, task_id=task_id,
+                                                now=now))
+
+
+def _task_card(*, session: Session, user: CurrentUser, task_id: int, now: datetime) -> TaskCard:
     from console.priority import explain
 
     task = _held(session, user, task_id)
@@ -236,32 +349,43 @@ def task_card(*, session: Session, user: CurrentUser, task_id: int, now: datetim
     practice_name = practice.name if practice else task.practice_slug
     timezone = practice.timezone if practice else task.practice_tz
     with snapshot() as conn:
-        person, consent = _person(conn, session, task)
-        treatment, visible = _treatment(conn, task, now)
+        contact = _person(conn, session, task)
+        treatment, value, visible = _treatment(conn, task, now)
         lead_first, outcome = _lead_of(conn, session, task)
         referrer = _referrer(conn, task)
         thank_you = _thank_you_channel(conn, session, task)
     why = explain(kind=task.kind, category=task.category, case_value=task.case_value,
                   decay_from=task.decay_from, sla_deadline=task.sla_deadline,
                   attempt=task.attempt, share=Share(factor=1.0, behind_hours=0.0), now=now)
+    outreach = session.get(OutreachSettings, task.practice_slug)
+    told = outcome_phrase(lead_status=outcome or "",
+                          outcome_detail=outreach.outcome_detail if outreach else "none")
     script = SCRIPTS.get(task.kind, "").format(
-        first=person.split(" ")[0], me="(your name)", practice=practice_name,
-        treatment=treatment or task.category or "treatment", referrer=referrer,
-        lead=lead_first, outcome=outcome or "(outcome)")
+        first=contact.name.split(" ")[0], me=_speaker(user),
+        practice=practice_name, treatment=_in_sentence(treatment or task.category or "treatment"),
+        referrer=referrer, lead=lead_first, outcome=told)
     audit.record(session=session, actor=user.actor, action=Action.view_patient,
                  practice_slug=task.practice_slug, object_ref=f"task:{task.task_id}",
                  outcome=Outcome.success, now=now)
     session.commit()
+    here = local(now, timezone)
     return TaskCard(
         task_id=task.task_id or 0, claim_version=task.claim_version, kind=task.kind,
         practice_slug=task.practice_slug, practice_name=practice_name,
-        practice_local_time=f"{local(now, timezone):%a %H:%M} ({timezone})",
-        practice_timezone=timezone, person_name=person, subject_type=task.subject_type,
-        treatment=treatment, results_visible=visible, consent=consent,
-        sla=countdown(task.sla_deadline, now), why=why, script=script,
-        dispositions=dispositions_for(task), touches=_touches(session, task),
-        lead_outcome=outcome if task.kind == "close_loop" else None,
+        practice_local_time=f"{here:%a %H:%M} ({timezone})",
+        practice_timezone=timezone, person_name=contact.name, subject_type=task.subject_type,
+        treatment=treatment, results_visible=visible, consent=contact.consent,
+        sla=sla_short(task.sla_deadline - now), why=why, script=script,
+        dispositions=dispositions_for(task),
+        touches=_touches(session, task, timezone, now, contact.name.split(" ")[0]),
+        lead_outcome=humanise(outcome) if task.kind == "close_loop" and outcome else None,
         thank_you_channel=thank_you,
+        phone=contact.phone, phone_text=phone_display(contact.phone),
+        phone_link=tel_link(contact.phone),
+        phone_label=contact.phone_type or "number on file",
+        person_local_time=f"{here:%a %H:%M} ({timezone.split('/')[-1].replace('_', ' ')})",
+        window_closes=_window(now, timezone), case_value=value,
+        link_channels=_link_channels(session, task, contact), kind_label=kind_label(task.kind),
     )
 
 
@@ -281,27 +405,84 @@ def log_outcome(
 ) -> DispositionResult:
     """Log a call outcome on a held task (the disposition service sets the next action and
     audits it); `send_thank_you` queues the written thank-you with a `loop_closed`."""
-    _held(session, user, task_id)
-    return log_disposition(
-        session=session, user=user_row(session, user), task_id=task_id,
-        claim_version=claim_version, disposition=disposition, minutes=minutes, notes=notes,
-        callback_at=callback_at, lead=lead, now=now, send_thank_you=send_thank_you)
+    def attempt() -> DispositionResult:
+        _held(session, user, task_id)
+        return log_disposition(
+            session=session, user=user_row(session, user), task_id=task_id,
+            claim_version=claim_version, disposition=disposition, minutes=minutes, notes=notes,
+            callback_at=callback_at, lead=lead, now=now, send_thank_you=send_thank_you)
+
+    return retrying(session, attempt)
 
 
 def put_back(*, session: Session, user: CurrentUser, task_id: int, claim_version: int,
              now: datetime) -> None:
     """Release a held task to the queue."""
-    _held(session, user, task_id)
-    release(session=session, user=user_row(session, user), task_id=task_id,
-            claim_version=claim_version, now=now)
+    def attempt() -> None:
+        _held(session, user, task_id)
+        release(session=session, user=user_row(session, user), task_id=task_id,
+                claim_version=claim_version, now=now)
+
+    retrying(session, attempt)
 
 
 def set_aside(*, session: Session, user: CurrentUser, task_id: int, claim_version: int,
               until: datetime, now: datetime) -> None:
     """Snooze a held task until `until`."""
-    _held(session, user, task_id)
-    snooze(session=session, user=user_row(session, user), task_id=task_id,
-           claim_version=claim_version, until=until, now=now)
+    def attempt() -> None:
+        _held(session, user, task_id)
+        snooze(session=session, user=user_row(session, user), task_id=task_id,
+               claim_version=claim_version, until=until, now=now)
+
+    retrying(session, attempt)
+
+
+def send_referral_link(*, session: Session, user: CurrentUser, task_id: int, channel: str,
+                       now: datetime) -> bool:
+    """Queue the practice's ask message with the patient's personal referral link on a held
+    ask or follow-up card, by `channel` ("sms" or "email") if they consented to it.
+
+    It goes through the outbox, whose sending pass applies the contact gate (quiet hours,
+    fatigue caps, opt-outs) again before anything leaves. True if queued now, False if this
+    card already queued it. Audited as `referral_link_sent` on the task.
+    """
+    from console.outbox import NewMessage, enqueue
+    from console.referral_links import referral_code_for, referral_url
+    from console.templates import render_ask
+
+    def attempt() -> bool:
+        task = _held(session, user, task_id)
+        with snapshot() as conn:
+            contact = _person(conn, session, task)
+        allowed = _link_channels(session, task, contact)
+        if channel not in allowed:
+            raise UserError("no consent to send a link that way" if allowed else
+                            "a referral link cannot be sent to this person (no text or email "
+                            "consent)")
+        practice = session.get(PracticeSettings, task.practice_slug)
+        if practice is None:
+            raise UserError("that practice has no settings")
+        patient_id = task.patient_id or task.subject_id
+        code = referral_code_for(session=session, practice_slug=task.practice_slug,
+                                 patient_id=patient_id, now=now)
+        begin_write(session)
+        rendered = render_ask(session=session, practice=practice, channel=channel,
+                              first_name=contact.name.split(" ")[0], link=referral_url(code))
+        recipient = contact.phone if channel == "sms" else contact.email
+        message = enqueue(session=session, now=now, message=NewMessage(
+            idempotency_key=f"link:{task.practice_slug}:{patient_id}:{task.task_id}:{channel}",
+            practice_slug=task.practice_slug, subject_type="patient", subject_id=patient_id,
+            patient_id=patient_id, treatment_id=task.treatment_id, task_id=task.task_id,
+            purpose="referral_link", channel=channel, template=rendered.template,
+            recipient=recipient or "", subject=rendered.subject, body=rendered.body))
+        audit.record(session=session, actor=user.actor, action=Action.referral_link_sent,
+                     practice_slug=task.practice_slug, object_ref=f"task:{task.task_id}",
+                     outcome=Outcome.success if message is not None else "already_queued",
+                     now=now)
+        session.commit()
+        return message is not None
+
+    return retrying(session, attempt)
 
 
 def created_task(*, session: Session, user: CurrentUser, task_id: int | None) -> Task | None:

@@ -257,3 +257,26 @@ def test_health_degraded_without_snapshot(store: Session, loopdesk_home: object)
     assert body["status"] == "degraded"
     assert body["warehouse"]["ok"] is False
     assert body["operational_store"] == {"ok": True}
+
+
+def test_a_browser_gets_the_report_as_read_only_html(
+    client: TestClient, store: Session
+) -> None:
+    from console.models.practice import PracticeSettings
+
+    store.add(PracticeSettings(practice_slug="alpha", name="Alpha <b>Dental</b>",
+                               specialty="dental", timezone="America/New_York"))
+    store.commit()
+    token, _ = _link(store)
+    browser = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+    page = client.get(f"/api/v1/report?token={token}", headers=browser)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert page.headers["cache-control"] == "no-store"
+    assert "Alpha &lt;b&gt;Dental&lt;/b&gt;" in page.text and "<b>Dental" not in page.text
+    assert "31%" in page.text and "<script" not in page.text
+    # Programs keep the JSON, at the same address.
+    assert client.get(f"/api/v1/report?token={token}").json()["referral_rate"] == 0.31
+    assert client.get(f"/api/v1/report?token={token}",
+                      headers={"accept": "application/json"}).json()["referral_rate"] == 0.31
+    assert client.get("/api/v1/report?token=bad", headers=browser).status_code == 401

@@ -8,10 +8,15 @@ from sqlmodel import Session, col, select
 from streamlit.testing.v1 import AppTest
 
 from console.models.identity import Role
-from console.models.work import Task, TaskStatus
+from console.models.work import Lead, Task, TaskStatus
 from tests.pages.conftest import Login, World, frames_text, now_utc, texts
 
 XSS = "<img src=x onerror=alert(1)>"
+
+
+def _untouched_practice(world: World) -> str:
+    """A practice whose lead and loop work no other test here sets aside (unlike the first)."""
+    return sorted(world.practices)[2]
 
 
 def _one_practice(world: World) -> tuple[str, list[str]]:
@@ -43,12 +48,94 @@ def test_next_task_shows_the_context_card(login: Login, world: World) -> None:
     _take(app)
     assert not app.exception
     shown = texts(app)
-    assert f"Practice {world.practices[slug]}" in shown
+    assert world.practices[slug] in [s.value.split(" · ")[-1] for s in app.subheader]
     assert "Why first:" in shown and "SLA" in shown
-    assert "Practice local time:" in shown
+    assert "Practice local time:" in shown and "Their local time" in shown
+    assert "calling window closes at 21:00" in shown.lower()
     assert not any(name in shown for name in others)
-    assert app.selectbox[0].label == "Outcome"
-    assert {"voicemail", "no answer"} <= set(app.selectbox[0].options)
+    outcome = app.selectbox[0]
+    assert outcome.label == "Outcome"
+    assert {"Left a voicemail", "No answer"} <= set(outcome.options)
+    # Nothing is pre-selected, and Log outcome waits for a choice.
+    assert outcome.value is None
+    assert next(b for b in app.button if b.label == "Log outcome").disabled
+
+
+def _held_card(session: Session, user_id: int | None) -> Task:
+    return session.exec(select(Task).where(Task.claimed_by == user_id)
+                        .where(Task.status == TaskStatus.claimed)).one()
+
+
+def _phone_of(task: Task) -> str | None:
+    from warehouse.snapshot import reading_snapshot
+
+    if task.subject_type == "lead":
+        sql = "select lead_phone from mart_leads where practice_slug = ? and lead_id = ?"
+    else:
+        sql = "select phone from mart_patients where practice_slug = ? and patient_id = ?"
+    with reading_snapshot() as conn:
+        row = conn.execute(sql, [task.practice_slug, task.subject_id]).fetchone()
+    return str(row[0]) if row and row[0] else None
+
+
+def test_the_card_shows_the_number_to_dial_as_a_tel_link(
+    login: Login, world: World, session: Session
+) -> None:
+    from console.wording import phone_display
+
+    slug, _ = _one_practice(world)
+    _asks_first(session, slug)
+    app, user = login(Role.coordinator, [slug], "pages/my_queue.py")
+    _take(app)
+    held = _held_card(session, user.user_id)
+    phone = _phone_of(held)
+    assert phone is not None and phone.startswith("+")
+    [call] = [b for b in app.get("link_button") if b.proto.label.startswith("Call ")]
+    assert call.proto.url == "tel:+" + "".join(ch for ch in phone if ch.isdigit())
+    assert call.proto.label == f"Call {phone_display(phone)}"
+    assert "consented: call" in texts(app)
+
+
+def test_the_ask_script_never_states_a_price(
+    login: Login, world: World, session: Session
+) -> None:
+    slug, _ = _one_practice(world)
+    _asks_first(session, slug)
+    app, _ = login(Role.coordinator, [slug], "pages/my_queue.py")
+    _take(app)
+    script = next(t.value for t in app.text if t.value.startswith("Hi "))
+    assert "$" not in script and "results!" in script
+
+
+def test_send_referral_link_queues_the_ask_through_the_outbox(
+    login: Login, world: World, session: Session
+) -> None:
+    from console.models.identity import AuditEvent
+    from console.models.outreach import Message
+
+    slug, _ = _one_practice(world)
+    _asks_first(session, slug)
+    app, user = login(Role.coordinator, [slug], "pages/my_queue.py")
+    # Take asks until one is for a patient who may be texted or emailed.
+    for _ in range(12):
+        _take(app)
+        buttons = [b for b in app.button if b.label.endswith("the referral link")]
+        if buttons:
+            break
+        next(b for b in app.button if b.label == "Release to queue").click().run()
+    assert buttons, "no ask card offered a referral link"
+    held = _held_card(session, user.user_id)
+    buttons[0].click().run()
+    assert not app.exception and "Referral link queued by" in texts(app)
+    session.rollback()
+    [message] = session.exec(select(Message).where(Message.task_id == held.task_id)
+                             .where(Message.purpose == "referral_link")).all()
+    assert message.status == "queued" and "/r/" in message.body
+    assert session.exec(select(AuditEvent).where(AuditEvent.action == "referral_link_sent")
+                        .where(AuditEvent.object_ref == f"task:{held.task_id}")).first()
+    # Pressing it again queues nothing more.
+    next(b for b in app.button if b.label == buttons[0].label).click().run()
+    assert "already queued" in texts(app)
 
 
 def test_take_and_log_referred_in_four_interactions(
@@ -58,6 +145,7 @@ def test_take_and_log_referred_in_four_interactions(
     _asks_first(session, slug)
     app, _ = login(Role.coordinator, [slug], "pages/my_queue.py")
     _take(app)                                                     # 1: Next task
+    assert not [k for k in _keys(app) if k.startswith("lead_")]  # only for `referred`
     app.selectbox[0].set_value("referred").run()                   # 2: choose the outcome
     app.number_input[0].set_value(7.0)                             # 3: minutes
     app.text_input(key=next(k for k in _keys(app) if k.startswith("lead_first"))).input("Robin")
@@ -66,8 +154,8 @@ def test_take_and_log_referred_in_four_interactions(
     next(b for b in app.button if b.label == "Log outcome").click().run()  # 4: Log
     assert not app.exception
     shown = texts(app)
-    assert "Logged referred" in shown
-    assert "contact_lead task" in shown
+    assert "Logged: " in shown and " referred a friend." in shown
+    assert "Next action created: contact a referred lead." in shown
     lead_task = session.exec(
         select(Task).where(Task.kind == "contact_lead").where(Task.practice_slug == slug)
         .where(Task.status == TaskStatus.open).order_by(col(Task.task_id).desc())
@@ -206,7 +294,8 @@ def test_loop_closed_offers_and_queues_the_thank_you(
     assert offer.value is True and "by email" in texts(app)
     next(b for b in app.button if b.label == "Log outcome").click().run()
     assert not app.exception
-    assert "Logged loop closed" in texts(app) and "Thank-you message queued." in texts(app)
+    assert "heard how their referral went" in texts(app)
+    assert "Thank-you message queued." in texts(app)
     session.rollback()
     [message] = session.exec(select(Message).where(Message.subject_id == referrer)
                              .where(Message.purpose == "loop_close")).all()
@@ -231,6 +320,68 @@ def test_no_thank_you_is_offered_without_email_or_text_consent(
     [offer] = [c for c in app.checkbox if c.label == "Send thank-you message"]
     assert offer.value is False and "no email or text consent" in texts(app)
     next(b for b in app.button if b.label == "Log outcome").click().run()
-    assert not app.exception and "Logged loop closed" in texts(app)
+    assert not app.exception and "heard how their referral went" in texts(app)
     session.rollback()
     assert session.exec(select(Message).where(Message.subject_id == referrer)).all() == []
+
+
+def test_leads_list_to_call_first_with_phone_and_referrer_names(
+    login: Login, world: World
+) -> None:
+    slug = _untouched_practice(world)
+    app, _ = login(Role.coordinator, [slug], "pages/leads.py")
+    table = app.dataframe[0].value
+    assert list(table.columns)[:5] == ["lead", "phone", "practice", "referred by", "status"]
+    to_do = list(table["to do"])
+    assert "call" in to_do and to_do == sorted(to_do, key=lambda v: v != "call")
+    assert not table["referred by"].str.match(r"^P\d+$").any()  # names, never patient ids
+    assert table["phone"].str.startswith("(").any()
+    assert "_" not in "".join(table["status"])
+
+
+def test_call_now_from_leads_opens_that_leads_card(
+    login: Login, world: World, session: Session
+) -> None:
+    slug = _untouched_practice(world)
+    app, user = login(Role.coordinator, [slug], "pages/leads.py")
+    picker = app.selectbox(key="leads_pick")
+    labels = list(picker.options)
+    # The last open lead, not simply the one the queue would offer first.
+    picker.select_index(len(labels) - 1).run()
+    person = labels[-1].split(" · ")[0]
+    next(b for b in app.button if b.label == "Call now").click().run()
+    assert not app.exception
+    held = session.exec(select(Task).where(Task.claimed_by == user.user_id)
+                        .where(Task.status == TaskStatus.claimed)).one()
+    assert held.kind == "contact_lead"
+    lead = session.get(Lead, (held.practice_slug, held.lead_id))
+    if lead is None:
+        from warehouse.snapshot import reading_snapshot
+
+        with reading_snapshot() as conn:
+            row = conn.execute("select lead_first_name, lead_last_name from mart_leads "
+                               "where practice_slug = ? and lead_id = ?",
+                               [held.practice_slug, held.lead_id]).fetchone()
+        assert row is not None and " ".join(filter(None, row)) == person
+    else:
+        assert " ".join(filter(None, [lead.first_name, lead.last_name])) == person
+    assert any(m.label == "Calling" and m.value == person for m in app.metric)
+
+
+def test_close_the_loop_from_the_list_claims_it(
+    login: Login, world: World, session: Session
+) -> None:
+    slug = _untouched_practice(world)
+    app, user = login(Role.coordinator, [slug], "pages/loop_closures.py")
+    table = app.dataframe[0].value
+    assert list(table.columns) == ["referrer", "friend", "practice", "to tell them", "status",
+                                   "SLA"]
+    statuses = list(table["status"])
+    assert statuses == sorted(statuses, key=lambda v: v != "open")  # open first
+    assert not table["friend"].str.match(r"^L\d+$").any()
+    app.selectbox(key="loops_pick").select_index(0).run()
+    next(b for b in app.button if b.label == "Close the loop").click().run()
+    assert not app.exception
+    held = session.exec(select(Task).where(Task.claimed_by == user.user_id)
+                        .where(Task.status == TaskStatus.claimed)).one()
+    assert held.kind == "close_loop"

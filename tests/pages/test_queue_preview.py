@@ -73,7 +73,7 @@ def test_next_task_still_claims_after_the_preview(
     assert held.practice_slug == slug
     shown = texts(app)
     assert "Next up" not in shown  # the card replaces the preview
-    assert f"task {held.task_id}" in shown and "Calling" in shown
+    assert "Calling" in shown and f"task {held.task_id}" not in shown  # names, never ids
 
 
 def test_an_uncallable_hour_says_so_and_counts_what_waits(
@@ -87,11 +87,18 @@ def test_an_uncallable_hour_says_so_and_counts_what_waits(
                             now=datetime.fromisoformat(NIGHT)).waiting_for_hours
     session.rollback()
     assert waiting > 0
-    assert f"Nothing to call right now — {waiting} tasks wait for calling hours." in texts(app)
-    assert "Next up" not in texts(app)
-    assert "quiet hours in America/" in frames_text(app)
-    _button(app, "Next task")
-    assert "Nothing to call right now" in texts(app)
+    shown = texts(app)
+    # NIGHT is 02:30 in Chicago, earlier further west: calling opens at 08:00 local time.
+    assert "Nothing to call right now: calling opens at 08:00 in " in shown
+    assert f"{waiting} tasks wait for calling hours." in shown
+    assert "Next up" not in shown
+    assert "quiet hours in " in frames_text(app) and "opens at 08:00" in frames_text(app)
+    next_task = next(b for b in app.button if b.label == "Next task")
+    assert next_task.disabled and "calling opens at 08:00" in (next_task.help or "")
+    # The waiting count by opening: one row per zone, adding up to the waiting tasks.
+    openings = app.dataframe[0].value
+    assert list(openings.columns) == ["calling opens", "when", "tasks waiting"]
+    assert int(openings["tasks waiting"].sum()) == waiting
     assert session.exec(select(Task).where(Task.claimed_by == user.user_id)).all() == []
 
 

@@ -12,7 +12,8 @@ from tests.pages.conftest import APP, Login, World, now_utc, registered, texts
 
 COORDINATOR_PAGES = {"my_queue.py", "leads.py", "loop_closures.py"}
 MANAGER_PAGES = {"sla_board.py", "capacity.py", "clients.py", "templates.py", "users.py",
-                 "data_quality.py", "audit_log.py", "learned.py", "staffing.py"}
+                 "data_quality.py", "audit_log.py", "learned.py", "staffing.py",
+                 "report_links.py"}
 
 
 def test_no_session_shows_the_login_form() -> None:

@@ -1,0 +1,129 @@
+"""Coordinator flow in the real browser: Next task → card, and Log outcome → confirmation.
+
+Builds a demo-sized world (generate → ingest → build), serves it with `loopdesk serve` on a
+free loopback port and drives Debian's Chromium with Playwright: first one coordinator alone
+(`--rounds` times), then `--sessions` coordinators in separate browser contexts working at
+once. Each figure is the time from the click to the new content being visible. Prints the
+median and max per step and one JSON line.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from typing import Any
+
+from tests.e2e.support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PASSWORD,
+    add_user,
+    build_world,
+    serving,
+)
+
+# Thursday 13:00 in New York: every generated practice is inside calling hours.
+NOW = "2026-11-26T18:00:00+00:00"
+TIMEOUT_MS = 60_000
+
+
+async def _log_in(browser: Any, url: str, email: str) -> Any:
+    from playwright.async_api import expect
+
+    context = await browser.new_context(viewport={"width": 1400, "height": 900})
+    page = await context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    await page.goto(url)
+    await page.get_by_label("Email", exact=True).fill(email)
+    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.get_by_role("button", name="Next task")).to_be_enabled(timeout=TIMEOUT_MS)
+    return page
+
+
+async def _round(page: Any) -> tuple[float, float]:
+    """One call: Next task → card visible; choose an outcome; Log outcome → confirmation."""
+    from playwright.async_api import expect
+
+    start = time.perf_counter()
+    await page.get_by_role("button", name="Next task").click()
+    await expect(page.get_by_role("button", name="Next task")).to_have_count(0,
+                                                                             timeout=TIMEOUT_MS)
+    await expect(page.get_by_role("button", name="Log outcome")).to_be_visible(
+        timeout=TIMEOUT_MS)
+    card = time.perf_counter() - start
+    await page.get_by_test_id("stSelectbox").filter(has_text="Outcome").click()
+    await page.get_by_role("option", name="No answer", exact=True).click()
+    await expect(page.get_by_role("button", name="Log outcome")).to_be_enabled(
+        timeout=TIMEOUT_MS)
+    start = time.perf_counter()
+    await page.get_by_role("button", name="Log outcome").click()
+    await expect(page.get_by_text("Logged: ")).to_be_visible(timeout=TIMEOUT_MS)
+    logged = time.perf_counter() - start
+    await expect(page.get_by_role("button", name="Next task")).to_be_enabled(timeout=TIMEOUT_MS)
+    return card, logged
+
+
+async def _work(url: str, emails: list[str], rounds: int) -> list[tuple[float, float]]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM),
+                                                   args=CHROMIUM_ARGS)
+        try:
+            pages = await asyncio.gather(*(_log_in(browser, url, e) for e in emails))
+
+            async def shift(page: Any) -> list[tuple[float, float]]:
+                return [await _round(page) for _ in range(rounds)]
+
+            done = await asyncio.gather(*(shift(page) for page in pages))
+        finally:
+            await browser.close()
+    return [timing for one in done for timing in one]
+
+
+def _figures(timings: list[tuple[float, float]]) -> dict[str, float]:
+    cards = [c * 1000 for c, _ in timings]
+    logs = [log * 1000 for _, log in timings]
+    return {"card_median_ms": round(statistics.median(cards)), "card_max_ms": round(max(cards)),
+            "log_median_ms": round(statistics.median(logs)), "log_max_ms": round(max(logs)),
+            "rounds": len(timings)}
+
+
+def main() -> None:
+    """Build, serve, measure, print."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--practices", type=int, default=12, help="practices in the world")
+    parser.add_argument("--months", type=int, default=6, help="months of history")
+    parser.add_argument("--rounds", type=int, default=10, help="calls per coordinator")
+    parser.add_argument("--sessions", type=int, default=8, help="concurrent coordinators")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as root:
+        world = build_world(Path(root), now=NOW, practices=args.practices, months=args.months)
+        emails = [f"bench{i}@agency.test" for i in range(args.sessions)]
+        for email in emails:
+            add_user(world, email, "coordinator", *world.slugs)
+        with serving(world, "bench-console-server.log") as url:
+            alone = _figures(asyncio.run(_work(url, emails[:1], args.rounds)))
+            together = _figures(asyncio.run(_work(url, emails, args.rounds)))
+    print(f"world: {args.practices} practices x {args.months} months; Chromium, loopback")
+    for label, figures in (("1 session", alone), (f"{args.sessions} sessions", together)):
+        print(f"{label:>11}: Next task -> card median {figures['card_median_ms']} ms, "
+              f"max {figures['card_max_ms']} ms; Log outcome -> confirmation median "
+              f"{figures['log_median_ms']} ms, max {figures['log_max_ms']} ms "
+              f"({figures['rounds']} calls)")
+    print(json.dumps({"bench": "console_flow", "practices": args.practices,
+                      "single": alone, "concurrent": together, "sessions": args.sessions}))
+
+
+if __name__ == "__main__":
+    main()
