@@ -220,8 +220,14 @@ def _gate(session: Session, message: Message, practice: PracticeSettings,
 
 def parts_for(message: Message, practice: PracticeSettings | None) -> MessageParts | None:
     """The email's display name, HTML part, reply/bounce address, Message-ID and unsubscribe."""
-    if message.channel != "email" or not message.delivery_key:
+    if message.channel != "email":
         return None
+    if not message.delivery_key:
+        if message.purpose not in CLIENT_PURPOSES:
+            return None
+        # A client's report goes to practice staff: an HTML alternative of the summary, but no
+        # patient reply token or unsubscribe headers.
+        return MessageParts(html=message.body_html or text_to_html(message.body))
     reply = reply_address(message.delivery_key)
     return MessageParts(
         sender_name=practice.name if practice is not None else "",

@@ -236,3 +236,23 @@ def test_reports_send_before_any_build_is_a_one_line_error(
     code, out, err = run_main(monkeypatch, capsys, "reports", "send", "--json")
     assert code == 2 and out == ""
     assert err.startswith("error: no data yet") and err.count("\n") == 1
+
+
+def test_the_report_email_has_a_text_and_an_html_summary_beside_the_pdf(
+    world: ReportWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with smtp_server() as (mailbox, port):
+        _send(port, monkeypatch, "--month", "2026-09")
+    assert mailbox.received
+    for _tos, content in mailbox.received:
+        message = _parsed(content)
+        assert message.get_content_type() == "multipart/mixed"
+        text = message.get_body(preferencelist=("plain",))
+        html = message.get_body(preferencelist=("html",))
+        assert text is not None and html is not None
+        assert message.get_body(preferencelist=("related", "html", "plain")) is not None
+        summary = text.get_content().split("\n", 1)[0].strip()
+        assert summary and summary.split()[0] in html.get_content()
+        # Staff get no patient unsubscribe headers or reply token.
+        assert message["List-Unsubscribe"] is None and message["Reply-To"] is None
+        assert _pdf_of(message)[:4] == b"%PDF"
