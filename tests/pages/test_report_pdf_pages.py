@@ -126,7 +126,8 @@ class _Inbox:
     def __init__(self) -> None:
         self.sent: list[tuple[str, list[str]]] = []
 
-    def send(self, *, recipient: str, subject: str, body: str, attachments: tuple = ()) -> None:
+    def send(self, *, recipient: str, subject: str, body: str, parts: object = None,
+             attachments: tuple = ()) -> None:
         self.sent.append((recipient, [a.filename for a in attachments]))
 
 
