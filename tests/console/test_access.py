@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, select
 
-from console.access import current_user, require_practice, require_role, scope_for
-from console.errors import NotAuthorised
+from console.identity.access import current_user, require_practice, require_role, scope_for
+from console.identity.users import add_user, set_practices
 from console.models.identity import AuditEvent, Role
-from console.users import add_user, set_practices
+from console.platform.errors import NotAuthorised
 from tests.console.access_helpers import NOW, cheap_argon2, make_user, store
 from warehouse.scope import Scope
 

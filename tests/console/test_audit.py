@@ -8,8 +8,8 @@ from itertools import pairwise
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from console import audit
-from console.audit import GENESIS_HASH, Action, Outcome, list_events, record, verify_chain
+from console.identity import audit
+from console.identity.audit import GENESIS_HASH, Action, Outcome, list_events, record, verify_chain
 from console.models.identity import AuditEvent
 from tests.console.access_helpers import NOW, cheap_argon2, store
 from warehouse.scope import Scope
@@ -102,7 +102,7 @@ def test_concurrent_appends_on_sqlite_file_keep_one_chain(loopdesk_home: object)
     """Threads appending through the real store (WAL, busy timeout) never fork the chain."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from console.db import get_engine, init_db, new_session
+    from console.platform.db import get_engine, init_db, new_session
 
     engine = get_engine()
     init_db(engine)

@@ -12,8 +12,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
 import console.models  # noqa: F401  (registers every table)
-from console.audit import Action, Outcome, count_events, record, verify_chain
-from console.auth import resolve_session, start_session
+from console.identity.audit import Action, Outcome, count_events, record, verify_chain
+from console.identity.auth import resolve_session, start_session
 from tests.console.access_helpers import NOW, cheap_argon2, make_user
 from tests.postgres import fresh_database
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
-from console import auth, passwords
-from console.access import actor_ref
-from console.auth import (
+from console.identity import auth, passwords
+from console.identity.access import actor_ref
+from console.identity.auth import (
     LOCKOUT_WINDOW,
     MAX_FAILURES_PER_CLIENT,
     MAX_FAILURES_PER_EMAIL,
@@ -20,9 +20,9 @@ from console.auth import (
     resolve_session,
     start_session,
 )
+from console.identity.tokens import TokenKind, issue_token
+from console.identity.users import deactivate_user, set_practices, set_role
 from console.models.identity import AuditEvent, LoginAttempt, Role, User, UserPractice
-from console.tokens import TokenKind, issue_token
-from console.users import deactivate_user, set_practices, set_role
 from tests.console.access_helpers import NOW, PASSWORD, cheap_argon2, make_user, store
 
 __all__ = ["cheap_argon2", "store"]

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from console.automation import run_automation
+from console.messaging.referral_links import verify_code
 from console.models.outreach import Message
 from console.models.work import Task
-from console.referral_links import verify_code
-from console.tasks import refresh_tasks
+from console.outreach.automation import run_automation
+from console.work.refresh import refresh_tasks
 from tests.console.outreach_support import (
     channels_for,
     session_on,

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from console.cli import app, main
-from console.ops_export import export_operational_events
-from console.outbox import NewMessage, enqueue
+from console.lifecycle.ops_export import export_operational_events
+from console.messaging.outbox import NewMessage, enqueue
 from tests.console.outreach_support import session_on
 from tests.factories import NOW, add_practice, sqlite_engine
 

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from console.cli import app
-from console.lifecycle import build_everything
+from console.lifecycle.build import build_everything
 from pipelines.generate import generate_exports
 from pipelines.ingest import ingest
 from tests.console.outreach_support import smtp_server

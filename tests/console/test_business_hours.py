@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from console.business_hours import add_business_days, next_business_moment
 from console.models.practice import PracticeSettings
+from loopdesk_core.business_hours import add_business_days, next_business_moment
 
 
 def _ny(**fields: object) -> PracticeSettings:

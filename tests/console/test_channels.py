@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from console.channels import SendError
-from console.channels.email import SmtpEmailChannel
-from console.channels.sms import SMS_MAX_CHARS, FileSmsProvider, SmsChannel
+from console.messaging.channels import SendError
+from console.messaging.channels.email import SmtpEmailChannel
+from console.messaging.channels.sms import SMS_MAX_CHARS, FileSmsProvider, SmsChannel
 from tests.console.outreach_support import free_port, smtp_server
 
 
@@ -57,7 +57,7 @@ def test_an_attachment_travels_as_its_own_mime_part() -> None:
     import email
     from email.policy import default as default_policy
 
-    from console.channels import Attachment
+    from console.messaging.channels import Attachment
 
     pdf = b"%PDF-1.4 a tiny stand-in"
     with smtp_server() as (mailbox, port):
@@ -73,7 +73,7 @@ def test_an_attachment_travels_as_its_own_mime_part() -> None:
 
 
 def test_a_text_cannot_carry_an_attachment(tmp_path: Path) -> None:
-    from console.channels import Attachment
+    from console.messaging.channels import Attachment
 
     provider = FileSmsProvider(tmp_path / "sms.jsonl")
     with pytest.raises(SendError, match="attachments"):

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from console.dispositions import log_disposition
 from console.models.identity import Role
 from console.models.work import Task
-from console.queue import StaleClaim, claim_next, list_queue, release, snooze
+from console.work.claims import StaleClaim, claim_next, list_queue, release, snooze
+from console.work.dispositions import log_disposition
 from tests.factories import NOW, add_practice, add_user, session_for, sqlite_engine
 from tests.factories import add_task as make_task
 
@@ -132,8 +132,8 @@ def test_users_only_see_and_claim_their_practices(loopdesk_home: Path) -> None:
 
 
 def test_a_candidate_taken_after_ranking_is_passed_over(loopdesk_home: Path) -> None:
-    from console.queue import _lease_first_free
-    from console.ranking import ranked
+    from console.work.claims import _lease_first_free
+    from console.work.ranking import ranked
     from warehouse.scope import Scope
 
     with session_for(sqlite_engine(loopdesk_home)) as session:

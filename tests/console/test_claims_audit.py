@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from console.audit import verify_chain
+from console.identity.audit import verify_chain
 from console.models.identity import AuditEvent
-from console.queue import StaleClaim, claim_next, release, snooze
+from console.work.claims import StaleClaim, claim_next, release, snooze
 from tests.factories import NOW, add_practice, add_task, add_user, session_for, sqlite_engine
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from console.db import get_engine, init_db, new_session
 from console.models.identity import Role, User
-from console.queue import claim_next
+from console.platform.db import get_engine, init_db, new_session
+from console.work.claims import claim_next
 from tests.factories import NOW, add_practice, add_user, bulk_tasks, session_for, sqlite_engine
 from tests.postgres import fresh_database
 

@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 from sqlmodel import Session, select
 
-from console.csv_export import export_csv, neutralise_cell, neutralise_frame, to_csv_bytes
 from console.models.identity import AuditEvent
+from console.reporting.csv_export import export_csv, neutralise_cell, neutralise_frame, to_csv_bytes
 from tests.console.access_helpers import NOW, cheap_argon2, store
 
 __all__ = ["cheap_argon2", "store"]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from console.db import begin_write, get_engine, init_db, new_session
 from console.models.work import ConsentEvent
+from console.platform.db import begin_write, get_engine, init_db, new_session
 
 
 def test_sqlite_store_uses_wal_and_a_busy_timeout(loopdesk_home: Path) -> None:

@@ -12,12 +12,12 @@ import polars as pl
 import pytest
 from sqlmodel import Session, col, select
 
-from console.business_hours import local, next_business_moment
-from console.db import get_engine, new_session
-from console.demo_history import QUIET_DAYS, HistorySummary, simulate_agency_history
-from console.demo_hours import business_days_after, into_hours
+from console.demo.history import QUIET_DAYS, HistorySummary, simulate_agency_history
+from console.demo.hours import business_days_after, into_hours
 from console.models.practice import PracticeSettings
 from console.models.work import LeadEvent, Task, Touch
+from console.platform.db import get_engine, new_session
+from loopdesk_core.business_hours import local, next_business_moment
 from tests.conftest import FIXED_NOW
 from tests.worlds import point_at_home
 
@@ -61,7 +61,7 @@ class World:
 
 
 def _prepare(root: Path, exports: Path, patch: pytest.MonkeyPatch) -> Path:
-    from console.lifecycle import build_everything
+    from console.lifecycle.build import build_everything
     from pipelines.ingest import ingest
 
     home = root / "home"
@@ -81,7 +81,7 @@ def _simulate() -> HistorySummary:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """Three practices over 12 months: build, simulate, simulate again, rebuild."""
-    from console.lifecycle import build_everything
+    from console.lifecycle.build import build_everything
     from pipelines.generate import generate_exports
     from warehouse.metrics import before_after_onboarding, compute_metrics
     from warehouse.scope import Scope
@@ -212,7 +212,7 @@ def test_before_after_shows_the_improvement(world: World) -> None:
 
 
 def test_vectorised_business_days_match_the_console() -> None:
-    from console.business_hours import add_business_days
+    from loopdesk_core.business_hours import add_business_days
 
     practice = PracticeSettings(practice_slug="p", name="p", specialty="dental",
                                 timezone="America/Chicago")

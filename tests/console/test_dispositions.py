@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from console.dispositions import DispositionResult, log_disposition
-from console.errors import UserError
-from console.leads import LeadInput
 from console.models.identity import User
 from console.models.practice import PracticeSettings
 from console.models.work import ConsentEvent, Lead, LeadEvent, Task, Touch
-from console.queue import claim_next
+from console.platform.errors import UserError
+from console.work.claims import claim_next
+from console.work.dispositions import DispositionResult, log_disposition
+from console.work.leads import LeadInput
 from tests.factories import NOW, add_practice, add_task, add_user, session_for, sqlite_engine
 
 

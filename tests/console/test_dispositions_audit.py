@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from console.access import current_user
-from console.audit import Action, verify_chain
-from console.consent import grant_consent
-from console.dispositions import log_disposition
+from console.contact.consent import grant_consent
+from console.identity.access import current_user
+from console.identity.audit import Action, verify_chain
 from console.models.identity import AuditEvent, User
 from console.models.practice import PracticeSettings
 from console.models.work import Task
-from console.queue import StaleClaim, claim_next
 from console.views.work import log_outcome
+from console.work.claims import StaleClaim, claim_next
+from console.work.dispositions import log_disposition
 from tests.factories import NOW, add_practice, add_task, add_user, session_for, sqlite_engine
 
 

@@ -11,13 +11,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, select
 
 import console.models  # noqa: F401  (registers every table)
-from console.audit import Action, verify_chain
-from console.db import new_session
-from console.dispositions import log_disposition
-from console.loop_closure import Referrer
+from console.identity.audit import Action, verify_chain
 from console.models.identity import AuditEvent
 from console.models.outreach import Message
-from console.queue import claim_next
+from console.platform.db import new_session
+from console.work.claims import claim_next
+from console.work.dispositions import log_disposition
+from console.work.loop_closure import Referrer
 from tests.factories import NOW, add_practice, add_task, add_user
 from tests.postgres import fresh_database
 

@@ -11,17 +11,17 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from console.consent import revoke_consent
-from console.dispositions import DispositionResult, log_disposition
-from console.errors import UserError
-from console.leads import record_lead_event
-from console.loop_closure import published_referrer, queue_thank_you, read_referrer
+from console.contact.consent import revoke_consent
+from console.messaging.outbox import send_due
 from console.models.identity import User
 from console.models.outreach import Message, OutreachSettings
 from console.models.practice import PracticeSettings
 from console.models.work import Task
-from console.outbox import send_due
-from console.queue import claim_next
+from console.platform.errors import UserError
+from console.work.claims import claim_next
+from console.work.dispositions import DispositionResult, log_disposition
+from console.work.leads import record_lead_event
+from console.work.loop_closure import published_referrer, queue_thank_you, read_referrer
 from tests.console.outreach_support import channels_for, smtp_server
 from tests.factories import (
     NOW,

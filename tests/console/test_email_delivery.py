@@ -18,12 +18,12 @@ from sqlmodel import Session, select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from console.automation import run_automation
+from console.identity.tokens import TokenKind, issue_token
 from console.models.identity import AuditEvent
 from console.models.outreach import Message
 from console.models.work import ConsentEvent
-from console.outreach_routes import OutreachServices, outreach_routes
-from console.tokens import TokenKind, issue_token
+from console.outreach.automation import run_automation
+from console.outreach.routes import OutreachServices, outreach_routes
 from tests.console.outreach_support import channels_for, session_on, smtp_server, world_snapshot
 from tests.factories import NOW, add_practice, sqlite_engine
 

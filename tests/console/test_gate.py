@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import delete
 from sqlmodel import col
 
-from console.consent import revoke_consent
-from console.gate import Person, check_gate, evaluate_gate
+from console.contact.consent import revoke_consent
+from console.contact.gate import Person, check_gate, evaluate_gate
 from console.models.work import Touch
 from tests.factories import NOW, add_practice, session_for, sqlite_engine
 

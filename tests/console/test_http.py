@@ -20,12 +20,12 @@ from sqlmodel import Session, select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from console.http import HttpServices, build_routes
+from console.identity.tokens import AUDIENCES, ISSUER, TokenKind, issue_token
 from console.models.identity import AuditEvent
 from console.models.outreach import ReferralFormHit
-from console.report_links import create_report_link, revoke_report_link
-from console.reports import ReportUnavailable
-from console.tokens import AUDIENCES, ISSUER, TokenKind, issue_token
+from console.reporting.report_links import create_report_link, revoke_report_link
+from console.reporting.reports import ReportUnavailable
+from console.web.http import HttpServices, build_routes
 from tests.conftest import TEST_SECRET
 from tests.console.access_helpers import NOW, cheap_argon2, store
 from warehouse.scope import Scope
@@ -243,7 +243,7 @@ def test_health_ok(client: TestClient) -> None:
 
 def test_health_degraded_without_snapshot(store: Session, loopdesk_home: object) -> None:
     """The real warehouse probe reports a missing snapshot as degraded, not as an error."""
-    from console.health import warehouse_status
+    from console.web.health import warehouse_status
 
     services = HttpServices(
         sessions=lambda: nullcontext(store),

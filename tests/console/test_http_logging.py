@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from console.app import ACCESS_LOGGER, RedactQueryStrings, install_log_redaction
+from console.web.app import ACCESS_LOGGER, RedactQueryStrings, install_log_redaction
 
 
 def _record(path: str) -> logging.LogRecord:

@@ -10,8 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from console.errors import NotAuthorised
-from console.reports import ReportUnavailable, assemble_report, build_practice_report, jsonable
+from console.platform.errors import NotAuthorised
+from console.reporting.reports import (
+    ReportUnavailable,
+    assemble_report,
+    build_practice_report,
+    jsonable,
+)
 from tests.console.access_helpers import NOW
 from warehouse.scope import Scope
 

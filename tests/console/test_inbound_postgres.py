@@ -12,13 +12,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, select
 
 import console.models  # noqa: F401  (registers every table)
-from console.db import new_session
-from console.delivery import record_bounce
-from console.inbound import InboundResult, record_inbound
+from console.messaging.delivery import record_bounce
+from console.messaging.outbox import NewMessage, enqueue
 from console.models.outreach import InboundReply, Message, UndeliverableAddress
 from console.models.work import ConsentEvent
-from console.outbox import NewMessage, enqueue
-from console.unsubscribe import unsubscribe
+from console.outreach.replies import InboundResult, record_inbound
+from console.outreach.unsubscribe import unsubscribe
+from console.platform.db import new_session
 from tests.factories import NOW, add_practice
 from tests.postgres import fresh_database
 

@@ -17,12 +17,12 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from console.automation import run_automation
-from console.delivery import reply_address
-from console.inbound_smtp import InboundMailHandler, start_receiver
+from console.identity.tokens import new_delivery_key
+from console.messaging.delivery import reply_address
 from console.models.outreach import InboundReply, Message, UndeliverableAddress
 from console.models.work import ConsentEvent, Task
-from console.tokens import new_delivery_key
+from console.outreach.automation import run_automation
+from console.outreach.inbound_smtp import InboundMailHandler, start_receiver
 from tests.console.outreach_support import (
     channels_for,
     free_port,

@@ -15,9 +15,9 @@ import pytest
 from sqlmodel import select
 
 from console.cli import main
-from console.delivery import reply_address
+from console.messaging.delivery import reply_address
+from console.messaging.outbox import NewMessage, enqueue
 from console.models.work import ConsentEvent
-from console.outbox import NewMessage, enqueue
 from tests.console.outreach_support import free_port, session_on
 from tests.factories import NOW, add_practice, sqlite_engine
 

@@ -9,11 +9,11 @@ import polars as pl
 import pytest
 from sqlalchemy import insert
 
-from console.learning import Learned, hour_factors, with_learned
 from console.models.identity import Role
 from console.models.learning import LearnedRate
-from console.priority import prior_rows, with_scores
-from console.queue import claim_next, list_queue
+from console.scoring.learning import Learned, hour_factors, with_learned
+from console.scoring.priority import prior_rows, with_scores
+from console.work.claims import claim_next, list_queue
 from tests.factories import NOW, add_practice, add_task, add_user, session_for, sqlite_engine
 
 FRAME = pl.DataFrame({
@@ -96,7 +96,7 @@ def test_open_tasks_are_rescored_when_the_learned_rates_move(tmp_path: Path) -> 
     """Bookings learned at half the prior: an open ask's value and rank key follow."""
     import math
 
-    from console.tasks import rescore_open
+    from console.work.refresh import rescore_open
 
     engine = sqlite_engine(tmp_path)
     with session_for(engine) as session:

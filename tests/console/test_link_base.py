@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from console.settings import get_settings
+from loopdesk_core.settings import get_settings
 
 
 def test_links_default_to_the_console_address(loopdesk_home: Path) -> None:
@@ -18,9 +18,9 @@ def test_links_follow_the_port_serve_listens_on(
 ) -> None:
     import uvicorn
 
-    from console.commands.serving import run_server
-    from console.db import get_engine, init_db, new_session
-    from console.report_links import create_report_link
+    from console.platform.db import get_engine, init_db, new_session
+    from console.reporting.report_links import create_report_link
+    from console.web.serve import run_server
 
     seen: dict[str, object] = {}
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))

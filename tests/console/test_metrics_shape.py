@@ -41,9 +41,9 @@ class Generated:
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Generated]:
     """Generate, ingest, build, simulate console history and rebuild, then compute metrics."""
-    from console.db import get_engine, new_session
-    from console.demo_history import simulate_agency_history
-    from console.lifecycle import build_everything
+    from console.demo.history import simulate_agency_history
+    from console.lifecycle.build import build_everything
+    from console.platform.db import get_engine, new_session
     from warehouse.metrics import compute_metrics
     from warehouse.scope import Scope
     from warehouse.snapshot import reading_snapshot

@@ -12,8 +12,8 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-from console.db import new_session
 from console.migrations import current_revision, drift, head_revision, upgrade
+from console.platform.db import new_session
 from tests.factories import add_practice
 from tests.postgres import fresh_database
 

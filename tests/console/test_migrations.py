@@ -11,7 +11,6 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-from console.db import new_session
 from console.migrations import (
     INITIAL_REVISION,
     current_revision,
@@ -21,6 +20,7 @@ from console.migrations import (
     upgrade,
 )
 from console.models.identity import Role
+from console.platform.db import new_session
 from tests.factories import add_practice, add_task, add_user
 from tests.postgres import fresh_database
 

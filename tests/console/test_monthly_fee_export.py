@@ -10,9 +10,9 @@ from pathlib import Path
 import duckdb
 from sqlmodel import Session
 
-from console.db import get_engine
-from console.lifecycle import build_everything
+from console.lifecycle.build import build_everything
 from console.models.practice import PracticeSettings
+from console.platform.db import get_engine
 from pipelines.ingest import ingest
 from tests.worlds import FIXED_NOW, build_generated_world
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from console.consent import revoke_consent
-from console.dispositions import log_disposition
-from console.leads import LeadInput
-from console.ops_export import export_operational_events
-from console.queue import claim_next
+from console.contact.consent import revoke_consent
+from console.lifecycle.ops_export import export_operational_events
+from console.work.claims import claim_next
+from console.work.dispositions import log_disposition
+from console.work.leads import LeadInput
 from tests.factories import NOW, add_practice, add_task, add_user, session_for, sqlite_engine
 
 SCHEMA_SQL = Path(__file__).parents[2] / "warehouse" / "ops_schema.sql"

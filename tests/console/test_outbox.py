@@ -9,10 +9,10 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from console.consent import revoke_consent
+from console.contact.consent import revoke_consent
+from console.messaging.outbox import MAX_ATTEMPTS, NewMessage, claim_due, enqueue, send_due
 from console.models.outreach import Message, UndeliverableAddress
 from console.models.work import Touch
-from console.outbox import MAX_ATTEMPTS, NewMessage, claim_due, enqueue, send_due
 from tests.console.outreach_support import channels_for, session_on, smtp_server
 from tests.factories import NOW, add_practice, sqlite_engine
 

@@ -7,10 +7,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from console.errors import UserError
-from console.models.identity import AuditEvent
-from console.models.outreach import OutreachSettings
-from console.templates import (
+from console.messaging.templates import (
     AskTemplates,
     ask_template_problems,
     outcome_phrase,
@@ -18,6 +15,9 @@ from console.templates import (
     render_loop_close,
     save_ask_templates,
 )
+from console.models.identity import AuditEvent
+from console.models.outreach import OutreachSettings
+from console.platform.errors import UserError
 from tests.console.outreach_support import session_on
 from tests.factories import NOW, add_practice, sqlite_engine
 

@@ -17,9 +17,9 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from console.inbound import webhook_signature
+from console.messaging.outbox import NewMessage, enqueue
 from console.models.work import ConsentEvent
-from console.outbox import NewMessage, enqueue
+from console.outreach.replies import webhook_signature
 from tests.console.outreach_support import free_port, session_on, smtp_server
 from tests.factories import NOW, add_practice, sqlite_engine
 

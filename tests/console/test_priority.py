@@ -7,7 +7,7 @@ from pathlib import Path
 
 from console.models.identity import Role
 from console.models.work import Touch
-from console.priority import (
+from console.scoring.priority import (
     SHARE_MAX,
     SHARE_MIN,
     URGENCY_BANDS,
@@ -16,7 +16,7 @@ from console.priority import (
     fair_share,
     urgency,
 )
-from console.queue import claim_next, list_queue
+from console.work.claims import claim_next, list_queue
 from tests.factories import NOW, add_practice, add_task, add_user, session_for, sqlite_engine
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from console.models.identity import Role
 from console.models.work import Touch
-from console.queue import claim_next
+from console.work.claims import claim_next
 from tests.factories import NOW, add_practice, add_task, add_user, session_for, sqlite_engine
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, col, select
 
-from console import ranking
 from console.models.identity import Role
 from console.models.work import Task, Touch
-from console.priority import base_priority, urgency
-from console.queue import list_queue
+from console.scoring.priority import base_priority, urgency
+from console.work import ranking
+from console.work.claims import list_queue
 from tests.factories import NOW, add_practice, add_task, add_user, session_for, sqlite_engine
 
 KINDS = ("ask", "follow_up", "contact_lead", "close_loop", "review_request")

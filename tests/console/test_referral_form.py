@@ -13,11 +13,11 @@ from sqlmodel import Session, select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from console.identity.tokens import TokenKind, issue_token
+from console.messaging.referral_links import _mac, code_text, referral_code_for, referral_url
 from console.models.outreach import ReferralCode, ReferralSubmission
 from console.models.work import Lead, Task
-from console.referral_form import FormServices, referral_routes
-from console.referral_links import _mac, code_text, referral_code_for, referral_url
-from console.tokens import TokenKind, issue_token
+from console.outreach.referral_form import FormServices, referral_routes
 from tests.console.outreach_support import session_on
 from tests.factories import NOW, add_practice, sqlite_engine
 

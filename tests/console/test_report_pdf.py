@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from console.db import get_engine, init_db
 from console.models.practice import PracticeSettings
+from console.platform.db import get_engine, init_db
 from tests.console.report_support import (
     REPORT_MONTH,
     ReportWorld,

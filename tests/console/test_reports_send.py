@@ -20,14 +20,14 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from console.cli import app
-from console.db import get_engine, init_db
-from console.errors import UserError
+from console.identity.users import add_user
 from console.models.identity import AuditEvent, Role
 from console.models.outreach import Message, MessageAttachment
 from console.models.practice import PracticeSettings
+from console.platform.db import get_engine, init_db
+from console.platform.errors import UserError
 from console.reporting.delivery import idempotency_key, parse_recipients
 from console.reporting.monthly import Month
-from console.users import add_user
 from tests.console.outreach_support import smtp_server
 from tests.console.report_support import ReportWorld, pdf_text, report_world, run_main
 from tests.worlds import FIXED_NOW, point_at_home

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from console.db import get_engine, init_db
 from console.models.outreach import MessageAttachment
 from console.models.practice import PracticeSettings
+from console.platform.db import get_engine, init_db
 from tests.console.outreach_support import smtp_server
 from tests.postgres import fresh_database
 from tests.worlds import FIXED_NOW, build_generated_world, point_at_home

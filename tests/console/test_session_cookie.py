@@ -11,8 +11,8 @@ from sqlmodel import Session
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from console.auth import resolve_session, start_session
-from console.session_cookie import COOKIE_NAME, cookie_routes, handoff_code, safe_for_page
+from console.identity.auth import resolve_session, start_session
+from console.identity.session_cookie import COOKIE_NAME, cookie_routes, handoff_code, safe_for_page
 from tests.console.access_helpers import NOW, cheap_argon2, make_user, store
 
 __all__ = ["cheap_argon2", "store"]
@@ -66,7 +66,7 @@ def test_another_origin_cannot_set_the_cookie(store: Session) -> None:
 
 
 def test_a_code_for_an_ended_session_gets_no_cookie(store: Session) -> None:
-    from console.auth import end_session
+    from console.identity.auth import end_session
 
     user = make_user(store, "ana@agency.test")
     token = start_session(session=store, user=user, now=NOW)

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlmodel import Session, select
 
-from console.auth import resolve_session, start_session
+from console.identity.auth import resolve_session, start_session
 from console.models.identity import UserSession
 from tests.console.access_helpers import NOW, cheap_argon2, make_user, store
 

@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from console.audit import verify_chain
-from console.auth import start_session
-from console.clock import now
-from console.db import get_engine, init_db, new_session
+from console.identity.audit import verify_chain
+from console.identity.auth import start_session
 from console.models.identity import Role, User, UserPractice
 from console.models.practice import PracticeSettings
+from console.platform.db import get_engine, init_db, new_session
 from console.views.identity import who_is
 from console.views.work import log_outcome, take_next, task_card
+from loopdesk_core.clock import now
 from tests.factories import bulk_tasks
 from tests.postgres import fresh_database
 from tests.worlds import build_generated_world, point_at_home

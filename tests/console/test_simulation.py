@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import console.simulation.policies as policies
-from console.errors import UserError
+from console.platform.errors import UserError
 from console.simulation.engine import run_policy
 from console.simulation.people import Call, PeopleModel
 from console.simulation.world import World, load_world, parse_world
@@ -145,7 +145,7 @@ def sim_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_the_priority_policy_claims_through_the_real_queue(
     sim_home: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Every call of the priority run was claimed by console.queue.claim_next and logged."""
+    """Every call of the priority run was claimed by console.work.claims.claim_next and logged."""
     real = policies.claim_next
     claimed: list[int] = []
 
@@ -163,8 +163,8 @@ def test_the_priority_policy_claims_through_the_real_queue(
     assert len(claimed) == result["calls"]
     from sqlmodel import Session, col, func, select
 
-    from console.db import get_engine
     from console.models.identity import AuditEvent
+    from console.platform.db import get_engine
     with Session(get_engine()) as session:
         claims = session.exec(select(func.count()).select_from(AuditEvent)
                               .where(col(AuditEvent.action) == "claim")).one()
@@ -243,10 +243,10 @@ def test_the_staffing_what_if_runs_on_the_agencys_own_data(
     and leaves the agency's own store untouched."""
     from sqlmodel import Session, func, select
 
-    from console.access import CurrentUser
-    from console.db import get_engine
+    from console.identity.access import CurrentUser
     from console.models.identity import Role
     from console.models.work import Touch
+    from console.platform.db import get_engine
     from console.views.simulation import agency_world, staffing_answer
     from tests.worlds import build_generated_world, point_at_home
     from warehouse.scope import Scope

@@ -15,11 +15,11 @@ from sqlmodel import Session, select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from console.inbound import webhook_signature
+from console.messaging.outbox import NewMessage, enqueue
 from console.models.outreach import InboundReply, Message
 from console.models.work import ConsentEvent, Task
-from console.outbox import NewMessage, enqueue
-from console.outreach_routes import OutreachServices, outreach_routes
+from console.outreach.replies import webhook_signature
+from console.outreach.routes import OutreachServices, outreach_routes
 from tests.console.outreach_support import session_on
 from tests.factories import NOW, add_practice, add_task, sqlite_engine
 

@@ -13,10 +13,10 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlmodel import select
 
-from console.audit import Action, Outcome, count_events, record, verify_chain
-from console.auth import resolve_session, start_session
-from console.db import get_engine, init_db, new_session
+from console.identity.audit import Action, Outcome, count_events, record, verify_chain
+from console.identity.auth import resolve_session, start_session
 from console.models.identity import User
+from console.platform.db import get_engine, init_db, new_session
 from tests.console.access_helpers import NOW, cheap_argon2, make_user
 
 __all__ = ["cheap_argon2"]

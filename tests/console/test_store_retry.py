@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from console.db import StoreBusy, holds_writer, retrying
 from console.models.identity import Role
 from console.models.work import Touch
-from console.queue import claim_next
+from console.platform.db import StoreBusy, holds_writer, retrying
+from console.work.claims import claim_next
 from tests.factories import NOW, add_practice, add_task, add_user, session_for, sqlite_engine
 
 

@@ -1,4 +1,4 @@
-"""The scalar one-task scores (console.task_rows, no polars) equal refresh's vectorised ones."""
+"""The scalar one-task scores (console.work.rows, no polars) equal refresh's vectorised ones."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from console.models.practice import PracticeSettings
 from console.models.work import Task
-from console.task_rows import TASK_COLUMNS, rescore, score_fields
-from console.tasks import add_task_vectorised, p_success_vectorised
+from console.work.refresh import add_task_vectorised, p_success_vectorised
+from console.work.rows import TASK_COLUMNS, rescore, score_fields
 
 KINDS = ("ask", "follow_up", "contact_lead", "close_loop", "review_request")
 MOMENTS = st.datetimes(min_value=datetime(2001, 1, 1), max_value=datetime(2040, 1, 1),

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from console.models.practice import PracticeSettings
 from console.models.work import Task, Touch
-from console.tasks import refresh_tasks
+from console.work.refresh import refresh_tasks
 from tests.factories import (
     NOW,
     ask_row,

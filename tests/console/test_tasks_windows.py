@@ -9,8 +9,8 @@ from typing import Any
 from sqlmodel import select
 
 from console.models.work import Task
-from console.task_sources import HISTORY_WINDOWS, HistoryWindows
-from console.tasks import refresh_tasks
+from console.work.refresh import refresh_tasks
+from console.work.sources import HISTORY_WINDOWS, HistoryWindows
 from tests.factories import (
     NOW,
     lead_row,

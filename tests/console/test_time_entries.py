@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, col, select
 
-from console.access import CurrentUser, current_user
-from console.audit import verify_chain
-from console.errors import NotAuthorised, UserError
+from console.identity.access import CurrentUser, current_user
+from console.identity.audit import verify_chain
+from console.lifecycle.ops_export import export_operational_events
 from console.models.identity import AuditEvent, Role, User
 from console.models.work import Touch
-from console.ops_export import export_operational_events
-from console.time_entries import log_time
+from console.platform.errors import NotAuthorised, UserError
+from console.work.time_entries import log_time
 from tests.factories import NOW, add_practice, add_user, session_for, sqlite_engine
 
 

@@ -13,8 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwt
 
-from console.settings import InsecureSecretError, get_settings
-from console.tokens import (
+from console.identity.tokens import (
     AUDIENCES,
     ISSUER,
     TokenKind,
@@ -25,6 +24,7 @@ from console.tokens import (
     issue_token,
     new_delivery_key,
 )
+from loopdesk_core.settings import InsecureSecretError, get_settings
 from tests.conftest import TEST_SECRET
 from tests.console.access_helpers import NOW
 

@@ -14,12 +14,12 @@ import pytest
 from sqlmodel import select
 
 from console.cli import main
-from console.db import session_scope
-from console.errors import NotAuthorised
+from console.identity.passwords import verify_password
 from console.models.identity import AuditEvent, User, UserPractice
 from console.models.practice import PracticeSettings
-from console.passwords import verify_password
-from console.report_links import verify_report_link
+from console.platform.db import session_scope
+from console.platform.errors import NotAuthorised
+from console.reporting.report_links import verify_report_link
 from tests.console.access_helpers import NOW, cheap_argon2
 
 __all__ = ["cheap_argon2"]

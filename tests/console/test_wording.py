@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from console.wording import (
+from console.platform.wording import (
     ago,
     countdown_text,
     kind_label,

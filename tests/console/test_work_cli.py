@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from console.cli import main
-from console.db import get_engine, init_db, new_session
 from console.models.identity import Role
+from console.platform.db import get_engine, init_db, new_session
 from tests.factories import add_practice, add_task, add_user
 
 QUEUE_KEYS = {"task_id", "kind", "practice_slug", "priority", "why", "due_at", "sla_deadline",

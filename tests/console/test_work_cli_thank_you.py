@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-import console.dispositions
+import console.work.dispositions
 from console.cli import main
-from console.db import get_engine, init_db, new_session
-from console.loop_closure import Referrer
 from console.models.outreach import Message
+from console.platform.db import get_engine, init_db, new_session
+from console.work.loop_closure import Referrer
 from tests.factories import add_practice, add_task, add_user
 
 Run = Callable[..., tuple[int, str, str]]
@@ -34,7 +34,7 @@ def run(loopdesk_home: Path, monkeypatch: pytest.MonkeyPatch,
                         consent_email=True, consent_text=False, do_not_contact=False,
                         lead_status="booked")
     # The published snapshot stands in for a built world.
-    monkeypatch.setattr(console.dispositions, "published_referrer",
+    monkeypatch.setattr(console.work.dispositions, "published_referrer",
                         lambda slug, pid, lid: referrer if (slug, pid) == ("mine", "p1") else None)
 
     def invoke(*args: str) -> tuple[int, str, str]:
