@@ -9,7 +9,6 @@ after insertion.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -34,15 +33,6 @@ LEAD_FINAL = {"booked": "lead_booked", "declined": "lead_declined", "contacted":
 OUTCOME_EVENTS = ("booked", "declined", "unreachable")
 EXPORT_OUTCOMES = ("booked", "treated", "declined", "unreachable")
 ADMIN_BLOCK_MINUTES = 90.0
-
-
-@dataclass(frozen=True)
-class Plan:
-    """One practice's history: task rows, touch rows (keyed by task) and lead events."""
-
-    tasks: pl.DataFrame
-    touches: pl.DataFrame
-    lead_events: pl.DataFrame
 
 
 def _ts(value: datetime) -> pl.Expr:

@@ -142,22 +142,6 @@ def set_practices(
     return frozenset(wanted)
 
 
-def set_password(
-    *, session: Session, user_id: int, password: str, actor: str, now: datetime
-) -> None:
-    """Replace a user's password and end their open sessions."""
-    passwords.check_policy(password)
-    user = _stored(session, user_id)
-    user.password_hash = passwords.hash_password(password)
-    session.add(user)
-    end_sessions_of(session=session, user_id=user_id, now=now)
-    audit.record(
-        session=session, actor=actor, action=Action.password_change, practice_slug=None,
-        object_ref=actor_ref(user_id), outcome=Outcome.success, now=now,
-    )
-    session.commit()
-
-
 def deactivate_user(*, session: Session, user_id: int, actor: str, now: datetime) -> None:
     """Switch a user off: no new logins, open sessions stop resolving at once, and the tasks
     they hold go back to the queue at once (their lease would otherwise keep them)."""

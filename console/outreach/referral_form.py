@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute, Route
 from console.messaging.referral_links import InvalidCode, verify_code
 from console.models.outreach import ReferralFormHit, ReferralSubmission
 from console.models.practice import PracticeSettings
-from console.models.work import Lead, Task, TaskStatus
+from console.models.work import Lead
 from console.platform.db import begin_write
 from console.platform.edge import client_key
 from console.platform.errors import UserError
@@ -280,13 +280,3 @@ def snapshot_patient_matcher() -> PatientMatcher:
         return str(row[0]) if row else None
 
     return match
-
-
-def open_link_tasks(*, session: Session, practice_slug: str) -> list[Task]:
-    """Open contact_lead tasks of link leads at a practice (for tests and the console)."""
-    return list(session.exec(
-        select(Task).join(Lead, (col(Lead.lead_id) == col(Task.lead_id))
-                          & (col(Lead.practice_slug) == col(Task.practice_slug)))
-        .where(Task.practice_slug == practice_slug).where(Task.kind == "contact_lead")
-        .where(Lead.source == "link").where(Task.status == TaskStatus.open)
-    ).all())

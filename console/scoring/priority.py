@@ -122,15 +122,6 @@ SHARE_GAIN, SHARE_MIN, SHARE_MAX = 0.5, 0.8, 1.25
 assert URGENCY_BANDS[0][1] * SHARE_MAX < URGENCY_BREACHED * SHARE_MIN
 
 
-@dataclass(frozen=True)
-class PracticeRates:
-    """A practice's measured rates (mart_practice_rates) with defaults for the unmeasured."""
-
-    avg_case_value: float = DEFAULT_CASE_VALUE
-    lead_conversion: float = DEFAULT_LEAD_CONVERSION
-    p_refer_given_asked: float = DEFAULT_P_REFER
-
-
 def epoch_days(at: datetime) -> float:
     """Days since EPOCH (the anchor of the time-invariant rank key)."""
     return (at - EPOCH).total_seconds() / 86400.0
