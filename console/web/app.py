@@ -16,7 +16,7 @@ from console.web.http import HttpServices, build_routes
 from loopdesk_core.home import make_private
 from loopdesk_core.settings import get_settings
 
-ENTRY_SCRIPT = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+ENTRY_SCRIPT = Path(__file__).resolve().parents[2] / "streamlit_app.py"
 ACCESS_LOGGER = "uvicorn.access"
 
 
