@@ -3,7 +3,7 @@
 Refresh scores thousands of candidates with the vectorised expressions of
 `console.scoring.priority`; a disposition or a captured lead creates or rescores one task, with
 the scalar twins of the same formulas (`value_one`, `p_success_one`, `rank_key_one`), so
-`loopdesk log` and the referral form never import polars. `tests/console/test_task_rows.py`
+`loopdesk log` and the referral form never import polars. `tests/console/work/test_task_rows.py`
 checks that both give the same scores.
 """
 

@@ -82,7 +82,7 @@ def test_the_cli_rejects_a_bad_world_with_exit_2(
 
 
 def test_the_issue_example_world_parses() -> None:
-    path = Path(__file__).resolve().parents[2] / "docs" / "worlds" / "default.toml"
+    path = Path(__file__).resolve().parents[3] / "docs" / "worlds" / "default.toml"
     world = load_world(path)
     assert world.people.by_category == {"implant": 1.2, "whitening": 0.7}
     assert world.people.lead_answer_half_life_hours == 20

@@ -10,8 +10,8 @@ from console.identity.audit import verify_chain
 from console.models.identity import Role
 from console.platform.db import get_engine, init_db, new_session
 from console.work.claims import claim_next, list_queue
-from tests.console.test_claims_concurrency import pg_url  # noqa: F401  (fixture)
-from tests.console.test_ranking import _brute_force, _seed
+from tests.console.work.test_claims_concurrency import pg_url  # noqa: F401  (fixture)
+from tests.console.work.test_ranking import _brute_force, _seed
 from tests.factories import NOW, add_user
 
 

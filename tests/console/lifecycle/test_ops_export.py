@@ -14,7 +14,7 @@ from console.work.dispositions import log_disposition
 from console.work.leads import LeadInput
 from tests.factories import NOW, add_practice, add_task, add_user, session_for, sqlite_engine
 
-SCHEMA_SQL = Path(__file__).parents[2] / "warehouse" / "ops_schema.sql"
+SCHEMA_SQL = Path(__file__).parents[3] / "warehouse" / "ops_schema.sql"
 DUCK_TO_ARROW = {
     "BIGINT": pa.int64(), "VARCHAR": pa.string(), "DOUBLE": pa.float64(),
     "BOOLEAN": pa.bool_(), "TIMESTAMP WITH TIME ZONE": pa.timestamp("us", tz="UTC"),

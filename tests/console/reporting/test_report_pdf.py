@@ -31,7 +31,7 @@ from tests.console.report_support import (
 )
 from tests.worlds import point_at_home
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 LOOPDESK = str(Path(sys.executable).with_name("loopdesk"))
 
 
