@@ -85,6 +85,9 @@ class Settings(BaseModel):
     trusted_proxies: str = ""
     # The most connections one process holds to the operational store (its pool ceiling).
     db_pool_size: int = Field(default=8, ge=1, le=100)
+    # How often a running `serve` seals appended audit events into the hash chain (seconds):
+    # the longest an event stays outside the chain while the console serves (docs/security.md).
+    audit_seal_seconds: float = Field(default=5.0, gt=0, le=3600)
 
     @field_validator("smtp_port")
     @classmethod

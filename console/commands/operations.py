@@ -78,6 +78,10 @@ def register(app: typer.Typer) -> None:
             emit_json(check.to_json())
         elif check.first_bad_seq is None:
             typer.echo(f"audit chain intact: {check.events} events")
+            if check.unsealed:
+                oldest = check.oldest_unsealed_at.isoformat() if check.oldest_unsealed_at else "?"
+                typer.echo(f"{check.unsealed} appended but not sealed yet (oldest {oldest}); "
+                           "`loopdesk build`, `automate` or a running `serve` seal them")
         else:
             typer.echo(f"audit chain broken at seq {check.first_bad_seq} "
                        f"({check.events} events)", err=True)

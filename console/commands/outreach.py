@@ -63,6 +63,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print JSON counts"),
     ) -> None:
         """One outbox pass: queue due asks, send due messages, create follow-up calls."""
+        from console.identity.audit import seal
         from console.messaging.channels import default_channels
         from console.outreach.automation import run_automation
         from console.platform.db import session_scope
@@ -71,6 +72,7 @@ def register(app: typer.Typer) -> None:
         with session_scope() as session, _snapshot_or_none() as snapshot:
             result = run_automation(session=session, snapshot=snapshot,
                                     channels=default_channels(), now=now())
+            seal(session=session)  # the audit events appended since the last seal
         if as_json:
             emit_json(result.to_json())
             return

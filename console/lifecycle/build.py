@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from console.identity.audit import seal
 from console.lifecycle.ops_export import export_operational_events
 from console.platform.db import get_engine, init_db, session_scope
 from console.work.refresh import RefreshResult, refresh_tasks
@@ -54,4 +55,6 @@ def build_everything(*, now: datetime | None = None) -> BuildSummary:
     result = run_build(ops_events=ops_events, as_of=as_of)
     with reading_snapshot() as snapshot, session_scope(engine) as session:
         refreshed = refresh_tasks(session=session, snapshot=snapshot, now=as_of)
+    with session_scope(engine) as session:
+        seal(session=session)  # the audit events appended since the last seal join the chain
     return BuildSummary(build=result, tasks=refreshed)

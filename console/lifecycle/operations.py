@@ -39,27 +39,36 @@ class ChainCheck:
     events: int
     first_bad_seq: int | None
     head_hash: str | None
+    # The tail appended but not yet sealed into the chain (not covered by the check).
+    unsealed: int = 0
+    oldest_unsealed_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The `loopdesk audit verify --json` shape."""
         return {"ok": self.first_bad_seq is None, "events": self.events,
-                "first_bad_seq": self.first_bad_seq, "head_hash": self.head_hash}
+                "first_bad_seq": self.first_bad_seq, "head_hash": self.head_hash,
+                "unsealed": self.unsealed,
+                "oldest_unsealed_at": (self.oldest_unsealed_at.isoformat()
+                                       if self.oldest_unsealed_at is not None else None)}
 
 
 def verify_audit(engine: Engine) -> ChainCheck:
-    """Check the whole chain (edits, deletions, reordering) on the store `engine` names."""
+    """Check the whole sealed chain (edits, deletions, reordering) on the store `engine` names,
+    and report the unsealed tail (appended since the last seal; not covered yet)."""
     from sqlmodel import col, select
 
-    from console.identity.audit import count_events, verify_chain
+    from console.identity.audit import count_events, unsealed, verify_chain
     from console.models.identity import AuditEvent
     from console.platform.db import new_session
 
     with new_session(engine) as session:
+        tail = unsealed(session=session)
         bad = verify_chain(session=session)
         events = count_events(session=session)
-        head = session.exec(select(AuditEvent.hash).order_by(col(AuditEvent.seq).desc())
-                            .limit(1)).first()
-    return ChainCheck(events=events, first_bad_seq=bad, head_hash=head)
+        head = session.exec(select(AuditEvent.hash).where(col(AuditEvent.seq).is_not(None))
+                            .order_by(col(AuditEvent.seq).desc()).limit(1)).first()
+    return ChainCheck(events=events, first_bad_seq=bad, head_hash=head, unsealed=tail.count,
+                      oldest_unsealed_at=tail.oldest_at)
 
 
 def _private_file(path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, DateTime, Index
+from sqlalchemy import Column, DateTime, Index, text
 from sqlmodel import Field, SQLModel
 
 
@@ -91,16 +91,25 @@ class ReportLink(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """One row per audited action; append-only, hash-chained by `seq` (identity/audit.py)."""
+    """One row per audited action; append-only. `id` is assigned by the database when the row
+    is appended; `seq`, `prev_hash` and `hash` when the sealer links it into the hash chain
+    (NULL until then: the unsealed tail). See console/identity/audit.py."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (
+        # The sealer's work list: rows not yet in the chain, in append order.
+        Index("ix_audit_events_unsealed", "id", sqlite_where=text("seq is null"),
+              postgresql_where=text("seq is null")),
+    )
 
-    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    id: int | None = Field(default=None, primary_key=True)
+    seq: int | None = Field(default=None, unique=True, index=True,
+                            description="position in the hash chain (1, 2, …) once sealed")
     occurred_at: datetime = Field(sa_column=_utc_column(index=True))
     actor: str = Field(max_length=64, description="e.g. user:12, cli, report_link:<jti>")
     action: str = Field(index=True, max_length=32)
     practice_slug: str | None = Field(default=None, index=True, max_length=64)
     object_ref: str | None = Field(default=None, max_length=128, description="ids only")
     outcome: str = Field(max_length=32)
-    prev_hash: str = Field(max_length=64, unique=True)
-    hash: str = Field(max_length=64)
+    prev_hash: str | None = Field(default=None, max_length=64, unique=True)
+    hash: str | None = Field(default=None, max_length=64)

@@ -145,3 +145,24 @@ def test_backup_and_restore_on_postgres(loopdesk_home: Path, cli: Runner,
         assert _state(cli) == before
         get_engine(source).dispose()
         get_engine(target).dispose()
+
+
+def test_audit_verify_reports_the_unsealed_tail(worked_home: Path, cli: Runner) -> None:
+    """Events appended but not sealed yet are counted and dated, not called tampering."""
+    from console.identity.audit import seal
+    from console.platform.db import new_session
+
+    with get_engine().begin() as connection:
+        connection.execute(text(
+            "insert into audit_events (occurred_at, actor, action, outcome) values "
+            "('2026-11-26 15:00:00.000000', 'user:1', 'claim', 'success')"))
+    report = _json(cli, "audit", "verify")
+    assert isinstance(report, dict) and report["ok"] is True
+    assert report["unsealed"] == 1 and report["oldest_unsealed_at"].startswith("2026-11-26T15:00")
+    plain = cli("audit", "verify")
+    assert plain.code == 0 and "1 appended but not sealed yet" in plain.out
+    with new_session(get_engine()) as session:
+        assert seal(session=session).sealed == 1
+    after = _json(cli, "audit", "verify")
+    assert isinstance(after, dict) and after["unsealed"] == 0
+    assert after["events"] == report["events"]
