@@ -31,7 +31,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from console.models.identity import AuditEvent
-from console.platform.db import begin_write, ensure_writer, new_session
+from console.platform.db import begin_write, ensure_writer, holds_writer, new_session
 from loopdesk_core.clock import as_utc
 from warehouse.scope import Scope
 
@@ -160,7 +160,7 @@ def _lock_chain(session: Session, *, wait: bool) -> bool:
         got = session.connection().execute(
             text(f"select {function}(:key)"), {"key": _PG_CHAIN_LOCK}).scalar()
         return wait or bool(got)
-    if dialect == "sqlite":
+    if dialect == "sqlite" and not holds_writer(session):
         # A transaction that has only read is swapped for one that holds the writer lock (a
         # read that another commit overtook cannot be upgraded: "database is locked" at once).
         # Readers never wait for this: WAL readers do not block on the writer.

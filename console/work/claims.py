@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, case, literal, or_, update
+from sqlalchemy import Integer, String, and_, bindparam, case, cast, insert, literal, or_, update
 from sqlalchemy import select as select_columns
 from sqlalchemy.engine import Row
 from sqlmodel import Session, col
@@ -15,7 +15,7 @@ from sqlmodel import Session, col
 from console.identity import audit
 from console.identity.access import actor_ref
 from console.identity.audit import Action, Outcome
-from console.models.identity import Role, User, UserPractice
+from console.models.identity import AuditEvent, Role, User, UserPractice
 from console.models.types import UTCDateTime
 from console.models.work import Task, TaskStatus
 from console.platform.db import begin_write, is_postgres
@@ -27,14 +27,16 @@ from warehouse.scope import Scope
 
 # A task whose lease lapsed this many times without a disposition goes to a manager.
 ESCALATE_AFTER_CLAIMS = 3
-# Candidates gated and offered to one conditional UPDATE per attempt (best first).
-CLAIM_BATCH = 8
+# Candidates gated and offered to one conditional UPDATE per attempt (best first). 16, the
+# ranking window's slack: 16 claimers who ranked the same window all lease on the first try.
+CLAIM_BATCH = 16
 # When a whole window is refused by the gate, the claim ranks 4× deeper, up to this many.
 CLAIM_MAX_DEPTH = 1024
 
 
 _TASKS = Task.__table__  # type: ignore[attr-defined]
 _USER_PRACTICES = UserPractice.__table__  # type: ignore[attr-defined]
+_EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
 # Statements on the claim path are built once (building them per call cost more CPU than
 # running them); values are bound per call.
 _SCOPE = select_columns(_USER_PRACTICES.c.practice_slug).where(
@@ -206,18 +208,65 @@ def _lease_statement(*, escalated: bool, postgres: bool) -> Any:
     )
 
 
+def _lease_params(*, user: User, candidates: list[tuple[int, int]], now: datetime,
+                  lease: timedelta) -> dict[str, Any]:
+    """Bind values of the lease: (task id, claim version read) per slot, unused slots -1."""
+    params: dict[str, Any] = {"now": now, "until": now + lease, "user_id": user.user_id,
+                              "actor": actor_ref(user.user_id)}
+    for i in range(CLAIM_BATCH):
+        params[f"id{i}"], params[f"v{i}"] = candidates[i] if i < len(candidates) else (-1, -1)
+    return params
+
+
+def _candidates(batch: list[Scored]) -> list[tuple[int, int]]:
+    return [(s.row.task_id, s.row.claim_version) for s in batch]
+
+
 def _lease_first_free(
     session: Session, *, user: User, batch: list[Scored], escalated: bool, now: datetime,
     lease: timedelta,
 ) -> Row[Any] | None:
     """Lease the first candidate of `batch` still as it was read, in one conditional UPDATE."""
-    params: dict[str, Any] = {"now": now, "until": now + lease, "user_id": user.user_id}
-    for i in range(CLAIM_BATCH):
-        row = batch[i].row if i < len(batch) else None
-        params[f"id{i}"] = row.task_id if row is not None else -1
-        params[f"v{i}"] = row.claim_version if row is not None else -1
     statement = _lease_statement(escalated=escalated, postgres=is_postgres(session))
-    return session.execute(statement, params).first()
+    return session.execute(statement, _lease_params(user=user, candidates=_candidates(batch),
+                                                    now=now, lease=lease)).first()
+
+
+@lru_cache(maxsize=4)
+def _audited_lease_statement(*, escalated: bool) -> Any:
+    """PostgreSQL: the lease and its `claim` audit event as one statement.
+
+    The event is appended unsealed (no chain lock in the claim's transaction); the next
+    append that gets the lock, or the sealer, links it into the chain (identity/audit.py).
+    """
+    leased = _lease_statement(escalated=escalated, postgres=True).cte("leased")
+    appended = insert(_EVENTS).from_select(
+        ["occurred_at", "actor", "action", "practice_slug", "object_ref", "outcome"],
+        select_columns(bindparam("now", type_=UTCDateTime()), bindparam("actor", type_=String()),
+                       literal(str(Action.claim)), leased.c.practice_slug,
+                       literal("task:") + cast(leased.c.task_id, String()),
+                       literal(str(Outcome.success))),
+    ).cte("appended")
+    return select_columns(leased).add_cte(appended)
+
+
+def _lease_audited(
+    session: Session, *, user: User, candidates: list[tuple[int, int]], escalated: bool,
+    now: datetime, lease: timedelta,
+) -> Row[Any] | None:
+    """Lease the first free candidate and append its `claim` event, in the open write
+    transaction (the caller commits): one statement on PostgreSQL; on SQLite, which holds
+    its single writer lock anyway, the lease then `audit.record` (sealed at once)."""
+    params = _lease_params(user=user, candidates=candidates, now=now, lease=lease)
+    if is_postgres(session):
+        return session.execute(_audited_lease_statement(escalated=escalated), params).first()
+    row = session.execute(_lease_statement(escalated=escalated, postgres=False),
+                          params).first()
+    if row is not None:
+        audit.record(session=session, actor=actor_ref(user.user_id), action=Action.claim,
+                     practice_slug=row.practice_slug, object_ref=f"task:{row.task_id}",
+                     outcome=Outcome.success, now=now)
+    return row
 
 
 def claim_task(*, session: Session, user: User, task_id: int, now: datetime) -> Task:
@@ -251,19 +300,11 @@ def claim_task(*, session: Session, user: User, task_id: int, now: datetime) -> 
         raise UserError(f"cannot call now: {gate.reason}")
     version = task.claim_version
     begin_write(session)
-    params: dict[str, Any] = {"now": now, "until": now + _lease(), "user_id": user.user_id,
-                              "id0": task_id, "v0": version}
-    for i in range(1, CLAIM_BATCH):
-        params[f"id{i}"], params[f"v{i}"] = -1, -1
-    statement = _lease_statement(escalated=_may_see_escalated(user),
-                                 postgres=is_postgres(session))
-    row = session.execute(statement, params).first()
+    row = _lease_audited(session, user=user, candidates=[(task_id, version)],
+                         escalated=_may_see_escalated(user), now=now, lease=_lease())
     if row is None:
         session.rollback()
         raise UserError("someone else took that task a moment ago")
-    audit.record(session=session, actor=actor_ref(user.user_id), action=Action.claim,
-                 practice_slug=row.practice_slug, object_ref=f"task:{row.task_id}",
-                 outcome=Outcome.success, now=now)
     session.commit()
     return Task(**row._asdict())
 
@@ -297,16 +338,13 @@ def claim_next(*, session: Session, user: User, now: datetime) -> Task | None:
             if not passing:
                 continue
             begin_write(session)
-            row = _lease_first_free(session, user=user, batch=passing, escalated=escalated,
-                                    now=now, lease=lease)
+            row = _lease_audited(session, user=user, candidates=_candidates(passing),
+                                 escalated=escalated, now=now, lease=lease)
             if row is None:
                 # Everyone in this batch was taken since we ranked; try the next batch.
                 session.commit()
                 contended = True
                 continue
-            audit.record(session=session, actor=actor_ref(user.user_id), action=Action.claim,
-                         practice_slug=row.practice_slug, object_ref=f"task:{row.task_id}",
-                         outcome=Outcome.success, now=now)
             session.commit()
             return Task(**row._asdict())
         session.rollback()
