@@ -39,6 +39,13 @@ _WRITE_VERBS = ("insert", "update", "delete", "replace")
 RETRY_ATTEMPTS = 10
 RETRY_BACKOFF_S = 0.05
 T = TypeVar("T")
+_GATE_ATTRIBUTE = "loopdesk_writer_gate"
+
+
+def writer_gate_held(engine: Engine) -> bool:
+    """Whether some thread holds the SQLite engine's in-process writer gate right now."""
+    gate = getattr(engine, _GATE_ATTRIBUTE, None)
+    return gate is not None and gate.locked()
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -53,6 +60,7 @@ def _configure_sqlite(engine: Engine) -> None:
     SQLite's own lock.
     """
     gate = threading.Lock()
+    setattr(engine, _GATE_ATTRIBUTE, gate)  # noqa: B010  (for writer_gate_held)
     holders: set[int] = set()  # ids of the DBAPI connections holding the gate (at most one)
 
     def release(dbapi_connection: Any) -> None:
