@@ -60,7 +60,7 @@ def _configure_sqlite(engine: Engine) -> None:
     SQLite's own lock.
     """
     gate = threading.Lock()
-    setattr(engine, _GATE_ATTRIBUTE, gate)  # noqa: B010  (for writer_gate_held)
+    setattr(engine, _GATE_ATTRIBUTE, gate)  # (for writer_gate_held)
     holders: set[int] = set()  # ids of the DBAPI connections holding the gate (at most one)
 
     def release(dbapi_connection: Any) -> None:

@@ -39,3 +39,47 @@ def test_scoped_and_agency_queues_and_claims_on_postgres(
             assert verify_chain(session=session) is None
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_postgres_claim_appends_its_event_in_the_lease_statement(
+    loopdesk_home: Path, pg_url: str,  # noqa: F811
+) -> None:
+    """The claim's event is written by the lease itself (unsealed, no chain lock) and joins
+    the chain at the next seal; a lost lease appends nothing."""
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    from console.identity.audit import seal, unsealed
+    from console.platform.db import begin_write
+    from console.work.claims import _lease_audited
+
+    engine = get_engine(pg_url)
+    init_db(engine)
+    try:
+        with new_session(engine) as session:
+            _seed(session, 2)
+            coordinator = add_user(session, practices=["a", "b"])
+            claimed = claim_next(session=session, user=coordinator, now=NOW)
+            assert claimed is not None
+            events = session.execute(text(
+                "select actor, action, practice_slug, object_ref, outcome, seq"
+                " from audit_events")).all()
+            assert [tuple(e) for e in events] == [
+                (f"user:{coordinator.user_id}", "claim", claimed.practice_slug,
+                 f"task:{claimed.task_id}", "success", None)]
+            assert unsealed(session=session).count == 1
+            rival = add_user(session, practices=["a", "b"])
+            begin_write(session)  # the rival's lease of the same task at the version it read
+            lost = _lease_audited(session, user=rival, candidates=[(claimed.task_id or 0, 0)],
+                                  escalated=False, now=NOW, lease=timedelta(minutes=15))
+            session.commit()
+            assert lost is None
+            assert seal(session=session).sealed == 1
+            assert unsealed(session=session).count == 0
+            assert verify_chain(session=session) is None
+            count = session.execute(text("select count(*) from audit_events")).scalar_one()
+            assert count == 1
+    finally:
+        engine.dispose()
