@@ -10,6 +10,8 @@
 -- names_friend: a willing call named a friend (referred).
 -- lead_answer_delay (hours since referral): a contact_lead call was answered.
 -- lead_book: an answered contact_lead call booked (lead_booked).
+-- team_hour (UTC hour 0..23): of the team's last 20 calling days (UTC dates with a
+--   coordinator call; trials), the days with a call started in that hour (successes).
 
 with priors as (
     select * from stg_seed__queue_priors
@@ -33,7 +35,9 @@ calls as (
         touches.lead_id,
         cast(extract(hour from timezone(coalesce(practices.timezone, 'UTC'), touches.started_at))
              as integer) as local_hour,
-        touches.disposition not in ('no_answer', 'voicemail', 'wrong_number') as answered
+        touches.disposition not in ('no_answer', 'voicemail', 'wrong_number') as answered,
+        cast(timezone('UTC', touches.started_at) as date) as utc_day,
+        cast(extract(hour from timezone('UTC', touches.started_at)) as integer) as utc_hour
     from stg_ops__touches as touches
     left join practices on practices.practice_slug = touches.practice_slug
     where touches.channel = 'call' and touches.coordinator_id is not null
@@ -79,6 +83,15 @@ lead_calls as (
     where attempts.task_kind = 'contact_lead'
 ),
 
+team_days as (
+    select distinct utc_day from calls order by utc_day desc limit 20
+),
+
+team_hours as (
+    select distinct calls.utc_day, calls.utc_hour
+    from calls inner join team_days on team_days.utc_day = calls.utc_day
+),
+
 evidence as (
     select 'answer_attempt' as measure, task_kind as cell_group,
            cast(least(attempt, 3) as varchar) as band,
@@ -122,6 +135,10 @@ evidence as (
     from lead_calls
     where answered and disposition in ('lead_booked', 'lead_declined', 'callback_requested')
     group by all
+    union all
+    select 'team_hour', 'team', cast(utc_hour as varchar), count(*),
+           (select count(*) from team_days)
+    from team_hours group by all
 ),
 
 cells as (

@@ -81,7 +81,31 @@ with priors as (
             ('lead_answer_delay', 'lead', '4-24h', 0.524346),
             ('lead_answer_delay', 'lead', '24-72h', 0.377976),
             ('lead_answer_delay', 'lead', '72h+', 0.188988),
-            ('lead_book', 'lead', 'all', 0.5)
+            ('lead_book', 'lead', 'all', 0.5),
+            ('team_hour', 'team', '0', 0.0),
+            ('team_hour', 'team', '1', 0.0),
+            ('team_hour', 'team', '2', 0.0),
+            ('team_hour', 'team', '3', 0.0),
+            ('team_hour', 'team', '4', 0.0),
+            ('team_hour', 'team', '5', 0.0),
+            ('team_hour', 'team', '6', 0.0),
+            ('team_hour', 'team', '7', 0.0),
+            ('team_hour', 'team', '8', 0.0),
+            ('team_hour', 'team', '9', 0.0),
+            ('team_hour', 'team', '10', 0.0),
+            ('team_hour', 'team', '11', 0.0),
+            ('team_hour', 'team', '12', 0.0),
+            ('team_hour', 'team', '13', 0.0),
+            ('team_hour', 'team', '14', 0.0),
+            ('team_hour', 'team', '15', 0.0),
+            ('team_hour', 'team', '16', 0.0),
+            ('team_hour', 'team', '17', 0.0),
+            ('team_hour', 'team', '18', 0.0),
+            ('team_hour', 'team', '19', 0.0),
+            ('team_hour', 'team', '20', 0.0),
+            ('team_hour', 'team', '21', 0.0),
+            ('team_hour', 'team', '22', 0.0),
+            ('team_hour', 'team', '23', 0.0)
     ) as seed (measure, cell_group, band, prior)
 )
 
