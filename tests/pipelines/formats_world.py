@@ -40,7 +40,7 @@ class Built:
 
 def build_format(root: Path, fmt: str, *, practices: int, seed: int, months: int) -> Built:
     """Generate `fmt` into root/fmt, ingest and build it in root/fmt-home."""
-    from console.lifecycle import build_everything
+    from console.lifecycle.build import build_everything
     from pipelines.generate import generate_exports
     from pipelines.ingest import ingest
 
@@ -51,7 +51,8 @@ def build_format(root: Path, fmt: str, *, practices: int, seed: int, months: int
         point_at_home(patch, home)
         drop = root / fmt
         generate_exports(drop, practices=practices, seed=seed, months=months, now=now,
-                         dirty_share=0.0, format=fmt, results_visible=False)
+                         dirty_share=0.0, format=fmt, results_visible=False,
+                         opendental_leads=True)
         summary = ingest(drop).to_json()
         build_everything(now=now)
     return Built(fmt, home, summary)
