@@ -30,28 +30,37 @@ in_window as (
     select treatments.*
     from treatments
     cross join params
-    where treatments.results_visible_at <= params.as_of
+    where
+        treatments.results_visible_at <= params.as_of
         and treatments.results_visible_at >= params.as_of - to_days(params.ask_window_days)
 ),
 
 asked_about_treatment as (
-    select distinct practice_slug, patient_id, treatment_id
+    select distinct
+        practice_slug,
+        patient_id,
+        treatment_id
     from asks
     where treatment_id is not null
 ),
 
 recently_asked as (
-    select distinct asks.practice_slug, asks.patient_id
+    select distinct
+        asks.practice_slug,
+        asks.patient_id
     from asks
     cross join params
     where asks.asked_at > params.as_of - to_days(params.ask_cooldown_days)
 ),
 
 recently_declined as (
-    select distinct asks.practice_slug, asks.patient_id
+    select distinct
+        asks.practice_slug,
+        asks.patient_id
     from asks
     cross join params
-    where asks.declined
+    where
+        asks.declined
         and asks.asked_at > params.as_of - to_days(params.decline_cooldown_days)
 ),
 
@@ -64,31 +73,37 @@ eligible as (
         contactability.consent_email
     from in_window
     inner join patients
-        on patients.practice_slug = in_window.practice_slug
-        and patients.patient_id = in_window.patient_id
+        on
+            in_window.practice_slug = patients.practice_slug
+            and in_window.patient_id = patients.patient_id
     inner join contactability
-        on contactability.practice_slug = in_window.practice_slug
-        and contactability.patient_id = in_window.patient_id
-    where contactability.is_contactable
+        on
+            in_window.practice_slug = contactability.practice_slug
+            and in_window.patient_id = contactability.patient_id
+    where
+        contactability.is_contactable
         and not exists (
             select 1 from asked_about_treatment as asked
-            where asked.practice_slug = in_window.practice_slug
+            where
+                asked.practice_slug = in_window.practice_slug
                 and asked.patient_id = in_window.patient_id
                 and asked.treatment_id = in_window.treatment_id
         )
         and not exists (
             select 1 from recently_asked as recent
-            where recent.practice_slug = in_window.practice_slug
+            where
+                recent.practice_slug = in_window.practice_slug
                 and recent.patient_id = in_window.patient_id
         )
         and not exists (
             select 1 from recently_declined as declined
-            where declined.practice_slug = in_window.practice_slug
+            where
+                declined.practice_slug = in_window.practice_slug
                 and declined.patient_id = in_window.patient_id
         )
     qualify row_number() over (
         partition by in_window.practice_slug, in_window.patient_id
-        order by in_window.results_visible_at, in_window.value desc, in_window.treatment_id
+        order by in_window.results_visible_at asc, in_window.value desc, in_window.treatment_id asc
     ) = 1
 ),
 

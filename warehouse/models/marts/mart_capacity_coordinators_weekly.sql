@@ -6,7 +6,11 @@
 with
 
 touches as (
-    select coordinator_id, practice_slug, minutes, started_at
+    select
+        coordinator_id,
+        practice_slug,
+        minutes,
+        started_at
     from stg_ops__touches
     where coordinator_id is not null
 ),

@@ -5,11 +5,17 @@
 with
 
 practices as (
-    select practice_slug, contracted_hours_per_week from mart_practices
+    select
+        practice_slug,
+        contracted_hours_per_week
+    from mart_practices
 ),
 
 touches as (
-    select practice_slug, minutes, started_at
+    select
+        practice_slug,
+        minutes,
+        started_at
     from stg_ops__touches
     where coordinator_id is not null
 ),
@@ -33,7 +39,7 @@ final as (
         cast(w.minutes_logged / 60.0 - p.contracted_hours_per_week as double)
             as hours_vs_contract                                     -- + ahead, - behind
     from weekly as w
-    left join practices as p on p.practice_slug = w.practice_slug
+    left join practices as p on w.practice_slug = p.practice_slug
 )
 
 select * from final

@@ -22,7 +22,8 @@ patient_months as (
         bool_or(results_visible and asked_30d and reached_30d and willing_30d) as willing,
         bool_or(results_visible and referred_180d) as referred,
         bool_or(results_visible and referred_180d and lead_contacted) as lead_contacted,
-        bool_or(results_visible and referred_180d and lead_contacted and lead_booked) as lead_booked,
+        bool_or(results_visible and referred_180d and lead_contacted and lead_booked)
+            as lead_booked,
         bool_or(
             results_visible and referred_180d and lead_contacted and lead_booked and loop_closed
         ) as loop_closed

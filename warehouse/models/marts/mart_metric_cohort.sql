@@ -11,12 +11,24 @@ params as (
 ),
 
 treatments as (
-    select practice_slug, treatment_id, patient_id, category, value, completed_at, results_visible_at
+    select
+        practice_slug,
+        treatment_id,
+        patient_id,
+        category,
+        value,
+        completed_at,
+        results_visible_at
     from mart_treatments
 ),
 
 asks as (
-    select practice_slug, patient_id, asked_at, reached, willing
+    select
+        practice_slug,
+        patient_id,
+        asked_at,
+        reached,
+        willing
     from int_asks
 ),
 
@@ -42,10 +54,11 @@ ask_facts as (
         bool_or(coalesce(a.willing, false)) as willing
     from treatments as t
     inner join asks as a
-        on a.practice_slug = t.practice_slug
-        and a.patient_id = t.patient_id
-        and a.asked_at >= t.results_visible_at
-        and a.asked_at <= t.results_visible_at + interval 720 hour
+        on
+            t.practice_slug = a.practice_slug
+            and t.patient_id = a.patient_id
+            and t.results_visible_at <= a.asked_at
+            and a.asked_at <= t.results_visible_at + interval 720 hour
     group by t.practice_slug, t.treatment_id
 ),
 
@@ -61,10 +74,11 @@ referral_facts as (
         bool_or(r.loop_closed_at is not null) as loop_closed
     from treatments as t
     inner join referrals as r
-        on r.practice_slug = t.practice_slug
-        and r.referrer_patient_id = t.patient_id
-        and r.referred_at >= t.results_visible_at
-        and r.referred_at <= t.results_visible_at + interval 4320 hour
+        on
+            t.practice_slug = r.practice_slug
+            and t.patient_id = r.referrer_patient_id
+            and t.results_visible_at <= r.referred_at
+            and r.referred_at <= t.results_visible_at + interval 4320 hour
     group by t.practice_slug, t.treatment_id
 ),
 
@@ -91,9 +105,9 @@ final as (
     from treatments as t
     cross join params as p
     left join ask_facts as a
-        on a.practice_slug = t.practice_slug and a.treatment_id = t.treatment_id
+        on t.practice_slug = a.practice_slug and t.treatment_id = a.treatment_id
     left join referral_facts as rf
-        on rf.practice_slug = t.practice_slug and rf.treatment_id = t.treatment_id
+        on t.practice_slug = rf.practice_slug and t.treatment_id = rf.treatment_id
 )
 
 select * from final

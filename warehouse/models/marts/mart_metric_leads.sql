@@ -8,7 +8,10 @@
 with
 
 practices as (
-    select practice_slug, timezone from mart_practices
+    select
+        practice_slug,
+        timezone
+    from mart_practices
 ),
 
 leads as (
@@ -46,7 +49,7 @@ local_times as (
         timezone(coalesce(p.timezone, 'UTC'), l.referred_at) as referred_local,
         timezone(coalesce(p.timezone, 'UTC'), l.outcome_at) as outcome_local
     from leads as l
-    left join practices as p on p.practice_slug = l.practice_slug
+    left join practices as p on l.practice_slug = p.practice_slug
 ),
 
 business_day_1 as (
@@ -54,12 +57,12 @@ business_day_1 as (
     select
         *,
         referred_local + interval 1 day
-            + case dayofweek(referred_local + interval 1 day)
-                when 6 then interval 2 day when 0 then interval 1 day else interval 0 day end
+        + case dayofweek(referred_local + interval 1 day)
+            when 6 then interval 2 day when 0 then interval 1 day else interval 0 day end
             as contact_local_deadline,
         outcome_local + interval 1 day
-            + case dayofweek(outcome_local + interval 1 day)
-                when 6 then interval 2 day when 0 then interval 1 day else interval 0 day end
+        + case dayofweek(outcome_local + interval 1 day)
+            when 6 then interval 2 day when 0 then interval 1 day else interval 0 day end
             as outcome_plus_one_local
     from local_times
 ),
@@ -68,8 +71,8 @@ business_day_2 as (
     select
         *,
         outcome_plus_one_local + interval 1 day
-            + case dayofweek(outcome_plus_one_local + interval 1 day)
-                when 6 then interval 2 day when 0 then interval 1 day else interval 0 day end
+        + case dayofweek(outcome_plus_one_local + interval 1 day)
+            when 6 then interval 2 day when 0 then interval 1 day else interval 0 day end
             as loop_local_deadline
     from business_day_1
 ),
@@ -79,15 +82,17 @@ deadlines as (
         b.*,
         coalesce(d.contact_task_deadline, timezone(b.tz, b.contact_local_deadline))
             as contact_deadline,
-        case when b.has_outcome
-            then coalesce(d.loop_task_deadline, timezone(b.tz, b.loop_local_deadline))
+        case
+            when b.has_outcome
+                then coalesce(d.loop_task_deadline, timezone(b.tz, b.loop_local_deadline))
         end as loop_deadline,
-        case when b.status in ('booked', 'treated')
-            then coalesce(b.outcome_at, b.status_at)
+        case
+            when b.status in ('booked', 'treated')
+                then coalesce(b.outcome_at, b.status_at)
         end as booked_at
     from business_day_2 as b
     left join task_deadlines as d
-        on d.practice_slug = b.practice_slug and d.lead_id = b.lead_id
+        on b.practice_slug = d.practice_slug and b.lead_id = d.lead_id
 ),
 
 referrer_order as (
@@ -128,8 +133,10 @@ final as (
             as referrer_lead_number,                                  -- 1 = referrer's first lead
         cast(case when referrer_patient_id is not null then referrer_lead_count end as integer)
             as referrer_lead_count,                                   -- referrer's leads as of as_of
-        cast(case when referrer_patient_id is not null then referrer_first_loop_closed end
-            as boolean) as referrer_first_loop_closed                 -- first lead's loop closed
+        cast(
+            case when referrer_patient_id is not null then referrer_first_loop_closed end
+            as boolean
+        ) as referrer_first_loop_closed                 -- first lead's loop closed
     from referrer_order
 )
 

@@ -54,13 +54,19 @@ lead_counts as (
 ),
 
 first_asks as (
-    select practice_slug, patient_id, min(asked_at) as first_asked_at
+    select
+        practice_slug,
+        patient_id,
+        min(asked_at) as first_asked_at
     from asks
     group by practice_slug, patient_id
 ),
 
 last_referrals as (
-    select practice_slug, referrer_patient_id as patient_id, max(referred_at) as last_referred_at
+    select
+        practice_slug,
+        referrer_patient_id as patient_id,
+        max(referred_at) as last_referred_at
     from leads
     where referrer_patient_id is not null
     group by practice_slug, referrer_patient_id
@@ -75,8 +81,9 @@ ask_counts as (
         ) as asked_patients_who_referred
     from first_asks
     left join last_referrals
-        on last_referrals.practice_slug = first_asks.practice_slug
-        and last_referrals.patient_id = first_asks.patient_id
+        on
+            first_asks.practice_slug = last_referrals.practice_slug
+            and first_asks.patient_id = last_referrals.patient_id
     group by first_asks.practice_slug
 ),
 
@@ -123,10 +130,10 @@ final as (
         cast(minutes.median_minutes_close_loop as double) as median_minutes_close_loop,
         cast(minutes.median_minutes_review_request as double) as median_minutes_review_request
     from practices
-    left join case_values on case_values.practice_slug = practices.practice_slug
-    left join lead_counts on lead_counts.practice_slug = practices.practice_slug
-    left join ask_counts on ask_counts.practice_slug = practices.practice_slug
-    left join minutes on minutes.practice_slug = practices.practice_slug
+    left join case_values on practices.practice_slug = case_values.practice_slug
+    left join lead_counts on practices.practice_slug = lead_counts.practice_slug
+    left join ask_counts on practices.practice_slug = ask_counts.practice_slug
+    left join minutes on practices.practice_slug = minutes.practice_slug
 )
 
 select * from final

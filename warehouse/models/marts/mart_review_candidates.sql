@@ -33,20 +33,27 @@ in_window as (
     select treatments.*
     from treatments
     cross join params
-    where treatments.results_visible_at <= params.as_of
+    where
+        treatments.results_visible_at <= params.as_of
         and treatments.results_visible_at >= params.as_of - to_days(params.review_window_days)
 ),
 
 recently_requested as (
-    select distinct review_tasks.practice_slug, review_tasks.patient_id
+    select distinct
+        review_tasks.practice_slug,
+        review_tasks.patient_id
     from review_tasks
     cross join params
-    where review_tasks.status = 'done'
+    where
+        review_tasks.status = 'done'
         and review_tasks.closed_at > params.as_of - to_days(params.review_cooldown_days)
 ),
 
 closed_for_treatment as (
-    select distinct practice_slug, patient_id, treatment_id
+    select distinct
+        practice_slug,
+        patient_id,
+        treatment_id
     from review_tasks
     where status in ('done', 'cancelled') and treatment_id is not null
 ),
@@ -59,29 +66,35 @@ eligible as (
         in_window.results_visible_at,
         patients.satisfaction_score,
         coalesce(patients.satisfaction_score >= 9, false) as is_satisfied,
-        exists (
+        exists(
             select 1 from asks
-            where asks.practice_slug = in_window.practice_slug
+            where
+                asks.practice_slug = in_window.practice_slug
                 and asks.patient_id = in_window.patient_id
                 and asks.willing
                 and asks.asked_at >= in_window.results_visible_at
         ) as is_willing
     from in_window
     inner join patients
-        on patients.practice_slug = in_window.practice_slug
-        and patients.patient_id = in_window.patient_id
+        on
+            in_window.practice_slug = patients.practice_slug
+            and in_window.patient_id = patients.patient_id
     inner join contactability
-        on contactability.practice_slug = in_window.practice_slug
-        and contactability.patient_id = in_window.patient_id
-    where contactability.is_contactable
+        on
+            in_window.practice_slug = contactability.practice_slug
+            and in_window.patient_id = contactability.patient_id
+    where
+        contactability.is_contactable
         and not exists (
             select 1 from recently_requested as recent
-            where recent.practice_slug = in_window.practice_slug
+            where
+                recent.practice_slug = in_window.practice_slug
                 and recent.patient_id = in_window.patient_id
         )
         and not exists (
             select 1 from closed_for_treatment as closed
-            where closed.practice_slug = in_window.practice_slug
+            where
+                closed.practice_slug = in_window.practice_slug
                 and closed.patient_id = in_window.patient_id
                 and closed.treatment_id = in_window.treatment_id
         )

@@ -5,7 +5,15 @@
 with
 
 tasks as (
-    select task_id, kind, practice_slug, created_at, due_at, sla_deadline, status, closed_at
+    select
+        task_id,
+        kind,
+        practice_slug,
+        created_at,
+        due_at,
+        sla_deadline,
+        status,
+        closed_at
     from stg_ops__tasks
     where sla_deadline is not null
 ),
