@@ -1,4 +1,4 @@
--- One row per practice and task kind with open tasks: the backlog in hours of coordinator work.
+-- grain: one row per practice and task kind with open tasks: the backlog in hours of coordinator work.
 -- key: practice_slug, kind
 -- Minutes per task = the agency-wide median of coordinator minutes spent per done task of that kind
 -- (summing its touches); when none are observed, a documented default per kind (docs/metrics.md).

@@ -1,4 +1,4 @@
--- One row per practice and ISO week (Monday, UTC) with coordinator minutes logged, vs. contracted hours.
+-- grain: one row per practice and ISO week (Monday, UTC) with coordinator minutes logged, vs. contracted hours.
 -- key: practice_slug, week_start
 -- Only human touches count (coordinator_id not null): automated messages cost no coordinator time.
 

@@ -1,4 +1,4 @@
--- One row per treatment: the ask, reach, willingness and referral facts of its patient, measured
+-- grain: one row per treatment: the ask, reach, willingness and referral facts of its patient, measured
 -- from the moment the treatment's results became visible. Period metrics aggregate this table.
 -- key: practice_slug, treatment_id
 -- Windows are inclusive at both ends and measured in absolute hours (30 d = 720 h, 180 d = 4320 h)

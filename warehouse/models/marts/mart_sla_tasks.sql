@@ -1,4 +1,4 @@
--- One row per console task that has an SLA deadline: whether it met it, is still open, or was cancelled.
+-- grain: one row per console task that has an SLA deadline: whether it met it, is still open, or was cancelled.
 -- key: task_id
 -- A task meets its SLA when it was closed as done at or before its deadline (inclusive).
 
