@@ -5,21 +5,15 @@
 -- not asked in the last ask_cooldown_days (an ask exactly that long ago no longer counts); not declined
 -- in the last decline_cooldown_days. A patient with several eligible treatments gets ONE candidate, the
 -- earliest results-visible one (ties: higher value, then id), so the choice is stable as data arrives.
+-- Visible treatments of contactable patients come from int_candidate_treatments (shared with
+-- mart_review_candidates).
 
 with params as (
     select * from build_params
 ),
 
 treatments as (
-    select * from int_treatments_results_visible
-),
-
-patients as (
-    select * from int_patients
-),
-
-contactability as (
-    select * from int_patient_contactability
+    select * from int_candidate_treatments
 ),
 
 asks as (
@@ -30,9 +24,7 @@ in_window as (
     select treatments.*
     from treatments
     cross join params
-    where
-        treatments.results_visible_at <= params.as_of
-        and treatments.results_visible_at >= params.as_of - to_days(params.ask_window_days)
+    where treatments.results_visible_at >= params.as_of - to_days(params.ask_window_days)
 ),
 
 asked_about_treatment as (
@@ -65,24 +57,10 @@ recently_declined as (
 ),
 
 eligible as (
-    select
-        in_window.*,
-        patients.satisfaction_score,
-        contactability.consent_call,
-        contactability.consent_text,
-        contactability.consent_email
+    select in_window.*
     from in_window
-    inner join patients
-        on
-            in_window.practice_slug = patients.practice_slug
-            and in_window.patient_id = patients.patient_id
-    inner join contactability
-        on
-            in_window.practice_slug = contactability.practice_slug
-            and in_window.patient_id = contactability.patient_id
     where
-        contactability.is_contactable
-        and not exists (
+        not exists (
             select 1 from asked_about_treatment as asked
             where
                 asked.practice_slug = in_window.practice_slug

@@ -3,21 +3,15 @@
 -- Results visible at or before as_of and at most review_window_days before it; satisfaction >= 9 or a
 -- willing disposition since those results; contactable; no review request done in the last
 -- review_cooldown_days and none ever closed for this treatment. Earliest results-visible treatment wins.
+-- Visible treatments of contactable patients come from int_candidate_treatments (shared with
+-- mart_ask_candidates).
 
 with params as (
     select * from build_params
 ),
 
 treatments as (
-    select * from int_treatments_results_visible
-),
-
-patients as (
-    select * from int_patients
-),
-
-contactability as (
-    select * from int_patient_contactability
+    select * from int_candidate_treatments
 ),
 
 asks as (
@@ -33,9 +27,7 @@ in_window as (
     select treatments.*
     from treatments
     cross join params
-    where
-        treatments.results_visible_at <= params.as_of
-        and treatments.results_visible_at >= params.as_of - to_days(params.review_window_days)
+    where treatments.results_visible_at >= params.as_of - to_days(params.review_window_days)
 ),
 
 recently_requested as (
@@ -64,8 +56,8 @@ eligible as (
         in_window.patient_id,
         in_window.treatment_id,
         in_window.results_visible_at,
-        patients.satisfaction_score,
-        coalesce(patients.satisfaction_score >= 9, false) as is_satisfied,
+        in_window.satisfaction_score,
+        coalesce(in_window.satisfaction_score >= 9, false) as is_satisfied,
         exists(
             select 1 from asks
             where
@@ -75,17 +67,8 @@ eligible as (
                 and asks.asked_at >= in_window.results_visible_at
         ) as is_willing
     from in_window
-    inner join patients
-        on
-            in_window.practice_slug = patients.practice_slug
-            and in_window.patient_id = patients.patient_id
-    inner join contactability
-        on
-            in_window.practice_slug = contactability.practice_slug
-            and in_window.patient_id = contactability.patient_id
     where
-        contactability.is_contactable
-        and not exists (
+        not exists (
             select 1 from recently_requested as recent
             where
                 recent.practice_slug = in_window.practice_slug
