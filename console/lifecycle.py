@@ -21,7 +21,7 @@ from console import clock
 from console.db import get_engine, init_db, session_scope
 from console.models.identity import Role, User
 from console.models.practice import PracticeSettings
-from console.ops_export import export_operational_events
+from console.ops_export import export_operational_events, practice_calendars
 from console.settings import get_settings
 from console.tasks import RefreshResult, refresh_tasks
 
@@ -71,7 +71,8 @@ def build_everything(*, now: datetime | None = None) -> BuildSummary:
     init_db(engine)
     with session_scope(engine) as session:
         ops_events = export_operational_events(session=session)
-    result = run_build(ops_events=ops_events, as_of=as_of)
+        calendars = practice_calendars(session=session)
+    result = run_build(ops_events=ops_events, as_of=as_of, calendars=calendars)
     with reading_snapshot() as snapshot, session_scope(engine) as session:
         refreshed = refresh_tasks(session=session, snapshot=snapshot, now=as_of)
     return BuildSummary(build=result, tasks=refreshed)

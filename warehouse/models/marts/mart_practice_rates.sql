@@ -3,7 +3,8 @@
 -- avg_case_value: mean treatment value over the last 365 days before as_of, else over all time.
 -- lead_conversion: leads now booked or treated / leads (null when none).
 -- p_refer_given_asked: asked patients who referred a lead at or after their first ask / asked
--- patients; with no asks, the documented prior 0.29 (DOMAIN.md's typical referral rate), flagged.
+-- patients; with no asks, the prior build_params.default_p_refer_given_asked (DOMAIN.md's typical
+-- referral rate, warehouse/rules.py), flagged.
 -- median_minutes_<kind>: median minutes of coordinator calls on that task kind (null when none).
 
 with params as (
@@ -117,7 +118,7 @@ final as (
         cast(
             coalesce(
                 ask_counts.asked_patients_who_referred / nullif(ask_counts.asked_patients, 0),
-                0.29
+                params.default_p_refer_given_asked
             ) as double
         ) as p_refer_given_asked,                                                     -- 0..1
         cast(
@@ -130,6 +131,7 @@ final as (
         cast(minutes.median_minutes_close_loop as double) as median_minutes_close_loop,
         cast(minutes.median_minutes_review_request as double) as median_minutes_review_request
     from practices
+    cross join params
     left join case_values on practices.practice_slug = case_values.practice_slug
     left join lead_counts on practices.practice_slug = lead_counts.practice_slug
     left join ask_counts on practices.practice_slug = ask_counts.practice_slug
