@@ -338,6 +338,7 @@ def generate_exports(
     dirty_share: float = 0.01,
     format: str = "canonical",
     results_visible: bool = True,
+    opendental_leads: bool = False,
 ) -> GenerateSummary:
     """Write practices.csv and one folder per practice under `out`; return what was written.
 
@@ -345,6 +346,10 @@ def generate_exports(
     table CSVs (deliberately dirty rows are canonical only). `results_visible=False` leaves
     results_visible_at blank in every canonical row (FHIR and Open Dental carry none, so the
     canonical drop is then comparable row for row; the random draws are the same).
+    `opendental_leads=True` writes the canonical and FHIR referrals.csv with only what an Open
+    Dental refattach row carries (referred_at as its local date, `unreachable` as `declined`;
+    the Open Dental tables are the same either way), so canonical and Open Dental drops of one
+    world give the same leads, tasks and metrics.
     """
     if format not in FORMATS:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}")
@@ -369,6 +374,10 @@ def generate_exports(
         TREATMENTS.name: _treatments_csv(treatments, frame, results_visible),
         REFERRALS.name: referrals,
     }
+    if opendental_leads and format != "opendental":
+        from pipelines.generate_formats import leads_as_opendental
+
+        files[REFERRALS.name] = leads_as_opendental(files[REFERRALS.name], frame.to_csv())
     if format != "canonical":
         return _write_format(out, frame, files, format)
     dirty = 0
