@@ -63,7 +63,7 @@ sqllint: setup
 	PYTHONWARNINGS="ignore:resource_tracker:UserWarning" $(BIN)/sqlfluff lint warehouse/models warehouse/checks --processes 2
 
 typecheck: setup
-	$(BIN)/mypy console pipelines warehouse pages streamlit_app.py bench
+	$(BIN)/mypy loopdesk_core console pipelines warehouse pages streamlit_app.py bench
 
 bench: setup
 	$(BIN)/python -P bench/pipeline.py

@@ -3,8 +3,8 @@
 The build passes them to the SQL as build parameters (`warehouse.runner.BuildParams` → the
 one-row `build_params` table, and `build_sla_days`); the console's task sources, queue priority,
 reports and CLI read the same constants. Business-day arithmetic itself lives in
-`console.business_hours` (`days_to_open_day`), which every package may import; the per-practice
-table the build needs is made from it here.
+`loopdesk_core.business_hours` (`days_to_open_day`), which every package may import; the
+per-practice table the build needs is made from it here.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from console.business_hours import (
+from loopdesk_core.business_hours import (
     DEFAULT_BUSINESS_DAYS,
     DEFAULT_CLOSE_LOOP_SLA_BUSINESS_DAYS,
     DEFAULT_LEAD_SLA_BUSINESS_DAYS,

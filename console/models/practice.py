@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from console.business_hours import (
+from loopdesk_core.business_hours import (
     DEFAULT_BUSINESS_DAYS,
     DEFAULT_CLOSE_LOOP_SLA_BUSINESS_DAYS,
     DEFAULT_LEAD_SLA_BUSINESS_DAYS,

@@ -4,7 +4,7 @@
 -- (leads older than the console) they are derived: + the practice's lead-contact (default 1) or
 -- loop-closure (default 2) SLA in business days, at the same wall-clock time in its time zone, where
 -- business days are the practice's open weekdays (build_sla_days, made by the build from
--- console.business_hours.days_to_open_day; practices without settings: Monday to Friday). Opening
+-- loopdesk_core.business_hours.days_to_open_day; practices without settings: Monday to Friday). Opening
 -- hours are not modelled here. Windows are inclusive and in absolute hours (conversion_window_days
 -- 90 d = 2160 h).
 
