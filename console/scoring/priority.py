@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # polars is imported where the vectorised scores are computed
     import polars as pl  # logging and the queue read precomputed rank keys, and start faster
 
 from console.platform.wording import ago, countdown_text
+from warehouse.rules import DEFAULT_P_REFER_GIVEN_ASKED
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 LN2 = math.log(2.0)
@@ -55,7 +56,9 @@ CLOSE_LOOP_REFERRAL_SHARE = 0.5
 # A review is worth a small fraction of a case.
 REVIEW_VALUE_SHARE = 0.02
 # Defaults for a practice without measured rates.
-DEFAULT_CASE_VALUE, DEFAULT_LEAD_CONVERSION, DEFAULT_P_REFER = 3000.0, 0.5, 0.3
+DEFAULT_CASE_VALUE, DEFAULT_LEAD_CONVERSION = 3000.0, 0.5
+# P(refer | asked) with no asks yet: the prior mart_practice_rates uses too (warehouse/rules.py).
+DEFAULT_P_REFER = DEFAULT_P_REFER_GIVEN_ASKED
 
 # The learned queue (docs/queue.md "What the queue learns"): each rate is a beta-binomial
 # estimate per cell of the touch history, shrunk towards a prior worth PRIOR_STRENGTH calls:
