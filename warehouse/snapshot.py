@@ -28,6 +28,9 @@ if TYPE_CHECKING:  # readers (the console, `inbound`) never need pyarrow: keep t
     import pyarrow as pa
 
 KEEP_SNAPSHOTS = 3
+# DuckDB would take up to 80 % of the machine; with a ceiling its joins and sorts spill to a
+# temp folder beside the snapshot instead, so a build's peak stays flat as practices grow.
+BUILD_MEMORY_LIMIT = "1GB"
 _BUILDING_PREFIX = "building-"
 
 
@@ -148,7 +151,7 @@ def _materialise(
     after_model: Callable[[ModelRun], None] | None,
 ) -> tuple[list[ModelRun], list[CheckRun]]:
     """Run models and checks into a fresh DuckDB file and close it (raises on any failure)."""
-    conn = duckdb.connect(str(target))
+    conn = duckdb.connect(str(target), config={"memory_limit": BUILD_MEMORY_LIMIT})
     try:
         conn.execute("set TimeZone = 'UTC'")
         # Tables are sets: not keeping scan order lets CTAS run in parallel with less memory.
