@@ -1,5 +1,6 @@
 -- One row per lead: its contact SLA, 90-day conversion, loop-closure SLA and repeat-referral facts.
 -- key: practice_slug, lead_id
+-- partition: practice_slug
 -- SLA deadlines come from the console's contact_lead / close_loop task when one exists; otherwise
 -- (leads older than the console) they are derived: + 1 (contact) or + 2 (loop) business days in the
 -- practice's time zone, where a business day skips Saturday and Sunday (practice hours are not modelled
