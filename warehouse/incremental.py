@@ -137,23 +137,25 @@ def write_state(conn: duckdb.DuckDBPyConnection, state: BuildState) -> None:
         "insert into build_state values (?, ?)",
         [("sql", state.sql), ("params", state.params), ("as_of", state.as_of.isoformat())],
     )
+    # Lists unnested in one statement: executemany is one round trip per row.
+    practices = sorted(state.practices.items())
     conn.execute(
-        "create or replace table build_state_practices "
-        "(practice_slug varchar, fingerprint varchar)"
+        "create or replace table build_state_practices as "
+        "select unnest($slugs::varchar[]) as practice_slug, "
+        "unnest($prints::varchar[]) as fingerprint",
+        {"slugs": [slug for slug, _ in practices], "prints": [fp for _, fp in practices]},
     )
-    if state.practices:
-        conn.executemany(
-            "insert into build_state_practices values (?, ?)", list(state.practices.items())
-        )
+    counts = sorted(state.counts.items())
     conn.execute(
-        "create or replace table build_state_counts "
-        "(model varchar, practice_slug varchar, row_count bigint)"
+        "create or replace table build_state_counts as "
+        "select unnest($models::varchar[]) as model, unnest($slugs::varchar[]) as practice_slug, "
+        "unnest($rows::bigint[]) as row_count",
+        {
+            "models": [model for (model, _), _ in counts],
+            "slugs": [slug for (_, slug), _ in counts],
+            "rows": [rows for _, rows in counts],
+        },
     )
-    if state.counts:
-        conn.executemany(
-            "insert into build_state_counts values (?, ?, ?)",
-            [(model, slug, rows) for (model, slug), rows in state.counts.items()],
-        )
 
 
 def clock_readers(models: Sequence[Model]) -> set[str]:
