@@ -338,6 +338,7 @@ def generate_exports(
     dirty_share: float = 0.01,
     format: str = "canonical",
     results_visible: bool = True,
+    opendental_leads: bool = False,
     batch_practices: int | None = None,
 ) -> GenerateSummary:
     """Write practices.csv and one folder per practice under `out`; return what was written.
@@ -346,6 +347,10 @@ def generate_exports(
     table CSVs (deliberately dirty rows are canonical only). `results_visible=False` leaves
     results_visible_at blank in every canonical row (FHIR and Open Dental carry none, so the
     canonical drop is then comparable row for row; the random draws are the same).
+    `opendental_leads=True` writes the canonical and FHIR referrals.csv with only what an Open
+    Dental refattach row carries (referred_at as its local date, `unreachable` as `declined`;
+    the Open Dental tables are the same either way), so canonical and Open Dental drops of one
+    world give the same leads, tasks and metrics.
     `batch_practices` (canonical only) draws a world bigger than that many practices one block
     at a time: deterministic too, but not the same rows as drawing it whole.
     """
@@ -360,7 +365,9 @@ def generate_exports(
     rng = np.random.default_rng(seed)
     frame = draw_practices(rng, practices, now.astimezone(UTC), months)
     if batch_practices is None or practices <= batch_practices or format != "canonical":
-        return _generate_block(out, frame, rng, months, dirty_share, format, results_visible)
+        return _generate_block(
+            out, frame, rng, months, dirty_share, format, results_visible, opendental_leads
+        )
     # A big world one block of practices at a time (each block its own generator, seeded from
     # `seed` and the block number), so memory follows the block, not the world.
     totals = [0, 0, 0, 0]
@@ -370,7 +377,7 @@ def generate_exports(
         block_rng = np.random.default_rng([seed, number])
         summary = _generate_block(
             out, block, block_rng, months, dirty_share, format, results_visible,
-            write_practices=False,
+            opendental_leads, write_practices=False,
         )
         for index, count in enumerate(
             (summary.patients, summary.treatments, summary.referrals, summary.dirty_rows)
@@ -387,6 +394,7 @@ def _generate_block(
     dirty_share: float,
     format: str,
     results_visible: bool,
+    opendental_leads: bool,
     *,
     write_practices: bool = True,
 ) -> GenerateSummary:
@@ -404,6 +412,10 @@ def _generate_block(
         TREATMENTS.name: _treatments_csv(treatments, frame, results_visible),
         REFERRALS.name: referrals,
     }
+    if opendental_leads and format != "opendental":
+        from pipelines.generate_formats import leads_as_opendental
+
+        files[REFERRALS.name] = leads_as_opendental(files[REFERRALS.name], frame.to_csv())
     if format != "canonical":
         return _write_format(out, frame, files, format)
     dirty = 0

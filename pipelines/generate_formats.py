@@ -367,6 +367,26 @@ def write_opendental(
             )
 
 
+def leads_as_opendental(referrals: pl.DataFrame, practices: pl.DataFrame) -> pl.DataFrame:
+    """Canonical referrals holding only what an Open Dental refattach row can carry.
+
+    referred_at becomes its date in the practice's zone (RefDate has no time of day; a date
+    without a time reads back as local midnight, docs/data-contract.md "Value formats", as the
+    Open Dental reader reads RefDate), and `unreachable` becomes `declined` (RefToStatus has no
+    unreachable; write_opendental writes it as Declined).
+    """
+    zones = set(practices["timezone"].to_list())
+    instant = pl.col("referred_at").str.to_datetime("%Y-%m-%dT%H:%M:%SZ", time_zone="UTC")
+    return (
+        _with_zone(referrals, practices)
+        .with_columns(
+            referred_at=_to_local(instant, zones).dt.to_string("%Y-%m-%d"),
+            status=pl.col("status").replace("unreachable", "declined"),
+        )
+        .drop("_zone")
+    )
+
+
 def _to_local(instant: pl.Expr, zones: set[str]) -> pl.Expr:
     """UTC instants as naive wall-clock time in each row's practice zone (`_zone`)."""
     branches = [

@@ -92,12 +92,6 @@ def _with_time(day: pl.Expr) -> pl.Expr:
     ).otherwise(day)
 
 
-def _referred(day: pl.Expr, stamp: pl.Expr) -> pl.Expr:
-    """RefDate is a date: take DateTStamp's time of day when it falls on that date."""
-    same_day = stamp.is_not_null() & (stamp.str.slice(0, 10) == day)
-    return pl.when(same_day).then(stamp).otherwise(day)
-
-
 def _frame(tables: dict[str, pl.DataFrame], name: str) -> pl.DataFrame:
     """The table's rows with every contract column (blank when absent)."""
     spec = TABLES[name]
@@ -362,7 +356,10 @@ def _leads(
         lead_last_name=pl.col("_last"),
         lead_phone=pl.col("_phone"),
         lead_email=pl.col("_email"),
-        referred_at=_referred(_date("RefDate"), _date("DateTStamp")),
+        # RefDate has no time of day: it stays a date (the practice's local midnight). None is
+        # borrowed from DateTStamp, the row's last edit: its time would move the referral (its
+        # SLA deadline, its cohort window) whenever the row is edited again.
+        referred_at=_date("RefDate"),
         status=status,
         status_at=pl.when(treated_by_procedures)
         .then(pl.col("_done_at"))

@@ -51,7 +51,8 @@ def build_format(root: Path, fmt: str, *, practices: int, seed: int, months: int
         point_at_home(patch, home)
         drop = root / fmt
         generate_exports(drop, practices=practices, seed=seed, months=months, now=now,
-                         dirty_share=0.0, format=fmt, results_visible=False)
+                         dirty_share=0.0, format=fmt, results_visible=False,
+                         opendental_leads=True)
         summary = ingest(drop).to_json()
         build_everything(now=now)
     return Built(fmt, home, summary)
