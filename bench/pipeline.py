@@ -158,7 +158,7 @@ def main() -> None:
             "treatments": generated.treatments,
             "referrals": generated.referrals,
         }
-    sampler.stage = "bare read"
+    sampler.stage = "floors (bare read, table read)"
     wall, cpu = _bare_read(out)
     figures["bare_read_s"], figures["bare_read_cpu_s"] = round(wall, 2), round(cpu, 2)
     wall, cpu = _table_read(out)
@@ -212,8 +212,14 @@ def main() -> None:
             figures["incremental_build_mode"] = rebuilt.to_json().get("mode", "full")
         # One practice's drop, start to finish: ingest + build + publish.
         figures["incremental_s"] = round(time.perf_counter() - started, 2)
-    figures["peak_rss_mb"] = round(_peak_rss_mb())
-    figures["peak_rss_mb_by_stage"] = {k: round(v) for k, v in sampler.peaks.items()}
+    figures["process_peak_rss_mb"] = round(_peak_rss_mb())
+    stages = {k: round(v) for k, v in sampler.peaks.items()}
+    figures["peak_rss_mb_by_stage"] = stages
+    # The pipeline's own peak: the floors' in-memory tables (bare read) are the bench's, not
+    # the pipeline's (at 10,000 practices the table-read floor alone holds ~8.7 GB).
+    figures["peak_rss_mb"] = max(
+        (v for k, v in stages.items() if k in ("ingest", "build", "incremental")), default=0
+    )
     figures["load_average_end"] = round(os.getloadavg()[0], 1)
     timings = {k: v for k, v in figures.items() if isinstance(v, float)}
     full = timings["ingest_s"] + timings.get("build_s", 0.0)
