@@ -58,7 +58,7 @@ lint: setup
 	$(BIN)/ruff check .
 
 typecheck: setup
-	$(BIN)/mypy console pipelines warehouse pages streamlit_app.py bench
+	$(BIN)/mypy loopdesk_core console pipelines warehouse pages streamlit_app.py bench
 
 bench: setup
 	$(BIN)/python -P bench/pipeline.py

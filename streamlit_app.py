@@ -1,12 +1,15 @@
-"""The console's router: who is logged in (server-side session) and which pages their role sees."""
+"""The console's router: who is logged in (server-side session) and which pages their role sees.
+
+May import: pages, loopdesk_core.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from console.clock import now
-from console.views.identity import pages_for
+from loopdesk_core.clock import now
 from pages.components import cookie_sync, log_out_now, login_form, signed_in
+from pages.registry import pages_for
 
 st.set_page_config(page_title="Loopdesk", layout="wide")
 

@@ -128,7 +128,7 @@ def main() -> None:
     # The bench is a separate program: it configures the one settings object via its env.
     os.environ["LOOPDESK_HOME"] = str(work / "home")
     os.environ.setdefault("LOOPDESK_NOW", FIXED_NOW)
-    from console.clock import now
+    from loopdesk_core.clock import now
     from pipelines.generate import generate_exports
     from pipelines.ingest import ingest
 

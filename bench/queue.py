@@ -33,11 +33,11 @@ import psycopg  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
-from console.db import get_engine, init_db, new_session  # noqa: E402
 from console.models.identity import Role, User, UserPractice  # noqa: E402
 from console.models.practice import PracticeSettings  # noqa: E402
-from console.priority import with_scores  # noqa: E402
-from console.queue import claim_next, list_queue  # noqa: E402
+from console.platform.db import get_engine, init_db, new_session  # noqa: E402
+from console.scoring.priority import with_scores  # noqa: E402
+from console.work.claims import claim_next, list_queue  # noqa: E402
 
 NOW = datetime(2026, 11, 26, 17, 0, tzinfo=UTC)  # Thursday: US + London open, Sydney asleep
 ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",

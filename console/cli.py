@@ -13,8 +13,8 @@ import typer
 from typer._click import exceptions as click_errors
 
 from console.commands.output import fail
-from console.errors import UserError
-from console.home import PRIVATE_UMASK
+from console.platform.errors import UserError
+from loopdesk_core.home import PRIVATE_UMASK
 
 # Start-up time matters (an SMS webhook runs `loopdesk inbound` per message): this module and
 # the command modules import only typer at the top; SQLAlchemy, pydantic, polars and DuckDB
@@ -32,6 +32,7 @@ app = typer.Typer(
 _COMMAND_MODULES = (
     "console.commands.pipeline",
     "console.commands.lifecycle",
+    "console.demo.commands",  # the one import of console.demo outside it (tests/test_layout.py)
     "console.commands.work",
     "console.commands.measure",
     "console.commands.access",
@@ -62,7 +63,7 @@ def _settings_problem(error: Any) -> str:
 
 def _home() -> str:
     try:
-        from console.settings import get_settings
+        from loopdesk_core.settings import get_settings
 
         return str(get_settings().resolved_home)
     except Exception:  # the settings themselves are broken: no home to name
@@ -85,8 +86,8 @@ def _known_problem(error: Exception) -> str | None:
     The classes are looked up only when their library is already imported: an error cannot
     come from a library that was never loaded, and importing it here would cost start-up time.
     """
-    if "console.settings" in sys.modules:
-        from console.settings import InsecureSecretError
+    if "loopdesk_core.settings" in sys.modules:
+        from loopdesk_core.settings import InsecureSecretError
 
         if isinstance(error, InsecureSecretError):
             return str(error)

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, time, timedelta
 
 import streamlit as st
 
-from console.clock import now
 from console.views.identity import store
 from console.views.manage import audit_csv, audit_filters, audit_rows
+from loopdesk_core.clock import now
 from pages.components import current_user, guarded, table
 
 ANY = "Any"

@@ -6,8 +6,7 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
-from console.clock import now
-from console.errors import UserError
+from console.platform.errors import UserError
 from console.views.capacity import (
     DEFAULT_WEEKLY_HOURS,
     MAX_WEEKLY_HOURS,
@@ -18,6 +17,7 @@ from console.views.capacity import (
 )
 from console.views.data import hours_text
 from console.views.identity import store
+from loopdesk_core.clock import now
 from pages.components import current_user, flash, guarded, show_flash, table
 
 user = current_user(__file__)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from console.clock import now
-from console.errors import UserError
+from console.platform.errors import UserError
 from console.reporting.service import month_preview, report_status
 from console.views.data import money_text
 from console.views.identity import store
 from console.views.manage import clients, update_client
+from loopdesk_core.clock import now
 from pages.components import (
     current_user,
     guarded,

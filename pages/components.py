@@ -10,14 +10,16 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from console.access import CurrentUser
-from console.clock import now
-from console.edge import login_client
-from console.errors import UserError
-from console.session_cookie import COOKIE_NAME, handoff_code, safe_for_page
-from console.views.data import NoData, rate_text
-from console.views.identity import QUEUE, log_in, log_out, pages_for, store, who_is
+from console.identity.access import CurrentUser
+from console.identity.session_cookie import COOKIE_NAME, handoff_code, safe_for_page
+from console.platform.edge import login_client
+from console.platform.errors import UserError
+from console.platform.snapshot import NoData
+from console.views.data import rate_text
+from console.views.identity import log_in, log_out, store, who_is
 from console.views.lists import ListLine, call_now
+from loopdesk_core.clock import now
+from pages.registry import QUEUE, pages_for
 
 TOKEN_KEY = "session_token"  # noqa: S105 (a session_state key)
 FLASH_KEY = "flash"
@@ -25,7 +27,7 @@ HANDOFF_KEY = "cookie_handoff"
 CLEAR_COOKIE_KEY = "cookie_clear"
 # The only script the console ever puts in a page: a same-origin POST to one of the app's own
 # cookie routes. The path is one of two constants; the code is a signed token checked against
-# the token alphabet (console.session_cookie.safe_for_page) and JSON-quoted.
+# the token alphabet (console.identity.session_cookie.safe_for_page) and JSON-quoted.
 _COOKIE_PATHS = {"set": "/auth/session", "clear": "/auth/logout"}
 _COOKIE_SCRIPT = (
     "<script>fetch({path}, {{method: 'POST', credentials: 'same-origin', "
@@ -94,7 +96,7 @@ def login_form() -> None:
     if submitted:
         address = st.context.ip_address
         # The rate limiter's per-client key: the peer, or behind LOOPDESK_TRUSTED_PROXIES the
-        # forwarded client (console.edge); unknown shares one bucket.
+        # forwarded client (console.platform.edge); unknown shares one bucket.
         client = login_client(address if isinstance(address, str) else None,
                               st.context.headers.get_all("X-Forwarded-For"))
         try:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
-from console.clock import now
 from console.views.identity import store
 from console.views.manage import data_quality_view
+from loopdesk_core.clock import now
 from pages.components import current_user, guarded, table
 
 user = current_user(__file__)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from console.clock import now
 from console.views.identity import store
 from console.views.lists import LIST_DAYS, leads_list
+from loopdesk_core.clock import now
 from pages.components import act_on, current_user, filtered, guarded, table
 
 user = current_user(__file__)

@@ -6,10 +6,8 @@ from datetime import datetime, time, timedelta
 
 import streamlit as st
 
-from console.business_hours import local, zone
-from console.clock import now
-from console.errors import UserError
-from console.leads import LeadInput
+from console.platform.errors import UserError
+from console.platform.wording import kind_label, outcome_label, outcome_sentence
 from console.views.identity import store
 from console.views.preview import QueuePreview, log_other_work, queue_preview, time_practices
 from console.views.work import (
@@ -23,7 +21,9 @@ from console.views.work import (
     take_next,
     task_card,
 )
-from console.wording import kind_label, outcome_label, outcome_sentence
+from console.work.leads import LeadInput
+from loopdesk_core.business_hours import local, zone
+from loopdesk_core.clock import now
 from pages.components import current_user, flash, guarded, show_flash, table
 
 SNOOZE_CHOICES = {"1 hour": 1, "3 hours": 3, "tomorrow (24 h)": 24}

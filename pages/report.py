@@ -6,7 +6,6 @@ from typing import Any
 
 import streamlit as st
 
-from console.clock import now
 from console.reporting.charts import funnel_chart
 from console.reporting.service import month_preview
 from console.views.data import hours_text, money_text
@@ -18,6 +17,7 @@ from console.views.report import (
     report_csv,
     report_practices,
 )
+from loopdesk_core.clock import now
 from pages.components import (
     current_user,
     guarded,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from console.clock import now
-from console.errors import UserError
-from console.report_links import MAX_LINK_DAYS
+from console.platform.errors import UserError
+from console.reporting.report_links import MAX_LINK_DAYS
 from console.views.identity import store
 from console.views.links import end_link, link_practices, list_links, new_link
+from loopdesk_core.clock import now
 from pages.components import current_user, flash, guarded, show_flash, table
 
 NEW_URL_KEY = "report_link_new_url"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from console.clock import now
-from console.errors import UserError
+from console.platform.errors import UserError
+from console.platform.wording import kind_label
 from console.views.identity import store
 from console.views.manage import assign_task, assignable_coordinators, sla_board_view
-from console.wording import kind_label
+from loopdesk_core.clock import now
 from pages.components import current_user, guarded, rate, table
 
 user = current_user(__file__)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
-from console.clock import now
 from console.views.identity import store
 from console.views.simulation import (
     MAX_DAYS,
@@ -17,6 +16,7 @@ from console.views.simulation import (
     start_staffing,
     team_size,
 )
+from loopdesk_core.clock import now
 from pages.components import current_user, guarded
 
 user = current_user(__file__)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from console.clock import now
-from console.errors import UserError
-from console.templates import ASK_PLACEHOLDERS, AskTemplates
+from console.messaging.templates import ASK_PLACEHOLDERS, AskTemplates
+from console.platform.errors import UserError
 from console.views.identity import store
 from console.views.manage import clients
 from console.views.templates import practice_templates, preview_templates, save_templates
+from loopdesk_core.clock import now
 from pages.components import current_user, guarded
 
 user = current_user(__file__)

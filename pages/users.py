@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from console.clock import now
-from console.errors import UserError
 from console.models.identity import Role
+from console.platform.errors import UserError
 from console.views.identity import store
 from console.views.manage import add_user, change_user, clients, deactivate, user_rows
+from loopdesk_core.clock import now
 from pages.components import current_user, guarded, table
 
 ROLES = [role.value for role in Role]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from console import clock
+from loopdesk_core import clock
 from warehouse.snapshot import publish_snapshot
 
 

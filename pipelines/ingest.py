@@ -19,8 +19,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from console.clock import now as clock_now
-from console.settings import get_settings
+from loopdesk_core.clock import now as clock_now
+from loopdesk_core.settings import get_settings
 from pipelines.catalogue import practice_catalogue
 from pipelines.contract import PRACTICE_FILES, PRACTICES, REFERRALS, ExportFile
 from pipelines.extract import extract

@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 import duckdb
 import polars as pl
 
-from console.clock import now as clock_now
+from loopdesk_core.clock import now as clock_now
 from pipelines.catalogue import shipped_catalogue
 from pipelines.source_opendental import MAIN_TABLES, TABLES, map_tables
 from pipelines.sources import SourceRead
@@ -326,7 +326,7 @@ def ingest_opendental(
     progress: Any = None,
 ) -> Any:
     """Read one registered practice's Open Dental database into the raw store."""
-    from console.settings import get_settings
+    from loopdesk_core.settings import get_settings
     from pipelines.ingest import Plan, SourceError, run_ingest
 
     settings = get_settings()

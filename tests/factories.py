@@ -12,11 +12,11 @@ import duckdb
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from console.db import get_engine, init_db, new_session
 from console.models.identity import Role, User, UserPractice
 from console.models.practice import PracticeSettings
 from console.models.work import Task
-from console.tasks import add_task as add_scored_task
+from console.platform.db import get_engine, init_db, new_session
+from console.work.refresh import add_task as add_scored_task
 
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)  # Thursday, 10:00 in New York
 DUMMY_HASH = "not-a-real-hash"

@@ -24,7 +24,7 @@ def build_generated_world(
     dirty_share: float = 0.01,
 ) -> None:
     """Generate exports into `drop`, ingest them and build (settings must point at a home)."""
-    from console.lifecycle import build_everything
+    from console.lifecycle.build import build_everything
     from pipelines.generate import generate_exports
     from pipelines.ingest import ingest
 

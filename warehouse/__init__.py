@@ -1,1 +1,4 @@
-"""The DuckDB warehouse: SQL models, data checks, snapshot publishing and read-side queries."""
+"""The DuckDB warehouse: SQL models, data checks, snapshot publishing and read-side queries.
+
+May import: loopdesk_core.
+"""

@@ -96,7 +96,7 @@ def patch_index(snapshot_conn: Any, target: Path, practices: Sequence[str], *, s
 
 
 class ContactIndex:
-    """A read-only contact index; `lookup` has console.inbound's PatientLookup signature."""
+    """A read-only contact index; `lookup` has the signature of replies.PatientLookup."""
 
     def __init__(self, path: Path) -> None:
         self._connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)

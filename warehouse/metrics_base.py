@@ -9,7 +9,7 @@ from typing import Any
 
 import duckdb
 
-from console.clock import now as clock_now
+from loopdesk_core.clock import now as clock_now
 from warehouse.scope import Scope
 
 TASK_KINDS: tuple[str, ...] = ("ask", "follow_up", "contact_lead", "close_loop", "review_request")

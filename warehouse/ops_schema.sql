@@ -1,6 +1,6 @@
 -- Operational events copied from the operational store into the raw store on every
 -- `loopdesk build` (Arrow, replacing the previous copy wholesale). The console's exporter
--- (console/ops_export.py) writes exactly these columns; models and metrics read them.
+-- (console/lifecycle/ops_export.py) writes exactly these columns; models and metrics read them.
 -- Empty tables with this shape exist even before the first export.
 -- (`"at"` is quoted because AT is a reserved word in DuckDB; the column is still named at.)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from console.home import make_private
-from console.settings import get_settings
+from loopdesk_core.home import make_private
+from loopdesk_core.settings import get_settings
 
 
 def warehouse_dir() -> Path:

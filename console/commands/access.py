@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from console.commands.output import emit_json
-from console.errors import UserError
+from console.platform.errors import UserError
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -29,7 +29,7 @@ def _password_from_stdin() -> str | None:
 
 def session_scope() -> AbstractContextManager[Session]:
     """A session on the configured store (imported late: keeps `loopdesk --help` fast)."""
-    from console.db import session_scope as scope
+    from console.platform.db import session_scope as scope
 
     return scope()
 
@@ -47,10 +47,10 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
     ) -> None:
         """Add a user; the password is read from piped stdin, else generated and printed once."""
-        from console import clock
+        from console.identity.passwords import generate_password
+        from console.identity.users import add_user
         from console.models.practice import PracticeSettings
-        from console.passwords import generate_password
-        from console.users import add_user
+        from loopdesk_core import clock
 
         piped = _password_from_stdin()
         password = piped or generate_password()
@@ -88,8 +88,8 @@ def register(app: typer.Typer) -> None:
         role: str = typer.Option(..., "--role"),
     ) -> None:
         """Change a user's role (effective on their next request)."""
-        from console import clock
-        from console.users import get_user, set_role
+        from console.identity.users import get_user, set_role
+        from loopdesk_core import clock
 
         with session_scope() as session:
             user = get_user(session=session, email=email)
@@ -104,8 +104,8 @@ def register(app: typer.Typer) -> None:
         practice: list[str] = typer.Option([], "--practice", help="a practice slug (repeatable)"),
     ) -> None:
         """Replace a user's practices (removals take effect on their next request)."""
-        from console import clock
-        from console.users import get_user, set_practices
+        from console.identity.users import get_user, set_practices
+        from loopdesk_core import clock
 
         with session_scope() as session:
             user = get_user(session=session, email=email)
@@ -117,8 +117,8 @@ def register(app: typer.Typer) -> None:
     @users.command("deactivate")
     def users_deactivate(email: str = typer.Argument(...)) -> None:
         """Switch a user off, end their sessions and release the tasks they hold."""
-        from console import clock
-        from console.users import deactivate_user, get_user
+        from console.identity.users import deactivate_user, get_user
+        from loopdesk_core import clock
 
         with session_scope() as session:
             user = get_user(session=session, email=email)
@@ -134,9 +134,9 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
     ) -> None:
         """Print an expiring, revocable read-only report link for one practice."""
-        from console import clock
         from console.models.practice import PracticeSettings
-        from console.report_links import create_report_link
+        from console.reporting.report_links import create_report_link
+        from loopdesk_core import clock
 
         with session_scope() as session:
             if session.get(PracticeSettings, practice) is None:
@@ -163,8 +163,8 @@ def register(app: typer.Typer) -> None:
         link_id: str = typer.Argument(..., help="the link id printed by `report-link`"),
     ) -> None:
         """Make a report link stop working at once (audited)."""
-        from console import clock
-        from console.report_links import revoke_report_link
+        from console.reporting.report_links import revoke_report_link
+        from loopdesk_core import clock
 
         with session_scope() as session:
             revoke_report_link(session=session, jti=link_id, actor=CLI_ACTOR, now=clock.now())

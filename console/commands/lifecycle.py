@@ -1,4 +1,7 @@
-"""CLI commands that run the whole loop: `build` (models, snapshot, task refresh) and `demo`."""
+"""CLI command that runs the whole loop: `build` (models, snapshot, task refresh).
+
+`demo` is registered from console/demo/commands.py by the composition root (console/cli.py).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from console.commands.output import emit_json
 
 
 def register(app: typer.Typer) -> None:
-    """Add `build` and `demo` to the `loopdesk` app."""
+    """Add `build` to the `loopdesk` app."""
 
     @app.command("build")
     def build_command(
@@ -21,20 +24,10 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Run the warehouse models, publish the snapshot and refresh the task table."""
-        from console.lifecycle import build_everything
+        from console.lifecycle.build import build_everything
 
         result = build_everything(full=full)
         if as_json:
             emit_json(result.to_json())
         else:
             typer.echo(result.describe())
-
-    @app.command("demo")
-    def demo_command(
-        port: int = typer.Option(8501, help="port to serve the console on"),
-        serve: bool = typer.Option(True, "--serve/--no-serve", help="serve after setting up"),
-    ) -> None:
-        """Make demo data if absent, ingest, build, create demo users (printed) and serve."""
-        from console.lifecycle import run_demo
-
-        run_demo(port=port, serve=serve)

@@ -21,8 +21,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
     ) -> None:
         """Migrate the operational store to the newest schema revision (safe to repeat)."""
-        from console.db import get_engine
         from console.migrations import upgrade
+        from console.platform.db import get_engine
 
         before, after = upgrade(get_engine(), force=True)
         if as_json:
@@ -38,8 +38,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print the manifest as JSON"),
     ) -> None:
         """Back up the operational store, the warehouse and the secret (files 0600)."""
-        from console import clock
-        from console.operations import backup
+        from console.lifecycle.operations import backup
+        from loopdesk_core import clock
 
         manifest = backup(out=out, now=clock.now())
         if as_json:
@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
     ) -> None:
         """Replace the configured store and warehouse with a backup (stop `serve` first)."""
-        from console.operations import restore
+        from console.lifecycle.operations import restore
 
         result = restore(source=source)
         if as_json:
@@ -68,8 +68,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
     ) -> None:
         """Check the audit chain; exit 1 naming the first bad row if it was tampered with."""
-        from console.db import get_engine, init_db
-        from console.operations import verify_audit
+        from console.lifecycle.operations import verify_audit
+        from console.platform.db import get_engine, init_db
 
         engine = get_engine()
         init_db(engine)

@@ -49,7 +49,7 @@ def _patient_lookup() -> Iterator[Any]:
         finally:
             index.close()
         return
-    from console.inbound import snapshot_patient_lookup
+    from console.outreach.replies import snapshot_patient_lookup
 
     with _snapshot_or_none() as snapshot:
         yield snapshot_patient_lookup(snapshot) if snapshot is not None else None
@@ -63,10 +63,10 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print JSON counts"),
     ) -> None:
         """One outbox pass: queue due asks, send due messages, create follow-up calls."""
-        from console.automation import run_automation
-        from console.channels import default_channels
-        from console.clock import now
-        from console.db import session_scope
+        from console.messaging.channels import default_channels
+        from console.outreach.automation import run_automation
+        from console.platform.db import session_scope
+        from loopdesk_core.clock import now
 
         with session_scope() as session, _snapshot_or_none() as snapshot:
             result = run_automation(session=session, snapshot=snapshot,
@@ -84,9 +84,9 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print JSON"),
     ) -> None:
         """Record a reply; an opt-out word revokes consent everywhere that address is known."""
-        from console.clock import now
-        from console.db import session_scope
-        from console.inbound import record_inbound
+        from console.outreach.replies import record_inbound
+        from console.platform.db import session_scope
+        from loopdesk_core.clock import now
 
         with session_scope() as session, _patient_lookup() as lookup:
             result = record_inbound(session=session, channel=channel, address=sender,
@@ -112,10 +112,10 @@ def register(app: typer.Typer) -> None:
         import logging
         import threading
 
-        from console.db import get_engine, init_db
-        from console.errors import UserError
-        from console.inbound_smtp import default_handler, start_receiver
-        from console.settings import get_settings
+        from console.outreach.inbound_smtp import default_handler, start_receiver
+        from console.platform.db import get_engine, init_db
+        from console.platform.errors import UserError
+        from loopdesk_core.settings import get_settings
 
         if not 0 < port < 65536:
             raise UserError("--port must be between 1 and 65535")
@@ -127,7 +127,7 @@ def register(app: typer.Typer) -> None:
         except (OSError, RuntimeError) as error:
             raise UserError(f"cannot listen on {host}:{port}: {error}") from error
         # One line per mail, saying what was done with it (never an address or its text).
-        log = logging.getLogger("console.inbound_smtp")
+        log = logging.getLogger("console.outreach.inbound_smtp")
         log.setLevel(logging.INFO)
         log.addHandler(logging.StreamHandler())
         typer.echo(f"receiving replies for *@{settings.inbound_email_domain} on {host}:{port} "

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from console.commands.output import emit_json
-from console.errors import UserError
+from console.platform.errors import UserError
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -19,7 +19,7 @@ def _generate(
 ) -> None:
     from rich.console import Console
 
-    from console.clock import now
+    from loopdesk_core.clock import now
     from pipelines.generate import generate_exports
 
     try:

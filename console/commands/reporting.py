@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from console.commands.output import emit_json
-from console.errors import UserError
+from console.platform.errors import UserError
 
 
 def _write_private(path: Path, payload: bytes) -> None:
@@ -38,10 +38,10 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print what was written as JSON"),
     ) -> None:
         """Render one practice-month's client report as a PDF (counts, rates and money only)."""
-        from console.clock import now
-        from console.db import session_scope
+        from console.platform.db import session_scope
         from console.reporting.monthly import Month
         from console.reporting.service import render_month
+        from loopdesk_core.clock import now
         from warehouse.scope import Scope
 
         chosen = Month.parse_past(month, now())
@@ -69,11 +69,11 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print the JSON result"),
     ) -> None:
         """Queue and send each active practice's monthly report once (cron-safe, repeatable)."""
-        from console.channels import default_channels
-        from console.clock import now
-        from console.db import session_scope
+        from console.messaging.channels import default_channels
+        from console.platform.db import session_scope
         from console.reporting.delivery import send_monthly_reports
         from console.reporting.monthly import Month
+        from loopdesk_core.clock import now
 
         chosen = Month.parse_past(month, now()) if month is not None else None
         with session_scope() as session:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from console.commands.output import emit_json
-from console.errors import UserError
+from console.platform.errors import UserError
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -46,7 +46,7 @@ def task_json(task: Any) -> dict[str, Any]:
 
 def _parse_time(raw: str, timezone: str) -> datetime:
     """An ISO 8601 time; without an offset it is read in the practice's time zone."""
-    from console.business_hours import zone
+    from loopdesk_core.business_hours import zone
 
     try:
         value = datetime.fromisoformat(raw)
@@ -65,9 +65,9 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print JSON"),
     ) -> None:
         """Show the queue exactly as that user would see it, best first."""
-        from console.clock import now
-        from console.db import session_scope
-        from console.queue import list_queue
+        from console.platform.db import session_scope
+        from console.work.claims import list_queue
+        from loopdesk_core.clock import now
 
         with session_scope() as session:
             entries = list_queue(session=session, user=_user(session, as_email), now=now(),
@@ -86,9 +86,9 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print JSON"),
     ) -> None:
         """Claim the next task (a lease); prints it, or null when nothing is callable."""
-        from console.clock import now
-        from console.db import session_scope
-        from console.queue import claim_next
+        from console.platform.db import session_scope
+        from console.work.claims import claim_next
+        from loopdesk_core.clock import now
 
         with session_scope() as session:
             task = claim_next(session=session, user=_user(session, as_email), now=now())
@@ -120,11 +120,11 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print JSON"),
     ) -> None:
         """Log a call outcome on a task you hold (uses your current claim version)."""
-        from console.clock import now
-        from console.db import session_scope
-        from console.dispositions import log_disposition
-        from console.leads import LeadInput
-        from console.queue import current_claim
+        from console.platform.db import session_scope
+        from console.work.claims import current_claim
+        from console.work.dispositions import log_disposition
+        from console.work.leads import LeadInput
+        from loopdesk_core.clock import now
 
         with session_scope() as session:
             user = _user(session, as_email)

@@ -4,6 +4,8 @@
 A store made before migrations existed (tables, no `alembic_version`) is brought to the
 initial revision's schema by the old "light migration" (missing nullable columns and
 indexes) and stamped, then upgraded like any other. See docs/operations.md to add a revision.
+
+May import: console.models.
 """
 
 from __future__ import annotations

@@ -91,7 +91,7 @@ class ReportLink(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """One row per audited action; append-only and hash-chained by `seq` (see console/audit.py)."""
+    """One row per audited action; append-only, hash-chained by `seq` (identity/audit.py)."""
 
     __tablename__ = "audit_events"
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Column
 from sqlmodel import Field, SQLModel
 
-from console.db import UTCDateTime
+from console.models.types import UTCDateTime
 
 
 class LearnedRate(SQLModel, table=True):

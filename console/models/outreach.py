@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from console.db import UTCDateTime
+from console.models.types import UTCDateTime
 
 
 def _ts(*, nullable: bool = True, index: bool = False) -> Column[datetime]:

@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import Column, Index
 from sqlmodel import Field, SQLModel
 
-from console.db import UTCDateTime
+from console.models.types import UTCDateTime
 
 
 class TaskKind(StrEnum):

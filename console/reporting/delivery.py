@@ -16,15 +16,15 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from console import audit
-from console.audit import Outcome
-from console.channels import Attachment, Channels
-from console.db import begin_write
-from console.errors import UserError
+from console.identity import audit
+from console.identity.audit import Outcome
+from console.messaging.channels import Attachment, Channels
+from console.messaging.outbox import NewMessage, enqueue, send_due
 from console.models.identity import Role, User, UserPractice
 from console.models.outreach import Message, MessageStatus
 from console.models.practice import PracticeSettings
-from console.outbox import NewMessage, enqueue, send_due
+from console.platform.db import begin_write
+from console.platform.errors import UserError
 from console.reporting.monthly import Month
 from console.reporting.pdf import money, multiple, pct, return_line
 from warehouse.scope import Scope
@@ -156,7 +156,7 @@ def send_monthly_reports(*, session: Session, channels: Channels, now: datetime,
     Every practice is listed: inactive ones and those without a recipient as `skipped` with the
     reason. The JSON shape of `loopdesk reports send --json`.
     """
-    from console.views.data import snapshot
+    from console.platform.snapshot import snapshot
 
     with snapshot():  # NoData (a one-line user error) before the first build
         pass

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from console.errors import UserError
+from console.platform.errors import UserError
 from warehouse.scope import Scope
 
 MONTH_PATTERN = re.compile(r"^(\d{4})-(\d{2})$")

@@ -8,12 +8,12 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from console import audit
-from console.access import ADMIN_ROLES, CurrentUser, require_practice, require_role
-from console.audit import Action, Outcome
-from console.errors import UserError
+from console.identity import audit
+from console.identity.access import ADMIN_ROLES, CurrentUser, require_practice, require_role
+from console.identity.audit import Action, Outcome
 from console.models.identity import Role
 from console.models.practice import PracticeSettings
+from console.platform.errors import UserError
 from console.reporting.monthly import Month, monthly_report
 from console.reporting.pdf import render_pdf
 from warehouse.scope import Scope
@@ -44,7 +44,7 @@ def default_month(session: Session, practice_slug: str, now: datetime) -> Month:
 def render_month(*, session: Session, practice_slug: str, month: Month,
                  scope: Scope) -> RenderedReport:
     """The practice-month's report as a PDF, within `scope` (UserError for an unknown practice)."""
-    from console.views.data import snapshot
+    from console.platform.snapshot import snapshot
     from warehouse.metrics import UnknownPractice
 
     practice = session.get(PracticeSettings, practice_slug)
@@ -84,8 +84,8 @@ def report_months(*, session: Session, practice_slug: str, now: datetime,
 def month_preview(*, session: Session, user: CurrentUser, practice_slug: str,
                   month: Month) -> dict[str, Any]:
     """What page 1 of the PDF says: the return line and the headline rows (for the pages)."""
+    from console.platform.snapshot import snapshot
     from console.reporting.pdf import HEADLINES, change, headline_value, return_line
-    from console.views.data import snapshot
     from warehouse.metrics import UnknownPractice
 
     require_role(user, REPORT_ROLES)

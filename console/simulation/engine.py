@@ -24,21 +24,23 @@ import polars as pl
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from console import clock, passwords
-from console.channels import Attachment, Channels, MessageParts
-from console.db import columns, get_engine, init_db
-from console.dispositions import log_disposition
-from console.inbound import record_inbound
-from console.leads import LeadInput, create_lead
+from console.identity import passwords
+from console.messaging.channels import Attachment, Channels, MessageParts
 from console.models.identity import Role, User
 from console.models.outreach import Message
 from console.models.practice import PracticeSettings
+from console.models.types import columns
 from console.models.work import LeadEvent, Task
-from console.queue import StaleClaim
+from console.outreach.replies import record_inbound
+from console.platform.db import get_engine, init_db
 from console.simulation.exports import write_night
 from console.simulation.people import Call, PeopleModel
 from console.simulation.policies import claim
 from console.simulation.world import World
+from console.work.claims import StaleClaim
+from console.work.dispositions import log_disposition
+from console.work.leads import LeadInput, create_lead
+from loopdesk_core import clock
 
 WRAP_UP_MINUTES = 1.0  # between one call's end and the next claim
 IDLE_MINUTES = 10.0  # a coordinator with nothing callable looks again this much later
@@ -106,7 +108,7 @@ def _scale_contracts(exports: Path, world: World) -> None:
 
 
 def _setup(run: Run, home: Path, last_day: date) -> None:
-    from console.lifecycle import build_everything
+    from console.lifecycle.build import build_everything
 
     world = run.world
     full = home / "exports-future"
@@ -133,7 +135,7 @@ def _generate(world: World, full: Path, last_day: date, zone: ZoneInfo) -> None:
 
 
 def _create_team(run: Run) -> None:
-    from console.users import add_user
+    from console.identity.users import add_user
 
     world = run.world
     engine = get_engine()
@@ -156,7 +158,7 @@ def _create_team(run: Run) -> None:
 
 def nightly(home: Path, at: datetime) -> None:
     """The night's exports, ingest and build, with the clock pinned to `at`."""
-    from console.lifecycle import build_everything
+    from console.lifecycle.build import build_everything
     from pipelines.ingest import ingest
 
     with clock.pinned(at):
@@ -282,7 +284,7 @@ def _repeat(run: Run, session: Session, now: datetime, payload: Any) -> None:
 
 
 def _automate(run: Run, session: Session, now: datetime) -> None:
-    from console.automation import run_automation
+    from console.outreach.automation import run_automation
     from warehouse.snapshot import reading_snapshot
 
     email, sms = RecordingChannel(), RecordingChannel()

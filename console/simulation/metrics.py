@@ -17,8 +17,8 @@ import polars as pl
 from sqlalchemy import select
 from sqlmodel import Session
 
-from console.db import columns
 from console.models.practice import PracticeSettings
+from console.models.types import columns
 from console.models.work import Lead, LeadEvent, Task, Touch
 from console.simulation.world import KINDS, World
 

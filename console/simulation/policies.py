@@ -1,6 +1,6 @@
 """How a simulated coordinator picks the next call: the real queue, or a comparison order.
 
-`priority` is `console.queue.claim_next` itself. `fifo` and `oracle` change only the *order*:
+`priority` is `console.work.claims.claim_next` itself. `fifo` and `oracle` change only the *order*:
 they read the same callable tasks the queue would (open, due, unsnoozed, not escalated, call
 consent, no do-not-contact, practice inside its calling window), order them their own way,
 pass them through the same contact gate (`ranking.gate_all`) and lease them with the same
@@ -17,14 +17,14 @@ from sqlalchemy import or_, select
 from sqlalchemy.engine import Row
 from sqlmodel import Session
 
-from console import audit
-from console.access import actor_ref
-from console.audit import Action, Outcome
-from console.db import begin_write
+from console.identity import audit
+from console.identity.access import actor_ref
+from console.identity.audit import Action, Outcome
 from console.models.identity import User
 from console.models.work import Task, TaskStatus
-from console.queue import CLAIM_BATCH, _lease, _lease_first_free, claim_next
-from console.ranking import Scored, gate_all, open_zones, practice_facts, shares
+from console.platform.db import begin_write
+from console.work.claims import CLAIM_BATCH, _lease, _lease_first_free, claim_next
+from console.work.ranking import Scored, gate_all, open_zones, practice_facts, shares
 
 POLICIES = ("fifo", "priority", "oracle")
 OrderKey = Callable[[Row[Any], datetime], float]  # higher first

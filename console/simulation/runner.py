@@ -19,10 +19,10 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from console.errors import UserError
-from console.settings import isolated_environment
+from console.platform.errors import UserError
 from console.simulation.policies import POLICIES
 from console.simulation.world import World
+from loopdesk_core.settings import isolated_environment
 
 Progress = Callable[[float, str], None]
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import sys
 
-from console.settings import get_settings
 from console.simulation.engine import run_policy
 from console.simulation.world import parse_world
+from loopdesk_core.settings import get_settings
 
 
 def _progress(fraction: float, message: str) -> None:

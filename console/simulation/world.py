@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from console.errors import UserError
+from console.platform.errors import UserError
 
 KINDS = ("ask", "follow_up", "contact_lead", "close_loop", "review_request")
 DEFAULT_CALL_MINUTES = {"ask": 8.0, "follow_up": 6.0, "contact_lead": 7.0, "close_loop": 4.0,

@@ -20,15 +20,15 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from console import audit
-from console.access import ADMIN_ROLES, CurrentUser, require_role
-from console.audit import Action, Outcome
-from console.business_hours import local
-from console.errors import UserError
+from console.identity import audit
+from console.identity.access import ADMIN_ROLES, CurrentUser, require_role
+from console.identity.audit import Action, Outcome
 from console.models.identity import Role, User
 from console.models.practice import PracticeSettings
 from console.models.work import Task, TaskStatus, Touch
-from console.wording import kind_label
+from console.platform.errors import UserError
+from console.platform.wording import kind_label
+from loopdesk_core.business_hours import local
 
 DEFAULT_WEEKLY_HOURS = 40.0
 WORK_DAYS = 5

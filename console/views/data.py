@@ -2,37 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 import duckdb
 
-from console.errors import UserError
-from console.wording import countdown_text
-
-
-class NoData(UserError):
-    """No warehouse snapshot has been published yet."""
-
-    def __init__(self) -> None:
-        super().__init__("no data yet: run `loopdesk build` (or `loopdesk demo`) first")
-
-
-@contextmanager
-def snapshot() -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to the current snapshot; NoData before the first build."""
-    from warehouse.snapshot import SnapshotMissing, open_snapshot
-
-    try:
-        conn = open_snapshot()
-    except SnapshotMissing as error:
-        raise NoData() from error
-    try:
-        yield conn
-    finally:
-        conn.close()
+from console.platform.wording import countdown_text
 
 
 def records(

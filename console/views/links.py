@@ -1,6 +1,6 @@
 """Report links a manager hands to client owners: list, create (URL shown once), revoke.
 
-Creating and revoking are audited by console.report_links (`report_link_created`,
+Creating and revoking are audited by console.reporting.report_links (`report_link_created`,
 `report_link_revoked`); the list shows who created each link by email, never a raw id.
 """
 
@@ -11,14 +11,14 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from console.access import ADMIN_ROLES, CurrentUser, require_role
-from console.clock import as_utc
-from console.db import retrying
-from console.errors import UserError
+from console.identity.access import ADMIN_ROLES, CurrentUser, require_role
 from console.models.identity import ReportLink, User
 from console.models.practice import PracticeSettings
-from console.report_links import IssuedLink, create_report_link, revoke_report_link
-from console.wording import ago, until
+from console.platform.db import retrying
+from console.platform.errors import UserError
+from console.platform.wording import ago, until
+from console.reporting.report_links import IssuedLink, create_report_link, revoke_report_link
+from loopdesk_core.clock import as_utc
 
 
 @dataclass(frozen=True)

@@ -12,17 +12,18 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from console import audit
-from console.access import CurrentUser, require_role
-from console.audit import Action, Outcome
-from console.business_hours import local
-from console.db import retrying
+from console.identity import audit
+from console.identity.access import CurrentUser, require_role
+from console.identity.audit import Action, Outcome
 from console.models.practice import PracticeSettings
 from console.models.work import Lead, Task, TaskStatus
-from console.queue import claim_task
-from console.views.data import countdown, records, snapshot
+from console.platform.db import retrying
+from console.platform.snapshot import snapshot
+from console.platform.wording import ago, humanise, outcome_label, phone_display
+from console.views.data import countdown, records
 from console.views.work import WORKER_ROLES, user_row
-from console.wording import ago, humanise, outcome_label, phone_display
+from console.work.claims import claim_task
+from loopdesk_core.business_hours import local
 
 LIST_DAYS = 90
 LIST_LIMIT = 200

@@ -8,17 +8,17 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from console import audit, users
-from console.access import ADMIN_ROLES, CurrentUser, require_role
-from console.audit import Action, Outcome
-from console.business_hours import local
-from console.clock import as_utc
-from console.errors import UserError
+from console.identity import audit, users
+from console.identity.access import ADMIN_ROLES, CurrentUser, require_role
+from console.identity.audit import Action, Outcome
 from console.models.identity import User, UserPractice
 from console.models.practice import PracticeSettings
 from console.models.work import Task, TaskStatus
-from console.views.data import snapshot
-from console.wording import humanise, kind_label, sla_short
+from console.platform.errors import UserError
+from console.platform.snapshot import snapshot
+from console.platform.wording import humanise, kind_label, sla_short
+from loopdesk_core.business_hours import local
+from loopdesk_core.clock import as_utc
 
 CAPACITY_WEEKS = 6
 # Client settings a manager may edit from the Clients page (with their types).
@@ -227,7 +227,7 @@ CHANNEL_LABELS = {"email": "email", "sms": "text message"}
 
 def undeliverable_rows(*, session: Session, user: CurrentUser) -> list[dict[str, Any]]:
     """Per practice in scope and channel: addresses refused permanently or bounced."""
-    from console.delivery import undeliverable_by_channel
+    from console.messaging.delivery import undeliverable_by_channel
 
     _manager(user)
     names = {p.practice_slug: p.name for p in clients(session=session, user=user)}
@@ -323,7 +323,7 @@ def audit_csv(*, session: Session, user: CurrentUser, rows: list[dict[str, Any]]
     """The filtered audit rows as a neutralised CSV; the export itself is audited."""
     import polars as pl
 
-    from console.csv_export import export_csv
+    from console.reporting.csv_export import export_csv
 
     _manager(user)
     frame = pl.DataFrame(rows) if rows else pl.DataFrame({"seq": []})
@@ -351,8 +351,8 @@ def assign_task(*, session: Session, user: CurrentUser, task_id: int, coordinato
     """Lease a breached or at-risk task to a coordinator of its practice: it opens on their
     My queue at their next click (the lease lapses back to the queue if they never take it).
     The claim is audited for the coordinator and the assignment for the manager."""
-    from console.db import retrying
-    from console.queue import claim_task
+    from console.platform.db import retrying
+    from console.work.claims import claim_task
 
     _manager(user)
     person = session.get(User, coordinator_id)

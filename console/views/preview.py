@@ -9,18 +9,18 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from console.access import CurrentUser, require_role
-from console.business_hours import local
-from console.gate import CALL_WINDOW
+from console.contact.gate import CALL_WINDOW
+from console.identity.access import CurrentUser, require_role
 from console.models.identity import Role
 from console.models.practice import PracticeSettings
 from console.models.work import Task, TaskStatus, Touch
-from console.queue import QueueEntry, list_queue
-from console.ranking import open_zones
-from console.time_entries import log_time
+from console.platform.wording import kind_label, until
 from console.views.data import countdown
 from console.views.work import WORKER_ROLES, user_row
-from console.wording import kind_label, until
+from console.work.claims import QueueEntry, list_queue
+from console.work.ranking import open_zones
+from console.work.time_entries import log_time
+from loopdesk_core.business_hours import local
 
 PREVIEW_READ = 50
 PREVIEW_ROWS = 10

@@ -8,13 +8,14 @@ from typing import Any
 import polars as pl
 from sqlmodel import Session
 
-from console import audit
-from console.access import CurrentUser, require_practice
-from console.audit import Action, Outcome
-from console.csv_export import export_csv
-from console.errors import NotAuthorised
+from console.identity import audit
+from console.identity.access import CurrentUser, require_practice
+from console.identity.audit import Action, Outcome
 from console.models.practice import PracticeSettings
-from console.views.data import rate_text, snapshot
+from console.platform.errors import NotAuthorised
+from console.platform.snapshot import snapshot
+from console.reporting.csv_export import export_csv
+from console.views.data import rate_text
 
 RATE_ROWS = (
     ("Ask rate", "ask_rate"),
@@ -37,7 +38,7 @@ def report_practices(user: CurrentUser) -> list[str]:
 def practice_report(*, session: Session, user: CurrentUser, practice_slug: str,
                     now: datetime) -> dict[str, Any]:
     """Metrics, funnel by month, before/after onboarding and forecast of one practice (audited)."""
-    from console.reports import build_practice_report
+    from console.reporting.reports import build_practice_report
     from warehouse.metrics import before_after_onboarding
     from warehouse.metrics_ops import funnel_by_month
 

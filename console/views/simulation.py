@@ -19,11 +19,11 @@ from typing import Any
 import polars as pl
 from sqlmodel import Session, col, select
 
-from console.access import ADMIN_ROLES, CurrentUser, require_role
-from console.errors import UserError
-from console.learning import learned_table
+from console.identity.access import ADMIN_ROLES, CurrentUser, require_role
 from console.models.identity import Role, User
 from console.models.practice import PracticeSettings
+from console.platform.errors import UserError
+from console.scoring.learning import learned_table
 from console.simulation.world import DEFAULT_CALL_MINUTES, People, World, parse_world
 
 MEASURES = {

@@ -7,10 +7,8 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from console.access import ADMIN_ROLES, CurrentUser, require_role
-from console.errors import UserError
-from console.models.practice import PracticeSettings
-from console.templates import (
+from console.identity.access import ADMIN_ROLES, CurrentUser, require_role
+from console.messaging.templates import (
     SAMPLE_VALUES,
     AskTemplates,
     ask_template_problems,
@@ -20,6 +18,8 @@ from console.templates import (
     render_ask_templates,
     save_ask_templates,
 )
+from console.models.practice import PracticeSettings
+from console.platform.errors import UserError
 
 SMS_SEGMENT_CHARS = 160
 

@@ -8,31 +8,20 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from console import audit
-from console.access import CurrentUser, require_practice, require_role
-from console.audit import Action, Outcome
-from console.business_hours import local
-from console.consent import revoked_channels
-from console.db import begin_write, retrying
-from console.dispositions import (
-    LEAD_DISPOSITIONS,
-    PATIENT_DISPOSITIONS,
-    DispositionResult,
-    log_disposition,
-)
-from console.errors import NotAuthorised, UserError
-from console.gate import CALL_WINDOW
-from console.leads import LeadInput
-from console.loop_closure import message_channel, read_referrer
+from console.contact.consent import revoked_channels
+from console.contact.gate import CALL_WINDOW
+from console.identity import audit
+from console.identity.access import CurrentUser, require_practice, require_role
+from console.identity.audit import Action, Outcome
+from console.messaging.templates import outcome_phrase
 from console.models.identity import Role, User
 from console.models.outreach import OutreachSettings
 from console.models.practice import PracticeSettings
 from console.models.work import Lead, Task, TaskStatus, Touch
-from console.priority import Share
-from console.queue import claim_next, release, snooze
-from console.templates import outcome_phrase
-from console.views.data import money_text, records, snapshot
-from console.wording import (
+from console.platform.db import begin_write, retrying
+from console.platform.errors import NotAuthorised, UserError
+from console.platform.snapshot import snapshot
+from console.platform.wording import (
     CHANNEL_LABELS,
     ago,
     humanise,
@@ -43,6 +32,18 @@ from console.wording import (
     tel_link,
     until,
 )
+from console.scoring.priority import Share
+from console.views.data import money_text, records
+from console.work.claims import claim_next, release, snooze
+from console.work.dispositions import (
+    LEAD_DISPOSITIONS,
+    PATIENT_DISPOSITIONS,
+    DispositionResult,
+    log_disposition,
+)
+from console.work.leads import LeadInput
+from console.work.loop_closure import message_channel, read_referrer
+from loopdesk_core.business_hours import local
 
 WORKER_ROLES = (Role.coordinator, Role.manager, Role.admin)
 # Cards that offer "Send referral link".
@@ -341,7 +342,7 @@ def task_card(*, session: Session, user: CurrentUser, task_id: int, now: datetim
 
 
 def _task_card(*, session: Session, user: CurrentUser, task_id: int, now: datetime) -> TaskCard:
-    from console.priority import explain
+    from console.scoring.priority import explain
 
     task = _held(session, user, task_id)
     require_practice(user, task.practice_slug)
@@ -446,9 +447,9 @@ def send_referral_link(*, session: Session, user: CurrentUser, task_id: int, cha
     fatigue caps, opt-outs) again before anything leaves. True if queued now, False if this
     card already queued it. Audited as `referral_link_sent` on the task.
     """
-    from console.outbox import NewMessage, enqueue
-    from console.referral_links import referral_code_for, referral_url
-    from console.templates import render_ask
+    from console.messaging.outbox import NewMessage, enqueue
+    from console.messaging.referral_links import referral_code_for, referral_url
+    from console.messaging.templates import render_ask
 
     def attempt() -> bool:
         task = _held(session, user, task_id)

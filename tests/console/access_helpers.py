@@ -12,7 +12,7 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine
 
 import console.models  # noqa: F401  (registers every table)
-from console import passwords
+from console.identity import passwords
 from console.models.identity import User, UserPractice
 
 PASSWORD = "correct horse battery staple"

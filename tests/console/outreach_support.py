@@ -15,10 +15,10 @@ from aiosmtpd.controller import Controller
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from console.channels import Channels
-from console.channels.email import SmtpEmailChannel
-from console.channels.sms import FileSmsProvider, SmsChannel
-from console.db import new_session
+from console.messaging.channels import Channels
+from console.messaging.channels.email import SmtpEmailChannel
+from console.messaging.channels.sms import FileSmsProvider, SmsChannel
+from console.platform.db import new_session
 from tests.factories import ask_row, patient_row, practice_row, rates_row, snapshot
 
 

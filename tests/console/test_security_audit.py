@@ -11,13 +11,13 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from console import audit, users
-from console.access import current_user
-from console.auth import authenticate
-from console.consent import revoke_consent
+from console.contact.consent import revoke_consent
+from console.identity import audit, users
+from console.identity.access import current_user
+from console.identity.auth import authenticate
 from console.models.identity import AuditEvent, Role, User
-from console.queue import claim_next
 from console.views import report, work
+from console.work.claims import claim_next
 from tests.console.access_helpers import PASSWORD, cheap_argon2, known_hash
 from tests.console.test_security_isolation import (
     NOW,

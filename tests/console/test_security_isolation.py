@@ -17,17 +17,17 @@ import duckdb
 import pytest
 from sqlmodel import Session, select
 
-from console import audit
-from console.access import CurrentUser, current_user
-from console.db import get_engine, init_db, new_session
-from console.errors import NotAuthorised, UserError
+from console.identity import audit
+from console.identity.access import CurrentUser, current_user
 from console.models.identity import Role, User, UserPractice
 from console.models.practice import PracticeSettings
 from console.models.work import Task, TaskStatus
-from console.queue import claim_next, list_queue
-from console.report_links import create_report_link
-from console.reports import build_practice_report, report_for_token
+from console.platform.db import get_engine, init_db, new_session
+from console.platform.errors import NotAuthorised, UserError
+from console.reporting.report_links import create_report_link
+from console.reporting.reports import build_practice_report, report_for_token
 from console.views import lists, manage, preview, report, work
+from console.work.claims import claim_next, list_queue
 from tests.worlds import build_generated_world, point_at_home
 from warehouse.forecast import practice_forecast
 from warehouse.metrics import before_after_onboarding, compute_metrics

@@ -13,9 +13,9 @@ from sqlmodel import Session
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from console.http import HttpServices, build_routes
-from console.report_links import create_report_link, revoke_report_link
-from console.settings import InsecureSecretError
+from console.reporting.report_links import create_report_link, revoke_report_link
+from console.web.http import HttpServices, build_routes
+from loopdesk_core.settings import InsecureSecretError
 from tests.console.access_helpers import NOW, cheap_argon2, store
 from warehouse.scope import Scope
 
@@ -69,7 +69,7 @@ def test_revocation_outlives_the_tokens_own_validity(client: TestClient, store: 
 def test_create_app_refuses_a_short_secret(
     loopdesk_home: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from console.app import create_app
+    from console.web.app import create_app
 
     monkeypatch.setenv("LOOPDESK_SECRET_KEY", "x" * 31)
     with pytest.raises(InsecureSecretError):

@@ -19,12 +19,12 @@ from sqlmodel import select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from console.db import get_engine, init_db, new_session
-from console.dispositions import log_disposition
-from console.leads import LeadInput
 from console.models.identity import AuditEvent, Role, User, UserPractice
-from console.queue import claim_next
-from console.report_links import create_report_link
+from console.platform.db import get_engine, init_db, new_session
+from console.reporting.report_links import create_report_link
+from console.work.claims import claim_next
+from console.work.dispositions import log_disposition
+from console.work.leads import LeadInput
 
 NOW = datetime.fromisoformat("2026-11-26T18:00:00+00:00")
 LEAD = LeadInput(first_name="Zebulon", last_name="Quixotic", phone="(312) 555-0147",
@@ -60,9 +60,9 @@ def test_the_whole_flow_logs_no_phi(
     loopdesk_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str],
 ) -> None:
-    from console.app import ACCESS_LOGGER, install_log_redaction
-    from console.http import build_routes
-    from console.lifecycle import build_everything
+    from console.lifecycle.build import build_everything
+    from console.web.app import ACCESS_LOGGER, install_log_redaction
+    from console.web.http import build_routes
     from pipelines.generate import generate_exports
     from pipelines.ingest import ingest
 

@@ -231,7 +231,7 @@ def test_no_module_level_mutable_state_in_importable_modules() -> None:
 
 # Reviewed raw-HTML calls (file → function): the one same-origin POST to the app's own cookie
 # routes; its path is a constant and its code a signed token checked against the token
-# alphabet before it is placed (console/session_cookie.py, docs/architecture-notes.md).
+# alphabet before it is placed (console/identity/session_cookie.py, docs/architecture-notes.md).
 REVIEWED_HTML = {"pages/components.py": {"_cookie_call"}}
 
 
@@ -283,8 +283,8 @@ def jose_importers(tree: ast.Module) -> bool:
 
 
 def test_all_jwt_code_sits_in_console_tokens() -> None:
-    """SECURITY 1: python-jose is imported by console/tokens.py and nowhere else."""
+    """SECURITY 1: python-jose is imported by console/identity/tokens.py and nowhere else."""
     assert jose_importers(ast.parse("from jose.exceptions import JWKError"))
     importers = {str(path.relative_to(ROOT)) for path in _files(*PACKAGES, *SCRIPTS)
                  if jose_importers(_parse(path))}
-    assert importers == {"console/tokens.py"}
+    assert importers == {"console/identity/tokens.py"}

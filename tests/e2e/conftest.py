@@ -53,7 +53,7 @@ def _asks_first(world: World, slug: str) -> None:
     python(world.env, (
         "from datetime import datetime, timedelta\n"
         "from sqlmodel import select\n"
-        "from console.db import session_scope\n"
+        "from console.platform.db import session_scope\n"
         "from console.models.work import Task\n"
         "with session_scope() as s:\n"
         f"    for t in s.exec(select(Task).where(Task.practice_slug == {slug!r})"
@@ -68,7 +68,7 @@ def _move_to(world: World, slug: str, zone: str) -> None:
     """Put a practice (and its tasks) in another time zone."""
     python(world.env, (
         "from sqlalchemy import text\n"
-        "from console.db import session_scope\n"
+        "from console.platform.db import session_scope\n"
         "with session_scope() as s:\n"
         "    s.execute(text('update practice_settings set timezone = :z where practice_slug = :p'),"
         f" {{'z': {zone!r}, 'p': {slug!r}}})\n"

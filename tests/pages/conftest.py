@@ -12,10 +12,10 @@ import pytest
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
-from console.auth import start_session
-from console.db import get_engine, init_db, new_session
+from console.identity.auth import start_session
 from console.models.identity import Role, User, UserPractice
 from console.models.practice import PracticeSettings
+from console.platform.db import get_engine, init_db, new_session
 from tests.worlds import build_generated_world, point_at_home
 
 # Thursday 13:00 in New York, 10:00 in Los Angeles: every demo practice is inside call hours.
@@ -37,7 +37,7 @@ class World:
 @pytest.fixture(scope="package")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """Generate 3 practices over 6 months, ingest them and build everything, once."""
-    from console.clock import now
+    from loopdesk_core.clock import now
 
     root = tmp_path_factory.mktemp("pages-world")
     home = root / "home"
@@ -66,7 +66,7 @@ def session(world: World) -> Iterator[Session]:
 
 def make_user(session: Session, role: Role, practices: list[str]) -> User:
     """A stored user (no password needed: tests log in by session token)."""
-    from console.clock import now
+    from loopdesk_core.clock import now
 
     user = User(email=f"{role.value}{next(_emails)}@agency.test", role=role.value,
                 password_hash="not-a-real-hash", active=True, created_at=now())
@@ -80,7 +80,7 @@ def make_user(session: Session, role: Role, practices: list[str]) -> User:
 
 def token_for(session: Session, user: User) -> str:
     """A live session token for the user, as the login form would keep it."""
-    from console.clock import now
+    from loopdesk_core.clock import now
 
     return start_session(session=session, user=user, now=now())
 

@@ -81,7 +81,7 @@ def _phone_of(task: Task) -> str | None:
 def test_the_card_shows_the_number_to_dial_as_a_tel_link(
     login: Login, world: World, session: Session
 ) -> None:
-    from console.wording import phone_display
+    from console.platform.wording import phone_display
 
     slug, _ = _one_practice(world)
     _asks_first(session, slug)
@@ -305,7 +305,7 @@ def test_loop_closed_offers_and_queues_the_thank_you(
 def test_no_thank_you_is_offered_without_email_or_text_consent(
     login: Login, world: World, session: Session
 ) -> None:
-    from console.consent import revoke_consent
+    from console.contact.consent import revoke_consent
     from console.models.outreach import Message
 
     slug, _ = _one_practice(world)

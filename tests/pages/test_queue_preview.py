@@ -8,10 +8,11 @@ import pytest
 from sqlmodel import Session, col, select
 from streamlit.testing.v1 import AppTest
 
-from console.access import CurrentUser, current_user
+from console.identity.access import CurrentUser, current_user
 from console.models.identity import Role, User
 from console.models.work import Task, TaskStatus, Touch
-from console.views.data import records, snapshot
+from console.platform.snapshot import snapshot
+from console.views.data import records
 from console.views.preview import queue_preview
 from tests.pages.conftest import Login, World, frames_text, now_utc, texts
 

@@ -135,7 +135,7 @@ def test_clients_shows_when_the_last_report_went_out(login: Login, world: World,
                                                       session: Session) -> None:
     from zoneinfo import ZoneInfo
 
-    from console.channels import Channels
+    from console.messaging.channels import Channels
     from console.reporting.delivery import send_monthly_reports
     from console.reporting.monthly import Month
     from tests.pages.conftest import now_utc

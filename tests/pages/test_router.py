@@ -6,8 +6,8 @@ import pytest
 from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
 
+from console.identity.users import add_user, deactivate_user
 from console.models.identity import Role
-from console.users import add_user, deactivate_user
 from tests.pages.conftest import APP, Login, World, now_utc, registered, texts
 
 COORDINATOR_PAGES = {"my_queue.py", "leads.py", "loop_closures.py"}

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from console.models.identity import Role
 from console.models.practice import PracticeSettings
-from console.views.identity import PAGES_BY_ROLE
+from pages.registry import PAGES_BY_ROLE
 from tests.pages.conftest import Login, World, frames_text, texts
 
 XSS = "<img src=x onerror=alert(1)>"

@@ -13,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from console.models.identity import Role
-from console.views.identity import PAGES_BY_ROLE
+from pages.registry import PAGES_BY_ROLE
 from tests.pages.conftest import Login, World, texts
 
 RAW_NAMES = ("contact_lead", "close_loop", "follow_up", "review_request", "callback_requested",

@@ -40,7 +40,7 @@ class Built:
 
 def build_format(root: Path, fmt: str, *, practices: int, seed: int, months: int) -> Built:
     """Generate `fmt` into root/fmt, ingest and build it in root/fmt-home."""
-    from console.lifecycle import build_everything
+    from console.lifecycle.build import build_everything
     from pipelines.generate import generate_exports
     from pipelines.ingest import ingest
 

@@ -149,7 +149,7 @@ def _sample() -> Path:
 def test_the_shipped_fhir_sample_ingests_and_deceased_are_never_called(
     loopdesk_home: Path, tmp_path: Path
 ) -> None:
-    from console.lifecycle import build_everything
+    from console.lifecycle.build import build_everything
     from tests.worlds import FIXED_NOW
 
     drop = _drop(tmp_path, {})
@@ -385,8 +385,8 @@ def test_unrecorded_text_and_email_consent_never_gets_a_message(
     call task and no message, and the deceased one neither."""
     from datetime import datetime
 
-    from console.automation import ask_targets
-    from console.lifecycle import build_everything
+    from console.lifecycle.build import build_everything
+    from console.outreach.automation import ask_targets
     from tests.worlds import FIXED_NOW
     from warehouse.snapshot import reading_snapshot
 

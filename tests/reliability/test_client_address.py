@@ -1,4 +1,4 @@
-"""Finding 3 at the unit level: which address counts for rate limits (console.edge)."""
+"""Finding 3 at the unit level: which address counts for rate limits (console.platform.edge)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from console.edge import address_from, login_client
+from console.platform.edge import address_from, login_client
 
 PROXY = (ipaddress.ip_network("10.0.0.5/32"), ipaddress.ip_network("10.0.1.0/24"))
 

@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from console.db import get_engine, init_db, new_session
+from console.messaging.referral_links import code_text, referral_code_for
 from console.models.identity import AuditEvent
-from console.referral_form import RATE_LIMIT
-from console.referral_links import code_text, referral_code_for
-from console.reports import DENIAL_LIMIT
+from console.outreach.referral_form import RATE_LIMIT
+from console.platform.db import get_engine, init_db, new_session
+from console.reporting.reports import DENIAL_LIMIT
 from tests.factories import add_practice
 from tests.reliability.serving import Served, serve
 from tests.worlds import FIXED_NOW, TEST_SECRET

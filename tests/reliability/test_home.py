@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from console.home import tighten
+from loopdesk_core.home import tighten
 from tests.reliability.conftest import Runner
 
 

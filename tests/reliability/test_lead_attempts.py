@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from console.db import get_engine, init_db, new_session
-from console.leads import LeadInput, create_lead
 from console.models.practice import PracticeSettings
 from console.models.work import Lead, Task, TaskStatus
+from console.platform.db import get_engine, init_db, new_session
+from console.work.leads import LeadInput, create_lead
 from tests.factories import add_user
 from tests.reliability.conftest import Runner
 from tests.worlds import FIXED_NOW, build_generated_world

@@ -25,13 +25,13 @@ from sqlalchemy import delete, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from console.db import get_engine, init_db, new_session
-from console.dispositions import log_disposition
-from console.leads import LeadInput, create_lead
 from console.models.identity import AuditEvent, User
 from console.models.practice import PracticeSettings
 from console.models.work import Lead, LeadEvent, Task, TaskStatus, Touch
-from console.tasks import refresh_tasks
+from console.platform.db import get_engine, init_db, new_session
+from console.work.dispositions import log_disposition
+from console.work.leads import LeadInput, create_lead
+from console.work.refresh import refresh_tasks
 from tests.factories import (
     NOW,
     add_practice,

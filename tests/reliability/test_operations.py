@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
-from console.db import get_engine, init_db, new_session
 from console.models.practice import PracticeSettings
+from console.platform.db import get_engine, init_db, new_session
 from tests.factories import add_user
 from tests.reliability.conftest import Runner
 from tests.worlds import FIXED_NOW, build_generated_world

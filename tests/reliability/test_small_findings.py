@@ -13,8 +13,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from console.db import get_engine, init_db, new_session
 from console.models.work import Task, TaskStatus
+from console.platform.db import get_engine, init_db, new_session
 from tests.factories import add_practice, add_task, add_user
 from tests.pipelines.drops import PATIENTS_HEADER, healthy, write_drop
 from tests.reliability.conftest import Runner

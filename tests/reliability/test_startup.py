@@ -95,7 +95,7 @@ def test_per_call_commands_load_no_heavy_library(world: Path) -> None:
 
 
 def test_contact_index_answers_like_the_snapshot(world: Path) -> None:
-    from console.inbound import snapshot_patient_lookup
+    from console.outreach.replies import snapshot_patient_lookup
     from warehouse.contacts import ContactIndex, index_path
     from warehouse.pointer import current_snapshot_path
     from warehouse.snapshot import reading_snapshot
@@ -144,7 +144,7 @@ def test_inbound_without_an_index_reads_the_snapshot(world: Path) -> None:
 
 def test_each_snapshot_keeps_its_own_index(tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    from console.lifecycle import build_everything
+    from console.lifecycle.build import build_everything
     from warehouse import paths
     from warehouse.contacts import INDEX_SUFFIX, index_path
     from warehouse.snapshot import KEEP_SNAPSHOTS

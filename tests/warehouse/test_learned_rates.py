@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from console.priority import PRIOR_STRENGTH, prior_rows
+from console.scoring.priority import PRIOR_STRENGTH, prior_rows
 from tests.warehouse import rawdata as rd
 from warehouse.runner import MODELS_DIR
 from warehouse.snapshot import publish_snapshot, reading_snapshot
@@ -27,7 +27,7 @@ def _rates() -> dict[tuple[str, str, str], tuple[int, float, float]]:
 
 
 def test_seed_priors_are_the_priority_constants() -> None:
-    """stg_seed__queue_priors holds exactly console.priority.prior_rows()."""
+    """stg_seed__queue_priors holds exactly console.scoring.priority.prior_rows()."""
     sql = (MODELS_DIR / "staging" / "stg_seed__queue_priors.sql").read_text()
     seeded = {(m, g, b): float(p) for m, g, b, p in
               re.findall(r"\('(\w+)', '(\w+)', '([\w+-]+)', ([\d.e-]+)\)", sql)}

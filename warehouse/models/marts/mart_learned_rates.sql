@@ -1,7 +1,7 @@
 -- grain: one row per learned cell: the queue's estimate of a rate from the agency's own calls
 -- key: measure, cell_group, band
 -- Each cell is a beta-binomial estimate shrunk towards its prior (stg_seed__queue_priors):
--- estimate = (successes + 20 × prior) / (trials + 20); 20 = console.priority.PRIOR_STRENGTH.
+-- estimate = (successes + 20 × prior) / (trials + 20); 20 = console.scoring.priority.PRIOR_STRENGTH.
 -- answer_attempt (kind, attempt 1/2/3+): the call was answered (not no_answer / voicemail);
 --   attempt = 1 + earlier calls to the same person in the 30 days before.
 -- answer_hour (patient/lead, local hour 0..23 in the practice's zone) and answer_all.

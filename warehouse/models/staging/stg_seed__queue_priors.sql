@@ -1,4 +1,4 @@
--- grain: one row per learned cell of the queue: its prior (console/priority.py prior_rows(); a test checks they match)
+-- grain: one row per learned cell of the queue: its prior (console/scoring/priority.py prior_rows(); a test checks they match)
 -- key: measure, cell_group, band
 
 with priors as (

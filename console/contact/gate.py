@@ -1,0 +1,191 @@
+"""The contact gate: consent, opt-outs, quiet hours and fatigue caps (DOMAIN.md, SECURITY 20)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Protocol
+
+from sqlalchemy import bindparam, or_, select
+from sqlmodel import Session
+
+from console.models.types import UTCDateTime
+from console.models.work import ConsentEvent, Touch
+from loopdesk_core.business_hours import local, local_day_start
+
+CALL_WINDOW = (time(8, 0), time(21, 0))
+# Agency-wide ceilings; a practice may configure lower ones, never higher.
+MAX_TOUCHES_PER_DAY = 1
+MAX_TOUCHES_PER_WEEK = 3
+# Consent channels; touches record `sms` where consent speaks of `text`.
+TOUCH_CHANNEL_TO_CONSENT = {"call": "call", "sms": "text", "text": "text", "email": "email"}
+# Inbound replies are not touches the agency made.
+NOT_A_TOUCH = ("replied",)
+
+
+class GatePractice(Protocol):
+    """What the gate needs to know about a practice (PracticeSettings or a row of it)."""
+
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def max_touches_per_day(self) -> int: ...
+    @property
+    def max_touches_per_week(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """Whether a person may be contacted on a channel now, and if not, why."""
+
+    ok: bool
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone the agency might contact, with the consent the export (or lead form) gave.
+
+    `consented` defaults to False: where no consent is known for the channel the gate refuses
+    (docs/data-contract.md, consent defaults). Callers state what the source recorded.
+    """
+
+    practice_slug: str
+    subject_type: str
+    subject_id: str
+    consented: bool = False
+    do_not_contact: bool = False
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """(practice, subject type, subject id)."""
+        return (self.practice_slug, self.subject_type, self.subject_id)
+
+
+def evaluate_gate(
+    *,
+    consented: bool,
+    do_not_contact: bool,
+    local_time: time,
+    touches_today: int,
+    touches_this_week: int,
+    max_per_day: int,
+    max_per_week: int,
+) -> GateResult:
+    """The gate's rules over facts already gathered (pure)."""
+    if do_not_contact:
+        return GateResult(False, "do not contact")
+    if not consented:
+        return GateResult(False, "no consent for this channel")
+    start, end = CALL_WINDOW
+    if not start <= local_time < end:
+        return GateResult(False, f"outside 08:00-21:00 local time ({local_time:%H:%M})")
+    if touches_today >= min(max_per_day, MAX_TOUCHES_PER_DAY):
+        return GateResult(False, "already contacted today")
+    if touches_this_week >= min(max_per_week, MAX_TOUCHES_PER_WEEK):
+        return GateResult(False, "weekly contact limit reached")
+    return GateResult(True, None)
+
+
+_CONSENT = ConsentEvent.__table__.c  # type: ignore[attr-defined]
+_TOUCH = Touch.__table__.c  # type: ignore[attr-defined]
+# Built once: the claim path gates every batch, and building these per call cost more
+# CPU than running them. Lists are expanding parameters, so one compiled form serves all.
+_REVOKED = (
+    select(_CONSENT.practice_slug, _CONSENT.subject_type, _CONSENT.subject_id, _CONSENT.granted)
+    .where(_CONSENT.subject_id.in_(bindparam("subjects", expanding=True)))
+    .where(_CONSENT.practice_slug.in_(bindparam("practices", expanding=True)))
+    .where(_CONSENT.channel == bindparam("channel"))
+    .order_by(_CONSENT.at, _CONSENT.event_id)
+)
+_TOUCH_TIMES = (
+    select(_TOUCH.practice_slug, _TOUCH.subject_type, _TOUCH.subject_id, _TOUCH.started_at)
+    .where(_TOUCH.subject_id.in_(bindparam("subjects", expanding=True)))
+    .where(_TOUCH.practice_slug.in_(bindparam("practices", expanding=True)))
+    .where(_TOUCH.started_at >= bindparam("since", type_=UTCDateTime()))
+    .where(_TOUCH.started_at <= bindparam("now", type_=UTCDateTime()))
+    .where(or_(_TOUCH.disposition.is_(None), _TOUCH.disposition.not_in(NOT_A_TOUCH)))
+)
+
+
+def _lists(people: list[Person]) -> dict[str, list[str]]:
+    """The subject ids and practices of `people` as sorted parameter lists."""
+    return {"subjects": sorted({p.subject_id for p in people}),
+            "practices": sorted({p.practice_slug for p in people})}
+
+
+def _revoked(session: Session, people: list[Person], channel: str) -> set[tuple[str, str, str]]:
+    """People whose latest consent event on `channel` is a revocation."""
+    if not people:
+        return set()
+    rows = session.execute(_REVOKED, _lists(people) | {"channel": channel}).all()
+    latest = {(r.practice_slug, r.subject_type, r.subject_id): r.granted for r in rows}
+    return {key for key, granted in latest.items() if not granted}
+
+
+def _touch_times(
+    session: Session, people: list[Person], now: datetime
+) -> dict[tuple[str, str, str], list[datetime]]:
+    """Outbound touch times in the last 8 days per person (any kind, any channel)."""
+    if not people:
+        return {}
+    rows = session.execute(
+        _TOUCH_TIMES, _lists(people) | {"since": now - timedelta(days=8), "now": now}
+    ).all()
+    times: dict[tuple[str, str, str], list[datetime]] = {}
+    for practice_slug, subject_type, subject_id, started_at in rows:
+        times.setdefault((practice_slug, subject_type, subject_id), []).append(started_at)
+    return times
+
+
+def check_gates(
+    *,
+    session: Session,
+    people: Iterable[Person],
+    channel: str,
+    practices: Mapping[str, GatePractice],
+    now: datetime,
+) -> dict[tuple[str, str, str], GateResult]:
+    """The gate for many people at once (two queries), keyed by `Person.key`."""
+    consent_channel = TOUCH_CHANNEL_TO_CONSENT[channel]
+    unique = list({p.key: p for p in people}.values())
+    revoked = _revoked(session, unique, consent_channel)
+    touches = _touch_times(session, unique, now)
+    results: dict[tuple[str, str, str], GateResult] = {}
+    for person in unique:
+        practice = practices[person.practice_slug]
+        today = local_day_start(now, practice.timezone)
+        week = today - timedelta(days=6)
+        stamps = touches.get(person.key, [])
+        counts = Counter("day" if t >= today else "week" for t in stamps if t >= week)
+        results[person.key] = evaluate_gate(
+            consented=person.consented and person.key not in revoked,
+            do_not_contact=person.do_not_contact,
+            local_time=local(now, practice.timezone).time(),
+            touches_today=counts["day"],
+            touches_this_week=counts["day"] + counts["week"],
+            max_per_day=practice.max_touches_per_day,
+            max_per_week=practice.max_touches_per_week,
+        )
+    return results
+
+
+def check_gate(
+    *,
+    session: Session,
+    practice: GatePractice,
+    person: Person,
+    channel: str,
+    now: datetime,
+) -> GateResult:
+    """The gate for one person on one channel (`call`, `sms`/`text` or `email`) now."""
+    results = check_gates(
+        session=session,
+        people=[person],
+        channel=channel,
+        practices={person.practice_slug: practice},
+        now=now,
+    )
+    return results[person.key]

@@ -1,0 +1,198 @@
+"""The operational store: one engine per database URL (SQLite by default, PostgreSQL to scale)."""
+
+from __future__ import annotations
+
+import functools
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlmodel import Session, create_engine
+
+from console.platform.errors import UserError
+from loopdesk_core.home import make_private
+from loopdesk_core.settings import get_settings
+
+
+class StoreBusy(UserError):
+    """The store stayed busy through every retry (shown to the user as a one-line message)."""
+
+    def __init__(self) -> None:
+        super().__init__("the console is very busy right now; please try again in a moment")
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Execution option that asks the SQLite `begin` hook for a writer lock up front.
+IMMEDIATE = "loopdesk_immediate"
+# Connection-info flag: the open SQLite transaction holds the writer lock (BEGIN IMMEDIATE, or
+# a write statement already ran in it).
+_WRITER = "loopdesk_writer"
+_WRITE_VERBS = ("insert", "update", "delete", "replace")
+# Whole-operation retries after a lock conflict the busy timeout cannot wait out (a read
+# transaction overtaken by another commit cannot become a writer; PostgreSQL deadlock or
+# serialisation failures), with a short jittered back-off between attempts.
+RETRY_ATTEMPTS = 10
+RETRY_BACKOFF_S = 0.05
+T = TypeVar("T")
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, a busy timeout and explicit BEGINs, so claims can take the writer lock at once."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # pysqlite's own transaction handling would defer BEGIN; we emit BEGIN ourselves.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("pragma journal_mode=wal")
+        cursor.execute(f"pragma busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("pragma synchronous=normal")
+        cursor.execute("pragma foreign_keys=on")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get(IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        connection.info[_WRITER] = bool(immediate)
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _after_execute(connection: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+        # A write statement that succeeded means this transaction now holds the writer lock.
+        if not connection.info.get(_WRITER) and statement.lstrip()[:7].lower().startswith(
+                _WRITE_VERBS):
+            connection.info[_WRITER] = True
+
+
+@functools.lru_cache(maxsize=8)
+def _engine_for(url: str) -> Engine:
+    # A ceiling per process (LOOPDESK_DB_POOL_SIZE, default 8): pool_size connections and no
+    # overflow, so N `serve` processes hold at most N × ceiling PostgreSQL connections; a
+    # request beyond it waits for a free connection (pool_timeout) instead of opening more.
+    ceiling = get_settings().db_pool_size
+    if url.startswith("sqlite"):
+        # A pool of open connections: reopening a WAL database per transaction costs a
+        # checkpoint on every close.
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            pool_size=ceiling,
+            max_overflow=0,
+            pool_timeout=60,
+            hide_parameters=True,  # bound values are patient data: keep them out of logs
+        )
+        _configure_sqlite(engine)
+    else:
+        engine = create_engine(url, pool_size=ceiling, max_overflow=0, pool_timeout=60,
+                               pool_pre_ping=True, hide_parameters=True)
+    return engine
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """The engine for `url` (default: the configured store), created once per URL."""
+    resolved = url or get_settings().resolved_database_url
+    if resolved.startswith("sqlite:///") and ":memory:" not in resolved:
+        home = get_settings().resolved_home
+        home.mkdir(parents=True, exist_ok=True)
+        make_private(home)
+    return _engine_for(resolved)
+
+
+def init_db(engine: Engine) -> None:
+    """Bring the store to the newest schema revision (Alembic), once per URL per process."""
+    from console.migrations import upgrade
+
+    upgrade(engine)
+
+
+def new_session(engine: Engine | None = None) -> Session:
+    """A session on the store whose objects stay readable after commit."""
+    return Session(engine or get_engine(), expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(engine: Engine | None = None) -> Iterator[Session]:
+    """A session on a store whose tables exist, closed afterwards."""
+    engine = engine or get_engine()
+    init_db(engine)
+    session = new_session(engine)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def begin_write(session: Session) -> None:
+    """Start a write transaction that holds the writer lock at once (SQLite `BEGIN IMMEDIATE`).
+
+    Any transaction already open on the session is committed first, because SQLite cannot
+    upgrade a reader to a writer without risking a deadlock between claimers.
+    """
+    if session.in_transaction():
+        session.commit()
+    session.connection(execution_options={IMMEDIATE: True})
+
+
+def holds_writer(session: Session) -> bool:
+    """Whether the session's open transaction already holds the writer lock (always true off
+    SQLite, where row locks and the database's own concurrency control do this job)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return True
+    if not session.in_transaction():
+        return False
+    return bool(session.connection().info.get(_WRITER, False))
+
+
+def ensure_writer(session: Session) -> None:
+    """Make sure the session may write without upgrading a read transaction (SQLite).
+
+    A transaction that has only read (nothing pending, nothing written) is ended and a
+    `BEGIN IMMEDIATE` taken instead, so the first write cannot fail on a snapshot another
+    commit overtook. A transaction that holds pending work is left alone (committing it early
+    would break the caller's atomicity); a conflict there is for `retrying` to absorb.
+    """
+    if holds_writer(session):
+        return
+    if session.new or session.dirty or session.deleted:
+        return
+    begin_write(session)
+
+
+def is_lock_conflict(error: BaseException) -> bool:
+    """Whether a database error is a transient lock conflict worth retrying the operation."""
+    if not isinstance(error, OperationalError | DBAPIError):
+        return False
+    text_of = str(getattr(error, "orig", error)).lower()
+    return any(marker in text_of for marker in (
+        "database is locked", "database table is locked", "sqlite_busy", "deadlock detected",
+        "could not serialize access", "lock timeout"))
+
+
+def retrying(session: Session | None, operation: Callable[[], T]) -> T:
+    """Run a whole unit of work, rolling back and running it again on a lock conflict.
+
+    Every write path commits as one transaction, so a rolled-back attempt left nothing behind
+    and running it again is safe (claims and dispositions are also fenced by claim version).
+    After `RETRY_ATTEMPTS` the last error is raised as `StoreBusy`, a user-facing message.
+    """
+    for attempt in range(1, RETRY_ATTEMPTS + 1):
+        try:
+            return operation()
+        except DBAPIError as error:
+            if not is_lock_conflict(error):
+                raise
+            if session is not None:
+                session.rollback()
+            if attempt == RETRY_ATTEMPTS:
+                raise StoreBusy() from error
+            time.sleep(random.uniform(0.5, 1.5) * RETRY_BACKOFF_S * attempt)
+    raise AssertionError("unreachable")
+
+
+def is_postgres(session: Session) -> bool:
+    """Whether the session talks to PostgreSQL."""
+    return session.get_bind().dialect.name == "postgresql"

@@ -1,0 +1,151 @@
+"""What the queue has learned, as the claim and log paths use it (no polars, no DuckDB).
+
+`Learned` holds the ratios estimate / prior the queue applies to today's priority (docs/
+queue.md "What the queue learns"); `HourFactors` the learned hour factor ranking applies.
+Both are read from the operational table `learned_rates` that refresh fills from
+mart_learned_rates (console/scoring/learning.py holds the vectorised side).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from console.models.learning import LearnedRate
+from console.scoring.priority import (
+    HOUR_FACTOR_MAX,
+    HOUR_FACTOR_MIN,
+    MAX_LEARNED_ATTEMPT,
+    PRIOR_STRENGTH,
+)
+
+_TABLE = LearnedRate.__table__  # type: ignore[attr-defined]
+REFERRAL_KINDS = ("ask", "follow_up", "contact_lead", "close_loop")
+ASK_KINDS = ("ask", "follow_up")
+_RATES = select(_TABLE.c.measure, _TABLE.c.cell_group, _TABLE.c.band, _TABLE.c.prior,
+                _TABLE.c.estimate)
+_HOURS = (
+    select(_TABLE.c.cell_group, _TABLE.c.band, _TABLE.c.measure, _TABLE.c.estimate,
+           _TABLE.c.successes, _TABLE.c.trials)
+    .where(_TABLE.c.measure.in_(("answer_hour", "answer_all")))
+)
+
+
+def satisfaction_band_one(score: float | None) -> str:
+    """The satisfaction band of one score (as mart_learned_rates bands it)."""
+    if score is None:
+        return "unknown"
+    if score <= 4:
+        return "0-4"
+    if score <= 6:
+        return "5-6"
+    if score <= 8:
+        return "7-8"
+    return "9-10"
+
+
+@dataclass(frozen=True)
+class Learned:
+    """The ratios the queue applies (all 1.0 when nothing is learned)."""
+
+    attempt: dict[str, float] = field(default_factory=dict)  # "kind:attempt" -> ratio
+    satisfaction: dict[str, float] = field(default_factory=dict)  # band -> ratio
+    category: dict[str, float] = field(default_factory=dict)  # category -> ratio
+    names: float = 1.0
+    book: float = 1.0
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[Mapping[str, Any]]) -> Learned:
+        """From rows shaped like mart_learned_rates (measure, cell_group, band, prior, estimate)."""
+        cells: dict[str, dict[str, float]] = {}
+        estimates: dict[tuple[str, str], float] = {}
+        for row in rows:
+            prior, estimate = float(row["prior"]), float(row["estimate"])
+            ratio = estimate / prior if prior > 0 else 1.0
+            measure = str(row["measure"])
+            key = (f"{row['cell_group']}:{row['band']}" if measure == "answer_attempt"
+                   else str(row["band"]))
+            cells.setdefault(measure, {})[key] = ratio
+            estimates[(measure, str(row["band"]))] = estimate
+        if not cells:
+            return cls()
+        willing_all = estimates.get(("willing_all", "all"))
+        category = ({band: estimate / willing_all for (measure, band), estimate
+                     in estimates.items() if measure == "willing_category"}
+                    if willing_all else {})
+        return cls(
+            attempt=cells.get("answer_attempt", {}),
+            satisfaction=cells.get("willing_satisfaction", {}),
+            category=category,
+            names=cells.get("names_friend", {}).get("all", 1.0),
+            book=cells.get("lead_book", {}).get("all", 1.0),
+        )
+
+    @classmethod
+    def from_frame(cls, rates: Any) -> Learned:
+        """From a polars frame shaped like mart_learned_rates."""
+        return cls.from_rows(rates.iter_rows(named=True))
+
+    @classmethod
+    def load(cls, session: Session) -> Learned:
+        """The learned ratios in the operational store (refresh keeps them)."""
+        return cls.from_rows(dict(row._mapping) for row in session.execute(_RATES))
+
+    def close_to(self, other: Learned, tolerance: float = 0.005) -> bool:
+        """Whether every ratio is within `tolerance` of the other's (then nothing is re-scored)."""
+        def near(a: dict[str, float], b: dict[str, float]) -> bool:
+            return all(abs(a.get(k, 1.0) - b.get(k, 1.0)) <= tolerance for k in {*a, *b})
+        return (near(self.attempt, other.attempt) and near(self.satisfaction, other.satisfaction)
+                and near(self.category, other.category)
+                and abs(self.names - other.names) <= tolerance
+                and abs(self.book - other.book) <= tolerance)
+
+    def p_factor_one(self, *, kind: str, attempt: int, satisfaction_score: float | None,
+                     category: str | None) -> float:
+        """The learned factor on one task's P(success) (`learning.with_learned`'s twin)."""
+        factor = self.attempt.get(f"{kind}:{min(max(attempt, 1), MAX_LEARNED_ATTEMPT)}", 1.0)
+        if kind in ASK_KINDS:
+            factor *= (self.satisfaction.get(satisfaction_band_one(satisfaction_score), 1.0)
+                       * self.category.get(category or "", 1.0) * self.names)
+        return factor
+
+    def value_factor_one(self, kind: str) -> float:
+        """The learned factor on one task's value."""
+        return self.book if kind in REFERRAL_KINDS else 1.0
+
+
+@dataclass(frozen=True)
+class HourFactors:
+    """P(answer | person type, local hour) / P(answer | person type), with the evidence."""
+
+    factors: dict[tuple[str, int], float] = field(default_factory=dict)
+    rates: dict[tuple[str, int], tuple[float, int]] = field(default_factory=dict)
+
+    def factor(self, group: str, hour: int) -> float:
+        """The multiplier for a person type at a local hour (1.0 when nothing is learned)."""
+        return self.factors.get((group, hour), 1.0)
+
+
+def hour_factors(session: Session) -> HourFactors:
+    """The hour factors from the store: one small read (≤ 50 rows).
+
+    An hour's rate is shrunk towards its group's *learned* overall rate (not the constant),
+    so an hour nobody was called at has factor 1.0: only evidence about that hour moves it.
+    """
+    rows = session.execute(_HOURS).all()
+    overall = {row.cell_group: float(row.estimate) for row in rows if row.measure == "answer_all"}
+    factors: dict[tuple[str, int], float] = {}
+    rates: dict[tuple[str, int], tuple[float, int]] = {}
+    for row in rows:
+        base = overall.get(row.cell_group)
+        if row.measure != "answer_hour" or not base or not row.trials:
+            continue
+        key = (row.cell_group, int(row.band))
+        rate = (float(row.successes) + PRIOR_STRENGTH * base) / (row.trials + PRIOR_STRENGTH)
+        factors[key] = min(HOUR_FACTOR_MAX, max(HOUR_FACTOR_MIN, rate / base))
+        rates[key] = (rate, int(row.trials))
+    return HourFactors(factors=factors, rates=rates)

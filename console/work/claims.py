@@ -1,0 +1,408 @@
+"""The shared work queue: who may work what, ranking a bounded top-K, and leased claims."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Integer, and_, bindparam, case, literal, or_, update
+from sqlalchemy import select as select_columns
+from sqlalchemy.engine import Row
+from sqlmodel import Session, col
+
+from console.identity import audit
+from console.identity.access import actor_ref
+from console.identity.audit import Action, Outcome
+from console.models.identity import Role, User, UserPractice
+from console.models.types import UTCDateTime
+from console.models.work import Task, TaskStatus
+from console.platform.db import begin_write, is_postgres
+from console.platform.errors import UserError
+from console.scoring.priority import explain
+from console.work.ranking import TOP_K_START, Scored, gate_all, ranked
+from loopdesk_core.settings import get_settings
+from warehouse.scope import Scope
+
+# A task whose lease lapsed this many times without a disposition goes to a manager.
+ESCALATE_AFTER_CLAIMS = 3
+# Candidates gated and offered to one conditional UPDATE per attempt (best first).
+CLAIM_BATCH = 8
+# When a whole window is refused by the gate, the claim ranks 4× deeper, up to this many.
+CLAIM_MAX_DEPTH = 1024
+
+
+_TASKS = Task.__table__  # type: ignore[attr-defined]
+_USER_PRACTICES = UserPractice.__table__  # type: ignore[attr-defined]
+# Statements on the claim path are built once (building them per call cost more CPU than
+# running them); values are bound per call.
+_SCOPE = select_columns(_USER_PRACTICES.c.practice_slug).where(
+    _USER_PRACTICES.c.user_id == bindparam("user_id"))
+_LAPSED = (
+    select_columns(_TASKS.c.task_id)
+    .where(_TASKS.c.status == TaskStatus.claimed)
+    .where(_TASKS.c.lease_expires_at <= bindparam("now", type_=UTCDateTime()))
+    .limit(1)
+)
+
+
+class StaleClaim(UserError):
+    """The caller no longer holds the task at that claim version (lease lost or never held)."""
+
+
+@dataclass
+class QueueEntry:
+    """One task as a user sees it in the queue."""
+
+    task_id: int
+    kind: str
+    practice_slug: str
+    priority: float
+    why: list[str]
+    due_at: datetime
+    sla_deadline: datetime
+    callable_now: bool
+    gate_reason: str | None
+    status: str
+    escalated: bool
+
+    def to_json(self) -> dict[str, Any]:
+        """The `loopdesk queue --json` shape of this entry."""
+        return {
+            "task_id": self.task_id,
+            "kind": self.kind,
+            "practice_slug": self.practice_slug,
+            "priority": round(self.priority, 4),
+            "why": self.why,
+            "due_at": self.due_at.isoformat(),
+            "sla_deadline": self.sla_deadline.isoformat(),
+            "callable_now": self.callable_now,
+            "gate_reason": self.gate_reason,
+            "status": self.status,
+            "escalated": self.escalated,
+        }
+
+
+def user_scope(*, session: Session, user: User) -> Scope:
+    """The practices whose work the user may see: assigned ones; all for managers and admins."""
+    if not user.active or user.role == Role.client_owner:
+        return Scope()
+    if user.role in (Role.manager, Role.admin):
+        return Scope.agency()
+    slugs = session.execute(_SCOPE, {"user_id": user.user_id}).scalars().all()
+    return Scope.of(slugs)
+
+
+def _may_see_escalated(user: User) -> bool:
+    return user.role in (Role.manager, Role.admin)
+
+
+def expire_leases(*, session: Session, now: datetime) -> int:
+    """Return lapsed leases to the queue (escalating chronic ones); the caller commits."""
+    result = session.execute(
+        update(Task)
+        .execution_options(synchronize_session=False)
+        .where(col(Task.status) == TaskStatus.claimed)
+        .where(col(Task.lease_expires_at) <= now)
+        .values(
+            status=TaskStatus.open,
+            claimed_by=None,
+            lease_expires_at=None,
+            escalated=or_(col(Task.escalated), col(Task.claim_count) >= ESCALATE_AFTER_CLAIMS),
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def list_queue(*, session: Session, user: User, now: datetime, limit: int = 50) -> list[QueueEntry]:
+    """Open tasks the user may work, best first, each with its gate verdict and reasons."""
+    scope = user_scope(session=session, user=user)
+    scored, practices = ranked(session, scope=scope, now=now, callable_only=False,
+                               escalated=_may_see_escalated(user), wanted=limit)
+    shown = scored[:limit]
+    gate_all(session, shown, practices, now)
+    return [
+        QueueEntry(
+            task_id=s.row.task_id,
+            kind=s.row.kind,
+            practice_slug=s.row.practice_slug,
+            priority=s.priority,
+            why=explain(kind=s.row.kind, category=s.row.category, case_value=s.row.case_value,
+                        decay_from=s.row.decay_from, sla_deadline=s.row.sla_deadline,
+                        attempt=s.row.attempt, share=s.share, now=now,
+                        learned=s.hour_note),
+            due_at=s.row.due_at,
+            sla_deadline=s.row.sla_deadline,
+            callable_now=s.gate.ok,
+            gate_reason=s.gate.reason,
+            status=s.row.status,
+            escalated=s.row.escalated,
+        )
+        for s in shown
+    ]
+
+
+@lru_cache(maxsize=1)
+def _lease() -> timedelta:
+    """The configured lease length, read once per process (building Settings costs ~3 ms)."""
+    return timedelta(minutes=get_settings().lease_minutes)
+
+
+def _sweep_lapsed(session: Session, now: datetime) -> None:
+    """Return lapsed leases to the queue, taking the writer lock only when one has lapsed."""
+    lapsed = session.execute(_LAPSED, {"now": now}).first()
+    if lapsed is None:
+        return
+    begin_write(session)
+    expire_leases(session=session, now=now)
+    session.commit()
+
+
+@lru_cache(maxsize=8)
+def _lease_statement(*, escalated: bool, postgres: bool) -> Any:
+    """The conditional UPDATE that leases the first still-free of CLAIM_BATCH candidates.
+
+    Candidate i is bound as `id{i}` with the claim version read while ranking as `v{i}`
+    (unused slots get id -1); the pick re-checks status, that version (the fencing token)
+    and the availability filters, so a task someone claimed, snoozed, closed or escalated
+    since the ranking read is passed over. On PostgreSQL `SKIP LOCKED` passes over rows
+    another claimer is leasing right now instead of waiting for it.
+    """
+    tasks = _TASKS.c
+    now = bindparam("now", type_=UTCDateTime())
+    slots = [(bindparam(f"id{i}", type_=Integer()), bindparam(f"v{i}", type_=Integer()))
+             for i in range(CLAIM_BATCH)]
+    still_open = [
+        tasks.status == TaskStatus.open,
+        tasks.consent_call.is_(True),
+        tasks.do_not_contact.is_(False),
+        tasks.due_at <= now,
+        or_(tasks.snoozed_until.is_(None), tasks.snoozed_until <= now),
+    ]
+    if not escalated:
+        still_open.append(tasks.escalated.is_(False))
+    pick = (
+        select_columns(tasks.task_id)
+        .where(or_(*(and_(tasks.task_id == ident, tasks.claim_version == version)
+                     for ident, version in slots)))
+        .where(*still_open)
+        .order_by(case(*((tasks.task_id == ident, literal(i)) for i, (ident, _) in
+                         enumerate(slots))))
+        .limit(1)
+    )
+    if postgres:
+        pick = pick.with_for_update(skip_locked=True)
+    return (
+        update(_TASKS)
+        .where(tasks.task_id == pick.scalar_subquery())
+        .where(*still_open)
+        .values(status=TaskStatus.claimed, claimed_by=bindparam("user_id", type_=Integer()),
+                claimed_at=now,
+                lease_expires_at=bindparam("until", type_=UTCDateTime()),
+                claim_version=tasks.claim_version + 1, claim_count=tasks.claim_count + 1,
+                snoozed_until=None)
+        .returning(*_TASKS.c)
+    )
+
+
+def _lease_first_free(
+    session: Session, *, user: User, batch: list[Scored], escalated: bool, now: datetime,
+    lease: timedelta,
+) -> Row[Any] | None:
+    """Lease the first candidate of `batch` still as it was read, in one conditional UPDATE."""
+    params: dict[str, Any] = {"now": now, "until": now + lease, "user_id": user.user_id}
+    for i in range(CLAIM_BATCH):
+        row = batch[i].row if i < len(batch) else None
+        params[f"id{i}"] = row.task_id if row is not None else -1
+        params[f"v{i}"] = row.claim_version if row is not None else -1
+    statement = _lease_statement(escalated=escalated, postgres=is_postgres(session))
+    return session.execute(statement, params).first()
+
+
+def claim_task(*, session: Session, user: User, task_id: int, now: datetime) -> Task:
+    """Lease one chosen task (a list's "Call now"), if the user may work it and the gate lets
+    the call through now; audited like a queue claim; commits. UserError says why not."""
+    from console.contact.gate import Person, check_gate
+    from console.models.practice import PracticeSettings
+
+    task = session.get(Task, task_id, populate_existing=True)
+    scope = user_scope(session=session, user=user)
+    if task is None or not scope.allows(task.practice_slug):
+        raise UserError("that task is not in your practices")
+    if task.status == TaskStatus.claimed and task.claimed_by == user.user_id:
+        return task
+    if task.status != TaskStatus.open:
+        raise UserError("someone else is working that task" if task.status == TaskStatus.claimed
+                        else "that task is already closed")
+    if task.escalated and not _may_see_escalated(user):
+        raise UserError("that task went to a manager")
+    if task.due_at > now or (task.snoozed_until is not None and task.snoozed_until > now):
+        raise UserError("that task is not due yet")
+    practice = session.get(PracticeSettings, task.practice_slug)
+    if practice is None:
+        raise UserError("that practice has no settings")
+    gate = check_gate(session=session, practice=practice, channel="call", now=now,
+                      person=Person(practice_slug=task.practice_slug,
+                                    subject_type=task.subject_type, subject_id=task.subject_id,
+                                    consented=task.consent_call,
+                                    do_not_contact=task.do_not_contact))
+    if not gate.ok:
+        raise UserError(f"cannot call now: {gate.reason}")
+    version = task.claim_version
+    begin_write(session)
+    params: dict[str, Any] = {"now": now, "until": now + _lease(), "user_id": user.user_id,
+                              "id0": task_id, "v0": version}
+    for i in range(1, CLAIM_BATCH):
+        params[f"id{i}"], params[f"v{i}"] = -1, -1
+    statement = _lease_statement(escalated=_may_see_escalated(user),
+                                 postgres=is_postgres(session))
+    row = session.execute(statement, params).first()
+    if row is None:
+        session.rollback()
+        raise UserError("someone else took that task a moment ago")
+    audit.record(session=session, actor=actor_ref(user.user_id), action=Action.claim,
+                 practice_slug=row.practice_slug, object_ref=f"task:{row.task_id}",
+                 outcome=Outcome.success, now=now)
+    session.commit()
+    return Task(**row._asdict())
+
+
+def claim_next(*, session: Session, user: User, now: datetime) -> Task | None:
+    """Atomically lease the best task the user may call now (audited), or None; commits.
+
+    Ranking and gating run in a read transaction (WAL readers and PostgreSQL readers never
+    wait for the writer); only the lease itself and its audit event take the write lock.
+    If every gate-passing candidate was taken meanwhile, the queue is ranked again.
+    """
+    scope = user_scope(session=session, user=user)
+    if not scope.agency_wide and not scope.practice_slugs:
+        session.rollback()
+        return None
+    lease = _lease()
+    escalated = _may_see_escalated(user)
+    _sweep_lapsed(session, now)
+    wanted = 1
+    gated: set[int] = set()  # candidates the gate refused now (not re-gated deeper down)
+    while True:
+        scored, practices = ranked(session, scope=scope, now=now, callable_only=True,
+                                   escalated=escalated, wanted=wanted)
+        fresh = [s for s in scored if s.row.task_id not in gated]
+        contended = False
+        for start in range(0, len(fresh), CLAIM_BATCH):
+            batch = fresh[start : start + CLAIM_BATCH]
+            gate_all(session, batch, practices, now)
+            passing = [s for s in batch if s.gate.ok]
+            gated.update(s.row.task_id for s in batch if not s.gate.ok)
+            if not passing:
+                continue
+            begin_write(session)
+            row = _lease_first_free(session, user=user, batch=passing, escalated=escalated,
+                                    now=now, lease=lease)
+            if row is None:
+                # Everyone in this batch was taken since we ranked; try the next batch.
+                session.commit()
+                contended = True
+                continue
+            audit.record(session=session, actor=actor_ref(user.user_id), action=Action.claim,
+                         practice_slug=row.practice_slug, object_ref=f"task:{row.task_id}",
+                         outcome=Outcome.success, now=now)
+            session.commit()
+            return Task(**row._asdict())
+        session.rollback()
+        if contended:
+            continue
+        # Every candidate of the window was refused by the gate (people already called today
+        # or this week stay at the top of the queue): rank deeper, until a deeper ranking
+        # brings no candidate not yet refused.
+        if not fresh or wanted >= CLAIM_MAX_DEPTH:
+            return None
+        wanted = max(4 * wanted, 4 * TOP_K_START)
+
+
+def fenced_update(
+    *, session: Session, user: User, task_id: int, claim_version: int, values: dict[str, Any]
+) -> None:
+    """Apply `values` to a task only if `user` still holds it at `claim_version`, else StaleClaim.
+
+    One conditional UPDATE (compare-and-set on the fencing token), so a holder whose lease
+    lapsed and was re-claimed by someone else cannot overwrite the new holder's work.
+    """
+    result = session.execute(
+        update(Task)
+        .execution_options(synchronize_session=False)
+        .where(col(Task.task_id) == task_id)
+        .where(col(Task.status) == TaskStatus.claimed)
+        .where(col(Task.claimed_by) == user.user_id)
+        .where(col(Task.claim_version) == claim_version)
+        .values(**values)
+    )
+    if result.rowcount == 1:  # type: ignore[attr-defined]
+        return
+    session.rollback()
+    task = session.get(Task, task_id, populate_existing=True)
+    if task is None:
+        raise StaleClaim(f"no task {task_id}")
+    if task.claimed_by == user.user_id and task.claim_version != claim_version:
+        raise StaleClaim(f"task {task_id}: claim version {claim_version} is stale")
+    raise StaleClaim(f"task {task_id} is not held by you (your lease lapsed or it was closed)")
+
+
+def current_claim(*, session: Session, user: User, task_id: int) -> int:
+    """The claim version the user holds on a task, or StaleClaim if they do not hold it."""
+    task = session.get(Task, task_id, populate_existing=True)
+    if task is None:
+        raise StaleClaim(f"no task {task_id}")
+    if task.status != TaskStatus.claimed or task.claimed_by != user.user_id:
+        raise StaleClaim(f"task {task_id} is not held by you")
+    return task.claim_version
+
+
+def _audited_fenced_update(
+    *, session: Session, user: User, task_id: int, claim_version: int, action: Action,
+    values: dict[str, Any], now: datetime,
+) -> None:
+    """A fenced update of a held task plus its audit event, in one write transaction; commits.
+
+    A refused (stale) attempt is audited as denied in its own transaction, then re-raised.
+    """
+    begin_write(session)
+    task = session.get(Task, task_id, populate_existing=True)
+    practice = task.practice_slug if task is not None else None
+    chronic = task is not None and task.claim_count >= ESCALATE_AFTER_CLAIMS
+    if action == Action.release and chronic:
+        values = {**values, "escalated": True}
+    try:
+        fenced_update(session=session, user=user, task_id=task_id, claim_version=claim_version,
+                      values=values)
+    except StaleClaim:
+        begin_write(session)
+        audit.record(session=session, actor=actor_ref(user.user_id), action=action,
+                     practice_slug=practice, object_ref=f"task:{task_id}",
+                     outcome=Outcome.denied, now=now)
+        session.commit()
+        raise
+    audit.record(session=session, actor=actor_ref(user.user_id), action=action,
+                 practice_slug=practice, object_ref=f"task:{task_id}",
+                 outcome=Outcome.success, now=now)
+    session.commit()
+
+
+def release(*, session: Session, user: User, task_id: int, claim_version: int,
+            now: datetime) -> None:
+    """Give a held task back to the queue (escalating one released too often); commits."""
+    _audited_fenced_update(session=session, user=user, task_id=task_id,
+                           claim_version=claim_version, action=Action.release, now=now,
+                           values={"status": TaskStatus.open, "claimed_by": None,
+                                   "lease_expires_at": None})
+
+
+def snooze(*, session: Session, user: User, task_id: int, claim_version: int,
+           until: datetime, now: datetime) -> None:
+    """Put a held task aside until `until` (it is not offered before then); commits."""
+    if until <= now:
+        raise UserError("snooze time must be in the future")
+    _audited_fenced_update(session=session, user=user, task_id=task_id,
+                           claim_version=claim_version, action=Action.snooze, now=now,
+                           values={"status": TaskStatus.open, "claimed_by": None,
+                                   "lease_expires_at": None, "snoozed_until": until})

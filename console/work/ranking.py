@@ -1,0 +1,364 @@
+"""Ranking open tasks for a scope: a bounded top-K the indexes serve, scored in Python.
+
+Priority = base (value × P / minutes, decayed to now) × urgency × fair share. The base's
+order within a kind never changes (`rank_key` is time-invariant, stored and indexed), and
+urgency is constant inside each band of time-to-deadline (priority.URGENCY_BANDS). So one
+statement fetches, for every (kind, urgency band), the K tasks with the highest rank key;
+Python applies decay, urgency and fair share to that window. Any task outside the window
+has base ≤ the K-th of its (kind, band) and that band's urgency, so when the wanted tasks
+beat that bound the order is exact; otherwise K widens once and the wider window is used.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import (
+    ARRAY,
+    Float,
+    Select,
+    String,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.engine import Row
+from sqlmodel import Session
+
+from console.contact.gate import CALL_WINDOW, GateResult, Person, check_gates
+from console.models.practice import PracticeSettings
+from console.models.types import UTCDateTime
+from console.models.work import Task, TaskStatus, Touch
+from console.scoring.learned import HourFactors, hour_factors
+from console.scoring.priority import (
+    HALF_LIFE_DAYS,
+    LN2,
+    SHARE_MAX,
+    URGENCY_BANDS,
+    URGENCY_BREACHED,
+    URGENCY_DEFAULT,
+    Share,
+    epoch_days,
+    fair_share,
+)
+from loopdesk_core.business_hours import iso_week_start, local
+from warehouse.scope import Scope
+
+TOP_K_START, TOP_K_MAX = 16, 64
+# Rows the merge returns beyond the wanted ones, so fair share can reorder near the cut.
+WINDOW_SLACK = 16
+_TASKS = Task.__table__  # type: ignore[attr-defined]
+_PRACTICES = PracticeSettings.__table__  # type: ignore[attr-defined]
+_TOUCHES = Touch.__table__  # type: ignore[attr-defined]
+_COLUMNS = (
+    "task_id", "kind", "practice_slug", "practice_tz", "subject_type", "subject_id", "rank_key",
+    "sla_deadline", "due_at", "decay_from", "category", "case_value", "attempt", "consent_call",
+    "do_not_contact", "status", "escalated", "claim_version",
+)  # fmt: skip
+# Urgency bands (breached, each URGENCY_BANDS step, the rest) as the names of their
+# (lower, upper] deadline edges; edge i is now + _OFFSETS[i]; None is unbounded.
+_BAND_EDGES: tuple[tuple[str | None, str | None], ...] = (
+    (None, "edge0"),
+    *((f"edge{i}", f"edge{i + 1}") for i in range(len(URGENCY_BANDS))),
+    (f"edge{len(URGENCY_BANDS)}", None),
+)
+_OFFSETS = (timedelta(0), *(limit for limit, _ in URGENCY_BANDS))
+_PARTS = [(kind, band) for kind in HALF_LIFE_DAYS for band in range(len(_BAND_EDGES))]
+_BAND_URGENCY = (URGENCY_BREACHED, *(multiplier for _, multiplier in URGENCY_BANDS),
+                 URGENCY_DEFAULT)
+
+
+@dataclass
+class Scored:
+    """A candidate task with its priority now, its practice's share and its gate verdict."""
+
+    row: Row[Any]
+    priority: float
+    share: Share
+    gate: GateResult = field(default_factory=lambda: GateResult(True))
+    hour_note: str | None = None  # what the queue learned about this hour, for "why first"
+
+    @property
+    def person(self) -> Person:
+        """The person a call on this task would reach."""
+        return Person(
+            practice_slug=self.row.practice_slug,
+            subject_type=self.row.subject_type,
+            subject_id=self.row.subject_id,
+            consented=self.row.consent_call,
+            do_not_contact=self.row.do_not_contact,
+        )
+
+
+def _in_list(column: Any, name: str, postgres: bool) -> Any:
+    """`column IN (:name)`; on PostgreSQL `= any(:name)`, one statement text for any length."""
+    if postgres:
+        return column == func.any(bindparam(name, type_=ARRAY(String())))
+    return column.in_(bindparam(name, expanding=True))
+
+
+@lru_cache(maxsize=32)
+def _candidates(*, scoped: bool, callable_only: bool, escalated: bool,
+                postgres: bool) -> Select[Any]:
+    """The one top-K statement for a kind of scope (built once; parameters bound per call).
+
+    Each (kind, band) part yields its K best rank keys, tagged with its score (rank key +
+    the part's log decay and urgency now, bound as `c<part>`), how many rows it yielded and
+    its lowest rank key; the database merges the parts and returns the best `n` by score.
+    """
+    tasks = _TASKS.c
+    now = bindparam("now", type_=UTCDateTime())
+
+    def available(kind: str) -> Select[Any]:
+        query = (
+            select(tasks.task_id, tasks.practice_slug, tasks.rank_key)
+            .where(tasks.status == TaskStatus.open)
+            .where(tasks.kind == kind)
+            .where(tasks.due_at <= now)
+            .where(or_(tasks.snoozed_until.is_(None), tasks.snoozed_until <= now))
+        )
+        if not escalated:
+            query = query.where(tasks.escalated.is_(False))
+        if callable_only:
+            query = (
+                query.where(tasks.consent_call.is_(True))
+                .where(tasks.do_not_contact.is_(False))
+                .where(_in_list(tasks.practice_tz, "zones", postgres))
+            )
+        return query
+
+    parts = []
+    for part, (kind, band) in enumerate(_PARTS):
+        low, high = _BAND_EDGES[band]
+        query = available(kind)
+        # The band test wraps the deadline so planners walk the rank index and filter (a
+        # band holding a fraction f of the tasks costs K / f rows) rather than range-scan
+        # the deadline index and sort every task in the band.
+        deadline = (tasks.sla_deadline if scoped and postgres
+                    else func.coalesce(tasks.sla_deadline, tasks.sla_deadline))
+        if low is not None:
+            query = query.where(deadline > bindparam(low, type_=UTCDateTime()))
+        if high is not None:
+            query = query.where(deadline <= bindparam(high, type_=UTCDateTime()))
+        if scoped and postgres:
+            # One short walk of the per-practice rank index per practice, merged; an
+            # `IN`/`ANY` over the practices makes PostgreSQL scan and sort whole practices.
+            slug = (func.unnest(bindparam("slugs", type_=ARRAY(String())))
+                    .table_valued("slug").render_derived(name="scope_practices"))
+            inner = (
+                query.where(tasks.practice_slug == slug.c.slug)
+                .order_by(tasks.rank_key.desc()).limit(bindparam("k")).lateral()
+            )
+            window = (
+                select(*inner.c).select_from(slug).join(inner, true())
+                .order_by(inner.c.rank_key.desc()).limit(bindparam("k")).subquery()
+            )
+        else:
+            if scoped:
+                query = query.where(_in_list(tasks.practice_slug, "slugs", postgres))
+            window = query.order_by(tasks.rank_key.desc()).limit(bindparam("k")).subquery()
+        parts.append(
+            select(
+                *window.c,
+                literal(part).label("part"),
+                (window.c.rank_key + bindparam(f"c{part}", type_=Float())).label("score"),
+                func.count().over().label("filled"),
+                func.min(window.c.rank_key).over().label("lowest"),
+            )
+        )
+    merged = union_all(*parts).subquery()
+    best = (
+        select(merged.c.task_id, merged.c.part, merged.c.score, merged.c.filled,
+               merged.c.lowest)
+        .order_by(merged.c.score.desc(), merged.c.task_id)
+        .limit(bindparam("n"))
+        .subquery()
+    )
+    # Only the best `n` rows read the table; the parts above walk the covering indexes.
+    return (
+        select(*(tasks[name] for name in _COLUMNS), best.c.part, best.c.score, best.c.filled,
+               best.c.lowest)
+        .join_from(best, _TASKS, tasks.task_id == best.c.task_id)
+        .order_by(best.c.score.desc(), best.c.task_id)
+    )
+
+
+_ZONES = select(_PRACTICES.c.timezone).distinct()
+
+
+def open_zones(session: Session, now: datetime) -> list[str]:
+    """Practice time zones whose local time is inside the calling window now."""
+    zones = session.execute(_ZONES).scalars().all()
+    start, end = CALL_WINDOW
+    return [z for z in zones if start <= local(now, z).time() < end]
+
+
+def _week_minutes() -> Any:
+    """Minutes logged for the outer practice this week (a correlated scalar subquery)."""
+    touches = _TOUCHES.c
+    return (
+        select(func.sum(touches.minutes))
+        .where(touches.practice_slug == _PRACTICES.c.practice_slug)
+        .where(touches.started_at >= bindparam("week_start", type_=UTCDateTime()))
+        .where(touches.started_at <= bindparam("now", type_=UTCDateTime()))
+        .scalar_subquery()
+    )
+
+
+# Zone, contracted hours, contact caps and this week's logged minutes of some practices:
+# built once, one statement for what ranking and the gate need to know about practices.
+_FACTS = (
+    select(_PRACTICES.c.practice_slug, _PRACTICES.c.timezone,
+           _PRACTICES.c.contracted_hours_per_week, _PRACTICES.c.max_touches_per_day,
+           _PRACTICES.c.max_touches_per_week, _week_minutes().label("week_minutes"))
+    .where(_PRACTICES.c.practice_slug.in_(bindparam("slugs", expanding=True)))
+)
+
+
+def practice_facts(session: Session, slugs: set[str], now: datetime) -> dict[str, Row[Any]]:
+    """Zone, contracted hours, contact caps and minutes logged this (UTC, ISO) week."""
+    rows = session.execute(
+        _FACTS, {"slugs": sorted(slugs), "week_start": iso_week_start(now), "now": now}
+    ).all()
+    return {row.practice_slug: row for row in rows}
+
+
+def shares(practices: dict[str, Row[Any]], now: datetime) -> dict[str, Share]:
+    """Each practice's fair-share standing this (UTC, ISO) week, from `practice_facts` rows."""
+    fraction = (now - iso_week_start(now)) / timedelta(days=7)
+    return {
+        slug: fair_share(
+            logged_minutes=float(row.week_minutes or 0.0),
+            contracted_hours=float(row.contracted_hours_per_week),
+            week_fraction=fraction,
+        )
+        for slug, row in practices.items()
+    }
+
+
+def _part_constants(now: datetime) -> list[float]:
+    """Per part, log(decay to now × band urgency): score = rank key + this constant."""
+    days = epoch_days(now)
+    return [
+        math.log(_BAND_URGENCY[band]) - LN2 * days / HALF_LIFE_DAYS[kind]
+        for kind, band in _PARTS
+    ]
+
+
+def ranked(
+    session: Session, *, scope: Scope, now: datetime, callable_only: bool, escalated: bool,
+    wanted: int,
+) -> tuple[list[Scored], dict[str, Row[Any]]]:
+    """Open, due, unsnoozed tasks in the scope, best first (see module docstring)."""
+    if not scope.agency_wide and not scope.practice_slugs:
+        return [], {}
+    postgres = session.get_bind().dialect.name == "postgresql"
+    statement = _candidates(scoped=not scope.agency_wide, callable_only=callable_only,
+                            escalated=escalated, postgres=postgres)
+    constants = _part_constants(now)
+    params: dict[str, Any] = (
+        {"now": now}
+        | {f"edge{i}": now + offset for i, offset in enumerate(_OFFSETS)}
+        | {f"c{part}": constant for part, constant in enumerate(constants)}
+    )
+    if not scope.agency_wide:
+        params["slugs"] = sorted(scope.practice_slugs)
+    if callable_only:
+        params["zones"] = open_zones(session, now)
+        if not params["zones"]:
+            return [], {}
+    # A list view needs `wanted` rows from the best parts; a claim needs one.
+    k = max(TOP_K_START, wanted)
+    n = wanted + WINDOW_SLACK
+    hours = hour_factors(session)
+    lift = _largest_hour_factor(session, hours, now)
+    while True:
+        rows = session.execute(statement, params | {"k": k, "n": n}).all()
+        scored, practices = _score(session, rows, now, hours)
+        bound = _bound(rows, k, n, constants) * lift
+        certain = len(scored) >= wanted and scored[wanted - 1].priority >= bound
+        if certain or bound == 0.0 or k >= max(TOP_K_MAX, wanted):
+            return scored, practices
+        k *= 4
+        n *= 4
+
+
+def _bound(rows: Sequence[Row[Any]], k: int, n: int, constants: Sequence[float]) -> float:
+    """The highest priority any task not in `rows` could have (0.0 if none can exist).
+
+    A task left out of a part has a rank key at most that part's lowest; a task of the
+    window the merge cut off scores at most the last row returned. Either may belong to
+    the practice with the largest fair-share lift.
+    """
+    scores = [
+        row.lowest + constants[row.part] for row in rows if row.filled == k
+    ]
+    if len(rows) == n:
+        scores.append(rows[-1].score)
+    return math.exp(max(scores)) * SHARE_MAX if scores else 0.0
+
+
+def _group(subject_type: str) -> str:
+    return "lead" if subject_type == "lead" else "patient"
+
+
+def _largest_hour_factor(session: Session, hours: HourFactors, now: datetime) -> float:
+    """The largest learned hour factor any practice's task could have now (1.0 if none)."""
+    if not hours.factors:
+        return 1.0
+    zones = session.execute(_ZONES).scalars().all()
+    local_hours = {local(now, zone).hour for zone in zones}
+    return max((hours.factor(group, hour) for group in ("patient", "lead")
+                for hour in local_hours), default=1.0)
+
+
+def _hour_note(hours: HourFactors, group: str, hour: int) -> str | None:
+    """E.g. "answers 45% at this hour (318 calls)" when the hour matters (≥ 10% either way)."""
+    rate = hours.rates.get((group, hour))
+    if rate is None or abs(hours.factor(group, hour) - 1.0) < 0.1:
+        return None
+    return f"answers {rate[0]:.0%} at this hour ({rate[1]:,} calls)"
+
+
+def _score(
+    session: Session, rows: Sequence[Row[Any]], now: datetime,
+    hours: HourFactors | None = None,
+) -> tuple[list[Scored], dict[str, Row[Any]]]:
+    """Apply each practice's fair share (and the learned hour factor) to the window's scores."""
+    practices = practice_facts(session, {row.practice_slug for row in rows}, now)
+    standing = shares(practices, now)
+    learned = hours if hours is not None and hours.factors else None
+    local_hour = ({zone: local(now, zone).hour for zone in {row.practice_tz for row in rows}}
+                  if learned is not None else {})
+    scored = []
+    for row in rows:
+        share = standing.get(row.practice_slug)
+        if share is None:
+            continue
+        priority = math.exp(row.score) * share.factor
+        note = None
+        if learned is not None:
+            group, hour = _group(row.subject_type), local_hour[row.practice_tz]
+            priority *= learned.factor(group, hour)
+            note = _hour_note(learned, group, hour)
+        scored.append(Scored(row=row, priority=priority, share=share, hour_note=note))
+    scored.sort(key=lambda s: (-s.priority, s.row.sla_deadline, s.row.task_id))
+    return scored, practices
+
+
+def gate_all(session: Session, scored: Sequence[Scored], practices: dict[str, Row[Any]],
+             now: datetime) -> None:
+    """Fill in each candidate's call gate (two queries for the whole batch)."""
+    results = check_gates(session=session, people=[s.person for s in scored], channel="call",
+                          practices=practices, now=now)
+    for item in scored:
+        item.gate = results[item.person.key]

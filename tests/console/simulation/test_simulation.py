@@ -1,0 +1,272 @@
+"""The agency simulator: world files, the people model, and runs over the real services."""
+
+from __future__ import annotations
+
+import math
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+import console.simulation.policies as policies
+from console.platform.errors import UserError
+from console.simulation.engine import run_policy
+from console.simulation.people import Call, PeopleModel
+from console.simulation.world import World, load_world, parse_world
+
+TINY = {
+    "seed": 3, "days": 3, "warm_up_days": 1,
+    "agency": {"coordinators": 1, "hours_per_day": 3},
+    "practices": {"count": 2, "months_of_history": 6},
+}
+
+
+def _within_binomial(hits: int, trials: int, p: float) -> bool:
+    """Observed count within 4.5 standard deviations of its expectation."""
+    return abs(hits - trials * p) <= 4.5 * math.sqrt(trials * p * (1 - p)) + 1
+
+
+# --- world files -----------------------------------------------------------------------
+
+
+def test_missing_keys_take_the_documented_defaults() -> None:
+    world = parse_world({})
+    assert world.seed == 7 and world.days == 28 and world.warm_up == 14
+    assert world.agency.coordinators == 3 and world.agency.hours_per_day == 7
+    assert world.agency.agency_timezone == "America/Chicago"
+    assert world.practices.count == 12 and world.practices.months_of_history == 12
+    assert world.people.answer_rate_by_local_hour == {8: 0.2, 12: 0.35, 17: 0.45, 20: 0.3}
+    assert world.people.call_minutes["close_loop"] == 4
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("colour = 'blue'", "unknown key 'colour'"),
+    ("[agency]\nteam = 3", "unknown key 'agency.team'"),
+    ("[people]\nlead_book_rate = 1.5", "people.lead_book_rate must be between 0 and 1"),
+    ("[people]\nanswer_rate_by_local_hour = { '9' = -0.1 }", "between 0 and 1"),
+    ("days = -3", "days must be positive"),
+    ("days = 0", "days must be positive"),
+    ("[people.call_minutes]\nlunch = 3", "unknown key 'people.call_minutes.lunch'"),
+    ("[agency]\nagency_timezone = 'Mars/Olympus'", "is not a time zone"),
+    ("days = [", "not valid TOML"),
+])
+def test_invalid_world_files_are_one_line_user_errors(tmp_path: Path, text: str,
+                                                      fragment: str) -> None:
+    path = tmp_path / "world.toml"
+    path.write_text(text)
+    with pytest.raises(UserError) as caught:
+        load_world(path)
+    assert fragment in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("text", ["seed = 1\n[people]\nwilling_base = 2\n", "days = -1\n",
+                                  "[agency]\ncolour = 1\n"])
+def test_the_cli_rejects_a_bad_world_with_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    text: str,
+) -> None:
+    from console.cli import main
+
+    path = tmp_path / "world.toml"
+    path.write_text(text)
+    monkeypatch.setattr(sys, "argv", ["loopdesk", "simulate", "--world", str(path), "--json"])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 2
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: world file: ")
+
+
+def test_the_issue_example_world_parses() -> None:
+    path = Path(__file__).resolve().parents[3] / "docs" / "worlds" / "default.toml"
+    world = load_world(path)
+    assert world.people.by_category == {"implant": 1.2, "whitening": 0.7}
+    assert world.people.lead_answer_half_life_hours == 20
+
+
+# --- the people model ------------------------------------------------------------------
+
+
+def test_people_answer_and_book_at_the_worlds_rates() -> None:
+    """A literal world: answers at 17:00 local and leads' bookings follow its rates."""
+    world = parse_world({"people": {
+        "answer_rate_by_local_hour": {"8": 0.1, "17": 0.6},
+        "answer_decay_per_attempt": 0.5, "lead_book_rate": 0.3,
+        "lead_answer_at_zero_hours": 0.8, "lead_answer_half_life_hours": 10,
+    }})
+    model = PeopleModel(world.people, seed=5)
+    at = datetime(2026, 11, 3, 23, 0, tzinfo=UTC)  # 17:00 in Chicago
+    trials = 4000
+
+    def calls(kind: str, attempt: int, referred: datetime | None = None) -> list[str]:
+        return [model.call(Call(kind=kind, person=f"p{i}", attempt=attempt,
+                                practice_tz="America/Chicago", category=None,
+                                satisfaction=5.0, lead_referred_at=referred), at).disposition
+                for i in range(trials)]
+
+    missed = {"no_answer", "voicemail"}
+    first = calls("ask", 1)
+    assert _within_binomial(sum(d not in missed for d in first), trials, 0.6)
+    second = calls("ask", 2)
+    assert _within_binomial(sum(d not in missed for d in second), trials, 0.3)
+    # Halfway between 8:00 and 17:00 is linear: 12:30 local → 0.35.
+    assert model.p_answer(Call("ask", "x", 1, "America/Chicago", None, None, None),
+                          datetime(2026, 11, 3, 18, 30, tzinfo=UTC)) == pytest.approx(0.35)
+    leads = calls("contact_lead", 1, referred=datetime(2026, 11, 3, 13, 0, tzinfo=UTC))
+    answered = [d for d in leads if d not in missed]
+    assert _within_binomial(len(answered), trials, 0.8 * 0.5)  # 10 h late: one half-life
+    assert _within_binomial(sum(d == "lead_booked" for d in answered), len(answered), 0.3)
+
+
+def test_draws_are_common_random_numbers() -> None:
+    """The same person asked the same question draws the same number; another seed differs."""
+    one, two = PeopleModel(parse_world({}).people, 1), PeopleModel(parse_world({}).people, 2)
+    assert one.draw("a", "answer", 1) == one.draw("a", "answer", 1)
+    assert one.draw("a", "answer", 1) != two.draw("a", "answer", 1)
+
+
+# --- runs over the real services -------------------------------------------------------
+
+
+@pytest.fixture
+def sim_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from tests.worlds import point_at_home
+
+    home = tmp_path / "sim"
+    home.mkdir()
+    point_at_home(monkeypatch, home, now="2026-11-01T00:00:00+00:00")
+    return home
+
+
+def test_the_priority_policy_claims_through_the_real_queue(
+    sim_home: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every call of the priority run was claimed by console.work.claims.claim_next and logged."""
+    real = policies.claim_next
+    claimed: list[int] = []
+
+    def spy(**kwargs: object) -> object:
+        task = real(**kwargs)  # type: ignore[arg-type]
+        if task is not None:
+            claimed.append(task.task_id or 0)
+        return task
+
+    monkeypatch.setattr(policies, "claim_next", spy)
+    world = parse_world(TINY | {"warm_up_days": 0, "days": 2})
+    result = run_policy(world, "priority", sim_home)
+    assert result["calls"] > 0
+    # Lead retries stay on their task, so a task may be claimed more than once.
+    assert len(claimed) == result["calls"]
+    from sqlmodel import Session, col, func, select
+
+    from console.models.identity import AuditEvent
+    from console.platform.db import get_engine
+    with Session(get_engine()) as session:
+        claims = session.exec(select(func.count()).select_from(AuditEvent)
+                              .where(col(AuditEvent.action) == "claim")).one()
+    assert claims == len(claimed)
+
+
+def test_a_stubbed_queue_makes_no_calls(sim_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Swap the queue for a stub that never hands out work: the simulated team calls nobody."""
+    monkeypatch.setattr(policies, "claim_next", lambda **_: None)
+    result = run_policy(parse_world(TINY | {"warm_up_days": 0, "days": 1}), "priority", sim_home)
+    assert result["calls"] == 0 and result["booked_leads"] == 0
+
+
+def test_the_same_seed_gives_the_same_numbers(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.worlds import point_at_home
+
+    world = parse_world(TINY)
+    results = []
+    for name in ("a", "b"):
+        home = tmp_path / name
+        home.mkdir()
+        point_at_home(monkeypatch, home, now="2026-11-01T00:00:00+00:00")
+        results.append(run_policy(world, "fifo", home))
+    assert results[0] == results[1]
+    assert results[0]["calls"] > 0
+
+
+def test_world_json_round_trips() -> None:
+    world = parse_world(TINY | {"people": {"by_category": {"implant": 1.5}}})
+    assert parse_world(world.to_json(), internal=True) == world
+    assert isinstance(world, World)
+
+
+def test_oracle_beats_the_shipped_constants_where_they_are_badly_wrong() -> None:
+    """The constants rank asks by case value and think loops and reviews are worth calls.
+    Here the high-value categories never refer, the cheap ones do, and loops and reviews
+    take 40 minutes for nothing: with one coordinator for 3 h a day the oracle, which knows,
+    finds more friends and books at least as much. Also checks the document's shape."""
+    from console.simulation.runner import simulate
+
+    cheap = ["whitening", "injectable", "laser_skin", "cosmetic_dental", "orthodontic"]
+    dear = ["implant", "surgical_face", "surgical_body", "body_contouring", "hair_restoration",
+            "refractive"]
+    world = parse_world({
+        "seed": 5, "days": 5, "warm_up_days": 1,
+        "agency": {"coordinators": 1, "hours_per_day": 3},
+        "practices": {"count": 6, "months_of_history": 6},
+        "people": {"repeat_referral_boost_loop_closed": 1.0, "willing_base": 0.5,
+                   "by_category": {**dict.fromkeys(cheap, 1.8), **dict.fromkeys(dear, 0.0)},
+                   "call_minutes": {"close_loop": 40, "review_request": 40}},
+    })
+    document = simulate(world, ("priority", "oracle"))
+    assert set(document) == {"world", "policies"}
+    assert set(document["policies"]) == {"priority", "oracle"}
+    prio, oracle = document["policies"]["priority"], document["policies"]["oracle"]
+    for figures in (prio, oracle):
+        for key in ("leads_per_coordinator_hour", "booked_leads_per_coordinator_hour",
+                    "booked_revenue_per_coordinator_hour", "sla_compliance",
+                    "lead_contact_within_sla", "loop_closure_rate", "worst_hours_deviation",
+                    "calls"):
+            assert key in figures
+    assert oracle["leads_per_coordinator_hour"] > prio["leads_per_coordinator_hour"]
+    assert oracle["booked_revenue_per_coordinator_hour"] >= prio[
+        "booked_revenue_per_coordinator_hour"]
+    assert prio["ratio_to_oracle"] == pytest.approx(
+        prio["booked_revenue_per_coordinator_hour"]
+        / oracle["booked_revenue_per_coordinator_hour"], abs=1e-3)
+    assert prio["ratio_to_fifo"] is None  # fifo was not run
+
+
+def test_the_staffing_what_if_runs_on_the_agencys_own_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two practices built the normal way; the what-if simulates them in a worker process
+    and leaves the agency's own store untouched."""
+    from sqlmodel import Session, func, select
+
+    from console.identity.access import CurrentUser
+    from console.models.identity import Role
+    from console.models.work import Touch
+    from console.platform.db import get_engine
+    from console.views.simulation import agency_world, staffing_answer
+    from tests.worlds import build_generated_world, point_at_home
+    from warehouse.scope import Scope
+
+    home = tmp_path / "agency"
+    home.mkdir()
+    point_at_home(monkeypatch, home, now="2026-11-25T15:00:00+00:00")
+    build_generated_world(tmp_path / "drop", practices=2, seed=4, months=6,
+                          now=datetime(2026, 11, 25, 15, tzinfo=UTC))
+    manager = CurrentUser(user_id=1, email="m@agency.test", role=Role.manager,
+                          practice_slugs=frozenset(), scope=Scope.agency())
+    with Session(get_engine()) as session:
+        world = agency_world(session=session, days=3,
+                             now=datetime(2026, 11, 25, 15, tzinfo=UTC))
+        assert world.source == "agency" and world.practices.count == 2
+        assert manager.role == "manager"
+        from console.simulation.runner import run_one
+
+        figures = run_one(world.with_coordinators(1), "priority")
+        assert figures["calls"] > 0
+        assert {row["practice"] for row in figures["hours"]} and figures["coordinator_hours"] == 7
+        assert session.exec(select(func.count()).select_from(Touch)).one() == 0
+    assert staffing_answer({1: figures}, days=3, warm_up=2)

@@ -1,0 +1,86 @@
+"""Many concurrent claimers never receive the same task (SQLite threads, PostgreSQL processes)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from console.models.identity import Role, User
+from console.platform.db import get_engine, init_db, new_session
+from console.work.claims import claim_next
+from tests.factories import NOW, add_practice, add_user, bulk_tasks, session_for, sqlite_engine
+from tests.postgres import fresh_database
+
+
+def _claim_until_empty(url: str, user_id: int, out: list[int]) -> None:
+    with new_session(get_engine(url)) as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        while (task := claim_next(session=session, user=user, now=NOW)) is not None:
+            out.append(task.task_id or 0)
+
+
+def _threads(url: str, user_ids: list[int]) -> list[int]:
+    results: list[list[int]] = [[] for _ in user_ids]
+    workers = [threading.Thread(target=_claim_until_empty, args=(url, uid, results[i]))
+               for i, uid in enumerate(user_ids)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return [task_id for chunk in results for task_id in chunk]
+
+
+def test_sixteen_threads_on_sqlite_claim_each_task_once(loopdesk_home: Path) -> None:
+    engine = sqlite_engine(loopdesk_home)
+    with session_for(engine) as session:
+        practice = add_practice(session)
+        task_ids = bulk_tasks(session, practice, 240)
+        users = [add_user(session, role=Role.manager).user_id or 0 for _ in range(16)]
+    claimed = _threads(str(engine.url), users)
+    assert Counter(claimed).most_common(1)[0][1] == 1
+    assert sorted(claimed) == sorted(task_ids)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards (skips locally if PG is down)."""
+    with fresh_database("loopdesk_claims") as url:
+        yield url
+
+
+def _process(url: str, user_ids: list[int], queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    queue.put(_threads(url, user_ids))
+
+
+@pytest.mark.postgres
+def test_four_processes_of_four_threads_on_postgres_claim_each_task_once(
+    loopdesk_home: Path, pg_url: str,
+) -> None:
+    engine = get_engine(pg_url)
+    init_db(engine)
+    with new_session(engine) as session:
+        practice = add_practice(session)
+        task_ids = bulk_tasks(session, practice, 240)
+        users = [add_user(session, role=Role.manager).user_id or 0 for _ in range(16)]
+        assert len(session.execute(select(User.user_id)).all()) == 16
+    engine.dispose()
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    processes = [context.Process(target=_process, args=(pg_url, users[i * 4:(i + 1) * 4], queue))
+                 for i in range(4)]
+    for process in processes:
+        process.start()
+    claimed = [task_id for _ in processes for task_id in queue.get(timeout=120)]
+    for process in processes:
+        process.join(timeout=30)
+        assert process.exitcode == 0
+    get_engine(pg_url).dispose()
+    assert Counter(claimed).most_common(1)[0][1] == 1
+    assert sorted(claimed) == sorted(task_ids)
