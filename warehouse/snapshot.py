@@ -30,6 +30,7 @@ from warehouse.incremental import (
 from warehouse.pointer import SNAPSHOT_NAME as _SNAPSHOT
 from warehouse.pointer import SnapshotMissing, current_snapshot_path
 from warehouse.raw_store import prepare_raw_store
+from warehouse.rules import PracticeCalendar
 from warehouse.runner import BuildParams, Model, ModelRun, create_build_params, discover_models
 from warehouse.runner import run_models as _run_models
 
@@ -215,13 +216,15 @@ def publish_snapshot(
     keep: int = KEEP_SNAPSHOTS,
     after_model: Callable[[ModelRun], None] | None = None,
     full: bool = False,
+    calendars: Mapping[str, PracticeCalendar] | None = None,
 ) -> PublishedSnapshot:
     """Copy ops events into the raw store, build + check a new snapshot, then publish it atomically.
 
     Any failure (or a kill) before the pointer swap leaves CURRENT and the previous snapshot as
     they were; the half-built file is removed (or, after a kill, by the next build). Unless
     `full`, a build whose models, checks and parameters match the previous snapshot's rebuilds
-    only the practices whose rows changed (warehouse/incremental.py).
+    only the practices whose rows changed (warehouse/incremental.py). `calendars` are the
+    practices' own open days and SLA lengths (others get DOMAIN.md's).
     """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
@@ -232,7 +235,7 @@ def publish_snapshot(
         build_id, name = _next_name()
         building = paths.snapshots_dir() / f"{_BUILDING_PREFIX}{name}"
         final = paths.snapshots_dir() / name
-        params = BuildParams(as_of=as_of, build_id=build_id)
+        params = BuildParams(as_of=as_of, build_id=build_id, calendars=calendars or {})
         chosen_models = discover_models() if models is None else list(models)
         chosen_checks = discover_checks() if checks is None else list(checks)
         previous = current_snapshot_path()
