@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from console.identity import passwords
+from console.identity.access import CurrentUser, current_user
 from console.messaging.channels import Attachment, Channels, MessageParts
 from console.models.identity import Role, User
 from console.models.outreach import Message
@@ -76,7 +77,7 @@ class Run:
     start: datetime
     measure_from: datetime | None = None
     end: datetime | None = None
-    users: list[User] = field(default_factory=list)
+    users: list[CurrentUser] = field(default_factory=list)
     lead_keys: dict[str, str] = field(default_factory=dict)  # lead_id -> the sim's person key
     case_values: dict[str, float] = field(default_factory=dict)
     counter: itertools.count[int] = field(default_factory=itertools.count)
@@ -146,9 +147,11 @@ def _create_team(run: Run) -> None:
             add_user(session=session, email=f"coordinator{i + 1:02d}@sim.loopdesk.test",
                      role=Role.coordinator, password=passwords.generate_password(),
                      practice_slugs=slugs, actor="system:simulation", now=run.start)
-        run.users = list(session.execute(
-            select(User).where(col(User.role) == Role.coordinator).order_by(col(User.user_id))
-        ).scalars())
+        ids = session.execute(select(*columns(User.user_id))
+                              .where(col(User.role) == Role.coordinator)
+                              .order_by(col(User.user_id))).scalars().all()
+        run.users = [acting for user_id in ids
+                     if (acting := current_user(session=session, user_id=user_id)) is not None]
         run.case_values = {
             p.practice_slug: float(p.avg_case_value or 0.0)
             for p in session.execute(select(PracticeSettings)).scalars()
@@ -225,7 +228,7 @@ def _new_lead(run: Run, session: Session, *, slug: str, referrer_id: str, referr
     session.commit()
 
 
-def _on_claimed(run: Run, session: Session, user: User, task: Task, now: datetime) -> None:
+def _on_claimed(run: Run, session: Session, user: CurrentUser, task: Task, now: datetime) -> None:
     call = _call_of(run, task)
     outcome = run.people.call(call, now)
     done = now + timedelta(minutes=outcome.minutes)

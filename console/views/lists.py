@@ -13,7 +13,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from console.identity import audit
-from console.identity.access import CurrentUser, require_role
+from console.identity.access import WORKER_ROLES, CurrentUser, require_role
 from console.identity.audit import Action, Outcome
 from console.models.practice import PracticeSettings
 from console.models.work import Lead, Task, TaskStatus
@@ -21,7 +21,6 @@ from console.platform.db import retrying
 from console.platform.snapshot import snapshot
 from console.platform.wording import ago, humanise, outcome_label, phone_display
 from console.views.data import countdown, records
-from console.views.work import WORKER_ROLES, user_row
 from console.work.claims import claim_task
 from loopdesk_core.business_hours import local
 
@@ -250,5 +249,5 @@ def loop_closures(*, session: Session, user: CurrentUser, now: datetime) -> list
 def call_now(*, session: Session, user: CurrentUser, task_id: int, now: datetime) -> Task:
     """Claim the task a list row names ("Call now", "Close the loop"); My queue shows it."""
     require_role(user, WORKER_ROLES)
-    return retrying(session, lambda: claim_task(session=session, user=user_row(session, user),
+    return retrying(session, lambda: claim_task(session=session, user=user,
                                                 task_id=task_id, now=now))

@@ -11,10 +11,10 @@ from sqlmodel import Session, col, select
 from console.contact.consent import revoked_channels
 from console.contact.gate import CALL_WINDOW
 from console.identity import audit
-from console.identity.access import CurrentUser, require_practice, require_role
+from console.identity.access import WORKER_ROLES, CurrentUser, require_practice, require_role
 from console.identity.audit import Action, Outcome
 from console.messaging.templates import outcome_phrase
-from console.models.identity import Role, User
+from console.models.identity import User
 from console.models.outreach import OutreachSettings
 from console.models.practice import PracticeSettings
 from console.models.work import Lead, Task, TaskStatus, Touch
@@ -45,7 +45,6 @@ from console.work.leads import LeadInput
 from console.work.loop_closure import message_channel, read_referrer
 from loopdesk_core.business_hours import local
 
-WORKER_ROLES = (Role.coordinator, Role.manager, Role.admin)
 # Cards that offer "Send referral link".
 LINK_KINDS = ("ask", "follow_up")
 # How many ranked tasks the preview reads (to find the first callable one) and shows.
@@ -125,14 +124,6 @@ class TaskCard:
         return self.person_name.split(" ")[0] if self.person_name else "them"
 
 
-def user_row(session: Session, user: CurrentUser) -> User:
-    """The stored user behind the current one (queue services take the table row)."""
-    row = session.get(User, user.user_id)
-    if row is None:
-        raise NotAuthorised("your account no longer exists")
-    return row
-
-
 def held_task(*, session: Session, user: CurrentUser, now: datetime) -> Task | None:
     """The task the user holds right now (unexpired lease), newest claim first."""
     return session.exec(
@@ -147,7 +138,7 @@ def held_task(*, session: Session, user: CurrentUser, now: datetime) -> Task | N
 def take_next(*, session: Session, user: CurrentUser, now: datetime) -> Task | None:
     """Claim the most valuable task the user may call now, or None (claim_next audits it)."""
     require_role(user, WORKER_ROLES)
-    return retrying(session, lambda: claim_next(session=session, user=user_row(session, user),
+    return retrying(session, lambda: claim_next(session=session, user=user,
                                                 now=now))
 
 
@@ -409,7 +400,7 @@ def log_outcome(
     def attempt() -> DispositionResult:
         _held(session, user, task_id)
         return log_disposition(
-            session=session, user=user_row(session, user), task_id=task_id,
+            session=session, user=user, task_id=task_id,
             claim_version=claim_version, disposition=disposition, minutes=minutes, notes=notes,
             callback_at=callback_at, lead=lead, now=now, send_thank_you=send_thank_you)
 
@@ -421,7 +412,7 @@ def put_back(*, session: Session, user: CurrentUser, task_id: int, claim_version
     """Release a held task to the queue."""
     def attempt() -> None:
         _held(session, user, task_id)
-        release(session=session, user=user_row(session, user), task_id=task_id,
+        release(session=session, user=user, task_id=task_id,
                 claim_version=claim_version, now=now)
 
     retrying(session, attempt)
@@ -432,7 +423,7 @@ def set_aside(*, session: Session, user: CurrentUser, task_id: int, claim_versio
     """Snooze a held task until `until`."""
     def attempt() -> None:
         _held(session, user, task_id)
-        snooze(session=session, user=user_row(session, user), task_id=task_id,
+        snooze(session=session, user=user, task_id=task_id,
                claim_version=claim_version, until=until, now=now)
 
     retrying(session, attempt)

@@ -15,9 +15,8 @@ from sqlmodel import Session, col
 
 from console.contact.consent import revoke_consent
 from console.identity import audit
-from console.identity.access import actor_ref
+from console.identity.access import CurrentUser
 from console.identity.audit import Action
-from console.models.identity import User
 from console.models.practice import PracticeSettings
 from console.models.work import Task, TaskStatus, Touch
 from console.platform.db import begin_write
@@ -137,7 +136,7 @@ def _close_loop(
 def log_disposition(
     *,
     session: Session,
-    user: User,
+    user: CurrentUser,
     task_id: int,
     claim_version: int,
     disposition: str,
@@ -190,7 +189,7 @@ def log_disposition(
     )
     session.add(touch)
     session.flush()
-    audit.record(session=session, actor=actor_ref(user.user_id), action=Action.disposition,
+    audit.record(session=session, actor=user.actor, action=Action.disposition,
                  practice_slug=task.practice_slug, object_ref=f"task:{task_id}",
                  outcome=disposition, now=now)
     next_task: Task | None = None
@@ -231,7 +230,7 @@ def log_disposition(
         cancelled = revoke_consent(session=session, practice_slug=task.practice_slug,
                                    subject_type=task.subject_type, subject_id=task.subject_id,
                                    source="disposition", now=now,
-                                   actor=actor_ref(user.user_id))
+                                   actor=user.actor)
     elif disposition in LEAD_OUTCOME_EVENTS or out_of_attempts or (
         disposition == "wrong_number" and task.subject_type == "lead"
     ):

@@ -99,6 +99,26 @@ class Scored:
         )
 
 
+def workable(now: Any, *, escalated: bool, callable_only: bool) -> list[Any]:
+    """The one "open and callable" rule, as conditions on the tasks table at `now` (a bound
+    parameter or a value): open (not held, done or cancelled), due, not snoozed past `now`,
+    and not escalated unless the user works escalated tasks; with `callable_only` also
+    consented to calls and not do-not-contact. Ranking, the claim's conditional UPDATE and
+    the queue preview's counts all filter with it. (The calling window is the caller's: it
+    depends on each practice's zone, which ranking binds as the open zones.)"""
+    tasks = _TASKS.c
+    rule = [
+        tasks.status == TaskStatus.open,
+        tasks.due_at <= now,
+        or_(tasks.snoozed_until.is_(None), tasks.snoozed_until <= now),
+    ]
+    if not escalated:
+        rule.append(tasks.escalated.is_(False))
+    if callable_only:
+        rule += [tasks.consent_call.is_(True), tasks.do_not_contact.is_(False)]
+    return rule
+
+
 def _in_list(column: Any, name: str, postgres: bool) -> Any:
     """`column IN (:name)`; on PostgreSQL `= any(:name)`, one statement text for any length."""
     if postgres:
@@ -121,19 +141,11 @@ def _candidates(*, scoped: bool, callable_only: bool, escalated: bool,
     def available(kind: str) -> Select[Any]:
         query = (
             select(tasks.task_id, tasks.practice_slug, tasks.rank_key)
-            .where(tasks.status == TaskStatus.open)
             .where(tasks.kind == kind)
-            .where(tasks.due_at <= now)
-            .where(or_(tasks.snoozed_until.is_(None), tasks.snoozed_until <= now))
+            .where(*workable(now, escalated=escalated, callable_only=callable_only))
         )
-        if not escalated:
-            query = query.where(tasks.escalated.is_(False))
         if callable_only:
-            query = (
-                query.where(tasks.consent_call.is_(True))
-                .where(tasks.do_not_contact.is_(False))
-                .where(_in_list(tasks.practice_tz, "zones", postgres))
-            )
+            query = query.where(_in_list(tasks.practice_tz, "zones", postgres))
         return query
 
     parts = []

@@ -14,7 +14,7 @@ from console.models.learning import LearnedRate
 from console.scoring.learning import Learned, hour_factors, with_learned
 from console.scoring.priority import prior_rows, with_scores
 from console.work.claims import claim_next, list_queue
-from tests.factories import NOW, add_practice, add_task, add_user, session_for, sqlite_engine
+from tests.factories import NOW, add_practice, add_task, add_worker, session_for, sqlite_engine
 
 FRAME = pl.DataFrame({
     "kind": ["ask", "follow_up", "contact_lead", "close_loop", "review_request"],
@@ -66,7 +66,7 @@ def test_the_hour_factor_reorders_the_queue_and_says_why(tmp_path: Path) -> None
         la = add_practice(session, "smile-la", timezone="America/Los_Angeles")
         first_la = add_task(session, la)
         add_task(session, ny)
-        manager = add_user(session, role=Role.manager)
+        manager = add_worker(session, role=Role.manager)
         before = list_queue(session=session, user=manager, now=NOW.replace(hour=17))
         assert before[0].task_id == first_la.task_id  # equal priority: the older id wins
         rows = [{"measure": "answer_all", "cell_group": "patient", "band": "all",
