@@ -33,7 +33,7 @@ from console.platform.wording import (
     until,
 )
 from console.scoring.priority import Share
-from console.views.data import money_text, records
+from console.views.data import money_text
 from console.work.claims import claim_next, release, snooze
 from console.work.dispositions import (
     LEAD_DISPOSITIONS,
@@ -44,6 +44,7 @@ from console.work.dispositions import (
 from console.work.leads import LeadInput
 from console.work.loop_closure import message_channel, read_referrer
 from loopdesk_core.business_hours import local
+from warehouse import lookups
 
 # Cards that offer "Send referral link".
 LINK_KINDS = ("ask", "follow_up")
@@ -167,7 +168,7 @@ class _Contact:
     phone_type: str | None = None
 
 
-def _person(conn: Any, session: Session, task: Task) -> _Contact:
+def _person(conn: Any, session: Session, user: CurrentUser, task: Task) -> _Contact:
     """The subject's display name, number, email and consent flags."""
     if task.subject_type == "lead":
         lead = session.get(Lead, (task.practice_slug, task.subject_id))
@@ -175,22 +176,19 @@ def _person(conn: Any, session: Session, task: Task) -> _Contact:
             return _Contact(_name(lead.first_name, lead.last_name),
                             {"call": True, "text": bool(lead.phone), "email": bool(lead.email),
                              "do_not_contact": False}, phone=lead.phone, email=lead.email)
-        rows = records(conn, "select lead_first_name, lead_last_name, lead_phone, lead_email "
-                       "from mart_leads where practice_slug = $p and lead_id = $id",
-                       {"p": task.practice_slug, "id": task.subject_id})
-        row = rows[0] if rows else {}
+        row = lookups.lead(conn, scope=user.scope, practice_slug=task.practice_slug,
+                           lead_id=task.subject_id) or {}
         name = _name(row.get("lead_first_name"), row.get("lead_last_name"))
         return _Contact(name, {"call": task.consent_call, "text": False, "email": False,
                                "do_not_contact": task.do_not_contact},
                         phone=row.get("lead_phone"), email=row.get("lead_email"))
-    rows = records(conn, "select * from mart_patients "
-                   "where practice_slug = $p and patient_id = $id",
-                   {"p": task.practice_slug, "id": task.subject_id})
-    if not rows:
+    found = lookups.patient(conn, scope=user.scope, practice_slug=task.practice_slug,
+                            patient_id=task.subject_id)
+    if found is None:
         return _Contact("(name not on file)", {"call": task.consent_call, "text": False,
                                                "email": False,
                                                "do_not_contact": task.do_not_contact})
-    row = rows[0]
+    row = found
     return _Contact(
         _name(row["first_name"], row["last_name"]),
         {"call": bool(row["consent_call"]), "text": bool(row["consent_text"]),
@@ -201,18 +199,16 @@ def _person(conn: Any, session: Session, task: Task) -> _Contact:
     )
 
 
-def _treatment(conn: Any, task: Task,
+def _treatment(conn: Any, user: CurrentUser, task: Task,
                now: datetime) -> tuple[str | None, str | None, str | None]:
     """The treatment's name (never its price: scripts read it aloud), its case value for the
     coordinator, and when results became visible."""
     if task.treatment_id is None:
         return None, None, None
-    rows = records(conn, "select category, description, value, results_visible_at "
-                   "from mart_treatments where practice_slug = $p and treatment_id = $id",
-                   {"p": task.practice_slug, "id": task.treatment_id})
-    if not rows:
+    row = lookups.treatment(conn, scope=user.scope, practice_slug=task.practice_slug,
+                            treatment_id=task.treatment_id)
+    if row is None:
         return task.category, None, None
-    row = rows[0]
     what = str(row["description"] or row["category"])
     visible = row["results_visible_at"]
     when = None
@@ -221,26 +217,25 @@ def _treatment(conn: Any, task: Task,
     return what, money_text(row["value"]), when
 
 
-def _lead_of(conn: Any, session: Session, task: Task) -> tuple[str, str | None]:
+def _lead_of(conn: Any, session: Session, user: CurrentUser,
+             task: Task) -> tuple[str, str | None]:
     """The lead a close_loop task is about: their name and the known outcome."""
     if task.lead_id is None:
         return "your friend", None
     lead = session.get(Lead, (task.practice_slug, task.lead_id))
-    rows = records(conn, "select lead_first_name, status from mart_leads "
-                   "where practice_slug = $p and lead_id = $id",
-                   {"p": task.practice_slug, "id": task.lead_id})
-    first = (lead.first_name if lead else None) or (rows[0]["lead_first_name"] if rows else None)
-    status = (lead.status if lead else None) or (rows[0]["status"] if rows else None)
+    row = lookups.lead(conn, scope=user.scope, practice_slug=task.practice_slug,
+                       lead_id=task.lead_id) or {}
+    first = (lead.first_name if lead else None) or row.get("lead_first_name")
+    status = (lead.status if lead else None) or row.get("status")
     return first or "your friend", status
 
 
-def _referrer(conn: Any, task: Task) -> str:
+def _referrer(conn: Any, user: CurrentUser, task: Task) -> str:
     if task.referrer_patient_id is None:
         return "A friend"
-    rows = records(conn, "select first_name from mart_patients "
-                   "where practice_slug = $p and patient_id = $id",
-                   {"p": task.practice_slug, "id": task.referrer_patient_id})
-    return str(rows[0]["first_name"]) if rows and rows[0]["first_name"] else "A friend"
+    row = lookups.patient(conn, scope=user.scope, practice_slug=task.practice_slug,
+                          patient_id=task.referrer_patient_id)
+    return str(row["first_name"]) if row and row["first_name"] else "A friend"
 
 
 def _touches(session: Session, task: Task, timezone: str, now: datetime,
@@ -341,10 +336,10 @@ def _task_card(*, session: Session, user: CurrentUser, task_id: int, now: dateti
     practice_name = practice.name if practice else task.practice_slug
     timezone = practice.timezone if practice else task.practice_tz
     with snapshot() as conn:
-        contact = _person(conn, session, task)
-        treatment, value, visible = _treatment(conn, task, now)
-        lead_first, outcome = _lead_of(conn, session, task)
-        referrer = _referrer(conn, task)
+        contact = _person(conn, session, user, task)
+        treatment, value, visible = _treatment(conn, user, task, now)
+        lead_first, outcome = _lead_of(conn, session, user, task)
+        referrer = _referrer(conn, user, task)
         thank_you = _thank_you_channel(conn, session, task)
     why = explain(kind=task.kind, category=task.category, case_value=task.case_value,
                   decay_from=task.decay_from, sla_deadline=task.sla_deadline,
@@ -445,7 +440,7 @@ def send_referral_link(*, session: Session, user: CurrentUser, task_id: int, cha
     def attempt() -> bool:
         task = _held(session, user, task_id)
         with snapshot() as conn:
-            contact = _person(conn, session, task)
+            contact = _person(conn, session, user, task)
         allowed = _link_channels(session, task, contact)
         if channel not in allowed:
             raise UserError("no consent to send a link that way" if allowed else
