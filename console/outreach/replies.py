@@ -19,7 +19,7 @@ from console.messaging.outbox import NewMessage, cancel_queued, enqueue
 from console.messaging.templates import render_opt_out_confirmation
 from console.models.outreach import InboundReply, Message, MessageStatus
 from console.models.practice import PracticeSettings
-from console.models.work import Lead, Touch
+from console.models.work import Lead, TaskKind, Touch
 from console.platform.db import begin_write
 from console.platform.errors import UserError
 from console.work.leads import normalise_phone
@@ -162,7 +162,7 @@ def _mark_replied(session: Session, channel: str, address: str, now: datetime,
     session.add(Touch(task_id=latest.task_id, practice_slug=latest.practice_slug,
                       subject_type=latest.subject_type, subject_id=latest.subject_id,
                       patient_id=latest.patient_id, lead_id=latest.lead_id,
-                      treatment_id=latest.treatment_id, task_kind="ask",
+                      treatment_id=latest.treatment_id, task_kind=TaskKind.ask,
                       channel=channel, disposition="replied", started_at=now, ended_at=now))
     return latest
 

@@ -31,7 +31,7 @@ from console.models.identity import Role, User
 from console.models.outreach import Message
 from console.models.practice import PracticeSettings
 from console.models.types import columns
-from console.models.work import LeadEvent, Task
+from console.models.work import Disposition, LeadEvent, Task, TaskKind
 from console.outreach.replies import record_inbound
 from console.platform.db import get_engine, init_db
 from console.simulation.exports import write_night
@@ -183,7 +183,7 @@ def _call_of(run: Run, task: Task | Any) -> Call:
         kind=task.kind, person=person_key(task, run.lead_keys), attempt=task.attempt,
         practice_tz=task.practice_tz, category=task.category,
         satisfaction=task.satisfaction_score,
-        lead_referred_at=task.decay_from if task.kind == "contact_lead" else None,
+        lead_referred_at=task.decay_from if task.kind == TaskKind.contact_lead else None,
     )
 
 
@@ -239,7 +239,7 @@ def _log(run: Run, session: Session, now: datetime, payload: Any) -> None:
     user, task, outcome = payload
     lead = None
     key = person_key(task, run.lead_keys)
-    if outcome.disposition == "referred":
+    if outcome.disposition == Disposition.referred:
         friend_key, lead = _friend(key, 0)
     try:
         result = log_disposition(
@@ -255,10 +255,10 @@ def _log(run: Run, session: Session, now: datetime, payload: Any) -> None:
         run.push(now + timedelta(minutes=WRAP_UP_MINUTES), "free", user)
         return
     run.calls_total += 1
-    if outcome.disposition == "referred" and result.lead_id:
+    if outcome.disposition == Disposition.referred and result.lead_id:
         run.lead_keys[result.lead_id] = friend_key
-    lead_over = outcome.disposition in ("lead_booked", "lead_declined") or (
-        task.kind == "contact_lead" and result.task_status == "done")
+    lead_over = outcome.disposition in (Disposition.lead_booked, Disposition.lead_declined) or (
+        task.kind == TaskKind.contact_lead and result.task_status == "done")
     if lead_over and task.lead_id:
         referrer = task.referrer_patient_id or _referrer_of(session, task)
         if referrer:

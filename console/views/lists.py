@@ -16,7 +16,7 @@ from console.identity import audit
 from console.identity.access import WORKER_ROLES, CurrentUser, require_role
 from console.identity.audit import Action, Outcome
 from console.models.practice import PracticeSettings
-from console.models.work import Lead, Task, TaskStatus
+from console.models.work import Lead, Task, TaskKind, TaskStatus
 from console.platform.db import retrying
 from console.platform.snapshot import snapshot
 from console.platform.wording import ago, humanise, outcome_label, phone_display
@@ -135,7 +135,7 @@ def leads_list(*, session: Session, user: CurrentUser, now: datetime) -> list[Li
                              if r["referrer_patient_id"]})
         }
     zones = _zones(session, slugs)
-    tasks = _open_tasks(session, "contact_lead", slugs)
+    tasks = _open_tasks(session, TaskKind.contact_lead, slugs)
     out = []
     for row in merged:
         key = (row["practice_slug"], row["lead_id"])
@@ -178,7 +178,7 @@ def loop_closures(*, session: Session, user: CurrentUser, now: datetime) -> list
         if not slugs:
             return []
         tasks = session.exec(
-            select(Task).where(Task.kind == "close_loop")
+            select(Task).where(Task.kind == TaskKind.close_loop)
             .where(col(Task.practice_slug).in_(slugs))
             .where(col(Task.status) != TaskStatus.cancelled)
             .where((col(Task.closed_at).is_(None))

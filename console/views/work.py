@@ -17,7 +17,7 @@ from console.messaging.templates import outcome_phrase
 from console.models.identity import User
 from console.models.outreach import OutreachSettings
 from console.models.practice import PracticeSettings
-from console.models.work import Lead, Task, TaskStatus, Touch
+from console.models.work import Disposition, Lead, Task, TaskKind, TaskStatus, Touch
 from console.platform.db import begin_write, retrying
 from console.platform.errors import NotAuthorised, UserError
 from console.platform.snapshot import snapshot
@@ -47,34 +47,35 @@ from loopdesk_core.business_hours import local
 from warehouse import lookups
 
 # Cards that offer "Send referral link".
-LINK_KINDS = ("ask", "follow_up")
+LINK_KINDS = (TaskKind.ask, TaskKind.follow_up)
 # How many ranked tasks the preview reads (to find the first callable one) and shows.
 # The order a coordinator sees dispositions in: the common outcomes first.
 DISPOSITION_ORDER = (
-    "referred", "willing_no_name", "declined", "voicemail", "no_answer", "callback_requested",
-    "loop_closed", "lead_booked", "lead_declined", "lead_unreachable", "wrong_number",
-    "opted_out",
+    Disposition.referred, Disposition.willing_no_name, Disposition.declined,
+    Disposition.voicemail, Disposition.no_answer, Disposition.callback_requested,
+    Disposition.loop_closed, Disposition.lead_booked, Disposition.lead_declined,
+    Disposition.lead_unreachable, Disposition.wrong_number, Disposition.opted_out,
 )  # fmt: skip
-SCRIPTS = {
-    "ask": (
+SCRIPTS: dict[str, str] = {
+    TaskKind.ask: (
         "Hi {first}, this is {me} calling from {practice}. We hope you're enjoying your "
         "{treatment} results! Many patients tell us friends have asked about it — is there "
         "anyone who'd like to hear more? I can take their details now, or send you a "
         "personal link to share."
     ),
-    "follow_up": (
+    TaskKind.follow_up: (
         "Hi {first}, it's {me} from {practice}, following up on our message about your "
         "{treatment} results. Is there a friend or family member who might like to know more?"
     ),
-    "contact_lead": (
+    TaskKind.contact_lead: (
         "Hi {first}, this is {me} from {practice}. {referrer} thought you might like to "
         "hear about what they had done. Would a free consultation this week or next suit you?"
     ),
-    "close_loop": (
+    TaskKind.close_loop: (
         "Hi {first}, it's {me} from {practice} — thank you so much for referring {lead}! "
         "{outcome} We really appreciate it."
     ),
-    "review_request": (
+    TaskKind.review_request: (
         "Hi {first}, it's {me} from {practice}. We're so glad you're happy with your "
         "results — would you share your experience in a short online review?"
     ),
@@ -304,7 +305,8 @@ def _link_channels(session: Session, task: Task, contact: _Contact) -> list[str]
 
 def _thank_you_channel(conn: Any, session: Session, task: Task) -> str | None:
     """The channel a loop-closure thank-you would use (by the referrer's consent), or None."""
-    if task.kind != "close_loop" or task.lead_id is None or task.patient_id is None:
+    if task.kind != TaskKind.close_loop or task.lead_id is None \
+            or task.patient_id is None:
         return None
     referrer = read_referrer(conn, practice_slug=task.practice_slug, patient_id=task.patient_id,
                              lead_id=task.lead_id)
@@ -316,9 +318,9 @@ def _thank_you_channel(conn: Any, session: Session, task: Task) -> str | None:
 def dispositions_for(task: Task) -> list[str]:
     """The dispositions that apply to this task, most common first."""
     allowed = LEAD_DISPOSITIONS if task.subject_type == "lead" else PATIENT_DISPOSITIONS
-    if task.kind != "close_loop":
-        allowed = allowed - {"loop_closed"}
-    return [d for d in DISPOSITION_ORDER if d in allowed]
+    if task.kind != TaskKind.close_loop:
+        allowed = allowed - {Disposition.loop_closed}
+    return [d.value for d in DISPOSITION_ORDER if d in allowed]
 
 
 def task_card(*, session: Session, user: CurrentUser, task_id: int, now: datetime) -> TaskCard:
@@ -365,7 +367,8 @@ def _task_card(*, session: Session, user: CurrentUser, task_id: int, now: dateti
         sla=sla_short(task.sla_deadline - now), why=why, script=script,
         dispositions=dispositions_for(task),
         touches=_touches(session, task, timezone, now, contact.name.split(" ")[0]),
-        lead_outcome=humanise(outcome) if task.kind == "close_loop" and outcome else None,
+        lead_outcome=(humanise(outcome) if task.kind == TaskKind.close_loop and outcome
+                      else None),
         thank_you_channel=thank_you,
         phone=contact.phone, phone_text=phone_display(contact.phone),
         phone_link=tel_link(contact.phone),

@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from console.models.work import TaskKind
+from console.models.work import Disposition, TaskKind
 from console.work.rows import TASK_COLUMNS as TASK_COLUMNS  # defined there (no polars)
 
 # Dispositions that mean the person was asked (reached and the question put).
-ASKED_DISPOSITIONS = ("willing_no_name", "referred", "declined")
-WILLING_DISPOSITIONS = ("willing_no_name", "referred")
+ASKED_DISPOSITIONS = (Disposition.willing_no_name, Disposition.referred, Disposition.declined)
+WILLING_DISPOSITIONS = (Disposition.willing_no_name, Disposition.referred)
 LEAD_OUTCOMES = ("booked", "treated", "declined", "unreachable")
 ASK_COOLDOWN = timedelta(days=180)
 DECLINE_COOLDOWN = timedelta(days=365)
@@ -148,7 +148,7 @@ def ask_candidates(
 ) -> pl.DataFrame:
     """One ask per visible, contactable treatment whose patient was not asked/declined lately."""
     asked = _recent_patients(facts.touches, ASKED_DISPOSITIONS, now - ASK_COOLDOWN)
-    declined = _recent_patients(facts.touches, ("declined",), now - DECLINE_COOLDOWN)
+    declined = _recent_patients(facts.touches, (Disposition.declined,), now - DECLINE_COOLDOWN)
     people = patients.select(
         "practice_slug", "patient_id", "consent_call", "do_not_contact", "contactable"
     )
@@ -342,8 +342,8 @@ def within_windows(frame: pl.DataFrame, *, now: datetime,
     lead_since = now - timedelta(days=windows.lead_days)
     loop_since = now - timedelta(days=windows.close_loop_days)
     return frame.filter(
-        pl.when(pl.col("kind") == "contact_lead").then(pl.col("decay_from") >= lead_since)
-        .when(pl.col("kind") == "close_loop").then(pl.col("decay_from") >= loop_since)
+        pl.when(pl.col("kind") == TaskKind.contact_lead).then(pl.col("decay_from") >= lead_since)
+        .when(pl.col("kind") == TaskKind.close_loop).then(pl.col("decay_from") >= loop_since)
         .otherwise(pl.lit(True))
     )
 
