@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from console.lifecycle.ops_export import export_operational_events
+from console.lifecycle.ops_export import export_operational_events, practice_calendars
 from console.platform.db import get_engine, init_db, session_scope
 from console.work.refresh import RefreshResult, refresh_tasks
 from loopdesk_core import clock
@@ -41,8 +41,9 @@ class BuildSummary:
         )
 
 
-def build_everything(*, now: datetime | None = None) -> BuildSummary:
-    """Copy operational events to the warehouse, publish a snapshot, then refresh the tasks."""
+def build_everything(*, now: datetime | None = None, full: bool = False) -> BuildSummary:
+    """Copy operational events to the warehouse, publish a snapshot (only the practices whose
+    rows changed are rebuilt, unless `full`), then refresh the tasks."""
     from pipelines.build import run_build
     from warehouse.snapshot import reading_snapshot
 
@@ -51,7 +52,8 @@ def build_everything(*, now: datetime | None = None) -> BuildSummary:
     init_db(engine)
     with session_scope(engine) as session:
         ops_events = export_operational_events(session=session)
-    result = run_build(ops_events=ops_events, as_of=as_of)
+        calendars = practice_calendars(session=session)
+    result = run_build(ops_events=ops_events, as_of=as_of, calendars=calendars, full=full)
     with reading_snapshot() as snapshot, session_scope(engine) as session:
         refreshed = refresh_tasks(session=session, snapshot=snapshot, now=as_of)
     return BuildSummary(build=result, tasks=refreshed)

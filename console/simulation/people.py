@@ -39,6 +39,14 @@ class Call:
     category: str | None
     satisfaction: float | None
     lead_referred_at: datetime | None
+    # What the call is for: the kind, or for a follow-up its chain's first kind (a retry of a
+    # thank-you call thanks, a retry of a review request asks for a review).
+    purpose: str = ""
+
+    @property
+    def aim(self) -> str:
+        """The purpose, or the kind when none was given."""
+        return self.purpose or self.kind
 
 
 @dataclass(frozen=True)
@@ -104,9 +112,9 @@ class PeopleModel:
             booked = self.draw(call.person, "book") < self.people.lead_book_rate
             return Outcome(Disposition.lead_booked if booked else Disposition.lead_declined,
                            minutes)
-        if call.kind == TaskKind.close_loop:
+        if call.aim == TaskKind.close_loop:
             return Outcome(Disposition.loop_closed, minutes)
-        if call.kind == TaskKind.review_request:
+        if call.aim == TaskKind.review_request:
             return Outcome(Disposition.willing_no_name, minutes)
         if self.draw(call.person, "willing") >= self.p_willing(call.satisfaction, call.category):
             return Outcome(Disposition.declined, minutes)
@@ -144,11 +152,11 @@ class PeopleModel:
                    + (1.0 - p) * self.people.unanswered_call_minutes)
         if call.kind == TaskKind.contact_lead:
             value = p * self.people.lead_book_rate * case_value
-        elif call.kind in (TaskKind.ask, TaskKind.follow_up):
+        elif call.aim in (TaskKind.ask, TaskKind.follow_up):
             value = (p * self.p_willing(call.satisfaction, call.category)
                      * self.people.names_friend_given_willing
                      * self.expected_lead_value(case_value))
-        elif call.kind == TaskKind.close_loop:
+        elif call.aim == TaskKind.close_loop:
             extra = self.people.repeat_referral_rate * (
                 self.people.repeat_referral_boost_loop_closed - 1.0)
             value = p * max(0.0, extra) * self.expected_lead_value(case_value)

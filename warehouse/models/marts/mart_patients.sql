@@ -1,5 +1,6 @@
 -- grain: one row per patient of a practice, consent and do-not-contact effective after console opt-outs
 -- key: practice_slug, patient_id
+-- partition: practice_slug
 
 with patients as (
     select * from int_patients
@@ -27,8 +28,9 @@ final as (
         cast(contactability.is_contactable as boolean) as is_contactable      -- on some channel
     from patients
     inner join contactability
-        on contactability.practice_slug = patients.practice_slug
-        and contactability.patient_id = patients.patient_id
+        on
+            patients.practice_slug = contactability.practice_slug
+            and patients.patient_id = contactability.patient_id
 )
 
 select * from final
