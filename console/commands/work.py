@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
 from console.commands.output import emit_json
 from console.platform.errors import UserError
-
-if TYPE_CHECKING:
-    from sqlmodel import Session
-
-
-def _user(session: Session, email: str) -> Any:
-    from sqlmodel import func, select
-
-    from console.models.identity import User
-
-    user = session.exec(select(User).where(func.lower(User.email) == email.strip().lower())).first()
-    if user is None or not user.active:
-        raise UserError(f"no active user {email}")
-    return user
 
 
 def task_json(task: Any) -> dict[str, Any]:
@@ -65,13 +51,14 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print JSON"),
     ) -> None:
         """Show the queue exactly as that user would see it, best first."""
+        from console.identity.access import acting_as
         from console.platform.db import session_scope
         from console.work.claims import list_queue
         from loopdesk_core.clock import now
 
         with session_scope() as session:
-            entries = list_queue(session=session, user=_user(session, as_email), now=now(),
-                                 limit=limit)
+            entries = list_queue(session=session, user=acting_as(session=session, email=as_email),
+                                 now=now(), limit=limit)
         if as_json:
             emit_json([entry.to_json() for entry in entries])
             return
@@ -86,12 +73,14 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print JSON"),
     ) -> None:
         """Claim the next task (a lease); prints it, or null when nothing is callable."""
+        from console.identity.access import acting_as
         from console.platform.db import session_scope
         from console.work.claims import claim_next
         from loopdesk_core.clock import now
 
         with session_scope() as session:
-            task = claim_next(session=session, user=_user(session, as_email), now=now())
+            task = claim_next(session=session, user=acting_as(session=session, email=as_email),
+                              now=now())
         payload = task_json(task) if task is not None else None
         if as_json:
             emit_json(payload)
@@ -120,19 +109,18 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print JSON"),
     ) -> None:
         """Log a call outcome on a task you hold (uses your current claim version)."""
+        from console.identity.access import acting_as
         from console.platform.db import session_scope
-        from console.work.claims import current_claim
+        from console.work.claims import held_claim
         from console.work.dispositions import log_disposition
         from console.work.leads import LeadInput
         from loopdesk_core.clock import now
 
         with session_scope() as session:
-            user = _user(session, as_email)
-            version = current_claim(session=session, user=user, task_id=task_id)
-            from console.models.work import Task
-
-            task = session.get(Task, task_id)
-            when = _parse_time(callback_at, task.practice_tz) if callback_at and task else None
+            user = acting_as(session=session, email=as_email)
+            task = held_claim(session=session, user=user, task_id=task_id)
+            version = task.claim_version
+            when = _parse_time(callback_at, task.practice_tz) if callback_at else None
             lead = None
             if any((lead_first_name, lead_last_name, lead_phone, lead_email)):
                 lead = LeadInput(first_name=lead_first_name or "",

@@ -12,7 +12,7 @@ from console.platform.db import get_engine, init_db, new_session
 from console.work.claims import claim_next, list_queue
 from tests.console.work.test_claims_concurrency import pg_url  # noqa: F401  (fixture)
 from tests.console.work.test_ranking import _brute_force, _seed
-from tests.factories import NOW, add_user
+from tests.factories import NOW, add_worker
 
 
 @pytest.mark.postgres
@@ -24,8 +24,8 @@ def test_scoped_and_agency_queues_and_claims_on_postgres(
     try:
         with new_session(engine) as session:
             _seed(session, 6)
-            coordinator = add_user(session, practices=["a", "c"])
-            manager = add_user(session, role=Role.manager)
+            coordinator = add_worker(session, practices=["a", "c"])
+            manager = add_worker(session, role=Role.manager)
             everything = _brute_force(session)
             mine = [e.task_id for e in list_queue(session=session, user=coordinator, now=NOW,
                                                   limit=100)]
@@ -60,7 +60,7 @@ def test_a_postgres_claim_appends_its_event_in_the_lease_statement(
     try:
         with new_session(engine) as session:
             _seed(session, 2)
-            coordinator = add_user(session, practices=["a", "b"])
+            coordinator = add_worker(session, practices=["a", "b"])
             claimed = claim_next(session=session, user=coordinator, now=NOW)
             assert claimed is not None
             events = session.execute(text(
@@ -70,7 +70,7 @@ def test_a_postgres_claim_appends_its_event_in_the_lease_statement(
                 (f"user:{coordinator.user_id}", "claim", claimed.practice_slug,
                  f"task:{claimed.task_id}", "success", None)]
             assert unsealed(session=session).count == 1
-            rival = add_user(session, practices=["a", "b"])
+            rival = add_worker(session, practices=["a", "b"])
             begin_write(session)  # the rival's lease of the same task at the version it read
             lost = _lease_audited(session, user=rival, candidates=[(claimed.task_id or 0, 0)],
                                   escalated=False, now=NOW, lease=timedelta(minutes=15))
