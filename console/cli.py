@@ -5,28 +5,20 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Any
-
-import typer
-
-# Typer vendors click; its exceptions are only importable from there.
-from typer._click import exceptions as click_errors
+from typing import TYPE_CHECKING, Any
 
 from console.commands.output import fail
 from console.platform.errors import UserError
 from loopdesk_core.home import PRIVATE_UMASK
 
-# Start-up time matters (an SMS webhook runs `loopdesk inbound` per message): this module and
-# the command modules import only typer at the top; SQLAlchemy, pydantic, polars and DuckDB
-# load inside the commands that need them (bench/startup.py measures it).
+if TYPE_CHECKING:
+    import typer
 
-app = typer.Typer(
-    name="loopdesk",
-    help="Loopdesk: the referral-programme operations console.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+# Start-up time matters (an SMS webhook runs `loopdesk inbound` per message): `claim`, `log`
+# and `inbound` run from console/commands/fast.py without typer when their command line is a
+# plain one; everything else builds the typer app. The command modules import typer only
+# when they register; SQLAlchemy, pydantic, polars and DuckDB load inside the commands that
+# need them (bench/startup.py measures it, tests/reliability/test_startup.py keeps it so).
 
 # One module per area; each registers its own commands on the shared app.
 _COMMAND_MODULES = (
@@ -43,8 +35,33 @@ _COMMAND_MODULES = (
     "console.commands.operations",
 )
 
-for _name in _COMMAND_MODULES:
-    importlib.import_module(_name).register(app)
+_APP: typer.Typer | None = None
+
+
+def typer_app() -> typer.Typer:
+    """The typer app with every command registered (built once, on first use)."""
+    global _APP
+    if _APP is None:
+        import typer
+
+        app = typer.Typer(
+            name="loopdesk",
+            help="Loopdesk: the referral-programme operations console.",
+            no_args_is_help=True,
+            add_completion=False,
+            pretty_exceptions_enable=False,
+        )
+        for name in _COMMAND_MODULES:
+            importlib.import_module(name).register(app)
+        _APP = app
+    return _APP
+
+
+def __getattr__(name: str) -> Any:
+    """`console.cli.app`, the typer app (tests drive it with typer's CliRunner)."""
+    if name == "app":
+        return typer_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _one_line(text: str) -> str:
@@ -108,12 +125,16 @@ def _known_problem(error: Exception) -> str | None:
     return None
 
 
-def main() -> None:
-    """Entry point: run the CLI, turning user mistakes (ours and click's) into one-line errors."""
-    os.umask(PRIVATE_UMASK)  # files 0600, folders 0700 under the home, whatever the umask
+def _run_typer() -> Any:
+    """Run the typer app on `sys.argv`; click's own exits and usage errors as ours."""
+    import typer
+
+    # Typer vendors click; its exceptions are only importable from there.
+    from typer._click import exceptions as click_errors
+
     try:
         # Not standalone: click's usage errors reach us instead of being printed as a panel.
-        result = app(standalone_mode=False)
+        return typer_app()(standalone_mode=False)
     except click_errors.NoArgsIsHelpError as error:
         # `loopdesk` or `loopdesk users` alone: the help, as before (rich has printed it already).
         if error.format_message().strip():
@@ -123,6 +144,27 @@ def main() -> None:
         fail(_one_line(error.format_message()), error.exit_code)
     except typer.Abort:
         fail("aborted", 1)
+
+
+def _run_fast() -> bool:
+    """Run `claim`, `log` or `inbound` without typer if fast.parse reads the command line."""
+    from console.commands import fast
+
+    parsed = fast.parse(sys.argv[1:])
+    if parsed is None:
+        return False
+    name, values = parsed
+    fast.COMMANDS[name].run(**values)
+    return True
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning user mistakes (ours and click's) into one-line errors."""
+    os.umask(PRIVATE_UMASK)  # files 0600, folders 0700 under the home, whatever the umask
+    result: Any = 0
+    try:
+        if not _run_fast():
+            result = _run_typer()
     except UserError as error:
         fail(_one_line(str(error)))
     except OSError as error:  # an unwritable, read-only or misplaced LOOPDESK_HOME (or drop)
