@@ -12,7 +12,7 @@ a quiet one), and one JSON line.
 
 The measured code is byte-compiled first (`compileall`), as an installed package is: where
 PYTHONDONTWRITEBYTECODE is set (as on the shared machine) a checkout would otherwise compile
-its ~100 modules from source on every call. `--no-compile` measures without that.
+its ~100 modules from source on every call. `--no-compile` leaves the bytecode as it is.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def main() -> None:
             cpu["log"].append(CPU[-1])
     label = str(options.source) if options.source else "this checkout"
     if options.no_compile:
-        label += ", not byte-compiled"
+        label += ", bytecode as found"
     print(f"start-up of loopdesk commands ({label}, {options.runs} runs each, wall seconds)")
     figures, cpu_figures = {}, {}
     for command, values in times.items():
