@@ -201,3 +201,16 @@ def test_per_call_commands_skip_the_cli_framework(world: Path) -> None:
     # Help is typer's own, as before: it loads typer (and rich, which formats it).
     out, loaded = _loaded("claim", "--help")
     assert "--as" in out and {"typer", "rich"} <= set(loaded)
+
+
+def test_a_fast_command_closes_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path pauses the collector, so it closes the store's connections itself: the
+    last close checkpoints SQLite's WAL, and no `-wal` file is left behind (as before)."""
+    home = tmp_path / "home"
+    point_at_home(monkeypatch, home)
+    done = subprocess.run([sys.executable, "-c", RUNNER, "claim", "--as", "nobody@agency.test"],
+                          capture_output=True, text=True, check=False, timeout=300,
+                          env=dict(os.environ))
+    assert "no active user" in done.stderr  # the store was opened (and migrated) first
+    assert (home / "loopdesk.db").exists()
+    assert not (home / "loopdesk.db-wal").exists()

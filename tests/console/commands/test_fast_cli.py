@@ -136,3 +136,24 @@ def test_what_the_fast_path_reads_typer_reads_the_same(
     parsed = fast.parse(argv)
     if parsed is not None:
         assert parsed == (argv[0], _typer_values(monkeypatch, argv)), argv
+
+
+def test_the_fast_path_pauses_the_collector_and_resumes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In-process callers (these tests) get the collector back after a fast command."""
+    import gc
+    import sys
+
+    from console.cli import main
+
+    seen: list[bool] = []
+    command = fast.COMMANDS["claim"]
+    monkeypatch.setitem(fast.COMMANDS, "claim", fast.Command(
+        lambda **values: seen.append(gc.isenabled()), command.params))
+    monkeypatch.setattr(sys, "argv", ["loopdesk", "claim", "--as", "a@agency.test"])
+    assert gc.isenabled()
+    with pytest.raises(SystemExit) as done:
+        main()
+    assert done.value.code == 0 and seen == [False]
+    assert gc.isenabled()
