@@ -6,12 +6,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: run test setup system-deps postgres mariadb chromium poppler lint typecheck bench clean
+.PHONY: run test setup system-deps postgres mariadb chromium poppler lint sqllint typecheck bench clean
 
 run: setup  ## set up, make demo data, serve the console with demo users printed
 	$(BIN)/loopdesk demo
 
-test: setup system-deps lint typecheck  ## set up and run every test suite
+test: setup system-deps lint sqllint typecheck  ## set up and run every test suite
 	CI=$${CI:-} $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 setup: $(STAMP)
@@ -56,6 +56,11 @@ poppler:
 
 lint: setup
 	$(BIN)/ruff check .
+
+# The warehouse SQL in the house style (.sqlfluff says which rules and why). Two worker
+# processes; their pool's shutdown warning about semaphores is noise, so it is silenced.
+sqllint: setup
+	PYTHONWARNINGS="ignore:resource_tracker:UserWarning" $(BIN)/sqlfluff lint warehouse/models warehouse/checks --processes 2
 
 typecheck: setup
 	$(BIN)/mypy loopdesk_core console pipelines warehouse pages streamlit_app.py bench

@@ -36,7 +36,7 @@ from sqlalchemy.engine import Engine  # noqa: E402
 from console.models.identity import Role, User, UserPractice  # noqa: E402
 from console.models.practice import PracticeSettings  # noqa: E402
 from console.platform.db import get_engine, init_db, new_session  # noqa: E402
-from console.scoring.priority import with_scores  # noqa: E402
+from console.scoring.priority import DEFAULT_P_REFER, with_scores  # noqa: E402
 from console.work.claims import claim_next, list_queue  # noqa: E402
 
 NOW = datetime(2026, 11, 26, 17, 0, tzinfo=UTC)  # Thursday: US + London open, Sydney asleep
@@ -71,7 +71,7 @@ def synthetic_tasks(count: int, practices: int, seed: int = 7) -> pl.DataFrame:
             natural_key=pl.format("{}:{}:{}", "kind", "practice_slug", "task_id"),
             subject_type=pl.when(pl.col("kind") == "contact_lead").then(pl.lit("lead"))
             .otherwise(pl.lit("patient")),
-            lead_conversion=pl.lit(0.5), p_refer_given_asked=pl.lit(0.3),
+            lead_conversion=pl.lit(0.5), p_refer_given_asked=pl.lit(DEFAULT_P_REFER),
             expected_minutes=pl.lit(7.0),
             decay_from=pl.col("decay_from").dt.replace_time_zone("UTC"),
             sla_deadline=pl.col("sla_deadline").dt.replace_time_zone("UTC"),

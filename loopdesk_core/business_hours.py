@@ -7,6 +7,12 @@ from functools import lru_cache
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+# DOMAIN.md's defaults, configurable per practice (PracticeSettings): open Monday to Friday; a new
+# lead is first contacted within 1 business day, a referrer told the outcome within 2.
+DEFAULT_BUSINESS_DAYS = "12345"  # ISO weekdays, 1 = Monday
+DEFAULT_LEAD_SLA_BUSINESS_DAYS = 1
+DEFAULT_CLOSE_LOOP_SLA_BUSINESS_DAYS = 2
+
 
 class PracticeHours(Protocol):
     """What business-hours arithmetic needs to know about a practice (PracticeSettings has it)."""
@@ -32,6 +38,31 @@ def _is_open_day(day: date, practice: PracticeHours) -> bool:
     return str(day.isoweekday()) in practice.business_days
 
 
+@lru_cache(maxsize=256)
+def _days_to_open_day(business_days: str, count: int) -> tuple[int, ...]:
+    open_days = {int(day) for day in business_days if day.isdigit()} & set(range(1, 8))
+    if not open_days:
+        raise ValueError(f"practice has no business days: {business_days!r}")
+    table: list[int] = []
+    for weekday in range(1, 8):
+        ahead, seen = 0, 0
+        while seen < count:
+            ahead += 1
+            seen += ((weekday - 1 + ahead) % 7) + 1 in open_days
+        table.append(ahead)
+    return tuple(table)
+
+
+def days_to_open_day(business_days: str, count: int) -> dict[int, int]:
+    """Per ISO weekday, the calendar days to the `count`-th open day after it (count >= 1).
+
+    The one definition of "n business days later" (DOMAIN.md): `add_business_days` here, the demo
+    history's vectorised twin (`console.demo.hours`) and the warehouse build (the per-practice
+    `build_sla_days` table `mart_metric_leads` reads) all count open days with this table.
+    """
+    return dict(zip(range(1, 8), _days_to_open_day(business_days, count), strict=True))
+
+
 def _at(day: date, wall: time, practice: PracticeHours) -> datetime:
     # Wall-clock time on that date in the practice zone; zoneinfo resolves the DST offset.
     return datetime.combine(day, wall, tzinfo=zone(practice.timezone))
@@ -51,11 +82,8 @@ def next_business_moment(at: datetime, practice: PracticeHours) -> datetime:
         return at.astimezone(UTC)
     if _is_open_day(day, practice) and here.time() < opens:
         return _at(day, opens, practice).astimezone(UTC)
-    for offset in range(1, 15):
-        candidate = day + timedelta(days=offset)
-        if _is_open_day(candidate, practice):
-            return _at(candidate, opens, practice).astimezone(UTC)
-    raise ValueError(f"practice has no business days: {practice.business_days!r}")
+    ahead = days_to_open_day(practice.business_days, 1)[day.isoweekday()]
+    return _at(day + timedelta(days=ahead), opens, practice).astimezone(UTC)
 
 
 def add_business_days(start: datetime, days: int, practice: PracticeHours) -> datetime:
@@ -65,11 +93,9 @@ def add_business_days(start: datetime, days: int, practice: PracticeHours) -> da
     Friday evening with a 1-business-day SLA is due Tuesday at opening time.
     """
     begin = local(next_business_moment(start, practice), practice.timezone)
-    day, remaining = begin.date(), days
-    while remaining > 0:
-        day += timedelta(days=1)
-        if _is_open_day(day, practice):
-            remaining -= 1
+    day = begin.date()
+    if days > 0:
+        day += timedelta(days=days_to_open_day(practice.business_days, days)[day.isoweekday()])
     return _at(day, begin.time().replace(tzinfo=None), practice).astimezone(UTC)
 
 

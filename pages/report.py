@@ -6,7 +6,7 @@ from typing import Any
 
 import streamlit as st
 
-from console.reporting.charts import funnel_chart
+from console.reporting.charts import REFERRAL_LINE, WILLING_LINE, funnel_chart
 from console.reporting.service import month_preview
 from console.views.data import hours_text, money_text
 from console.views.identity import store
@@ -73,7 +73,8 @@ cols[4].metric("Hours per week", hours_text(metrics["hours_delivered"]),
                help=f"contracted {metrics['hours_contracted_per_week']:g} h/week")
 
 st.subheader("The referral funnel")
-st.caption("Surveys find about 83% of satisfied patients would refer, but only about 29% do.")
+st.caption(f"Surveys find about {WILLING_LINE:.0%} of satisfied patients would refer, "
+           f"but only about {REFERRAL_LINE:.0%} do.")
 funnel = funnel_totals(report["funnel"])
 if funnel[0]["patients"]:
     st.altair_chart(funnel_chart(funnel))

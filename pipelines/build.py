@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from loopdesk_core import clock
+from warehouse.rules import PracticeCalendar
 from warehouse.snapshot import publish_snapshot
 
 
@@ -39,11 +40,16 @@ class BuildResult:
 
 
 def run_build(
-    *, ops_events: Mapping[str, pa.Table] | None = None, as_of: datetime | None = None
+    *,
+    ops_events: Mapping[str, pa.Table] | None = None,
+    as_of: datetime | None = None,
+    calendars: Mapping[str, PracticeCalendar] | None = None,
 ) -> BuildResult:
-    """Build and publish a warehouse snapshot as of `as_of` (default: the clock's now)."""
+    """Build and publish a warehouse snapshot as of `as_of` (default: the clock's now);
+    `calendars` are the practices' own open days and SLA lengths (the console's settings)."""
     published = publish_snapshot(
-        as_of=as_of if as_of is not None else clock.now(), ops_events=ops_events
+        as_of=as_of if as_of is not None else clock.now(), ops_events=ops_events,
+        calendars=calendars,
     )
     return BuildResult(
         snapshot_path=published.path,

@@ -9,6 +9,7 @@ from typing import Any
 
 import duckdb
 
+from warehouse import rules
 from warehouse.metrics_base import (
     TASK_KINDS,
     Period,
@@ -25,9 +26,13 @@ from warehouse.scope import Scope
 
 BENCHMARKS: dict[str, Any] = {
     "ask_rate": 1.0,
-    "willingness_rate": 0.83,
-    "referral_rate": {"passive": 0.10, "typical": 0.29, "systematic": 0.40},
-    "intent_action_gap_pts": 54.0,
+    "willingness_rate": rules.WILLINGNESS_BENCHMARK,
+    "referral_rate": {
+        "passive": rules.REFERRAL_RATE_PASSIVE,
+        "typical": rules.REFERRAL_RATE_TYPICAL,
+        "systematic": rules.REFERRAL_RATE_SYSTEMATIC,
+    },
+    "intent_action_gap_pts": rules.INTENT_ACTION_GAP_PTS,
     "hours_per_week_for_50_80_treatments": [10.0, 15.0],
 }
 

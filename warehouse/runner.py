@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
+
+from warehouse import rules
 
 LAYERS: tuple[str, ...] = ("staging", "intermediate", "marts")
 MODELS_DIR = Path(__file__).parent / "models"
@@ -69,15 +71,25 @@ class ModelRun:
 
 @dataclass(frozen=True)
 class BuildParams:
-    """The one-row `build_params` table every model reads instead of calling now()."""
+    """What every model reads instead of calling now() or restating a domain fact.
+
+    The one-row `build_params` table holds the clock, the windows, cool-downs and the default
+    P(refer | asked) (all from `warehouse.rules`); `build_sla_days` holds the lead-contact and
+    loop-closure SLA day counts per practice calendar (the console passes each practice's).
+    """
 
     as_of: datetime
     build_id: str
-    ask_window_days: int = 30
-    ask_cooldown_days: int = 180
-    decline_cooldown_days: int = 365
-    review_window_days: int = 30
-    review_cooldown_days: int = 180
+    ask_window_days: int = rules.ASK_WINDOW_DAYS
+    ask_cooldown_days: int = rules.ASK_COOLDOWN_DAYS
+    decline_cooldown_days: int = rules.DECLINE_COOLDOWN_DAYS
+    review_window_days: int = rules.REVIEW_WINDOW_DAYS
+    review_cooldown_days: int = rules.REVIEW_COOLDOWN_DAYS
+    ask_rate_window_days: int = rules.ASK_RATE_WINDOW_DAYS
+    referral_window_days: int = rules.REFERRAL_WINDOW_DAYS
+    conversion_window_days: int = rules.CONVERSION_WINDOW_DAYS
+    default_p_refer_given_asked: float = rules.DEFAULT_P_REFER_GIVEN_ASKED
+    calendars: Mapping[str, rules.PracticeCalendar] = field(default_factory=dict)
 
 
 def declared_key(sql: str) -> tuple[str, ...]:
@@ -154,28 +166,32 @@ def order_models(models: Sequence[Model]) -> list[Model]:
 
 
 def create_build_params(conn: duckdb.DuckDBPyConnection, params: BuildParams) -> None:
-    """Write the one-row `build_params` table models read their clock and windows from."""
+    """Write `build_params` (one row: clock, windows, cool-downs, default rates) and
+    `build_sla_days` (SLA day counts per practice calendar and weekday) for the models."""
+    values: dict[str, object] = {
+        "as_of": params.as_of,
+        "build_id": params.build_id,
+        "ask_window_days": params.ask_window_days,
+        "ask_cooldown_days": params.ask_cooldown_days,
+        "decline_cooldown_days": params.decline_cooldown_days,
+        "review_window_days": params.review_window_days,
+        "review_cooldown_days": params.review_cooldown_days,
+        "ask_rate_window_days": params.ask_rate_window_days,
+        "referral_window_days": params.referral_window_days,
+        "conversion_window_days": params.conversion_window_days,
+        "default_p_refer_given_asked": params.default_p_refer_given_asked,
+    }
+    types = {"as_of": "timestamptz", "build_id": "varchar", "default_p_refer_given_asked": "double"}
+    columns = ",\n    ".join(
+        f"cast(${name} as {types.get(name, 'integer')}) as {name}" for name in values
+    )
+    conn.execute(f"create or replace table build_params as\nselect\n    {columns}", values)
     conn.execute(
-        """
-        create or replace table build_params as
-        select
-            cast($as_of as timestamptz) as as_of,
-            cast($build_id as varchar) as build_id,
-            cast($ask_window_days as integer) as ask_window_days,
-            cast($ask_cooldown_days as integer) as ask_cooldown_days,
-            cast($decline_cooldown_days as integer) as decline_cooldown_days,
-            cast($review_window_days as integer) as review_window_days,
-            cast($review_cooldown_days as integer) as review_cooldown_days
-        """,
-        {
-            "as_of": params.as_of,
-            "build_id": params.build_id,
-            "ask_window_days": params.ask_window_days,
-            "ask_cooldown_days": params.ask_cooldown_days,
-            "decline_cooldown_days": params.decline_cooldown_days,
-            "review_window_days": params.review_window_days,
-            "review_cooldown_days": params.review_cooldown_days,
-        },
+        "create or replace table build_sla_days (practice_slug varchar, iso_weekday integer, "
+        "contact_days integer, loop_days integer)"
+    )
+    conn.executemany(
+        "insert into build_sla_days values (?, ?, ?, ?)", rules.sla_day_rows(params.calendars)
     )
 
 

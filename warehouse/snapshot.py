@@ -21,6 +21,7 @@ from warehouse.data_checks import Check, CheckRun, discover_checks, key_checks, 
 from warehouse.pointer import SNAPSHOT_NAME as _SNAPSHOT
 from warehouse.pointer import SnapshotMissing, current_snapshot_path
 from warehouse.raw_store import prepare_raw_store
+from warehouse.rules import PracticeCalendar
 from warehouse.runner import BuildParams, Model, ModelRun, create_build_params, discover_models
 from warehouse.runner import run_models as _run_models
 
@@ -174,11 +175,13 @@ def publish_snapshot(
     checks: Sequence[Check] | None = None,
     keep: int = KEEP_SNAPSHOTS,
     after_model: Callable[[ModelRun], None] | None = None,
+    calendars: Mapping[str, PracticeCalendar] | None = None,
 ) -> PublishedSnapshot:
     """Copy ops events into the raw store, build + check a new snapshot, then publish it atomically.
 
     Any failure (or a kill) before the pointer swap leaves CURRENT and the previous snapshot as
     they were; the half-built file is removed (or, after a kill, by the next build).
+    `calendars` are the practices' own open days and SLA lengths (others get DOMAIN.md's).
     """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
@@ -192,7 +195,7 @@ def publish_snapshot(
         try:
             model_runs, check_runs = _materialise(
                 building,
-                params=BuildParams(as_of=as_of, build_id=build_id),
+                params=BuildParams(as_of=as_of, build_id=build_id, calendars=calendars or {}),
                 models=discover_models() if models is None else models,
                 checks=discover_checks() if checks is None else checks,
                 after_model=after_model,

@@ -82,8 +82,11 @@ def _print_metrics(result: dict[str, Any]) -> None:
     console = Console()
     console.width = max(console.width, 170)
     console.print(table)
-    typer.echo("— = undefined (empty denominator). Benchmarks: willing 83%, referral 29% typical, "
-               "40% systematic.")
+    from warehouse import rules
+
+    typer.echo(f"— = undefined (empty denominator). Benchmarks: willing "
+               f"{rules.WILLINGNESS_BENCHMARK:.0%}, referral {rules.REFERRAL_RATE_TYPICAL:.0%} "
+               f"typical, {rules.REFERRAL_RATE_SYSTEMATIC:.0%} systematic.")
 
 
 def register(app: typer.Typer) -> None:

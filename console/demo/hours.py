@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from loopdesk_core.business_hours import PracticeHours
+from loopdesk_core.business_hours import PracticeHours, days_to_open_day
 
 MINUTE_US = 60_000_000
 DAY_US = 24 * 60 * MINUTE_US
@@ -24,21 +24,6 @@ def _minutes(clock: str) -> int:
 
 def _open_days(practice: PracticeHours) -> set[int]:
     return {int(day) for day in practice.business_days}
-
-
-def days_to_open_day(practice: PracticeHours, count: int) -> dict[int, int]:
-    """Per ISO weekday, the calendar days to the `count`-th following open day (count >= 1)."""
-    days = _open_days(practice)
-    if not days:
-        raise ValueError(f"practice has no business days: {practice.business_days!r}")
-    table: dict[int, int] = {}
-    for weekday in range(1, 8):
-        ahead, seen = 0, 0
-        while seen < count:
-            ahead += 1
-            seen += ((weekday - 1 + ahead) % 7) + 1 in days
-        table[weekday] = ahead
-    return table
 
 
 def _local(column: str, tz: str) -> pl.Expr:
@@ -75,7 +60,7 @@ def into_hours(column: str, practice: PracticeHours, *, minutes: pl.Expr,
     at_opening = pl.duration(
         microseconds=((opens + spread * room) * MINUTE_US).cast(pl.Int64)
     )
-    next_day = pl.duration(days=_lookup(weekday, days_to_open_day(practice, 1)))
+    next_day = pl.duration(days=_lookup(weekday, days_to_open_day(practice.business_days, 1)))
     moved = (
         pl.when(open_day & (of_day >= opens) & (of_day <= latest)).then(local)
         .when(open_day & (of_day < opens)).then(start_of_day + at_opening)
@@ -94,16 +79,14 @@ def business_days_after(column: str, practice: PracticeHours, days: int) -> pl.E
     open_day = weekday.is_in(sorted(_open_days(practice)))
     start_of_day = local.dt.truncate("1d")
     opening = pl.duration(minutes=opens)
+    next_day = pl.duration(days=_lookup(weekday, days_to_open_day(practice.business_days, 1)))
     begin = (
         pl.when(open_day & (of_day >= opens) & (of_day < closes)).then(local)
         .when(open_day & (of_day < opens)).then(start_of_day + opening)
-        .otherwise(
-            start_of_day + pl.duration(days=_lookup(weekday, days_to_open_day(practice, 1)))
-            + opening
-        )
+        .otherwise(start_of_day + next_day + opening)
     )
     if days <= 0:
         return _back_to_utc(begin, tz)
     shifted = begin + pl.duration(days=_lookup(begin.dt.weekday(),
-                                               days_to_open_day(practice, days)))
+                                               days_to_open_day(practice.business_days, days)))
     return _back_to_utc(shifted, tz)

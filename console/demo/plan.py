@@ -17,6 +17,7 @@ import polars as pl
 from console.demo.hours import MINUTE_US, business_days_after, into_hours
 from console.models.practice import PracticeSettings
 from console.work.sources import ASK_COOLDOWN, ASK_SLA, REVIEW_SLA
+from warehouse.rules import REFERRAL_WINDOW_DAYS
 
 HOUR_US = 60 * MINUTE_US
 DAY_US = 24 * HOUR_US
@@ -106,9 +107,9 @@ def plan_asks(*, practice: PracticeSettings, treatments: pl.DataFrame, callable_
               leads: pl.DataFrame, cutoff: datetime, rng: np.random.Generator) -> pl.DataFrame:
     """Ask attempts for treatments whose results became visible since onboarding (long form).
 
-    Patients who referred a lead within 180 days are reached and willing; others are reached
-    on some attempt with REACH_OTHERS and willing with WILLING_OTHERS. One ask per patient per
-    180 days, as the ask cooldown demands.
+    Patients who referred a lead within the referral window (180 days) are reached and willing;
+    others are reached on some attempt with REACH_OTHERS and willing with WILLING_OTHERS. One ask
+    per patient per ask cool-down (180 days), as the task sources demand.
     """
     onboarded = practice.onboarded_at
     assert onboarded is not None
@@ -127,7 +128,7 @@ def plan_asks(*, practice: PracticeSettings, treatments: pl.DataFrame, callable_
         .join(leads.select(pl.col("referrer_patient_id").alias("patient_id"), "referred_at"),
               on="patient_id")
         .filter((pl.col("referred_at") >= visible)
-                & (pl.col("referred_at") <= visible + timedelta(days=180)))
+                & (pl.col("referred_at") <= visible + timedelta(days=REFERRAL_WINDOW_DAYS)))
         .group_by("treatment_id", maintain_order=True)
         .agg(pl.col("referred_at").min().alias("lead_at"))
     )

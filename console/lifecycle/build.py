@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from console.lifecycle.ops_export import export_operational_events
+from console.lifecycle.ops_export import export_operational_events, practice_calendars
 from console.platform.db import get_engine, init_db, session_scope
 from console.work.refresh import RefreshResult, refresh_tasks
 from loopdesk_core import clock
@@ -51,7 +51,8 @@ def build_everything(*, now: datetime | None = None) -> BuildSummary:
     init_db(engine)
     with session_scope(engine) as session:
         ops_events = export_operational_events(session=session)
-    result = run_build(ops_events=ops_events, as_of=as_of)
+        calendars = practice_calendars(session=session)
+    result = run_build(ops_events=ops_events, as_of=as_of, calendars=calendars)
     with reading_snapshot() as snapshot, session_scope(engine) as session:
         refreshed = refresh_tasks(session=session, snapshot=snapshot, now=as_of)
     return BuildSummary(build=result, tasks=refreshed)

@@ -9,8 +9,10 @@ import pyarrow as pa
 from sqlalchemy import case, select
 from sqlmodel import Session, col
 
+from console.models.practice import PracticeSettings
 from console.models.types import columns
 from console.models.work import ConsentEvent, Lead, LeadEvent, Task, TaskStatus, Touch
+from warehouse.rules import PracticeCalendar
 
 TS = pa.timestamp("us", tz="UTC")
 
@@ -78,6 +80,19 @@ def _messages(session: Session) -> Sequence[Any]:
         .where(col(Message.status) != "cancelled")
         .order_by(col(Message.message_id))
     ).all()
+
+
+def practice_calendars(*, session: Session) -> dict[str, PracticeCalendar]:
+    """Each practice's open weekdays and lead / loop SLA lengths, for the build's SLA days."""
+    rows = session.execute(select(*columns(
+        PracticeSettings.practice_slug, PracticeSettings.business_days,
+        PracticeSettings.lead_sla_business_days, PracticeSettings.close_loop_sla_business_days,
+    ))).all()
+    return {
+        slug: PracticeCalendar(business_days=days, lead_sla_business_days=lead,
+                               close_loop_sla_business_days=loop)
+        for slug, days, lead, loop in rows
+    }
 
 
 def export_operational_events(*, session: Session) -> dict[str, pa.Table]:

@@ -4,6 +4,12 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
+from loopdesk_core.business_hours import (
+    DEFAULT_BUSINESS_DAYS,
+    DEFAULT_CLOSE_LOOP_SLA_BUSINESS_DAYS,
+    DEFAULT_LEAD_SLA_BUSINESS_DAYS,
+)
+
 
 class PracticeSettings(SQLModel, table=True):
     """One row per client practice: what managers configure, seeded from the export."""
@@ -15,13 +21,15 @@ class PracticeSettings(SQLModel, table=True):
     specialty: str
     timezone: str = Field(description="IANA time zone")
     contracted_hours_per_week: float = 10.0
-    business_days: str = Field(default="12345", description="ISO weekdays open, 1=Mon")
+    business_days: str = Field(
+        default=DEFAULT_BUSINESS_DAYS, description="ISO weekdays open, 1=Mon"
+    )
     business_hours_start: str = "09:00"
     business_hours_end: str = "17:00"
     ask_sla_days: int = 7
     follow_up_sla_business_days: int = 2
-    lead_sla_business_days: int = 1
-    close_loop_sla_business_days: int = 2
+    lead_sla_business_days: int = DEFAULT_LEAD_SLA_BUSINESS_DAYS
+    close_loop_sla_business_days: int = DEFAULT_CLOSE_LOOP_SLA_BUSINESS_DAYS
     max_touches_per_day: int = 1
     max_touches_per_week: int = 3
     onboarded_at: datetime | None = None

@@ -2,7 +2,7 @@
 
 Every builder takes plain rows (lists of dicts) and returns an altair chart; the pages hand it to
 `st.altair_chart`, the PDF renders the very same spec to PNG with vl-convert. Colours and the
-83 % / 29 % reference lines are defined once here.
+83 % / 29 % reference lines (warehouse/rules.py's benchmarks) are drawn here.
 """
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ from typing import Any
 
 import altair as alt
 
-WILLING_LINE, REFERRAL_LINE = 0.83, 0.29
+from warehouse.rules import REFERRAL_RATE_TYPICAL, WILLINGNESS_BENCHMARK
+
+# The benchmark lines (pages read them from here: pages import console, not the warehouse).
+WILLING_LINE, REFERRAL_LINE = WILLINGNESS_BENCHMARK, REFERRAL_RATE_TYPICAL
 REFERENCE_COLOUR = "firebrick"
 BAR_COLOUR = "#4c78a8"
 MUTED_COLOUR = "#bab0ac"
@@ -41,8 +44,8 @@ def funnel_chart(rows: list[dict[str, Any]]) -> alt.LayerChart:
     counts = alt.Chart(alt.Data(values=rows)).mark_text(dy=-6, color="#333").encode(
         x=alt.X("stage:N", sort=alt.SortField("order")), y="share:Q", text="patients:Q")
     return alt.LayerChart(layer=[bars, counts, *_reference_lines([
-        {"y": WILLING_LINE, "label": "83% would refer"},
-        {"y": REFERRAL_LINE, "label": "29% typically do"},
+        {"y": WILLING_LINE, "label": f"{WILLING_LINE:.0%} would refer"},
+        {"y": REFERRAL_LINE, "label": f"{REFERRAL_LINE:.0%} typically do"},
     ])])
 
 
@@ -62,7 +65,8 @@ def referral_rate_chart(rows: list[dict[str, Any]],
                                         range=[MUTED_COLOUR, BAR_COLOUR])),
         tooltip=["month:O", alt.Tooltip("rate:Q", format=".0%"), "phase:N"],
     )
-    layers: list[Any] = [bars, *_reference_lines([{"y": REFERRAL_LINE, "label": "29% typical"}])]
+    typical = {"y": REFERRAL_LINE, "label": f"{REFERRAL_LINE:.0%} typical"}
+    layers: list[Any] = [bars, *_reference_lines([typical])]
     if onboarded_month is not None:
         marker = alt.Chart(alt.Data(values=[{"month": onboarded_month,
                                              "label": "onboarded"}]))

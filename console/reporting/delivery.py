@@ -27,6 +27,7 @@ from console.platform.db import begin_write
 from console.platform.errors import UserError
 from console.reporting.monthly import Month
 from console.reporting.pdf import money, multiple, pct, return_line
+from warehouse.rules import REFERRAL_RATE_TYPICAL
 from warehouse.scope import Scope
 
 PURPOSE = "monthly_report"
@@ -80,7 +81,8 @@ def summary_text(report: dict[str, Any]) -> str:
         "",
         f"Friends referred: {counts['leads']}",
         f"Referred patients booked: {counts['leads_converted_90d']}",
-        f"Referral rate: {pct(m['referral_rate'])} (typical practices: 29%)",
+        f"Referral rate: {pct(m['referral_rate'])} "
+        f"(typical practices: {REFERRAL_RATE_TYPICAL:.0%})",
         f"Loops closed within SLA: {pct(m['loop_closure_rate'])}",
         "",
         "The attached PDF has the funnel, the referral rate by month, service levels, hours "

@@ -34,6 +34,7 @@ from reportlab.platypus import (
 )
 
 from console.reporting import charts
+from warehouse.rules import REFERRAL_WINDOW_DAYS
 
 UNDEFINED = "—"
 PAGE_WIDTH, PAGE_HEIGHT = LETTER
@@ -264,9 +265,10 @@ def _page_one(report: dict[str, Any], s: dict[str, ParagraphStyle]) -> list[Flow
     funnel = report["funnel"]
     story.append(Paragraph("The referral funnel, last 12 months", s["h2"]))
     if funnel[0]["patients"]:
-        story += [Paragraph("Surveys find about 83% of satisfied patients would refer a friend, "
-                            "but only about 29% do. Share of patients treated in the last 12 "
-                            "months at each step (patients above each bar).", s["small"]),
+        story += [Paragraph(f"Surveys find about {charts.WILLING_LINE:.0%} of satisfied patients "
+                            f"would refer a friend, but only about {charts.REFERRAL_LINE:.0%} do. "
+                            "Share of patients treated in the last 12 months at each step "
+                            "(patients above each bar).", s["small"]),
                   _chart(charts.funnel_chart(funnel), width=620, height=190)]
     else:
         story.append(Paragraph("No patients were treated in the last 12 months.", s["body"]))
@@ -280,8 +282,8 @@ def _page_two(report: dict[str, Any], s: dict[str, ParagraphStyle]) -> list[Flow
         note = ("Months before the programme started are grey." if report["onboarded_month"]
                 else "No onboarding date is on file.")
         story += [Paragraph(f"Share of each month's patients (results visible) who referred a "
-                            f"friend within 180 days. {note} Recent months are still "
-                            "maturing.", s["small"]),
+                            f"friend within {REFERRAL_WINDOW_DAYS} days. {note} Recent months "
+                            "are still maturing.", s["small"]),
                   _chart(charts.referral_rate_chart(months, report["onboarded_month"]),
                          width=620, height=180)]
     else:

@@ -8,19 +8,25 @@ mart_learned_rates (console/scoring/learning.py holds the vectorised side).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlmodel import Session
 
 from console.models.learning import LearnedRate
 from console.scoring.priority import (
+    HOLD_GAIN,
+    HOLD_HORIZON_HOURS,
     HOUR_FACTOR_MAX,
     HOUR_FACTOR_MIN,
     MAX_LEARNED_ATTEMPT,
     PRIOR_STRENGTH,
+    TEAM_HOUR_SHARE,
+    TEAM_MIN_DAYS,
 )
 
 _TABLE = LearnedRate.__table__  # type: ignore[attr-defined]
@@ -31,8 +37,10 @@ _RATES = select(_TABLE.c.measure, _TABLE.c.cell_group, _TABLE.c.band, _TABLE.c.p
 _HOURS = (
     select(_TABLE.c.cell_group, _TABLE.c.band, _TABLE.c.measure, _TABLE.c.estimate,
            _TABLE.c.successes, _TABLE.c.trials)
-    .where(_TABLE.c.measure.in_(("answer_hour", "answer_all")))
+    .where(_TABLE.c.measure.in_(("answer_hour", "answer_all", "team_hour")))
 )
+# The calling window of the contact gate (console/gate.py CALL_WINDOW), as local hours.
+_WINDOW_HOURS = range(8, 21)
 
 
 def satisfaction_band_one(score: float | None) -> str:
@@ -124,10 +132,43 @@ class HourFactors:
 
     factors: dict[tuple[str, int], float] = field(default_factory=dict)
     rates: dict[tuple[str, int], tuple[float, int]] = field(default_factory=dict)
+    team_hours: frozenset[int] = frozenset()  # UTC hours the team usually calls in
 
     def factor(self, group: str, hour: int) -> float:
         """The multiplier for a person type at a local hour (1.0 when nothing is learned)."""
         return self.factors.get((group, hour), 1.0)
+
+    def better_hour(self, group: str, zone: str, now: datetime) -> datetime | None:
+        """A later team hour today at which `group` in `zone` answers ≥ HOLD_GAIN × now's rate.
+
+        Only hours with learned evidence are compared (rates shrunk towards the group's
+        learned overall rate, as the factors are), within HOLD_HORIZON_HOURS, in the gate's
+        calling window of the zone, and among the UTC hours the team usually calls in.
+        """
+        if not self.team_hours or not self.factors:
+            return None
+        tz = ZoneInfo(zone)
+        here = now.astimezone(tz)
+        current = self.factor(group, here.hour)
+        top = now.replace(minute=0, second=0, microsecond=0)
+        best: tuple[float, datetime] | None = None
+        for step in range(1, HOLD_HORIZON_HOURS + 1):
+            at = top + timedelta(hours=step)
+            if at.astimezone(tz).hour not in _WINDOW_HOURS:
+                continue
+            if int(at.astimezone(ZoneInfo("UTC")).hour) not in self.team_hours:
+                continue
+            if (group, at.astimezone(tz).hour) not in self.factors:
+                continue
+            later = self.factor(group, at.astimezone(tz).hour)
+            if later >= HOLD_GAIN * current and (best is None or later > best[0]):
+                best = (later, at)
+        return best[1] if best is not None else None
+
+
+def held_zones(hours: HourFactors, zones: Sequence[str], now: datetime) -> list[str]:
+    """Zones whose patient calls wait for a better hour later today (docs/queue.md)."""
+    return [zone for zone in zones if hours.better_hour("patient", zone, now) is not None]
 
 
 def hour_factors(session: Session) -> HourFactors:
@@ -138,6 +179,11 @@ def hour_factors(session: Session) -> HourFactors:
     """
     rows = session.execute(_HOURS).all()
     overall = {row.cell_group: float(row.estimate) for row in rows if row.measure == "answer_all"}
+    team = [row for row in rows if row.measure == "team_hour"]
+    days = max((int(row.trials) for row in team), default=0)
+    team_hours = (frozenset(int(row.band) for row in team
+                            if int(row.successes) >= TEAM_HOUR_SHARE * days)
+                  if days >= TEAM_MIN_DAYS else frozenset())
     factors: dict[tuple[str, int], float] = {}
     rates: dict[tuple[str, int], tuple[float, int]] = {}
     for row in rows:
@@ -148,4 +194,4 @@ def hour_factors(session: Session) -> HourFactors:
         rate = (float(row.successes) + PRIOR_STRENGTH * base) / (row.trials + PRIOR_STRENGTH)
         factors[key] = min(HOUR_FACTOR_MAX, max(HOUR_FACTOR_MIN, rate / base))
         rates[key] = (rate, int(row.trials))
-    return HourFactors(factors=factors, rates=rates)
+    return HourFactors(factors=factors, rates=rates, team_hours=team_hours)

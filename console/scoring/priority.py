@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # polars is imported where the vectorised scores are computed
     import polars as pl  # logging and the queue read precomputed rank keys, and start faster
 
 from console.platform.wording import ago, countdown_text
+from warehouse.rules import DEFAULT_P_REFER_GIVEN_ASKED
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 LN2 = math.log(2.0)
@@ -55,7 +56,9 @@ CLOSE_LOOP_REFERRAL_SHARE = 0.5
 # A review is worth a small fraction of a case.
 REVIEW_VALUE_SHARE = 0.02
 # Defaults for a practice without measured rates.
-DEFAULT_CASE_VALUE, DEFAULT_LEAD_CONVERSION, DEFAULT_P_REFER = 3000.0, 0.5, 0.3
+DEFAULT_CASE_VALUE, DEFAULT_LEAD_CONVERSION = 3000.0, 0.5
+# P(refer | asked) with no asks yet: the prior mart_practice_rates uses too (warehouse/rules.py).
+DEFAULT_P_REFER = DEFAULT_P_REFER_GIVEN_ASKED
 
 # The learned queue (docs/queue.md "What the queue learns"): each rate is a beta-binomial
 # estimate per cell of the touch history, shrunk towards a prior worth PRIOR_STRENGTH calls:
@@ -73,6 +76,14 @@ LEAD_DELAY_BANDS: dict[str, float] = {"0-4h": 2.0, "4-24h": 14.0, "24-72h": 48.0
 MAX_LEARNED_ATTEMPT = 3  # attempts 3, 4, ... share the "3" cell
 # The hour factor (answer rate now / the group's overall answer rate) is clipped to this.
 HOUR_FACTOR_MIN, HOUR_FACTOR_MAX = 0.5, 2.0
+# Holding a call for a better hour (docs/queue.md "Calling at the hour people answer"): a
+# practice's patient calls wait while an hour later today, within HOLD_HORIZON_HOURS and one
+# the team usually calls in, answers at least HOLD_GAIN times the learned rate of now. The team
+# calls in a UTC hour when it did so on TEAM_HOUR_SHARE of its last TEAM_DAYS calling days
+# (at least TEAM_MIN_DAYS of them); the `team_hour` cells count those days (prior 0: no hold).
+HOLD_GAIN = 1.15
+HOLD_HORIZON_HOURS = 12
+TEAM_HOUR_SHARE, TEAM_DAYS, TEAM_MIN_DAYS = 0.5, 20, 3
 
 
 def satisfaction_factor(score: float | None) -> float:
@@ -103,6 +114,7 @@ def prior_rows() -> list[tuple[str, str, str, float]]:
                      round(P_REACH["contact_lead"] * 0.5 ** (hours / 24.0
                                                              / HALF_LIFE_DAYS["contact_lead"]), 6)))
     rows.append(("lead_book", "lead", "all", DEFAULT_LEAD_CONVERSION))
+    rows.extend(("team_hour", "team", str(hour), 0.0) for hour in range(24))
     return rows
 
 

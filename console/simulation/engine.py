@@ -83,6 +83,7 @@ class Run:
     events: list[tuple[datetime, int, str, Any]] = field(default_factory=list)
     calls_total: int = 0
     stale_logs: int = 0
+    root_kinds: dict[int, str] = field(default_factory=dict)  # a chain's first task -> kind
 
     def push(self, at: datetime, kind: str, payload: Any = None) -> None:
         """Schedule an event."""
@@ -175,12 +176,26 @@ def person_key(task: Task | Any, lead_keys: dict[str, str]) -> str:
     return f"{task.practice_slug}:{task.subject_type}:{task.subject_id}"
 
 
+def purpose(run: Run, task: Task | Any) -> str:
+    """What a call is for: its kind, or a follow-up's chain's first kind (cached)."""
+    if task.kind != "follow_up" or task.source_task_id is None:
+        return str(task.kind)
+    root = int(task.source_task_id)
+    if root not in run.root_kinds:
+        with Session(get_engine()) as session:
+            kind = session.execute(
+                select(*columns(Task.kind)).where(col(Task.task_id) == root)).scalar()
+        run.root_kinds[root] = str(kind or "ask")
+    return run.root_kinds[root]
+
+
 def _call_of(run: Run, task: Task | Any) -> Call:
     return Call(
         kind=task.kind, person=person_key(task, run.lead_keys), attempt=task.attempt,
         practice_tz=task.practice_tz, category=task.category,
         satisfaction=task.satisfaction_score,
         lead_referred_at=task.decay_from if task.kind == "contact_lead" else None,
+        purpose=purpose(run, task),
     )
 
 
@@ -278,9 +293,11 @@ def _repeat(run: Run, session: Session, now: datetime, payload: Any) -> None:
         .limit(1)
     ).first() is not None
     referrer = f"{slug}:patient:{referrer_id}"
-    if run.people.refers_again(f"{referrer}:{lead_id}", closed):
+    # The lead's sim key, not its id: console lead ids are random, the draws must not be.
+    lead = run.lead_keys.get(lead_id, f"{slug}:lead:{lead_id}")
+    if run.people.refers_again(f"{referrer}:{lead}", closed):
         _new_lead(run, session, slug=slug, referrer_id=referrer_id, referrer=referrer,
-                  n=1 + hash_int(lead_id) % 1000, now=now)
+                  n=1 + hash_int(lead) % 1000, now=now)
 
 
 def _automate(run: Run, session: Session, now: datetime) -> None:

@@ -38,6 +38,14 @@ class Call:
     category: str | None
     satisfaction: float | None
     lead_referred_at: datetime | None
+    # What the call is for: the kind, or for a follow-up its chain's first kind (a retry of a
+    # thank-you call thanks, a retry of a review request asks for a review).
+    purpose: str = ""
+
+    @property
+    def aim(self) -> str:
+        """The purpose, or the kind when none was given."""
+        return self.purpose or self.kind
 
 
 @dataclass(frozen=True)
@@ -102,9 +110,9 @@ class PeopleModel:
         if call.kind == "contact_lead":
             booked = self.draw(call.person, "book") < self.people.lead_book_rate
             return Outcome("lead_booked" if booked else "lead_declined", minutes)
-        if call.kind == "close_loop":
+        if call.aim == "close_loop":
             return Outcome("loop_closed", minutes)
-        if call.kind == "review_request":
+        if call.aim == "review_request":
             return Outcome("willing_no_name", minutes)
         if self.draw(call.person, "willing") >= self.p_willing(call.satisfaction, call.category):
             return Outcome("declined", minutes)
@@ -142,11 +150,11 @@ class PeopleModel:
                    + (1.0 - p) * self.people.unanswered_call_minutes)
         if call.kind == "contact_lead":
             value = p * self.people.lead_book_rate * case_value
-        elif call.kind in ("ask", "follow_up"):
+        elif call.aim in ("ask", "follow_up"):
             value = (p * self.p_willing(call.satisfaction, call.category)
                      * self.people.names_friend_given_willing
                      * self.expected_lead_value(case_value))
-        elif call.kind == "close_loop":
+        elif call.aim == "close_loop":
             extra = self.people.repeat_referral_rate * (
                 self.people.repeat_referral_boost_loop_closed - 1.0)
             value = p * max(0.0, extra) * self.expected_lead_value(case_value)

@@ -33,7 +33,7 @@ _T = Task.__table__  # type: ignore[attr-defined]
 
 _NEEDED = ("task_id", "claim_version", "kind", "practice_slug", "practice_tz", "subject_type",
            "subject_id", "lead_id", "consent_call", "do_not_contact", "attempt", "category",
-           "satisfaction_score", "case_value", "decay_from")
+           "satisfaction_score", "case_value", "decay_from", "source_task_id")
 
 
 def _callable_rows(session: Session, now: datetime, *, oldest_first: bool = False,

@@ -3,18 +3,21 @@
 A worker (`python -m console.simulation.worker`) gets the world as JSON on stdin, runs one
 policy with the settings pointing at its own temporary data home (never the caller's store),
 reports progress as JSON lines on stderr and prints its figures as JSON on stdout. Policies
-run one after another (the machine's cores are shared). The caller's process never changes
+run side by side, as many at once as the machine has cores. The caller's process never changes
 its own environment, so the console can run a simulation from a background thread.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -81,19 +84,38 @@ def copy_raw_store(source: Path, target: Path) -> None:
         conn.execute("detach agency")
 
 
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+
+
 def simulate(world: World, policies: Sequence[str] = POLICIES,
-             progress: Progress | None = None) -> dict[str, Any]:
-    """The simulate document: the world and each policy's figures, with priority's ratios."""
+             progress: Progress | None = None, parallel: int | None = None) -> dict[str, Any]:
+    """The simulate document: the world and each policy's figures, with priority's ratios.
+
+    `parallel` caps the worker processes running at once (default: the machine's cores).
+    """
     unknown = [name for name in policies if name not in POLICIES]
     if unknown:
         raise UserError(f"unknown policy {unknown[0]!r} (choose from {', '.join(POLICIES)})")
     chosen = list(dict.fromkeys(policies))
-    results: dict[str, Any] = {}
-    for index, policy in enumerate(chosen):
-        def step(fraction: float, message: str, index: int = index) -> None:
+    done = dict.fromkeys(chosen, 0.0)
+    lock = threading.Lock()
+
+    def step(policy: str) -> Progress:
+        def report(fraction: float, message: str) -> None:
             if progress is not None:
-                progress((index + fraction) / len(chosen), message)
-        results[policy] = run_one(world, policy, step)
+                with lock:
+                    done[policy] = fraction
+                    progress(sum(done.values()) / len(chosen), message)
+        return report
+
+    # One worker process per policy, as many at once as the machine has cores (each is
+    # single-threaded; the results do not depend on the order they finish in).
+    with ThreadPoolExecutor(max_workers=max(1, min(len(chosen), parallel or _cores()))) as pool:
+        futures = {policy: pool.submit(run_one, world, policy, step(policy))
+                   for policy in chosen}
+        results: dict[str, Any] = {policy: futures[policy].result() for policy in chosen}
     prio = results.get("priority")
     if prio is not None:
         key = "booked_revenue_per_coordinator_hour"

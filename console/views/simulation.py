@@ -36,6 +36,7 @@ MEASURES = {
     "names_friend": "names a friend when willing",
     "lead_answer_delay": "referred friend answers (by hours since referral)",
     "lead_book": "referred friend books when reached",
+    "team_hour": "the team calls in this hour (UTC; evidence = calling days)",
 }
 MAX_TEAM = 8
 MAX_DAYS = 20
@@ -44,6 +45,8 @@ MAX_DAYS = 20
 def _band(measure: str, band: str) -> str:
     if measure == "answer_hour":
         return f"{int(band):02d}:00"
+    if measure == "team_hour":
+        return f"{int(band):02d}:00 UTC"
     if measure == "answer_attempt":
         return "attempt 3 or later" if band == "3" else f"attempt {band}"
     if measure == "willing_satisfaction":

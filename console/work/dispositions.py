@@ -76,6 +76,12 @@ class DispositionResult:
         }
 
 
+def closes_a_loop(task: Task) -> bool:
+    """A close_loop task, or a retry in its chain (the only patient follow-up with a lead)."""
+    return task.kind == "close_loop" or (
+        task.kind == "follow_up" and task.subject_type == "patient" and task.lead_id is not None)
+
+
 def _check(task: Task, disposition: str, minutes: float, callback_at: datetime | None,
            now: datetime, send_thank_you: bool) -> None:
     if disposition not in DISPOSITIONS:
@@ -84,7 +90,7 @@ def _check(task: Task, disposition: str, minutes: float, callback_at: datetime |
     allowed = LEAD_DISPOSITIONS if task.subject_type == "lead" else PATIENT_DISPOSITIONS
     if disposition not in allowed:
         raise UserError(f"disposition {disposition!r} does not apply to a {task.kind} task")
-    if disposition == "loop_closed" and task.kind != "close_loop":
+    if disposition == "loop_closed" and not closes_a_loop(task):
         raise UserError("loop_closed applies only to close_loop tasks")
     if send_thank_you and disposition != "loop_closed":
         raise UserError("a thank-you message goes only with loop_closed")

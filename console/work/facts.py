@@ -69,6 +69,8 @@ def load_facts(*, session: Session, now: datetime) -> OpsFacts:
             select_columns(*columns(
                 Lead.practice_slug, Lead.lead_id, Lead.referrer_patient_id, Lead.phone,
                    Lead.referred_at, Lead.status, Lead.status_at))
+            # A lead de-duplicated onto another gets no task of its own (create_lead).
+            .where(col(Lead.duplicate_of_lead_id).is_(None))
         ).all(),
         {"practice_slug": pl.String, "lead_id": pl.String, "referrer_patient_id": pl.String,
          "lead_phone": pl.String, "referred_at": pl.Datetime("us", "UTC"),

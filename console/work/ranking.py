@@ -23,6 +23,7 @@ from sqlalchemy import (
     Float,
     Select,
     String,
+    and_,
     bindparam,
     func,
     literal,
@@ -38,9 +39,10 @@ from console.contact.gate import CALL_WINDOW, GateResult, Person, check_gates
 from console.models.practice import PracticeSettings
 from console.models.types import UTCDateTime
 from console.models.work import Task, TaskStatus, Touch
-from console.scoring.learned import HourFactors, hour_factors
+from console.scoring.learned import HourFactors, held_zones, hour_factors
 from console.scoring.priority import (
     HALF_LIFE_DAYS,
+    HOLD_HORIZON_HOURS,
     LN2,
     SHARE_MAX,
     URGENCY_BANDS,
@@ -108,7 +110,7 @@ def _in_list(column: Any, name: str, postgres: bool) -> Any:
 
 @lru_cache(maxsize=32)
 def _candidates(*, scoped: bool, callable_only: bool, escalated: bool,
-                postgres: bool) -> Select[Any]:
+                postgres: bool, holding: bool = False) -> Select[Any]:
     """The one top-K statement for a kind of scope (built once; parameters bound per call).
 
     Each (kind, band) part yields its K best rank keys, tagged with its score (rank key +
@@ -134,6 +136,17 @@ def _candidates(*, scoped: bool, callable_only: bool, escalated: bool,
                 .where(tasks.do_not_contact.is_(False))
                 .where(_in_list(tasks.practice_tz, "zones", postgres))
             )
+            if holding and kind != "contact_lead":
+                # Patient calls of a zone held for a better hour (learned.held_zones) still
+                # go out when their SLA deadline comes first or the person asked for a time.
+                # (Only this variant reads the natural key outside the covering index.)
+                exempt = and_(tasks.sla_deadline > now,
+                              tasks.sla_deadline <= bindparam("hold_until",
+                                                              type_=UTCDateTime()))
+                if kind == "follow_up":
+                    exempt = or_(exempt, tasks.natural_key.like("follow_up:%:callback:%"))
+                query = query.where(or_(_in_list(tasks.practice_tz, "call_zones", postgres),
+                                        exempt))
         return query
 
     parts = []
@@ -262,8 +275,15 @@ def ranked(
     if not scope.agency_wide and not scope.practice_slugs:
         return [], {}
     postgres = session.get_bind().dialect.name == "postgresql"
+    hours = hour_factors(session)
+    held: list[str] = []
+    if callable_only:
+        zones = open_zones(session, now)
+        if not zones:
+            return [], {}
+        held = held_zones(hours, zones, now)
     statement = _candidates(scoped=not scope.agency_wide, callable_only=callable_only,
-                            escalated=escalated, postgres=postgres)
+                            escalated=escalated, postgres=postgres, holding=bool(held))
     constants = _part_constants(now)
     params: dict[str, Any] = (
         {"now": now}
@@ -273,13 +293,13 @@ def ranked(
     if not scope.agency_wide:
         params["slugs"] = sorted(scope.practice_slugs)
     if callable_only:
-        params["zones"] = open_zones(session, now)
-        if not params["zones"]:
-            return [], {}
+        params["zones"] = zones
+    if held:
+        params["call_zones"] = [zone for zone in zones if zone not in held]
+        params["hold_until"] = now + timedelta(hours=HOLD_HORIZON_HOURS)
     # A list view needs `wanted` rows from the best parts; a claim needs one.
     k = max(TOP_K_START, wanted)
     n = wanted + WINDOW_SLACK
-    hours = hour_factors(session)
     lift = _largest_hour_factor(session, hours, now)
     while True:
         rows = session.execute(statement, params | {"k": k, "n": n}).all()

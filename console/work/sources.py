@@ -13,14 +13,16 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from console.work.rows import TASK_COLUMNS as TASK_COLUMNS  # defined there (no polars)
+from warehouse import rules
 
 # Dispositions that mean the person was asked (reached and the question put).
 ASKED_DISPOSITIONS = ("willing_no_name", "referred", "declined")
 WILLING_DISPOSITIONS = ("willing_no_name", "referred")
 LEAD_OUTCOMES = ("booked", "treated", "declined", "unreachable")
-ASK_COOLDOWN = timedelta(days=180)
-DECLINE_COOLDOWN = timedelta(days=365)
-REVIEW_COOLDOWN = timedelta(days=180)
+# The cool-downs the candidate marts apply too (one copy: warehouse/rules.py).
+ASK_COOLDOWN = timedelta(days=rules.ASK_COOLDOWN_DAYS)
+DECLINE_COOLDOWN = timedelta(days=rules.DECLINE_COOLDOWN_DAYS)
+REVIEW_COOLDOWN = timedelta(days=rules.REVIEW_COOLDOWN_DAYS)
 ASK_SLA = timedelta(days=7)
 REVIEW_SLA = timedelta(days=14)
 
@@ -285,7 +287,7 @@ def review_candidates(
     *, candidates: pl.DataFrame, patients: pl.DataFrame, facts: OpsFacts,
     case_values: pl.DataFrame, now: datetime,
 ) -> pl.DataFrame:
-    """Review requests for delighted (≥ 9) or willing patients, none in the last 180 days."""
+    """Review requests for delighted (≥ 9) or willing patients, none in the review cool-down."""
     # A patient with a recent review request for another treatment waits; the request's
     # own treatment stays wanted, so a refresh does not close what it just opened.
     recent = (

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from console.models.practice import PracticeSettings
-from loopdesk_core.business_hours import add_business_days, next_business_moment
+from loopdesk_core.business_hours import add_business_days, days_to_open_day, next_business_moment
 
 
 def _ny(**fields: object) -> PracticeSettings:
@@ -47,3 +49,17 @@ def test_custom_business_days_are_respected() -> None:
     saturday = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
     practice = _ny(business_days="23456")
     assert add_business_days(saturday, 1, practice) == datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+
+
+def test_days_to_open_day_counts_only_the_practice_open_days() -> None:
+    """Calendar days from each ISO weekday to the n-th following open day."""
+    assert days_to_open_day("12345", 1) == {1: 1, 2: 1, 3: 1, 4: 1, 5: 3, 6: 2, 7: 1}
+    assert days_to_open_day("12345", 2) == {1: 2, 2: 2, 3: 2, 4: 4, 5: 4, 6: 3, 7: 2}
+    assert days_to_open_day("23456", 1) == {1: 1, 2: 1, 3: 1, 4: 1, 5: 1, 6: 3, 7: 2}
+
+
+def test_days_to_open_day_refuses_a_calendar_without_open_days() -> None:
+    """No weekday 1-7 open (empty, or only nonsense digits) is an error, never an endless count."""
+    for business_days in ("", "089"):
+        with pytest.raises(ValueError, match="no business days"):
+            days_to_open_day(business_days, 1)

@@ -40,6 +40,24 @@ PLANTED = {
         "'pigeon', 'call', 98, false, false, false, 'no_answer')"
     ),
     "patients_satisfaction_in_range": "update mart_patients set satisfaction_score = 11",
+    "patients_practice_exists": "update mart_patients set practice_slug = 'nowhere'",
+    "leads_practice_exists": "update mart_leads set practice_slug = 'nowhere' where lead_id = 'L1'",
+    "leads_referrer_exists": "update mart_leads set referrer_patient_id = 'ghost'",
+    "ask_candidates_treatment_exists": "update mart_ask_candidates set treatment_id = 'ghost'",
+    "review_candidates_treatment_exists": (
+        "insert into mart_review_candidates (practice_slug, patient_id, treatment_id) "
+        "values ('p1', 'pat2', 't1')"
+    ),
+    "sla_tasks_practice_exists": (
+        "insert into mart_sla_tasks (task_id, practice_slug) values (7, 'nowhere')"
+    ),
+    "capacity_weekly_practice_exists": (
+        "insert into mart_capacity_weekly (practice_slug, week_start) "
+        "values ('nowhere', timestamptz '2026-11-23 00:00+00')"
+    ),
+    "capacity_backlog_practice_exists": (
+        "insert into mart_capacity_backlog (practice_slug, kind) values ('nowhere', 'ask')"
+    ),
     "unique_mart_leads": "insert into mart_leads select * from mart_leads",
     "not_null_mart_practices": (
         "insert into mart_practices (practice_slug, name) values (null, 'Nameless')"

@@ -81,3 +81,29 @@ def test_estimates_converge_to_a_literal_worlds_rates(loopdesk_home: Path) -> No
     trials, prior, estimate = rates[("answer_hour", "patient", "3")]
     assert trials == 0 and estimate == pytest.approx(prior)
     assert PRIOR_STRENGTH == 20.0
+
+
+def test_team_hours_count_the_calling_days_with_a_call_in_each_utc_hour(
+        loopdesk_home: Path) -> None:
+    """25 calling days at 09:00 Chicago (15:00 UTC), the last 5 also at 13:00 (19:00 UTC):
+    of the last 20 calling days, 20 had a call at 15:00 UTC and 5 at 19:00 UTC."""
+    touches = []
+    with rd.raw_store() as conn:
+        rd.practice(conn)
+        for i in range(25):
+            day = date(2026, 11, 25) - timedelta(days=i)
+            hours = (9, 13) if i < 5 else (9,)
+            for hour in hours:
+                at = datetime.combine(day, time(hour), tzinfo=CHICAGO)
+                touches.append(rd.call_touch(len(touches) + 1, f"pat{i}-{hour}",
+                                             disposition="no_answer", at=at))
+    publish_snapshot(as_of=rd.AS_OF, ops_events={"ops_touches": rd.ops_table("ops_touches",
+                                                                              touches)})
+    with reading_snapshot() as conn:
+        rows = conn.execute(
+            "select band, successes, trials from mart_learned_rates where measure = 'team_hour'"
+        ).fetchall()
+    counted = {band: (successes, trials) for band, successes, trials in rows}
+    assert len(counted) == 24
+    assert counted["15"] == (20, 20) and counted["19"] == (5, 20)
+    assert counted["3"][0] == 0

@@ -10,6 +10,7 @@ import pytest
 
 from tests.warehouse.test_metrics_world import AS_OF, T0, World, at, full_rate
 from warehouse.metrics import UnknownPractice, compute_metrics, default_period
+from warehouse.rules import PracticeCalendar
 from warehouse.scope import Scope
 
 MARCH_TO_JUNE: dict[str, Any] = {"date_from": date(2026, 3, 1), "date_to": date(2026, 6, 30)}
@@ -139,6 +140,28 @@ def test_lead_contact_sla_uses_practice_local_days_across_dst() -> None:
     assert full_rate(row, "lead_contact_sla_rate") == {
         "value": 0.5, "numerator": 1, "denominator": 2
     }
+
+
+def test_derived_sla_deadlines_count_the_practice_open_days() -> None:
+    """A practice open Tuesday to Saturday: a lead referred Fri 03-06 15:00 UTC is due Sat 03-07
+    15:00 (Monday would be late), and a loop whose outcome came Thu 03-05 is due two open days
+    later, Sat 03-07 (a Mon-Fri week would allow Monday). The default practice p2 keeps Mon-Fri."""
+    world = World().practice("p1").practice("p2")
+    world.calendars["p1"] = PracticeCalendar(business_days="23456")
+    for slug in ("p1", "p2"):
+        world.lead(slug, "sat", "a", at(4), first_contact_at=at(5))
+        world.lead(slug, "mon", "b", at(4), first_contact_at=at(7))
+        world.lead(slug, "told_mon", "c", T0, status="declined", outcome_at=at(3),
+                   first_contact_at=at(1), loop_closed_at=at(7))
+    p1, p2 = _practice(_metrics(world), "p1"), _practice(_metrics(world), "p2")
+    assert full_rate(p1, "lead_contact_sla_rate") == {
+        "value": 2 / 3, "numerator": 2, "denominator": 3
+    }
+    assert full_rate(p2, "lead_contact_sla_rate") == {
+        "value": 1.0, "numerator": 3, "denominator": 3
+    }
+    assert full_rate(p1, "loop_closure_rate")["numerator"] == 0
+    assert full_rate(p2, "loop_closure_rate")["numerator"] == 1
 
 
 def test_lead_conversion_within_90_days_and_referred_revenue() -> None:

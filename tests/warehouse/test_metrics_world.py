@@ -10,6 +10,9 @@ from typing import Any
 
 import duckdb
 
+from warehouse.rules import PracticeCalendar
+from warehouse.runner import BuildParams, create_build_params
+
 MARTS_DIR = Path(__file__).resolve().parents[2] / "warehouse" / "models" / "marts"
 METRIC_MART_PATTERNS = (
     "mart_metric_*.sql",
@@ -22,7 +25,6 @@ T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # a Monday, 15:00 UTC
 AS_OF = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
 
 INPUT_TABLES: dict[str, str] = {
-    "build_params": "as_of timestamptz, ask_window_days integer",
     "mart_practices": (
         "practice_slug varchar, name varchar, specialty varchar, timezone varchar, "
         "contracted_hours_per_week double, onboarded_at timestamptz"
@@ -94,8 +96,9 @@ class World:
 
     as_of: datetime = AS_OF
     rows: dict[str, list[dict[str, Any]]] = field(
-        default_factory=lambda: {name: [] for name in INPUT_TABLES if name != "build_params"}
+        default_factory=lambda: {name: [] for name in INPUT_TABLES}
     )
+    calendars: dict[str, PracticeCalendar] = field(default_factory=dict)
 
     def practice(
         self,
@@ -276,7 +279,10 @@ class World:
         conn.execute("set TimeZone = 'Asia/Kolkata'")
         for name, columns in INPUT_TABLES.items():
             conn.execute(f"create table {name} ({columns})")
-        conn.execute("insert into build_params values (?, 30)", [self.as_of])
+        # The build's own parameter tables (build_params, build_sla_days), as the build writes them.
+        create_build_params(
+            conn, BuildParams(as_of=self.as_of, build_id="world", calendars=self.calendars)
+        )
         for name, rows in self.rows.items():
             if rows:
                 cols = list(rows[0])

@@ -86,6 +86,15 @@ def test_declared_key_line() -> None:
     assert declared_key("select 1") == ()
 
 
+def test_every_model_opens_with_its_grain() -> None:
+    """Each model's first line states its grain in the house format (`-- grain: one row per …`)."""
+    missing = [
+        model.name for model in discover_models()
+        if not model.sql.startswith("-- grain: one row per ")
+    ]
+    assert missing == []
+
+
 def test_run_models_materialises_tables_and_names_a_failing_model() -> None:
     """Each model becomes a table with its row count; a failing model is named in the error."""
     conn = duckdb.connect()

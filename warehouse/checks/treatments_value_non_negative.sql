@@ -1,4 +1,7 @@
 -- treatment values are amounts in USD, never negative
-select practice_slug, treatment_id, value
+select
+    practice_slug,
+    treatment_id,
+    value
 from mart_treatments
 where value < 0

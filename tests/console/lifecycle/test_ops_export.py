@@ -8,11 +8,12 @@ import duckdb
 import pyarrow as pa
 
 from console.contact.consent import revoke_consent
-from console.lifecycle.ops_export import export_operational_events
+from console.lifecycle.ops_export import export_operational_events, practice_calendars
 from console.work.claims import claim_next
 from console.work.dispositions import log_disposition
 from console.work.leads import LeadInput
 from tests.factories import NOW, add_practice, add_task, add_user, session_for, sqlite_engine
+from warehouse.rules import PracticeCalendar
 
 SCHEMA_SQL = Path(__file__).parents[3] / "warehouse" / "ops_schema.sql"
 DUCK_TO_ARROW = {
@@ -71,3 +72,20 @@ def test_export_matches_ops_schema_and_loads_into_duckdb(loopdesk_home: Path) ->
         warehouse.execute(f"insert into {name} select * from incoming")
         warehouse.unregister("incoming")
     assert warehouse.execute("select count(*) from ops_touches").fetchone() == (1,)
+
+
+def test_practice_calendars_carry_each_practice_open_days_and_sla_lengths(
+    loopdesk_home: Path,
+) -> None:
+    """The build gets every practice's own calendar; an unchanged practice gets DOMAIN.md's."""
+    with session_for(sqlite_engine(loopdesk_home)) as session:
+        add_practice(session, "weekdays")
+        add_practice(session, "saturdays", business_days="23456", lead_sla_business_days=2,
+                     close_loop_sla_business_days=3)
+        calendars = practice_calendars(session=session)
+    assert calendars == {
+        "weekdays": PracticeCalendar(),
+        "saturdays": PracticeCalendar(business_days="23456", lead_sla_business_days=2,
+                                      close_loop_sla_business_days=3),
+    }
+    assert PracticeCalendar() == PracticeCalendar("12345", 1, 2)

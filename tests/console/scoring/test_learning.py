@@ -113,3 +113,66 @@ def test_open_tasks_are_rescored_when_the_learned_rates_move(tmp_path: Path) -> 
         session.refresh(task)
         assert task.value == pytest.approx(value / 2)
         assert task.rank_key == pytest.approx(rank + math.log(0.5))
+
+
+def _hour_rows(team_hours: range, days: int = 10) -> list[dict[str, object]]:
+    """Patients answer 20 % at 09:00–11:00 New York time and 50 % at 14:00–16:00 (300 calls
+    each); the team called in `team_hours` (UTC) on each of its last `days` calling days."""
+    rows: list[dict[str, object]] = [
+        {"measure": "answer_all", "cell_group": "patient", "band": "all",
+         "successes": 630, "trials": 1800, "prior": 0.5, "estimate": 0.35}]
+    for hour, rate in ((9, 0.2), (10, 0.2), (11, 0.2), (14, 0.5), (15, 0.5), (16, 0.5)):
+        rows.append({"measure": "answer_hour", "cell_group": "patient", "band": str(hour),
+                     "successes": int(300 * rate), "trials": 300, "prior": 0.5,
+                     "estimate": rate})
+    for hour in range(24):
+        called = days if hour in team_hours else 0
+        rows.append({"measure": "team_hour", "cell_group": "team", "band": str(hour),
+                     "successes": called, "trials": days, "prior": 0.0,
+                     "estimate": called / (days + 20)})
+    return rows
+
+
+def test_a_patient_call_waits_for_the_hour_people_answer(tmp_path: Path) -> None:
+    """At 10:00 New York time (answer 20 %) with the team calling until 22:00 UTC (17:00 in
+    New York, answer 50 %) the ask waits and the referred friend is called; at 15:00 New
+    York time the ask goes out. A deadline before then, or no team hours learned: no hold."""
+    from datetime import timedelta
+
+    from console.scoring.learned import held_zones
+
+    engine = sqlite_engine(tmp_path)
+    with session_for(engine) as session:
+        ny = add_practice(session, "smile-ny", timezone="America/New_York")
+        ask = add_task(session, ny, case_value=50_000.0)
+        lead = add_task(session, ny, kind="contact_lead", case_value=100.0)
+        user = add_user(session, practices=["smile-ny"])
+        morning, afternoon = NOW, NOW.replace(hour=20)  # 10:00 and 15:00 in New York
+        session.execute(insert(LearnedRate), _hour_rows(range(14, 22)))
+        session.commit()
+        hours = hour_factors(session)
+        assert hours.team_hours == frozenset(range(14, 22))
+        assert held_zones(hours, ["America/New_York"], morning) == ["America/New_York"]
+        assert held_zones(hours, ["America/New_York"], afternoon) == []
+        # Nothing later is better at 15:00; the team is gone after 22:00 UTC.
+        assert hours.better_hour("patient", "America/New_York", afternoon) is None
+        first = claim_next(session=session, user=user, now=morning)
+        assert first is not None and first.task_id == lead.task_id
+        assert claim_next(session=session, user=user, now=morning) is None
+        later = claim_next(session=session, user=user, now=afternoon)
+        assert later is not None and later.task_id == ask.task_id
+        # An ask due before the better hour is not held.
+        urgent = add_task(session, ny, sla_deadline=morning + timedelta(hours=3))
+        again = claim_next(session=session, user=user, now=morning + timedelta(minutes=5))
+        assert again is not None and again.task_id == urgent.task_id
+    (tmp_path / "other").mkdir()
+    other = sqlite_engine(tmp_path / "other")
+    with session_for(other) as session:
+        ny = add_practice(session, "smile-ny", timezone="America/New_York")
+        ask = add_task(session, ny)
+        user = add_user(session, practices=["smile-ny"])
+        session.execute(insert(LearnedRate), _hour_rows(range(14, 22), days=2))
+        session.commit()
+        assert hour_factors(session).team_hours == frozenset()  # too little history
+        claimed = claim_next(session=session, user=user, now=NOW)
+        assert claimed is not None and claimed.task_id == ask.task_id

@@ -209,8 +209,10 @@ def test_oracle_beats_the_shipped_constants_where_they_are_badly_wrong() -> None
     cheap = ["whitening", "injectable", "laser_skin", "cosmetic_dental", "orthodontic"]
     dear = ["implant", "surgical_face", "surgical_body", "body_contouring", "hair_restoration",
             "refractive"]
+    # Ten days: with follow-ups of loops and reviews modelled as what they are (not asks),
+    # five days left both policies the same two friends.
     world = parse_world({
-        "seed": 5, "days": 5, "warm_up_days": 1,
+        "seed": 5, "days": 10, "warm_up_days": 1,
         "agency": {"coordinators": 1, "hours_per_day": 3},
         "practices": {"count": 6, "months_of_history": 6},
         "people": {"repeat_referral_boost_loop_closed": 1.0, "willing_base": 0.5,

@@ -162,6 +162,25 @@ def test_lead_outcome_sets_status_and_opens_close_loop(desk: Desk) -> None:
     assert events == ["booked", "loop_closed"]
 
 
+def test_a_close_loop_retry_that_reaches_the_referrer_closes_the_loop(desk: Desk) -> None:
+    """The thank-you call's retry (a follow_up in the close_loop chain) may log loop_closed."""
+    ask = add_task(desk.session, desk.practice, subject_id="p1")
+    referred = desk.log(ask, "referred", lead=LeadInput("Ana", phone="+1 212 555 0143"))
+    contact = desk.task(referred.next_task_id)
+    loop = desk.task(desk.log(contact, "lead_booked", now=NOW + timedelta(hours=1)).next_task_id)
+    retry = desk.task(desk.log(loop, "no_answer", now=NOW + timedelta(days=1)).next_task_id)
+    assert retry.kind == "follow_up" and retry.lead_id == contact.lead_id
+    monday = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)  # one business day after Friday
+    desk.log(retry, "loop_closed", now=monday)
+    events = desk.session.exec(select(LeadEvent.event)).all()
+    assert events == ["booked", "loop_closed"]
+    # An ask's retry still cannot: it thanks nobody.
+    other = desk.task(desk.log(add_task(desk.session, desk.practice, subject_id="p9"),
+                               "no_answer", now=monday).next_task_id)
+    with pytest.raises(UserError, match="only to close_loop"):
+        desk.log(other, "loop_closed", now=monday + timedelta(days=1))
+
+
 def test_lead_retries_on_the_same_task_then_unreachable(desk: Desk) -> None:
     contact = add_task(desk.session, desk.practice, kind="contact_lead",
                        referrer_patient_id="p1")

@@ -137,3 +137,24 @@ def test_one_open_ask_per_patient_at_a_time(loopdesk_home: Path) -> None:
         refresh_tasks(session=session, snapshot=snapshot(**marts), now=NOW)
         asks = {k for k in _tasks(session) if k.startswith("ask:")}
         assert asks == {"ask:smile-ny:t9"}
+
+
+def test_a_de_duplicated_console_lead_gets_no_task_from_refresh(loopdesk_home: Path) -> None:
+    """create_lead gives a duplicate no task; a rebuild must not open one for it either."""
+    from console.work.leads import LeadInput, create_lead
+
+    with session_for(sqlite_engine(loopdesk_home)) as session:
+        marts = _marts(mart_leads=[])
+        refresh_tasks(session=session, snapshot=snapshot(**marts), now=NOW)
+        practice = session.get(PracticeSettings, "smile-ny")
+        assert practice is not None
+        friend = LeadInput("Ana", phone="+1 212 555 0143")
+        first, task = create_lead(session=session, practice=practice, referrer_patient_id="p1",
+                                  lead=friend, source="coordinator", now=NOW)
+        again, none = create_lead(session=session, practice=practice, referrer_patient_id="p1",
+                                  lead=friend, source="coordinator", now=NOW + timedelta(hours=1))
+        session.commit()
+        assert task is not None and none is None and again.duplicate_of_lead_id == first.lead_id
+        refresh_tasks(session=session, snapshot=snapshot(**marts), now=NOW + timedelta(hours=2))
+        leads = sorted(key for key in _tasks(session) if key.startswith("contact_lead:"))
+        assert leads == [f"contact_lead:smile-ny:{first.lead_id}"]

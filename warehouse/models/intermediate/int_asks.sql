@@ -31,8 +31,9 @@ call_asks as (
         coalesce(touches.disposition = 'declined', false) as declined,
         touches.disposition
     from touches
-    left join tasks on tasks.task_id = touches.task_id
-    where touches.channel = 'call'
+    left join tasks on touches.task_id = tasks.task_id
+    where
+        touches.channel = 'call'
         and touches.patient_id is not null
         and coalesce(touches.task_kind, tasks.kind) in ('ask', 'follow_up')
 ),
@@ -51,7 +52,8 @@ message_asks as (
         false as declined,
         case when replied_at is not null or status = 'replied' then 'replied' end as disposition
     from messages
-    where purpose = 'ask'
+    where
+        purpose = 'ask'
         and patient_id is not null
         and sent_at is not null
         and status in ('sent', 'replied')

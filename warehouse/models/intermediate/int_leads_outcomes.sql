@@ -83,7 +83,8 @@ latest_status_event as (
     -- same instant: the later funnel stage wins
     qualify row_number() over (
         partition by practice_slug, lead_id
-        order by event_at desc,
+        order by
+            event_at desc,
             list_position(['contacted', 'unreachable', 'declined', 'booked', 'treated'], event) desc
     ) = 1
 ),
@@ -145,14 +146,15 @@ applied as (
         message_facts.loop_close_sent_at
     from leads
     left join latest_status_event as latest
-        on latest.practice_slug = leads.practice_slug and latest.lead_id = leads.lead_id
+        on leads.practice_slug = latest.practice_slug and leads.lead_id = latest.lead_id
     left join event_facts
-        on event_facts.practice_slug = leads.practice_slug and event_facts.lead_id = leads.lead_id
+        on leads.practice_slug = event_facts.practice_slug and leads.lead_id = event_facts.lead_id
     left join touch_facts
-        on touch_facts.practice_slug = leads.practice_slug and touch_facts.lead_id = leads.lead_id
+        on leads.practice_slug = touch_facts.practice_slug and leads.lead_id = touch_facts.lead_id
     left join message_facts
-        on message_facts.practice_slug = leads.practice_slug
-        and message_facts.lead_id = leads.lead_id
+        on
+            leads.practice_slug = message_facts.practice_slug
+            and leads.lead_id = message_facts.lead_id
 ),
 
 resolved as (

@@ -72,11 +72,13 @@ effective as (
         patients.email is not null as email_usable
     from patients
     left join consent_by_patient as consent
-        on consent.practice_slug = patients.practice_slug
-        and consent.patient_id = patients.patient_id
+        on
+            patients.practice_slug = consent.practice_slug
+            and patients.patient_id = consent.patient_id
     left join wrong_numbers
-        on wrong_numbers.practice_slug = patients.practice_slug
-        and wrong_numbers.patient_id = patients.patient_id
+        on
+            patients.practice_slug = wrong_numbers.practice_slug
+            and patients.patient_id = wrong_numbers.patient_id
 ),
 
 final as (
@@ -92,8 +94,10 @@ final as (
         cast(email_usable as boolean) as email_usable,                        -- email present
         cast(
             not (export_do_not_contact or opted_out)
-            and ((consent_call and phone_usable) or (consent_text and phone_usable)
-                or (consent_email and email_usable))
+            and (
+                (consent_call and phone_usable) or (consent_text and phone_usable)
+                or (consent_email and email_usable)
+            )
             as boolean
         ) as is_contactable                                                   -- reachable on a channel
     from effective

@@ -18,7 +18,7 @@ with_lag as (
         lags.lag_days,
         treatments.completed_at + to_days(coalesce(lags.lag_days, 0)) as derived_results_visible_at
     from treatments
-    left join lags on lags.category = treatments.category
+    left join lags on treatments.category = lags.category
 ),
 
 final as (

@@ -5,21 +5,15 @@
 -- not asked in the last ask_cooldown_days (an ask exactly that long ago no longer counts); not declined
 -- in the last decline_cooldown_days. A patient with several eligible treatments gets ONE candidate, the
 -- earliest results-visible one (ties: higher value, then id), so the choice is stable as data arrives.
+-- Visible treatments of contactable patients come from int_candidate_treatments (shared with
+-- mart_review_candidates).
 
 with params as (
     select * from build_params
 ),
 
 treatments as (
-    select * from int_treatments_results_visible
-),
-
-patients as (
-    select * from int_patients
-),
-
-contactability as (
-    select * from int_patient_contactability
+    select * from int_candidate_treatments
 ),
 
 asks as (
@@ -30,65 +24,64 @@ in_window as (
     select treatments.*
     from treatments
     cross join params
-    where treatments.results_visible_at <= params.as_of
-        and treatments.results_visible_at >= params.as_of - to_days(params.ask_window_days)
+    where treatments.results_visible_at >= params.as_of - to_days(params.ask_window_days)
 ),
 
 asked_about_treatment as (
-    select distinct practice_slug, patient_id, treatment_id
+    select distinct
+        practice_slug,
+        patient_id,
+        treatment_id
     from asks
     where treatment_id is not null
 ),
 
 recently_asked as (
-    select distinct asks.practice_slug, asks.patient_id
+    select distinct
+        asks.practice_slug,
+        asks.patient_id
     from asks
     cross join params
     where asks.asked_at > params.as_of - to_days(params.ask_cooldown_days)
 ),
 
 recently_declined as (
-    select distinct asks.practice_slug, asks.patient_id
+    select distinct
+        asks.practice_slug,
+        asks.patient_id
     from asks
     cross join params
-    where asks.declined
+    where
+        asks.declined
         and asks.asked_at > params.as_of - to_days(params.decline_cooldown_days)
 ),
 
 eligible as (
-    select
-        in_window.*,
-        patients.satisfaction_score,
-        contactability.consent_call,
-        contactability.consent_text,
-        contactability.consent_email
+    select in_window.*
     from in_window
-    inner join patients
-        on patients.practice_slug = in_window.practice_slug
-        and patients.patient_id = in_window.patient_id
-    inner join contactability
-        on contactability.practice_slug = in_window.practice_slug
-        and contactability.patient_id = in_window.patient_id
-    where contactability.is_contactable
-        and not exists (
+    where
+        not exists (
             select 1 from asked_about_treatment as asked
-            where asked.practice_slug = in_window.practice_slug
+            where
+                asked.practice_slug = in_window.practice_slug
                 and asked.patient_id = in_window.patient_id
                 and asked.treatment_id = in_window.treatment_id
         )
         and not exists (
             select 1 from recently_asked as recent
-            where recent.practice_slug = in_window.practice_slug
+            where
+                recent.practice_slug = in_window.practice_slug
                 and recent.patient_id = in_window.patient_id
         )
         and not exists (
             select 1 from recently_declined as declined
-            where declined.practice_slug = in_window.practice_slug
+            where
+                declined.practice_slug = in_window.practice_slug
                 and declined.patient_id = in_window.patient_id
         )
     qualify row_number() over (
         partition by in_window.practice_slug, in_window.patient_id
-        order by in_window.results_visible_at, in_window.value desc, in_window.treatment_id
+        order by in_window.results_visible_at asc, in_window.value desc, in_window.treatment_id asc
     ) = 1
 ),
 

@@ -1,4 +1,4 @@
--- One row per practice and task kind with open tasks: the backlog in hours of coordinator work.
+-- grain: one row per practice and task kind with open tasks: the backlog in hours of coordinator work.
 -- key: practice_slug, kind
 -- Minutes per task = the agency-wide median of coordinator minutes spent per done task of that kind
 -- (summing its touches); when none are observed, a documented default per kind (docs/metrics.md).
@@ -6,40 +6,58 @@
 with
 
 tasks as (
-    select task_id, kind, practice_slug, status from stg_ops__tasks
+    select
+        task_id,
+        kind,
+        practice_slug,
+        status
+    from stg_ops__tasks
 ),
 
 touches as (
-    select task_id, minutes from stg_ops__touches
+    select
+        task_id,
+        minutes
+    from stg_ops__touches
     where coordinator_id is not null and task_id is not null
 ),
 
 default_minutes as (
-    select * from (values
+    select * from (
+        values
         ('ask', 6.0),
         ('follow_up', 5.0),
         ('contact_lead', 8.0),
         ('close_loop', 4.0),
         ('review_request', 3.0)
-    ) as d(kind, minutes)
+    ) as d (kind, minutes)  -- noqa: AL05
 ),
 
 minutes_per_done_task as (
-    select t.kind, t.task_id, sum(x.minutes) as minutes
+    select
+        t.kind,
+        t.task_id,
+        sum(x.minutes) as minutes
     from tasks as t
-    inner join touches as x on x.task_id = t.task_id
+    inner join touches as x on t.task_id = x.task_id
     where t.status = 'done'
     group by t.kind, t.task_id
 ),
 
 observed as (
-    select kind, median(minutes) as median_minutes, count(*) as tasks_observed
+    select
+        kind,
+        median(minutes) as median_minutes,
+        count(*) as tasks_observed
     from minutes_per_done_task
     group by kind
 ),
 
 open_tasks as (
-    select practice_slug, kind, count(*) as open_tasks
+    select
+        practice_slug,
+        kind,
+        count(*) as open_tasks
     from tasks
     where status in ('open', 'claimed', 'escalated')
     group by practice_slug, kind
@@ -57,8 +75,8 @@ final as (
         cast(o.open_tasks * coalesce(ob.median_minutes, d.minutes, 5.0) / 60.0 as double)
             as backlog_hours                                         -- open x minutes / 60
     from open_tasks as o
-    left join observed as ob on ob.kind = o.kind
-    left join default_minutes as d on d.kind = o.kind
+    left join observed as ob on o.kind = ob.kind
+    left join default_minutes as d on o.kind = d.kind
 )
 
 select * from final

@@ -1,4 +1,4 @@
--- One row per coordinator and ISO week (Monday, UTC): minutes logged over available minutes.
+-- grain: one row per coordinator and ISO week (Monday, UTC): minutes logged over available minutes.
 -- key: coordinator_id, week_start
 -- No roster with working hours exists yet, so every coordinator is assumed to have a 40 h week
 -- (2,400 available minutes); utilisation above 1 means overtime.
@@ -6,7 +6,11 @@
 with
 
 touches as (
-    select coordinator_id, practice_slug, minutes, started_at
+    select
+        coordinator_id,
+        practice_slug,
+        minutes,
+        started_at
     from stg_ops__touches
     where coordinator_id is not null
 ),

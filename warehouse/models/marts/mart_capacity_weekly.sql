@@ -1,15 +1,21 @@
--- One row per practice and ISO week (Monday, UTC) with coordinator minutes logged, vs. contracted hours.
+-- grain: one row per practice and ISO week (Monday, UTC) with coordinator minutes logged, vs. contracted hours.
 -- key: practice_slug, week_start
 -- Only human touches count (coordinator_id not null): automated messages cost no coordinator time.
 
 with
 
 practices as (
-    select practice_slug, contracted_hours_per_week from mart_practices
+    select
+        practice_slug,
+        contracted_hours_per_week
+    from mart_practices
 ),
 
 touches as (
-    select practice_slug, minutes, started_at
+    select
+        practice_slug,
+        minutes,
+        started_at
     from stg_ops__touches
     where coordinator_id is not null
 ),
@@ -33,7 +39,7 @@ final as (
         cast(w.minutes_logged / 60.0 - p.contracted_hours_per_week as double)
             as hours_vs_contract                                     -- + ahead, - behind
     from weekly as w
-    left join practices as p on p.practice_slug = w.practice_slug
+    left join practices as p on w.practice_slug = p.practice_slug
 )
 
 select * from final

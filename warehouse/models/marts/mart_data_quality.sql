@@ -11,7 +11,10 @@ feeds as (
 ),
 
 latest_runs as (
-    select practice_slug, file, arg_max(run_id, quarantined_at) as run_id
+    select
+        practice_slug,
+        file,
+        arg_max(run_id, quarantined_at) as run_id
     from quarantine
     group by practice_slug, file
 ),
@@ -28,8 +31,9 @@ quarantine_counts as (
         max(latest_runs.run_id) as last_quarantine_run_id
     from quarantine
     inner join latest_runs
-        on latest_runs.practice_slug is not distinct from quarantine.practice_slug
-        and latest_runs.file = quarantine.file
+        on
+            latest_runs.practice_slug is not distinct from quarantine.practice_slug
+            and quarantine.file = latest_runs.file
     group by quarantine.practice_slug, quarantine.file
 ),
 
@@ -46,8 +50,9 @@ joined as (
         feeds.checked_at
     from feeds
     full outer join quarantine_counts
-        on quarantine_counts.practice_slug is not distinct from feeds.practice_slug
-        and quarantine_counts.file = feeds.file
+        on
+            quarantine_counts.practice_slug is not distinct from feeds.practice_slug
+            and feeds.file = quarantine_counts.file
 ),
 
 final as (

@@ -1,4 +1,4 @@
--- One row per practice and month of treatment completion (UTC): distinct patients at each funnel stage.
+-- grain: one row per practice and month of treatment completion (UTC): distinct patients at each funnel stage.
 -- key: practice_slug, month
 -- Stages are cumulative (each a subset of the one before), from mart_metric_cohort's windows:
 -- treated -> results_visible -> asked (30 d) -> reached -> willing -> referred (180 d)
@@ -22,7 +22,8 @@ patient_months as (
         bool_or(results_visible and asked_30d and reached_30d and willing_30d) as willing,
         bool_or(results_visible and referred_180d) as referred,
         bool_or(results_visible and referred_180d and lead_contacted) as lead_contacted,
-        bool_or(results_visible and referred_180d and lead_contacted and lead_booked) as lead_booked,
+        bool_or(results_visible and referred_180d and lead_contacted and lead_booked)
+            as lead_booked,
         bool_or(
             results_visible and referred_180d and lead_contacted and lead_booked and loop_closed
         ) as loop_closed

@@ -10,13 +10,18 @@
 -- names_friend: a willing call named a friend (referred).
 -- lead_answer_delay (hours since referral): a contact_lead call was answered.
 -- lead_book: an answered contact_lead call booked (lead_booked).
+-- team_hour (UTC hour 0..23): of the team's last 20 calling days (UTC dates with a
+--   coordinator call; trials), the days with a call started in that hour (successes).
 
 with priors as (
     select * from stg_seed__queue_priors
 ),
 
 practices as (
-    select practice_slug, timezone from stg_canonical__practices
+    select
+        practice_slug,
+        timezone
+    from stg_canonical__practices
 ),
 
 calls as (
@@ -31,12 +36,17 @@ calls as (
         case when touches.lead_id is not null then 'lead' else 'patient' end as person_type,
         touches.patient_id,
         touches.lead_id,
-        cast(extract(hour from timezone(coalesce(practices.timezone, 'UTC'), touches.started_at))
-             as integer) as local_hour,
-        touches.disposition not in ('no_answer', 'voicemail', 'wrong_number') as answered
+        cast(
+            extract(hour from timezone(coalesce(practices.timezone, 'UTC'), touches.started_at))
+            as integer
+        ) as local_hour,
+        touches.disposition not in ('no_answer', 'voicemail', 'wrong_number') as answered,
+        cast(timezone('UTC', touches.started_at) as date) as utc_day,
+        cast(extract(hour from timezone('UTC', touches.started_at)) as integer) as utc_hour
     from stg_ops__touches as touches
-    left join practices on practices.practice_slug = touches.practice_slug
-    where touches.channel = 'call' and touches.coordinator_id is not null
+    left join practices on touches.practice_slug = practices.practice_slug
+    where
+        touches.channel = 'call' and touches.coordinator_id is not null
         and touches.task_kind is not null and touches.disposition is not null
 ),
 
@@ -44,8 +54,8 @@ attempts as (
     select
         calls.*,
         count(*) over (
-            partition by practice_slug, person_type, person_id
-            order by started_at
+            partition by calls.practice_slug, calls.person_type, calls.person_id
+            order by calls.started_at
             range between interval 30 days preceding and current row
         ) as attempt
     from calls
@@ -58,14 +68,17 @@ asks as (
         treatments.category,
         attempts.disposition in ('willing_no_name', 'referred') as willing
     from attempts
-    left join stg_ops__tasks as tasks on tasks.task_id = attempts.task_id
+    left join stg_ops__tasks as tasks on attempts.task_id = tasks.task_id
     left join stg_canonical__patients as patients
-        on patients.practice_slug = attempts.practice_slug
-        and patients.patient_id = attempts.patient_id
+        on
+            attempts.practice_slug = patients.practice_slug
+            and attempts.patient_id = patients.patient_id
     left join stg_canonical__treatments as treatments
-        on treatments.practice_slug = attempts.practice_slug
-        and treatments.treatment_id = tasks.treatment_id
-    where attempts.task_kind in ('ask', 'follow_up')
+        on
+            attempts.practice_slug = treatments.practice_slug
+            and tasks.treatment_id = treatments.treatment_id
+    where
+        attempts.task_kind in ('ask', 'follow_up')
         and attempts.disposition in ('willing_no_name', 'referred', 'declined')
 ),
 
@@ -75,61 +88,143 @@ lead_calls as (
         date_diff('second', leads.referred_at, attempts.started_at) / 3600.0 as hours_since
     from attempts
     inner join int_leads_outcomes as leads
-        on leads.practice_slug = attempts.practice_slug and leads.lead_id = attempts.lead_id
+        on attempts.practice_slug = leads.practice_slug and attempts.lead_id = leads.lead_id
     where attempts.task_kind = 'contact_lead'
 ),
 
+team_days as (
+    select distinct calls.utc_day
+    from calls
+    order by calls.utc_day desc
+    limit 20
+),
+
+team_hours as (
+    select distinct
+        calls.utc_day,
+        calls.utc_hour
+    from calls
+    inner join team_days on calls.utc_day = team_days.utc_day
+),
+
 evidence as (
-    select 'answer_attempt' as measure, task_kind as cell_group,
-           cast(least(attempt, 3) as varchar) as band,
-           count(*) filter (where answered) as successes, count(*) as trials
-    from attempts group by all
+    select
+        'answer_attempt' as measure,
+        task_kind as cell_group,
+        cast(least(attempt, 3) as varchar) as band,
+        count(*) filter (where answered) as successes,
+        count(*) as trials
+    from attempts
+    group by all
     union all
-    select 'answer_hour', person_type, cast(local_hour as varchar),
-           count(*) filter (where answered), count(*)
-    from attempts group by all
+    select
+        'answer_hour' as measure,
+        person_type as cell_group,
+        cast(local_hour as varchar) as band,
+        count(*) filter (where answered) as successes,
+        count(*) as trials
+    from attempts
+    group by all
     union all
-    select 'answer_all', person_type, 'all', count(*) filter (where answered), count(*)
-    from attempts group by all
+    select
+        'answer_all' as measure,
+        person_type as cell_group,
+        'all' as band,
+        count(*) filter (where answered) as successes,
+        count(*) as trials
+    from attempts
+    group by all
     union all
-    select 'willing_satisfaction', 'patient',
-           case when satisfaction_score is null then 'unknown'
-                when satisfaction_score <= 4 then '0-4'
-                when satisfaction_score <= 6 then '5-6'
-                when satisfaction_score <= 8 then '7-8'
-                else '9-10' end,
-           count(*) filter (where willing), count(*)
-    from asks group by all
+    select
+        'willing_satisfaction' as measure,
+        'patient' as cell_group,
+        case
+            when satisfaction_score is null then 'unknown'
+            when satisfaction_score <= 4 then '0-4'
+            when satisfaction_score <= 6 then '5-6'
+            when satisfaction_score <= 8 then '7-8'
+            else '9-10'
+        end as band,
+        count(*) filter (where willing) as successes,
+        count(*) as trials
+    from asks
+    group by all
     union all
-    select 'willing_category', 'patient', category, count(*) filter (where willing), count(*)
-    from asks where category is not null group by all
+    select
+        'willing_category' as measure,
+        'patient' as cell_group,
+        category as band,
+        count(*) filter (where willing) as successes,
+        count(*) as trials
+    from asks
+    where category is not null
+    group by all
     union all
-    select 'willing_all', 'patient', 'all', count(*) filter (where willing), count(*)
-    from asks group by all
+    select
+        'willing_all' as measure,
+        'patient' as cell_group,
+        'all' as band,
+        count(*) filter (where willing) as successes,
+        count(*) as trials
+    from asks
+    group by all
     union all
-    select 'names_friend', 'patient', 'all', count(*) filter (where disposition = 'referred'),
-           count(*)
-    from asks where willing group by all
+    select
+        'names_friend' as measure,
+        'patient' as cell_group,
+        'all' as band,
+        count(*) filter (where disposition = 'referred') as successes,
+        count(*) as trials
+    from asks
+    where willing
+    group by all
     union all
-    select 'lead_answer_delay', 'lead',
-           case when hours_since < 4 then '0-4h' when hours_since < 24 then '4-24h'
-                when hours_since < 72 then '24-72h' else '72h+' end,
-           count(*) filter (where answered), count(*)
-    from lead_calls group by all
+    select
+        'lead_answer_delay' as measure,
+        'lead' as cell_group,
+        case
+            when hours_since < 4 then '0-4h' when hours_since < 24 then '4-24h'
+            when hours_since < 72 then '24-72h' else '72h+'
+        end as band,
+        count(*) filter (where answered) as successes,
+        count(*) as trials
+    from lead_calls
+    group by all
     union all
-    select 'lead_book', 'lead', 'all', count(*) filter (where disposition = 'lead_booked'),
-           count(*)
+    select
+        'lead_book' as measure,
+        'lead' as cell_group,
+        'all' as band,
+        count(*) filter (where disposition = 'lead_booked') as successes,
+        count(*) as trials
     from lead_calls
     where answered and disposition in ('lead_booked', 'lead_declined', 'callback_requested')
+    group by all
+    union all
+    select
+        'team_hour' as measure,
+        'team' as cell_group,
+        cast(team_hours.utc_hour as varchar) as band,
+        count(*) as successes,
+        (select count(*) from team_days) as trials
+    from team_hours
     group by all
 ),
 
 cells as (
-    select priors.measure, priors.cell_group, priors.band, priors.prior
+    select
+        priors.measure,
+        priors.cell_group,
+        priors.band,
+        priors.prior
     from priors
     union all
     -- categories are the data's own; their prior is the overall willingness prior
-    select distinct 'willing_category', 'patient', evidence.band, priors.prior
+    select distinct
+        'willing_category' as measure,
+        'patient' as cell_group,
+        evidence.band,
+        priors.prior
     from evidence
     inner join priors on priors.measure = 'willing_all'
     where evidence.measure = 'willing_category'
@@ -149,9 +244,10 @@ final as (
         ) as estimate                                                       -- shrunk estimate
     from cells
     left join evidence
-        on evidence.measure = cells.measure
-        and evidence.cell_group = cells.cell_group
-        and evidence.band = cells.band
+        on
+            cells.measure = evidence.measure
+            and cells.cell_group = evidence.cell_group
+            and cells.band = evidence.band
 )
 
 select * from final

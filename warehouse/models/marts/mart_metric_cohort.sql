@@ -1,22 +1,44 @@
--- One row per treatment: the ask, reach, willingness and referral facts of its patient, measured
+-- grain: one row per treatment: the ask, reach, willingness and referral facts of its patient, measured
 -- from the moment the treatment's results became visible. Period metrics aggregate this table.
 -- key: practice_slug, treatment_id
--- Windows are inclusive at both ends and measured in absolute hours (30 d = 720 h, 180 d = 4320 h)
+-- Windows are inclusive at both ends and measured in absolute hours (build_params'
+-- ask_rate_window_days 30 d = 720 h, referral_window_days 180 d = 4320 h; warehouse/rules.py)
 -- so that DST changes and the session time zone never move a boundary.
 
 with
 
 params as (
-    select as_of from build_params
+    select
+        as_of,
+        ask_rate_window_days,
+        referral_window_days
+    from build_params
 ),
 
 treatments as (
-    select practice_slug, treatment_id, patient_id, category, value, completed_at, results_visible_at
+    select
+        mart_treatments.practice_slug,
+        mart_treatments.treatment_id,
+        mart_treatments.patient_id,
+        mart_treatments.category,
+        mart_treatments.value,
+        mart_treatments.completed_at,
+        mart_treatments.results_visible_at,
+        mart_treatments.results_visible_at + to_hours(24 * params.ask_rate_window_days)
+            as ask_window_end,
+        mart_treatments.results_visible_at + to_hours(24 * params.referral_window_days)
+            as referral_window_end
     from mart_treatments
+    cross join params
 ),
 
 asks as (
-    select practice_slug, patient_id, asked_at, reached, willing
+    select
+        practice_slug,
+        patient_id,
+        asked_at,
+        reached,
+        willing
     from int_asks
 ),
 
@@ -33,7 +55,7 @@ referrals as (
 ),
 
 ask_facts as (
-    -- an ask counts for a treatment when 0 <= asked_at - results_visible_at <= 30 days
+    -- an ask counts for a treatment when 0 <= asked_at - results_visible_at <= its window
     select
         t.practice_slug,
         t.treatment_id,
@@ -42,15 +64,16 @@ ask_facts as (
         bool_or(coalesce(a.willing, false)) as willing
     from treatments as t
     inner join asks as a
-        on a.practice_slug = t.practice_slug
-        and a.patient_id = t.patient_id
-        and a.asked_at >= t.results_visible_at
-        and a.asked_at <= t.results_visible_at + interval 720 hour
+        on
+            t.practice_slug = a.practice_slug
+            and t.patient_id = a.patient_id
+            and t.results_visible_at <= a.asked_at
+            and t.ask_window_end >= a.asked_at
     group by t.practice_slug, t.treatment_id
 ),
 
 referral_facts as (
-    -- a referral counts for a treatment when 0 <= referred_at - results_visible_at <= 180 days
+    -- a referral counts for a treatment when 0 <= referred_at - results_visible_at <= its window
     select
         t.practice_slug,
         t.treatment_id,
@@ -61,10 +84,11 @@ referral_facts as (
         bool_or(r.loop_closed_at is not null) as loop_closed
     from treatments as t
     inner join referrals as r
-        on r.practice_slug = t.practice_slug
-        and r.referrer_patient_id = t.patient_id
-        and r.referred_at >= t.results_visible_at
-        and r.referred_at <= t.results_visible_at + interval 4320 hour
+        on
+            t.practice_slug = r.practice_slug
+            and t.patient_id = r.referrer_patient_id
+            and t.results_visible_at <= r.referred_at
+            and t.referral_window_end >= r.referred_at
     group by t.practice_slug, t.treatment_id
 ),
 
@@ -91,9 +115,9 @@ final as (
     from treatments as t
     cross join params as p
     left join ask_facts as a
-        on a.practice_slug = t.practice_slug and a.treatment_id = t.treatment_id
+        on t.practice_slug = a.practice_slug and t.treatment_id = a.treatment_id
     left join referral_facts as rf
-        on rf.practice_slug = t.practice_slug and rf.treatment_id = t.treatment_id
+        on t.practice_slug = rf.practice_slug and t.treatment_id = rf.treatment_id
 )
 
 select * from final

@@ -1,14 +1,33 @@
--- One row per lead: its contact SLA, 90-day conversion, loop-closure SLA and repeat-referral facts.
+-- grain: one row per lead: its contact SLA, 90-day conversion, loop-closure SLA and repeat-referral facts.
 -- key: practice_slug, lead_id
 -- SLA deadlines come from the console's contact_lead / close_loop task when one exists; otherwise
--- (leads older than the console) they are derived: + 1 (contact) or + 2 (loop) business days in the
--- practice's time zone, where a business day skips Saturday and Sunday (practice hours are not modelled
--- here). Windows are inclusive and in absolute hours (90 d = 2160 h).
+-- (leads older than the console) they are derived: + the practice's lead-contact (default 1) or
+-- loop-closure (default 2) SLA in business days, at the same wall-clock time in its time zone, where
+-- business days are the practice's open weekdays (build_sla_days, made by the build from
+-- loopdesk_core.business_hours.days_to_open_day; practices without settings: Monday to Friday). Opening
+-- hours are not modelled here. Windows are inclusive and in absolute hours (conversion_window_days
+-- 90 d = 2160 h).
 
 with
 
+params as (
+    select conversion_window_days from build_params
+),
+
+sla_days as (
+    select
+        practice_slug,
+        iso_weekday,
+        contact_days,
+        loop_days
+    from build_sla_days
+),
+
 practices as (
-    select practice_slug, timezone from mart_practices
+    select
+        practice_slug,
+        timezone
+    from mart_practices
 ),
 
 leads as (
@@ -46,32 +65,40 @@ local_times as (
         timezone(coalesce(p.timezone, 'UTC'), l.referred_at) as referred_local,
         timezone(coalesce(p.timezone, 'UTC'), l.outcome_at) as outcome_local
     from leads as l
-    left join practices as p on p.practice_slug = l.practice_slug
+    left join practices as p on l.practice_slug = p.practice_slug
 ),
 
-business_day_1 as (
-    -- one business day later: the next day, pushed past Saturday (6) and Sunday (0)
+calendar_days as (
+    -- calendar days to each deadline: the practice's own calendar, else the default (null slug)
     select
-        *,
-        referred_local + interval 1 day
-            + case dayofweek(referred_local + interval 1 day)
-                when 6 then interval 2 day when 0 then interval 1 day else interval 0 day end
-            as contact_local_deadline,
-        outcome_local + interval 1 day
-            + case dayofweek(outcome_local + interval 1 day)
-                when 6 then interval 2 day when 0 then interval 1 day else interval 0 day end
-            as outcome_plus_one_local
-    from local_times
+        t.*,
+        coalesce(own_contact.contact_days, default_contact.contact_days) as contact_days,
+        coalesce(own_loop.loop_days, default_loop.loop_days) as loop_days
+    from local_times as t
+    left join sla_days as own_contact
+        on
+            t.practice_slug = own_contact.practice_slug
+            and isodow(t.referred_local) = own_contact.iso_weekday
+    left join sla_days as default_contact
+        on
+            default_contact.practice_slug is null
+            and isodow(t.referred_local) = default_contact.iso_weekday
+    left join sla_days as own_loop
+        on
+            t.practice_slug = own_loop.practice_slug
+            and isodow(t.outcome_local) = own_loop.iso_weekday
+    left join sla_days as default_loop
+        on
+            default_loop.practice_slug is null
+            and isodow(t.outcome_local) = default_loop.iso_weekday
 ),
 
-business_day_2 as (
+local_deadlines as (
     select
         *,
-        outcome_plus_one_local + interval 1 day
-            + case dayofweek(outcome_plus_one_local + interval 1 day)
-                when 6 then interval 2 day when 0 then interval 1 day else interval 0 day end
-            as loop_local_deadline
-    from business_day_1
+        referred_local + to_days(contact_days) as contact_local_deadline,
+        outcome_local + to_days(loop_days) as loop_local_deadline
+    from calendar_days
 ),
 
 deadlines as (
@@ -79,15 +106,19 @@ deadlines as (
         b.*,
         coalesce(d.contact_task_deadline, timezone(b.tz, b.contact_local_deadline))
             as contact_deadline,
-        case when b.has_outcome
-            then coalesce(d.loop_task_deadline, timezone(b.tz, b.loop_local_deadline))
+        case
+            when b.has_outcome
+                then coalesce(d.loop_task_deadline, timezone(b.tz, b.loop_local_deadline))
         end as loop_deadline,
-        case when b.status in ('booked', 'treated')
-            then coalesce(b.outcome_at, b.status_at)
-        end as booked_at
-    from business_day_2 as b
+        case
+            when b.status in ('booked', 'treated')
+                then coalesce(b.outcome_at, b.status_at)
+        end as booked_at,
+        b.referred_at + to_hours(24 * params.conversion_window_days) as conversion_deadline
+    from local_deadlines as b
+    cross join params
     left join task_deadlines as d
-        on d.practice_slug = b.practice_slug and d.lead_id = b.lead_id
+        on b.practice_slug = d.practice_slug and b.lead_id = d.lead_id
 ),
 
 referrer_order as (
@@ -115,8 +146,10 @@ final as (
         cast(coalesce(first_contact_at <= contact_deadline, false) as boolean)
             as contacted_within_sla,                                  -- contacted at or before it
         cast(booked_at as timestamptz) as booked_at,                  -- when it booked (null if never)
-        cast(coalesce(booked_at <= referred_at + interval 2160 hour, false) as boolean)
-            as converted_90d,                                         -- booked within 90 d
+        cast(
+            coalesce(booked_at <= conversion_deadline, false)
+            as boolean
+        ) as converted_90d,                                         -- booked within 90 d
         cast(coalesce(booked_value, 0) as double) as booked_value,    -- USD, 0 when unknown
         cast(coalesce(has_outcome, false) as boolean) as has_outcome,  -- outcome known
         cast(outcome_at as timestamptz) as outcome_at,                -- when the outcome was known
@@ -128,8 +161,10 @@ final as (
             as referrer_lead_number,                                  -- 1 = referrer's first lead
         cast(case when referrer_patient_id is not null then referrer_lead_count end as integer)
             as referrer_lead_count,                                   -- referrer's leads as of as_of
-        cast(case when referrer_patient_id is not null then referrer_first_loop_closed end
-            as boolean) as referrer_first_loop_closed                 -- first lead's loop closed
+        cast(
+            case when referrer_patient_id is not null then referrer_first_loop_closed end
+            as boolean
+        ) as referrer_first_loop_closed                 -- first lead's loop closed
     from referrer_order
 )
 

@@ -27,8 +27,9 @@ final as (
         cast(contactability.is_contactable as boolean) as is_contactable      -- on some channel
     from patients
     inner join contactability
-        on contactability.practice_slug = patients.practice_slug
-        and contactability.patient_id = patients.patient_id
+        on
+            patients.practice_slug = contactability.practice_slug
+            and patients.patient_id = contactability.patient_id
 )
 
 select * from final

@@ -3,7 +3,8 @@
 -- avg_case_value: mean treatment value over the last 365 days before as_of, else over all time.
 -- lead_conversion: leads now booked or treated / leads (null when none).
 -- p_refer_given_asked: asked patients who referred a lead at or after their first ask / asked
--- patients; with no asks, the documented prior 0.29 (DOMAIN.md's typical referral rate), flagged.
+-- patients; with no asks, the prior build_params.default_p_refer_given_asked (DOMAIN.md's typical
+-- referral rate, warehouse/rules.py), flagged.
 -- median_minutes_<kind>: median minutes of coordinator calls on that task kind (null when none).
 
 with params as (
@@ -54,13 +55,19 @@ lead_counts as (
 ),
 
 first_asks as (
-    select practice_slug, patient_id, min(asked_at) as first_asked_at
+    select
+        practice_slug,
+        patient_id,
+        min(asked_at) as first_asked_at
     from asks
     group by practice_slug, patient_id
 ),
 
 last_referrals as (
-    select practice_slug, referrer_patient_id as patient_id, max(referred_at) as last_referred_at
+    select
+        practice_slug,
+        referrer_patient_id as patient_id,
+        max(referred_at) as last_referred_at
     from leads
     where referrer_patient_id is not null
     group by practice_slug, referrer_patient_id
@@ -75,8 +82,9 @@ ask_counts as (
         ) as asked_patients_who_referred
     from first_asks
     left join last_referrals
-        on last_referrals.practice_slug = first_asks.practice_slug
-        and last_referrals.patient_id = first_asks.patient_id
+        on
+            first_asks.practice_slug = last_referrals.practice_slug
+            and first_asks.patient_id = last_referrals.patient_id
     group by first_asks.practice_slug
 ),
 
@@ -110,7 +118,7 @@ final as (
         cast(
             coalesce(
                 ask_counts.asked_patients_who_referred / nullif(ask_counts.asked_patients, 0),
-                0.29
+                params.default_p_refer_given_asked
             ) as double
         ) as p_refer_given_asked,                                                     -- 0..1
         cast(
@@ -123,10 +131,11 @@ final as (
         cast(minutes.median_minutes_close_loop as double) as median_minutes_close_loop,
         cast(minutes.median_minutes_review_request as double) as median_minutes_review_request
     from practices
-    left join case_values on case_values.practice_slug = practices.practice_slug
-    left join lead_counts on lead_counts.practice_slug = practices.practice_slug
-    left join ask_counts on ask_counts.practice_slug = practices.practice_slug
-    left join minutes on minutes.practice_slug = practices.practice_slug
+    cross join params
+    left join case_values on practices.practice_slug = case_values.practice_slug
+    left join lead_counts on practices.practice_slug = lead_counts.practice_slug
+    left join ask_counts on practices.practice_slug = ask_counts.practice_slug
+    left join minutes on practices.practice_slug = minutes.practice_slug
 )
 
 select * from final

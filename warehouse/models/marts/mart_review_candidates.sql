@@ -3,21 +3,15 @@
 -- Results visible at or before as_of and at most review_window_days before it; satisfaction >= 9 or a
 -- willing disposition since those results; contactable; no review request done in the last
 -- review_cooldown_days and none ever closed for this treatment. Earliest results-visible treatment wins.
+-- Visible treatments of contactable patients come from int_candidate_treatments (shared with
+-- mart_ask_candidates).
 
 with params as (
     select * from build_params
 ),
 
 treatments as (
-    select * from int_treatments_results_visible
-),
-
-patients as (
-    select * from int_patients
-),
-
-contactability as (
-    select * from int_patient_contactability
+    select * from int_candidate_treatments
 ),
 
 asks as (
@@ -33,20 +27,25 @@ in_window as (
     select treatments.*
     from treatments
     cross join params
-    where treatments.results_visible_at <= params.as_of
-        and treatments.results_visible_at >= params.as_of - to_days(params.review_window_days)
+    where treatments.results_visible_at >= params.as_of - to_days(params.review_window_days)
 ),
 
 recently_requested as (
-    select distinct review_tasks.practice_slug, review_tasks.patient_id
+    select distinct
+        review_tasks.practice_slug,
+        review_tasks.patient_id
     from review_tasks
     cross join params
-    where review_tasks.status = 'done'
+    where
+        review_tasks.status = 'done'
         and review_tasks.closed_at > params.as_of - to_days(params.review_cooldown_days)
 ),
 
 closed_for_treatment as (
-    select distinct practice_slug, patient_id, treatment_id
+    select distinct
+        practice_slug,
+        patient_id,
+        treatment_id
     from review_tasks
     where status in ('done', 'cancelled') and treatment_id is not null
 ),
@@ -57,31 +56,28 @@ eligible as (
         in_window.patient_id,
         in_window.treatment_id,
         in_window.results_visible_at,
-        patients.satisfaction_score,
-        coalesce(patients.satisfaction_score >= 9, false) as is_satisfied,
-        exists (
+        in_window.satisfaction_score,
+        coalesce(in_window.satisfaction_score >= 9, false) as is_satisfied,
+        exists(
             select 1 from asks
-            where asks.practice_slug = in_window.practice_slug
+            where
+                asks.practice_slug = in_window.practice_slug
                 and asks.patient_id = in_window.patient_id
                 and asks.willing
                 and asks.asked_at >= in_window.results_visible_at
         ) as is_willing
     from in_window
-    inner join patients
-        on patients.practice_slug = in_window.practice_slug
-        and patients.patient_id = in_window.patient_id
-    inner join contactability
-        on contactability.practice_slug = in_window.practice_slug
-        and contactability.patient_id = in_window.patient_id
-    where contactability.is_contactable
-        and not exists (
+    where
+        not exists (
             select 1 from recently_requested as recent
-            where recent.practice_slug = in_window.practice_slug
+            where
+                recent.practice_slug = in_window.practice_slug
                 and recent.patient_id = in_window.patient_id
         )
         and not exists (
             select 1 from closed_for_treatment as closed
-            where closed.practice_slug = in_window.practice_slug
+            where
+                closed.practice_slug = in_window.practice_slug
                 and closed.patient_id = in_window.patient_id
                 and closed.treatment_id = in_window.treatment_id
         )

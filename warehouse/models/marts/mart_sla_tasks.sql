@@ -1,11 +1,19 @@
--- One row per console task that has an SLA deadline: whether it met it, is still open, or was cancelled.
+-- grain: one row per console task that has an SLA deadline: whether it met it, is still open, or was cancelled.
 -- key: task_id
 -- A task meets its SLA when it was closed as done at or before its deadline (inclusive).
 
 with
 
 tasks as (
-    select task_id, kind, practice_slug, created_at, due_at, sla_deadline, status, closed_at
+    select
+        task_id,
+        kind,
+        practice_slug,
+        created_at,
+        due_at,
+        sla_deadline,
+        status,
+        closed_at
     from stg_ops__tasks
     where sla_deadline is not null
 ),

@@ -5,18 +5,18 @@ with lags as (
     select *
     from (
         values
-            ('implant', 14),
-            ('orthodontic', 3),
-            ('cosmetic_dental', 7),
-            ('whitening', 2),
-            ('injectable', 14),
-            ('laser_skin', 30),
-            ('body_contouring', 90),
-            ('surgical_face', 90),
-            ('surgical_body', 60),
-            ('refractive', 7),
-            ('hair_restoration', 180)
-    ) as seed (category, lag_days)
+        ('implant', 14),
+        ('orthodontic', 3),
+        ('cosmetic_dental', 7),
+        ('whitening', 2),
+        ('injectable', 14),
+        ('laser_skin', 30),
+        ('body_contouring', 90),
+        ('surgical_face', 90),
+        ('surgical_body', 60),
+        ('refractive', 7),
+        ('hair_restoration', 180)
+    ) as seed (category, lag_days)  -- noqa: AL05
 ),
 
 final as (

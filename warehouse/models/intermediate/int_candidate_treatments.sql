@@ -1,0 +1,58 @@
+-- grain: one row per treatment whose results are visible by as_of, of a patient contactable now
+-- key: practice_slug, treatment_id
+-- materialized: view
+-- The join mart_ask_candidates and mart_review_candidates share, stated once: the treatment and
+-- when its results became visible, its patient's satisfaction, and the patient's effective consent
+-- (after console opt-outs), for patients contactable on some channel. Each mart applies its own
+-- window (ask_window_days, review_window_days) and exclusions.
+
+with params as (
+    select as_of from build_params
+),
+
+treatments as (
+    select * from int_treatments_results_visible
+),
+
+patients as (
+    select
+        practice_slug,
+        patient_id,
+        satisfaction_score
+    from int_patients
+),
+
+contactability as (
+    select
+        practice_slug,
+        patient_id,
+        consent_call,
+        consent_text,
+        consent_email,
+        is_contactable
+    from int_patient_contactability
+),
+
+final as (
+    select
+        treatments.*,
+        patients.satisfaction_score,
+        contactability.consent_call,
+        contactability.consent_text,
+        contactability.consent_email
+    from treatments
+    cross join params
+    inner join patients
+        on
+            treatments.practice_slug = patients.practice_slug
+            and treatments.patient_id = patients.patient_id
+    inner join contactability
+        on
+            treatments.practice_slug = contactability.practice_slug
+            and treatments.patient_id = contactability.patient_id
+    where
+        contactability.is_contactable
+        and treatments.results_visible_at <= params.as_of
+)
+
+select * from final
