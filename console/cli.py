@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib
 import os
@@ -36,26 +37,22 @@ _COMMAND_MODULES = (
     "console.commands.operations",
 )
 
-_APP: typer.Typer | None = None
 
-
+@functools.lru_cache(maxsize=1)
 def typer_app() -> typer.Typer:
     """The typer app with every command registered (built once, on first use)."""
-    global _APP
-    if _APP is None:
-        import typer
+    import typer
 
-        app = typer.Typer(
-            name="loopdesk",
-            help="Loopdesk: the referral-programme operations console.",
-            no_args_is_help=True,
-            add_completion=False,
-            pretty_exceptions_enable=False,
-        )
-        for name in _COMMAND_MODULES:
-            importlib.import_module(name).register(app)
-        _APP = app
-    return _APP
+    app = typer.Typer(
+        name="loopdesk",
+        help="Loopdesk: the referral-programme operations console.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(app)
+    return app
 
 
 def __getattr__(name: str) -> Any:
