@@ -13,8 +13,9 @@ from pages.registry import pages_for
 
 st.set_page_config(page_title="Loopdesk", layout="wide")
 
-# Role and practices are re-read from the store on every rerun (SECURITY 5); the session
-# comes from this page's token or, after a reload / new tab / deep link, from the cookie.
+# Role and practices are re-read from the store on every rerun (SECURITY 5), once: the user
+# resolved here (or by a widget callback earlier in the run) is the page's for this run. The
+# session comes from this page's token or, after a reload / new tab / deep link, the cookie.
 user = signed_in(now())
 cookie_sync()
 if user is None:

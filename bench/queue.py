@@ -33,6 +33,7 @@ import psycopg  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
+from console.identity.access import current_user  # noqa: E402
 from console.models.identity import Role, User, UserPractice  # noqa: E402
 from console.models.practice import PracticeSettings  # noqa: E402
 from console.platform.db import get_engine, init_db, new_session  # noqa: E402
@@ -170,8 +171,9 @@ def measure(engine: Engine, managers: list[int], coordinator: int, claims: int,
     """Claim and view latencies, then 16 concurrent claimers."""
     results: dict[str, Any] = {}
     with new_session(engine) as session:
-        manager = session.get(User, managers[0])
-        scoped = session.get(User, coordinator)
+        # The acting user is built once per request (identity.access), outside the claim.
+        manager = current_user(session=session, user_id=managers[0])
+        scoped = current_user(session=session, user_id=coordinator)
         assert manager is not None and scoped is not None
         views = []
         for _ in range(20):
@@ -195,7 +197,7 @@ def measure(engine: Engine, managers: list[int], coordinator: int, claims: int,
     def claimer(user_id: int) -> None:
         mine = []
         with new_session(engine) as session:
-            user = session.get(User, user_id)
+            user = current_user(session=session, user_id=user_id)
             assert user is not None
             for _ in range(per_thread):
                 task = claim_next(session=session, user=user, now=NOW)
@@ -231,7 +233,7 @@ def _process_claimers(engine: Engine, user_ids: list[int], per_thread: int,
     def claimer(user_id: int) -> None:
         mine = []
         with new_session(engine) as session:
-            user = session.get(User, user_id)
+            user = current_user(session=session, user_id=user_id)
             assert user is not None
             session.rollback()
             barrier.wait()

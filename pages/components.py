@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from console.identity.access import CurrentUser
 from console.identity.session_cookie import COOKIE_NAME, handoff_code, safe_for_page
@@ -25,6 +27,7 @@ TOKEN_KEY = "session_token"  # noqa: S105 (a session_state key)
 FLASH_KEY = "flash"
 HANDOFF_KEY = "cookie_handoff"
 CLEAR_COOKIE_KEY = "cookie_clear"
+RUN_USER_KEY = "acting_user"  # this run's resolved user (RunUser)
 # The only script the console ever puts in a page: a same-origin POST to one of the app's own
 # cookie routes. The path is one of two constants; the code is a signed token checked against
 # the token alphabet (console.identity.session_cookie.safe_for_page) and JSON-quoted.
@@ -38,8 +41,56 @@ T = TypeVar("T")
 
 
 def signed_in(now_: datetime) -> CurrentUser | None:
-    """The user of this browser session: the page's own token, else the session cookie (a
-    reload, a new tab or a deep link), resolved in the store either way."""
+    """The user of this browser session for this script run (see `acting_user`)."""
+    return acting_user(now_)
+
+
+def acting_user(now_: datetime) -> CurrentUser | None:
+    """The signed-in user, resolved in the store once per script run and shared by the run.
+
+    The first call of a run (a widget callback, which Streamlit runs before the script, or
+    else the router) resolves the session: the page's own token, else the session cookie (a
+    reload, a new tab or a deep link). Role and practices are thus re-read on every rerun
+    (SECURITY 5); later calls in the same run (the router, the page, its helpers) reuse that
+    user instead of resolving again, each resolution being a store read that may take the
+    SQLite writer lock. The holder is per browser session (session_state), never per
+    process, and is dropped when the token changes (log in, log out).
+    """
+    run = _this_run()
+    held = st.session_state.get(RUN_USER_KEY)
+    token = st.session_state.get(TOKEN_KEY)
+    if (isinstance(held, RunUser) and run is not None and held.run is run
+            and held.token == token):
+        return held.user
+    user = _resolve(now_)
+    st.session_state[RUN_USER_KEY] = RunUser(run=run, token=st.session_state.get(TOKEN_KEY),
+                                             user=user)
+    return user
+
+
+@dataclass(frozen=True)
+class RunUser:
+    """The acting user as one script run resolved it (`run` marks that run)."""
+
+    run: object
+    token: str | None
+    user: CurrentUser | None
+
+
+def _this_run() -> object | None:
+    """An object that exists once per script run, or None outside one.
+
+    Streamlit gives each run a fresh cursor table (`ScriptRunContext.reset`, called before
+    the widget callbacks of the run), so its identity marks the run; the holder keeps a
+    reference to it, so a later run's table cannot reuse its identity. Without it (another
+    Streamlit), every call resolves, as before.
+    """
+    ctx = get_script_run_ctx()
+    return getattr(ctx, "cursors", None) if ctx is not None else None
+
+
+def _resolve(now_: datetime) -> CurrentUser | None:
+    """The session's user re-read from the store: the page's token, else the cookie."""
     token = st.session_state.get(TOKEN_KEY)
     user = who_is(token=token, now=now_)
     if user is not None:
@@ -71,13 +122,14 @@ def _cookie_call(action: str, code: str) -> None:
 
 
 def current_user(page_file: str) -> CurrentUser:
-    """The logged-in user, re-read from the store, if their role may open this page; else stop.
+    """The logged-in user, re-read from the store this run, if their role may open this page;
+    else stop.
 
-    Pages check for themselves instead of trusting the router or a value kept in
-    session_state: Streamlit can run a file under pages/ directly, and a role or an
-    account may have changed since the last rerun.
+    Pages check for themselves instead of trusting the router or a value kept from an
+    earlier run: Streamlit can run a file under pages/ directly, and a role or an account
+    may have changed since the last rerun (`acting_user` resolves once per run).
     """
-    user = who_is(token=st.session_state.get(TOKEN_KEY), now=now())
+    user = acting_user(now())
     allowed = {Path(spec.path).name for spec in pages_for(user)} if user is not None else set()
     if user is None or Path(page_file).name not in allowed:
         st.stop()
@@ -203,7 +255,7 @@ def act_on(lines: list[ListLine], *, key: str, picker: str, action: str, empty: 
 
 def current_user_any() -> CurrentUser:
     """The signed-in user (the page itself already checked it may open it)."""
-    user = who_is(token=st.session_state.get(TOKEN_KEY), now=now())
+    user = acting_user(now())
     if user is None:
         st.stop()
     assert user is not None

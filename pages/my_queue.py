@@ -6,6 +6,7 @@ from datetime import datetime, time, timedelta
 
 import streamlit as st
 
+from console.models.work import Disposition, TaskKind
 from console.platform.errors import UserError
 from console.platform.wording import kind_label, outcome_label, outcome_sentence
 from console.views.identity import store
@@ -60,14 +61,14 @@ def _log(card: TaskCard) -> None:
         flash("error", "Choose the outcome first.")
         return
     lead = None
-    if disposition == "referred":
+    if disposition == Disposition.referred:
         lead = LeadInput(
             first_name=st.session_state.get(_key(card, "lead_first"), ""),
             last_name=st.session_state.get(_key(card, "lead_last"), ""),
             phone=st.session_state.get(_key(card, "lead_phone")) or None,
             email=st.session_state.get(_key(card, "lead_email")) or None,
         )
-    thank_you = disposition == "loop_closed" and bool(
+    thank_you = disposition == Disposition.loop_closed and bool(
         st.session_state.get(_key(card, "thank_you"), False))
     try:
         with store() as session:
@@ -76,7 +77,8 @@ def _log(card: TaskCard) -> None:
                 claim_version=card.claim_version, disposition=disposition,
                 minutes=float(st.session_state[_key(card, "minutes")]),
                 notes=st.session_state.get(_key(card, "notes"), ""),
-                callback_at=_callback_at(card) if disposition == "callback_requested" else None,
+                callback_at=(_callback_at(card)
+                             if disposition == Disposition.callback_requested else None),
                 lead=lead, now=now(), send_thank_you=thank_you)
             follow = created_task(session=session, user=user, task_id=result.next_task_id)
     except UserError as error:
@@ -186,7 +188,7 @@ def _form(card: TaskCard) -> None:
     with right:
         st.number_input("Minutes spent", min_value=0.0, max_value=600.0, value=5.0, step=1.0,
                         key=_key(card, "minutes"))
-    if disposition == "referred":
+    if disposition == Disposition.referred:
         st.caption("The referred friend (a name and a phone or an email)")
         first, last = st.columns(2)
         first.text_input("Lead first name", key=_key(card, "lead_first"))
@@ -194,14 +196,14 @@ def _form(card: TaskCard) -> None:
         phone, email = st.columns(2)
         phone.text_input("Lead phone", key=_key(card, "lead_phone"))
         email.text_input("Lead email", key=_key(card, "lead_email"))
-    if disposition == "loop_closed":
+    if disposition == Disposition.loop_closed:
         channel = card.thank_you_channel
         st.checkbox("Send thank-you message", value=channel is not None,
                     key=_key(card, "thank_you"))
         by = "email" if channel == "email" else "text message"
         st.caption(f"A written thank-you and the outcome go to the referrer by {by}."
                    if channel else "The referrer has no email or text consent: no message.")
-    if disposition == "callback_requested":
+    if disposition == Disposition.callback_requested:
         tomorrow = local(now(), card.practice_timezone).date() + timedelta(days=1)
         day, at = st.columns(2)
         day.date_input("Call back on (practice time)", value=tomorrow, key=_key(card, "cb_day"))
@@ -210,7 +212,7 @@ def _form(card: TaskCard) -> None:
     st.button("Log outcome", type="primary", on_click=_log, args=(card,),
               disabled=disposition is None,
               help=None if disposition else "Choose the outcome first")
-    if card.kind in ("ask", "follow_up"):
+    if card.kind in (TaskKind.ask, TaskKind.follow_up):
         _link_actions(card)
 
 

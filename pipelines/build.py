@@ -25,6 +25,7 @@ class BuildResult:
     checks_run: list[str]
     ops_rows: dict[str, int]
     seconds: float
+    mode: str = "full"  # "incremental" when only the touched practices were rebuilt
 
     def to_json(self) -> dict[str, object]:
         """A JSON-ready summary (no patient data: counts and names of models/checks only)."""
@@ -36,6 +37,7 @@ class BuildResult:
             "checks": len(self.checks_run),
             "ops_rows": self.ops_rows,
             "seconds": round(self.seconds, 3),
+            "mode": self.mode,
         }
 
 
@@ -44,12 +46,14 @@ def run_build(
     ops_events: Mapping[str, pa.Table] | None = None,
     as_of: datetime | None = None,
     calendars: Mapping[str, PracticeCalendar] | None = None,
+    full: bool = False,
 ) -> BuildResult:
     """Build and publish a warehouse snapshot as of `as_of` (default: the clock's now);
-    `calendars` are the practices' own open days and SLA lengths (the console's settings)."""
+    `calendars` are the practices' own open days and SLA lengths (the console's settings); only
+    the practices whose rows changed are rebuilt unless `full` (or the models changed)."""
     published = publish_snapshot(
         as_of=as_of if as_of is not None else clock.now(), ops_events=ops_events,
-        calendars=calendars,
+        calendars=calendars, full=full,
     )
     return BuildResult(
         snapshot_path=published.path,
@@ -59,4 +63,5 @@ def run_build(
         checks_run=[run.name for run in published.checks],
         ops_rows=dict(published.ops_rows),
         seconds=published.seconds,
+        mode=published.mode,
     )

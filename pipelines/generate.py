@@ -339,6 +339,7 @@ def generate_exports(
     format: str = "canonical",
     results_visible: bool = True,
     opendental_leads: bool = False,
+    batch_practices: int | None = None,
 ) -> GenerateSummary:
     """Write practices.csv and one folder per practice under `out`; return what was written.
 
@@ -350,6 +351,8 @@ def generate_exports(
     Dental refattach row carries (referred_at as its local date, `unreachable` as `declined`;
     the Open Dental tables are the same either way), so canonical and Open Dental drops of one
     world give the same leads, tasks and metrics.
+    `batch_practices` (canonical only) draws a world bigger than that many practices one block
+    at a time: deterministic too, but not the same rows as drawing it whole.
     """
     if format not in FORMATS:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}")
@@ -361,6 +364,41 @@ def generate_exports(
         raise ValueError("dirty share must be between 0 and 0.5")
     rng = np.random.default_rng(seed)
     frame = draw_practices(rng, practices, now.astimezone(UTC), months)
+    if batch_practices is None or practices <= batch_practices or format != "canonical":
+        return _generate_block(
+            out, frame, rng, months, dirty_share, format, results_visible, opendental_leads
+        )
+    # A big world one block of practices at a time (each block its own generator, seeded from
+    # `seed` and the block number), so memory follows the block, not the world.
+    totals = [0, 0, 0, 0]
+    _write_practices(out, frame)
+    for number, start in enumerate(range(0, practices, batch_practices)):
+        block = frame.block(start, min(start + batch_practices, practices))
+        block_rng = np.random.default_rng([seed, number])
+        summary = _generate_block(
+            out, block, block_rng, months, dirty_share, format, results_visible,
+            opendental_leads, write_practices=False,
+        )
+        for index, count in enumerate(
+            (summary.patients, summary.treatments, summary.referrals, summary.dirty_rows)
+        ):
+            totals[index] += count
+    return GenerateSummary(out, practices, *totals)
+
+
+def _generate_block(
+    out: Path,
+    frame: PracticeFrame,
+    rng: np.random.Generator,
+    months: int,
+    dirty_share: float,
+    format: str,
+    results_visible: bool,
+    opendental_leads: bool,
+    *,
+    write_practices: bool = True,
+) -> GenerateSummary:
+    """Draw and write the rows of the practices in `frame` (and practices.csv, if asked)."""
     treatments = _draw_treatments(rng, frame, months)
     frame = frame.with_patients(treatments)
     leads = _draw_leads(rng, frame, treatments)
@@ -384,10 +422,12 @@ def generate_exports(
     for name in (PATIENTS.name, TREATMENTS.name, REFERRALS.name):
         files[name], damaged = add_dirty_rows(files[name], name, rng, dirty_share)
         dirty += damaged
+    if write_practices:
+        _write_practices(out, frame)
     _write(out, frame, files)
     return GenerateSummary(
         out=out,
-        practices=practices,
+        practices=frame.size,
         patients=files[PATIENTS.name].height,
         treatments=files[TREATMENTS.name].height,
         referrals=files[REFERRALS.name].height,
@@ -419,13 +459,18 @@ def _write_format(
     )
 
 
-def _write(out: Path, practices: PracticeFrame, files: dict[str, pl.DataFrame]) -> None:
-    """Write practices.csv and each practice's three files (header-only when it has no rows)."""
+def _write_practices(out: Path, practices: PracticeFrame) -> None:
+    """Write practices.csv."""
     out.mkdir(parents=True, exist_ok=True)
     table = practices.to_csv()
     table.select([c for c in PRACTICES.columns if c in table.columns]).write_csv(
         out / PRACTICES.name
     )
+
+
+def _write(out: Path, practices: PracticeFrame, files: dict[str, pl.DataFrame]) -> None:
+    """Write each practice's three files (header-only when it has no rows)."""
+    out.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
         parts = data.partition_by("practice_slug", as_dict=True, maintain_order=True)
         empty = data.clear().drop("practice_slug")

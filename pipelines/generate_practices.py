@@ -56,6 +56,12 @@ class PracticeFrame:
         ].to_numpy()
         return replace(self, patients=counts)
 
+    def block(self, start: int, stop: int) -> PracticeFrame:
+        """Practices start..stop-1 as a frame of their own (numbered from 0)."""
+        return PracticeFrame(
+            **{name: getattr(self, name)[start:stop] for name in self.__dataclass_fields__}
+        )
+
     def area_code(self, rng: np.random.Generator, practice: np.ndarray) -> np.ndarray:
         """A local area code for each person, drawn from their practice's metro."""
         table = np.array([[c.area_codes[0], c.area_codes[-1]] for c in CITIES])

@@ -1,8 +1,10 @@
 """`loopdesk ingest`: pre-check, read, validate, quarantine and load one drop folder.
 
 A practice is loaded as a unit: when any of its files is paused (shape changed) or broken,
-none of its files load this run and its previous data stays. Everything the run writes
-(raw rows, quarantine, feed status, the run record) commits in one DuckDB transaction.
+none of its files load this run and its previous data stays. Practices are read, validated
+and loaded in batches of about INGEST_BATCH_BYTES of input; each batch commits in one DuckDB
+transaction (the last one with the feed status and the run record), so a killed run leaves
+every practice either as it was or wholly loaded, and a rerun converges.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -44,6 +47,8 @@ __all__ = ["IngestSummary", "Plan", "SourceError", "ingest", "run_ingest"]
 
 
 FOLDER_FEED = "(practice folder)"
+# Input bytes per batch of practices: peak memory is about 10-15x this over the imports.
+INGEST_BATCH_BYTES = 32 * 1024 * 1024
 
 
 class SourceError(ValueError):
@@ -241,6 +246,7 @@ def ingest(
     practice: str | None = None,
     progress: Progress | None = None,
     max_file_bytes: int | None = None,
+    batch_bytes: int | None = None,
 ) -> IngestSummary:
     """Load a drop folder (practices.csv + one folder per practice) into the raw store.
 
@@ -269,6 +275,7 @@ def ingest(
             f for f in folders if plans[f.name].format in ("canonical", "fhir")
         ],
         limit=limit,
+        batch_bytes=batch_bytes,
     )
 
 
@@ -282,9 +289,14 @@ def run_ingest(
     limit: int,
     after_load: Callable[[duckdb.DuckDBPyConnection, list[str], dict[str, Plan]], None]
     | None = None,
+    batch_bytes: int | None = None,
 ) -> IngestSummary:
     """The shared pipeline: practices.csv, then each practice's rows from its source, validated,
-    quarantined and loaded in one DuckDB transaction."""
+    quarantined and loaded.
+
+    Practices are read, validated and loaded a batch at a time (`practice_batches`), one
+    DuckDB transaction per batch: every check is within one practice, so batches give the same
+    rows as one pass, and peak memory follows the batch, not the drop."""
     report = progress or _no_progress
     started = clock_now()
     summary = IngestSummary(run_id=f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}")
@@ -299,34 +311,20 @@ def run_ingest(
         for slug, checks in per_practice.items():
             if plans[slug].format == "fhir":
                 per_practice[slug] = [c for c in checks if c.spec is REFERRALS]
-        report("reading", 1, 4)
-        timezones = known_timezones(connection)
-        checks = [check for group in per_practice.values() for check in group]
-        extracted = {
-            spec.name: extract([c for c in checks if c.spec is spec], spec)
-            for spec in PRACTICE_FILES
-        }
-        failed = {path: msg for e in extracted.values() for path, msg in e.failed.items()}
-        loadable = _settle_practices(summary, per_practice, failed, timezones, plans)
-        keep = pl.col("practice_slug").is_in(loadable)
-        reads = [p.read for slug, p in plans.items() if p.read is not None and slug in loadable]
-        for read in reads:
-            record_quarantine(connection, read.quarantined, run_id=summary.run_id, at=started)
-        known: pl.DataFrame | None = None
-        for step, spec in enumerate(PRACTICE_FILES, start=2):
-            report(f"loading {spec.name}", step, 4)
-            # Pop each kind as it loads so its text columns are freed before the next one.
-            canonical = extracted.pop(spec.name).rows.filter(keep)
-            frames = [canonical.with_columns(_source_format=pl.lit("canonical"))]
-            frames += [
-                r.rows[spec.name].with_columns(_source_format=pl.lit(r.format))
-                for r in reads
-                if spec.name in r.rows
-            ]
-            rows = _with_timezones(pl.concat(frames, how="diagonal_relaxed"), timezones)
-            _load_kind(connection, spec, rows, summary=summary, run_id=summary.run_id, known=known)
-            del rows, frames
-            known = known_patients(connection, loadable)
+        loadable: list[str] = []
+        batches = practice_batches(plans, per_practice, batch_bytes or INGEST_BATCH_BYTES)
+        for number, batch in enumerate(batches, start=1):
+            report("loading practices", number, len(batches))
+            loadable += _load_batch(
+                connection, batch, plans=plans, per_practice=per_practice,
+                summary=summary, started=started,
+            )
+            if number < len(batches):
+                # DuckDB holds a transaction's appended rows in memory until it commits: one
+                # commit per batch keeps the peak flat (a practice still loads whole or not at
+                # all; docs/architecture-notes.md, "Ingest in batches").
+                connection.commit()
+                connection.begin()
         if after_load is not None:
             after_load(connection, loadable, plans)
         record_feed_status(connection, _feed_rows(summary), at=started)
@@ -347,6 +345,77 @@ def run_ingest(
     finally:
         connection.close()
     return summary
+
+
+def practice_batches(
+    plans: dict[str, Plan], per_practice: dict[str, list[FileCheck]], budget: int
+) -> list[list[str]]:
+    """Practices in plan order, cut into runs whose input is at most about `budget` bytes
+    (files on disk for canonical files, the frames in memory for other readers); a practice
+    bigger than the budget is a batch of its own."""
+    batches: list[list[str]] = []
+    size = 0
+    for slug, plan in plans.items():
+        weight = sum(_file_bytes(check.path) for check in per_practice.get(slug, []))
+        if plan.read is not None:
+            weight += sum(int(frame.estimated_size()) for frame in plan.read.rows.values())
+        if not batches or (size + weight > budget and batches[-1]):
+            batches.append([])
+            size = 0
+        batches[-1].append(slug)
+        size += weight
+    return batches
+
+
+def _file_bytes(path: Path) -> int:
+    try:
+        return path.lstat().st_size
+    except OSError:
+        return 0
+
+
+def _load_batch(
+    connection: duckdb.DuckDBPyConnection,
+    batch: list[str],
+    *,
+    plans: dict[str, Plan],
+    per_practice: dict[str, list[FileCheck]],
+    summary: IngestSummary,
+    started: datetime,
+) -> list[str]:
+    """Read, settle, validate and load one batch of practices; return the ones that loaded."""
+    timezones = known_timezones(connection)
+    batch_plans = {slug: plans[slug] for slug in batch}
+    batch_checks = {slug: per_practice[slug] for slug in batch if slug in per_practice}
+    checks = [check for group in batch_checks.values() for check in group]
+    extracted = {
+        spec.name: extract([c for c in checks if c.spec is spec], spec) for spec in PRACTICE_FILES
+    }
+    failed = {path: msg for e in extracted.values() for path, msg in e.failed.items()}
+    loadable = _settle_practices(summary, batch_checks, failed, timezones, batch_plans)
+    if not loadable:
+        return loadable
+    keep = pl.col("practice_slug").is_in(loadable)
+    zones = timezones.filter(keep)
+    reads = [p.read for slug, p in batch_plans.items() if p.read is not None and slug in loadable]
+    for read in reads:
+        record_quarantine(connection, read.quarantined, run_id=summary.run_id, at=started)
+    known: pl.DataFrame | None = None
+    for spec in PRACTICE_FILES:
+        # Pop each kind as it loads so its text columns are freed before the next one.
+        canonical = extracted.pop(spec.name).rows.filter(keep)
+        frames = [canonical.with_columns(_source_format=pl.lit("canonical"))]
+        frames += [
+            r.rows[spec.name].with_columns(_source_format=pl.lit(r.format))
+            for r in reads
+            if spec.name in r.rows
+        ]
+        rows = _with_timezones(pl.concat(frames, how="diagonal_relaxed"), zones)
+        del frames, canonical
+        _load_kind(connection, spec, rows, summary=summary, run_id=summary.run_id, known=known)
+        del rows
+        known = known_patients(connection, loadable)
+    return loadable
 
 
 def _plan(folder: Path, declared: str | None, limit: int) -> Plan:

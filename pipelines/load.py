@@ -9,12 +9,16 @@ affected rows once as `updated`, with identical content.
 from __future__ import annotations
 
 from datetime import datetime
-from importlib import resources
 
 import duckdb
 import polars as pl
 
 from pipelines.contract import ExportFile
+from warehouse.raw_store import RAW_SCHEMA, drop_raw_key_indexes
+
+# DuckDB defaults to 80 % of the machine's memory and holds what it may: a ceiling keeps an
+# ingest's peak flat as drops grow (it spills to the store's temp folder beyond it).
+RAW_STORE_MEMORY_LIMIT = "1GB"
 
 _META = ("_row_hash", "_source_file", "_source_line", "_loaded_at")
 _OPTIONAL_META = ("_source_format",)  # which reader made the row (not on raw_practices)
@@ -22,10 +26,10 @@ _OPTIONAL_META = ("_source_format",)  # which reader made the row (not on raw_pr
 
 def open_raw_store(path: str) -> duckdb.DuckDBPyConnection:
     """Connect to the raw store and make sure its tables exist (from raw_schema.sql)."""
-    connection = duckdb.connect(path)
+    connection = duckdb.connect(path, config={"memory_limit": RAW_STORE_MEMORY_LIMIT})
     connection.execute("set enable_progress_bar = false")
-    schema = resources.files("warehouse").joinpath("raw_schema.sql").read_text()
-    connection.execute(schema)
+    connection.execute(RAW_SCHEMA.read_text(encoding="utf-8"))
+    drop_raw_key_indexes(connection)
     return connection
 
 
@@ -49,7 +53,7 @@ def apply_rows(
     meta = _meta(good)
     connection.register("incoming_rows", good.to_arrow())
     hashed = ", ".join(_quoted(c) for c in content)
-    if _is_empty(connection, spec.table):
+    if not _holds_incoming_practices(connection, spec.table):
         return _insert_all(connection, spec, content, meta, loaded_at=loaded_at)
     join = " and ".join(f"r.{_quoted(k)} = i.{_quoted(k)}" for k in key)
     connection.execute(
@@ -57,6 +61,11 @@ def apply_rows(
         create or replace temp table classified as
         with incoming as (
             select *, hash({hashed}) as _row_hash from incoming_rows
+        ),
+        stored as (
+            -- every key holds practice_slug: only the incoming practices' rows can match
+            select * from {spec.table}
+            where practice_slug in (select distinct practice_slug from incoming_rows)
         ),
         final as (
             select
@@ -67,7 +76,7 @@ def apply_rows(
                     else 'update'
                 end as _action
             from incoming as i
-            left join {spec.table} as r on {join}
+            left join stored as r on {join}
         )
         select * from final
         """
@@ -114,9 +123,18 @@ def _meta(good: pl.DataFrame) -> list[str]:
     return [*_META[:-1], *(c for c in _OPTIONAL_META if c in good.columns)]
 
 
-def _is_empty(connection: duckdb.DuckDBPyConnection, table: str) -> bool:
-    """Whether the raw table holds no rows yet (a first load)."""
-    return connection.execute(f"select not exists (select 1 from {table})").fetchone() == (True,)
+def _holds_incoming_practices(connection: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether the raw table holds any row of a practice in `incoming_rows` (if none, this is
+    those practices' first load: every key holds practice_slug, so every row is new)."""
+    found = connection.execute(
+        f"""
+        select exists (
+            select 1 from {table}
+            where practice_slug in (select distinct practice_slug from incoming_rows)
+        )
+        """
+    ).fetchone()
+    return found == (True,)
 
 
 def _insert_all(
@@ -127,9 +145,9 @@ def _insert_all(
     *,
     loaded_at: datetime,
 ) -> pl.DataFrame:
-    """First load: every incoming row is new, so insert straight from Arrow (no classify step).
-
-    Validation already kept one row per key, so no incoming row can collide with another.
+    """First load of these practices: every incoming row is new, so insert straight from Arrow
+    (no classify step). Validation already kept one row per key, so no incoming row can collide
+    with another.
     """
     hashed = ", ".join(_quoted(c) for c in content)
     columns = ", ".join(_quoted(c) for c in [*content, *meta])

@@ -12,6 +12,7 @@ import duckdb
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from console.identity.access import CurrentUser, current_user
 from console.models.identity import Role, User, UserPractice
 from console.models.practice import PracticeSettings
 from console.models.work import Task
@@ -224,3 +225,19 @@ def bulk_tasks(session: Session, practice: PracticeSettings, count: int,
         Task.__table__.c.practice_slug == practice.practice_slug  # type: ignore[attr-defined]
     )
     return list(session.execute(query).scalars())
+
+
+def acting(session: Session, user: User) -> CurrentUser:
+    """The stored user as the services take them (console.identity.access builds it once per
+    request, from the store)."""
+    built = current_user(session=session, user_id=user.user_id or 0)
+    assert built is not None, "an inactive or unknown user has no CurrentUser"
+    return built
+
+
+def add_worker(
+    session: Session, email: str | None = None, *, role: Role = Role.coordinator,
+    practices: Sequence[str] = (),
+) -> CurrentUser:
+    """An active user (as `add_user`) as the queue services take them."""
+    return acting(session, add_user(session, email, role=role, practices=practices))

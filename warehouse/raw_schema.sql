@@ -29,6 +29,12 @@ create table if not exists source_watermarks (
     primary key (practice_slug, source, table_name)
 );
 
+-- The three big tables carry no primary-key index: DuckDB keeps an ART index wholly in memory
+-- (240 MB at 1,000 practices, growing with every row), and ingest never needs one — validation
+-- keeps one row per key per file, `apply_rows` inserts only keys the table lacks, and the build's
+-- unique checks on mart_patients / mart_treatments / mart_leads would fail on a repeat.
+-- `warehouse.raw_store.drop_raw_key_indexes` rebuilds a store made with the old keyed tables.
+
 -- one row per (practice_slug, patient_id)
 create table if not exists raw_patients (
     practice_slug varchar not null,
@@ -47,8 +53,7 @@ create table if not exists raw_patients (
     _source_file varchar not null,
     _source_line integer not null,
     _source_format varchar,   -- canonical, fhir, opendental: the reader that made the row
-    _loaded_at timestamptz not null,
-    primary key (practice_slug, patient_id)
+    _loaded_at timestamptz not null
 );
 
 -- one row per (practice_slug, treatment_id)
@@ -66,8 +71,7 @@ create table if not exists raw_treatments (
     _source_file varchar not null,
     _source_line integer not null,
     _source_format varchar,   -- canonical, fhir, opendental: the reader that made the row
-    _loaded_at timestamptz not null,
-    primary key (practice_slug, treatment_id)
+    _loaded_at timestamptz not null
 );
 
 -- one row per (practice_slug, lead_id)
@@ -88,8 +92,7 @@ create table if not exists raw_referrals (
     _source_file varchar not null,
     _source_line integer not null,
     _source_format varchar,   -- canonical, fhir, opendental: the reader that made the row
-    _loaded_at timestamptz not null,
-    primary key (practice_slug, lead_id)
+    _loaded_at timestamptz not null
 );
 
 -- one row per rejected input row (or per rejected file, with line 0)

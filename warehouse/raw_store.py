@@ -16,6 +16,8 @@ RAW_SCHEMA = Path(__file__).parent / "raw_schema.sql"
 OPS_SCHEMA = Path(__file__).parent / "ops_schema.sql"
 
 _CREATE = re.compile(r"create table if not exists (\w+)", re.IGNORECASE)
+# Raw tables that no longer carry a primary-key index (see raw_schema.sql).
+UNKEYED_RAW_TABLES = ("raw_patients", "raw_treatments", "raw_referrals")
 
 
 class OpsEventsRejected(ValueError):
@@ -28,9 +30,41 @@ def ops_table_names() -> tuple[str, ...]:
 
 
 def ensure_raw_schema(conn: duckdb.DuckDBPyConnection) -> None:
-    """Create any missing raw and operational-event table (existing tables are left alone)."""
+    """Create any missing raw and operational-event table (existing tables are left alone,
+    except that an old keyed big raw table is rebuilt without its index)."""
     conn.execute(RAW_SCHEMA.read_text(encoding="utf-8"))
+    drop_raw_key_indexes(conn)
     conn.execute(OPS_SCHEMA.read_text(encoding="utf-8"))
+
+
+def drop_raw_key_indexes(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """Rebuild any of UNKEYED_RAW_TABLES that still has a primary key (a store made before
+    the keys were dropped), rows unchanged, in one transaction; return the tables rebuilt."""
+    keyed = [
+        row[0]
+        for row in conn.execute(
+            "select distinct table_name from duckdb_constraints() "
+            "where constraint_type = 'PRIMARY KEY' and database_name = current_database() "
+            "and table_name in (select unnest($tables))",
+            {"tables": list(UNKEYED_RAW_TABLES)},
+        ).fetchall()
+    ]
+    if not keyed:
+        return []
+    conn.execute("begin transaction")
+    try:
+        for table in keyed:
+            conn.execute(f"alter table {table} rename to {table}__keyed")
+        conn.execute(RAW_SCHEMA.read_text(encoding="utf-8"))  # the unkeyed tables, empty
+        for table in keyed:
+            conn.execute(f"insert into {table} by name select * from {table}__keyed")
+            conn.execute(f"drop table {table}__keyed")
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    conn.execute("checkpoint")
+    return sorted(keyed)
 
 
 def write_ops_events(

@@ -6,9 +6,10 @@ import contextlib
 import fcntl
 import os
 import secrets
+import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,8 +17,16 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from warehouse import paths
-from warehouse.contacts import index_path, write_index
+from warehouse.contacts import index_path, patch_index, write_index
 from warehouse.data_checks import Check, CheckRun, discover_checks, key_checks, run_checks
+from warehouse.incremental import (
+    BuildPlan,
+    incremental_checks,
+    plan_build,
+    run_models_incremental,
+    unpublished_counts,
+    write_state,
+)
 from warehouse.pointer import SNAPSHOT_NAME as _SNAPSHOT
 from warehouse.pointer import SnapshotMissing, current_snapshot_path
 from warehouse.raw_store import prepare_raw_store
@@ -29,6 +38,9 @@ if TYPE_CHECKING:  # readers (the console, `inbound`) never need pyarrow: keep t
     import pyarrow as pa
 
 KEEP_SNAPSHOTS = 3
+# DuckDB would take up to 80 % of the machine; with a ceiling its joins and sorts spill to a
+# temp folder beside the snapshot instead, so a build's peak stays flat as practices grow.
+BUILD_MEMORY_LIMIT = "1GB"
 _BUILDING_PREFIX = "building-"
 
 
@@ -47,6 +59,8 @@ class PublishedSnapshot:
     checks: tuple[CheckRun, ...]
     ops_rows: Mapping[str, int]
     seconds: float
+    mode: str = "full"  # or "incremental"
+    touched: tuple[str, ...] = ()  # practices an incremental build rebuilt
 
 
 def open_snapshot() -> duckdb.DuckDBPyConnection:
@@ -147,9 +161,15 @@ def _materialise(
     models: Sequence[Model],
     checks: Sequence[Check],
     after_model: Callable[[ModelRun], None] | None,
+    plan: BuildPlan,
+    previous: Path | None,
 ) -> tuple[list[ModelRun], list[CheckRun]]:
-    """Run models and checks into a fresh DuckDB file and close it (raises on any failure)."""
-    conn = duckdb.connect(str(target))
+    """Run models and checks into a fresh DuckDB file — or, for an incremental build, into a
+    copy of the previous snapshot — and close it (raises on any failure)."""
+    incremental = plan.mode == "incremental" and previous is not None
+    if incremental and previous is not None:
+        shutil.copyfile(previous, target)
+    conn = duckdb.connect(str(target), config={"memory_limit": BUILD_MEMORY_LIMIT})
     try:
         conn.execute("set TimeZone = 'UTC'")
         # Tables are sets: not keeping scan order lets CTAS run in parallel with less memory.
@@ -157,14 +177,34 @@ def _materialise(
         raw_path = str(paths.raw_db_path()).replace("'", "''")
         conn.execute(f"attach '{raw_path}' as raw (read_only)")
         create_build_params(conn, params)
-        model_runs = _run_models(conn, models, after_model=after_model)
-        check_runs = run_checks(conn, [*key_checks(models), *checks])
-        write_index(conn, index_path(target))  # for `inbound`, which never loads DuckDB
+        all_checks = [*key_checks(models), *checks]
+        if incremental and previous is not None:
+            model_runs, counts = run_models_incremental(conn, models, plan, after_model=after_model)
+            check_runs = run_checks(conn, incremental_checks(all_checks, models, plan))
+            _write_contacts(conn, target, previous, plan)
+        else:
+            model_runs = _run_models(conn, models, after_model=after_model)
+            counts = unpublished_counts(conn, models)
+            check_runs = run_checks(conn, all_checks)
+            write_index(conn, index_path(target))  # for `inbound`, which never loads DuckDB
+        write_state(conn, replace(plan.state, counts=counts))
         conn.execute("detach raw")
         conn.execute("checkpoint")
     finally:
         conn.close()
     return model_runs, check_runs
+
+
+def _write_contacts(
+    conn: duckdb.DuckDBPyConnection, target: Path, previous: Path, plan: BuildPlan
+) -> None:
+    """The contact index of an incremental build: the previous one with the touched practices'
+    contacts replaced, or a fresh one when there is none to patch."""
+    if "mart_patients" in plan.partitioned and index_path(previous).exists():
+        shutil.copyfile(index_path(previous), index_path(target))
+        patch_index(conn, index_path(target), plan.touched, source="_slice__mart_patients")
+    else:
+        write_index(conn, index_path(target))
 
 
 def publish_snapshot(
@@ -175,13 +215,16 @@ def publish_snapshot(
     checks: Sequence[Check] | None = None,
     keep: int = KEEP_SNAPSHOTS,
     after_model: Callable[[ModelRun], None] | None = None,
+    full: bool = False,
     calendars: Mapping[str, PracticeCalendar] | None = None,
 ) -> PublishedSnapshot:
     """Copy ops events into the raw store, build + check a new snapshot, then publish it atomically.
 
     Any failure (or a kill) before the pointer swap leaves CURRENT and the previous snapshot as
-    they were; the half-built file is removed (or, after a kill, by the next build).
-    `calendars` are the practices' own open days and SLA lengths (others get DOMAIN.md's).
+    they were; the half-built file is removed (or, after a kill, by the next build). Unless
+    `full`, a build whose models, checks and parameters match the previous snapshot's rebuilds
+    only the practices whose rows changed (warehouse/incremental.py). `calendars` are the
+    practices' own open days and SLA lengths (others get DOMAIN.md's).
     """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
@@ -192,13 +235,25 @@ def publish_snapshot(
         build_id, name = _next_name()
         building = paths.snapshots_dir() / f"{_BUILDING_PREFIX}{name}"
         final = paths.snapshots_dir() / name
+        params = BuildParams(as_of=as_of, build_id=build_id, calendars=calendars or {})
+        chosen_models = discover_models() if models is None else list(models)
+        chosen_checks = discover_checks() if checks is None else list(checks)
+        previous = current_snapshot_path()
+        if previous is not None and not previous.exists():
+            previous = None
         try:
+            plan = plan_build(
+                raw_path=paths.raw_db_path(), previous=previous, models=chosen_models,
+                checks=chosen_checks, params=params, full=full,
+            )
             model_runs, check_runs = _materialise(
                 building,
-                params=BuildParams(as_of=as_of, build_id=build_id, calendars=calendars or {}),
-                models=discover_models() if models is None else models,
-                checks=discover_checks() if checks is None else checks,
+                params=params,
+                models=chosen_models,
+                checks=chosen_checks,
                 after_model=after_model,
+                plan=plan,
+                previous=previous,
             )
             os.chmod(building, 0o600)  # patient data: readable by the service account only
             os.replace(building, final)
@@ -217,4 +272,6 @@ def publish_snapshot(
         checks=tuple(check_runs),
         ops_rows=dict(ops_rows),
         seconds=time.perf_counter() - started,
+        mode=plan.mode,
+        touched=plan.touched if plan.mode == "incremental" else (),
     )

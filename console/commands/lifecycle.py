@@ -19,11 +19,14 @@ def register(app: typer.Typer) -> None:
     @app.command("build")
     def build_command(
         as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+        full: bool = typer.Option(
+            False, "--full", help="rebuild every practice (default: only those whose rows changed)"
+        ),
     ) -> None:
         """Run the warehouse models, publish the snapshot and refresh the task table."""
         from console.lifecycle.build import build_everything
 
-        result = build_everything()
+        result = build_everything(full=full)
         if as_json:
             emit_json(result.to_json())
         else:

@@ -16,18 +16,6 @@ from console.platform.errors import UserError
 
 if TYPE_CHECKING:
     import typer
-    from sqlmodel import Session
-
-
-def _user(session: Session, email: str) -> Any:
-    from sqlmodel import func, select
-
-    from console.models.identity import User
-
-    user = session.exec(select(User).where(func.lower(User.email) == email.strip().lower())).first()
-    if user is None or not user.active:
-        raise UserError(f"no active user {email}")
-    return user
 
 
 def task_json(task: Any) -> dict[str, Any]:
@@ -62,12 +50,14 @@ def _parse_time(raw: str, timezone: str) -> datetime:
 
 def claim(*, as_email: str, as_json: bool = False) -> None:
     """`loopdesk claim`: claim the next task (a lease) and print it, or null/"nothing"."""
+    from console.identity.access import acting_as
     from console.platform.db import session_scope
     from console.work.claims import claim_next
     from loopdesk_core.clock import now
 
     with session_scope() as session:
-        task = claim_next(session=session, user=_user(session, as_email), now=now())
+        task = claim_next(session=session, user=acting_as(session=session, email=as_email),
+                          now=now())
     payload = task_json(task) if task is not None else None
     if as_json:
         emit_json(payload)
@@ -84,18 +74,18 @@ def log(*, task_id: int, as_email: str, disposition: str, minutes: float = 0.0,
         lead_email: str | None = None, send_thank_you: bool = False,
         as_json: bool = False) -> None:
     """`loopdesk log`: log a call outcome on a task the user holds (their claim version)."""
-    from console.models.work import Task
+    from console.identity.access import acting_as
     from console.platform.db import session_scope
-    from console.work.claims import current_claim
+    from console.work.claims import held_claim
     from console.work.dispositions import log_disposition
     from console.work.leads import LeadInput
     from loopdesk_core.clock import now
 
     with session_scope() as session:
-        user = _user(session, as_email)
-        version = current_claim(session=session, user=user, task_id=task_id)
-        task = session.get(Task, task_id)
-        when = _parse_time(callback_at, task.practice_tz) if callback_at and task else None
+        user = acting_as(session=session, email=as_email)
+        task = held_claim(session=session, user=user, task_id=task_id)
+        version = task.claim_version
+        when = _parse_time(callback_at, task.practice_tz) if callback_at else None
         lead = None
         if any((lead_first_name, lead_last_name, lead_phone, lead_email)):
             lead = LeadInput(first_name=lead_first_name or "", last_name=lead_last_name or "",
@@ -127,13 +117,14 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print JSON"),
     ) -> None:
         """Show the queue exactly as that user would see it, best first."""
+        from console.identity.access import acting_as
         from console.platform.db import session_scope
         from console.work.claims import list_queue
         from loopdesk_core.clock import now
 
         with session_scope() as session:
-            entries = list_queue(session=session, user=_user(session, as_email), now=now(),
-                                 limit=limit)
+            entries = list_queue(session=session, user=acting_as(session=session, email=as_email),
+                                 now=now(), limit=limit)
         if as_json:
             emit_json([entry.to_json() for entry in entries])
             return

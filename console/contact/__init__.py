@@ -1,6 +1,6 @@
 """The rules for contacting a person: the contact gate (calling windows, consent, fatigue
-budget: `gate`) and consent events and revocations (`consent`). Opt-out words are still
-recognised in `console/outreach/replies.py` (they move here as `opt_out` with issue 9c).
+budget: `gate`), consent events and revocations (`consent`) and the opt-out words with their
+matcher (`opt_out`), which every channel's replies go through.
 
 May import: console.identity, console.platform, console.models, loopdesk_core.
 """

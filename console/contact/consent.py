@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from console.identity import audit
 from console.identity.audit import Action
-from console.models.work import ConsentEvent, Task, TaskStatus
+from console.models.work import ConsentEvent, Disposition, Task, TaskStatus
 
 CHANNELS = ("call", "text", "email")
 
@@ -63,7 +63,7 @@ def revoke_consent(
         .where(col(Task.practice_slug) == practice_slug)
         .where(about_person)
         .where(col(Task.status).in_((TaskStatus.open, TaskStatus.claimed)))
-        .values(status=TaskStatus.cancelled, closed_at=now, close_reason="opted_out",
+        .values(status=TaskStatus.cancelled, closed_at=now, close_reason=Disposition.opted_out,
                 claimed_by=None, lease_expires_at=None)
     )
     session.flush()

@@ -41,7 +41,7 @@ from console.identity import passwords
 from console.models.identity import Role, User, UserPractice
 from console.models.practice import PracticeSettings
 from console.models.types import columns
-from console.models.work import LeadEvent, Task, TaskStatus, Touch
+from console.models.work import LeadEvent, Task, TaskKind, TaskStatus, Touch
 from console.platform.db import begin_write
 from console.work.refresh import TASK_COLUMNS, add_task
 
@@ -192,17 +192,19 @@ def _admin_blocks(practice: PracticeSettings, calls: pl.DataFrame, *, cutoff: da
 
 def _call_rows(attempts: pl.DataFrame, *, kind: str) -> pl.DataFrame:
     """Touch rows for ask or lead attempts; follow-up touches are keyed after insertion."""
-    if kind == "ask":
+    if kind == TaskKind.ask:
         return attempts.select(
             pl.lit(None, dtype=pl.String).alias("task_key"),
-            pl.when(pl.col("attempt") == 1).then(pl.lit("ask")).otherwise(pl.lit("follow_up"))
+            pl.when(pl.col("attempt") == 1).then(pl.lit(TaskKind.ask))
+            .otherwise(pl.lit(TaskKind.follow_up))
             .alias("task_kind"),
             pl.lit("patient").alias("subject_type"), pl.col("patient_id").alias("subject_id"),
             "patient_id", pl.lit(None, dtype=pl.String).alias("lead_id"), "treatment_id",
             "disposition", "minutes", "started_at", "ended_at", "attempt",
         )
     return attempts.select(
-        pl.lit(None, dtype=pl.String).alias("task_key"), pl.lit("contact_lead").alias("task_kind"),
+        pl.lit(None, dtype=pl.String).alias("task_key"),
+        pl.lit(TaskKind.contact_lead).alias("task_kind"),
         pl.lit("lead").alias("subject_type"), pl.col("lead_id").alias("subject_id"),
         pl.lit(None, dtype=pl.String).alias("patient_id"), "lead_id",
         pl.lit(None, dtype=pl.String).alias("treatment_id"),
@@ -252,7 +254,7 @@ def _plan_practice(practice: PracticeSettings, marts: _Marts, team: list[int], *
         cutoff=cutoff, rng=rng)
     tasks = pl.concat([ask_tasks(asks, practice, rng=rng), contact_tasks, loop_tasks],
                       how="diagonal_relaxed")
-    ask_calls = _call_rows(asks, kind="ask").with_columns(
+    ask_calls = _call_rows(asks, kind=TaskKind.ask).with_columns(
         task_key=pl.when(pl.col("attempt") == 1)
         .then(pl.format("ask:{}:{}", pl.lit(practice.practice_slug), "treatment_id")),
         root_key=pl.format("ask:{}:{}", pl.lit(practice.practice_slug), "treatment_id"),
@@ -329,11 +331,11 @@ def _key_follow_ups(tasks: pl.DataFrame, ids: pl.DataFrame) -> pl.DataFrame:
     """Follow-up rows get `follow_up:{root task id}:{attempt}`, as dispositions name them."""
     roots = ids.select(pl.col("natural_key").alias("root_key"),
                        pl.col("task_id").alias("source_task_id"))
-    follow = tasks.filter(pl.col("kind") == "follow_up").join(
+    follow = tasks.filter(pl.col("kind") == TaskKind.follow_up).join(
         roots, on="root_key", how="inner", maintain_order="left")
     follow = follow.with_columns(
         natural_key=pl.format("follow_up:{}:{}", "source_task_id", "attempt"))
-    return pl.concat([tasks.filter(pl.col("kind") != "follow_up"), follow],
+    return pl.concat([tasks.filter(pl.col("kind") != TaskKind.follow_up), follow],
                      how="diagonal_relaxed")
 
 
@@ -360,9 +362,9 @@ def simulate_agency_history(*, session: Session, snapshot: duckdb.DuckDBPyConnec
     events = pl.concat([plan[2] for plan in plans], how="vertical_relaxed")
     begin_write(session)
     by_slug = {p.practice_slug: p for p in onboarded}
-    roots = tasks.filter(pl.col("kind") != "follow_up")
+    roots = tasks.filter(pl.col("kind") != TaskKind.follow_up)
     written = _write_tasks(session, roots, by_slug)
-    follow_ups = _key_follow_ups(tasks.filter(pl.col("kind") == "follow_up"),
+    follow_ups = _key_follow_ups(tasks.filter(pl.col("kind") == TaskKind.follow_up),
                                  _key_ids(session))
     written += _write_tasks(session, follow_ups, by_slug)
     ids = _key_ids(session).select("natural_key", "task_id")

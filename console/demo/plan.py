@@ -16,6 +16,7 @@ import polars as pl
 
 from console.demo.hours import MINUTE_US, business_days_after, into_hours
 from console.models.practice import PracticeSettings
+from console.models.work import Disposition, TaskKind
 from console.work.sources import ASK_COOLDOWN, ASK_SLA, REVIEW_SLA
 from warehouse.rules import REFERRAL_WINDOW_DAYS
 
@@ -29,8 +30,9 @@ LEAD_ON_TIME = 0.93  # leads first called within one business day
 LOOP_ON_TIME = 0.98  # loops closed within two business days
 LEAD_EVENT = {"booked": "booked", "treated": "booked", "declined": "declined",
               "contacted": "contacted", "new": "contacted", "unreachable": "unreachable"}
-LEAD_FINAL = {"booked": "lead_booked", "declined": "lead_declined", "contacted":
-              "callback_requested", "unreachable": "no_answer"}
+# A lead's last call, by the lead status it ended in.
+LEAD_FINAL = {"booked": Disposition.lead_booked, "declined": Disposition.lead_declined,
+              "contacted": Disposition.callback_requested, "unreachable": Disposition.no_answer}
 OUTCOME_EVENTS = ("booked", "declined", "unreachable")
 EXPORT_OUTCOMES = ("booked", "treated", "declined", "unreachable")
 ADMIN_BLOCK_MINUTES = 90.0
@@ -50,7 +52,7 @@ def _pick(rng: np.random.Generator, options: list[str], size: int,
 
 
 def _unanswered(rng: np.random.Generator, size: int) -> pl.Series:
-    return _pick(rng, ["voicemail", "no_answer"], size)
+    return _pick(rng, [Disposition.voicemail, Disposition.no_answer], size)
 
 
 def _chain(frame: pl.DataFrame, practice: PracticeSettings, rng: np.random.Generator,
@@ -69,7 +71,7 @@ def _chain(frame: pl.DataFrame, practice: PracticeSettings, rng: np.random.Gener
         if k == 0:
             start = pl.col(first)
         else:
-            gap = pl.when(pl.col(f"miss_{k - 1}") == "voicemail").then(2).otherwise(1)
+            gap = pl.when(pl.col(f"miss_{k - 1}") == Disposition.voicemail).then(2).otherwise(1)
             start = (pl.col(f"at_{k - 1}") + pl.duration(days=gap) + pl.col(f"jitter_{k}"))
         frame = frame.with_columns(start.alias(f"due_{k}"))
         frame = frame.with_columns(
@@ -153,9 +155,9 @@ def plan_asks(*, practice: PracticeSettings, treatments: pl.DataFrame, callable_
     )
     close_to_lead = (pl.col("lead_at") - reach_at).abs() <= timedelta(days=3)
     frame = frame.with_columns(
-        final=pl.when(~pl.col("willing")).then(pl.lit("declined"))
-        .when(pl.col("lead_at").is_not_null() & close_to_lead).then(pl.lit("referred"))
-        .otherwise(pl.lit("willing_no_name"))
+        final=pl.when(~pl.col("willing")).then(pl.lit(Disposition.declined))
+        .when(pl.col("lead_at").is_not_null() & close_to_lead).then(pl.lit(Disposition.referred))
+        .otherwise(pl.lit(Disposition.willing_no_name))
     )
     keep = ["treatment_id", "patient_id", "category", "value", "results_visible_at", "attempts"]
     return _long(frame, 3, keep).filter(pl.col("ended_at") < _ts(cutoff))
@@ -184,7 +186,7 @@ def ask_tasks(attempts: pl.DataFrame, practice: PracticeSettings, *,
         root_key=root_key, previous_end=previous,
     )
     asks = chain.filter(pl.col("attempt") == 1).select(
-        pl.col("root_key").alias("natural_key"), pl.lit("ask").alias("kind"), *common,
+        pl.col("root_key").alias("natural_key"), pl.lit(TaskKind.ask).alias("kind"), *common,
         visible.alias("created_at"), visible.alias("due_at"),
         (visible + ASK_SLA).alias("sla_deadline"), visible.alias("decay_from"),
         pl.lit(1).alias("attempt"), pl.lit(None, dtype=pl.String).alias("root_key"),
@@ -192,7 +194,8 @@ def ask_tasks(attempts: pl.DataFrame, practice: PracticeSettings, *,
         pl.col("disposition").alias("close_reason"),
     )
     follow_ups = chain.filter(pl.col("attempt") > 1).select(
-        pl.lit(None, dtype=pl.String).alias("natural_key"), pl.lit("follow_up").alias("kind"),
+        pl.lit(None, dtype=pl.String).alias("natural_key"),
+        pl.lit(TaskKind.follow_up).alias("kind"),
         *common, pl.col("previous_end").alias("created_at"), "due_at",
         business_days_after("due_at", practice, practice.follow_up_sla_business_days)
         .alias("sla_deadline"),
@@ -205,9 +208,10 @@ def ask_tasks(attempts: pl.DataFrame, practice: PracticeSettings, *,
         pl.all().sort_by("attempt").last())
     pending = last.filter(pl.col("attempt") < pl.col("attempts")).with_columns(
         due_next=pl.col("ended_at") + pl.duration(
-            days=pl.when(pl.col("disposition") == "voicemail").then(2).otherwise(1))
+            days=pl.when(pl.col("disposition") == Disposition.voicemail).then(2).otherwise(1))
     ).select(
-        pl.lit(None, dtype=pl.String).alias("natural_key"), pl.lit("follow_up").alias("kind"),
+        pl.lit(None, dtype=pl.String).alias("natural_key"),
+        pl.lit(TaskKind.follow_up).alias("kind"),
         *common, pl.col("ended_at").alias("created_at"), pl.col("due_next").alias("due_at"),
         business_days_after("due_next", practice, practice.follow_up_sla_business_days)
         .alias("sla_deadline"),
@@ -215,11 +219,12 @@ def ask_tasks(attempts: pl.DataFrame, practice: PracticeSettings, *,
         pl.lit("open").alias("status"), pl.lit(None, dtype=UTC_US).alias("closed_at"),
         pl.lit(None, dtype=pl.String).alias("close_reason"),
     )
-    willing = chain.filter(pl.col("disposition").is_in(["willing_no_name", "referred"]))
+    willing = chain.filter(
+        pl.col("disposition").is_in([Disposition.willing_no_name, Disposition.referred]))
     sent = willing["ended_at"] + _us(rng.uniform(1, 30, willing.height) * MINUTE_US)
     reviews = willing.with_columns(sent_at=sent).select(
         pl.format("review_request:{}:{}:{}", pl.lit(slug), "patient_id", "treatment_id")
-        .alias("natural_key"), pl.lit("review_request").alias("kind"), *common,
+        .alias("natural_key"), pl.lit(TaskKind.review_request).alias("kind"), *common,
         pl.col("ended_at").alias("created_at"), visible.alias("due_at"),
         (visible + REVIEW_SLA).alias("sla_deadline"), visible.alias("decay_from"),
         pl.lit(1).alias("attempt"), pl.lit(None, dtype=pl.String).alias("root_key"),
@@ -258,8 +263,9 @@ def plan_leads(*, practice: PracticeSettings, leads: pl.DataFrame, cutoff: datet
         reached=pl.Series(~unreachable),
         attempts=pl.Series(np.where(unreachable, 4, misses + 1)),
         final=pl.col("status").replace_strict(
-            {"treated": "lead_booked", "new": "callback_requested"} | LEAD_FINAL,
-            default="callback_requested", return_dtype=pl.String),
+            {"treated": Disposition.lead_booked, "new": Disposition.callback_requested}
+            | LEAD_FINAL,
+            default=Disposition.callback_requested, return_dtype=pl.String),
     )
     frame = _chain(frame, practice, rng, first="first", steps=4, reached_minutes=(5.0, 12.0))
     keep = ["lead_id", "referrer_patient_id", "referred_at", "deadline", "status",
@@ -275,7 +281,7 @@ def lead_tasks(attempts: pl.DataFrame, practice: PracticeSettings) -> tuple[pl.D
     complete = pl.col("attempt") == pl.col("attempts")
     tasks = last.select(
         pl.format("contact_lead:{}:{}", pl.lit(practice.practice_slug), "lead_id")
-        .alias("natural_key"), pl.lit("contact_lead").alias("kind"),
+        .alias("natural_key"), pl.lit(TaskKind.contact_lead).alias("kind"),
         pl.lit(practice.practice_slug).alias("practice_slug"),
         pl.lit(practice.timezone).alias("practice_tz"), pl.lit("lead").alias("subject_type"),
         pl.col("lead_id").alias("subject_id"), "lead_id", "referrer_patient_id",
@@ -337,7 +343,7 @@ def plan_loops(*, practice: PracticeSettings, leads: pl.DataFrame, events: pl.Da
     ).filter(pl.col("ended_at") < _ts(cutoff))
     key = pl.format("close_loop:{}:{}", pl.lit(practice.practice_slug), "lead_id")
     tasks = frame.select(
-        key.alias("natural_key"), pl.lit("close_loop").alias("kind"),
+        key.alias("natural_key"), pl.lit(TaskKind.close_loop).alias("kind"),
         pl.lit(practice.practice_slug).alias("practice_slug"),
         pl.lit(practice.timezone).alias("practice_tz"), pl.lit("patient").alias("subject_type"),
         pl.col("referrer_patient_id").alias("subject_id"),
@@ -346,15 +352,15 @@ def plan_loops(*, practice: PracticeSettings, leads: pl.DataFrame, events: pl.Da
         pl.col("deadline").alias("sla_deadline"), pl.col("outcome_at").alias("decay_from"),
         pl.lit(1).alias("attempt"), pl.lit(None, dtype=pl.String).alias("root_key"),
         pl.lit("done").alias("status"), pl.col("ended_at").alias("closed_at"),
-        pl.lit("loop_closed").alias("close_reason"),
+        pl.lit(Disposition.loop_closed).alias("close_reason"),
     )
     touches = frame.select(
-        key.alias("task_key"), pl.lit("close_loop").alias("task_kind"),
+        key.alias("task_key"), pl.lit(TaskKind.close_loop).alias("task_kind"),
         pl.lit("patient").alias("subject_type"),
         pl.col("referrer_patient_id").alias("subject_id"),
         pl.col("referrer_patient_id").alias("patient_id"), "lead_id",
         pl.lit(None, dtype=pl.String).alias("treatment_id"),
-        pl.lit("loop_closed").alias("disposition"), "minutes", "started_at", "ended_at",
+        pl.lit(Disposition.loop_closed).alias("disposition"), "minutes", "started_at", "ended_at",
     )
     closed = frame.select(
         pl.lit(practice.practice_slug).alias("practice_slug"), "lead_id",

@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from console.models.identity import Role, User, UserPractice
-from console.platform.errors import NotAuthorised
+from console.platform.errors import NotAuthorised, UserError
 from warehouse.scope import Scope
 
 # Roles whose scope is the whole agency; everyone else sees only assigned practices.
 AGENCY_WIDE_ROLES = frozenset({Role.manager, Role.admin})
 # Roles that may manage users, practices and report links.
 ADMIN_ROLES = frozenset({Role.manager, Role.admin})
+# Roles that work the queue (claim, call, log); a client owner only reads their practices.
+WORKER_ROLES = frozenset({Role.coordinator, Role.manager, Role.admin})
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,17 @@ class CurrentUser:
         """How the audit log refers to this user (an id, never the email)."""
         return actor_ref(self.user_id)
 
+    @property
+    def work_scope(self) -> Scope:
+        """The practices whose tasks the user may work: `scope` for the worker roles, none
+        for a client owner (who may *read* their practices, never work their queue)."""
+        return self.scope if self.role in WORKER_ROLES else Scope()
+
+    @property
+    def sees_escalated(self) -> bool:
+        """Whether escalated tasks (a manager's work) are offered to this user."""
+        return self.role in AGENCY_WIDE_ROLES
+
 
 def actor_ref(user_id: int | None) -> str:
     """The audit actor reference of a user id."""
@@ -44,18 +57,28 @@ def practices_of(*, session: Session, user_id: int) -> frozenset[str]:
     return frozenset(rows.all())
 
 
-def scope_for(*, session: Session, user: User) -> Scope:
-    """The tenant scope of `user`: agency-wide for managers/admins, else assigned practices."""
-    if not user.active or user.user_id is None:
-        return Scope()
-    if Role(user.role) in AGENCY_WIDE_ROLES:
-        return Scope.agency()
-    return Scope.of(practices_of(session=session, user_id=user.user_id))
-
-
 def current_user(*, session: Session, user_id: int) -> CurrentUser | None:
-    """The active user `user_id` with role and practices as stored right now, else None."""
-    user = session.get(User, user_id)
+    """The active user `user_id` with role and practices as stored right now, else None.
+
+    The one place a user's scope is built: pages (per rerun, from the session), the CLI
+    (`acting_as`), the report API and the simulator all act through what this returns.
+    """
+    return _current(session, session.get(User, user_id))
+
+
+def acting_as(*, session: Session, email: str) -> CurrentUser:
+    """The active user with this email (any case), as `current_user` builds them: the CLI's
+    `--as EMAIL`. One email lookup; UserError when there is no such active user."""
+    user = session.exec(
+        select(User).where(func.lower(User.email) == email.strip().lower())
+    ).first()
+    acting = _current(session, user)
+    if acting is None:
+        raise UserError(f"no active user {email}")
+    return acting
+
+
+def _current(session: Session, user: User | None) -> CurrentUser | None:
     if user is None or not user.active or user.user_id is None:
         return None
     try:

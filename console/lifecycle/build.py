@@ -41,8 +41,9 @@ class BuildSummary:
         )
 
 
-def build_everything(*, now: datetime | None = None) -> BuildSummary:
-    """Copy operational events to the warehouse, publish a snapshot, then refresh the tasks."""
+def build_everything(*, now: datetime | None = None, full: bool = False) -> BuildSummary:
+    """Copy operational events to the warehouse, publish a snapshot (only the practices whose
+    rows changed are rebuilt, unless `full`), then refresh the tasks."""
     from pipelines.build import run_build
     from warehouse.snapshot import reading_snapshot
 
@@ -52,7 +53,7 @@ def build_everything(*, now: datetime | None = None) -> BuildSummary:
     with session_scope(engine) as session:
         ops_events = export_operational_events(session=session)
         calendars = practice_calendars(session=session)
-    result = run_build(ops_events=ops_events, as_of=as_of, calendars=calendars)
+    result = run_build(ops_events=ops_events, as_of=as_of, calendars=calendars, full=full)
     with reading_snapshot() as snapshot, session_scope(engine) as session:
         refreshed = refresh_tasks(session=session, snapshot=snapshot, now=as_of)
     return BuildSummary(build=result, tasks=refreshed)

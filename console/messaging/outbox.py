@@ -34,7 +34,7 @@ from console.messaging.delivery import (
 from console.messaging.templates import text_to_html
 from console.models.outreach import Message, MessageAttachment, MessageStatus
 from console.models.practice import PracticeSettings
-from console.models.work import Touch
+from console.models.work import TaskKind, Touch
 from console.platform.db import begin_write, is_postgres
 
 MAX_ATTEMPTS = 3
@@ -315,7 +315,7 @@ def _send_one(session: Session, message: Message, channels: Channels, now: datet
                           subject_type=message.subject_type, subject_id=message.subject_id,
                           patient_id=message.patient_id, lead_id=message.lead_id,
                           treatment_id=message.treatment_id,
-                          task_kind="ask" if message.purpose == "ask" else None,
+                          task_kind=TaskKind.ask if message.purpose == "ask" else None,
                           channel=message.channel, started_at=now, ended_at=now))
         counts.sent += 1
     session.commit()

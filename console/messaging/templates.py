@@ -20,6 +20,7 @@ from string import Template
 
 from sqlmodel import Session
 
+from console.contact.opt_out import SMS_STOP_WORD
 from console.identity import audit
 from console.models.outreach import OutreachSettings
 from console.models.practice import PracticeSettings
@@ -55,7 +56,7 @@ DEFAULT_LOOP_CLOSE_BODY = (
 OPT_OUT_CONFIRMATION = (
     "$practice_name: you will receive no further messages from us. Thank you."
 )
-SMS_OPT_OUT_SUFFIX = " Reply STOP to opt out."
+SMS_OPT_OUT_SUFFIX = f" Reply {SMS_STOP_WORD} to opt out."
 EMAIL_UNSUBSCRIBE_FOOTER = "\n\nUnsubscribe: $unsubscribe_url"
 HTML_UNSUBSCRIBE_FOOTER = "\n<p><small><a href=\"$unsubscribe_url\">Unsubscribe</a></small></p>"
 # The most a referrer may hear about a friend; never treatment or clinical details.
@@ -73,7 +74,7 @@ HTML_TAGS = ("p", "br", "a", "strong", "b", "em", "i", "small", "h1", "h2", "h3"
              "li", "hr", "blockquote")
 MAX_SUBJECT = 150
 MAX_TEMPLATE = 5000
-STOP_WORD = re.compile(r"\bSTOP\b")
+STOP_WORD = re.compile(rf"\b{SMS_STOP_WORD}\b")
 # Values shown by the template editor's preview: never a real patient.
 SAMPLE_VALUES = {
     "first_name": "Alex",

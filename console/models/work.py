@@ -19,6 +19,24 @@ class TaskKind(StrEnum):
     review_request = "review_request"
 
 
+class Disposition(StrEnum):
+    """A call's outcome (DOMAIN.md), as `touches.disposition`, `loopdesk log --disposition`
+    and a task's `close_reason` carry it (the values are the contract's strings)."""
+
+    referred = "referred"
+    willing_no_name = "willing_no_name"
+    declined = "declined"
+    voicemail = "voicemail"
+    no_answer = "no_answer"
+    callback_requested = "callback_requested"
+    wrong_number = "wrong_number"
+    opted_out = "opted_out"
+    loop_closed = "loop_closed"
+    lead_booked = "lead_booked"
+    lead_declined = "lead_declined"
+    lead_unreachable = "lead_unreachable"
+
+
 class TaskStatus(StrEnum):
     """Where a task is in its life; `escalated` is a flag on open tasks, exported as a status."""
 

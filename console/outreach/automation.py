@@ -28,7 +28,7 @@ from console.messaging.referral_links import referral_code_for, referral_url
 from console.messaging.templates import render_ask
 from console.models.outreach import Message, MessageStatus
 from console.models.practice import PracticeSettings
-from console.models.work import Task, TaskStatus
+from console.models.work import Task, TaskKind, TaskStatus
 from console.platform.db import begin_write
 from console.work.refresh import add_task
 from console.work.sources import ASK_COOLDOWN, ASK_SLA, TASK_COLUMNS
@@ -125,7 +125,7 @@ def _ask_task_fields(row: dict[str, Any]) -> dict[str, Any]:
     """The ask task refresh would create for this candidate (same natural key)."""
     visible = row["results_visible_at"]
     return {
-        "natural_key": f"ask:{row['practice_slug']}:{row['treatment_id']}", "kind": "ask",
+        "natural_key": f"ask:{row['practice_slug']}:{row['treatment_id']}", "kind": TaskKind.ask,
         "practice_slug": row["practice_slug"], "subject_type": "patient",
         "subject_id": row["patient_id"], "patient_id": row["patient_id"], "lead_id": None,
         "treatment_id": row["treatment_id"], "referrer_patient_id": None,
@@ -217,7 +217,7 @@ def create_follow_ups(*, session: Session, now: datetime) -> int:
         if task is not None and practice is not None and task.consent_call \
                 and "call" not in revoked:
             fields = {name: getattr(task, name) for name in TASK_COLUMNS} | {
-                "natural_key": f"follow_up:{task.task_id}:automated", "kind": "follow_up",
+                "natural_key": f"follow_up:{task.task_id}:automated", "kind": TaskKind.follow_up,
                 "attempt": 1, "source_task_id": task.task_id, "due_at": now,
                 "sla_deadline": add_business_days(now, practice.follow_up_sla_business_days,
                                                   practice),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,21 +14,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, or_, select
 
 from console.contact.consent import revoke_consent
+from console.contact.opt_out import is_opt_out
 from console.messaging.outbox import NewMessage, cancel_queued, enqueue
 from console.messaging.templates import render_opt_out_confirmation
 from console.models.outreach import InboundReply, Message, MessageStatus
 from console.models.practice import PracticeSettings
-from console.models.work import Lead, Touch
+from console.models.work import Lead, TaskKind, Touch
 from console.platform.db import begin_write
 from console.platform.errors import UserError
 from console.work.leads import normalise_phone
 
 CHANNELS = ("sms", "email")
-OPT_OUT_WORDS = ("stop", "quit", "end", "revoke", "opt out", "cancel", "unsubscribe")
-# Whole words, any case, anywhere in the text; "opt out" also as "opt-out" / "optout".
-OPT_OUT_PATTERN = re.compile(
-    r"\b(?:stop|quit|end|revoke|opt[\s_-]*out|cancel|unsubscribe)\b", re.IGNORECASE
-)
 MAX_TEXT = 2000
 # Signed SMS webhooks: HMAC-SHA256 over "<timestamp>.<raw body>", fresh within this window.
 WEBHOOK_WINDOW_SECONDS = 300
@@ -62,11 +57,6 @@ class InboundResult:
 DUPLICATE = InboundResult(reply_id=0, opt_out=False, people_matched=0, practices=0,
                           tasks_cancelled=0, messages_cancelled=0, confirmation_queued=False,
                           replied_message_id=None, duplicate=True)
-
-
-def is_opt_out(text: str) -> bool:
-    """Whether the reply contains an opt-out word (DOMAIN.md), as a whole word, in any case."""
-    return OPT_OUT_PATTERN.search(text) is not None
 
 
 def webhook_signature(*, secret: bytes, timestamp: str, body: bytes) -> str:
@@ -172,7 +162,7 @@ def _mark_replied(session: Session, channel: str, address: str, now: datetime,
     session.add(Touch(task_id=latest.task_id, practice_slug=latest.practice_slug,
                       subject_type=latest.subject_type, subject_id=latest.subject_id,
                       patient_id=latest.patient_id, lead_id=latest.lead_id,
-                      treatment_id=latest.treatment_id, task_kind="ask",
+                      treatment_id=latest.treatment_id, task_kind=TaskKind.ask,
                       channel=channel, disposition="replied", started_at=now, ended_at=now))
     return latest
 

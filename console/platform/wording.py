@@ -7,42 +7,44 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-KIND_LABELS = {
-    "ask": "Ask for a referral",
-    "follow_up": "Follow up",
-    "contact_lead": "Contact a referred lead",
-    "close_loop": "Close the loop",
-    "review_request": "Ask for a review",
+from console.models.work import Disposition, TaskKind
+
+KIND_LABELS: dict[str, str] = {
+    TaskKind.ask: "Ask for a referral",
+    TaskKind.follow_up: "Follow up",
+    TaskKind.contact_lead: "Contact a referred lead",
+    TaskKind.close_loop: "Close the loop",
+    TaskKind.review_request: "Ask for a review",
 }
 # The outcome list as a coordinator reads it (the value stored stays the disposition name).
-OUTCOME_LABELS = {
-    "referred": "Referred a friend",
-    "willing_no_name": "Willing, but no name yet",
-    "declined": "Declined",
-    "voicemail": "Left a voicemail",
-    "no_answer": "No answer",
-    "callback_requested": "Asked to be called back",
-    "loop_closed": "Told them how it went (loop closed)",
-    "lead_booked": "Booked a consultation",
-    "lead_declined": "Not interested",
-    "lead_unreachable": "Could not be reached",
-    "wrong_number": "Wrong number",
-    "opted_out": "Asked not to be contacted",
+OUTCOME_LABELS: dict[str, str] = {
+    Disposition.referred: "Referred a friend",
+    Disposition.willing_no_name: "Willing, but no name yet",
+    Disposition.declined: "Declined",
+    Disposition.voicemail: "Left a voicemail",
+    Disposition.no_answer: "No answer",
+    Disposition.callback_requested: "Asked to be called back",
+    Disposition.loop_closed: "Told them how it went (loop closed)",
+    Disposition.lead_booked: "Booked a consultation",
+    Disposition.lead_declined: "Not interested",
+    Disposition.lead_unreachable: "Could not be reached",
+    Disposition.wrong_number: "Wrong number",
+    Disposition.opted_out: "Asked not to be contacted",
 }
 # "{name} ..." sentences for a logged outcome.
-_OUTCOME_SENTENCES = {
-    "referred": "{name} referred a friend",
-    "willing_no_name": "{name} is willing to refer but had no name yet",
-    "declined": "{name} declined",
-    "voicemail": "Left {name} a voicemail",
-    "no_answer": "{name} did not answer",
-    "callback_requested": "{name} asked to be called back",
-    "loop_closed": "{name} heard how their referral went",
-    "lead_booked": "{name} booked a consultation",
-    "lead_declined": "{name} is not interested",
-    "lead_unreachable": "{name} could not be reached",
-    "wrong_number": "The number for {name} was wrong",
-    "opted_out": "{name} asked not to be contacted",
+_OUTCOME_SENTENCES: dict[str, str] = {
+    Disposition.referred: "{name} referred a friend",
+    Disposition.willing_no_name: "{name} is willing to refer but had no name yet",
+    Disposition.declined: "{name} declined",
+    Disposition.voicemail: "Left {name} a voicemail",
+    Disposition.no_answer: "{name} did not answer",
+    Disposition.callback_requested: "{name} asked to be called back",
+    Disposition.loop_closed: "{name} heard how their referral went",
+    Disposition.lead_booked: "{name} booked a consultation",
+    Disposition.lead_declined: "{name} is not interested",
+    Disposition.lead_unreachable: "{name} could not be reached",
+    Disposition.wrong_number: "The number for {name} was wrong",
+    Disposition.opted_out: "{name} asked not to be contacted",
     "automated": "The message went out automatically",
 }
 CHANNEL_LABELS = {"call": "call", "sms": "text", "text": "text", "email": "email",

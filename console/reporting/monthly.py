@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
+from console.models.work import TaskKind
 from console.platform.errors import UserError
 from warehouse.scope import Scope
 
@@ -30,12 +31,12 @@ REPORT_FUNNEL = (
     ("referred", "referred"),
     ("lead_booked", "booked"),
 )
-KIND_LABELS = {
-    "ask": "Ask for a referral",
-    "follow_up": "Follow up",
-    "contact_lead": "Contact the referred friend",
-    "close_loop": "Close the loop with the referrer",
-    "review_request": "Review request",
+KIND_LABELS: dict[str, str] = {
+    TaskKind.ask: "Ask for a referral",
+    TaskKind.follow_up: "Follow up",
+    TaskKind.contact_lead: "Contact the referred friend",
+    TaskKind.close_loop: "Close the loop with the referrer",
+    TaskKind.review_request: "Review request",
 }
 
 

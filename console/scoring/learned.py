@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from console.models.learning import LearnedRate
+from console.models.work import TaskKind
 from console.scoring.priority import (
     HOLD_GAIN,
     HOLD_HORIZON_HOURS,
@@ -30,8 +31,8 @@ from console.scoring.priority import (
 )
 
 _TABLE = LearnedRate.__table__  # type: ignore[attr-defined]
-REFERRAL_KINDS = ("ask", "follow_up", "contact_lead", "close_loop")
-ASK_KINDS = ("ask", "follow_up")
+REFERRAL_KINDS = (TaskKind.ask, TaskKind.follow_up, TaskKind.contact_lead, TaskKind.close_loop)
+ASK_KINDS = (TaskKind.ask, TaskKind.follow_up)
 _RATES = select(_TABLE.c.measure, _TABLE.c.cell_group, _TABLE.c.band, _TABLE.c.prior,
                 _TABLE.c.estimate)
 _HOURS = (

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from console.models.work import TaskKind
+
 if TYPE_CHECKING:  # polars is imported where the vectorised scores are computed: claiming,
     import polars as pl  # logging and the queue read precomputed rank keys, and start faster
 
@@ -25,19 +27,19 @@ LN2 = math.log(2.0)
 # Interest fades: half-life in days of a task's value since its `decay_from` moment
 # (results visible for asks/follow-ups/reviews, referral time for leads, outcome for loops).
 HALF_LIFE_DAYS: dict[str, float] = {
-    "ask": 30.0,
-    "follow_up": 30.0,
-    "review_request": 30.0,
-    "contact_lead": 3.0,
-    "close_loop": 14.0,
+    TaskKind.ask: 30.0,
+    TaskKind.follow_up: 30.0,
+    TaskKind.review_request: 30.0,
+    TaskKind.contact_lead: 3.0,
+    TaskKind.close_loop: 14.0,
 }
 # Chance the call reaches the person and achieves its aim on the first attempt.
 P_REACH: dict[str, float] = {
-    "ask": 0.5,
-    "follow_up": 0.4,
-    "contact_lead": 0.6,
-    "close_loop": 0.8,
-    "review_request": 0.5,
+    TaskKind.ask: 0.5,
+    TaskKind.follow_up: 0.4,
+    TaskKind.contact_lead: 0.6,
+    TaskKind.close_loop: 0.8,
+    TaskKind.review_request: 0.5,
 }
 # Each further attempt is less likely to succeed than the last.
 ATTEMPT_DECAY = 0.7
@@ -45,11 +47,11 @@ ATTEMPT_DECAY = 0.7
 SATISFACTION_FLOOR, SATISFACTION_SLOPE, SATISFACTION_UNKNOWN = 0.5, 0.05, 0.85
 # Minutes a call takes when the practice has no measured median yet.
 DEFAULT_MINUTES: dict[str, float] = {
-    "ask": 8.0,
-    "follow_up": 6.0,
-    "contact_lead": 6.0,
-    "close_loop": 5.0,
-    "review_request": 4.0,
+    TaskKind.ask: 8.0,
+    TaskKind.follow_up: 6.0,
+    TaskKind.contact_lead: 6.0,
+    TaskKind.close_loop: 5.0,
+    TaskKind.review_request: 4.0,
 }
 # A closed loop is worth part of a future referral (closed loops double repeat referrals).
 CLOSE_LOOP_REFERRAL_SHARE = 0.5
@@ -111,8 +113,8 @@ def prior_rows() -> list[tuple[str, str, str, float]]:
     rows.append(("names_friend", "patient", "all", NAMES_PRIOR))
     for band, hours in LEAD_DELAY_BANDS.items():
         rows.append(("lead_answer_delay", "lead", band,
-                     round(P_REACH["contact_lead"] * 0.5 ** (hours / 24.0
-                                                             / HALF_LIFE_DAYS["contact_lead"]), 6)))
+                     round(P_REACH[TaskKind.contact_lead]
+                           * 0.5 ** (hours / 24.0 / HALF_LIFE_DAYS[TaskKind.contact_lead]), 6)))
     rows.append(("lead_book", "lead", "all", DEFAULT_LEAD_CONVERSION))
     rows.extend(("team_hour", "team", str(hour), 0.0) for hour in range(24))
     return rows
@@ -145,11 +147,11 @@ def value_expr() -> pl.Expr:
 
     referral = pl.col("case_value") * pl.col("lead_conversion") * pl.col("p_refer_given_asked")
     return (
-        pl.when(pl.col("kind").is_in(["ask", "follow_up"]))
+        pl.when(pl.col("kind").is_in([TaskKind.ask, TaskKind.follow_up]))
         .then(referral)
-        .when(pl.col("kind") == "contact_lead")
+        .when(pl.col("kind") == TaskKind.contact_lead)
         .then(pl.col("case_value") * pl.col("lead_conversion"))
-        .when(pl.col("kind") == "close_loop")
+        .when(pl.col("kind") == TaskKind.close_loop)
         .then(referral * CLOSE_LOOP_REFERRAL_SHARE)
         .otherwise(pl.col("case_value") * REVIEW_VALUE_SHARE)
     )
@@ -210,11 +212,11 @@ def value_one(*, kind: str, case_value: float, lead_conversion: float,
               p_refer_given_asked: float) -> float:
     """`value_expr` for one task (the same formula, without polars: claims and logs start fast)."""
     referral = case_value * lead_conversion * p_refer_given_asked
-    if kind in ("ask", "follow_up"):
+    if kind in (TaskKind.ask, TaskKind.follow_up):
         return referral
-    if kind == "contact_lead":
+    if kind == TaskKind.contact_lead:
         return case_value * lead_conversion
-    if kind == "close_loop":
+    if kind == TaskKind.close_loop:
         return referral * CLOSE_LOOP_REFERRAL_SHARE
     return case_value * REVIEW_VALUE_SHARE
 
@@ -293,10 +295,11 @@ def explain(
 
     `learned` is what the queue learned that moved this task (e.g. the hour's answer rate).
     """
-    origin = {
-        "contact_lead": "lead referred",
-        "close_loop": "lead outcome known",
-    }.get(kind, "results visible")
+    origins: dict[str, str] = {
+        TaskKind.contact_lead: "lead referred",
+        TaskKind.close_loop: "lead outcome known",
+    }
+    origin = origins.get(kind, "results visible")
     what = f"{category.replace('_', ' ')} " if category else ""
     left = sla_deadline - now
     sla = f"SLA {countdown_text(left)}"

@@ -25,12 +25,13 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from console.identity import passwords
+from console.identity.access import CurrentUser, current_user
 from console.messaging.channels import Attachment, Channels, MessageParts
 from console.models.identity import Role, User
 from console.models.outreach import Message
 from console.models.practice import PracticeSettings
 from console.models.types import columns
-from console.models.work import LeadEvent, Task
+from console.models.work import Disposition, LeadEvent, Task, TaskKind
 from console.outreach.replies import record_inbound
 from console.platform.db import get_engine, init_db
 from console.simulation.exports import write_night
@@ -76,7 +77,7 @@ class Run:
     start: datetime
     measure_from: datetime | None = None
     end: datetime | None = None
-    users: list[User] = field(default_factory=list)
+    users: list[CurrentUser] = field(default_factory=list)
     lead_keys: dict[str, str] = field(default_factory=dict)  # lead_id -> the sim's person key
     case_values: dict[str, float] = field(default_factory=dict)
     counter: itertools.count[int] = field(default_factory=itertools.count)
@@ -147,9 +148,11 @@ def _create_team(run: Run) -> None:
             add_user(session=session, email=f"coordinator{i + 1:02d}@sim.loopdesk.test",
                      role=Role.coordinator, password=passwords.generate_password(),
                      practice_slugs=slugs, actor="system:simulation", now=run.start)
-        run.users = list(session.execute(
-            select(User).where(col(User.role) == Role.coordinator).order_by(col(User.user_id))
-        ).scalars())
+        ids = session.execute(select(*columns(User.user_id))
+                              .where(col(User.role) == Role.coordinator)
+                              .order_by(col(User.user_id))).scalars().all()
+        run.users = [acting for user_id in ids
+                     if (acting := current_user(session=session, user_id=user_id)) is not None]
         run.case_values = {
             p.practice_slug: float(p.avg_case_value or 0.0)
             for p in session.execute(select(PracticeSettings)).scalars()
@@ -178,14 +181,14 @@ def person_key(task: Task | Any, lead_keys: dict[str, str]) -> str:
 
 def purpose(run: Run, task: Task | Any) -> str:
     """What a call is for: its kind, or a follow-up's chain's first kind (cached)."""
-    if task.kind != "follow_up" or task.source_task_id is None:
+    if task.kind != TaskKind.follow_up or task.source_task_id is None:
         return str(task.kind)
     root = int(task.source_task_id)
     if root not in run.root_kinds:
         with Session(get_engine()) as session:
             kind = session.execute(
                 select(*columns(Task.kind)).where(col(Task.task_id) == root)).scalar()
-        run.root_kinds[root] = str(kind or "ask")
+        run.root_kinds[root] = str(kind or TaskKind.ask)
     return run.root_kinds[root]
 
 
@@ -194,7 +197,7 @@ def _call_of(run: Run, task: Task | Any) -> Call:
         kind=task.kind, person=person_key(task, run.lead_keys), attempt=task.attempt,
         practice_tz=task.practice_tz, category=task.category,
         satisfaction=task.satisfaction_score,
-        lead_referred_at=task.decay_from if task.kind == "contact_lead" else None,
+        lead_referred_at=task.decay_from if task.kind == TaskKind.contact_lead else None,
         purpose=purpose(run, task),
     )
 
@@ -240,7 +243,7 @@ def _new_lead(run: Run, session: Session, *, slug: str, referrer_id: str, referr
     session.commit()
 
 
-def _on_claimed(run: Run, session: Session, user: User, task: Task, now: datetime) -> None:
+def _on_claimed(run: Run, session: Session, user: CurrentUser, task: Task, now: datetime) -> None:
     call = _call_of(run, task)
     outcome = run.people.call(call, now)
     done = now + timedelta(minutes=outcome.minutes)
@@ -251,7 +254,7 @@ def _log(run: Run, session: Session, now: datetime, payload: Any) -> None:
     user, task, outcome = payload
     lead = None
     key = person_key(task, run.lead_keys)
-    if outcome.disposition == "referred":
+    if outcome.disposition == Disposition.referred:
         friend_key, lead = _friend(key, 0)
     try:
         result = log_disposition(
@@ -267,10 +270,10 @@ def _log(run: Run, session: Session, now: datetime, payload: Any) -> None:
         run.push(now + timedelta(minutes=WRAP_UP_MINUTES), "free", user)
         return
     run.calls_total += 1
-    if outcome.disposition == "referred" and result.lead_id:
+    if outcome.disposition == Disposition.referred and result.lead_id:
         run.lead_keys[result.lead_id] = friend_key
-    lead_over = outcome.disposition in ("lead_booked", "lead_declined") or (
-        task.kind == "contact_lead" and result.task_status == "done")
+    lead_over = outcome.disposition in (Disposition.lead_booked, Disposition.lead_declined) or (
+        task.kind == TaskKind.contact_lead and result.task_status == "done")
     if lead_over and task.lead_id:
         referrer = task.referrer_patient_id or _referrer_of(session, task)
         if referrer:

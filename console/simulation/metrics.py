@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from console.models.practice import PracticeSettings
 from console.models.types import columns
-from console.models.work import Lead, LeadEvent, Task, Touch
+from console.models.work import Disposition, Lead, LeadEvent, Task, TaskKind, Touch
 from console.simulation.world import KINDS, World
 
 OUTCOMES = ("booked", "declined", "unreachable")
@@ -62,7 +62,7 @@ def measure(*, session: Session, world: World, policy: str, measure_from: dateti
     coordinator_hours = world.agency.coordinators * world.agency.hours_per_day * measured_days
     new_leads = leads.filter((pl.col("referred_at") >= measure_from)
                              & (pl.col("referred_at") < end) & pl.col("duplicate").is_null())
-    booked = window.filter(pl.col("disposition") == "lead_booked").join(
+    booked = window.filter(pl.col("disposition") == Disposition.lead_booked).join(
         tasks.select("task_id", "case_value"), on="task_id", how="left")
     revenue = float(booked["case_value"].sum() or 0.0)
 
@@ -115,12 +115,12 @@ def measure(*, session: Session, world: World, policy: str, measure_from: dateti
         "booked_revenue_per_coordinator_hour": per_hour(revenue),
         "sla_compliance": sla,
         "sla_tasks": counts,
-        "lead_contact_within_sla": sla["contact_lead"],
+        "lead_contact_within_sla": sla[TaskKind.contact_lead],
         "loop_closure_rate": round(closure, 4) if closure is not None else None,
         "worst_hours_deviation": worst["deviation"] if worst else None,
         "worst_hours_practice": worst["practice"] if worst else None,
         "hours": hours,
         "calls": window.height,
         "answered_calls": window.filter(
-            ~pl.col("disposition").is_in(["no_answer", "voicemail"])).height,
+            ~pl.col("disposition").is_in([Disposition.no_answer, Disposition.voicemail])).height,
     }

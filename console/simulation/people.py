@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from console.models.work import Disposition, TaskKind
 from console.simulation.world import People
 
 _SCALE = float(2**64)
@@ -75,7 +76,7 @@ class PeopleModel:
     def p_answer(self, call: Call, at: datetime) -> float:
         """P(the person answers this call now)."""
         decay = self.people.answer_decay_per_attempt ** max(0, call.attempt - 1)
-        if call.kind == "contact_lead":
+        if call.kind == TaskKind.contact_lead:
             hours = 0.0
             if call.lead_referred_at is not None:
                 hours = max(0.0, (at - call.lead_referred_at).total_seconds() / 3600.0)
@@ -105,19 +106,20 @@ class PeopleModel:
         minutes = self.minutes(call.kind, answered, call.person, call.attempt)
         if not answered:
             voicemail = self.draw(call.person, call.attempt, "vm") < 0.5
-            missed = "voicemail" if voicemail else "no_answer"
+            missed = Disposition.voicemail if voicemail else Disposition.no_answer
             return Outcome(missed, minutes)
-        if call.kind == "contact_lead":
+        if call.kind == TaskKind.contact_lead:
             booked = self.draw(call.person, "book") < self.people.lead_book_rate
-            return Outcome("lead_booked" if booked else "lead_declined", minutes)
-        if call.aim == "close_loop":
-            return Outcome("loop_closed", minutes)
-        if call.aim == "review_request":
-            return Outcome("willing_no_name", minutes)
+            return Outcome(Disposition.lead_booked if booked else Disposition.lead_declined,
+                           minutes)
+        if call.aim == TaskKind.close_loop:
+            return Outcome(Disposition.loop_closed, minutes)
+        if call.aim == TaskKind.review_request:
+            return Outcome(Disposition.willing_no_name, minutes)
         if self.draw(call.person, "willing") >= self.p_willing(call.satisfaction, call.category):
-            return Outcome("declined", minutes)
+            return Outcome(Disposition.declined, minutes)
         names = self.draw(call.person, "names") < self.people.names_friend_given_willing
-        return Outcome("referred" if names else "willing_no_name", minutes)
+        return Outcome(Disposition.referred if names else Disposition.willing_no_name, minutes)
 
     def replies_to_email(self, person: str) -> bool:
         """Whether a patient replies to an automated ask (and then names a friend)."""
@@ -148,13 +150,13 @@ class PeopleModel:
         p = self.p_answer(call, at)
         minutes = (p * self.people.call_minutes[call.kind]
                    + (1.0 - p) * self.people.unanswered_call_minutes)
-        if call.kind == "contact_lead":
+        if call.kind == TaskKind.contact_lead:
             value = p * self.people.lead_book_rate * case_value
-        elif call.aim in ("ask", "follow_up"):
+        elif call.aim in (TaskKind.ask, TaskKind.follow_up):
             value = (p * self.p_willing(call.satisfaction, call.category)
                      * self.people.names_friend_given_willing
                      * self.expected_lead_value(case_value))
-        elif call.aim == "close_loop":
+        elif call.aim == TaskKind.close_loop:
             extra = self.people.repeat_referral_rate * (
                 self.people.repeat_referral_boost_loop_closed - 1.0)
             value = p * max(0.0, extra) * self.expected_lead_value(case_value)

@@ -13,18 +13,17 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.engine import Row
 from sqlmodel import Session
 
 from console.identity import audit
-from console.identity.access import actor_ref
+from console.identity.access import CurrentUser
 from console.identity.audit import Action, Outcome
-from console.models.identity import User
-from console.models.work import Task, TaskStatus
+from console.models.work import Task
 from console.platform.db import begin_write
 from console.work.claims import CLAIM_BATCH, _lease, _lease_first_free, claim_next
-from console.work.ranking import Scored, gate_all, open_zones, practice_facts, shares
+from console.work.ranking import Scored, gate_all, open_zones, practice_facts, shares, workable
 
 POLICIES = ("fifo", "priority", "oracle")
 OrderKey = Callable[[Row[Any], datetime], float]  # higher first
@@ -43,12 +42,7 @@ def _callable_rows(session: Session, now: datetime, *, oldest_first: bool = Fals
         return []
     query = (
         select(*(_T.c[name] for name in _NEEDED))
-        .where(_T.c.status == TaskStatus.open)
-        .where(_T.c.due_at <= now)
-        .where(or_(_T.c.snoozed_until.is_(None), _T.c.snoozed_until <= now))
-        .where(_T.c.escalated.is_(False))
-        .where(_T.c.consent_call.is_(True))
-        .where(_T.c.do_not_contact.is_(False))
+        .where(*workable(now, escalated=False, callable_only=True))
         .where(_T.c.practice_tz.in_(zones))
     )
     if oldest_first:
@@ -60,7 +54,7 @@ FIFO_PAGE = 64
 GATE_BATCH = 64  # candidates gated per pair of gate queries (claim_next gates 8 at a time)
 
 
-def claim_ordered(*, session: Session, user: User, now: datetime, key: OrderKey | None
+def claim_ordered(*, session: Session, user: CurrentUser, now: datetime, key: OrderKey | None
                   ) -> Task | None:
     """Lease the best callable task by `key` (same gate, same lease, same audit as claim_next).
 
@@ -85,7 +79,7 @@ def claim_ordered(*, session: Session, user: User, now: datetime, key: OrderKey 
     return task
 
 
-def _lease_best(session: Session, user: User, rows: list[Row[Any]], now: datetime
+def _lease_best(session: Session, user: CurrentUser, rows: list[Row[Any]], now: datetime
                 ) -> Task | None:
     """Gate `rows` in order, a batch at a time, and lease the first still free."""
     practices = practice_facts(session, {row.practice_slug for row in rows}, now)
@@ -107,7 +101,7 @@ def _lease_best(session: Session, user: User, rows: list[Row[Any]], now: datetim
             session.commit()
         if leased is None:
             continue
-        audit.record(session=session, actor=actor_ref(user.user_id), action=Action.claim,
+        audit.record(session=session, actor=user.actor, action=Action.claim,
                      practice_slug=leased.practice_slug, object_ref=f"task:{leased.task_id}",
                      outcome=Outcome.success, now=now)
         session.commit()
@@ -115,7 +109,7 @@ def _lease_best(session: Session, user: User, rows: list[Row[Any]], now: datetim
     return None
 
 
-def claim(*, policy: str, session: Session, user: User, now: datetime,
+def claim(*, policy: str, session: Session, user: CurrentUser, now: datetime,
           oracle: OrderKey | None = None) -> Task | None:
     """The next task for `user` under `policy`."""
     if policy == "priority":

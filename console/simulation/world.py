@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from console.models.work import TaskKind
 from console.platform.errors import UserError
 
-KINDS = ("ask", "follow_up", "contact_lead", "close_loop", "review_request")
-DEFAULT_CALL_MINUTES = {"ask": 8.0, "follow_up": 6.0, "contact_lead": 7.0, "close_loop": 4.0,
-                        "review_request": 3.0}
+KINDS = tuple(TaskKind)
+DEFAULT_CALL_MINUTES: dict[str, float] = {
+    TaskKind.ask: 8.0, TaskKind.follow_up: 6.0, TaskKind.contact_lead: 7.0,
+    TaskKind.close_loop: 4.0, TaskKind.review_request: 3.0,
+}
 DEFAULT_ANSWER_BY_HOUR = {8: 0.20, 12: 0.35, 17: 0.45, 20: 0.30}
 
 

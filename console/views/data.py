@@ -1,22 +1,10 @@
-"""The published warehouse snapshot as pages read it, and small formatting helpers."""
+"""Small formatting helpers the views share (the snapshot is read by `warehouse` functions)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
-import duckdb
 
 from console.platform.wording import countdown_text
-
-
-def records(
-    conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]
-) -> list[dict[str, Any]]:
-    """A small query result as column-name dicts."""
-    result = conn.execute(sql, params)
-    names = [column[0] for column in result.description or []]
-    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
 
 def rate_text(value: float | None) -> str:

@@ -13,17 +13,17 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from console.identity import audit
-from console.identity.access import CurrentUser, require_role
+from console.identity.access import WORKER_ROLES, CurrentUser, require_role
 from console.identity.audit import Action, Outcome
 from console.models.practice import PracticeSettings
-from console.models.work import Lead, Task, TaskStatus
+from console.models.work import Lead, Task, TaskKind, TaskStatus
 from console.platform.db import retrying
 from console.platform.snapshot import snapshot
 from console.platform.wording import ago, humanise, outcome_label, phone_display
-from console.views.data import countdown, records
-from console.views.work import WORKER_ROLES, user_row
+from console.views.data import countdown
 from console.work.claims import claim_task
 from loopdesk_core.business_hours import local
+from warehouse import lookups
 
 LIST_DAYS = 90
 LIST_LIMIT = 200
@@ -49,11 +49,6 @@ class ListLine:
     label: str = ""  # how the action's picker names this row
     status: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _practice_names(conn: Any, user: CurrentUser) -> dict[str, str]:
-    rows = records(conn, "select practice_slug, name from mart_practices", {})
-    return {r["practice_slug"]: r["name"] for r in rows if user.scope.allows(r["practice_slug"])}
 
 
 def _zones(session: Session, slugs: list[str]) -> dict[str, str]:
@@ -111,19 +106,12 @@ def leads_list(*, session: Session, user: CurrentUser, now: datetime) -> list[Li
     """Leads of the user's practices referred in the last 90 days: ones still to call first,
     then newest; each with phone, referrer's name, status, and the task "Call now" claims."""
     with snapshot() as conn:
-        names = _practice_names(conn, user)
+        names = lookups.practice_names(conn, scope=user.scope)
         slugs = sorted(names)
         if not slugs:
             return []
-        rows = records(conn, """
-            select l.practice_slug, l.lead_id, l.lead_first_name, l.lead_last_name, l.source,
-                   l.lead_phone, l.referred_at, l.status, l.referrer_patient_id
-            from mart_leads as l
-            where l.practice_slug in (select unnest(cast($slugs as varchar[])))
-                and l.referred_at >= $since
-            order by l.referred_at desc, l.lead_id
-            limit $limit
-            """, {"slugs": slugs, "since": now - timedelta(days=LIST_DAYS), "limit": LIST_LIMIT})
+        rows = lookups.recent_leads(conn, scope=user.scope, practice_slugs=slugs,
+                                    since=now - timedelta(days=LIST_DAYS), limit=LIST_LIMIT)
         console_leads = {
             (lead.practice_slug, lead.lead_id): lead
             for lead in session.exec(
@@ -141,16 +129,13 @@ def leads_list(*, session: Session, user: CurrentUser, now: datetime) -> list[Li
         ]
         referrers = {
             (r["practice_slug"], r["patient_id"]): _name(r["first_name"], r["last_name"])
-            for r in records(conn, """
-                select practice_slug, patient_id, first_name, last_name from mart_patients
-                where practice_slug in (select unnest(cast($slugs as varchar[])))
-                    and patient_id in (select unnest(cast($ids as varchar[])))
-                """, {"slugs": slugs,
-                      "ids": sorted({r["referrer_patient_id"] for r in merged
-                                     if r["referrer_patient_id"]})})
+            for r in lookups.patient_names(
+                conn, scope=user.scope, practice_slugs=slugs,
+                patient_ids={r["referrer_patient_id"] for r in merged
+                             if r["referrer_patient_id"]})
         }
     zones = _zones(session, slugs)
-    tasks = _open_tasks(session, "contact_lead", slugs)
+    tasks = _open_tasks(session, TaskKind.contact_lead, slugs)
     out = []
     for row in merged:
         key = (row["practice_slug"], row["lead_id"])
@@ -188,12 +173,12 @@ def loop_closures(*, session: Session, user: CurrentUser, now: datetime) -> list
     """Close-the-loop work of the user's practices: open ones first (soonest deadline), then
     the last 30 days'; with referrer and lead by name and what to tell the referrer."""
     with snapshot() as conn:
-        names = _practice_names(conn, user)
+        names = lookups.practice_names(conn, scope=user.scope)
         slugs = sorted(names)
         if not slugs:
             return []
         tasks = session.exec(
-            select(Task).where(Task.kind == "close_loop")
+            select(Task).where(Task.kind == TaskKind.close_loop)
             .where(col(Task.practice_slug).in_(slugs))
             .where(col(Task.status) != TaskStatus.cancelled)
             .where((col(Task.closed_at).is_(None))
@@ -202,21 +187,14 @@ def loop_closures(*, session: Session, user: CurrentUser, now: datetime) -> list
         ).all()
         people = {
             (r["practice_slug"], r["patient_id"]): _name(r["first_name"], r["last_name"])
-            for r in records(conn, """
-                select practice_slug, patient_id, first_name, last_name from mart_patients
-                where practice_slug in (select unnest(cast($slugs as varchar[])))
-                    and patient_id in (select unnest(cast($ids as varchar[])))
-                """, {"slugs": slugs, "ids": sorted({t.subject_id for t in tasks})})
+            for r in lookups.patient_names(conn, scope=user.scope, practice_slugs=slugs,
+                                           patient_ids={t.subject_id for t in tasks})
         }
         leads = {
             (r["practice_slug"], r["lead_id"]): (_name(r["lead_first_name"], r["lead_last_name"]),
                                                  r["status"])
-            for r in records(conn, """
-                select practice_slug, lead_id, lead_first_name, lead_last_name, status
-                from mart_leads
-                where practice_slug in (select unnest(cast($slugs as varchar[])))
-                    and lead_id in (select unnest(cast($ids as varchar[])))
-                """, {"slugs": slugs, "ids": sorted({t.lead_id for t in tasks if t.lead_id})})
+            for r in lookups.lead_names(conn, scope=user.scope, practice_slugs=slugs,
+                                        lead_ids={t.lead_id for t in tasks if t.lead_id})
         }
     for lead in session.exec(select(Lead).where(col(Lead.practice_slug).in_(slugs))
                              .where(col(Lead.lead_id).in_({t.lead_id for t in tasks
@@ -250,5 +228,5 @@ def loop_closures(*, session: Session, user: CurrentUser, now: datetime) -> list
 def call_now(*, session: Session, user: CurrentUser, task_id: int, now: datetime) -> Task:
     """Claim the task a list row names ("Call now", "Close the loop"); My queue shows it."""
     require_role(user, WORKER_ROLES)
-    return retrying(session, lambda: claim_task(session=session, user=user_row(session, user),
+    return retrying(session, lambda: claim_task(session=session, user=user,
                                                 task_id=task_id, now=now))

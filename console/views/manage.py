@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from console.identity import audit, users
-from console.identity.access import ADMIN_ROLES, CurrentUser, require_role
+from console.identity.access import ADMIN_ROLES, CurrentUser, current_user, require_role
 from console.identity.audit import Action, Outcome
 from console.models.identity import User, UserPractice
 from console.models.practice import PracticeSettings
@@ -361,7 +361,10 @@ def assign_task(*, session: Session, user: CurrentUser, task_id: int, coordinato
         raise UserError("choose an active coordinator of that practice")
     if session.get(UserPractice, (coordinator_id, task.practice_slug)) is None:
         raise UserError(f"{person.email} does not work for that practice")
-    retrying(session, lambda: claim_task(session=session, user=person, task_id=task_id,
+    coordinator = current_user(session=session, user_id=coordinator_id)
+    if coordinator is None:
+        raise UserError("choose an active coordinator of that practice")
+    retrying(session, lambda: claim_task(session=session, user=coordinator, task_id=task_id,
                                          now=now))
 
     def note() -> None:

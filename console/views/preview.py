@@ -10,15 +10,13 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from console.contact.gate import CALL_WINDOW
-from console.identity.access import CurrentUser, require_role
-from console.models.identity import Role
+from console.identity.access import WORKER_ROLES, CurrentUser, require_role
 from console.models.practice import PracticeSettings
 from console.models.work import Task, TaskStatus, Touch
 from console.platform.wording import kind_label, until
 from console.views.data import countdown
-from console.views.work import WORKER_ROLES, user_row
 from console.work.claims import QueueEntry, list_queue
-from console.work.ranking import open_zones
+from console.work.ranking import open_zones, workable
 from console.work.time_entries import log_time
 from loopdesk_core.business_hours import local
 
@@ -114,10 +112,12 @@ def _line(entry: QueueEntry, practices: dict[str, PracticeSettings], now: dateti
 
 
 def _open_in_scope(user: CurrentUser) -> Any:
-    """Open tasks (not held, not closed) in the user's practices, as a count query."""
+    """Open tasks (not held, not closed) the user may work (the queue's own scope, the same
+    `work_scope` `list_queue` ranks in), as a count query."""
+    scope = user.work_scope
     query = select(func.count()).select_from(Task).where(Task.status == TaskStatus.open)
-    if not user.scope.agency_wide:
-        query = query.where(col(Task.practice_slug).in_(sorted(user.scope.practice_slugs)))
+    if not scope.agency_wide:
+        query = query.where(col(Task.practice_slug).in_(sorted(scope.practice_slugs)))
     return query
 
 
@@ -128,23 +128,19 @@ def queue_preview(*, session: Session, user: CurrentUser, now: datetime) -> Queu
     it is not a patient-data view; the card shown after claiming is (and is audited).
     """
     require_role(user, WORKER_ROLES)
-    entries = list_queue(session=session, user=user_row(session, user), now=now,
+    entries = list_queue(session=session, user=user, now=now,
                          limit=PREVIEW_READ)
     slugs = {e.practice_slug for e in entries}
     practices = {p.practice_slug: p for p in session.exec(
         select(PracticeSettings).where(col(PracticeSettings.practice_slug).in_(sorted(slugs))))}
     lines = [_line(e, practices, now) for e in entries]
     awake = open_zones(session, now)
+    # Callable but for the hour: the queue's own rule, in zones where calling is closed now.
     waiting = (
         _open_in_scope(user)
-        .where(col(Task.due_at) <= now)
-        .where(col(Task.snoozed_until).is_(None) | (col(Task.snoozed_until) <= now))
-        .where(col(Task.consent_call).is_(True))
-        .where(col(Task.do_not_contact).is_(False))
+        .where(*workable(now, escalated=user.sees_escalated, callable_only=True))
         .where(col(Task.practice_tz).not_in(awake))
     )
-    if user.role == Role.coordinator:
-        waiting = waiting.where(col(Task.escalated).is_(False))  # managers' work, not theirs
     by_zone = session.execute(
         waiting.with_only_columns(col(Task.practice_tz), func.count())
         .group_by(col(Task.practice_tz))

@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from console.identity.access import ADMIN_ROLES, CurrentUser, require_role
 from console.models.identity import Role, User
 from console.models.practice import PracticeSettings
+from console.models.work import TaskKind
 from console.platform.errors import UserError
 from console.scoring.learning import learned_table
 from console.simulation.world import DEFAULT_CALL_MINUTES, People, World, parse_world
@@ -92,8 +93,8 @@ def _people(table: pl.DataFrame, minutes: dict[str, float]) -> People:
     if table.is_empty():
         return base
     hours = {h: _estimate(table, "answer_hour", "patient", str(h)) for h in range(8, 21)}
-    first, second = (_estimate(table, "answer_attempt", "ask", "1"),
-                     _estimate(table, "answer_attempt", "ask", "2"))
+    first, second = (_estimate(table, "answer_attempt", TaskKind.ask, "1"),
+                     _estimate(table, "answer_attempt", TaskKind.ask, "2"))
     willing = _estimate(table, "willing_all", "patient", "all") or base.willing_base
     low = _estimate(table, "willing_satisfaction", "patient", "0-4")
     high = _estimate(table, "willing_satisfaction", "patient", "9-10")

@@ -11,13 +11,13 @@ from sqlmodel import Session, col, select
 from console.contact.consent import revoked_channels
 from console.contact.gate import CALL_WINDOW
 from console.identity import audit
-from console.identity.access import CurrentUser, require_practice, require_role
+from console.identity.access import WORKER_ROLES, CurrentUser, require_practice, require_role
 from console.identity.audit import Action, Outcome
 from console.messaging.templates import outcome_phrase
-from console.models.identity import Role, User
+from console.models.identity import User
 from console.models.outreach import OutreachSettings
 from console.models.practice import PracticeSettings
-from console.models.work import Lead, Task, TaskStatus, Touch
+from console.models.work import Disposition, Lead, Task, TaskKind, TaskStatus, Touch
 from console.platform.db import begin_write, retrying
 from console.platform.errors import NotAuthorised, UserError
 from console.platform.snapshot import snapshot
@@ -33,7 +33,7 @@ from console.platform.wording import (
     until,
 )
 from console.scoring.priority import Share
-from console.views.data import money_text, records
+from console.views.data import money_text
 from console.work.claims import claim_next, release, snooze
 from console.work.dispositions import (
     LEAD_DISPOSITIONS,
@@ -44,37 +44,38 @@ from console.work.dispositions import (
 from console.work.leads import LeadInput
 from console.work.loop_closure import message_channel, read_referrer
 from loopdesk_core.business_hours import local
+from warehouse import lookups
 
-WORKER_ROLES = (Role.coordinator, Role.manager, Role.admin)
 # Cards that offer "Send referral link".
-LINK_KINDS = ("ask", "follow_up")
+LINK_KINDS = (TaskKind.ask, TaskKind.follow_up)
 # How many ranked tasks the preview reads (to find the first callable one) and shows.
 # The order a coordinator sees dispositions in: the common outcomes first.
 DISPOSITION_ORDER = (
-    "referred", "willing_no_name", "declined", "voicemail", "no_answer", "callback_requested",
-    "loop_closed", "lead_booked", "lead_declined", "lead_unreachable", "wrong_number",
-    "opted_out",
+    Disposition.referred, Disposition.willing_no_name, Disposition.declined,
+    Disposition.voicemail, Disposition.no_answer, Disposition.callback_requested,
+    Disposition.loop_closed, Disposition.lead_booked, Disposition.lead_declined,
+    Disposition.lead_unreachable, Disposition.wrong_number, Disposition.opted_out,
 )  # fmt: skip
-SCRIPTS = {
-    "ask": (
+SCRIPTS: dict[str, str] = {
+    TaskKind.ask: (
         "Hi {first}, this is {me} calling from {practice}. We hope you're enjoying your "
         "{treatment} results! Many patients tell us friends have asked about it — is there "
         "anyone who'd like to hear more? I can take their details now, or send you a "
         "personal link to share."
     ),
-    "follow_up": (
+    TaskKind.follow_up: (
         "Hi {first}, it's {me} from {practice}, following up on our message about your "
         "{treatment} results. Is there a friend or family member who might like to know more?"
     ),
-    "contact_lead": (
+    TaskKind.contact_lead: (
         "Hi {first}, this is {me} from {practice}. {referrer} thought you might like to "
         "hear about what they had done. Would a free consultation this week or next suit you?"
     ),
-    "close_loop": (
+    TaskKind.close_loop: (
         "Hi {first}, it's {me} from {practice} — thank you so much for referring {lead}! "
         "{outcome} We really appreciate it."
     ),
-    "review_request": (
+    TaskKind.review_request: (
         "Hi {first}, it's {me} from {practice}. We're so glad you're happy with your "
         "results — would you share your experience in a short online review?"
     ),
@@ -125,14 +126,6 @@ class TaskCard:
         return self.person_name.split(" ")[0] if self.person_name else "them"
 
 
-def user_row(session: Session, user: CurrentUser) -> User:
-    """The stored user behind the current one (queue services take the table row)."""
-    row = session.get(User, user.user_id)
-    if row is None:
-        raise NotAuthorised("your account no longer exists")
-    return row
-
-
 def held_task(*, session: Session, user: CurrentUser, now: datetime) -> Task | None:
     """The task the user holds right now (unexpired lease), newest claim first."""
     return session.exec(
@@ -147,7 +140,7 @@ def held_task(*, session: Session, user: CurrentUser, now: datetime) -> Task | N
 def take_next(*, session: Session, user: CurrentUser, now: datetime) -> Task | None:
     """Claim the most valuable task the user may call now, or None (claim_next audits it)."""
     require_role(user, WORKER_ROLES)
-    return retrying(session, lambda: claim_next(session=session, user=user_row(session, user),
+    return retrying(session, lambda: claim_next(session=session, user=user,
                                                 now=now))
 
 
@@ -176,7 +169,7 @@ class _Contact:
     phone_type: str | None = None
 
 
-def _person(conn: Any, session: Session, task: Task) -> _Contact:
+def _person(conn: Any, session: Session, user: CurrentUser, task: Task) -> _Contact:
     """The subject's display name, number, email and consent flags."""
     if task.subject_type == "lead":
         lead = session.get(Lead, (task.practice_slug, task.subject_id))
@@ -184,22 +177,19 @@ def _person(conn: Any, session: Session, task: Task) -> _Contact:
             return _Contact(_name(lead.first_name, lead.last_name),
                             {"call": True, "text": bool(lead.phone), "email": bool(lead.email),
                              "do_not_contact": False}, phone=lead.phone, email=lead.email)
-        rows = records(conn, "select lead_first_name, lead_last_name, lead_phone, lead_email "
-                       "from mart_leads where practice_slug = $p and lead_id = $id",
-                       {"p": task.practice_slug, "id": task.subject_id})
-        row = rows[0] if rows else {}
+        row = lookups.lead(conn, scope=user.scope, practice_slug=task.practice_slug,
+                           lead_id=task.subject_id) or {}
         name = _name(row.get("lead_first_name"), row.get("lead_last_name"))
         return _Contact(name, {"call": task.consent_call, "text": False, "email": False,
                                "do_not_contact": task.do_not_contact},
                         phone=row.get("lead_phone"), email=row.get("lead_email"))
-    rows = records(conn, "select * from mart_patients "
-                   "where practice_slug = $p and patient_id = $id",
-                   {"p": task.practice_slug, "id": task.subject_id})
-    if not rows:
+    found = lookups.patient(conn, scope=user.scope, practice_slug=task.practice_slug,
+                            patient_id=task.subject_id)
+    if found is None:
         return _Contact("(name not on file)", {"call": task.consent_call, "text": False,
                                                "email": False,
                                                "do_not_contact": task.do_not_contact})
-    row = rows[0]
+    row = found
     return _Contact(
         _name(row["first_name"], row["last_name"]),
         {"call": bool(row["consent_call"]), "text": bool(row["consent_text"]),
@@ -210,18 +200,16 @@ def _person(conn: Any, session: Session, task: Task) -> _Contact:
     )
 
 
-def _treatment(conn: Any, task: Task,
+def _treatment(conn: Any, user: CurrentUser, task: Task,
                now: datetime) -> tuple[str | None, str | None, str | None]:
     """The treatment's name (never its price: scripts read it aloud), its case value for the
     coordinator, and when results became visible."""
     if task.treatment_id is None:
         return None, None, None
-    rows = records(conn, "select category, description, value, results_visible_at "
-                   "from mart_treatments where practice_slug = $p and treatment_id = $id",
-                   {"p": task.practice_slug, "id": task.treatment_id})
-    if not rows:
+    row = lookups.treatment(conn, scope=user.scope, practice_slug=task.practice_slug,
+                            treatment_id=task.treatment_id)
+    if row is None:
         return task.category, None, None
-    row = rows[0]
     what = str(row["description"] or row["category"])
     visible = row["results_visible_at"]
     when = None
@@ -230,26 +218,25 @@ def _treatment(conn: Any, task: Task,
     return what, money_text(row["value"]), when
 
 
-def _lead_of(conn: Any, session: Session, task: Task) -> tuple[str, str | None]:
+def _lead_of(conn: Any, session: Session, user: CurrentUser,
+             task: Task) -> tuple[str, str | None]:
     """The lead a close_loop task is about: their name and the known outcome."""
     if task.lead_id is None:
         return "your friend", None
     lead = session.get(Lead, (task.practice_slug, task.lead_id))
-    rows = records(conn, "select lead_first_name, status from mart_leads "
-                   "where practice_slug = $p and lead_id = $id",
-                   {"p": task.practice_slug, "id": task.lead_id})
-    first = (lead.first_name if lead else None) or (rows[0]["lead_first_name"] if rows else None)
-    status = (lead.status if lead else None) or (rows[0]["status"] if rows else None)
+    row = lookups.lead(conn, scope=user.scope, practice_slug=task.practice_slug,
+                       lead_id=task.lead_id) or {}
+    first = (lead.first_name if lead else None) or row.get("lead_first_name")
+    status = (lead.status if lead else None) or row.get("status")
     return first or "your friend", status
 
 
-def _referrer(conn: Any, task: Task) -> str:
+def _referrer(conn: Any, user: CurrentUser, task: Task) -> str:
     if task.referrer_patient_id is None:
         return "A friend"
-    rows = records(conn, "select first_name from mart_patients "
-                   "where practice_slug = $p and patient_id = $id",
-                   {"p": task.practice_slug, "id": task.referrer_patient_id})
-    return str(rows[0]["first_name"]) if rows and rows[0]["first_name"] else "A friend"
+    row = lookups.patient(conn, scope=user.scope, practice_slug=task.practice_slug,
+                          patient_id=task.referrer_patient_id)
+    return str(row["first_name"]) if row and row["first_name"] else "A friend"
 
 
 def _touches(session: Session, task: Task, timezone: str, now: datetime,
@@ -318,7 +305,8 @@ def _link_channels(session: Session, task: Task, contact: _Contact) -> list[str]
 
 def _thank_you_channel(conn: Any, session: Session, task: Task) -> str | None:
     """The channel a loop-closure thank-you would use (by the referrer's consent), or None."""
-    if task.kind != "close_loop" or task.lead_id is None or task.patient_id is None:
+    if task.kind != TaskKind.close_loop or task.lead_id is None \
+            or task.patient_id is None:
         return None
     referrer = read_referrer(conn, practice_slug=task.practice_slug, patient_id=task.patient_id,
                              lead_id=task.lead_id)
@@ -330,9 +318,9 @@ def _thank_you_channel(conn: Any, session: Session, task: Task) -> str | None:
 def dispositions_for(task: Task) -> list[str]:
     """The dispositions that apply to this task, most common first."""
     allowed = LEAD_DISPOSITIONS if task.subject_type == "lead" else PATIENT_DISPOSITIONS
-    if task.kind != "close_loop":
-        allowed = allowed - {"loop_closed"}
-    return [d for d in DISPOSITION_ORDER if d in allowed]
+    if task.kind != TaskKind.close_loop:
+        allowed = allowed - {Disposition.loop_closed}
+    return [d.value for d in DISPOSITION_ORDER if d in allowed]
 
 
 def task_card(*, session: Session, user: CurrentUser, task_id: int, now: datetime) -> TaskCard:
@@ -350,10 +338,10 @@ def _task_card(*, session: Session, user: CurrentUser, task_id: int, now: dateti
     practice_name = practice.name if practice else task.practice_slug
     timezone = practice.timezone if practice else task.practice_tz
     with snapshot() as conn:
-        contact = _person(conn, session, task)
-        treatment, value, visible = _treatment(conn, task, now)
-        lead_first, outcome = _lead_of(conn, session, task)
-        referrer = _referrer(conn, task)
+        contact = _person(conn, session, user, task)
+        treatment, value, visible = _treatment(conn, user, task, now)
+        lead_first, outcome = _lead_of(conn, session, user, task)
+        referrer = _referrer(conn, user, task)
         thank_you = _thank_you_channel(conn, session, task)
     why = explain(kind=task.kind, category=task.category, case_value=task.case_value,
                   decay_from=task.decay_from, sla_deadline=task.sla_deadline,
@@ -379,7 +367,8 @@ def _task_card(*, session: Session, user: CurrentUser, task_id: int, now: dateti
         sla=sla_short(task.sla_deadline - now), why=why, script=script,
         dispositions=dispositions_for(task),
         touches=_touches(session, task, timezone, now, contact.name.split(" ")[0]),
-        lead_outcome=humanise(outcome) if task.kind == "close_loop" and outcome else None,
+        lead_outcome=(humanise(outcome) if task.kind == TaskKind.close_loop and outcome
+                      else None),
         thank_you_channel=thank_you,
         phone=contact.phone, phone_text=phone_display(contact.phone),
         phone_link=tel_link(contact.phone),
@@ -409,7 +398,7 @@ def log_outcome(
     def attempt() -> DispositionResult:
         _held(session, user, task_id)
         return log_disposition(
-            session=session, user=user_row(session, user), task_id=task_id,
+            session=session, user=user, task_id=task_id,
             claim_version=claim_version, disposition=disposition, minutes=minutes, notes=notes,
             callback_at=callback_at, lead=lead, now=now, send_thank_you=send_thank_you)
 
@@ -421,7 +410,7 @@ def put_back(*, session: Session, user: CurrentUser, task_id: int, claim_version
     """Release a held task to the queue."""
     def attempt() -> None:
         _held(session, user, task_id)
-        release(session=session, user=user_row(session, user), task_id=task_id,
+        release(session=session, user=user, task_id=task_id,
                 claim_version=claim_version, now=now)
 
     retrying(session, attempt)
@@ -432,7 +421,7 @@ def set_aside(*, session: Session, user: CurrentUser, task_id: int, claim_versio
     """Snooze a held task until `until`."""
     def attempt() -> None:
         _held(session, user, task_id)
-        snooze(session=session, user=user_row(session, user), task_id=task_id,
+        snooze(session=session, user=user, task_id=task_id,
                claim_version=claim_version, until=until, now=now)
 
     retrying(session, attempt)
@@ -454,7 +443,7 @@ def send_referral_link(*, session: Session, user: CurrentUser, task_id: int, cha
     def attempt() -> bool:
         task = _held(session, user, task_id)
         with snapshot() as conn:
-            contact = _person(conn, session, task)
+            contact = _person(conn, session, user, task)
         allowed = _link_channels(session, task, contact)
         if channel not in allowed:
             raise UserError("no consent to send a link that way" if allowed else

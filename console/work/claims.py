@@ -14,17 +14,15 @@ from sqlalchemy.engine import Row
 from sqlmodel import Session, col
 
 from console.identity import audit
-from console.identity.access import actor_ref
+from console.identity.access import CurrentUser
 from console.identity.audit import Action, Outcome
-from console.models.identity import Role, User, UserPractice
 from console.models.types import UTCDateTime
 from console.models.work import Task, TaskStatus
 from console.platform.db import begin_write, is_postgres
 from console.platform.errors import UserError
 from console.scoring.priority import explain
-from console.work.ranking import TOP_K_START, Scored, gate_all, ranked
+from console.work.ranking import TOP_K_START, Scored, gate_all, ranked, workable
 from loopdesk_core.settings import get_settings
-from warehouse.scope import Scope
 
 # A task whose lease lapsed this many times without a disposition goes to a manager.
 ESCALATE_AFTER_CLAIMS = 3
@@ -37,11 +35,8 @@ CLAIM_MAX_DEPTH = 1024
 
 
 _TASKS = Task.__table__  # type: ignore[attr-defined]
-_USER_PRACTICES = UserPractice.__table__  # type: ignore[attr-defined]
 # Statements on the claim path are built once (building them per call cost more CPU than
 # running them); values are bound per call.
-_SCOPE = select_columns(_USER_PRACTICES.c.practice_slug).where(
-    _USER_PRACTICES.c.user_id == bindparam("user_id"))
 _LAPSED = (
     select_columns(_TASKS.c.task_id)
     .where(_TASKS.c.status == TaskStatus.claimed)
@@ -87,20 +82,6 @@ class QueueEntry:
         }
 
 
-def user_scope(*, session: Session, user: User) -> Scope:
-    """The practices whose work the user may see: assigned ones; all for managers and admins."""
-    if not user.active or user.role == Role.client_owner:
-        return Scope()
-    if user.role in (Role.manager, Role.admin):
-        return Scope.agency()
-    slugs = session.execute(_SCOPE, {"user_id": user.user_id}).scalars().all()
-    return Scope.of(slugs)
-
-
-def _may_see_escalated(user: User) -> bool:
-    return user.role in (Role.manager, Role.admin)
-
-
 def expire_leases(*, session: Session, now: datetime) -> int:
     """Return lapsed leases to the queue (escalating chronic ones); the caller commits."""
     result = session.execute(
@@ -118,11 +99,12 @@ def expire_leases(*, session: Session, now: datetime) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def list_queue(*, session: Session, user: User, now: datetime, limit: int = 50) -> list[QueueEntry]:
-    """Open tasks the user may work, best first, each with its gate verdict and reasons."""
-    scope = user_scope(session=session, user=user)
-    scored, practices = ranked(session, scope=scope, now=now, callable_only=False,
-                               escalated=_may_see_escalated(user), wanted=limit)
+def list_queue(*, session: Session, user: CurrentUser, now: datetime,
+               limit: int = 50) -> list[QueueEntry]:
+    """Open tasks the user may work (`user.work_scope`), best first, each with its gate
+    verdict and reasons."""
+    scored, practices = ranked(session, scope=user.work_scope, now=now, callable_only=False,
+                               escalated=user.sees_escalated, wanted=limit)
     shown = scored[:limit]
     gate_all(session, shown, practices, now)
     return [
@@ -176,15 +158,7 @@ def _lease_statement(*, escalated: bool, postgres: bool) -> Any:
     now = bindparam("now", type_=UTCDateTime())
     slots = [(bindparam(f"id{i}", type_=Integer()), bindparam(f"v{i}", type_=Integer()))
              for i in range(CLAIM_BATCH)]
-    still_open = [
-        tasks.status == TaskStatus.open,
-        tasks.consent_call.is_(True),
-        tasks.do_not_contact.is_(False),
-        tasks.due_at <= now,
-        or_(tasks.snoozed_until.is_(None), tasks.snoozed_until <= now),
-    ]
-    if not escalated:
-        still_open.append(tasks.escalated.is_(False))
+    still_open = workable(now, escalated=escalated, callable_only=True)
     pick = (
         select_columns(tasks.task_id)
         .where(or_(*(and_(tasks.task_id == ident, tasks.claim_version == version)
@@ -210,7 +184,7 @@ def _lease_statement(*, escalated: bool, postgres: bool) -> Any:
 
 
 def _lease_first_free(
-    session: Session, *, user: User, batch: list[Scored], escalated: bool, now: datetime,
+    session: Session, *, user: CurrentUser, batch: list[Scored], escalated: bool, now: datetime,
     lease: timedelta,
 ) -> Row[Any] | None:
     """Lease the first candidate of `batch` still as it was read, in one conditional UPDATE."""
@@ -223,22 +197,21 @@ def _lease_first_free(
     return session.execute(statement, params).first()
 
 
-def claim_task(*, session: Session, user: User, task_id: int, now: datetime) -> Task:
+def claim_task(*, session: Session, user: CurrentUser, task_id: int, now: datetime) -> Task:
     """Lease one chosen task (a list's "Call now"), if the user may work it and the gate lets
     the call through now; audited like a queue claim; commits. UserError says why not."""
     from console.contact.gate import Person, check_gate
     from console.models.practice import PracticeSettings
 
     task = session.get(Task, task_id, populate_existing=True)
-    scope = user_scope(session=session, user=user)
-    if task is None or not scope.allows(task.practice_slug):
+    if task is None or not user.work_scope.allows(task.practice_slug):
         raise UserError("that task is not in your practices")
     if task.status == TaskStatus.claimed and task.claimed_by == user.user_id:
         return task
     if task.status != TaskStatus.open:
         raise UserError("someone else is working that task" if task.status == TaskStatus.claimed
                         else "that task is already closed")
-    if task.escalated and not _may_see_escalated(user):
+    if task.escalated and not user.sees_escalated:
         raise UserError("that task went to a manager")
     if task.due_at > now or (task.snoozed_until is not None and task.snoozed_until > now):
         raise UserError("that task is not due yet")
@@ -258,13 +231,13 @@ def claim_task(*, session: Session, user: User, task_id: int, now: datetime) -> 
                               "id0": task_id, "v0": version}
     for i in range(1, CLAIM_BATCH):
         params[f"id{i}"], params[f"v{i}"] = -1, -1
-    statement = _lease_statement(escalated=_may_see_escalated(user),
+    statement = _lease_statement(escalated=user.sees_escalated,
                                  postgres=is_postgres(session))
     row = session.execute(statement, params).first()
     if row is None:
         session.rollback()
         raise UserError("someone else took that task a moment ago")
-    audit.record(session=session, actor=actor_ref(user.user_id), action=Action.claim,
+    audit.record(session=session, actor=user.actor, action=Action.claim,
                  practice_slug=row.practice_slug, object_ref=f"task:{row.task_id}",
                  outcome=Outcome.success, now=now)
     session.commit()
@@ -282,19 +255,19 @@ def _gate_batches(fresh: list[Scored]) -> Iterator[list[Scored]]:
         yield fresh[start : start + GATE_BATCH]
 
 
-def claim_next(*, session: Session, user: User, now: datetime) -> Task | None:
+def claim_next(*, session: Session, user: CurrentUser, now: datetime) -> Task | None:
     """Atomically lease the best task the user may call now (audited), or None; commits.
 
     Ranking and gating run in a read transaction (WAL readers and PostgreSQL readers never
     wait for the writer); only the lease itself and its audit event take the write lock.
     If every gate-passing candidate was taken meanwhile, the queue is ranked again.
     """
-    scope = user_scope(session=session, user=user)
+    scope = user.work_scope
     if not scope.agency_wide and not scope.practice_slugs:
         session.rollback()
         return None
     lease = _lease()
-    escalated = _may_see_escalated(user)
+    escalated = user.sees_escalated
     _sweep_lapsed(session, now)
     wanted = 1
     gated: set[int] = set()  # candidates the gate refused now (not re-gated deeper down)
@@ -317,7 +290,7 @@ def claim_next(*, session: Session, user: User, now: datetime) -> Task | None:
                     session.commit()
                     contended = True
                     continue
-                audit.record(session=session, actor=actor_ref(user.user_id),
+                audit.record(session=session, actor=user.actor,
                              action=Action.claim, practice_slug=row.practice_slug,
                              object_ref=f"task:{row.task_id}", outcome=Outcome.success,
                              now=now)
@@ -335,7 +308,7 @@ def claim_next(*, session: Session, user: User, now: datetime) -> Task | None:
 
 
 def fenced_update(
-    *, session: Session, user: User, task_id: int, claim_version: int, values: dict[str, Any]
+    *, session: Session, user: CurrentUser, task_id: int, claim_version: int, values: dict[str, Any]
 ) -> None:
     """Apply `values` to a task only if `user` still holds it at `claim_version`, else StaleClaim.
 
@@ -362,18 +335,19 @@ def fenced_update(
     raise StaleClaim(f"task {task_id} is not held by you (your lease lapsed or it was closed)")
 
 
-def current_claim(*, session: Session, user: User, task_id: int) -> int:
-    """The claim version the user holds on a task, or StaleClaim if they do not hold it."""
+def held_claim(*, session: Session, user: CurrentUser, task_id: int) -> Task:
+    """The task the user holds (its `claim_version` is their fencing token), or StaleClaim
+    if they do not hold it."""
     task = session.get(Task, task_id, populate_existing=True)
     if task is None:
         raise StaleClaim(f"no task {task_id}")
     if task.status != TaskStatus.claimed or task.claimed_by != user.user_id:
         raise StaleClaim(f"task {task_id} is not held by you")
-    return task.claim_version
+    return task
 
 
 def _audited_fenced_update(
-    *, session: Session, user: User, task_id: int, claim_version: int, action: Action,
+    *, session: Session, user: CurrentUser, task_id: int, claim_version: int, action: Action,
     values: dict[str, Any], now: datetime,
 ) -> None:
     """A fenced update of a held task plus its audit event, in one write transaction; commits.
@@ -391,18 +365,18 @@ def _audited_fenced_update(
                       values=values)
     except StaleClaim:
         begin_write(session)
-        audit.record(session=session, actor=actor_ref(user.user_id), action=action,
+        audit.record(session=session, actor=user.actor, action=action,
                      practice_slug=practice, object_ref=f"task:{task_id}",
                      outcome=Outcome.denied, now=now)
         session.commit()
         raise
-    audit.record(session=session, actor=actor_ref(user.user_id), action=action,
+    audit.record(session=session, actor=user.actor, action=action,
                  practice_slug=practice, object_ref=f"task:{task_id}",
                  outcome=Outcome.success, now=now)
     session.commit()
 
 
-def release(*, session: Session, user: User, task_id: int, claim_version: int,
+def release(*, session: Session, user: CurrentUser, task_id: int, claim_version: int,
             now: datetime) -> None:
     """Give a held task back to the queue (escalating one released too often); commits."""
     _audited_fenced_update(session=session, user=user, task_id=task_id,
@@ -411,7 +385,7 @@ def release(*, session: Session, user: User, task_id: int, claim_version: int,
                                    "lease_expires_at": None})
 
 
-def snooze(*, session: Session, user: User, task_id: int, claim_version: int,
+def snooze(*, session: Session, user: CurrentUser, task_id: int, claim_version: int,
            until: datetime, now: datetime) -> None:
     """Put a held task aside until `until` (it is not offered before then); commits."""
     if until <= now:

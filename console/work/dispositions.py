@@ -15,11 +15,10 @@ from sqlmodel import Session, col
 
 from console.contact.consent import revoke_consent
 from console.identity import audit
-from console.identity.access import actor_ref
+from console.identity.access import CurrentUser
 from console.identity.audit import Action
-from console.models.identity import User
 from console.models.practice import PracticeSettings
-from console.models.work import Task, TaskStatus, Touch
+from console.models.work import Disposition, Task, TaskKind, TaskStatus, Touch
 from console.platform.db import begin_write
 from console.platform.errors import UserError
 from console.scoring.learned import Learned
@@ -30,21 +29,25 @@ from console.work.rows import TASK_COLUMNS, add_task, rescore
 from loopdesk_core.business_hours import add_business_days
 
 PATIENT_DISPOSITIONS = frozenset({
-    "willing_no_name", "referred", "declined", "voicemail", "no_answer", "callback_requested",
-    "wrong_number", "opted_out", "loop_closed",
+    Disposition.willing_no_name, Disposition.referred, Disposition.declined,
+    Disposition.voicemail, Disposition.no_answer, Disposition.callback_requested,
+    Disposition.wrong_number, Disposition.opted_out, Disposition.loop_closed,
 })  # fmt: skip
 LEAD_DISPOSITIONS = frozenset({
-    "lead_booked", "lead_declined", "lead_unreachable", "voicemail", "no_answer",
-    "callback_requested", "wrong_number", "opted_out",
+    Disposition.lead_booked, Disposition.lead_declined, Disposition.lead_unreachable,
+    Disposition.voicemail, Disposition.no_answer, Disposition.callback_requested,
+    Disposition.wrong_number, Disposition.opted_out,
 })  # fmt: skip
 DISPOSITIONS = PATIENT_DISPOSITIONS | LEAD_DISPOSITIONS
 # Business days before retrying after an unanswered call.
-RETRY_AFTER_BUSINESS_DAYS = {"voicemail": 2, "no_answer": 1}
+RETRY_AFTER_BUSINESS_DAYS = {Disposition.voicemail: 2, Disposition.no_answer: 1}
 MAX_PATIENT_ATTEMPTS = 3
 MAX_LEAD_ATTEMPTS = 4
 WILLING_FOLLOW_UP = timedelta(days=14)
+# The lead event each lead outcome records.
 LEAD_OUTCOME_EVENTS = {
-    "lead_booked": "booked", "lead_declined": "declined", "lead_unreachable": "unreachable",
+    Disposition.lead_booked: "booked", Disposition.lead_declined: "declined",
+    Disposition.lead_unreachable: "unreachable",
 }  # fmt: skip
 MAX_NOTES = 2000
 
@@ -78,8 +81,9 @@ class DispositionResult:
 
 def closes_a_loop(task: Task) -> bool:
     """A close_loop task, or a retry in its chain (the only patient follow-up with a lead)."""
-    return task.kind == "close_loop" or (
-        task.kind == "follow_up" and task.subject_type == "patient" and task.lead_id is not None)
+    return task.kind == TaskKind.close_loop or (
+        task.kind == TaskKind.follow_up and task.subject_type == "patient"
+        and task.lead_id is not None)
 
 
 def _check(task: Task, disposition: str, minutes: float, callback_at: datetime | None,
@@ -90,13 +94,14 @@ def _check(task: Task, disposition: str, minutes: float, callback_at: datetime |
     allowed = LEAD_DISPOSITIONS if task.subject_type == "lead" else PATIENT_DISPOSITIONS
     if disposition not in allowed:
         raise UserError(f"disposition {disposition!r} does not apply to a {task.kind} task")
-    if disposition == "loop_closed" and not closes_a_loop(task):
+    if disposition == Disposition.loop_closed and not closes_a_loop(task):
         raise UserError("loop_closed applies only to close_loop tasks")
-    if send_thank_you and disposition != "loop_closed":
+    if send_thank_you and disposition != Disposition.loop_closed:
         raise UserError("a thank-you message goes only with loop_closed")
     if minutes < 0 or minutes > 600:
         raise UserError("minutes must be between 0 and 600")
-    if disposition == "callback_requested" and (callback_at is None or callback_at <= now):
+    if disposition == Disposition.callback_requested and (callback_at is None
+                                                          or callback_at <= now):
         raise UserError("callback_requested needs --callback-at in the future")
 
 
@@ -106,7 +111,7 @@ def _follow_up(session: Session, task: Task, practice: PracticeSettings, *, key:
     fields = {name: getattr(task, name) for name in TASK_COLUMNS}
     fields |= {
         "natural_key": key,
-        "kind": "follow_up",
+        "kind": TaskKind.follow_up,
         "attempt": attempt,
         "source_task_id": task.source_task_id or task.task_id,
         "referrer_patient_id": task.referrer_patient_id,
@@ -128,7 +133,7 @@ def _close_loop(
         session=session, practice=practice, now=now,
         fields={
             "natural_key": f"close_loop:{task.practice_slug}:{task.lead_id}",
-            "kind": "close_loop", "practice_slug": task.practice_slug,
+            "kind": TaskKind.close_loop, "practice_slug": task.practice_slug,
             "subject_type": "patient", "subject_id": task.referrer_patient_id,
             "patient_id": task.referrer_patient_id, "lead_id": task.lead_id,
             "consent_call": True, "do_not_contact": False, "case_value": None,
@@ -143,7 +148,7 @@ def _close_loop(
 def log_disposition(
     *,
     session: Session,
-    user: User,
+    user: CurrentUser,
     task_id: int,
     claim_version: int,
     disposition: str,
@@ -166,14 +171,15 @@ def log_disposition(
     if task is None:
         raise StaleClaim(f"no task {task_id}")
     _check(task, disposition, minutes, callback_at, now, send_thank_you)
-    if disposition == "referred":
+    disposition = Disposition(disposition)
+    if disposition == Disposition.referred:
         lead = validate_lead(lead)
     practice = session.get(PracticeSettings, task.practice_slug)
     if practice is None:
         raise UserError(f"practice {task.practice_slug} has no settings")
 
     retry_days = RETRY_AFTER_BUSINESS_DAYS.get(disposition)
-    lead_retry = retry_days is not None and task.kind == "contact_lead"
+    lead_retry = retry_days is not None and task.kind == TaskKind.contact_lead
     out_of_attempts = lead_retry and task.attempt >= MAX_LEAD_ATTEMPTS
     if lead_retry and not out_of_attempts:
         # A lead is retried on the same task (its SLA clock keeps running).
@@ -196,7 +202,7 @@ def log_disposition(
     )
     session.add(touch)
     session.flush()
-    audit.record(session=session, actor=actor_ref(user.user_id), action=Action.disposition,
+    audit.record(session=session, actor=user.actor, action=Action.disposition,
                  practice_slug=task.practice_slug, object_ref=f"task:{task_id}",
                  outcome=disposition, now=now)
     next_task: Task | None = None
@@ -209,37 +215,37 @@ def log_disposition(
         session.refresh(task)
         rescore(task, Learned.load(session))
         session.add(task)
-    elif retry_days is not None and task.kind != "contact_lead":
+    elif retry_days is not None and task.kind != TaskKind.contact_lead:
         if task.attempt < MAX_PATIENT_ATTEMPTS:
             next_task = _follow_up(
                 session, task, practice, key=f"follow_up:{root}:{task.attempt + 1}",
                 due_at=add_business_days(now, retry_days, practice), attempt=task.attempt + 1,
                 now=now)
-    elif disposition == "callback_requested" and callback_at is not None:
+    elif disposition == Disposition.callback_requested and callback_at is not None:
         if task.subject_type == "lead" and task.lead_id:
             record_lead_event(session=session, practice_slug=task.practice_slug,
                               lead_id=task.lead_id, event="contacted", now=now)
         next_task = _follow_up(
             session, task, practice, key=f"follow_up:{root}:callback:{touch.touch_id}",
             due_at=callback_at, attempt=task.attempt + 1, now=now)
-    elif disposition == "willing_no_name":
+    elif disposition == Disposition.willing_no_name:
         # The referral link goes out through the outbox; one reminder call, once per chain.
         next_task = _follow_up(session, task, practice, key=f"follow_up:{root}:willing",
                                due_at=now + WILLING_FOLLOW_UP, attempt=task.attempt, now=now)
-    elif disposition == "referred" and lead is not None:
+    elif disposition == Disposition.referred and lead is not None:
         captured, next_task = create_lead(session=session, practice=practice,
                                           referrer_patient_id=task.patient_id, lead=lead,
                                           source="coordinator", now=now)
         lead_id = captured.lead_id
-    elif disposition == "declined":
+    elif disposition == Disposition.declined:
         cancelled = _cancel_asks(session, task, now)
-    elif disposition == "opted_out":
+    elif disposition == Disposition.opted_out:
         cancelled = revoke_consent(session=session, practice_slug=task.practice_slug,
                                    subject_type=task.subject_type, subject_id=task.subject_id,
                                    source="disposition", now=now,
-                                   actor=actor_ref(user.user_id))
+                                   actor=user.actor)
     elif disposition in LEAD_OUTCOME_EVENTS or out_of_attempts or (
-        disposition == "wrong_number" and task.subject_type == "lead"
+        disposition == Disposition.wrong_number and task.subject_type == "lead"
     ):
         # A lead's wrong number leaves no way to call them: unreachable, and the referrer
         # is told (close_loop) rather than the lead silently dropping out of the loop.
@@ -248,7 +254,7 @@ def log_disposition(
             record_lead_event(session=session, practice_slug=task.practice_slug,
                               lead_id=task.lead_id, event=event, now=now)
         next_task = _close_loop(session, task, practice, now)
-    elif disposition == "loop_closed" and task.lead_id:
+    elif disposition == Disposition.loop_closed and task.lead_id:
         record_lead_event(session=session, practice_slug=task.practice_slug,
                           lead_id=task.lead_id, event="loop_closed", now=now)
         if send_thank_you and task.patient_id:
@@ -274,9 +280,9 @@ def _cancel_asks(session: Session, task: Task, now: datetime) -> int:
         .where(col(Task.practice_slug) == task.practice_slug)
         .where(col(Task.subject_type) == "patient")
         .where(col(Task.subject_id) == task.subject_id)
-        .where(col(Task.kind).in_(("ask", "follow_up")))
+        .where(col(Task.kind).in_((TaskKind.ask, TaskKind.follow_up)))
         .where(col(Task.status).in_((TaskStatus.open, TaskStatus.claimed)))
-        .values(status=TaskStatus.cancelled, closed_at=now, close_reason="declined",
+        .values(status=TaskStatus.cancelled, closed_at=now, close_reason=Disposition.declined,
                 claimed_by=None, lease_expires_at=None)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

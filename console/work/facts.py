@@ -11,7 +11,7 @@ from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
 from console.models.types import columns
-from console.models.work import ConsentEvent, Lead, LeadEvent, Task, Touch
+from console.models.work import ConsentEvent, Lead, LeadEvent, Task, TaskKind, Touch
 from console.work.sources import WILLING_DISPOSITIONS, OpsFacts
 
 
@@ -89,7 +89,7 @@ def load_facts(*, session: Session, now: datetime) -> OpsFacts:
     reviews = _frame(
         session.exec(
             select(Task.practice_slug, Task.patient_id, Task.treatment_id, Task.created_at)
-            .where(Task.kind == "review_request")
+            .where(Task.kind == TaskKind.review_request)
         ).all(),
         {"practice_slug": pl.String, "patient_id": pl.String, "treatment_id": pl.String,
          "created_at": pl.Datetime("us", "UTC")},

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlmodel import Session, col, or_, select
 
 from console.models.practice import PracticeSettings
-from console.models.work import Lead, LeadEvent, Task
+from console.models.work import Lead, LeadEvent, Task, TaskKind
 from console.platform.errors import UserError
 from loopdesk_core.business_hours import add_business_days
 
@@ -115,7 +115,7 @@ def create_lead(
         now=now,
         fields={
             "natural_key": f"contact_lead:{practice.practice_slug}:{row.lead_id}",
-            "kind": "contact_lead",
+            "kind": TaskKind.contact_lead,
             "practice_slug": practice.practice_slug,
             "subject_type": "lead",
             "subject_id": row.lead_id,

@@ -38,7 +38,7 @@ from sqlmodel import Session
 from console.contact.gate import CALL_WINDOW, GateResult, Person, check_gates
 from console.models.practice import PracticeSettings
 from console.models.types import UTCDateTime
-from console.models.work import Task, TaskStatus, Touch
+from console.models.work import Task, TaskKind, TaskStatus, Touch
 from console.scoring.learned import HourFactors, held_zones, hour_factors
 from console.scoring.priority import (
     HALF_LIFE_DAYS,
@@ -101,6 +101,26 @@ class Scored:
         )
 
 
+def workable(now: Any, *, escalated: bool, callable_only: bool) -> list[Any]:
+    """The one "open and callable" rule, as conditions on the tasks table at `now` (a bound
+    parameter or a value): open (not held, done or cancelled), due, not snoozed past `now`,
+    and not escalated unless the user works escalated tasks; with `callable_only` also
+    consented to calls and not do-not-contact. Ranking, the claim's conditional UPDATE and
+    the queue preview's counts all filter with it. (The calling window is the caller's: it
+    depends on each practice's zone, which ranking binds as the open zones.)"""
+    tasks = _TASKS.c
+    rule = [
+        tasks.status == TaskStatus.open,
+        tasks.due_at <= now,
+        or_(tasks.snoozed_until.is_(None), tasks.snoozed_until <= now),
+    ]
+    if not escalated:
+        rule.append(tasks.escalated.is_(False))
+    if callable_only:
+        rule += [tasks.consent_call.is_(True), tasks.do_not_contact.is_(False)]
+    return rule
+
+
 def _in_list(column: Any, name: str, postgres: bool) -> Any:
     """`column IN (:name)`; on PostgreSQL `= any(:name)`, one statement text for any length."""
     if postgres:
@@ -123,27 +143,19 @@ def _candidates(*, scoped: bool, callable_only: bool, escalated: bool,
     def available(kind: str) -> Select[Any]:
         query = (
             select(tasks.task_id, tasks.practice_slug, tasks.rank_key)
-            .where(tasks.status == TaskStatus.open)
             .where(tasks.kind == kind)
-            .where(tasks.due_at <= now)
-            .where(or_(tasks.snoozed_until.is_(None), tasks.snoozed_until <= now))
+            .where(*workable(now, escalated=escalated, callable_only=callable_only))
         )
-        if not escalated:
-            query = query.where(tasks.escalated.is_(False))
         if callable_only:
-            query = (
-                query.where(tasks.consent_call.is_(True))
-                .where(tasks.do_not_contact.is_(False))
-                .where(_in_list(tasks.practice_tz, "zones", postgres))
-            )
-            if holding and kind != "contact_lead":
+            query = query.where(_in_list(tasks.practice_tz, "zones", postgres))
+            if holding and kind != TaskKind.contact_lead:
                 # Patient calls of a zone held for a better hour (learned.held_zones) still
                 # go out when their SLA deadline comes first or the person asked for a time.
                 # (Only this variant reads the natural key outside the covering index.)
                 exempt = and_(tasks.sla_deadline > now,
                               tasks.sla_deadline <= bindparam("hold_until",
                                                               type_=UTCDateTime()))
-                if kind == "follow_up":
+                if kind == TaskKind.follow_up:
                     exempt = or_(exempt, tasks.natural_key.like("follow_up:%:callback:%"))
                 query = query.where(or_(_in_list(tasks.practice_tz, "call_zones", postgres),
                                         exempt))

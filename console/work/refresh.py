@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from console.models.practice import PracticeSettings
 from console.models.types import columns
-from console.models.work import Task, TaskStatus
+from console.models.work import Task, TaskKind, TaskStatus
 from console.platform.db import begin_write
 from console.scoring.learned import Learned
 from console.scoring.learning import read_mart, store, with_learned
@@ -52,16 +52,17 @@ from loopdesk_core.business_hours import add_business_days
 
 INSERT_BATCH = 5_000
 # Kinds whose existence refresh decides; follow-ups come from dispositions.
-REFRESHED_KINDS = ("ask", "contact_lead", "close_loop", "review_request")
+REFRESHED_KINDS = (TaskKind.ask, TaskKind.contact_lead, TaskKind.close_loop,
+                   TaskKind.review_request)
 ACTIVE = (TaskStatus.open, TaskStatus.claimed)
 # Kinds worked one at a time per person: a second treatment waits for the first ask.
-ONE_PER_PERSON_KINDS = ("ask", "review_request")
+ONE_PER_PERSON_KINDS = (TaskKind.ask, TaskKind.review_request)
 MINUTES_COLUMNS = {
-    "ask": "median_minutes_ask",
-    "follow_up": "median_minutes_follow_up",
-    "review_request": "median_minutes_follow_up",
-    "contact_lead": "median_minutes_contact_lead",
-    "close_loop": "median_minutes_close_loop",
+    TaskKind.ask: "median_minutes_ask",
+    TaskKind.follow_up: "median_minutes_follow_up",
+    TaskKind.review_request: "median_minutes_follow_up",
+    TaskKind.contact_lead: "median_minutes_contact_lead",
+    TaskKind.close_loop: "median_minutes_close_loop",
 }
 
 
@@ -105,8 +106,8 @@ def sync_practices(*, session: Session, practices: pl.DataFrame) -> dict[str, Pr
 
 # Kinds whose SLA is N business days from the trigger, and the practice setting giving N.
 BUSINESS_SLA_DAYS = {
-    "contact_lead": "lead_sla_business_days",
-    "close_loop": "close_loop_sla_business_days",
+    TaskKind.contact_lead: "lead_sla_business_days",
+    TaskKind.close_loop: "close_loop_sla_business_days",
 }
 
 
@@ -399,7 +400,7 @@ def rescore_open(*, session: Session, learned: Learned) -> int:
         pl.col("p_refer_given_asked").cast(pl.Float64).fill_null(DEFAULT_P_REFER),
     ).rename({"rank_key": "old_rank_key"})
     scored = with_scores(with_learned(frame, learned))
-    follow_up = pl.col("kind") == "follow_up"
+    follow_up = pl.col("kind") == TaskKind.follow_up
     scored = scored.with_columns(
         value=pl.when(follow_up).then(pl.col("old_value")).otherwise(pl.col("value")),
     ).with_columns(rank_key=rank_key_expr())

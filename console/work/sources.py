@@ -12,12 +12,13 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
+from console.models.work import Disposition, TaskKind
 from console.work.rows import TASK_COLUMNS as TASK_COLUMNS  # defined there (no polars)
 from warehouse import rules
 
 # Dispositions that mean the person was asked (reached and the question put).
-ASKED_DISPOSITIONS = ("willing_no_name", "referred", "declined")
-WILLING_DISPOSITIONS = ("willing_no_name", "referred")
+ASKED_DISPOSITIONS = (Disposition.willing_no_name, Disposition.referred, Disposition.declined)
+WILLING_DISPOSITIONS = (Disposition.willing_no_name, Disposition.referred)
 LEAD_OUTCOMES = ("booked", "treated", "declined", "unreachable")
 # The cool-downs the candidate marts apply too (one copy: warehouse/rules.py).
 ASK_COOLDOWN = timedelta(days=rules.ASK_COOLDOWN_DAYS)
@@ -63,6 +64,34 @@ class OpsFacts:
     lead_events: pl.DataFrame
     reviews: pl.DataFrame
     willing: pl.DataFrame
+
+
+# Columns a candidate may leave out: they are then null, of these types.
+_NULLABLE = {"patient_id": pl.String, "lead_id": pl.String, "treatment_id": pl.String,
+             "referrer_patient_id": pl.String, "category": pl.String,
+             "satisfaction_score": pl.Float64}
+
+
+def as_tasks(frame: pl.DataFrame, *, kind: TaskKind, subject_type: str,
+             **columns: str | pl.Expr) -> pl.DataFrame:
+    """The one task projection: `frame` as rows of TASK_COLUMNS, in order.
+
+    Each column is given by name (a column of `frame`) or as an expression; `kind` and
+    `subject_type` are literals; a column of `_NULLABLE` not given is null of its type.
+    """
+    unknown = set(columns) - set(TASK_COLUMNS)
+    if unknown:
+        raise ValueError(f"not task columns: {sorted(unknown)}")
+    given: dict[str, str | pl.Expr] = {"kind": pl.lit(str(kind)),
+                                       "subject_type": pl.lit(subject_type), **columns}
+
+    def column(name: str) -> pl.Expr:
+        value = given.get(name)
+        if value is None:
+            return pl.lit(None, dtype=_NULLABLE[name]).alias(name)
+        return (pl.col(value) if isinstance(value, str) else value).alias(name)
+
+    return frame.select(*(column(name) for name in TASK_COLUMNS))
 
 
 def _revoked_channel(revoked: pl.DataFrame, channel: str, subject_type: str) -> pl.DataFrame:
@@ -121,7 +150,7 @@ def ask_candidates(
 ) -> pl.DataFrame:
     """One ask per visible, contactable treatment whose patient was not asked/declined lately."""
     asked = _recent_patients(facts.touches, ASKED_DISPOSITIONS, now - ASK_COOLDOWN)
-    declined = _recent_patients(facts.touches, ("declined",), now - DECLINE_COOLDOWN)
+    declined = _recent_patients(facts.touches, (Disposition.declined,), now - DECLINE_COOLDOWN)
     people = patients.select(
         "practice_slug", "patient_id", "consent_call", "do_not_contact", "contactable"
     )
@@ -133,24 +162,17 @@ def ask_candidates(
         .filter(pl.col("contactable"))
         .join(asked, on=["practice_slug", "patient_id"], how="anti")
         .join(declined, on=["practice_slug", "patient_id"], how="anti")
-        .select(
-            pl.format("ask:{}:{}", "practice_slug", "treatment_id").alias("natural_key"),
-            pl.lit("ask").alias("kind"),
-            "practice_slug",
-            pl.lit("patient").alias("subject_type"),
-            pl.col("patient_id").alias("subject_id"),
-            "patient_id",
-            pl.lit(None, dtype=pl.String).alias("lead_id"),
-            "treatment_id",
-            pl.lit(None, dtype=pl.String).alias("referrer_patient_id"),
-            "category",
-            pl.col("treatment_value").cast(pl.Float64).alias("case_value"),
-            pl.col("satisfaction_score").cast(pl.Float64),
-            "consent_call",
-            "do_not_contact",
-            pl.col("results_visible_at").alias("due_at"),
-            (pl.col("results_visible_at") + ASK_SLA).alias("sla_deadline"),
-            pl.col("results_visible_at").alias("decay_from"),
+        .pipe(
+            as_tasks, kind=TaskKind.ask, subject_type="patient",
+            natural_key=pl.format("ask:{}:{}", "practice_slug", "treatment_id"),
+            practice_slug="practice_slug", subject_id="patient_id", patient_id="patient_id",
+            treatment_id="treatment_id", category="category",
+            case_value=pl.col("treatment_value").cast(pl.Float64),
+            satisfaction_score=pl.col("satisfaction_score").cast(pl.Float64),
+            consent_call="consent_call", do_not_contact="do_not_contact",
+            due_at="results_visible_at",
+            sla_deadline=pl.col("results_visible_at") + ASK_SLA,
+            decay_from="results_visible_at",
         )
     )
 
@@ -222,24 +244,14 @@ def contact_lead_candidates(*, leads: pl.DataFrame, facts: OpsFacts,
         .join(revoked, left_on=["practice_slug", "lead_id"], right_on=["practice_slug", "_sid"],
               how="left")
         .join(case_values, on="practice_slug", how="left")
-        .select(
-            pl.format("contact_lead:{}:{}", "practice_slug", "lead_id").alias("natural_key"),
-            pl.lit("contact_lead").alias("kind"),
-            "practice_slug",
-            pl.lit("lead").alias("subject_type"),
-            pl.col("lead_id").alias("subject_id"),
-            pl.lit(None, dtype=pl.String).alias("patient_id"),
-            "lead_id",
-            pl.lit(None, dtype=pl.String).alias("treatment_id"),
-            "referrer_patient_id",
-            pl.lit(None, dtype=pl.String).alias("category"),
-            pl.col("avg_case_value").alias("case_value"),
-            pl.lit(None, dtype=pl.Float64).alias("satisfaction_score"),
-            (pl.col("has_phone") & pl.col("revoked_call").is_null()).alias("consent_call"),
-            pl.lit(False).alias("do_not_contact"),
-            pl.col("referred_at").alias("due_at"),
-            pl.col("referred_at").alias("sla_deadline"),
-            pl.col("referred_at").alias("decay_from"),
+        .pipe(
+            as_tasks, kind=TaskKind.contact_lead, subject_type="lead",
+            natural_key=pl.format("contact_lead:{}:{}", "practice_slug", "lead_id"),
+            practice_slug="practice_slug", subject_id="lead_id", lead_id="lead_id",
+            referrer_patient_id="referrer_patient_id", case_value="avg_case_value",
+            consent_call=pl.col("has_phone") & pl.col("revoked_call").is_null(),
+            do_not_contact=pl.lit(False),
+            due_at="referred_at", sla_deadline="referred_at", decay_from="referred_at",
         )
     )
 
@@ -261,24 +273,15 @@ def close_loop_candidates(*, leads: pl.DataFrame, patients: pl.DataFrame,
         .join(people, on=["practice_slug", "referrer_patient_id"], how="inner")
         .filter(pl.col("contactable"))
         .join(case_values, on="practice_slug", how="left")
-        .select(
-            pl.format("close_loop:{}:{}", "practice_slug", "lead_id").alias("natural_key"),
-            pl.lit("close_loop").alias("kind"),
-            "practice_slug",
-            pl.lit("patient").alias("subject_type"),
-            pl.col("referrer_patient_id").alias("subject_id"),
-            pl.col("referrer_patient_id").alias("patient_id"),
-            "lead_id",
-            pl.lit(None, dtype=pl.String).alias("treatment_id"),
-            "referrer_patient_id",
-            pl.lit(None, dtype=pl.String).alias("category"),
-            pl.col("avg_case_value").alias("case_value"),
-            pl.col("satisfaction_score").cast(pl.Float64),
-            "consent_call",
-            "do_not_contact",
-            pl.col("status_at").alias("due_at"),
-            pl.col("status_at").alias("sla_deadline"),
-            pl.col("status_at").alias("decay_from"),
+        .pipe(
+            as_tasks, kind=TaskKind.close_loop, subject_type="patient",
+            natural_key=pl.format("close_loop:{}:{}", "practice_slug", "lead_id"),
+            practice_slug="practice_slug", subject_id="referrer_patient_id",
+            patient_id="referrer_patient_id", lead_id="lead_id",
+            referrer_patient_id="referrer_patient_id", case_value="avg_case_value",
+            satisfaction_score=pl.col("satisfaction_score").cast(pl.Float64),
+            consent_call="consent_call", do_not_contact="do_not_contact",
+            due_at="status_at", sla_deadline="status_at", decay_from="status_at",
         )
     )
 
@@ -316,25 +319,17 @@ def review_candidates(
             | pl.col("_reviewed").list.contains(pl.col("treatment_id"))
         )
         .join(case_values, on="practice_slug", how="left")
-        .select(
-            pl.format("review_request:{}:{}:{}", "practice_slug", "patient_id", "treatment_id")
-            .alias("natural_key"),
-            pl.lit("review_request").alias("kind"),
-            "practice_slug",
-            pl.lit("patient").alias("subject_type"),
-            pl.col("patient_id").alias("subject_id"),
-            "patient_id",
-            pl.lit(None, dtype=pl.String).alias("lead_id"),
-            "treatment_id",
-            pl.lit(None, dtype=pl.String).alias("referrer_patient_id"),
-            pl.lit(None, dtype=pl.String).alias("category"),
-            pl.col("avg_case_value").alias("case_value"),
-            pl.col("_score").cast(pl.Float64).alias("satisfaction_score"),
-            "consent_call",
-            "do_not_contact",
-            pl.col("results_visible_at").alias("due_at"),
-            (pl.col("results_visible_at") + REVIEW_SLA).alias("sla_deadline"),
-            pl.col("results_visible_at").alias("decay_from"),
+        .pipe(
+            as_tasks, kind=TaskKind.review_request, subject_type="patient",
+            natural_key=pl.format("review_request:{}:{}:{}", "practice_slug", "patient_id",
+                                  "treatment_id"),
+            practice_slug="practice_slug", subject_id="patient_id", patient_id="patient_id",
+            treatment_id="treatment_id", case_value="avg_case_value",
+            satisfaction_score=pl.col("_score").cast(pl.Float64),
+            consent_call="consent_call", do_not_contact="do_not_contact",
+            due_at="results_visible_at",
+            sla_deadline=pl.col("results_visible_at") + REVIEW_SLA,
+            decay_from="results_visible_at",
         )
     )
 
@@ -349,8 +344,8 @@ def within_windows(frame: pl.DataFrame, *, now: datetime,
     lead_since = now - timedelta(days=windows.lead_days)
     loop_since = now - timedelta(days=windows.close_loop_days)
     return frame.filter(
-        pl.when(pl.col("kind") == "contact_lead").then(pl.col("decay_from") >= lead_since)
-        .when(pl.col("kind") == "close_loop").then(pl.col("decay_from") >= loop_since)
+        pl.when(pl.col("kind") == TaskKind.contact_lead).then(pl.col("decay_from") >= lead_since)
+        .when(pl.col("kind") == TaskKind.close_loop).then(pl.col("decay_from") >= loop_since)
         .otherwise(pl.lit(True))
     )
 

@@ -49,7 +49,7 @@ def test_a_working_session_is_fully_audited_by_id_and_an_edit_is_detected(
     session.commit()
     authenticate(session=session, email=user.email, password=PASSWORD, client_key="10.0.0.9",
                  now=NOW)
-    task = claim_next(session=session, user=user, now=NOW)
+    task = claim_next(session=session, user=me, now=NOW)
     assert task is not None
     work.task_card(session=session, user=me, task_id=task.task_id or 0, now=NOW)
     work.log_outcome(session=session, user=me, task_id=task.task_id or 0,

@@ -175,7 +175,7 @@ def test_report_builders_refuse_b(world: TwoPractices, session: Session) -> None
 # --- services and page views, as users of A ---------------------------------------------------
 
 def test_queue_and_claims_never_hand_out_b(world: TwoPractices, session: Session) -> None:
-    user, _ = _user(session, Role.coordinator, [world.a])
+    _, user = _user(session, Role.coordinator, [world.a])
     entries = list_queue(session=session, user=user, now=NOW, limit=500)
     assert entries and {e.practice_slug for e in entries} == {world.a}
     for _ in range(5):
@@ -184,7 +184,7 @@ def test_queue_and_claims_never_hand_out_b(world: TwoPractices, session: Session
 
 
 def test_held_task_actions_on_b_are_refused(world: TwoPractices, session: Session) -> None:
-    theirs, _ = _user(session, Role.coordinator, [world.b])
+    _, theirs = _user(session, Role.coordinator, [world.b])
     claimed = claim_next(session=session, user=theirs, now=NOW)
     assert claimed is not None and claimed.practice_slug == world.b
     task_id, version = claimed.task_id or 0, claimed.claim_version

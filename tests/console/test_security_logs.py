@@ -25,6 +25,7 @@ from console.reporting.report_links import create_report_link
 from console.work.claims import claim_next
 from console.work.dispositions import log_disposition
 from console.work.leads import LeadInput
+from tests.factories import acting
 
 NOW = datetime.fromisoformat("2026-11-26T18:00:00+00:00")
 LEAD = LeadInput(first_name="Zebulon", last_name="Quixotic", phone="(312) 555-0147",
@@ -87,11 +88,12 @@ def test_the_whole_flow_logs_no_phi(
         session.flush()
         session.add_all([UserPractice(user_id=user.user_id or 0, practice_slug=s) for s in slugs])
         session.commit()
+        coordinator = acting(session, user)
         task = None
         while task is None or task.subject_type != "patient" or task.kind != "ask":
-            task = claim_next(session=session, user=user, now=NOW)
+            task = claim_next(session=session, user=coordinator, now=NOW)
             assert task is not None, "the generated world has an ask to claim"
-        log_disposition(session=session, user=user, task_id=task.task_id or 0,
+        log_disposition(session=session, user=coordinator, task_id=task.task_id or 0,
                         claim_version=task.claim_version, disposition="referred", minutes=4,
                         notes="", callback_at=None, lead=LEAD, now=NOW)
         link = create_report_link(session=session, practice_slug=task.practice_slug, days=7,

@@ -12,9 +12,9 @@ from console.identity.access import CurrentUser, current_user
 from console.models.identity import Role, User
 from console.models.work import Task, TaskStatus, Touch
 from console.platform.snapshot import snapshot
-from console.views.data import records
 from console.views.preview import queue_preview
 from tests.pages.conftest import Login, World, frames_text, now_utc, texts
+from warehouse.lookups import records
 
 # 03:30 in New York, 01:30 in Phoenix, 00:30 in Los Angeles: no demo practice may be called.
 NIGHT = "2026-11-27T08:30:00+00:00"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
 
+from console.identity.access import CurrentUser
 from console.identity.users import add_user, deactivate_user
 from console.models.identity import Role
 from tests.pages.conftest import APP, Login, World, now_utc, registered, texts
@@ -92,3 +95,32 @@ def test_log_out_button_ends_the_session(login: Login, world: World) -> None:
     assert not app.exception
     assert "session_token" not in app.session_state
     assert "Report" not in texts(app)
+
+
+def test_the_session_is_resolved_once_per_rerun_and_again_on_the_next(
+    login: Login, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pages import components
+
+    app, _ = login(Role.coordinator, sorted(world.practices)[:1])
+    resolved: list[str | None] = []
+    real = components.who_is
+
+    def counting(*, token: str | None, now: datetime) -> CurrentUser | None:
+        resolved.append(token)
+        return real(token=token, now=now)
+
+    monkeypatch.setattr(components, "who_is", counting)
+    runs = [
+        lambda: app.run(),  # the router and My queue's body
+        # A callback runs before the router: the callback, router, page and card share it.
+        lambda: next(b for b in app.button if b.label == "Next task").click().run(),
+        lambda: next(b for b in app.button if b.label == "Release to queue").click().run(),
+        lambda: app.run(),
+    ]
+    for run in runs:
+        resolved.clear()
+        run()
+        assert not app.exception
+        assert len(resolved) == 1, resolved
+    assert "My queue" in texts(app)

@@ -45,3 +45,22 @@ def test_ingest_of_a_missing_folder_is_a_one_line_error(
     message = str(result.exception) if result.exception else result.output
     assert "no such folder" in message
     assert "Traceback" not in result.output
+
+
+def test_build_says_full_or_incremental_and_full_forces_a_full_build(
+    loopdesk_home: Path, tmp_path: Path
+) -> None:
+    """`build --json` keeps its keys and adds `mode`; once the first build's new tasks are in
+    the warehouse, a build with nothing changed is incremental; `--full` rebuilds everything."""
+    out = tmp_path / "drop"
+    assert runner.invoke(app, ["generate", "--practices", "2", "--seed", "3", "--out", str(out),
+                               "--months", "3"]).exit_code == 0
+    assert runner.invoke(app, ["ingest", str(out), "--json"]).exit_code == 0
+    modes = []
+    for args in (["build", "--json"],) * 3 + (["build", "--full", "--json"],):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        built = json.loads(result.stdout)
+        assert {"snapshot", "build_id", "models", "checks", "tasks_created"} <= set(built)
+        modes.append(built["mode"])
+    assert modes == ["full", "full", "incremental", "full"]

@@ -34,6 +34,7 @@ from console.work.leads import LeadInput, create_lead
 from console.work.refresh import refresh_tasks
 from tests.factories import (
     NOW,
+    acting,
     add_practice,
     add_user,
     lead_row,
@@ -122,7 +123,8 @@ def _call(session: Session, lead_id: str, disposition: str, now: datetime) -> No
     user = session.exec(select(User).where(User.email == "coord@agency.test")).one()
     version = _hold(session, task, user, now)
     log_disposition(
-        session=session, user=user, task_id=task.task_id, claim_version=version,
+        session=session, user=acting(session, user), task_id=task.task_id,
+        claim_version=version,
         disposition=disposition, minutes=2, notes="", lead=None, now=now,
         callback_at=now + timedelta(days=1) if disposition == "callback_requested" else None,
     )

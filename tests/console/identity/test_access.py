@@ -5,14 +5,32 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, select
 
-from console.identity.access import current_user, require_practice, require_role, scope_for
+from console.identity.access import (
+    CurrentUser,
+    acting_as,
+    current_user,
+    require_practice,
+    require_role,
+)
 from console.identity.users import add_user, set_practices
-from console.models.identity import AuditEvent, Role
-from console.platform.errors import NotAuthorised
+from console.models.identity import AuditEvent, Role, User
+from console.platform.errors import NotAuthorised, UserError
 from tests.console.access_helpers import NOW, cheap_argon2, make_user, store
 from warehouse.scope import Scope
 
 __all__ = ["cheap_argon2", "store"]
+
+
+def _scope(session: Session, user: User) -> Scope:
+    """What the stored user may read, as the one acting user says (none without one)."""
+    acting = current_user(session=session, user_id=user.user_id or 0)
+    return acting.scope if acting is not None else Scope()
+
+
+def _acting(session: Session, user: User) -> CurrentUser:
+    acting = current_user(session=session, user_id=user.user_id or 0)
+    assert acting is not None
+    return acting
 
 
 @pytest.mark.parametrize(
@@ -26,20 +44,45 @@ __all__ = ["cheap_argon2", "store"]
 )
 def test_scope_by_role(store: Session, role: str, expected: Scope) -> None:
     user = make_user(store, f"{role}@agency.test", role=role, practices=("alpha",))
-    assert scope_for(session=store, user=user) == expected
+    assert _scope(store, user) == expected
 
 
 def test_inactive_user_sees_nothing(store: Session) -> None:
     user = make_user(store, "gone@agency.test", role="manager", active=False)
-    assert scope_for(session=store, user=user) == Scope()
+    assert _scope(store, user) == Scope()
     assert user.user_id is not None
     assert current_user(session=store, user_id=user.user_id) is None
 
 
 def test_user_with_no_practices_sees_nothing(store: Session) -> None:
     user = make_user(store, "new@agency.test")
-    scope = scope_for(session=store, user=user)
+    scope = _scope(store, user)
     assert not scope.allows("alpha") and scope.restrict(["alpha", "beta"]) == []
+
+
+@pytest.mark.parametrize(
+    ("role", "expected", "escalated"),
+    [
+        ("coordinator", Scope.of(["alpha"]), False),
+        ("client_owner", Scope(), False),  # reads their practices, never works the queue
+        ("manager", Scope.agency(), True),
+        ("admin", Scope.agency(), True),
+    ],
+)
+def test_work_scope_by_role(store: Session, role: str, expected: Scope, escalated: bool) -> None:
+    user = make_user(store, f"{role}@agency.test", role=role, practices=("alpha",))
+    acting = _acting(store, user)
+    assert acting.work_scope == expected
+    assert acting.sees_escalated is escalated
+
+
+def test_the_cli_acts_as_the_same_user_by_email(store: Session) -> None:
+    user = make_user(store, "ana.lee@agency.test", practices=("alpha",))
+    assert acting_as(session=store, email="  Ana.Lee@Agency.TEST ") == _acting(store, user)
+    make_user(store, "gone@agency.test", active=False)
+    for email in ("gone@agency.test", "nobody@agency.test"):
+        with pytest.raises(UserError, match="no active user"):
+            acting_as(session=store, email=email)
 
 
 def test_role_and_practice_checks(store: Session) -> None:

@@ -12,7 +12,7 @@ from console.lifecycle.ops_export import export_operational_events, practice_cal
 from console.work.claims import claim_next
 from console.work.dispositions import log_disposition
 from console.work.leads import LeadInput
-from tests.factories import NOW, add_practice, add_task, add_user, session_for, sqlite_engine
+from tests.factories import NOW, add_practice, add_task, add_worker, session_for, sqlite_engine
 from warehouse.rules import PracticeCalendar
 
 SCHEMA_SQL = Path(__file__).parents[3] / "warehouse" / "ops_schema.sql"
@@ -40,7 +40,7 @@ def test_export_matches_ops_schema_and_loads_into_duckdb(loopdesk_home: Path) ->
         practice = add_practice(session)
         ask = add_task(session, practice, subject_id="p1")
         add_task(session, practice, subject_id="p9")
-        user = add_user(session, practices=["smile-ny"])
+        user = add_worker(session, practices=["smile-ny"])
         claimed = claim_next(session=session, user=user, now=NOW)
         assert claimed is not None and claimed.task_id == ask.task_id
         log_disposition(session=session, user=user, task_id=claimed.task_id or 0,

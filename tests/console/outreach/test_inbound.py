@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
+from console.contact.opt_out import is_opt_out
 from console.messaging.outbox import NewMessage, enqueue
 from console.models.outreach import Message
 from console.models.work import ConsentEvent, Task
 from console.outreach.automation import run_automation
-from console.outreach.replies import is_opt_out, record_inbound
+from console.outreach.replies import record_inbound
 from console.platform.errors import UserError
 from tests.console.outreach_support import channels_for, session_on, smtp_server, world_snapshot
 from tests.factories import NOW, add_practice, add_task, sqlite_engine

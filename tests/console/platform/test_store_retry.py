@@ -12,7 +12,15 @@ from console.models.identity import Role
 from console.models.work import Touch
 from console.platform.db import StoreBusy, holds_writer, retrying
 from console.work.claims import claim_next
-from tests.factories import NOW, add_practice, add_task, add_user, session_for, sqlite_engine
+from tests.factories import (
+    NOW,
+    add_practice,
+    add_task,
+    add_user,
+    add_worker,
+    session_for,
+    sqlite_engine,
+)
 
 
 def _locked() -> OperationalError:
@@ -71,7 +79,7 @@ def test_claim_looks_past_a_window_of_people_already_reached_today(loopdesk_home
     """Forty better tasks whose people were called today; the forty-first is callable."""
     with session_for(sqlite_engine(loopdesk_home)) as session:
         practice = add_practice(session)
-        user = add_user(session, role=Role.manager)
+        user = add_worker(session, role=Role.manager)
         for index in range(40):
             task = add_task(session, practice, case_value=90_000.0 - index)
             session.add(Touch(practice_slug=practice.practice_slug, subject_type="patient",

@@ -14,7 +14,7 @@ from console.models.learning import LearnedRate
 from console.scoring.learning import Learned, hour_factors, with_learned
 from console.scoring.priority import prior_rows, with_scores
 from console.work.claims import claim_next, list_queue
-from tests.factories import NOW, add_practice, add_task, add_user, session_for, sqlite_engine
+from tests.factories import NOW, add_practice, add_task, add_worker, session_for, sqlite_engine
 
 FRAME = pl.DataFrame({
     "kind": ["ask", "follow_up", "contact_lead", "close_loop", "review_request"],
@@ -66,7 +66,7 @@ def test_the_hour_factor_reorders_the_queue_and_says_why(tmp_path: Path) -> None
         la = add_practice(session, "smile-la", timezone="America/Los_Angeles")
         first_la = add_task(session, la)
         add_task(session, ny)
-        manager = add_user(session, role=Role.manager)
+        manager = add_worker(session, role=Role.manager)
         before = list_queue(session=session, user=manager, now=NOW.replace(hour=17))
         assert before[0].task_id == first_la.task_id  # equal priority: the older id wins
         rows = [{"measure": "answer_all", "cell_group": "patient", "band": "all",
@@ -146,7 +146,7 @@ def test_a_patient_call_waits_for_the_hour_people_answer(tmp_path: Path) -> None
         ny = add_practice(session, "smile-ny", timezone="America/New_York")
         ask = add_task(session, ny, case_value=50_000.0)
         lead = add_task(session, ny, kind="contact_lead", case_value=100.0)
-        user = add_user(session, practices=["smile-ny"])
+        user = add_worker(session, practices=["smile-ny"])
         morning, afternoon = NOW, NOW.replace(hour=20)  # 10:00 and 15:00 in New York
         session.execute(insert(LearnedRate), _hour_rows(range(14, 22)))
         session.commit()
@@ -170,7 +170,7 @@ def test_a_patient_call_waits_for_the_hour_people_answer(tmp_path: Path) -> None
     with session_for(other) as session:
         ny = add_practice(session, "smile-ny", timezone="America/New_York")
         ask = add_task(session, ny)
-        user = add_user(session, practices=["smile-ny"])
+        user = add_worker(session, practices=["smile-ny"])
         session.execute(insert(LearnedRate), _hour_rows(range(14, 22), days=2))
         session.commit()
         assert hour_factors(session).team_hours == frozenset()  # too little history

@@ -17,7 +17,7 @@ from console.scoring.priority import (
     urgency,
 )
 from console.work.claims import claim_next, list_queue
-from tests.factories import NOW, add_practice, add_task, add_user, session_for, sqlite_engine
+from tests.factories import NOW, add_practice, add_task, add_worker, session_for, sqlite_engine
 
 
 def _order(session: object, user: object) -> list[int]:
@@ -29,7 +29,7 @@ def test_breached_before_not_breached_of_equal_value(loopdesk_home: Path) -> Non
         practice = add_practice(session)
         fine = add_task(session, practice, sla_deadline=NOW + timedelta(days=5))
         breached = add_task(session, practice, sla_deadline=NOW - timedelta(hours=1))
-        user = add_user(session, role=Role.manager)
+        user = add_worker(session, role=Role.manager)
         assert _order(session, user) == [breached.task_id, fine.task_id]
 
 
@@ -40,7 +40,7 @@ def test_fresh_lead_before_fresh_ask_of_equal_case_value(loopdesk_home: Path) ->
                        decay_from=NOW - timedelta(hours=1))
         lead = add_task(session, practice, kind="contact_lead", case_value=6000,
                         decay_from=NOW - timedelta(hours=1))
-        user = add_user(session, role=Role.manager)
+        user = add_worker(session, role=Role.manager)
         assert _order(session, user) == [lead.task_id, ask.task_id]
 
 
@@ -50,7 +50,7 @@ def test_higher_case_value_first_all_else_equal(loopdesk_home: Path) -> None:
         low = add_task(session, practice, case_value=2000)
         high = add_task(session, practice, case_value=18000)
         mid = add_task(session, practice, case_value=7000)
-        user = add_user(session, role=Role.manager)
+        user = add_worker(session, role=Role.manager)
         assert _order(session, user) == [high.task_id, mid.task_id, low.task_id]
 
 
@@ -59,7 +59,7 @@ def test_interest_fades_with_days_since_results(loopdesk_home: Path) -> None:
         practice = add_practice(session)
         stale = add_task(session, practice, decay_from=NOW - timedelta(days=60))
         fresh = add_task(session, practice, decay_from=NOW - timedelta(days=1))
-        user = add_user(session, role=Role.manager)
+        user = add_worker(session, role=Role.manager)
         entries = list_queue(session=session, user=user, now=NOW)
         assert [e.task_id for e in entries] == [fresh.task_id, stale.task_id]
         # Sixty days is two half-lives: a quarter of the value (same urgency band).
@@ -76,7 +76,7 @@ def test_practice_further_below_its_share_first(loopdesk_home: Path) -> None:
         session.commit()
         task_ahead = add_task(session, ahead)
         task_behind = add_task(session, behind)
-        user = add_user(session, role=Role.manager)
+        user = add_worker(session, role=Role.manager)
         entries = list_queue(session=session, user=user, now=NOW)
         assert [e.task_id for e in entries] == [task_behind.task_id, task_ahead.task_id]
         assert any("behind its hours" in reason for reason in entries[0].why)
@@ -92,7 +92,7 @@ def test_fair_share_never_lifts_above_another_practices_equal_breach(loopdesk_ho
         session.commit()
         lifted = add_task(session, behind, sla_deadline=NOW + timedelta(hours=2))
         breached = add_task(session, ahead, sla_deadline=NOW - timedelta(minutes=5))
-        user = add_user(session, role=Role.manager)
+        user = add_worker(session, role=Role.manager)
         assert _order(session, user) == [breached.task_id, lifted.task_id]
 
 
@@ -109,11 +109,11 @@ def test_gate_failing_claimed_and_snoozed_tasks_are_never_offered(loopdesk_home:
                           minutes=3, started_at=NOW - timedelta(hours=2)))
         session.commit()
         held = add_task(session, practice, case_value=50000)
-        other = add_user(session, role=Role.manager)
+        other = add_worker(session, role=Role.manager)
         first = claim_next(session=session, user=other, now=NOW)
         assert first is not None and first.task_id == held.task_id
         offered = add_task(session, practice, case_value=1000)
-        user = add_user(session, role=Role.manager)
+        user = add_worker(session, role=Role.manager)
         claimed = claim_next(session=session, user=user, now=NOW)
         assert claimed is not None and claimed.task_id == offered.task_id
         assert claim_next(session=session, user=user, now=NOW) is None

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from console.identity.access import current_user
 from console.models.identity import Role
 from console.models.work import Task
 from console.work.claims import StaleClaim, claim_next, list_queue, release, snooze
 from console.work.dispositions import log_disposition
-from tests.factories import NOW, add_practice, add_user, session_for, sqlite_engine
+from tests.factories import NOW, add_practice, add_user, add_worker, session_for, sqlite_engine
 from tests.factories import add_task as make_task
 
 LEASE = timedelta(minutes=15)  # settings.lease_minutes default
@@ -27,7 +28,7 @@ def test_claim_is_a_lease_with_a_version(loopdesk_home: Path) -> None:
     with session_for(sqlite_engine(loopdesk_home)) as session:
         practice = add_practice(session)
         task = make_task(session, practice)
-        user = add_user(session, practices=["smile-ny"])
+        user = add_worker(session, practices=["smile-ny"])
         claimed = claim_next(session=session, user=user, now=NOW)
         assert claimed is not None and claimed.task_id == task.task_id
         assert claimed.status == "claimed" and claimed.claimed_by == user.user_id
@@ -40,8 +41,8 @@ def test_expired_holders_late_disposition_is_refused_new_holders_accepted(
     with session_for(sqlite_engine(loopdesk_home)) as session:
         practice = add_practice(session)
         task = make_task(session, practice)
-        first = add_user(session, practices=["smile-ny"])
-        second = add_user(session, practices=["smile-ny"])
+        first = add_worker(session, practices=["smile-ny"])
+        second = add_worker(session, practices=["smile-ny"])
         mine = claim_next(session=session, user=first, now=NOW)
         assert mine is not None
         later = NOW + LEASE + timedelta(minutes=1)
@@ -61,7 +62,7 @@ def test_same_holder_with_a_stale_version_is_refused(loopdesk_home: Path) -> Non
     with session_for(sqlite_engine(loopdesk_home)) as session:
         practice = add_practice(session)
         task = make_task(session, practice)
-        user = add_user(session, practices=["smile-ny"])
+        user = add_worker(session, practices=["smile-ny"])
         claim_next(session=session, user=user, now=NOW)
         claim_next(session=session, user=user, now=NOW + LEASE + timedelta(seconds=1))
         with pytest.raises(StaleClaim, match="stale"):
@@ -72,8 +73,8 @@ def test_expired_lease_returns_to_queue_and_third_lapse_escalates(loopdesk_home:
     with session_for(sqlite_engine(loopdesk_home)) as session:
         practice = add_practice(session)
         task = make_task(session, practice)
-        coordinator = add_user(session, practices=["smile-ny"])
-        manager = add_user(session, role=Role.manager)
+        coordinator = add_worker(session, practices=["smile-ny"])
+        manager = add_worker(session, role=Role.manager)
         when = NOW
         for _ in range(3):
             claimed = claim_next(session=session, user=coordinator, now=when)
@@ -91,7 +92,7 @@ def test_release_and_snooze_need_the_current_version(loopdesk_home: Path) -> Non
     with session_for(sqlite_engine(loopdesk_home)) as session:
         practice = add_practice(session)
         task = make_task(session, practice)
-        user = add_user(session, practices=["smile-ny"])
+        user = add_worker(session, practices=["smile-ny"])
         claimed = claim_next(session=session, user=user, now=NOW)
         assert claimed is not None
         with pytest.raises(StaleClaim):
@@ -114,19 +115,21 @@ def test_users_only_see_and_claim_their_practices(loopdesk_home: Path) -> None:
         theirs = add_practice(session, "theirs")
         own = make_task(session, mine, case_value=100)
         make_task(session, theirs, case_value=90000)
-        coordinator = add_user(session, practices=["mine"])
-        owner = add_user(session, role=Role.client_owner, practices=["theirs"])
-        stranger = add_user(session)
+        coordinator = add_worker(session, practices=["mine"])
+        owner = add_worker(session, role=Role.client_owner, practices=["theirs"])
+        stranger = add_worker(session)
         inactive = add_user(session, practices=["theirs"], active=False)
         assert [e.practice_slug for e in list_queue(session=session, user=coordinator,
                                                     now=NOW)] == ["mine"]
-        for nobody in (owner, stranger, inactive):
+        for nobody in (owner, stranger):
             assert list_queue(session=session, user=nobody, now=NOW) == []
             assert claim_next(session=session, user=nobody, now=NOW) is None
+        # An inactive account has no acting user at all: nothing can list or claim for it.
+        assert current_user(session=session, user_id=inactive.user_id or 0) is None
         claimed = claim_next(session=session, user=coordinator, now=NOW)
         assert claimed is not None and claimed.task_id == own.task_id
         assert claim_next(session=session, user=coordinator, now=NOW) is None
-        admin = add_user(session, role=Role.admin)
+        admin = add_worker(session, role=Role.admin)
         assert [e.practice_slug for e in list_queue(session=session, user=admin,
                                                     now=NOW)] == ["theirs"]
 
@@ -140,8 +143,8 @@ def test_a_candidate_taken_after_ranking_is_passed_over(loopdesk_home: Path) -> 
         practice = add_practice(session)
         best = make_task(session, practice, case_value=9000)
         second = make_task(session, practice, case_value=100)
-        me = add_user(session, practices=["smile-ny"])
-        rival = add_user(session, practices=["smile-ny"])
+        me = add_worker(session, practices=["smile-ny"])
+        rival = add_worker(session, practices=["smile-ny"])
         scored, _ = ranked(session, scope=Scope.of(["smile-ny"]), now=NOW, callable_only=True,
                            escalated=False, wanted=2)
         assert [s.row.task_id for s in scored] == [best.task_id, second.task_id]

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from console.identity.audit import verify_chain
 from console.models.identity import AuditEvent
 from console.work.claims import StaleClaim, claim_next, release, snooze
-from tests.factories import NOW, add_practice, add_task, add_user, session_for, sqlite_engine
+from tests.factories import NOW, add_practice, add_task, add_worker, session_for, sqlite_engine
 
 
 def _events(session: object) -> list[tuple[str, str, str | None, str | None, str]]:
@@ -23,7 +23,7 @@ def test_claim_release_and_snooze_each_append_one_event(loopdesk_home: Path) -> 
     with session_for(sqlite_engine(loopdesk_home)) as session:
         practice = add_practice(session)
         task = add_task(session, practice)
-        user = add_user(session, practices=["smile-ny"])
+        user = add_worker(session, practices=["smile-ny"])
         actor, ref = f"user:{user.user_id}", f"task:{task.task_id}"
         claimed = claim_next(session=session, user=user, now=NOW)
         assert claimed is not None
@@ -44,7 +44,7 @@ def test_refused_release_is_audited_as_denied(loopdesk_home: Path) -> None:
     with session_for(sqlite_engine(loopdesk_home)) as session:
         practice = add_practice(session)
         task = add_task(session, practice)
-        user = add_user(session, practices=["smile-ny"])
+        user = add_worker(session, practices=["smile-ny"])
         claim_next(session=session, user=user, now=NOW)
         with pytest.raises(StaleClaim):
             release(session=session, user=user, task_id=task.task_id or 0, claim_version=9,
@@ -56,6 +56,6 @@ def test_refused_release_is_audited_as_denied(loopdesk_home: Path) -> None:
 def test_nothing_to_claim_appends_nothing(loopdesk_home: Path) -> None:
     with session_for(sqlite_engine(loopdesk_home)) as session:
         add_practice(session)
-        user = add_user(session, practices=["smile-ny"])
+        user = add_worker(session, practices=["smile-ny"])
         assert claim_next(session=session, user=user, now=NOW) is None
         assert _events(session) == []

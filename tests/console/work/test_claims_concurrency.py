@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from console.identity.access import current_user
 from console.models.identity import Role, User
 from console.platform.db import get_engine, init_db, new_session
 from console.work.claims import claim_next
@@ -20,7 +21,7 @@ from tests.postgres import fresh_database
 
 def _claim_until_empty(url: str, user_id: int, out: list[int]) -> None:
     with new_session(get_engine(url)) as session:
-        user = session.get(User, user_id)
+        user = current_user(session=session, user_id=user_id)
         assert user is not None
         while (task := claim_next(session=session, user=user, now=NOW)) is not None:
             out.append(task.task_id or 0)

@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from console.models.identity import User
+from console.identity.access import CurrentUser
 from console.models.practice import PracticeSettings
 from console.models.work import ConsentEvent, Lead, LeadEvent, Task, Touch
 from console.platform.errors import UserError
 from console.work.claims import claim_next
 from console.work.dispositions import DispositionResult, log_disposition
 from console.work.leads import LeadInput
-from tests.factories import NOW, add_practice, add_task, add_user, session_for, sqlite_engine
+from tests.factories import NOW, add_practice, add_task, add_worker, session_for, sqlite_engine
 
 
 @dataclass
@@ -27,7 +27,7 @@ class Desk:
 
     session: Session
     practice: PracticeSettings
-    user: User
+    user: CurrentUser
 
     def claim(self, task: Task, now: datetime = NOW) -> int:
         claimed = claim_next(session=self.session, user=self.user, now=now)
@@ -56,7 +56,7 @@ class Desk:
 def desk(loopdesk_home: Path) -> Iterator[Desk]:
     with session_for(sqlite_engine(loopdesk_home)) as session:
         practice = add_practice(session)
-        yield Desk(session, practice, add_user(session, practices=["smile-ny"]))
+        yield Desk(session, practice, add_worker(session, practices=["smile-ny"]))
 
 
 def test_no_answer_and_voicemail_retry_after_one_and_two_business_days(desk: Desk) -> None:

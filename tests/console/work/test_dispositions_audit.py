@@ -10,15 +10,15 @@ import pytest
 from sqlmodel import Session, select
 
 from console.contact.consent import grant_consent
-from console.identity.access import current_user
+from console.identity.access import CurrentUser, current_user
 from console.identity.audit import Action, verify_chain
-from console.models.identity import AuditEvent, User
+from console.models.identity import AuditEvent
 from console.models.practice import PracticeSettings
 from console.models.work import Task
 from console.views.work import log_outcome
 from console.work.claims import StaleClaim, claim_next
 from console.work.dispositions import log_disposition
-from tests.factories import NOW, add_practice, add_task, add_user, session_for, sqlite_engine
+from tests.factories import NOW, add_practice, add_task, add_worker, session_for, sqlite_engine
 
 
 @dataclass
@@ -27,7 +27,7 @@ class Desk:
 
     session: Session
     practice: PracticeSettings
-    user: User
+    user: CurrentUser
     task: Task
 
 
@@ -35,7 +35,7 @@ class Desk:
 def desk(loopdesk_home: Path) -> Iterator[Desk]:
     with session_for(sqlite_engine(loopdesk_home)) as session:
         practice = add_practice(session)
-        user = add_user(session, practices=["smile-ny"])
+        user = add_worker(session, practices=["smile-ny"])
         yield Desk(session, practice, user, add_task(session, practice, subject_id="p-9"))
 
 

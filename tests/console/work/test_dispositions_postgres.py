@@ -18,7 +18,7 @@ from console.platform.db import new_session
 from console.work.claims import claim_next
 from console.work.dispositions import log_disposition
 from console.work.loop_closure import Referrer
-from tests.factories import NOW, add_practice, add_task, add_user
+from tests.factories import NOW, add_practice, add_task, add_worker
 from tests.postgres import fresh_database
 
 ANN = Referrer(first_name="Ann", email="ann@example.test", phone=None, consent_email=True,
@@ -42,7 +42,7 @@ def pg_engine(loopdesk_home: object) -> Iterator[Engine]:
 def test_loop_closed_is_audited_once_and_thanks_once(pg_engine: Engine) -> None:
     with new_session(pg_engine) as session:
         practice = add_practice(session)
-        user = add_user(session, practices=["smile-ny"])
+        user = add_worker(session, practices=["smile-ny"])
         for day in (0, 1):  # two loop tasks about the same lead, a day apart (fatigue cap)
             task = add_task(session, practice, kind="close_loop", subject_id="p1",
                             lead_id="l1", referrer_patient_id="p1")

@@ -12,8 +12,8 @@ import pytest
 from sqlmodel import Session, select
 
 from console.contact.consent import revoke_consent
+from console.identity.access import CurrentUser
 from console.messaging.outbox import send_due
-from console.models.identity import User
 from console.models.outreach import Message, OutreachSettings
 from console.models.practice import PracticeSettings
 from console.models.work import Task
@@ -27,7 +27,7 @@ from tests.factories import (
     NOW,
     add_practice,
     add_task,
-    add_user,
+    add_worker,
     lead_row,
     patient_row,
     session_for,
@@ -45,7 +45,7 @@ class Desk:
 
     session: Session
     practice: PracticeSettings
-    user: User
+    user: CurrentUser
     home: Path
 
     def loop(self, lead_id: str = "l1") -> Task:
@@ -78,7 +78,7 @@ class Desk:
 def desk(loopdesk_home: Path) -> Iterator[Desk]:
     with session_for(sqlite_engine(loopdesk_home)) as session:
         practice = add_practice(session)
-        yield Desk(session, practice, add_user(session, practices=["smile-ny"]), loopdesk_home)
+        yield Desk(session, practice, add_worker(session, practices=["smile-ny"]), loopdesk_home)
 
 
 def test_loop_closed_queues_one_email_thank_you(desk: Desk) -> None:

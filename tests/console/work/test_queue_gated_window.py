@@ -13,7 +13,7 @@ from pathlib import Path
 from console.models.identity import Role
 from console.models.work import Touch
 from console.work.claims import claim_next
-from tests.factories import NOW, add_practice, add_task, add_user, session_for, sqlite_engine
+from tests.factories import NOW, add_practice, add_task, add_worker, session_for, sqlite_engine
 
 
 def test_claim_finds_the_callable_task_below_a_window_of_gated_ones(tmp_path: Path) -> None:
@@ -30,7 +30,7 @@ def test_claim_finds_the_callable_task_below_a_window_of_gated_ones(tmp_path: Pa
                               ended_at=NOW - timedelta(hours=1)))
         session.commit()
         callable_task = add_task(session, practice, subject_id="fresh", case_value=1_000.0)
-        coordinator = add_user(session, role=Role.coordinator,
+        coordinator = add_worker(session, role=Role.coordinator,
                                practices=[practice.practice_slug])
         claimed = claim_next(session=session, user=coordinator, now=NOW)
         assert claimed is not None

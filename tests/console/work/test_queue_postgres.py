@@ -12,7 +12,7 @@ from console.platform.db import get_engine, init_db, new_session
 from console.work.claims import claim_next, list_queue
 from tests.console.work.test_claims_concurrency import pg_url  # noqa: F401  (fixture)
 from tests.console.work.test_ranking import _brute_force, _seed
-from tests.factories import NOW, add_user
+from tests.factories import NOW, add_worker
 
 
 @pytest.mark.postgres
@@ -24,8 +24,8 @@ def test_scoped_and_agency_queues_and_claims_on_postgres(
     try:
         with new_session(engine) as session:
             _seed(session, 6)
-            coordinator = add_user(session, practices=["a", "c"])
-            manager = add_user(session, role=Role.manager)
+            coordinator = add_worker(session, practices=["a", "c"])
+            manager = add_worker(session, role=Role.manager)
             everything = _brute_force(session)
             mine = [e.task_id for e in list_queue(session=session, user=coordinator, now=NOW,
                                                   limit=100)]

@@ -14,7 +14,7 @@ from console.models.work import Task, Touch
 from console.scoring.priority import base_priority, urgency
 from console.work import ranking
 from console.work.claims import list_queue
-from tests.factories import NOW, add_practice, add_task, add_user, session_for, sqlite_engine
+from tests.factories import NOW, add_practice, add_task, add_worker, session_for, sqlite_engine
 
 KINDS = ("ask", "follow_up", "contact_lead", "close_loop", "review_request")
 
@@ -60,7 +60,7 @@ def test_small_window_with_widening_matches_scoring_everything(
     monkeypatch.setattr(ranking, "WINDOW_SLACK", 1)
     with session_for(sqlite_engine(loopdesk_home)) as session:
         _seed(session, seed)
-        manager = add_user(session, role=Role.manager)
+        manager = add_worker(session, role=Role.manager)
         expected = _brute_force(session)
         for wanted in (1, 5):
             shown = list_queue(session=session, user=manager, now=NOW, limit=wanted)
@@ -70,7 +70,7 @@ def test_small_window_with_widening_matches_scoring_everything(
 def test_full_list_is_every_open_task_in_exact_order(loopdesk_home: Path) -> None:
     with session_for(sqlite_engine(loopdesk_home)) as session:
         _seed(session, 4)
-        manager = add_user(session, role=Role.manager)
+        manager = add_worker(session, role=Role.manager)
         expected = _brute_force(session)
         shown = list_queue(session=session, user=manager, now=NOW, limit=100)
         assert [e.task_id for e in shown] == expected
@@ -79,7 +79,7 @@ def test_full_list_is_every_open_task_in_exact_order(loopdesk_home: Path) -> Non
 def test_scoped_window_holds_only_the_users_practices(loopdesk_home: Path) -> None:
     with session_for(sqlite_engine(loopdesk_home)) as session:
         _seed(session, 5)
-        coordinator = add_user(session, practices=["a", "c"])
+        coordinator = add_worker(session, practices=["a", "c"])
         shown = list_queue(session=session, user=coordinator, now=NOW, limit=100)
         everything = _brute_force(session)
         kept = set(session.exec(
@@ -103,6 +103,6 @@ def test_fair_share_lift_beyond_a_one_row_window_is_found_by_widening(
         higher_key = add_task(session, ahead, case_value=6000, decay_from=decay)
         lifted = add_task(session, behind, case_value=5000, decay_from=decay)
         assert higher_key.rank_key > lifted.rank_key
-        manager = add_user(session, role=Role.manager)
+        manager = add_worker(session, role=Role.manager)
         shown = list_queue(session=session, user=manager, now=NOW, limit=1)
         assert [e.task_id for e in shown] == [lifted.task_id]

@@ -1,5 +1,6 @@
 -- grain: one row per lead (export referrals and console-captured leads) with console events applied
 -- key: practice_slug, lead_id
+-- partition: practice_slug
 -- materialized: ephemeral
 -- Status: the latest console status event when it is at or after the base row's status time, else the
 -- base row (an export row wins over a console row with the same key; console rows de-duplicated onto

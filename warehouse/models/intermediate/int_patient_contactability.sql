@@ -1,5 +1,6 @@
 -- grain: one row per patient: effective consent per channel once console consent events apply
 -- key: practice_slug, patient_id
+-- partition: practice_slug
 -- materialized: ephemeral
 -- The latest console consent event per (patient, channel) overrides the export's flag (a revocation
 -- wins a tie). Revoked on every channel = opted out, treated as do-not-contact. A phone flagged by a

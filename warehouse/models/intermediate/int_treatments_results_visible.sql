@@ -1,5 +1,6 @@
 -- grain: one row per treatment, with the instant its results become visible
 -- key: practice_slug, treatment_id
+-- partition: practice_slug
 -- materialized: ephemeral
 -- results_visible_at is the exported value when it is at or after completion; otherwise (blank, or an
 -- exported value before completion, which cannot be right) completion + the category's default lag.

@@ -1,5 +1,6 @@
 -- grain: one row per patient for whom an `ask` task should exist now (the chosen treatment)
 -- key: practice_slug, patient_id
+-- partition: practice_slug
 -- Per DOMAIN.md: results visible at or before as_of and at most ask_window_days before it (inclusive);
 -- patient contactable on a channel and not do-not-contact / opted out; not asked about this treatment;
 -- not asked in the last ask_cooldown_days (an ask exactly that long ago no longer counts); not declined

@@ -1,5 +1,6 @@
 -- grain: one row per practice and month of treatment completion (UTC): distinct patients at each funnel stage.
 -- key: practice_slug, month
+-- partition: practice_slug
 -- Stages are cumulative (each a subset of the one before), from mart_metric_cohort's windows:
 -- treated -> results_visible -> asked (30 d) -> reached -> willing -> referred (180 d)
 -- -> lead_contacted -> lead_booked -> loop_closed.

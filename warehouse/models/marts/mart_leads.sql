@@ -1,5 +1,6 @@
 -- grain: one row per lead
 -- key: practice_slug, lead_id
+-- partition: practice_slug
 
 with leads as (
     select * from int_leads_outcomes

@@ -1,6 +1,7 @@
 -- grain: one row per treatment: the ask, reach, willingness and referral facts of its patient, measured
 -- from the moment the treatment's results became visible. Period metrics aggregate this table.
 -- key: practice_slug, treatment_id
+-- partition: practice_slug
 -- Windows are inclusive at both ends and measured in absolute hours (build_params'
 -- ask_rate_window_days 30 d = 720 h, referral_window_days 180 d = 4320 h; warehouse/rules.py)
 -- so that DST changes and the session time zone never move a boundary.

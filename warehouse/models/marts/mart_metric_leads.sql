@@ -1,5 +1,6 @@
 -- grain: one row per lead: its contact SLA, 90-day conversion, loop-closure SLA and repeat-referral facts.
 -- key: practice_slug, lead_id
+-- partition: practice_slug
 -- SLA deadlines come from the console's contact_lead / close_loop task when one exists; otherwise
 -- (leads older than the console) they are derived: + the practice's lead-contact (default 1) or
 -- loop-closure (default 2) SLA in business days, at the same wall-clock time in its time zone, where

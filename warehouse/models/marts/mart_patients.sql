@@ -1,5 +1,6 @@
 -- grain: one row per patient of a practice, consent and do-not-contact effective after console opt-outs
 -- key: practice_slug, patient_id
+-- partition: practice_slug
 
 with patients as (
     select * from int_patients

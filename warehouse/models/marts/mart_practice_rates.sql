@@ -1,5 +1,6 @@
 -- grain: one row per practice: the observed rates and effort the queue's priority needs
 -- key: practice_slug
+-- partition: practice_slug
 -- avg_case_value: mean treatment value over the last 365 days before as_of, else over all time.
 -- lead_conversion: leads now booked or treated / leads (null when none).
 -- p_refer_given_asked: asked patients who referred a lead at or after their first ask / asked

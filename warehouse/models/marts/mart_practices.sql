@@ -1,5 +1,6 @@
 -- grain: one row per practice
 -- key: practice_slug
+-- partition: practice_slug
 
 with practices as (
     select * from stg_canonical__practices

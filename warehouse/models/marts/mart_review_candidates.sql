@@ -1,5 +1,6 @@
 -- grain: one row per patient for whom a `review_request` task should exist now (the chosen treatment)
 -- key: practice_slug, patient_id
+-- partition: practice_slug
 -- Results visible at or before as_of and at most review_window_days before it; satisfaction >= 9 or a
 -- willing disposition since those results; contactable; no review request done in the last
 -- review_cooldown_days and none ever closed for this treatment. Earliest results-visible treatment wins.

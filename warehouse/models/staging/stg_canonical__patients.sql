@@ -1,5 +1,6 @@
 -- grain: one row per patient of a practice
 -- key: practice_slug, patient_id
+-- partition: practice_slug
 -- materialized: ephemeral
 
 with source as (

@@ -1,5 +1,6 @@
 -- grain: one row per practice
 -- key: practice_slug
+-- partition: practice_slug
 
 with source as (
     select * from raw.raw_practices

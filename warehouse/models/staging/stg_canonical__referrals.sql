@@ -1,5 +1,6 @@
 -- grain: one row per lead exported by a practice
 -- key: practice_slug, lead_id
+-- partition: practice_slug
 -- materialized: ephemeral
 
 with source as (

@@ -1,5 +1,6 @@
 -- grain: one row per treatment of a practice
 -- key: practice_slug, treatment_id
+-- partition: practice_slug
 -- materialized: ephemeral
 
 with source as (

@@ -1,5 +1,6 @@
 -- grain: one row per FHIR Patient resource of a practice (a Bulk Data export's Patient.ndjson)
 -- key: practice_slug, patient_id
+-- partition: practice_slug
 -- materialized: ephemeral
 -- Mapped by pipelines/source_fhir.py: telecom by rank/use, deceased -> do_not_contact, Consent
 -- resources -> consent flags (unrecorded: call yes, text/email no); no satisfaction score.

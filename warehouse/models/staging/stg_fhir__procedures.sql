@@ -1,5 +1,6 @@
 -- grain: one row per completed FHIR Procedure whose code is in the treatment catalogue
 -- key: practice_slug, treatment_id
+-- partition: practice_slug
 -- materialized: ephemeral
 -- Mapped by pipelines/source_fhir.py: code.coding -> catalogue category, value from Claim/EOB (else the
 -- catalogue default), performed time; results_visible_at is never given (derived from the lag).

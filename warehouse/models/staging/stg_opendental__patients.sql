@@ -1,5 +1,6 @@
 -- grain: one row per Open Dental `patient` row that is a patient (not an untreated Prospective)
 -- key: practice_slug, patient_id
+-- partition: practice_slug
 -- materialized: ephemeral
 -- Mapped by pipelines/source_opendental.py: PatNum, preferred phone, TxtMsgOk / PreferContactMethod /
 -- commoptout -> consent flags, PatStatus 5 or 4 or DoNotCall -> do_not_contact; no satisfaction score.

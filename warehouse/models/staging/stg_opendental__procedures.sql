@@ -1,5 +1,6 @@
 -- grain: one row per completed Open Dental `procedurelog` row whose ProcCode is in the catalogue
 -- key: practice_slug, treatment_id
+-- partition: practice_slug
 -- materialized: ephemeral
 -- Mapped by pipelines/source_opendental.py: value = ProcFee x UnitQty, completed = DateComplete (else
 -- ProcDate) + ProcTime; results_visible_at is never given (derived from the lag).

@@ -1,5 +1,6 @@
 -- grain: one row per Open Dental `refattach` row with RefType 1 (a referred friend): one lead
 -- key: practice_slug, lead_id
+-- partition: practice_slug
 -- materialized: ephemeral
 -- Mapped by pipelines/source_opendental.py: referrer = referral.PatNum (0 = unknown source), friend's
 -- patient row for contact details, status from completed procedures then RefToStatus.
