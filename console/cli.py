@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
+import functools
+import gc
 import importlib
 import os
 import sys
-from typing import Any
-
-import typer
-
-# Typer vendors click; its exceptions are only importable from there.
-from typer._click import exceptions as click_errors
+from typing import TYPE_CHECKING, Any
 
 from console.commands.output import fail
 from console.platform.errors import UserError
 from loopdesk_core.home import PRIVATE_UMASK
 
-# Start-up time matters (an SMS webhook runs `loopdesk inbound` per message): this module and
-# the command modules import only typer at the top; SQLAlchemy, pydantic, polars and DuckDB
-# load inside the commands that need them (bench/startup.py measures it).
+if TYPE_CHECKING:
+    import typer
 
-app = typer.Typer(
-    name="loopdesk",
-    help="Loopdesk: the referral-programme operations console.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+# Start-up time matters (an SMS webhook runs `loopdesk inbound` per message): `claim`, `log`
+# and `inbound` run from console/commands/fast.py without typer when their command line is a
+# plain one; everything else builds the typer app. The command modules import typer only
+# when they register; SQLAlchemy, pydantic, polars and DuckDB load inside the commands that
+# need them (bench/startup.py measures it, tests/reliability/test_startup.py keeps it so).
 
 # One module per area; each registers its own commands on the shared app.
 _COMMAND_MODULES = (
@@ -43,8 +37,29 @@ _COMMAND_MODULES = (
     "console.commands.operations",
 )
 
-for _name in _COMMAND_MODULES:
-    importlib.import_module(_name).register(app)
+
+@functools.lru_cache(maxsize=1)
+def typer_app() -> typer.Typer:
+    """The typer app with every command registered (built once, on first use)."""
+    import typer
+
+    app = typer.Typer(
+        name="loopdesk",
+        help="Loopdesk: the referral-programme operations console.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(app)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    """`console.cli.app`, the typer app (tests drive it with typer's CliRunner)."""
+    if name == "app":
+        return typer_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _one_line(text: str) -> str:
@@ -108,12 +123,16 @@ def _known_problem(error: Exception) -> str | None:
     return None
 
 
-def main() -> None:
-    """Entry point: run the CLI, turning user mistakes (ours and click's) into one-line errors."""
-    os.umask(PRIVATE_UMASK)  # files 0600, folders 0700 under the home, whatever the umask
+def _run_typer() -> Any:
+    """Run the typer app on `sys.argv`; click's own exits and usage errors as ours."""
+    import typer
+
+    # Typer vendors click; its exceptions are only importable from there.
+    from typer._click import exceptions as click_errors
+
     try:
         # Not standalone: click's usage errors reach us instead of being printed as a panel.
-        result = app(standalone_mode=False)
+        return typer_app()(standalone_mode=False)
     except click_errors.NoArgsIsHelpError as error:
         # `loopdesk` or `loopdesk users` alone: the help, as before (rich has printed it already).
         if error.format_message().strip():
@@ -123,6 +142,46 @@ def main() -> None:
         fail(_one_line(error.format_message()), error.exit_code)
     except typer.Abort:
         fail("aborted", 1)
+
+
+def _run_fast() -> bool:
+    """Run `claim`, `log` or `inbound` without typer if fast.parse reads the command line.
+
+    With the cyclic garbage collector paused: loading SQLAlchemy, pydantic and the tables
+    creates a few hundred thousand long-lived objects that the collector would otherwise
+    traverse again and again (about 5% of such a call); the command's own garbage is small.
+    Collection resumes afterwards (tests call `main` in-process) with what exists then moved
+    to the permanent generation (`gc.freeze`), so resuming does not start with one
+    collection of the whole heap — nor does the interpreter's last one at exit, which is why
+    the store's pooled connections are closed here rather than left to it.
+    """
+    from console.commands import fast
+
+    parsed = fast.parse(sys.argv[1:])
+    if parsed is None:
+        return False
+    name, values = parsed
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        fast.COMMANDS[name].run(**values)
+    finally:
+        store = sys.modules.get("console.platform.db")  # not loaded if the command failed early
+        if store is not None:
+            store.close_connections()
+        if collecting:
+            gc.freeze()
+            gc.enable()
+    return True
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning user mistakes (ours and click's) into one-line errors."""
+    os.umask(PRIVATE_UMASK)  # files 0600, folders 0700 under the home, whatever the umask
+    result: Any = 0
+    try:
+        if not _run_fast():
+            result = _run_typer()
     except UserError as error:
         fail(_one_line(str(error)))
     except OSError as error:  # an unwritable, read-only or misplaced LOOPDESK_HOME (or drop)

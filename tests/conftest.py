@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import console.models.registry  # noqa: F401  (create_all in tests needs every table)
 from tests.worlds import FIXED_NOW, TEST_SECRET, point_at_home
 
 __all__ = ["FIXED_NOW", "TEST_SECRET"]

@@ -25,6 +25,12 @@ def emit_json(payload: Any) -> None:
     sys.stdout.write(json.dumps(payload, default=_default, sort_keys=False) + "\n")
 
 
+def echo(line: str) -> None:
+    """Write one line to stdout, as `typer.echo` does for text (no typer import needed)."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 def fail(message: str, code: int = 2) -> None:
     """Print a one-line error on stderr and exit non-zero."""
     sys.stderr.write(f"error: {message}\n")

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import typer
+from console.commands.output import echo, emit_json
 
-from console.commands.output import emit_json
+if TYPE_CHECKING:
+    import typer
 
 
 @contextmanager
@@ -55,8 +56,33 @@ def _patient_lookup() -> Iterator[Any]:
         yield snapshot_patient_lookup(snapshot) if snapshot is not None else None
 
 
+def inbound(*, channel: str, sender: str, text: str, as_json: bool = False) -> None:
+    """`loopdesk inbound`: record a reply; an opt-out word revokes consent everywhere that
+    address is known. A webhook runs it per message: `console/commands/fast.py` calls it
+    without typer, the typer command of `register` calls it too."""
+    from console.outreach.replies import record_inbound
+    from console.platform.db import session_scope
+    from loopdesk_core.clock import now
+
+    with session_scope() as session, _patient_lookup() as lookup:
+        result = record_inbound(session=session, channel=channel, address=sender, text=text,
+                                now=now(), patient_lookup=lookup)
+    if as_json:
+        emit_json(result.to_json())
+        return
+    # No address or name in the output: it may end up in cron logs.
+    if result.opt_out:
+        echo(f"opt-out recorded for {result.people_matched} person record(s) at "
+             f"{result.practices} practice(s); {result.tasks_cancelled} task(s) and "
+             f"{result.messages_cancelled} message(s) cancelled")
+    else:
+        echo("reply recorded" + (" (cadence stopped)" if result.replied_message_id
+                                 else " (no matching message)"))
+
+
 def register(app: typer.Typer) -> None:
     """Add `automate`, `inbound` and `inbound-smtp` to the `loopdesk` app."""
+    import typer
 
     @app.command("automate")
     def automate_command(
@@ -86,24 +112,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print JSON"),
     ) -> None:
         """Record a reply; an opt-out word revokes consent everywhere that address is known."""
-        from console.outreach.replies import record_inbound
-        from console.platform.db import session_scope
-        from loopdesk_core.clock import now
-
-        with session_scope() as session, _patient_lookup() as lookup:
-            result = record_inbound(session=session, channel=channel, address=sender,
-                                    text=text, now=now(), patient_lookup=lookup)
-        if as_json:
-            emit_json(result.to_json())
-            return
-        # No address or name in the output: it may end up in cron logs.
-        if result.opt_out:
-            typer.echo(f"opt-out recorded for {result.people_matched} person record(s) at "
-                       f"{result.practices} practice(s); {result.tasks_cancelled} task(s) and "
-                       f"{result.messages_cancelled} message(s) cancelled")
-        else:
-            typer.echo("reply recorded" + (" (cadence stopped)" if result.replied_message_id
-                                           else " (no matching message)"))
+        inbound(channel=channel, sender=sender, text=text, as_json=as_json)
 
     @app.command("inbound-smtp")
     def inbound_smtp_command(

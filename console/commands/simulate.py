@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from console.commands.output import emit_json
+
+if TYPE_CHECKING:  # rich loads only when `simulate` runs (every command imports this module)
+    from rich.console import Console
 
 ROWS = (
     ("leads / coordinator-hour", "leads_per_coordinator_hour", "{:.3f}"),
@@ -29,6 +29,8 @@ def _cell(value: Any, fmt: str) -> str:
 
 def print_document(document: dict[str, Any], console: Console) -> None:
     """The per-policy figures as a table, with priority's ratios under it."""
+    from rich.table import Table
+
     policies = document["policies"]
     table = Table(title="Simulated agency after the warm-up")
     table.add_column("measure")
@@ -60,6 +62,9 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print the stable JSON document"),
     ) -> None:
         """Simulate the agency over the real services and compare queue policies."""
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
         from console.simulation.policies import POLICIES
         from console.simulation.runner import simulate
         from console.simulation.world import load_world

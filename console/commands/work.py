@@ -1,14 +1,21 @@
-"""CLI commands of the work queue: `queue`, `claim` and `log`."""
+"""CLI commands of the work queue: `queue`, `claim` and `log`.
+
+Scripts run `claim` and `log` once per call, so their bodies are the plain functions `claim`
+and `log` below and this module imports no typer when it loads: `console/commands/fast.py`
+calls them straight from the command line, and the typer commands of `register` (`--help`,
+and any command line the fast path leaves to typer) call the same functions.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import typer
-
-from console.commands.output import emit_json
+from console.commands.output import echo, emit_json
 from console.platform.errors import UserError
+
+if TYPE_CHECKING:
+    import typer
 
 
 def task_json(task: Any) -> dict[str, Any]:
@@ -41,8 +48,67 @@ def _parse_time(raw: str, timezone: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=zone(timezone))
 
 
+def claim(*, as_email: str, as_json: bool = False) -> None:
+    """`loopdesk claim`: claim the next task (a lease) and print it, or null/"nothing"."""
+    from console.identity.access import acting_as
+    from console.platform.db import session_scope
+    from console.work.claims import claim_next
+    from loopdesk_core.clock import now
+
+    with session_scope() as session:
+        task = claim_next(session=session, user=acting_as(session=session, email=as_email),
+                          now=now())
+    payload = task_json(task) if task is not None else None
+    if as_json:
+        emit_json(payload)
+    elif payload is None:
+        echo("nothing to claim")
+    else:
+        echo(f"claimed task {payload['task_id']} ({payload['kind']}, "
+             f"{payload['practice_slug']}) until {payload['lease_expires_at']}")
+
+
+def log(*, task_id: int, as_email: str, disposition: str, minutes: float = 0.0,
+        notes: str = "", callback_at: str | None = None, lead_first_name: str | None = None,
+        lead_last_name: str | None = None, lead_phone: str | None = None,
+        lead_email: str | None = None, send_thank_you: bool = False,
+        as_json: bool = False) -> None:
+    """`loopdesk log`: log a call outcome on a task the user holds (their claim version)."""
+    from console.identity.access import acting_as
+    from console.platform.db import session_scope
+    from console.work.claims import held_claim
+    from console.work.dispositions import log_disposition
+    from console.work.leads import LeadInput
+    from loopdesk_core.clock import now
+
+    with session_scope() as session:
+        user = acting_as(session=session, email=as_email)
+        task = held_claim(session=session, user=user, task_id=task_id)
+        version = task.claim_version
+        when = _parse_time(callback_at, task.practice_tz) if callback_at else None
+        lead = None
+        if any((lead_first_name, lead_last_name, lead_phone, lead_email)):
+            lead = LeadInput(first_name=lead_first_name or "", last_name=lead_last_name or "",
+                             phone=lead_phone, email=lead_email)
+        result = log_disposition(
+            session=session, user=user, task_id=task_id, claim_version=version,
+            disposition=disposition, minutes=minutes, notes=notes, callback_at=when,
+            lead=lead, now=now(), send_thank_you=send_thank_you,
+        )
+    if as_json:
+        emit_json(result.to_json())
+        return
+    follow = f"; next task {result.next_task_id}" if result.next_task_id else ""
+    if result.thank_you_message_id is not None:
+        follow += f"; thank-you message {result.thank_you_message_id} queued"
+    elif send_thank_you:
+        follow += "; no thank-you queued (no email/text consent, or already queued)"
+    echo(f"logged {result.disposition} on task {result.task_id}{follow}")
+
+
 def register(app: typer.Typer) -> None:
     """Add `queue`, `claim` and `log` to the `loopdesk` app."""
+    import typer
 
     @app.command("queue")
     def queue_command(
@@ -73,22 +139,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print JSON"),
     ) -> None:
         """Claim the next task (a lease); prints it, or null when nothing is callable."""
-        from console.identity.access import acting_as
-        from console.platform.db import session_scope
-        from console.work.claims import claim_next
-        from loopdesk_core.clock import now
-
-        with session_scope() as session:
-            task = claim_next(session=session, user=acting_as(session=session, email=as_email),
-                              now=now())
-        payload = task_json(task) if task is not None else None
-        if as_json:
-            emit_json(payload)
-        elif payload is None:
-            typer.echo("nothing to claim")
-        else:
-            typer.echo(f"claimed task {payload['task_id']} ({payload['kind']}, "
-                       f"{payload['practice_slug']}) until {payload['lease_expires_at']}")
+        claim(as_email=as_email, as_json=as_json)
 
     @app.command("log")
     def log_command(
@@ -109,34 +160,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print JSON"),
     ) -> None:
         """Log a call outcome on a task you hold (uses your current claim version)."""
-        from console.identity.access import acting_as
-        from console.platform.db import session_scope
-        from console.work.claims import held_claim
-        from console.work.dispositions import log_disposition
-        from console.work.leads import LeadInput
-        from loopdesk_core.clock import now
-
-        with session_scope() as session:
-            user = acting_as(session=session, email=as_email)
-            task = held_claim(session=session, user=user, task_id=task_id)
-            version = task.claim_version
-            when = _parse_time(callback_at, task.practice_tz) if callback_at else None
-            lead = None
-            if any((lead_first_name, lead_last_name, lead_phone, lead_email)):
-                lead = LeadInput(first_name=lead_first_name or "",
-                                 last_name=lead_last_name or "",
-                                 phone=lead_phone, email=lead_email)
-            result = log_disposition(
-                session=session, user=user, task_id=task_id, claim_version=version,
-                disposition=disposition, minutes=minutes, notes=notes, callback_at=when,
-                lead=lead, now=now(), send_thank_you=send_thank_you,
-            )
-        if as_json:
-            emit_json(result.to_json())
-        else:
-            follow = f"; next task {result.next_task_id}" if result.next_task_id else ""
-            if result.thank_you_message_id is not None:
-                follow += f"; thank-you message {result.thank_you_message_id} queued"
-            elif send_thank_you:
-                follow += "; no thank-you queued (no email/text consent, or already queued)"
-            typer.echo(f"logged {result.disposition} on task {result.task_id}{follow}")
+        log(task_id=task_id, as_email=as_email, disposition=disposition, minutes=minutes,
+            notes=notes, callback_at=callback_at, lead_first_name=lead_first_name,
+            lead_last_name=lead_last_name, lead_phone=lead_phone, lead_email=lead_email,
+            send_thank_you=send_thank_you, as_json=as_json)

@@ -17,8 +17,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from jose import jwt
-
 from console.platform.errors import NotAuthorised
 from loopdesk_core.settings import get_settings
 
@@ -94,6 +92,8 @@ def issue_token(
             "jti": jti or new_token_id(),
         }
     )
+    from jose import jwt  # python-jose loads cryptography: not at start-up (`loopdesk inbound`)
+
     return jwt.encode(claims, get_settings().signing_key(), algorithm=ALGORITHM)
 
 
@@ -117,6 +117,8 @@ def decode_token(token: str, *, kind: TokenKind, now: datetime) -> dict[str, Any
 
 def _verify(token: str, *, key: bytes, kind: TokenKind) -> dict[str, Any]:
     """Check the header and signature; python-jose's own clock-based checks are turned off."""
+    from jose import jwt
+
     if not isinstance(token, str) or not token or len(token) > 4096:
         raise Unauthorised()
     header = jwt.get_unverified_header(token)

@@ -33,7 +33,7 @@ def target_metadata() -> MetaData:
     """Every table of the operational store."""
     from sqlmodel import SQLModel
 
-    import console.models  # noqa: F401  (registers every table)
+    import console.models.registry  # noqa: F401  (registers every table)
 
     return SQLModel.metadata
 

@@ -1,7 +1,5 @@
 """Operational-store tables: users, practices they see, sessions, logins, report links, audit."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from enum import StrEnum
 

@@ -1,7 +1,5 @@
 """Operational-store table: the queue's learned rates, copied from mart_learned_rates on refresh."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import Column

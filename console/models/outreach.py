@@ -1,7 +1,5 @@
 """Operational-store tables: outreach (outbox, referral codes, form hits, inbound replies)."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from enum import StrEnum
 

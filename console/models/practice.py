@@ -1,7 +1,5 @@
 """Operational-store tables: each client practice's settings (hours, SLA policy, contact caps)."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlmodel import Field, SQLModel

@@ -1,7 +1,5 @@
 """Operational-store tables: tasks, touches (calls and messages), leads and consent events."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from enum import StrEnum
 

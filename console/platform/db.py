@@ -123,6 +123,16 @@ def _configure_sqlite(engine: Engine) -> None:
             connection.info[_WRITER] = True
 
 
+_ENGINES: list[Engine] = []  # every engine this process made (close_connections)
+
+
+def close_connections() -> None:
+    """Close the pooled connections of every engine (the end of a one-shot command: a SQLite
+    store checkpoints its WAL when its last connection closes). Engines stay usable."""
+    for engine in _ENGINES:
+        engine.dispose()
+
+
 @functools.lru_cache(maxsize=8)
 def _engine_for(url: str) -> Engine:
     # A ceiling per process (LOOPDESK_DB_POOL_SIZE, default 8): pool_size connections and no
@@ -144,6 +154,7 @@ def _engine_for(url: str) -> Engine:
     else:
         engine = create_engine(url, pool_size=ceiling, max_overflow=0, pool_timeout=60,
                                pool_pre_ping=True, hide_parameters=True)
+    _ENGINES.append(engine)
     return engine
 
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import phonenumbers
-
 from console.models.work import Disposition, TaskKind
 
 KIND_LABELS: dict[str, str] = {
@@ -129,6 +127,8 @@ def phone_display(e164: str | None) -> str | None:
     """An E.164 number formatted for reading aloud: "(312) 555-0142", "+44 20 7946 0958"."""
     if not e164:
         return None
+    import phonenumbers  # here, not at the top: `claim` and `log` import this module
+
     try:
         parsed = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:

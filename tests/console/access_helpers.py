@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine
 
-import console.models  # noqa: F401  (registers every table)
+import console.models.registry  # noqa: F401  (registers every table)
 from console.identity import passwords
 from console.models.identity import User, UserPractice
 

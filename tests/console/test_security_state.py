@@ -35,6 +35,9 @@ ALLOWED_STATE = {
     "console/views/simulation.py": {"_JOBS"},
     # Database URLs already migrated by this process (schema state, not tenant data).
     "console/migrations/__init__.py": {"_upgraded"},
+    # The engines this process made (configuration, not tenant data), so that a one-shot
+    # command can close their pooled connections (console/cli.py: _run_fast).
+    "console/platform/db.py": {"_ENGINES"},
 }
 CACHE_DECORATORS = frozenset({"cache", "lru_cache", "cached_property", "cache_data",
                               "cache_resource"})

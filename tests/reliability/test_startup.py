@@ -24,6 +24,12 @@ from tests.worlds import FIXED_NOW, build_generated_world, point_at_home
 
 HEAVY = ("polars", "duckdb", "pyarrow", "alembic", "numpy", "pandas", "streamlit",
          "pydantic_settings")
+# What the per-call commands skip besides (issue 10s): the CLI framework (typer builds a
+# pydantic adapter per option, rich formats its help), the JWT library with cryptography
+# (only tokens need it), phonenumbers (only a phone to read needs it), and the outreach
+# tables for `claim` (console/models/__init__.py registers no table of its own).
+OUTREACH_TABLES = "console.models.outreach"
+FAST_SKIPS = ("typer", "click", "rich", "jose", "cryptography", "phonenumbers", OUTREACH_TABLES)
 RUNNER = f"""
 import json, sys
 sys.argv = ["loopdesk", *sys.argv[1:]]
@@ -34,7 +40,8 @@ try:
 except SystemExit as done:
     code = done.code or 0
 heavy = sorted(name for name in {HEAVY!r} if name in sys.modules)
-print("\\n" + json.dumps({{"code": code, "heavy": heavy}}))
+loaded = sorted(name for name in {FAST_SKIPS!r} if name in sys.modules)
+print("\\n" + json.dumps({{"code": code, "heavy": heavy, "loaded": loaded}}))
 """
 EMAIL = "startup@agency.test"
 
@@ -64,6 +71,16 @@ def _run(*args: str) -> tuple[int, str, list[str]]:
     report = json.loads(last)
     assert report["code"] == 0, done.stderr
     return report["code"], "\n".join(printed), report["heavy"]
+
+
+def _loaded(*args: str) -> tuple[str, list[str]]:
+    """Run one command (it must succeed); its output and which of FAST_SKIPS it loaded."""
+    done = subprocess.run([sys.executable, "-c", RUNNER, *args], capture_output=True,
+                          text=True, check=False, timeout=300, env=dict(os.environ))
+    *printed, last = done.stdout.rstrip("\n").split("\n")
+    report = json.loads(last)
+    assert report["code"] == 0, done.stderr
+    return "\n".join(printed), report["loaded"]
 
 
 def _a_patient_phone() -> str:
@@ -160,3 +177,40 @@ def test_each_snapshot_keeps_its_own_index(tmp_path: Path,
     indexes = sorted(p for p in folder.iterdir() if p.name.endswith(INDEX_SUFFIX))
     assert len(snapshots) == KEEP_SNAPSHOTS  # older ones pruned, and their indexes with them
     assert indexes == [index_path(p) for p in snapshots]
+
+
+def test_per_call_commands_skip_the_cli_framework(world: Path) -> None:
+    """`claim`, `log` and `inbound` run without typer, rich, python-jose or cryptography;
+    `claim` and `log` without phonenumbers too (inbound reads the sender's number with it),
+    `claim` without the outreach tables (`log` may queue a thank-you, `inbound` a reply)."""
+    out, loaded = _loaded("claim", "--as", EMAIL, "--json")
+    assert loaded == []
+    task = json.loads(out)
+    assert task is not None, "the world has nothing callable: make it bigger"
+    out, loaded = _loaded("log", str(task["task_id"]), "--as", EMAIL,
+                          "--disposition", "no_answer", "--minutes", "1", "--json")
+    assert loaded == [OUTREACH_TABLES]
+    assert json.loads(out)["task_id"] == task["task_id"]
+    out, loaded = _loaded("inbound", "--channel", "sms", "--from", _a_patient_phone(),
+                          "--text", "thank you", "--json")
+    assert loaded == [OUTREACH_TABLES, "phonenumbers"]
+    assert json.loads(out)["people_matched"] >= 1
+    out, loaded = _loaded("inbound", "--channel", "email", "--from", "nobody@example.test",
+                          "--text", "thanks", "--json")
+    assert loaded == [OUTREACH_TABLES]
+    # Help is typer's own, as before: it loads typer (and rich, which formats it).
+    out, loaded = _loaded("claim", "--help")
+    assert "--as" in out and {"typer", "rich"} <= set(loaded)
+
+
+def test_a_fast_command_closes_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path pauses the collector, so it closes the store's connections itself: the
+    last close checkpoints SQLite's WAL, and no `-wal` file is left behind (as before)."""
+    home = tmp_path / "home"
+    point_at_home(monkeypatch, home)
+    done = subprocess.run([sys.executable, "-c", RUNNER, "claim", "--as", "nobody@agency.test"],
+                          capture_output=True, text=True, check=False, timeout=300,
+                          env=dict(os.environ))
+    assert "no active user" in done.stderr  # the store was opened (and migrated) first
+    assert (home / "loopdesk.db").exists()
+    assert not (home / "loopdesk.db-wal").exists()

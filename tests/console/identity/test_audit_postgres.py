@@ -11,7 +11,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
-import console.models  # noqa: F401  (registers every table)
+import console.models.registry  # noqa: F401  (registers every table)
 from console.identity.audit import Action, Outcome, count_events, record, verify_chain
 from console.identity.auth import resolve_session, start_session
 from tests.console.access_helpers import NOW, cheap_argon2, make_user

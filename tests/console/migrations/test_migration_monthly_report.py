@@ -21,7 +21,7 @@ from tests.postgres import fresh_database
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A store as the code made it before migrations (create_all), with one practice."""
-    import console.models  # noqa: F401
+    import console.models.registry  # noqa: F401
 
     if request.param == "sqlite":
         engine = create_engine(f"sqlite:///{tmp_path / 'store.db'}")

@@ -58,7 +58,7 @@ def test_the_migrated_schema_matches_the_models(blank: Engine) -> None:
 
 def _old_store(engine: Engine) -> dict[str, int]:
     """A store as `init_db` made it before migrations (create_all), with data; row counts."""
-    import console.models  # noqa: F401
+    import console.models.registry  # noqa: F401
 
     SQLModel.metadata.create_all(engine)
     with new_session(engine) as session:

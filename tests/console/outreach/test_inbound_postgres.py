@@ -11,7 +11,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, select
 
-import console.models  # noqa: F401  (registers every table)
+import console.models.registry  # noqa: F401  (registers every table)
 from console.messaging.delivery import record_bounce
 from console.messaging.outbox import NewMessage, enqueue
 from console.models.outreach import InboundReply, Message, UndeliverableAddress

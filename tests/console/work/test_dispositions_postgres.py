@@ -10,7 +10,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, select
 
-import console.models  # noqa: F401  (registers every table)
+import console.models.registry  # noqa: F401  (registers every table)
 from console.identity.audit import Action, verify_chain
 from console.models.identity import AuditEvent
 from console.models.outreach import Message
