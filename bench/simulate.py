@@ -19,6 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
+import resource  # noqa: E402
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -49,13 +51,21 @@ def main() -> None:
     for path in worlds:
         world = load_world(path)
         started = time.perf_counter()
-        document = simulate(world)
+        cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        diagnostics: dict[str, Any] = {}
+        document = simulate(world, diagnostics=diagnostics)
         seconds = time.perf_counter() - started
+        cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # CPU seconds of the worker processes (user + system), less load-sensitive than wall.
+        cpu = (cpu_after.ru_utime - cpu_before.ru_utime
+               + cpu_after.ru_stime - cpu_before.ru_stime)
+        load = os.getloadavg()
         policies = document["policies"]
         prio = policies["priority"]
         print(f"{path.name}: {world.practices.count} practices, "
               f"{world.agency.coordinators} coordinators, {world.days} days "
-              f"({world.warm_up} warm-up) in {seconds:.0f} s")
+              f"({world.warm_up} warm-up) in {seconds:.0f} s wall, {cpu:.0f} CPU-s of workers, "
+              f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
         for name, figures in policies.items():
             revenue = figures["booked_revenue_per_coordinator_hour"]
             print(f"  {name:9s} revenue/coord-h ${revenue:>8,.0f}"
@@ -63,10 +73,17 @@ def main() -> None:
                   f"  lead SLA {figures['lead_contact_within_sla'] or 0:.1%}"
                   f"  worst hours {figures['worst_hours_deviation'] or 0:+.1%}"
                   f"  ({figures['worst_hours_practice']})  calls {figures['calls']}")
+        for name, figures in policies.items():
+            print(f"  {name:9s} busy {figures['busy_share'] or 0:.1%} of calling hours, "
+                  f"bookings by source {figures['booked_by_source']}, CPU-s by phase "
+                  f"{diagnostics.get(name, {}).get('cpu_seconds_by_phase')}")
         print(f"  priority / fifo {prio['ratio_to_fifo']}  priority / oracle "
               f"{prio['ratio_to_oracle']}  targets {_targets(prio)}")
         out["worlds"][path.stem] = {
             "seconds": round(seconds, 1),
+            "cpu_seconds": round(cpu, 1),
+            "diagnostics": diagnostics,
+            "load_average": [round(x, 2) for x in load],
             "policies": {name: {key: value for key, value in figures.items() if key != "hours"}
                          for name, figures in policies.items()},
             "targets": _targets(prio),

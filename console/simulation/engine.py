@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import time as timer
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -85,6 +86,11 @@ class Run:
     calls_total: int = 0
     stale_logs: int = 0
     root_kinds: dict[int, str] = field(default_factory=dict)  # a chain's first task -> kind
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per phase (diagnostics)
+
+    def spent(self, phase: str, since: float) -> None:
+        """Add the CPU time since `since` (time.process_time()) to a phase."""
+        self.cpu[phase] = self.cpu.get(phase, 0.0) + timer.process_time() - since
 
     def push(self, at: datetime, kind: str, payload: Any = None) -> None:
         """Schedule an event."""
@@ -344,15 +350,21 @@ def _working_days(world: World) -> list[date]:
 
 
 def run_policy(world: World, policy: str, home: Path, progress: Progress | None = None,
-               ) -> dict[str, Any]:
-    """Run one policy over the world in `home` (settings point there); return its figures."""
+               diagnostics: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run one policy over the world in `home` (settings point there); return its figures.
+
+    `diagnostics`, when given, receives the run's CPU seconds per phase (not figures: they
+    vary from run to run).
+    """
     from console.simulation.metrics import measure
 
     zone = ZoneInfo(world.agency.agency_timezone)
     days = _working_days(world)
     run = Run(world=world, policy=policy, people=PeopleModel(world.people, world.seed),
               zone=zone, start=_local(days[0], time(0), zone) - timedelta(hours=6))
+    began = timer.process_time()
     _setup(run, home, days[-1])
+    run.spent("setup", began)
     oracle = oracle_key(run)
     run.measure_from = _local(days[world.warm_up], time(0), zone)
     engine = get_engine()
@@ -364,7 +376,9 @@ def run_policy(world: World, policy: str, home: Path, progress: Progress | None 
         if day.weekday() >= 5:
             continue  # nobody works: the next working day's night brings everything
         if index > 0:
+            began = timer.process_time()
             nightly(home, _local(day, BUILD_LOCAL, zone))
+            run.spent("nightly", began)
         begin = _local(day, start_hour, zone)
         finish = begin + timedelta(hours=world.agency.hours_per_day)
         for user in run.users:
@@ -381,6 +395,8 @@ def run_policy(world: World, policy: str, home: Path, progress: Progress | None 
     with Session(engine) as session:
         figures = measure(session=session, world=world, policy=policy,
                           measure_from=run.measure_from, end=run.end)
+    if diagnostics is not None:
+        diagnostics["cpu_seconds_by_phase"] = {k: round(v, 1) for k, v in sorted(run.cpu.items())}
     return figures | {"refused_outcomes": run.stale_logs}
 
 
@@ -390,15 +406,19 @@ def _drain(run: Run, engine: Any, *, until: datetime, policy: str,
     with Session(engine, expire_on_commit=False) as session:
         while run.events and run.events[0][0] <= until:
             at, _, kind, payload = heapq.heappop(run.events)
+            began = timer.process_time()
             with clock.pinned(at):
                 _handle(run, session, at, kind, payload, policy=policy, oracle=oracle,
                         calls=calls, until=until)
+            run.spent("claim" if kind == "free" else kind, began)
         # Calls still running at the end of the day finish after `until`.
         if calls:
             pending = [e for e in run.events if e[2] == "log"]
             for at, _, _, payload in sorted(pending, key=lambda e: (e[0], e[1])):
+                began = timer.process_time()
                 with clock.pinned(at):
                     _log(run, session, at, payload)
+                run.spent("log", began)
             run.events = [e for e in run.events if e[2] not in ("log", "free")]
             heapq.heapify(run.events)
 

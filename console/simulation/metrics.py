@@ -47,12 +47,14 @@ def measure(*, session: Session, world: World, policy: str, measure_from: dateti
     window = calls.filter((pl.col("started_at") >= measure_from) & (pl.col("started_at") < end))
     tasks = _frame(session, select(*columns(
         Task.task_id, Task.kind, Task.case_value, Task.sla_deadline, Task.closed_at,
-        Task.close_reason,
+        Task.close_reason, Task.lead_id,
     )), {"task_id": pl.Int64, "kind": pl.String, "case_value": pl.Float64,
-        "sla_deadline": _utc(), "closed_at": _utc(), "close_reason": pl.String})
+        "sla_deadline": _utc(), "closed_at": _utc(), "close_reason": pl.String,
+        "lead_id": pl.String})
     leads = _frame(session, select(*columns(Lead.lead_id, Lead.referred_at,
-                                                     Lead.duplicate_of_lead_id)),
-                   {"lead_id": pl.String, "referred_at": _utc(), "duplicate": pl.String})
+                                                     Lead.duplicate_of_lead_id, Lead.source)),
+                   {"lead_id": pl.String, "referred_at": _utc(), "duplicate": pl.String,
+                    "source": pl.String})
     events = _frame(session, select(*columns(LeadEvent.lead_id, LeadEvent.event,
                                                      LeadEvent.at)),
                     {"lead_id": pl.String, "event": pl.String, "at": _utc()})
@@ -63,8 +65,18 @@ def measure(*, session: Session, world: World, policy: str, measure_from: dateti
     new_leads = leads.filter((pl.col("referred_at") >= measure_from)
                              & (pl.col("referred_at") < end) & pl.col("duplicate").is_null())
     booked = window.filter(pl.col("disposition") == Disposition.lead_booked).join(
-        tasks.select("task_id", "case_value"), on="task_id", how="left")
+        tasks.select("task_id", "case_value", "lead_id"), on="task_id", how="left")
     revenue = float(booked["case_value"].sum() or 0.0)
+    # Where the booked friends came from: named on a coordinator's call, the referral link
+    # (email replies, repeat referrals), or the practice's own export (not a console lead).
+    origin = booked.join(leads.select("lead_id", "source"), on="lead_id", how="left").with_columns(
+        origin=pl.col("source").fill_null("export"))
+    booked_by_source = {
+        name: {"booked_leads": part.height,
+               "booked_revenue": round(float(part["case_value"].sum() or 0.0), 2)}
+        for name in ("coordinator", "link", "export")
+        for part in [origin.filter(pl.col("origin") == name)]
+    }
 
     first_touch = calls.group_by("task_id").agg(pl.col("started_at").min().alias("first"))
     due = (
@@ -120,6 +132,10 @@ def measure(*, session: Session, world: World, policy: str, measure_from: dateti
         "worst_hours_deviation": worst["deviation"] if worst else None,
         "worst_hours_practice": worst["practice"] if worst else None,
         "hours": hours,
+        "booked_by_source": booked_by_source,
+        # The share of the team's calling hours spent on calls (the rest found nothing callable).
+        "busy_share": round(float(window["minutes"].sum() or 0.0) / 60.0 / coordinator_hours, 4)
+        if coordinator_hours else None,
         "calls": window.height,
         "answered_calls": window.filter(
             ~pl.col("disposition").is_in([Disposition.no_answer, Disposition.voicemail])).height,

@@ -23,7 +23,9 @@ def main() -> None:
     """Run the policy named on the command line over the world read from stdin."""
     policy = sys.argv[1]
     world = parse_world(json.loads(sys.stdin.read()), internal=True)
-    result = run_policy(world, policy, get_settings().resolved_home, _progress)
+    diagnostics: dict[str, object] = {}
+    result = run_policy(world, policy, get_settings().resolved_home, _progress, diagnostics)
+    sys.stderr.write(json.dumps({"diagnostics": diagnostics}) + "\n")
     sys.stdout.write(json.dumps(result) + "\n")
 
 

@@ -157,18 +157,34 @@ def test_the_priority_policy_claims_through_the_real_queue(
 
     monkeypatch.setattr(policies, "claim_next", spy)
     world = parse_world(TINY | {"warm_up_days": 0, "days": 2})
-    result = run_policy(world, "priority", sim_home)
+    diagnostics: dict[str, object] = {}
+    result = run_policy(world, "priority", sim_home, diagnostics=diagnostics)
     assert result["calls"] > 0
+    phases = diagnostics["cpu_seconds_by_phase"]
+    assert isinstance(phases, dict) and {"setup", "claim", "log"} <= set(phases)
+    assert "cpu_seconds_by_phase" not in result  # timings vary: never among the figures
+    by_source = result["booked_by_source"]
+    assert set(by_source) == {"coordinator", "link", "export"}
+    assert sum(part["booked_leads"] for part in by_source.values()) == result["booked_leads"]
+    assert sum(part["booked_revenue"] for part in by_source.values()) == pytest.approx(
+        result["booked_revenue"], abs=0.05)
     # Lead retries stay on their task, so a task may be claimed more than once.
     assert len(claimed) == result["calls"]
     from sqlmodel import Session, col, func, select
 
     from console.models.identity import AuditEvent
+    from console.models.work import Touch
     from console.platform.db import get_engine
     with Session(get_engine()) as session:
         claims = session.exec(select(func.count()).select_from(AuditEvent)
                               .where(col(AuditEvent.action) == "claim")).one()
     assert claims == len(claimed)
+    with Session(get_engine()) as session:
+        minutes = session.exec(select(func.sum(Touch.minutes))
+                               .where(col(Touch.coordinator_id).is_not(None))).one()
+    assert result["busy_share"] == pytest.approx(
+        float(minutes or 0) / 60 / result["coordinator_hours"], abs=1e-4)
+    assert 0 < result["busy_share"] <= 1.5
 
 
 def test_a_stubbed_queue_makes_no_calls(sim_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -191,6 +207,25 @@ def test_the_same_seed_gives_the_same_numbers(tmp_path: Path,
         results.append(run_policy(world, "fifo", home))
     assert results[0] == results[1]
     assert results[0]["calls"] > 0
+
+
+def test_worker_homes_go_to_memory_only_when_it_has_room(monkeypatch: pytest.MonkeyPatch,
+                                                         ) -> None:
+    from collections import namedtuple
+
+    from console.simulation import runner
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(runner.shutil, "disk_usage", lambda _p: usage(64 << 20, 0, 64 << 20))
+    assert runner._scratch() is None  # e.g. a container's 64 MB /dev/shm: the temp folder
+    monkeypatch.setattr(runner.shutil, "disk_usage", lambda _p: usage(8 << 30, 0, 8 << 30))
+    monkeypatch.setattr(runner.os, "access", lambda _p, _m: True)
+    assert runner._scratch() == "/dev/shm"
+
+    def missing(_path: object) -> object:
+        raise FileNotFoundError("/dev/shm")
+    monkeypatch.setattr(runner.shutil, "disk_usage", missing)
+    assert runner._scratch() is None
 
 
 def test_world_json_round_trips() -> None:
