@@ -253,19 +253,23 @@ TOUCHED = "_touched_practices"
 _IN_TOUCHED = f"practice_slug in (select practice_slug from {TOUCHED})"
 
 
-def unpublished_counts(
-    conn: duckdb.DuckDBPyConnection, models: Sequence[Model]
-) -> dict[tuple[str, str], int]:
-    """Rows per practice of every unpublished partitioned model (after a full build), so an
-    incremental build can report their totals without evaluating them whole."""
-    counts: dict[tuple[str, str], int] = {}
-    for model in models:
-        if partitioned(model) and model.materialized != "table":
-            rows = conn.execute(
-                f"select practice_slug, count(*) from {model.name} group by all"
-            ).fetchall()
-            counts |= {(model.name, str(slug)): int(n) for slug, n in rows if slug is not None}
-    return counts
+class UnpublishedCounts:
+    """Counts a full build's models (the `count_rows` of `runner.run_models`), keeping the rows
+    per practice of every unpublished partitioned model, so an incremental build can report
+    their totals without evaluating them whole. A view is evaluated once, by this count."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def __call__(self, conn: duckdb.DuckDBPyConnection, model: Model) -> int:
+        if not partitioned(model) or model.materialized == "table":
+            found = conn.execute(f"select count(*) from {model.name}").fetchone()
+            return int(found[0]) if found else 0
+        rows = conn.execute(
+            f"select practice_slug, count(*) from {model.name} group by all"
+        ).fetchall()
+        self.counts |= {(model.name, str(slug)): int(n) for slug, n in rows if slug is not None}
+        return sum(int(n) for _, n in rows)
 
 
 def run_models_incremental(

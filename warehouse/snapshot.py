@@ -21,10 +21,10 @@ from warehouse.contacts import index_path, patch_index, write_index
 from warehouse.data_checks import Check, CheckRun, discover_checks, key_checks, run_checks
 from warehouse.incremental import (
     BuildPlan,
+    UnpublishedCounts,
     incremental_checks,
     plan_build,
     run_models_incremental,
-    unpublished_counts,
     write_state,
 )
 from warehouse.pointer import SNAPSHOT_NAME as _SNAPSHOT
@@ -183,8 +183,9 @@ def _materialise(
             check_runs = run_checks(conn, incremental_checks(all_checks, models, plan))
             _write_contacts(conn, target, previous, plan)
         else:
-            model_runs = _run_models(conn, models, after_model=after_model)
-            counts = unpublished_counts(conn, models)
+            counter = UnpublishedCounts()
+            model_runs = _run_models(conn, models, after_model=after_model, count_rows=counter)
+            counts = counter.counts
             check_runs = run_checks(conn, all_checks)
             write_index(conn, index_path(target))  # for `inbound`, which never loads DuckDB
         write_state(conn, replace(plan.state, counts=counts))
