@@ -250,7 +250,7 @@ def _body(sql: str) -> str:
 
 
 TOUCHED = "_touched_practices"
-_IN_TOUCHED = f"practice_slug in (select practice_slug from {TOUCHED})"
+IN_TOUCHED = f"practice_slug in (select practice_slug from {TOUCHED})"
 
 
 class UnpublishedCounts:
@@ -290,7 +290,7 @@ def run_models_incremental(
     for table in raw_tables:
         conn.execute(
             f"create or replace temp view _raw_slice__{table} as "
-            f"select * from raw.{table} where {_IN_TOUCHED}"
+            f"select * from raw.{table} where {IN_TOUCHED}"
         )
     sliced_names = [m.name for m in sliced]
     counts = {
@@ -339,10 +339,10 @@ def _rebuild_slice(
     # Inputs that are not partitioned are whole: keep only the touched practices' rows.
     conn.execute(
         f"create or replace temp table {slice_table} as "
-        f"select * from (\n{body}\n) where {_IN_TOUCHED}"
+        f"select * from (\n{body}\n) where {IN_TOUCHED}"
     )
     if model.materialized == "table":
-        conn.execute(f"delete from {model.name} where {_IN_TOUCHED}")
+        conn.execute(f"delete from {model.name} where {IN_TOUCHED}")
         conn.execute(f"insert into {model.name} select * from {slice_table}")
         found = conn.execute(f"select count(*) from {model.name}").fetchone()
         return int(found[0]) if found else 0
