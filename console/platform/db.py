@@ -123,6 +123,68 @@ def _configure_sqlite(engine: Engine) -> None:
             connection.info[_WRITER] = True
 
 
+# --- Writes that may change what ranking returns (the claim windows' generation) ---
+# Every statement this process runs that is not a read, and every commit of a transaction that
+# ran one, bumps one counter; a claim window (console/work/window.py) ranked under another
+# value is recomputed. Writes that leave rankings valid (a claim's own lease and audit event,
+# which the lease re-checks anyway) run under `keeping_rankings()` and do not count.
+_READ_VERBS = ("select", "pragma", "show", "set", "begin", "savepoint", "release", "explain",
+               "commit", "rollback", "analyze", "vacuum", "reset", "discard")
+_CHANGED = "loopdesk_changed_rankings"
+_generation_lock = threading.Lock()
+_generation = 0
+_quiet = threading.local()
+
+
+def write_generation() -> int:
+    """A value that changes whenever this process wrote (or committed a write) outside
+    `keeping_rankings()`."""
+    return _generation
+
+
+def bump_write_generation() -> None:
+    """Mark every ranking this process computed so far as outdated."""
+    global _generation
+    with _generation_lock:
+        _generation += 1
+
+
+@contextmanager
+def keeping_rankings() -> Iterator[None]:
+    """Writes of this thread inside the block do not outdate rankings (a claim's lease)."""
+    before = getattr(_quiet, "on", False)
+    _quiet.on = True
+    try:
+        yield
+    finally:
+        _quiet.on = before
+
+
+def _note_write(connection: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+    if getattr(_quiet, "on", False):
+        return
+    head = statement.lstrip()[:9].lower()
+    if head.startswith(_READ_VERBS):
+        return
+    connection.info[_CHANGED] = True
+    bump_write_generation()
+
+
+def _note_commit(connection: Connection) -> None:
+    # Readers that ranked between the write and its commit saw the old rows: bump again.
+    if connection.info.pop(_CHANGED, False):
+        bump_write_generation()
+
+
+def _note_rollback(connection: Connection) -> None:
+    connection.info.pop(_CHANGED, None)
+
+
+event.listen(Engine, "after_cursor_execute", _note_write)
+event.listen(Engine, "commit", _note_commit)
+event.listen(Engine, "rollback", _note_rollback)
+
+
 _ENGINES: list[Engine] = []  # every engine this process made (close_connections)
 
 
