@@ -321,13 +321,18 @@ def claim_next(*, session: Session, user: CurrentUser, now: datetime) -> Task | 
                                          escalated=escalated, now=now, lease=lease)
                     session.commit()
         except BaseException:
-            window.settle(slot, ranking, popped, [])
+            window.settle(slot, popped, [])
             raise
         if row is not None:
             leased = next(i for i, s in enumerate(passing) if s.row.task_id == row.task_id)
-            window.settle(slot, ranking, popped, passing[leased + 1:])
+            window.settle(slot, popped, passing[leased + 1:])
+            # Leased: rank the next window now if this one runs low (others keep popping it).
+            window.refill(session, slot, ranking, scope=scope, escalated=escalated, now=now,
+                          prepare=lambda: _sweep_lapsed(session, now))
+            if session.in_transaction():
+                session.commit()  # end the refill's read transaction
             return Task(**row._asdict())
-        window.settle(slot, ranking, popped, [])
+        window.settle(slot, popped, [])
         count = CLAIM_BATCH
 
 

@@ -49,6 +49,8 @@ WINDOW_TTL = timedelta(seconds=1)
 WINDOW_DEPTH = 64
 # When a whole window is refused by the gate, it is ranked 4× deeper, up to this many.
 WINDOW_MAX_DEPTH = 1024
+# A claim that leaves fewer candidates than this ranks the next window ahead of need.
+WINDOW_LOW = 24
 
 Key = tuple[bool, frozenset[str], bool]
 
@@ -61,12 +63,17 @@ class Window:
     generation: int
     entries: list[Scored]
     practices: dict[str, Row[Any]]
-    serial: int = 0  # which ranking of its slot this is (refreshes replace it)
+    found: int = 0  # candidates the ranking found (0: nothing callable at `now`)
 
     def usable(self, now: datetime) -> bool:
         """Whether this ranking may still serve a claim at `now`."""
         return (self.generation == write_generation() and self.now <= now
                 and now - self.now <= WINDOW_TTL)
+
+    def running_low(self, now: datetime) -> bool:
+        """Whether a new ranking should be made ahead of need (claimers keep popping this one
+        meanwhile): few candidates left, or half the TTL gone."""
+        return len(self.entries) < WINDOW_LOW or now - self.now >= WINDOW_TTL / 2
 
 
 @dataclass
@@ -76,8 +83,11 @@ class _Slot:
     lock: threading.Lock = field(default_factory=threading.Lock)
     refreshing: threading.Lock = field(default_factory=threading.Lock)
     window: Window | None = None
-    serial: int = 0
     in_flight: set[int] = field(default_factory=set)  # popped, lease not decided yet
+    # While a ranking is being made: every candidate popped meanwhile (the new ranking may
+    # have read it before its lease committed), left out of the new window.
+    popped_meanwhile: set[int] | None = None
+    returned_meanwhile: list[Scored] | None = None  # settled back meanwhile: put in the new one
     refreshes: int = 0  # rankings made (for tests and the benchmark)
 
 
@@ -146,52 +156,96 @@ def _rank_gated(session: Session, *, scope: Scope, escalated: bool, now: datetim
 def take(session: Session, slot: _Slot, *, scope: Scope, escalated: bool, now: datetime,
          count: int, prepare: Callable[[], None]) -> tuple[list[Scored], Window | None]:
     """Pop up to `count` candidates (best first) off the slot's window, ranking a new one
-    when it is stale or empty (after `prepare()`, the claim's sweep of lapsed leases).
-    Returns no candidates when a fresh ranking has none."""
-    waited_for: Window | None = None  # a ranking another thread made while we waited
+    when it is stale or ran dry (after `prepare()`, the claim's sweep of lapsed leases).
+    Returns no candidates when a ranking within the TTL found none."""
     while True:
         with slot.lock:
             window = slot.window
             if window is not None and window.usable(now):
                 if window.entries:
                     return _pop(slot, window, count), window
-                if window is waited_for:
-                    return [], window  # ranked just now, and nothing is callable
+                if not window.found:
+                    return [], window  # nothing was callable at this ranking
         # Lapsed leases go back to the queue before it is ranked (one indexed read when
-        # none has lapsed; the write, if any, takes no window lock).
+        # none has lapsed; the write, if any, holds no window lock).
         prepare()
         with slot.refreshing:
             with slot.lock:
                 current = slot.window
-                if current is not None and current is not window and current.usable(now):
-                    waited_for = current  # another thread ranked while we waited: use it
-                    continue
-                skip = set(slot.in_flight)
-            generation = write_generation()
-            entries, practices = _rank_gated(session, scope=scope, escalated=escalated,
-                                             now=now, skip=skip)
-            with slot.lock:
-                slot.serial += 1
-                slot.refreshes += 1
-                fresh = Window(now=now, generation=generation, entries=entries,
-                               practices=practices, serial=slot.serial)
-                slot.window = fresh
-                return _pop(slot, fresh, count), fresh
+                waited = current is not window
+            if waited and current is not None and current.usable(now):
+                continue  # another thread ranked while we waited: pop from its list
+            _refresh(session, slot, scope=scope, escalated=escalated, now=now)
+
+
+def refill(session: Session, slot: _Slot, window: Window | None, *, scope: Scope,
+           escalated: bool, now: datetime, prepare: Callable[[], None]) -> None:
+    """Rank ahead of need when `window` (the slot's current one) is running low and no
+    other thread is ranking; the others keep popping the old window meanwhile."""
+    with slot.lock:
+        if window is None or slot.window is not window or not window.usable(now):
+            return
+        if not window.running_low(now):
+            return
+    if not slot.refreshing.acquire(blocking=False):
+        return
+    try:
+        with slot.lock:
+            if slot.window is not window:
+                return
+        prepare()
+        _refresh(session, slot, scope=scope, escalated=escalated, now=now)
+    finally:
+        slot.refreshing.release()
+
+
+def _refresh(session: Session, slot: _Slot, *, scope: Scope, escalated: bool,
+             now: datetime) -> None:
+    """Rank the scope and install the new window (the caller holds `slot.refreshing`)."""
+    with slot.lock:
+        skip = set(slot.in_flight)
+        slot.popped_meanwhile, slot.returned_meanwhile = set(), []
+    try:
+        generation = write_generation()
+        entries, practices = _rank_gated(session, scope=scope, escalated=escalated, now=now,
+                                         skip=skip)
+    except BaseException:
+        with slot.lock:
+            slot.popped_meanwhile = slot.returned_meanwhile = None
+        raise
+    with slot.lock:
+        popped = slot.popped_meanwhile or set()
+        returned = [s for s in slot.returned_meanwhile or [] if s.row.task_id not in popped
+                    and s.row.practice_slug in practices]
+        slot.popped_meanwhile = slot.returned_meanwhile = None
+        slot.refreshes += 1
+        kept = [s for s in entries if s.row.task_id not in popped]
+        slot.window = Window(now=now, generation=generation, practices=practices,
+                             entries=returned + kept, found=len(entries) + len(returned))
 
 
 def _pop(slot: _Slot, window: Window, count: int) -> list[Scored]:
     """Take the best `count` candidates off `window` (the caller holds `slot.lock`)."""
     batch = window.entries[:count]
     del window.entries[:count]
-    slot.in_flight.update(s.row.task_id for s in batch)
+    ids = [s.row.task_id for s in batch]
+    slot.in_flight.update(ids)
+    if slot.popped_meanwhile is not None:
+        slot.popped_meanwhile.update(ids)
     return batch
 
 
-def settle(slot: _Slot, window: Window | None, popped: Iterable[Scored],
-           returned: list[Scored]) -> None:
+def settle(slot: _Slot, popped: Iterable[Scored], returned: list[Scored]) -> None:
     """The lease of `popped` is decided: `returned` (passing candidates not leased because a
-    better one was) go back to the front of the window they came from."""
+    better one was) go back to the front of the slot's current window, and of the one being
+    ranked if any (which left them out while they were in flight)."""
     with slot.lock:
         slot.in_flight.difference_update(s.row.task_id for s in popped)
-        if returned and window is not None and slot.window is window:
-            window.entries[:0] = returned
+        if not returned:
+            return
+        current = slot.window
+        if current is not None:
+            # (only candidates whose practice facts that ranking read: the gate needs them)
+            current.entries[:0] = [s for s in returned if s.row.practice_slug in current.practices]
+        if slot.returned_meanwhile is not None:
+            slot.returned_meanwhile.extend(returned)

@@ -20,15 +20,26 @@ from console.models.work import Task, Touch
 from console.platform.db import get_engine, init_db, keeping_rankings, new_session
 from console.work import window
 from console.work.claims import claim_next
-from tests.factories import NOW, add_practice, add_task, add_worker, bulk_tasks, session_for
-from tests.factories import add_user, sqlite_engine
+from tests.factories import (
+    NOW,
+    add_practice,
+    add_task,
+    add_user,
+    add_worker,
+    bulk_tasks,
+    session_for,
+    sqlite_engine,
+)
 
-SOON = window.WINDOW_TTL / 2
+SOON = window.WINDOW_TTL / 4  # before a refill ahead of need (at half the TTL)
 LATER = window.WINDOW_TTL + timedelta(milliseconds=1)
 
 
 @pytest.fixture(autouse=True)
-def _no_windows() -> Iterator[None]:
+def _no_windows(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # These tiny queues would always be "running low": no ranking ahead of need unless a
+    # test asks for it.
+    monkeypatch.setattr(window, "WINDOW_LOW", 0)
     window.forget_windows()
     yield
     window.forget_windows()
@@ -170,3 +181,46 @@ def test_stale_windows_of_two_processes_never_claim_a_task_twice(loopdesk_home: 
         user = current_user(session=session, user_id=users[0])
         assert user is not None
         assert _rankings(session, user) < len(claimed) // 4  # the window was shared
+
+
+def test_a_window_running_low_is_ranked_again_ahead_of_need(
+    loopdesk_home: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with session_for(sqlite_engine(loopdesk_home)) as session:
+        practice = add_practice(session)
+        best, _second, _third = _tasks(session, practice, [9000, 7000, 5000])
+        user = add_worker(session, practices=["smile-ny"])
+        monkeypatch.setattr(window, "WINDOW_LOW", 2)
+        assert _claimed_id(session, user, NOW) == best.task_id
+        assert _rankings(session, user) == 1  # two candidates left: not yet low
+        newer = _quietly_add_task(session, practice, 20000)
+        assert _claimed_id(session, user, NOW) != newer.task_id  # popped off the window ...
+        assert _rankings(session, user) == 2  # ... which, one left, was ranked again after it
+        assert _claimed_id(session, user, NOW) == newer.task_id
+
+
+def test_a_candidate_popped_while_ranking_stays_out_of_the_new_window(
+    loopdesk_home: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with session_for(sqlite_engine(loopdesk_home)) as session:
+        practice = add_practice(session)
+        best, second, third = _tasks(session, practice, [9000, 7000, 5000])
+        user = add_worker(session, practices=["smile-ny"])
+        assert _claimed_id(session, user, NOW) == best.task_id
+        slot = window.slot_for(session, window.scope_key(user.work_scope, user.sees_escalated))
+        ranking = window._rank_gated
+        popped: list[int] = []
+
+        def rank_while_another_claimer_pops(*args: object, **kwargs: object) -> object:
+            result = ranking(*args, **kwargs)  # type: ignore[arg-type]
+            # Another thread pops (and leases) the old window's best meanwhile.
+            with slot.lock:
+                assert slot.window is not None
+                popped.extend(s.row.task_id for s in window._pop(slot, slot.window, 1))
+            return result
+
+        monkeypatch.setattr(window, "_rank_gated", rank_while_another_claimer_pops)
+        window._refresh(session, slot, scope=user.work_scope, escalated=False, now=NOW)
+        assert popped == [second.task_id]
+        assert slot.window is not None
+        assert [s.row.task_id for s in slot.window.entries] == [third.task_id]
