@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import functools
 import random
 import threading
@@ -42,6 +43,48 @@ T = TypeVar("T")
 _GATE_ATTRIBUTE = "loopdesk_writer_gate"
 
 
+class FairLock:
+    """A lock handed to its waiters in arrival order (a `threading.Lock` lets the thread that
+    just released it take it again, ahead of threads that waited: under 16 claimers some
+    waited 3-4× the median for the SQLite writer). Same `acquire`/`release`/`locked` API."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._waiters: collections.deque[threading.Lock] = collections.deque()
+        self._held = False
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        """Take the lock, after every thread that was waiting for it (False on timeout)."""
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return True
+            if not blocking:
+                return False
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiters.append(turn)
+        if turn.acquire(timeout=timeout):
+            return True  # handed over by `release`
+        with self._mutex:
+            if turn in self._waiters:
+                self._waiters.remove(turn)
+                return False
+        return True  # handed over just as the wait timed out
+
+    def release(self) -> None:
+        """Hand the lock to the longest waiter, or free it."""
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().release()  # stays held, by the next thread now
+            else:
+                self._held = False
+
+    def locked(self) -> bool:
+        """Whether some thread holds the lock."""
+        return self._held
+
+
 def writer_gate_held(engine: Engine) -> bool:
     """Whether some thread holds the SQLite engine's in-process writer gate right now."""
     gate = getattr(engine, _GATE_ATTRIBUTE, None)
@@ -59,7 +102,7 @@ def _configure_sqlite(engine: Engine) -> None:
     transaction) only delays: waiting for it gives up after the busy timeout and goes on to
     SQLite's own lock.
     """
-    gate = threading.Lock()
+    gate = FairLock()
     setattr(engine, _GATE_ATTRIBUTE, gate)  # (for writer_gate_held)
     holders: set[int] = set()  # ids of the DBAPI connections holding the gate (at most one)
 

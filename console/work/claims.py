@@ -300,6 +300,7 @@ def claim_next(*, session: Session, user: CurrentUser, now: datetime) -> Task | 
     lease = _lease()
     escalated = user.sees_escalated
     slot = window.slot_for(session, window.scope_key(scope, escalated))
+    postgres = is_postgres(session)
     count = 1  # the best candidate; after a refusal or a lost race, a batch at a time
     while True:
         popped, ranking = window.take(session, slot, scope=scope, escalated=escalated, now=now,
@@ -316,7 +317,10 @@ def claim_next(*, session: Session, user: CurrentUser, now: datetime) -> Task | 
             passing = [s for s in popped if s.gate.ok]
             if passing:
                 with keeping_rankings():  # the lease re-checks what ranking read
-                    begin_write(session)
+                    if not postgres:
+                        # SQLite: the gate read in a reader; only the lease takes the lock.
+                        # (PostgreSQL leases in the gate's transaction: row locks only.)
+                        begin_write(session)
                     row = _lease_audited(session, user=user, candidates=_candidates(passing),
                                          escalated=escalated, now=now, lease=lease)
                     session.commit()
