@@ -175,7 +175,14 @@ def take(session: Session, slot: _Slot, *, scope: Scope, escalated: bool, now: d
                 waited = current is not window
             if waited and current is not None and current.usable(now):
                 continue  # another thread ranked while we waited: pop from its list
-            _refresh(session, slot, scope=scope, escalated=escalated, now=now)
+            fresh = _refresh(session, slot, scope=scope, escalated=escalated, now=now)
+            with slot.lock:
+                # Our own ranking serves this claim even if a write landed while it ran (it
+                # is as fresh as ranking per claim was); later claims will rank again.
+                if fresh.entries:
+                    return _pop(slot, fresh, count), fresh
+                if not fresh.found:
+                    return [], fresh
 
 
 def refill(session: Session, slot: _Slot, window: Window | None, *, scope: Scope,
@@ -200,7 +207,7 @@ def refill(session: Session, slot: _Slot, window: Window | None, *, scope: Scope
 
 
 def _refresh(session: Session, slot: _Slot, *, scope: Scope, escalated: bool,
-             now: datetime) -> None:
+             now: datetime) -> Window:
     """Rank the scope and install the new window (the caller holds `slot.refreshing`)."""
     with slot.lock:
         skip = set(slot.in_flight)
@@ -222,6 +229,7 @@ def _refresh(session: Session, slot: _Slot, *, scope: Scope, escalated: bool,
         kept = [s for s in entries if s.row.task_id not in popped]
         slot.window = Window(now=now, generation=generation, practices=practices,
                              entries=returned + kept, found=len(entries) + len(returned))
+        return slot.window
 
 
 def _pop(slot: _Slot, window: Window, count: int) -> list[Scored]:
