@@ -97,9 +97,9 @@ _POOL_LOCK = threading.Lock()
 
 def _reset_after_fork() -> None:
     """A forked process starts with no windows (and fresh, unlocked locks)."""
-    global _POOL, _POOL_LOCK
-    _POOL = weakref.WeakKeyDictionary()
+    global _POOL_LOCK
     _POOL_LOCK = threading.Lock()
+    _POOL.clear()
 
 
 os.register_at_fork(after_in_child=_reset_after_fork)
