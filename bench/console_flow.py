@@ -6,15 +6,18 @@ free loopback port and drives Debian's Chromium with Playwright: first one coord
 once. Each figure is the time from the click to the new content being visible. Prints the
 median and max per step and one JSON line.
 
-How "visible" is detected (`--wait`): `frame` (the default) checks the page on every
-animation frame (`page.wait_for_function(..., polling="raf")`), so a figure is the click to
-the first painted frame showing the new content, to within a frame (~16 ms); `expect` uses
-Playwright's `expect(...)` assertions as the first version of this script did, which re-check
-after 0, 20, 50, 100, 100 and then every 500 ms, so a figure is rounded up to the next check
-(content shown after 280 ms reads as ~770 ms). Both conditions are the same: the preview's
-*Next task* button gone and the card's *Log outcome* button shown; the "Logged: …" sentence
-shown. `--think-ms` adds a pause before each click (a person reading the card or the
-confirmation); the headline figures are with no pause (`--think-ms 0`).
+How "visible" is detected (`--wait`): `expect` (the default, as the first version of this
+script measured) uses Playwright's `expect(...)` assertions, which re-check after 0, 20, 50,
+100, 100 and then every 500 ms, so a figure is rounded up to the next check (content shown
+after 280 ms reads as ~770 ms); `frame` checks the page on every animation frame
+(`page.wait_for_function(..., polling="raf")`), so a figure is the click to the first frame
+showing the new content, to within a frame (~16 ms), at the price of running a check in every
+frame of every page while it waits (more renderer CPU when 8 pages share the machine). Both
+detect the same conditions: the preview's *Next task* button gone and the card's *Log outcome*
+button shown; the "Logged: …" sentence shown. `--think-ms` adds a pause before each click (a
+person reading the card or the confirmation); the headline figures have none (`--think-ms 0`).
+CPU per call (server, Chromium renderers, Chromium's other processes, the driver) is read from
+/proc around each phase, so figures taken under different loads can be compared.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -122,8 +126,55 @@ async def _round(page: Any, wait: str, think_s: float) -> tuple[float, float]:
     return card, logged
 
 
+def _part(command: bytes) -> str:
+    """Which part of the bench a process is, by its command line."""
+    if b"serve\x00--port" in command:
+        return "server"
+    if b"--type=renderer" in command:
+        return "renderers"
+    if b"chromium" in command:
+        return "chromium_other"  # the browser, GPU (software) and utility processes
+    return "driver"  # Playwright's node driver and this script
+
+
+def _cpu_seconds() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by this script's process tree, by part: the
+    server (`loopdesk serve`), Chromium's renderers, Chromium's other processes, the driver."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    parts: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        used[pid] = (int(fields[11]) + int(fields[12])) / ticks
+        parts[pid] = _part(command)
+    me = os.getpid()
+
+    def mine(pid: int) -> bool:
+        while pid > 1:
+            if pid == me:
+                return True
+            pid = parents.get(pid, 0)
+        return False
+
+    split = dict.fromkeys(("server", "renderers", "chromium_other", "driver"), 0.0)
+    for pid in used:
+        if mine(pid):
+            split[parts[pid]] += used[pid]
+    return split
+
+
 async def _work(url: str, emails: list[str], rounds: int, wait: str,
-                think_s: float) -> list[tuple[float, float]]:
+                think_s: float) -> tuple[list[tuple[float, float]], dict[str, float]]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
@@ -135,18 +186,25 @@ async def _work(url: str, emails: list[str], rounds: int, wait: str,
             async def shift(page: Any) -> list[tuple[float, float]]:
                 return [await _round(page, wait, think_s) for _ in range(rounds)]
 
+            before = _cpu_seconds()
             done = await asyncio.gather(*(shift(page) for page in pages))
+            after = _cpu_seconds()
         finally:
             await browser.close()
-    return [timing for one in done for timing in one]
+    calls = len(emails) * rounds
+    cpu: dict[str, float] = {
+        f"{part}_cpu_ms_per_call": round((after[part] - before[part]) * 1000 / calls)
+        for part in after}
+    return [timing for one in done for timing in one], cpu
 
 
-def _figures(timings: list[tuple[float, float]]) -> dict[str, float]:
+def _figures(measured: tuple[list[tuple[float, float]], dict[str, float]]) -> dict[str, float]:
+    timings, cpu = measured
     cards = [c * 1000 for c, _ in timings]
     logs = [log * 1000 for _, log in timings]
     return {"card_median_ms": round(statistics.median(cards)), "card_max_ms": round(max(cards)),
             "log_median_ms": round(statistics.median(logs)), "log_max_ms": round(max(logs)),
-            "rounds": len(timings)}
+            "rounds": len(timings), **cpu}
 
 
 def main() -> None:
@@ -156,7 +214,7 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=6, help="months of history")
     parser.add_argument("--rounds", type=int, default=10, help="calls per coordinator")
     parser.add_argument("--sessions", type=int, default=8, help="concurrent coordinators")
-    parser.add_argument("--wait", choices=("frame", "expect"), default="frame",
+    parser.add_argument("--wait", choices=("expect", "frame"), default="expect",
                         help="how the new content is detected (see the module docstring)")
     parser.add_argument("--think-ms", type=int, default=0,
                         help="pause before each click, modelling a person (0: none)")
@@ -176,7 +234,11 @@ def main() -> None:
         print(f"{label:>11}: Next task -> card median {figures['card_median_ms']} ms, "
               f"max {figures['card_max_ms']} ms; Log outcome -> confirmation median "
               f"{figures['log_median_ms']} ms, max {figures['log_max_ms']} ms "
-              f"({figures['rounds']} calls)")
+              f"({figures['rounds']} calls); CPU per call: server "
+              f"{figures['server_cpu_ms_per_call']} ms, Chromium renderers "
+              f"{figures['renderers_cpu_ms_per_call']} ms, other Chromium "
+              f"{figures['chromium_other_cpu_ms_per_call']} ms, driver "
+              f"{figures['driver_cpu_ms_per_call']} ms")
     print(json.dumps({"bench": "console_flow", "practices": args.practices, "wait": args.wait,
                       "think_ms": args.think_ms, "single": alone, "concurrent": together,
                       "sessions": args.sessions}))

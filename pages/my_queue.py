@@ -178,11 +178,13 @@ def _consented(card: TaskCard) -> str:
 
 
 def _details(card: TaskCard) -> None:
-    """Why it is first, what to say, the treatment and previous touches (below the form)."""
-    st.text("Why first: " + " · ".join(card.why))
-    with st.expander("What to say", expanded=True):
-        st.text(card.script)
-    facts = []
+    """Why it is first, what to say, the treatment and previous touches (below the form).
+
+    Few elements (each is server work and browser work on every card): the facts are one
+    text block, and the touches table is only built when its expander is opened (the last
+    touch is summarised above it).
+    """
+    facts = ["Why first: " + " · ".join(card.why)]
     if card.treatment:
         facts.append(f"Treatment: {card.treatment}"
                      + (f" ({card.case_value} case)" if card.case_value else ""))
@@ -191,10 +193,20 @@ def _details(card: TaskCard) -> None:
     if card.lead_outcome:
         facts.append(f"Lead outcome: {card.lead_outcome}")
     facts.append(f"Practice local time: {card.practice_local_time}")
-    for fact in facts:
-        st.text(fact)
-    with st.expander(f"Last touches ({len(card.touches)})", expanded=bool(card.touches)):
-        table(card.touches, empty="No previous touches.")
+    st.text("\n".join(facts))
+    with st.expander("What to say", expanded=True):
+        st.text(card.script)
+    if not card.touches:
+        st.caption("No previous touches.")
+        return
+    last = card.touches[0]
+    st.caption(f"Last touch: {last['when']} · {last['how']} · {last['outcome']} · "
+               f"by {last['by']}")
+    touches = st.expander(f"Last touches ({len(card.touches)})", on_change="rerun",
+                          key=_key(card, "touches"))
+    if touches.open:
+        with touches:
+            table(card.touches, empty="No previous touches.")
 
 
 def _form(card: TaskCard) -> None:

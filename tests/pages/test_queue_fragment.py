@@ -9,7 +9,7 @@ exercise the path a browser takes.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from sqlmodel import Session, select
@@ -20,6 +20,7 @@ from console.identity.access import CurrentUser
 from console.identity.audit import Action
 from console.identity.users import deactivate_user
 from console.models.identity import AuditEvent, Role
+from console.models.work import Task, TaskStatus, Touch
 from tests.pages.conftest import Login, World, now_utc, texts
 
 
@@ -125,3 +126,27 @@ def test_a_deactivated_user_loses_the_card_on_the_next_fragment_click(
     assert "Calling" not in shown and "My queue" not in shown
     assert [b.label for b in app.button if b.label in ("Log outcome", "Next task")] == []
     assert "session_token" not in app.session_state
+
+
+def test_the_last_touch_is_summarised_and_the_table_built_when_opened(
+    login: Login, world: World, session: Session,
+) -> None:
+    app, user_id = _with_card(login, world)
+    task = session.exec(select(Task).where(Task.claimed_by == user_id)
+                        .where(Task.status == TaskStatus.claimed)).one()
+    session.add(Touch(task_id=task.task_id, practice_slug=task.practice_slug,
+                      subject_type=task.subject_type, subject_id=task.subject_id,
+                      coordinator_id=user_id, channel="call", disposition="voicemail",
+                      minutes=3.0, started_at=now_utc() - timedelta(days=2)))
+    session.commit()
+    app.session_state["held_card"] = None  # build the card again (it is kept per claim)
+    app.run()
+    assert not app.exception
+    assert "Last touch: " in texts(app) and "voicemail" in texts(app)
+    assert app.dataframe == [] or all("how" not in df.value.columns for df in app.dataframe)
+    [key] = [k for k in app.session_state if k.startswith("touches-")]
+    app.session_state[key] = True  # the coordinator opens "Last touches"
+    app.run()
+    assert not app.exception
+    [touches] = [df.value for df in app.dataframe if "how" in df.value.columns]
+    assert len(touches) >= 1 and "call" in set(touches["how"])
