@@ -30,6 +30,7 @@ from loopdesk_core.clock import now
 from pages.components import current_user, flash, guarded, page_user, show_flash, table
 
 SNOOZE_CHOICES = {"1 hour": 1, "3 hours": 3, "tomorrow (24 h)": 24}
+WORK_AREA = "work_area"  # the fragment key of the preview-or-card area
 CARD_KEY = "held_card"  # the KeptCard of the claim on screen (this browser session only)
 # A kept card is rebuilt (and its view audited again) after this long: its clock lines.
 CARD_FRESH = timedelta(minutes=1)
@@ -62,9 +63,15 @@ def _callback_at(card: TaskCard) -> datetime | None:
 
 
 def _log(card: TaskCard) -> None:
+    """Log outcome's callback: record it, then rerun the work area (not only the form)."""
     user = page_user(__file__)
     if user is None:
-        return
+        return  # the form's own rerun re-reads the user and leaves the page
+    _record(card, user)
+    st.rerun(WORK_AREA)
+
+
+def _record(card: TaskCard, user: CurrentUser) -> None:
     disposition = st.session_state.get(_key(card, "disposition"))
     if not disposition:
         flash("error", "Choose the outcome first.")
@@ -210,6 +217,18 @@ def _details(card: TaskCard) -> None:
 
 
 def _form(card: TaskCard) -> None:
+    _outcome_form(card)
+    if card.kind in (TaskKind.ask, TaskKind.follow_up):
+        _link_actions(card)
+
+
+@st.fragment
+def _outcome_form(card: TaskCard) -> None:
+    """The outcome, minutes, the outcome's own fields and Log outcome: a fragment inside the
+    work area, so choosing an outcome (which shows its fields and enables Log outcome) reruns
+    only this form. It re-reads the user too (`current_user`); Log outcome reruns the whole
+    work area (the confirmation and the queue)."""
+    current_user(__file__)
     left, right = st.columns([3, 2])
     with left:
         disposition = st.selectbox(
@@ -242,8 +261,6 @@ def _form(card: TaskCard) -> None:
     st.button("Log outcome", type="primary", on_click=_log, args=(card,),
               disabled=disposition is None,
               help=None if disposition else "Choose the outcome first")
-    if card.kind in (TaskKind.ask, TaskKind.follow_up):
-        _link_actions(card)
 
 
 def _link_actions(card: TaskCard) -> None:
@@ -366,7 +383,7 @@ class KeptCard:
     card: TaskCard
 
 
-@st.fragment
+@st.fragment(key=WORK_AREA)
 def _work_area() -> None:
     """The queue preview or the held task's card, with its form.
 
