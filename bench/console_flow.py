@@ -198,13 +198,14 @@ async def _work(url: str, emails: list[str], rounds: int, wait: str,
     return [timing for one in done for timing in one], cpu
 
 
-def _figures(measured: tuple[list[tuple[float, float]], dict[str, float]]) -> dict[str, float]:
+def _figures(measured: tuple[list[tuple[float, float]], dict[str, float]]) -> dict[str, Any]:
     timings, cpu = measured
     cards = [c * 1000 for c, _ in timings]
     logs = [log * 1000 for _, log in timings]
     return {"card_median_ms": round(statistics.median(cards)), "card_max_ms": round(max(cards)),
             "log_median_ms": round(statistics.median(logs)), "log_max_ms": round(max(logs)),
-            "rounds": len(timings), **cpu}
+            "rounds": len(timings), **cpu,
+            "cards_ms": [round(c) for c in cards], "logs_ms": [round(x) for x in logs]}
 
 
 def main() -> None:

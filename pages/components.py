@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -113,6 +114,20 @@ def _resolve(now_: datetime) -> CurrentUser | None:
             return user
     st.session_state.pop(TOKEN_KEY, None)
     return None
+
+
+_WARMED = threading.Event()
+
+
+def warm_once() -> None:
+    """Once per server process, in the background: load what the first claim and card would
+    otherwise load on a coordinator's click (`console.views.work.warm_up`). No user data."""
+    if _WARMED.is_set():
+        return
+    _WARMED.set()
+    from console.views.work import warm_up
+
+    threading.Thread(target=warm_up, name="console-warm-up", daemon=True).start()
 
 
 def cookie_sync() -> None:
