@@ -353,7 +353,8 @@ def _preview(preview: QueuePreview) -> None:
 
 def _held_card(user: CurrentUser, task: Task, moment: datetime) -> TaskCard:
     """The card of the task the user holds: built (and audited as a view) once per claim,
-    then kept in this browser session while the same user still holds that same claim.
+    then kept in this browser session's (server-side) state while the same user still holds
+    that same claim.
 
     Reruns on the card (choosing an outcome shows its fields) redraw the kept card instead
     of re-reading the snapshot and auditing another view. The user was re-read from the store
