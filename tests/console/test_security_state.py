@@ -38,6 +38,10 @@ ALLOWED_STATE = {
     # The engines this process made (configuration, not tenant data), so that a one-shot
     # command can close their pooled connections (console/cli.py: _run_fast).
     "console/platform/db.py": {"_ENGINES"},
+    # The process's read-only connection to the published snapshot file (like an engine's
+    # pool: a resource, not a cache of anyone's results): every reader runs its own scoped
+    # queries through its own cursor; it is replaced when a new snapshot is published.
+    "console/platform/snapshot.py": {"_CURRENT"},
 }
 CACHE_DECORATORS = frozenset({"cache", "lru_cache", "cached_property", "cache_data",
                               "cache_resource"})
