@@ -203,7 +203,7 @@ def main() -> None:
         shutil.rmtree(drop, ignore_errors=True)
         slug = sorted(p.name for p in out.iterdir() if p.is_dir())[0]
         figures["incremental_rows"] = _daily_drop(out, drop, slug)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu_s()
         incremental = ingest(drop, practice=slug)
         figures["incremental_ingest_s"] = round(time.perf_counter() - started, 2)
         figures["incremental_updated"] = incremental.totals()["updated"]
@@ -212,6 +212,7 @@ def main() -> None:
             figures["incremental_build_mode"] = rebuilt.to_json().get("mode", "full")
         # One practice's drop, start to finish: ingest + build + publish.
         figures["incremental_s"] = round(time.perf_counter() - started, 2)
+        figures["incremental_cpu_s"] = round(_cpu_s() - cpu, 2)
     figures["process_peak_rss_mb"] = round(_peak_rss_mb())
     stages = {k: round(v) for k, v in sampler.peaks.items()}
     figures["peak_rss_mb_by_stage"] = stages

@@ -113,12 +113,7 @@ def _check_agency(source: Path, limit: int) -> FileCheck | None:
 
 
 def _result(summary: IngestSummary, practice: str, file: str) -> FileResult:
-    for existing in summary.files:
-        if existing.practice == practice and existing.file == file:
-            return existing
-    created = FileResult(practice=practice, file=file)
-    summary.files.append(created)
-    return created
+    return summary.file_result(practice, file)
 
 
 def _add_counts(summary: IngestSummary, counts: pl.DataFrame, bad: pl.DataFrame) -> None:

@@ -64,20 +64,38 @@ class IngestSummary:
     run_id: str
     files: list[FileResult] = field(default_factory=list)
     practices: dict[str, PracticeResult] = field(default_factory=dict)
+    _by_key: dict[tuple[str, str], FileResult] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def file_result(self, practice: str, file: str) -> FileResult:
+        """The result of one file, added (in first-seen order) when not there yet."""
+        found = self._by_key.get((practice, file))
+        if found is None and len(self._by_key) != len(self.files):  # files added directly
+            found = next((f for f in self.files if (f.practice, f.file) == (practice, file)), None)
+        if found is None:
+            found = FileResult(practice=practice, file=file)
+            self.files.append(found)
+        self._by_key[(practice, file)] = found
+        return found
 
     def totals(self, practice: str | None = None) -> dict[str, int]:
         """The six counts over every file, or over one practice's files."""
         chosen = [f for f in self.files if practice is None or f.practice == practice]
-        return {key: sum(f.counts()[key] for f in chosen) for key in COUNT_KEYS}
+        return _sum_counts(chosen)
 
     def to_json(self) -> dict[str, Any]:
         """The stable `loopdesk ingest --json` document."""
+        # Files grouped once: totals per practice would scan every file for every practice.
+        by_practice: dict[str, list[FileResult]] = {}
+        for result in self.files:
+            by_practice.setdefault(result.practice, []).append(result)
         return {
             "run_id": self.run_id,
             **self.totals(),
             "practices": {
                 slug: {
-                    **self.totals(slug),
+                    **_sum_counts(by_practice.get(slug, [])),
                     "status": result.status,
                     "message": result.message,
                     "format": result.format,
@@ -86,3 +104,10 @@ class IngestSummary:
             },
             "files": [f.to_json() for f in self.files],
         }
+
+
+def _sum_counts(files: list[FileResult]) -> dict[str, int]:
+    return {
+        key: sum(getattr(f, key) if key != "rows_in" else f.rows_in for f in files)
+        for key in COUNT_KEYS
+    }

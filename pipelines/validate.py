@@ -6,6 +6,7 @@ Input frames hold the contract columns as text plus `practice_slug`, `timezone`,
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import available_timezones
@@ -37,6 +38,12 @@ FUTURE = "is in the future"
 _FUTURE_GRACE = timedelta(days=1)
 _SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 SOURCE_FORMATS = ("canonical", "fhir", "opendental")
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    """The IANA zone names (available_timezones() walks the tz database on every call)."""
+    return frozenset(available_timezones())
 
 
 TIMESTAMP_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -164,7 +171,7 @@ def _rules(spec: ExportFile, now: datetime) -> list[Rule]:
             _required("timezone"),
             Rule(
                 "timezone",
-                ~_raw("timezone").is_in(sorted(available_timezones())),
+                ~_raw("timezone").is_in(sorted(_zones())),
                 "unknown IANA time zone",
             ),
             *_amount_rules("contracted_hours_per_week", required=True),
@@ -271,7 +278,7 @@ def check_rows(
     cleaned = rows.with_columns(
         [pl.col(c).str.strip_chars().replace("", None) for c in text_columns]
     )
-    zones = set(cleaned["timezone"].drop_nulls().unique().to_list()) & available_timezones()
+    zones = set(cleaned["timezone"].drop_nulls().unique().to_list()) & _zones()
     column, reason = _first_failure(_rules(spec, now))
     key = ["practice_slug", *spec.key[1:]] if spec is not PRACTICES else ["practice_slug"]
     scope = ["practice_slug", "_file"] if spec is not PRACTICES else ["_file"]

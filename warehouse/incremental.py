@@ -250,22 +250,26 @@ def _body(sql: str) -> str:
 
 
 TOUCHED = "_touched_practices"
-_IN_TOUCHED = f"practice_slug in (select practice_slug from {TOUCHED})"
+IN_TOUCHED = f"practice_slug in (select practice_slug from {TOUCHED})"
 
 
-def unpublished_counts(
-    conn: duckdb.DuckDBPyConnection, models: Sequence[Model]
-) -> dict[tuple[str, str], int]:
-    """Rows per practice of every unpublished partitioned model (after a full build), so an
-    incremental build can report their totals without evaluating them whole."""
-    counts: dict[tuple[str, str], int] = {}
-    for model in models:
-        if partitioned(model) and model.materialized != "table":
-            rows = conn.execute(
-                f"select practice_slug, count(*) from {model.name} group by all"
-            ).fetchall()
-            counts |= {(model.name, str(slug)): int(n) for slug, n in rows if slug is not None}
-    return counts
+class UnpublishedCounts:
+    """Counts a full build's models (the `count_rows` of `runner.run_models`), keeping the rows
+    per practice of every unpublished partitioned model, so an incremental build can report
+    their totals without evaluating them whole. A view is evaluated once, by this count."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def __call__(self, conn: duckdb.DuckDBPyConnection, model: Model) -> int:
+        if not partitioned(model) or model.materialized == "table":
+            found = conn.execute(f"select count(*) from {model.name}").fetchone()
+            return int(found[0]) if found else 0
+        rows = conn.execute(
+            f"select practice_slug, count(*) from {model.name} group by all"
+        ).fetchall()
+        self.counts |= {(model.name, str(slug)): int(n) for slug, n in rows if slug is not None}
+        return sum(int(n) for _, n in rows)
 
 
 def run_models_incremental(
@@ -286,7 +290,7 @@ def run_models_incremental(
     for table in raw_tables:
         conn.execute(
             f"create or replace temp view _raw_slice__{table} as "
-            f"select * from raw.{table} where {_IN_TOUCHED}"
+            f"select * from raw.{table} where {IN_TOUCHED}"
         )
     sliced_names = [m.name for m in sliced]
     counts = {
@@ -335,10 +339,10 @@ def _rebuild_slice(
     # Inputs that are not partitioned are whole: keep only the touched practices' rows.
     conn.execute(
         f"create or replace temp table {slice_table} as "
-        f"select * from (\n{body}\n) where {_IN_TOUCHED}"
+        f"select * from (\n{body}\n) where {IN_TOUCHED}"
     )
     if model.materialized == "table":
-        conn.execute(f"delete from {model.name} where {_IN_TOUCHED}")
+        conn.execute(f"delete from {model.name} where {IN_TOUCHED}")
         conn.execute(f"insert into {model.name} select * from {slice_table}")
         found = conn.execute(f"select count(*) from {model.name}").fetchone()
         return int(found[0]) if found else 0

@@ -205,8 +205,12 @@ def run_models(
     models: Sequence[Model],
     *,
     after_model: Callable[[ModelRun], None] | None = None,
+    count_rows: Callable[[duckdb.DuckDBPyConnection, Model], int] | None = None,
 ) -> list[ModelRun]:
-    """Materialise every model as a table in dependency order; ModelFailed on the first error."""
+    """Materialise every model as a table in dependency order; ModelFailed on the first error.
+
+    `count_rows` counts a model's rows once it exists (default `select count(*)`; a view is
+    evaluated by it, so a caller that needs more than the total from a view counts it there)."""
     runs: list[ModelRun] = []
     for model in order_models(models):
         started = time.perf_counter()
@@ -215,13 +219,13 @@ def run_models(
         kind = {"ephemeral": "temp table", "view": "temp view"}.get(model.materialized, "table")
         try:
             conn.execute(f"create or replace {kind} {model.name} as\n{_select_body(model.sql)}")
-            row = conn.execute(f"select count(*) from {model.name}").fetchone()
+            rows = (count_rows or _count_rows)(conn, model)
         except duckdb.Error as exc:
             raise ModelFailed(model.name, exc) from exc
         run = ModelRun(
             name=model.name,
             layer=model.layer,
-            rows=int(row[0]) if row else 0,
+            rows=rows,
             seconds=time.perf_counter() - started,
             persisted=model.materialized == "table",
         )
@@ -229,3 +233,8 @@ def run_models(
         if after_model is not None:
             after_model(run)
     return runs
+
+
+def _count_rows(conn: duckdb.DuckDBPyConnection, model: Model) -> int:
+    row = conn.execute(f"select count(*) from {model.name}").fetchone()
+    return int(row[0]) if row else 0

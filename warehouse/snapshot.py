@@ -17,14 +17,15 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from warehouse import paths
-from warehouse.contacts import index_path, patch_index, write_index
+from warehouse.contacts import contacts_query, index_path, patch_index, write_index
 from warehouse.data_checks import Check, CheckRun, discover_checks, key_checks, run_checks
 from warehouse.incremental import (
+    IN_TOUCHED,
     BuildPlan,
+    UnpublishedCounts,
     incremental_checks,
     plan_build,
     run_models_incremental,
-    unpublished_counts,
     write_state,
 )
 from warehouse.pointer import SNAPSHOT_NAME as _SNAPSHOT
@@ -183,8 +184,9 @@ def _materialise(
             check_runs = run_checks(conn, incremental_checks(all_checks, models, plan))
             _write_contacts(conn, target, previous, plan)
         else:
-            model_runs = _run_models(conn, models, after_model=after_model)
-            counts = unpublished_counts(conn, models)
+            counter = UnpublishedCounts()
+            model_runs = _run_models(conn, models, after_model=after_model, count_rows=counter)
+            counts = counter.counts
             check_runs = run_checks(conn, all_checks)
             write_index(conn, index_path(target))  # for `inbound`, which never loads DuckDB
         write_state(conn, replace(plan.state, counts=counts))
@@ -198,13 +200,36 @@ def _materialise(
 def _write_contacts(
     conn: duckdb.DuckDBPyConnection, target: Path, previous: Path, plan: BuildPlan
 ) -> None:
-    """The contact index of an incremental build: the previous one with the touched practices'
-    contacts replaced, or a fresh one when there is none to patch."""
+    """The contact index of an incremental build: the previous one when the touched practices'
+    contacts are unchanged (a second link to the same file: published indexes are never
+    written again), else a copy with those contacts replaced, or a fresh one when there is
+    none to patch."""
     if "mart_patients" in plan.partitioned and index_path(previous).exists():
+        if _same_contacts(conn, previous):
+            with contextlib.suppress(OSError):  # a file system without hard links: copy
+                os.link(index_path(previous), index_path(target))
+                return
         shutil.copyfile(index_path(previous), index_path(target))
         patch_index(conn, index_path(target), plan.touched, source="_slice__mart_patients")
     else:
         write_index(conn, index_path(target))
+
+
+def _same_contacts(conn: duckdb.DuckDBPyConnection, previous: Path) -> bool:
+    """Whether the touched practices' contacts in the previous snapshot equal the rebuilt slice's
+    (a daily drop seldom changes a phone or an email)."""
+    quoted = str(previous).replace("'", "''")
+    conn.execute(f"attach '{quoted}' as _previous (read_only)")
+    try:
+        before = contacts_query(f"(select * from _previous.mart_patients where {IN_TOUCHED})")
+        after = contacts_query("_slice__mart_patients")
+        found = conn.execute(
+            f"select (select count(*) from (({before}) except all ({after}))) "
+            f"+ (select count(*) from (({after}) except all ({before})))"
+        ).fetchone()
+    finally:
+        conn.execute("detach _previous")
+    return found == (0,)
 
 
 def publish_snapshot(
@@ -243,8 +268,12 @@ def publish_snapshot(
             previous = None
         try:
             plan = plan_build(
-                raw_path=paths.raw_db_path(), previous=previous, models=chosen_models,
-                checks=chosen_checks, params=params, full=full,
+                raw_path=paths.raw_db_path(),
+                previous=previous,
+                models=chosen_models,
+                checks=chosen_checks,
+                params=params,
+                full=full,
             )
             model_runs, check_runs = _materialise(
                 building,

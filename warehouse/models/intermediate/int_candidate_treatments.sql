@@ -1,5 +1,6 @@
 -- grain: one row per treatment whose results are visible by as_of, of a patient contactable now
 -- key: practice_slug, treatment_id
+-- partition: practice_slug
 -- materialized: view
 -- The join mart_ask_candidates and mart_review_candidates share, stated once: the treatment and
 -- when its results became visible, its patient's satisfaction, and the patient's effective consent
