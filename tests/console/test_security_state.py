@@ -44,6 +44,10 @@ ALLOWED_STATE = {
     # slugs, pseudonymous subject ids, no names or contact details. A claim pops only the
     # window of its own user's scope key and leases through the fenced conditional UPDATE.
     "console/work/window.py": {"_POOL", "_POOL_LOCK"},
+    # The process's read-only connection to the published snapshot file (like an engine's
+    # pool: a resource, not a cache of anyone's results): every reader runs its own scoped
+    # queries through its own cursor; it is replaced when a new snapshot is published.
+    "console/platform/snapshot.py": {"_CURRENT"},
 }
 CACHE_DECORATORS = frozenset({"cache", "lru_cache", "cached_property", "cache_data",
                               "cache_resource"})
