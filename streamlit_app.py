@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from loopdesk_core.clock import now
-from pages.components import cookie_sync, log_out_now, login_form, signed_in
+from pages.components import cookie_sync, log_out_now, login_form, signed_in, warm_once
 from pages.registry import pages_for
 
 st.set_page_config(page_title="Loopdesk", layout="wide")
@@ -18,6 +18,7 @@ st.set_page_config(page_title="Loopdesk", layout="wide")
 # session comes from this page's token or, after a reload / new tab / deep link, the cookie.
 user = signed_in(now())
 cookie_sync()
+warm_once()  # the first card of the process need not open the snapshot on a click
 if user is None:
     # Always call st.navigation, so the pages/ folder is never offered before login.
     st.navigation([st.Page(login_form, title="Log in", url_path="login")]).run()

@@ -5,6 +5,19 @@ free loopback port and drives Debian's Chromium with Playwright: first one coord
 (`--rounds` times), then `--sessions` coordinators in separate browser contexts working at
 once. Each figure is the time from the click to the new content being visible. Prints the
 median and max per step and one JSON line.
+
+How "visible" is detected (`--wait`): `expect` (the default, as the first version of this
+script measured) uses Playwright's `expect(...)` assertions, which re-check after 0, 20, 50,
+100, 100 and then every 500 ms, so a figure is rounded up to the next check (content shown
+after 280 ms reads as ~770 ms); `frame` checks the page on every animation frame
+(`page.wait_for_function(..., polling="raf")`), so a figure is the click to the first frame
+showing the new content, to within a frame (~16 ms), at the price of running a check in every
+frame of every page while it waits (more renderer CPU when 8 pages share the machine). Both
+detect the same conditions: the preview's *Next task* button gone and the card's *Log outcome*
+button shown; the "Logged: …" sentence shown. `--think-ms` adds a pause before each click (a
+person reading the card or the confirmation); the headline figures have none (`--think-ms 0`).
+CPU per call (server, Chromium renderers, Chromium's other processes, the driver) is read from
+/proc around each phase, so figures taken under different loads can be compared.
 """
 
 from __future__ import annotations
@@ -17,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -50,30 +64,117 @@ async def _log_in(browser: Any, url: str, email: str) -> Any:
     return page
 
 
-async def _round(page: Any) -> tuple[float, float]:
-    """One call: Next task → card visible; choose an outcome; Log outcome → confirmation."""
+# The same conditions as the `expect` waits, checked in the page: a button counts when it is
+# rendered (not display:none, visibility:hidden or under aria-hidden), its name as
+# Playwright's role query matches it (case-insensitive substring); text counts when rendered.
+_SHOWN_JS = """
+const shown = (el) => el.checkVisibility({visibilityProperty: true})
+    && el.closest('[aria-hidden="true"]') === null;
+const buttons = (name) => [...document.querySelectorAll('button, [role="button"]')]
+    .filter((el) => shown(el) && (el.getAttribute('aria-label') || el.textContent || '')
+        .replace(/\\s+/g, ' ').toLowerCase().includes(name.toLowerCase()));
+const boxed = (el) => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
+"""
+CARD_SHOWN = ("() => {" + _SHOWN_JS + "return buttons('Next task').length === 0 "
+              "&& buttons('Log outcome').some(boxed); }")
+LOGGED_SHOWN = "() => document.body.innerText.includes('Logged: ')"
+
+
+async def _card_shown(page: Any, wait: str) -> None:
     from playwright.async_api import expect
 
-    start = time.perf_counter()
-    await page.get_by_role("button", name="Next task").click()
+    if wait == "frame":
+        await page.wait_for_function(CARD_SHOWN, polling="raf", timeout=TIMEOUT_MS)
+        return
     await expect(page.get_by_role("button", name="Next task")).to_have_count(0,
                                                                              timeout=TIMEOUT_MS)
     await expect(page.get_by_role("button", name="Log outcome")).to_be_visible(
         timeout=TIMEOUT_MS)
+
+
+async def _logged_shown(page: Any, wait: str) -> None:
+    from playwright.async_api import expect
+
+    if wait == "frame":
+        await page.wait_for_function(LOGGED_SHOWN, polling="raf", timeout=TIMEOUT_MS)
+        return
+    await expect(page.get_by_text("Logged: ")).to_be_visible(timeout=TIMEOUT_MS)
+
+
+async def _round(page: Any, wait: str, think_s: float) -> tuple[float, float]:
+    """One call: Next task → card visible; choose an outcome; Log outcome → confirmation."""
+    from playwright.async_api import expect
+
+    if think_s:
+        await asyncio.sleep(think_s)  # the person reads the confirmation / the queue
+    start = time.perf_counter()
+    await page.get_by_role("button", name="Next task").click()
+    await _card_shown(page, wait)
     card = time.perf_counter() - start
+    # The `expect` waits below are not timed; the option list and the enabled button.
+    if think_s:
+        await asyncio.sleep(think_s)  # the person reads the card and makes the call
     await page.get_by_test_id("stSelectbox").filter(has_text="Outcome").click()
     await page.get_by_role("option", name="No answer", exact=True).click()
     await expect(page.get_by_role("button", name="Log outcome")).to_be_enabled(
         timeout=TIMEOUT_MS)
     start = time.perf_counter()
     await page.get_by_role("button", name="Log outcome").click()
-    await expect(page.get_by_text("Logged: ")).to_be_visible(timeout=TIMEOUT_MS)
+    await _logged_shown(page, wait)
     logged = time.perf_counter() - start
     await expect(page.get_by_role("button", name="Next task")).to_be_enabled(timeout=TIMEOUT_MS)
     return card, logged
 
 
-async def _work(url: str, emails: list[str], rounds: int) -> list[tuple[float, float]]:
+def _part(command: bytes) -> str:
+    """Which part of the bench a process is, by its command line."""
+    if b"serve\x00--port" in command:
+        return "server"
+    if b"--type=renderer" in command:
+        return "renderers"
+    if b"chromium" in command:
+        return "chromium_other"  # the browser, GPU (software) and utility processes
+    return "driver"  # Playwright's node driver and this script
+
+
+def _cpu_seconds() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by this script's process tree, by part: the
+    server (`loopdesk serve`), Chromium's renderers, Chromium's other processes, the driver."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    parts: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        used[pid] = (int(fields[11]) + int(fields[12])) / ticks
+        parts[pid] = _part(command)
+    me = os.getpid()
+
+    def mine(pid: int) -> bool:
+        while pid > 1:
+            if pid == me:
+                return True
+            pid = parents.get(pid, 0)
+        return False
+
+    split = dict.fromkeys(("server", "renderers", "chromium_other", "driver"), 0.0)
+    for pid in used:
+        if mine(pid):
+            split[parts[pid]] += used[pid]
+    return split
+
+
+async def _work(url: str, emails: list[str], rounds: int, wait: str,
+                think_s: float) -> tuple[list[tuple[float, float]], dict[str, float]]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
@@ -83,20 +184,28 @@ async def _work(url: str, emails: list[str], rounds: int) -> list[tuple[float, f
             pages = await asyncio.gather(*(_log_in(browser, url, e) for e in emails))
 
             async def shift(page: Any) -> list[tuple[float, float]]:
-                return [await _round(page) for _ in range(rounds)]
+                return [await _round(page, wait, think_s) for _ in range(rounds)]
 
+            before = _cpu_seconds()
             done = await asyncio.gather(*(shift(page) for page in pages))
+            after = _cpu_seconds()
         finally:
             await browser.close()
-    return [timing for one in done for timing in one]
+    calls = len(emails) * rounds
+    cpu: dict[str, float] = {
+        f"{part}_cpu_ms_per_call": round((after[part] - before[part]) * 1000 / calls)
+        for part in after}
+    return [timing for one in done for timing in one], cpu
 
 
-def _figures(timings: list[tuple[float, float]]) -> dict[str, float]:
+def _figures(measured: tuple[list[tuple[float, float]], dict[str, float]]) -> dict[str, Any]:
+    timings, cpu = measured
     cards = [c * 1000 for c, _ in timings]
     logs = [log * 1000 for _, log in timings]
     return {"card_median_ms": round(statistics.median(cards)), "card_max_ms": round(max(cards)),
             "log_median_ms": round(statistics.median(logs)), "log_max_ms": round(max(logs)),
-            "rounds": len(timings)}
+            "rounds": len(timings), **cpu,
+            "cards_ms": [round(c) for c in cards], "logs_ms": [round(x) for x in logs]}
 
 
 def main() -> None:
@@ -106,6 +215,10 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=6, help="months of history")
     parser.add_argument("--rounds", type=int, default=10, help="calls per coordinator")
     parser.add_argument("--sessions", type=int, default=8, help="concurrent coordinators")
+    parser.add_argument("--wait", choices=("expect", "frame"), default="expect",
+                        help="how the new content is detected (see the module docstring)")
+    parser.add_argument("--think-ms", type=int, default=0,
+                        help="pause before each click, modelling a person (0: none)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as root:
         world = build_world(Path(root), now=NOW, practices=args.practices, months=args.months)
@@ -113,16 +226,23 @@ def main() -> None:
         for email in emails:
             add_user(world, email, "coordinator", *world.slugs)
         with serving(world, "bench-console-server.log") as url:
-            alone = _figures(asyncio.run(_work(url, emails[:1], args.rounds)))
-            together = _figures(asyncio.run(_work(url, emails, args.rounds)))
-    print(f"world: {args.practices} practices x {args.months} months; Chromium, loopback")
+            think = args.think_ms / 1000
+            alone = _figures(asyncio.run(_work(url, emails[:1], args.rounds, args.wait, think)))
+            together = _figures(asyncio.run(_work(url, emails, args.rounds, args.wait, think)))
+    print(f"world: {args.practices} practices x {args.months} months; Chromium, loopback; "
+          f"wait={args.wait}, think={args.think_ms} ms")
     for label, figures in (("1 session", alone), (f"{args.sessions} sessions", together)):
         print(f"{label:>11}: Next task -> card median {figures['card_median_ms']} ms, "
               f"max {figures['card_max_ms']} ms; Log outcome -> confirmation median "
               f"{figures['log_median_ms']} ms, max {figures['log_max_ms']} ms "
-              f"({figures['rounds']} calls)")
-    print(json.dumps({"bench": "console_flow", "practices": args.practices,
-                      "single": alone, "concurrent": together, "sessions": args.sessions}))
+              f"({figures['rounds']} calls); CPU per call: server "
+              f"{figures['server_cpu_ms_per_call']} ms, Chromium renderers "
+              f"{figures['renderers_cpu_ms_per_call']} ms, other Chromium "
+              f"{figures['chromium_other_cpu_ms_per_call']} ms, driver "
+              f"{figures['driver_cpu_ms_per_call']} ms")
+    print(json.dumps({"bench": "console_flow", "practices": args.practices, "wait": args.wait,
+                      "think_ms": args.think_ms, "single": alone, "concurrent": together,
+                      "sessions": args.sessions}))
 
 
 if __name__ == "__main__":

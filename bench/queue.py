@@ -45,9 +45,23 @@ from console.models.identity import Role, User, UserPractice  # noqa: E402
 from console.models.practice import PracticeSettings  # noqa: E402
 from console.platform.db import get_engine, init_db, new_session  # noqa: E402
 from console.scoring.priority import DEFAULT_P_REFER, with_scores  # noqa: E402
+from console.work import window  # noqa: E402
 from console.work.claims import claim_next, list_queue  # noqa: E402
 
 NOW = datetime(2026, 11, 26, 17, 0, tzinfo=UTC)  # Thursday: US + London open, Sydney asleep
+_STARTED = [time.perf_counter()]
+
+
+def clock() -> datetime:
+    """The injected clock of the claims: NOW plus the wall time since this store's
+    measurement began, so the claim windows' TTL (console/work/window.py) runs as in use."""
+    return NOW + timedelta(seconds=time.perf_counter() - _STARTED[0])
+
+
+def _rankings() -> int:
+    """Claim-window rankings this process made so far (all stores and scopes)."""
+    return sum(slot.refreshes for slots in list(window._POOL.values())
+               for slot in slots.values())
 ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
          "Europe/London", "Australia/Sydney"]
 KINDS = ["ask", "follow_up", "contact_lead", "close_loop", "review_request"]
@@ -181,6 +195,7 @@ def measure(engine: Engine, managers: list[int], coordinator: int, claims: int,
             per_thread: int) -> dict[str, Any]:
     """Claim and view latencies, then 16 concurrent claimers."""
     results: dict[str, Any] = {}
+    _STARTED[0] = time.perf_counter()
     with new_session(engine) as session:
         # The acting user is built once per request (identity.access), outside the claim.
         manager = current_user(session=session, user_id=managers[0])
@@ -189,19 +204,20 @@ def measure(engine: Engine, managers: list[int], coordinator: int, claims: int,
         views = []
         for _ in range(20):
             started = time.perf_counter()
-            entries = list_queue(session=session, user=manager, now=NOW, limit=50)
+            entries = list_queue(session=session, user=manager, now=clock(), limit=50)
             views.append(time.perf_counter() - started)
             session.rollback()
         assert len(entries) == 50
         results["top50_view"] = _percentiles(views)
         for label, user in (("claim_agency", manager), ("claim_coordinator", scoped)):
             samples = []
+            rankings = _rankings()
             for _ in range(claims):
                 started = time.perf_counter()
-                task = claim_next(session=session, user=user, now=NOW)
+                task = claim_next(session=session, user=user, now=clock())
                 samples.append(time.perf_counter() - started)
                 assert task is not None
-            results[label] = _percentiles(samples)
+            results[label] = _percentiles(samples) | {"rankings": _rankings() - rankings}
     claimed: list[int] = []
     latencies: list[float] = []
     lock = threading.Lock()
@@ -216,7 +232,7 @@ def measure(engine: Engine, managers: list[int], coordinator: int, claims: int,
             barrier.wait()
             for _ in range(per_thread):
                 began = time.perf_counter()
-                task = claim_next(session=session, user=user, now=NOW)
+                task = claim_next(session=session, user=user, now=clock())
                 spent.append(time.perf_counter() - began)
                 if task is None:
                     break
@@ -226,16 +242,19 @@ def measure(engine: Engine, managers: list[int], coordinator: int, claims: int,
             latencies.extend(spent)
 
     threads = [threading.Thread(target=claimer, args=(uid,)) for uid in managers]
-    started = time.perf_counter()
+    rankings = _rankings()
+    started, cpu = time.perf_counter(), time.process_time()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     duplicates = sum(n - 1 for n in Counter(claimed).values() if n > 1)
     results["concurrent"] = {"claimers": len(managers), "claims": len(claimed),
                              "claims_per_s": round(len(claimed) / elapsed, 1),
-                             "duplicates": duplicates, "under_load": _percentiles(latencies)}
+                             "duplicates": duplicates, "under_load": _percentiles(latencies),
+                             "client_cpu_ms_per_claim": round(1000 * cpu / len(claimed), 2),
+                             "rankings": _rankings() - rankings}
     results["concurrent_processes"] = concurrent_processes(engine, managers, per_thread)
     results["audit"] = audit_check(engine)
     return results
@@ -273,7 +292,7 @@ def _process_claimers(engine: Engine, user_ids: list[int], per_thread: int,
             spans.append(time.monotonic())
             for _ in range(per_thread):
                 began = time.perf_counter()
-                task = claim_next(session=session, user=user, now=NOW)
+                task = claim_next(session=session, user=user, now=clock())
                 spent.append(time.perf_counter() - began)
                 if task is None:
                     break
@@ -322,11 +341,13 @@ def _report(store: str, figures: dict[str, Any]) -> None:
     print(f"  top-50 view   p50 {figures['top50_view']['p50_ms']} ms  "
           f"p95 {figures['top50_view']['p95_ms']} ms")
     for label in ("claim_agency", "claim_coordinator"):
-        print(f"  {label:<18} p50 {figures[label]['p50_ms']} ms  p95 {figures[label]['p95_ms']} ms")
+        print(f"  {label:<18} p50 {figures[label]['p50_ms']} ms  p95 {figures[label]['p95_ms']} ms"
+              f"  ({figures[label]['rankings']} window rankings)")
     c = figures["concurrent"]
     print(f"  {c['claimers']} claimers (threads, one process): {c['claims']} claims, "
           f"{c['claims_per_s']} claims/s, claim p50 {c['under_load']['p50_ms']} ms p95 "
-          f"{c['under_load']['p95_ms']} ms, duplicates {c['duplicates']}  [{store}]")
+          f"{c['under_load']['p95_ms']} ms, duplicates {c['duplicates']}, client CPU "
+          f"{c['client_cpu_ms_per_claim']} ms/claim, {c['rankings']} window rankings  [{store}]")
     p = figures["concurrent_processes"]
     print(f"  16 claimers ({p['processes']} processes x {p['threads_per_process']} threads): "
           f"{p['claims']} claims, {p['claims_per_s']} claims/s, claim p50 "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -80,13 +81,23 @@ class RunUser:
 def _this_run() -> object | None:
     """An object that exists once per script run, or None outside one.
 
-    Streamlit gives each run a fresh cursor table (`ScriptRunContext.reset`, called before
-    the widget callbacks of the run), so its identity marks the run; the holder keeps a
-    reference to it, so a later run's table cannot reuse its identity. Without it (another
-    Streamlit), every call resolves, as before.
+    Streamlit makes a fresh parallel-fragment coordinator and a fresh cursor table for each
+    run (`ScriptRunContext.reset`, called before the widget callbacks of the run, fragment
+    reruns included); the coordinator stays for the whole run, while a queued fragment swaps
+    the cursor table for a copy, so the coordinator marks the run (the cursor table when
+    there is none). The holder keeps a reference to it, so a later run's object cannot reuse
+    its identity. Without either (another Streamlit), every call resolves, as before.
     """
     ctx = get_script_run_ctx()
-    return getattr(ctx, "cursors", None) if ctx is not None else None
+    if ctx is None:
+        return None
+    return getattr(ctx, "parallel_coordinator", None) or getattr(ctx, "cursors", None)
+
+
+def in_fragment_rerun() -> bool:
+    """Whether this script run reruns fragments only (not the router and the page)."""
+    ctx = get_script_run_ctx()
+    return bool(ctx is not None and getattr(ctx, "fragment_ids_this_run", None))
 
 
 def _resolve(now_: datetime) -> CurrentUser | None:
@@ -103,6 +114,20 @@ def _resolve(now_: datetime) -> CurrentUser | None:
             return user
     st.session_state.pop(TOKEN_KEY, None)
     return None
+
+
+_WARMED = threading.Event()
+
+
+def warm_once() -> None:
+    """Once per server process, in the background: load what the first claim and card would
+    otherwise load on a coordinator's click (`console.views.work.warm_up`). No user data."""
+    if _WARMED.is_set():
+        return
+    _WARMED.set()
+    from console.views.work import warm_up
+
+    threading.Thread(target=warm_up, name="console-warm-up", daemon=True).start()
 
 
 def cookie_sync() -> None:
@@ -127,13 +152,26 @@ def current_user(page_file: str) -> CurrentUser:
 
     Pages check for themselves instead of trusting the router or a value kept from an
     earlier run: Streamlit can run a file under pages/ directly, and a role or an account
-    may have changed since the last rerun (`acting_user` resolves once per run).
+    may have changed since the last rerun (`acting_user` resolves once per run, fragment
+    reruns included). In a fragment rerun a user who may no longer open the page gets a
+    full rerun instead, so the router shows the login form or the pages their role sees.
     """
+    user = page_user(page_file)
+    if user is None:
+        if in_fragment_rerun():
+            st.rerun(scope="app")
+        st.stop()
+    assert user is not None
+    return user
+
+
+def page_user(page_file: str) -> CurrentUser | None:
+    """The logged-in user (re-read this run) if their role may open this page, else None:
+    for widget callbacks, which run before the page and must not stop it."""
     user = acting_user(now())
     allowed = {Path(spec.path).name for spec in pages_for(user)} if user is not None else set()
     if user is None or Path(page_file).name not in allowed:
-        st.stop()
-    assert user is not None
+        return None
     return user
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 import streamlit as st
 
-from console.models.work import Disposition, TaskKind
+from console.identity.access import CurrentUser
+from console.models.work import Disposition, Task, TaskKind
 from console.platform.errors import UserError
 from console.platform.wording import kind_label, outcome_label, outcome_sentence
 from console.views.identity import store
@@ -25,13 +27,19 @@ from console.views.work import (
 from console.work.leads import LeadInput
 from loopdesk_core.business_hours import local, zone
 from loopdesk_core.clock import now
-from pages.components import current_user, flash, guarded, show_flash, table
+from pages.components import current_user, flash, guarded, page_user, show_flash, table
 
 SNOOZE_CHOICES = {"1 hour": 1, "3 hours": 3, "tomorrow (24 h)": 24}
+WORK_AREA = "work_area"  # the fragment key of the preview-or-card area
+CARD_KEY = "held_card"  # the KeptCard of the claim on screen (this browser session only)
+# A kept card is rebuilt (and its view audited again) after this long: its clock lines.
+CARD_FRESH = timedelta(minutes=1)
 
 
 def _take() -> None:
-    user = current_user(__file__)
+    user = page_user(__file__)
+    if user is None:
+        return  # the page itself shows the login form or the role's pages
     try:
         with store() as session:
             task = take_next(session=session, user=user, now=now())
@@ -55,7 +63,15 @@ def _callback_at(card: TaskCard) -> datetime | None:
 
 
 def _log(card: TaskCard) -> None:
-    user = current_user(__file__)
+    """Log outcome's callback: record it, then rerun the work area (not only the form)."""
+    user = page_user(__file__)
+    if user is None:
+        return  # the form's own rerun re-reads the user and leaves the page
+    _record(card, user)
+    st.rerun(WORK_AREA)
+
+
+def _record(card: TaskCard, user: CurrentUser) -> None:
     disposition = st.session_state.get(_key(card, "disposition"))
     if not disposition:
         flash("error", "Choose the outcome first.")
@@ -95,9 +111,12 @@ def _log(card: TaskCard) -> None:
 
 
 def _release(card: TaskCard) -> None:
+    user = page_user(__file__)
+    if user is None:
+        return
     try:
         with store() as session:
-            put_back(session=session, user=current_user(__file__), task_id=card.task_id,
+            put_back(session=session, user=user, task_id=card.task_id,
                      claim_version=card.claim_version, now=now())
     except UserError as error:
         flash("error", str(error))
@@ -108,9 +127,12 @@ def _release(card: TaskCard) -> None:
 def _snooze(card: TaskCard) -> None:
     hours = SNOOZE_CHOICES[st.session_state[_key(card, "snooze_for")]]
     moment = now()
+    user = page_user(__file__)
+    if user is None:
+        return
     try:
         with store() as session:
-            set_aside(session=session, user=current_user(__file__), task_id=card.task_id,
+            set_aside(session=session, user=user, task_id=card.task_id,
                       claim_version=card.claim_version, until=moment + timedelta(hours=hours),
                       now=moment)
     except UserError as error:
@@ -120,9 +142,12 @@ def _snooze(card: TaskCard) -> None:
 
 
 def _send_link(card: TaskCard, channel: str) -> None:
+    user = page_user(__file__)
+    if user is None:
+        return
     try:
         with store() as session:
-            queued = send_referral_link(session=session, user=current_user(__file__),
+            queued = send_referral_link(session=session, user=user,
                                         task_id=card.task_id, channel=channel, now=now())
     except UserError as error:
         flash("error", str(error))
@@ -160,11 +185,13 @@ def _consented(card: TaskCard) -> str:
 
 
 def _details(card: TaskCard) -> None:
-    """Why it is first, what to say, the treatment and previous touches (below the form)."""
-    st.text("Why first: " + " · ".join(card.why))
-    with st.expander("What to say", expanded=True):
-        st.text(card.script)
-    facts = []
+    """Why it is first, what to say, the treatment and previous touches (below the form).
+
+    Few elements (each is server work and browser work on every card): the facts are one
+    text block, and the touches table is only built when its expander is opened (the last
+    touch is summarised above it).
+    """
+    facts = ["Why first: " + " · ".join(card.why)]
     if card.treatment:
         facts.append(f"Treatment: {card.treatment}"
                      + (f" ({card.case_value} case)" if card.case_value else ""))
@@ -173,13 +200,35 @@ def _details(card: TaskCard) -> None:
     if card.lead_outcome:
         facts.append(f"Lead outcome: {card.lead_outcome}")
     facts.append(f"Practice local time: {card.practice_local_time}")
-    for fact in facts:
-        st.text(fact)
-    with st.expander(f"Last touches ({len(card.touches)})", expanded=bool(card.touches)):
-        table(card.touches, empty="No previous touches.")
+    st.text("\n".join(facts))
+    with st.expander("What to say", expanded=True):
+        st.text(card.script)
+    if not card.touches:
+        st.caption("No previous touches.")
+        return
+    last = card.touches[0]
+    st.caption(f"Last touch: {last['when']} · {last['how']} · {last['outcome']} · "
+               f"by {last['by']}")
+    touches = st.expander(f"Last touches ({len(card.touches)})", on_change="rerun",
+                          key=_key(card, "touches"))
+    if touches.open:
+        with touches:
+            table(card.touches, empty="No previous touches.")
 
 
 def _form(card: TaskCard) -> None:
+    _outcome_form(card)
+    if card.kind in (TaskKind.ask, TaskKind.follow_up):
+        _link_actions(card)
+
+
+@st.fragment
+def _outcome_form(card: TaskCard) -> None:
+    """The outcome, minutes, the outcome's own fields and Log outcome: a fragment inside the
+    work area, so choosing an outcome (which shows its fields and enables Log outcome) reruns
+    only this form. It re-reads the user too (`current_user`); Log outcome reruns the whole
+    work area (the confirmation and the queue)."""
+    current_user(__file__)
     left, right = st.columns([3, 2])
     with left:
         disposition = st.selectbox(
@@ -212,8 +261,6 @@ def _form(card: TaskCard) -> None:
     st.button("Log outcome", type="primary", on_click=_log, args=(card,),
               disabled=disposition is None,
               help=None if disposition else "Choose the outcome first")
-    if card.kind in (TaskKind.ask, TaskKind.follow_up):
-        _link_actions(card)
 
 
 def _link_actions(card: TaskCard) -> None:
@@ -239,7 +286,9 @@ def _put_aside(card: TaskCard) -> None:
 
 def _log_time(practices: dict[str, str]) -> None:
     """Log the "other work" form's minutes for the chosen practice (a button callback)."""
-    user = current_user(__file__)
+    user = page_user(__file__)
+    if user is None:
+        return
     slug = st.session_state.get("time_practice")
     if not slug:
         flash("error", "Choose a practice to log time for.")
@@ -302,27 +351,72 @@ def _preview(preview: QueuePreview) -> None:
           empty="The queue is empty.")
 
 
-user = current_user(__file__)
-st.title("My queue")
-show_flash()
-moment = now()
-with store() as db:
-    held = held_task(session=db, user=user, now=moment)
-    task_id = held.task_id if held is not None else None
-if task_id is None:
-    st.write("Take the single most valuable call across your practices.")
+def _held_card(user: CurrentUser, task: Task, moment: datetime) -> TaskCard:
+    """The card of the task the user holds: built (and audited as a view) once per claim,
+    then kept in this browser session's (server-side) state while the same user still holds
+    that same claim.
+
+    Reruns on the card (choosing an outcome shows its fields) redraw the kept card instead
+    of re-reading the snapshot and auditing another view. The user was re-read from the store
+    this run (`current_user`) and `task` is their unexpired lease, re-read this run too; the
+    kept card is only shown to that user, in a practice they may still work, and is built
+    afresh after a minute (its clock lines) or for any other claim.
+    """
+    kept = st.session_state.get(CARD_KEY)
+    claim = (user.user_id, task.task_id, task.claim_version)
+    if (isinstance(kept, KeptCard) and kept.claim == claim
+            and timedelta(0) <= moment - kept.built_at < CARD_FRESH
+            and user.scope.allows(kept.card.practice_slug)):
+        return kept.card
+    held_id: int = task.task_id or 0
     with store() as db:
-        summary = guarded(lambda: queue_preview(session=db, user=user, now=moment))
-    _preview(summary)
-else:
-    held_id: int = task_id
+        card = guarded(lambda: task_card(session=db, user=user, task_id=held_id, now=moment))
+    st.session_state[CARD_KEY] = KeptCard(claim=claim, built_at=moment, card=card)
+    return card
+
+
+@dataclass(frozen=True)
+class KeptCard:
+    """A built card, for the claim (user, task, claim version) it was built for."""
+
+    claim: tuple[int, int | None, int]
+    built_at: datetime
+    card: TaskCard
+
+
+@st.fragment(key=WORK_AREA)
+def _work_area() -> None:
+    """The queue preview or the held task's card, with its form.
+
+    A fragment: Next task, choosing an outcome, Log outcome, Snooze, Release and the link
+    buttons rerun only this function, not the router, the sidebar or the rest of the page.
+    Each run, fragment reruns included, re-reads the user's role and practices from the
+    store (`current_user`), and a user who may no longer open My queue gets a full rerun
+    (the login form, or their role's pages).
+    """
+    user = current_user(__file__)
+    show_flash()
+    moment = now()
     with store() as db:
-        current = guarded(lambda: task_card(session=db, user=user, task_id=held_id, now=moment))
+        held = held_task(session=db, user=user, now=moment)
+    if held is None or not user.scope.allows(held.practice_slug):
+        st.session_state.pop(CARD_KEY, None)
+        st.write("Take the single most valuable call across your practices.")
+        with store() as db:
+            summary = guarded(lambda: queue_preview(session=db, user=user, now=moment))
+        _preview(summary)
+        return
+    current = _held_card(user, held, moment)
     _card(current)
     _form(current)
     st.divider()
     _details(current)
     _put_aside(current)
+
+
+user = current_user(__file__)
+st.title("My queue")
+_work_area()
 st.divider()
 with store() as db:
     mine = time_practices(session=db, user=user)

@@ -475,6 +475,23 @@ def send_referral_link(*, session: Session, user: CurrentUser, task_id: int, cha
     return retrying(session, attempt)
 
 
+def warm_up() -> None:
+    """Load what the first claim and card of a process would load on a coordinator's click:
+    the lazily imported modules and the shared snapshot connection (a console server calls
+    this once, in the background, when it starts serving)."""
+    import console.contact.gate
+    import console.messaging.outbox
+    import console.messaging.referral_links
+    import console.messaging.templates
+    import console.scoring.priority  # noqa: F401
+
+    try:
+        with snapshot() as conn:
+            conn.execute("select 1").fetchall()
+    except UserError:
+        return  # no snapshot yet: the first card opens it
+
+
 def created_task(*, session: Session, user: CurrentUser, task_id: int | None) -> Task | None:
     """A task the user may see (e.g. the next action a disposition created), else None."""
     if task_id is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -19,10 +18,11 @@ from console.identity.audit import Action, Outcome
 from console.models.identity import AuditEvent
 from console.models.types import UTCDateTime
 from console.models.work import Task, TaskStatus
-from console.platform.db import begin_write, is_postgres
+from console.platform.db import begin_write, is_postgres, keeping_rankings
 from console.platform.errors import UserError
 from console.scoring.priority import explain
-from console.work.ranking import TOP_K_START, Scored, gate_all, ranked, workable
+from console.work import window
+from console.work.ranking import Scored, gate_all, ranked, workable
 from loopdesk_core.settings import get_settings
 
 # A task whose lease lapsed this many times without a disposition goes to a manager.
@@ -30,10 +30,8 @@ ESCALATE_AFTER_CLAIMS = 3
 # Candidates gated and offered to one conditional UPDATE per attempt (best first). 16, the
 # ranking window's slack: 16 claimers who ranked the same window all lease on the first try.
 CLAIM_BATCH = 16
-# Candidates gated per pair of gate reads after the first batch (claim_next).
-GATE_BATCH = 64
 # When a whole window is refused by the gate, the claim ranks 4× deeper, up to this many.
-CLAIM_MAX_DEPTH = 1024
+CLAIM_MAX_DEPTH = window.WINDOW_MAX_DEPTH
 
 
 _TASKS = Task.__table__  # type: ignore[attr-defined]
@@ -286,23 +284,14 @@ def claim_task(*, session: Session, user: CurrentUser, task_id: int, now: dateti
     return Task(**row._asdict())
 
 
-def _gate_batches(fresh: list[Scored]) -> Iterator[list[Scored]]:
-    """The candidates in gating order: the first CLAIM_BATCH, then GATE_BATCH at a time.
-
-    The first batch usually holds the claim; when the gate refuses the top of the queue
-    (people already called today), gating wider batches costs two reads per batch, not per 8.
-    """
-    yield fresh[:CLAIM_BATCH]
-    for start in range(CLAIM_BATCH, len(fresh), GATE_BATCH):
-        yield fresh[start : start + GATE_BATCH]
-
-
 def claim_next(*, session: Session, user: CurrentUser, now: datetime) -> Task | None:
     """Atomically lease the best task the user may call now (audited), or None; commits.
 
-    Ranking and gating run in a read transaction (WAL readers and PostgreSQL readers never
-    wait for the writer); only the lease itself and its audit event take the write lock.
-    If every gate-passing candidate was taken meanwhile, the queue is ranked again.
+    Candidates come off the process's shared claim window for the user's scope
+    (console/work/window.py: ranked and gated in a read transaction at most `WINDOW_TTL`
+    ago, and since any write of this process); the gate is checked again for the popped
+    candidates, and only the lease and its audit event take the write lock. A candidate lost
+    to a rival (another process) or refused by the gate is dropped and the next one popped.
     """
     scope = user.work_scope
     if not scope.agency_wide and not scope.practice_slugs:
@@ -310,39 +299,45 @@ def claim_next(*, session: Session, user: CurrentUser, now: datetime) -> Task | 
         return None
     lease = _lease()
     escalated = user.sees_escalated
-    _sweep_lapsed(session, now)
-    wanted = 1
-    gated: set[int] = set()  # candidates the gate refused now (not re-gated deeper down)
+    slot = window.slot_for(session, window.scope_key(scope, escalated))
+    postgres = is_postgres(session)
+    count = 1  # the best candidate; after a refusal or a lost race, a batch at a time
     while True:
-        scored, practices = ranked(session, scope=scope, now=now, callable_only=True,
-                                   escalated=escalated, wanted=wanted)
-        fresh = [s for s in scored if s.row.task_id not in gated]
-        contended = False
-        for batch in _gate_batches(fresh):
-            gate_all(session, batch, practices, now)
-            gated.update(s.row.task_id for s in batch if not s.gate.ok)
-            passing = [s for s in batch if s.gate.ok]
-            for first in range(0, len(passing), CLAIM_BATCH):
-                begin_write(session)
-                row = _lease_audited(session, user=user,
-                                     candidates=_candidates(passing[first : first + CLAIM_BATCH]),
-                                     escalated=escalated, now=now, lease=lease)
-                if row is None:
-                    # Everyone in this batch was taken since we ranked; try the next batch.
-                    session.commit()
-                    contended = True
-                    continue
-                session.commit()
-                return Task(**row._asdict())
-        session.rollback()
-        if contended:
-            continue
-        # Every candidate of the window was refused by the gate (people already called today
-        # or this week stay at the top of the queue): rank deeper, until a deeper ranking
-        # brings no candidate not yet refused.
-        if not fresh or wanted >= CLAIM_MAX_DEPTH:
+        popped, ranking = window.take(session, slot, scope=scope, escalated=escalated, now=now,
+                                      count=count, prepare=lambda: _sweep_lapsed(session, now))
+        if not popped or ranking is None:
+            session.rollback()
             return None
-        wanted = max(4 * wanted, 4 * TOP_K_START)
+        passing: list[Scored] = []
+        row: Row[Any] | None = None
+        try:
+            # The window's verdicts are as old as its ranking: a colleague may have called
+            # one of these people since.
+            gate_all(session, popped, ranking.practices, now)
+            passing = [s for s in popped if s.gate.ok]
+            if passing:
+                with keeping_rankings():  # the lease re-checks what ranking read
+                    if not postgres:
+                        # SQLite: the gate read in a reader; only the lease takes the lock.
+                        # (PostgreSQL leases in the gate's transaction: row locks only.)
+                        begin_write(session)
+                    row = _lease_audited(session, user=user, candidates=_candidates(passing),
+                                         escalated=escalated, now=now, lease=lease)
+                    session.commit()
+        except BaseException:
+            window.settle(slot, popped, [])
+            raise
+        if row is not None:
+            leased = next(i for i, s in enumerate(passing) if s.row.task_id == row.task_id)
+            window.settle(slot, popped, passing[leased + 1:])
+            # Leased: rank the next window now if this one runs low (others keep popping it).
+            window.refill(session, slot, ranking, scope=scope, escalated=escalated, now=now,
+                          prepare=lambda: _sweep_lapsed(session, now))
+            if session.in_transaction():
+                session.commit()  # end the refill's read transaction
+            return Task(**row._asdict())
+        window.settle(slot, popped, [])
+        count = CLAIM_BATCH
 
 
 def fenced_update(

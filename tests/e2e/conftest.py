@@ -96,6 +96,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         ("night@e2e.test", "coordinator", [quiet]),
         ("manager@e2e.test", "manager", []),
         ("walker@e2e.test", "coordinator", [main, busy, quiet]),
+        ("gone@e2e.test", "coordinator", [busy]),
     ):
         add_user(world, email, role, *slugs)
     with serving(world, "e2e-server.log") as url:

@@ -114,6 +114,29 @@ def test_the_card_shows_the_number_to_dial_and_no_outcome_chosen(served: Served)
         _no_error_on(page)
 
 
+def test_a_click_on_the_card_after_deactivation_shows_the_login_form(served: Served) -> None:
+    """The card is a fragment: its clicks rerun only it, and still re-read the user (SECURITY
+    5): deactivated meanwhile, the next click leaves the card for the login form."""
+    from playwright.sync_api import expect
+
+    from tests.e2e.support import run
+
+    with _browser() as browser:
+        page = _page(browser.new_context(viewport={"width": 1400, "height": 900}))
+        _log_in(page, served.url, "gone@e2e.test")
+        page.get_by_role("button", name="Next task").click()
+        expect(page.get_by_role("button", name="Log outcome")).to_be_visible()
+        run(served.world.env, "users", "deactivate", "gone@e2e.test")
+        # A click inside the outcome form: a fragment rerun, not a full one.
+        page.get_by_test_id("stSelectbox").filter(has_text="Outcome").click()
+        page.get_by_role("option", name="No answer", exact=True).click()
+        expect(page.get_by_role("button", name="Log in")).to_be_visible()
+        expect(page.get_by_role("button", name="Log outcome")).to_have_count(0)
+        assert "Calling" not in page.inner_text("body")
+        _no_error_on(page)
+        page.screenshot(path=str(ARTIFACTS / "shift-deactivated-card-click.png"))
+
+
 def test_reload_new_tab_and_deep_link_keep_the_session_until_logout(served: Served) -> None:
     from playwright.sync_api import expect
 

@@ -73,5 +73,11 @@ def test_every_page_of_every_role_shows_no_raw_value(
             next(b for b in app.button if b.label == "Next task").click().run()
             assert not app.exception
             problems += _problems(_everything(app), world, f"{role.value} task card")
+            # The touches table is built when its expander is opened: open it and read it.
+            for key in [k for k in app.session_state if k.startswith("touches-")]:
+                app.session_state[key] = True
+                app.run()
+                assert not app.exception and app.dataframe, "the opened touches table"
+                problems += _problems(_everything(app), world, f"{role.value} touches")
             next(b for b in app.button if b.label == "Release to queue").click().run()
     assert problems == []

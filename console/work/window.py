@@ -1,0 +1,259 @@
+"""A per-process claim window: one ranked, gated candidate list shared by the claimers of a scope.
+
+Ranking is most of a claim's cost (the top-K statement, fair share, the hour factor: ~5 ms of
+Python and 3-9 ms of database time), and 16 claimers of one process ranking the same queue at
+the same moment all compute the same list. So claimers of one process with the same scope key
+— (store, agency-wide or the set of practice slugs, escalated tasks or not) — share one list,
+ranked `WINDOW_DEPTH` deep and gated once, and each claim *pops* its candidates off it. The
+list is ranked again when
+
+- it is older than `WINDOW_TTL` on the clock the caller passes in (`now`: the injected clock,
+  so tests and the simulator stay deterministic), or `now` went backwards;
+- this process wrote something that can change a ranking since it was ranked
+  (`db.write_generation`: every write outside a claim's own lease — a disposition, a refresh,
+  a release, a settings change, a test's own insert — bumps it);
+- it ran out of candidates.
+
+A stale list can never double-claim or offer an unworkable task: each claim still leases with
+the conditional, fenced UPDATE (claim version read while ranking, still open, due, unsnoozed,
+callable, not escalated; `SKIP LOCKED` on PostgreSQL), and re-checks the contact gate of the
+candidates it popped at claim time (a colleague in another process may just have called that
+person). What staleness can change is *which* task a claim gets: the order may lag writes of
+other processes (new tasks, fair share moved by their calls) by at most `WINDOW_TTL`.
+
+Thread safety: one lock per scope key guards the in-memory list (pops and replacing it); a
+second lock serialises refreshes, so one thread ranks while the others of that key wait for
+its list. No lock is held across a database write.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import Engine, Row
+from sqlmodel import Session
+
+from console.platform.db import write_generation
+from console.work.ranking import TOP_K_START, Scored, gate_all, ranked
+from warehouse.scope import Scope
+
+# How long (on the caller's clock) a ranked window may serve claims.
+WINDOW_TTL = timedelta(seconds=1)
+# Candidates one window ranks (the ranking is exact for this many; its slack rows follow).
+WINDOW_DEPTH = 64
+# When a whole window is refused by the gate, it is ranked 4× deeper, up to this many.
+WINDOW_MAX_DEPTH = 1024
+# A claim that leaves fewer candidates than this ranks the next window ahead of need.
+WINDOW_LOW = 24
+
+Key = tuple[bool, frozenset[str], bool]
+
+
+@dataclass
+class Window:
+    """One ranking of a scope at `now`: the gate-passing candidates not yet popped."""
+
+    now: datetime
+    generation: int
+    entries: list[Scored]
+    practices: dict[str, Row[Any]]
+    found: int = 0  # candidates the ranking found (0: nothing callable at `now`)
+
+    def usable(self, now: datetime) -> bool:
+        """Whether this ranking may still serve a claim at `now`."""
+        return (self.generation == write_generation() and self.now <= now
+                and now - self.now <= WINDOW_TTL)
+
+    def running_low(self, now: datetime) -> bool:
+        """Whether a new ranking should be made ahead of need (claimers keep popping this one
+        meanwhile): few candidates left, or half the TTL gone."""
+        return len(self.entries) < WINDOW_LOW or now - self.now >= WINDOW_TTL / 2
+
+
+@dataclass
+class _Slot:
+    """The window of one scope key, its locks and the candidates being leased right now."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    refreshing: threading.Lock = field(default_factory=threading.Lock)
+    window: Window | None = None
+    in_flight: set[int] = field(default_factory=set)  # popped, lease not decided yet
+    # While a ranking is being made: every candidate popped meanwhile (the new ranking may
+    # have read it before its lease committed), left out of the new window.
+    popped_meanwhile: set[int] | None = None
+    returned_meanwhile: list[Scored] | None = None  # settled back meanwhile: put in the new one
+    refreshes: int = 0  # rankings made (for tests and the benchmark)
+
+
+_POOL: weakref.WeakKeyDictionary[Engine, dict[Key, _Slot]] = weakref.WeakKeyDictionary()
+_POOL_LOCK = threading.Lock()
+
+
+def _reset_after_fork() -> None:
+    """A forked process starts with no windows (and fresh, unlocked locks)."""
+    global _POOL_LOCK
+    _POOL_LOCK = threading.Lock()
+    _POOL.clear()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def scope_key(scope: Scope, escalated: bool) -> Key:
+    """Claimers with equal keys rank the same queue."""
+    return (scope.agency_wide, frozenset() if scope.agency_wide else scope.practice_slugs,
+            escalated)
+
+
+def _engine_of(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
+def slot_for(session: Session, key: Key) -> _Slot:
+    """The shared slot of `key` on the session's store."""
+    engine = _engine_of(session)
+    with _POOL_LOCK:
+        slots = _POOL.get(engine)
+        if slots is None:
+            slots = _POOL[engine] = {}
+        slot = slots.get(key)
+        if slot is None:
+            slot = slots[key] = _Slot()
+        return slot
+
+
+def forget_windows() -> None:
+    """Drop every window of this process (tests; the next claim ranks afresh)."""
+    with _POOL_LOCK:
+        _POOL.clear()
+
+
+def _rank_gated(session: Session, *, scope: Scope, escalated: bool, now: datetime,
+                skip: set[int]) -> tuple[list[Scored], dict[str, Row[Any]]]:
+    """The gate-passing candidates of a fresh ranking, ranking deeper while every candidate
+    is refused (people already called today stay at the top while their tasks breach)."""
+    wanted = WINDOW_DEPTH
+    refused: set[int] = set()
+    while True:
+        scored, practices = ranked(session, scope=scope, now=now, callable_only=True,
+                                   escalated=escalated, wanted=wanted)
+        fresh = [s for s in scored if s.row.task_id not in refused and s.row.task_id not in skip]
+        gate_all(session, fresh, practices, now)
+        refused.update(s.row.task_id for s in fresh if not s.gate.ok)
+        passing = [s for s in fresh if s.gate.ok]
+        if passing or not fresh or wanted >= WINDOW_MAX_DEPTH:
+            return passing, practices
+        wanted = max(4 * wanted, 4 * TOP_K_START)
+
+
+def take(session: Session, slot: _Slot, *, scope: Scope, escalated: bool, now: datetime,
+         count: int, prepare: Callable[[], None]) -> tuple[list[Scored], Window | None]:
+    """Pop up to `count` candidates (best first) off the slot's window, ranking a new one
+    when it is stale or ran dry (after `prepare()`, the claim's sweep of lapsed leases).
+    Returns no candidates when a ranking within the TTL found none."""
+    while True:
+        with slot.lock:
+            window = slot.window
+            if window is not None and window.usable(now):
+                if window.entries:
+                    return _pop(slot, window, count), window
+                if not window.found:
+                    return [], window  # nothing was callable at this ranking
+        # Lapsed leases go back to the queue before it is ranked (one indexed read when
+        # none has lapsed; the write, if any, holds no window lock).
+        prepare()
+        with slot.refreshing:
+            with slot.lock:
+                current = slot.window
+                waited = current is not window
+            if waited and current is not None and current.usable(now):
+                continue  # another thread ranked while we waited: pop from its list
+            fresh = _refresh(session, slot, scope=scope, escalated=escalated, now=now)
+            with slot.lock:
+                # Our own ranking serves this claim even if a write landed while it ran (it
+                # is as fresh as ranking per claim was); later claims will rank again.
+                if fresh.entries:
+                    return _pop(slot, fresh, count), fresh
+                if not fresh.found:
+                    return [], fresh
+
+
+def refill(session: Session, slot: _Slot, window: Window | None, *, scope: Scope,
+           escalated: bool, now: datetime, prepare: Callable[[], None]) -> None:
+    """Rank ahead of need when `window` (the slot's current one) is running low and no
+    other thread is ranking; the others keep popping the old window meanwhile."""
+    with slot.lock:
+        if window is None or slot.window is not window or not window.usable(now):
+            return
+        if not window.running_low(now):
+            return
+    if not slot.refreshing.acquire(blocking=False):
+        return
+    try:
+        with slot.lock:
+            if slot.window is not window:
+                return
+        prepare()
+        _refresh(session, slot, scope=scope, escalated=escalated, now=now)
+    finally:
+        slot.refreshing.release()
+
+
+def _refresh(session: Session, slot: _Slot, *, scope: Scope, escalated: bool,
+             now: datetime) -> Window:
+    """Rank the scope and install the new window (the caller holds `slot.refreshing`)."""
+    with slot.lock:
+        skip = set(slot.in_flight)
+        slot.popped_meanwhile, slot.returned_meanwhile = set(), []
+    try:
+        generation = write_generation()
+        entries, practices = _rank_gated(session, scope=scope, escalated=escalated, now=now,
+                                         skip=skip)
+    except BaseException:
+        with slot.lock:
+            slot.popped_meanwhile = slot.returned_meanwhile = None
+        raise
+    with slot.lock:
+        popped = slot.popped_meanwhile or set()
+        returned = [s for s in slot.returned_meanwhile or [] if s.row.task_id not in popped
+                    and s.row.practice_slug in practices]
+        slot.popped_meanwhile = slot.returned_meanwhile = None
+        slot.refreshes += 1
+        kept = [s for s in entries if s.row.task_id not in popped]
+        slot.window = Window(now=now, generation=generation, practices=practices,
+                             entries=returned + kept, found=len(entries) + len(returned))
+        return slot.window
+
+
+def _pop(slot: _Slot, window: Window, count: int) -> list[Scored]:
+    """Take the best `count` candidates off `window` (the caller holds `slot.lock`)."""
+    batch = window.entries[:count]
+    del window.entries[:count]
+    ids = [s.row.task_id for s in batch]
+    slot.in_flight.update(ids)
+    if slot.popped_meanwhile is not None:
+        slot.popped_meanwhile.update(ids)
+    return batch
+
+
+def settle(slot: _Slot, popped: Iterable[Scored], returned: list[Scored]) -> None:
+    """The lease of `popped` is decided: `returned` (passing candidates not leased because a
+    better one was) go back to the front of the slot's current window, and of the one being
+    ranked if any (which left them out while they were in flight)."""
+    with slot.lock:
+        slot.in_flight.difference_update(s.row.task_id for s in popped)
+        if not returned:
+            return
+        current = slot.window
+        if current is not None:
+            # (only candidates whose practice facts that ranking read: the gate needs them)
+            current.entries[:0] = [s for s in returned if s.row.practice_slug in current.practices]
+        if slot.returned_meanwhile is not None:
+            slot.returned_meanwhile.extend(returned)
