@@ -325,9 +325,21 @@ def _preview(preview: QueuePreview) -> None:
     first = preview.next_up
     opening = preview.next_opening
     reason = None
+    held, better = preview.held_calls, preview.next_held
     if first is None:
         waiting = preview.waiting_for_hours
-        if opening is not None:
+        if better is not None:
+            reason = (f"Nothing to call right now: {held} "
+                      f"call{'s are' if held != 1 else ' is'} held for a better hour — "
+                      f"{better.sentence}.")
+            if opening is not None:
+                reason += (f" {waiting} task{'s' if waiting != 1 else ''} wait"
+                           f"{'' if waiting != 1 else 's'} for calling hours "
+                           f"({opening.sentence}).")
+            st.info(reason)
+            table([{"better hour": f"{o.opens_local} in {o.zone_name}", "when": o.opens_in,
+                    "calls held": o.tasks} for o in preview.held], empty="")
+        elif opening is not None:
             reason = (f"Nothing to call right now: {opening.sentence}. {waiting} "
                       f"task{'s' if waiting != 1 else ''} wait for calling hours.")
             st.info(reason)
@@ -343,6 +355,9 @@ def _preview(preview: QueuePreview) -> None:
         middle.metric("Task", first.kind)
         right.metric("SLA", first.sla)
         st.text("Why it is first: " + first.why)
+        if better is not None:
+            st.caption(f"{held} call{'s' if held != 1 else ''} held for a better hour "
+                       f"(from {better.opens_local} their time).")
     st.button("Next task", type="primary", on_click=_take, disabled=first is None,
               help=reason)
     st.caption(f"{preview.open_tasks} open tasks in your practices.")

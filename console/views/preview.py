@@ -14,9 +14,10 @@ from console.identity.access import WORKER_ROLES, CurrentUser, require_role
 from console.models.practice import PracticeSettings
 from console.models.work import Task, TaskStatus, Touch
 from console.platform.wording import kind_label, until
+from console.scoring.learned import held_zones, hour_factors
 from console.views.data import countdown
 from console.work.claims import QueueEntry, list_queue
-from console.work.ranking import open_zones, workable
+from console.work.ranking import held_calls, open_zones, workable
 from console.work.time_entries import log_time
 from loopdesk_core.business_hours import local
 
@@ -54,6 +55,22 @@ class Opening:
 
 
 @dataclass(frozen=True)
+class HeldOpening:
+    """Calls in one zone held for a better hour, and when that hour comes."""
+
+    zone_name: str  # "Denver"
+    opens_at: datetime  # UTC
+    opens_local: str  # "17:00"
+    opens_in: str  # "in 2 h"
+    tasks: int
+
+    @property
+    def sentence(self) -> str:
+        """ "the first opens at 17:00 in Denver (in 2 h)" """
+        return f"the first opens at {self.opens_local} in {self.zone_name} ({self.opens_in})"
+
+
+@dataclass(frozen=True)
 class QueuePreview:
     """What My queue shows before a task is taken: the next call, the queue ahead, counts."""
 
@@ -63,6 +80,18 @@ class QueuePreview:
     waiting_for_hours: int
     # Waiting tasks by when their calling hours open, soonest first.
     openings: list[Opening] = field(default_factory=list)
+    # Calls the queue holds for a better hour today (ranking's rule), soonest hour first.
+    held: list[HeldOpening] = field(default_factory=list)
+
+    @property
+    def held_calls(self) -> int:
+        """How many callable tasks wait for a better hour."""
+        return sum(opening.tasks for opening in self.held)
+
+    @property
+    def next_held(self) -> HeldOpening | None:
+        """The soonest better hour, if calls are held."""
+        return self.held[0] if self.held else None
 
     @property
     def next_opening(self) -> Opening | None:
@@ -97,9 +126,19 @@ def _when(entry: QueueEntry, timezone: str, now: datetime) -> str:
     return reason
 
 
-def _line(entry: QueueEntry, practices: dict[str, PracticeSettings], now: datetime) -> QueueLine:
+def _line(entry: QueueEntry, practices: dict[str, PracticeSettings], now: datetime,
+          held: dict[int, HeldOpening]) -> QueueLine:
     """A queue entry as a preview line (the practice by name, the reasons joined)."""
     practice = practices.get(entry.practice_slug)
+    hold = held.get(entry.task_id)
+    if hold is not None:
+        return QueueLine(
+            task_id=entry.task_id,
+            practice_name=practice.name if practice else entry.practice_slug,
+            kind=kind_label(entry.kind), why=" · ".join(entry.why),
+            sla=countdown(entry.sla_deadline, now), callable_now=False,
+            when=f"held for a better hour: {hold.opens_local} in {hold.zone_name}, "
+                 f"{hold.opens_in}")
     return QueueLine(
         task_id=entry.task_id,
         practice_name=practice.name if practice else entry.practice_slug,
@@ -133,14 +172,13 @@ def queue_preview(*, session: Session, user: CurrentUser, now: datetime) -> Queu
     slugs = {e.practice_slug for e in entries}
     practices = {p.practice_slug: p for p in session.exec(
         select(PracticeSettings).where(col(PracticeSettings.practice_slug).in_(sorted(slugs))))}
-    lines = [_line(e, practices, now) for e in entries]
     awake = open_zones(session, now)
+    callable_tasks = _open_in_scope(user).where(
+        *workable(now, escalated=user.sees_escalated, callable_only=True))
+    held, held_lines = _held(session, callable_tasks, awake, entries, now)
+    lines = [_line(e, practices, now, held_lines) for e in entries]
     # Callable but for the hour: the queue's own rule, in zones where calling is closed now.
-    waiting = (
-        _open_in_scope(user)
-        .where(*workable(now, escalated=user.sees_escalated, callable_only=True))
-        .where(col(Task.practice_tz).not_in(awake))
-    )
+    waiting = callable_tasks.where(col(Task.practice_tz).not_in(awake))
     by_zone = session.execute(
         waiting.with_only_columns(col(Task.practice_tz), func.count())
         .group_by(col(Task.practice_tz))
@@ -158,7 +196,42 @@ def queue_preview(*, session: Session, user: CurrentUser, now: datetime) -> Queu
         open_tasks=int(session.exec(_open_in_scope(user)).one()),
         waiting_for_hours=sum(opening.tasks for opening in openings),
         openings=openings,
+        held=held,
     )
+
+
+def _held(session: Session, callable_tasks: Any, awake: list[str], entries: list[QueueEntry],
+          now: datetime) -> tuple[list[HeldOpening], dict[int, HeldOpening]]:
+    """Calls held for a better hour (the ranking's rule: learned.held_zones of the open zones,
+    ranking.held_calls of their tasks), counted by zone, and which of `entries` are held."""
+    if not awake:
+        return [], {}
+    hours = hour_factors(session)
+    zones = held_zones(hours, awake, now)
+    if not zones:
+        return [], {}
+    holding = callable_tasks.where(col(Task.practice_tz).in_(zones)).where(held_calls(now))
+    by_zone = session.execute(
+        holding.with_only_columns(col(Task.practice_tz), func.count())
+        .group_by(col(Task.practice_tz))
+    ).tuples().all()
+    found: dict[str, HeldOpening] = {}
+    for tz, count in by_zone:
+        at = hours.better_hour("patient", tz, now)
+        if count and at is not None:
+            found[tz] = HeldOpening(zone_name=zone_name(tz), opens_at=at,
+                                    opens_local=f"{local(at, tz):%H:%M}",
+                                    opens_in=until(at - now), tasks=int(count))
+    ids = [e.task_id for e in entries if e.callable_now]
+    marked: dict[int, HeldOpening] = {}
+    if ids and found:
+        rows = session.execute(
+            holding.with_only_columns(col(Task.task_id), col(Task.practice_tz))
+            .where(col(Task.task_id).in_(ids))
+        ).tuples().all()
+        marked = {int(task_id): found[tz] for task_id, tz in rows if tz in found}
+    held = sorted(found.values(), key=lambda opening: (opening.opens_at, opening.zone_name))
+    return held, marked
 
 
 def time_practices(*, session: Session, user: CurrentUser) -> dict[str, str]:

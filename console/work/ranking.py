@@ -27,6 +27,7 @@ from sqlalchemy import (
     bindparam,
     func,
     literal,
+    not_,
     or_,
     select,
     true,
@@ -121,6 +122,31 @@ def workable(now: Any, *, escalated: bool, callable_only: bool) -> list[Any]:
     return rule
 
 
+# The kinds a zone's hold for a better hour applies to: patient calls, never leads.
+HELD_KINDS = tuple(kind for kind in HALF_LIFE_DAYS if kind != TaskKind.contact_lead)
+
+
+def hold_exempt(kind: str, now: Any, hold_until: Any) -> Any:
+    """The one exemption from a zone's hold (learned.held_zones), for a task of `kind`: a
+    patient call still goes out when its SLA deadline comes before `hold_until` (now +
+    HOLD_HORIZON_HOURS) or, for a follow-up, when the person asked for a time (a callback)."""
+    tasks = _TASKS.c
+    exempt = and_(tasks.sla_deadline > now, tasks.sla_deadline <= hold_until)
+    if kind == TaskKind.follow_up:
+        exempt = or_(exempt, tasks.natural_key.like("follow_up:%:callback:%"))
+    return exempt
+
+
+def held_calls(now: datetime) -> Any:
+    """Tasks the ranking holds for a better hour at `now` (given the task is workable and
+    its zone is one of `held_zones`): a held kind, not exempt. A read-only condition on the
+    tasks table, for views that count or mark what the claim will not hand out yet."""
+    tasks = _TASKS.c
+    hold_until = now + timedelta(hours=HOLD_HORIZON_HOURS)
+    return or_(*(and_(tasks.kind == kind, not_(hold_exempt(kind, now, hold_until)))
+                 for kind in HELD_KINDS))
+
+
 def _in_list(column: Any, name: str, postgres: bool) -> Any:
     """`column IN (:name)`; on PostgreSQL `= any(:name)`, one statement text for any length."""
     if postgres:
@@ -148,17 +174,11 @@ def _candidates(*, scoped: bool, callable_only: bool, escalated: bool,
         )
         if callable_only:
             query = query.where(_in_list(tasks.practice_tz, "zones", postgres))
-            if holding and kind != TaskKind.contact_lead:
-                # Patient calls of a zone held for a better hour (learned.held_zones) still
-                # go out when their SLA deadline comes first or the person asked for a time.
+            if holding and kind in HELD_KINDS:
                 # (Only this variant reads the natural key outside the covering index.)
-                exempt = and_(tasks.sla_deadline > now,
-                              tasks.sla_deadline <= bindparam("hold_until",
-                                                              type_=UTCDateTime()))
-                if kind == TaskKind.follow_up:
-                    exempt = or_(exempt, tasks.natural_key.like("follow_up:%:callback:%"))
+                hold_until = bindparam("hold_until", type_=UTCDateTime())
                 query = query.where(or_(_in_list(tasks.practice_tz, "call_zones", postgres),
-                                        exempt))
+                                        hold_exempt(kind, now, hold_until)))
         return query
 
     parts = []

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import delete, insert
 from sqlmodel import Session, col, select
 from streamlit.testing.v1 import AppTest
 
 from console.identity.access import CurrentUser, current_user
 from console.models.identity import Role, User
+from console.models.learning import LearnedRate
+from console.models.practice import PracticeSettings
 from console.models.work import Task, TaskStatus, Touch
 from console.platform.snapshot import snapshot
 from console.views.preview import queue_preview
@@ -18,6 +24,7 @@ from warehouse.lookups import records
 
 # 03:30 in New York, 01:30 in Phoenix, 00:30 in Los Angeles: no demo practice may be called.
 NIGHT = "2026-11-27T08:30:00+00:00"
+HOUR_MEASURES = ("answer_hour", "answer_all", "team_hour")
 
 
 def _acting(session: Session, user: User) -> CurrentUser:
@@ -122,3 +129,100 @@ def test_log_other_work_records_an_admin_touch(
     assert (touch.practice_slug, touch.channel, touch.minutes, touch.task_id) == (
         second, "admin", 25.0, None)
     assert touch.notes == "prepared the monthly review"
+
+
+@contextmanager
+def _answers_better_at_two(session: Session) -> Iterator[None]:
+    """Learned hour rates under which patients answer 20 % at 09:00–11:00 local time and 50 %
+    at 14:00–16:00, with a team that calls every hour (the world's own rows come back after)."""
+    kept = session.exec(select(LearnedRate).where(col(LearnedRate.measure).in_(HOUR_MEASURES))
+                        ).all()
+    saved = [row.model_dump() for row in kept]
+    session.execute(delete(LearnedRate).where(col(LearnedRate.measure).in_(HOUR_MEASURES)))
+    rows: list[dict[str, object]] = [
+        {"measure": "answer_all", "cell_group": "patient", "band": "all",
+         "successes": 630, "trials": 1800, "prior": 0.5, "estimate": 0.35}]
+    for hour, rate in ((9, 0.2), (10, 0.2), (11, 0.2), (14, 0.5), (15, 0.5), (16, 0.5)):
+        rows.append({"measure": "answer_hour", "cell_group": "patient", "band": str(hour),
+                     "successes": int(300 * rate), "trials": 300, "prior": 0.5,
+                     "estimate": rate})
+    rows += [{"measure": "team_hour", "cell_group": "team", "band": str(hour),
+              "successes": 10, "trials": 10, "prior": 0.0, "estimate": 0.3}
+             for hour in range(24)]
+    session.execute(insert(LearnedRate), rows)
+    session.commit()
+    try:
+        yield
+    finally:
+        session.rollback()
+        session.execute(delete(LearnedRate).where(col(LearnedRate.measure).in_(HOUR_MEASURES)))
+        if saved:
+            session.execute(insert(LearnedRate), saved)
+        session.commit()
+
+
+@contextmanager
+def _unsnoozed_after(session: Session, kept: dict[int, datetime | None]) -> Iterator[None]:
+    """Put back the snooze of the tasks in `kept` (task id → snoozed_until) afterwards."""
+    try:
+        yield
+    finally:
+        session.rollback()
+        for task in session.exec(select(Task).where(col(Task.task_id).in_(list(kept)))).all():
+            task.snoozed_until = kept[task.task_id or 0]
+        session.commit()
+
+
+def test_calls_held_for_a_better_hour_are_said_with_when_they_open(
+    login: Login, world: World, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 10:00 in the practice's zone, with patients answering far better at 14:00 there,
+    the preview says how many calls wait for that hour and when it comes (not "no task is
+    due"), and the Next task button agrees with the claim."""
+    slug = sorted(world.practices)[2]
+    zone = session.exec(select(PracticeSettings.timezone)
+                        .where(PracticeSettings.practice_slug == slug)).one()
+    day = now_utc().astimezone(ZoneInfo(zone)).date()
+    ten = datetime.combine(day, time(10), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    monkeypatch.setenv("LOOPDESK_NOW", ten.isoformat())
+    place = zone.split("/")[-1].replace("_", " ")
+    kept: dict[int, datetime | None] = {}
+    with _answers_better_at_two(session), _unsnoozed_after(session, kept):
+        app, user = login(Role.coordinator, [slug], "pages/my_queue.py")
+        assert not app.exception
+        preview = queue_preview(session=session, user=_acting(session, user), now=ten)
+        session.rollback()
+        held = preview.held_calls
+        assert held > 0 and preview.next_held is not None
+        assert preview.next_held.opens_local == "14:00" and preview.next_held.opens_in == "in 4 h"
+        shown = texts(app)
+        assert "no task in your practices is due" not in shown
+        assert "None" not in shown and slug not in shown
+        # The referred leads and the calls due within the hold's horizon go out now.
+        assert preview.next_up is not None
+        assert f"{held} calls held for a better hour (from 14:00 their time)." in shown
+        assert "held for a better hour: 14:00 in " in frames_text(app)
+        # Set those aside: then everything callable is held, and the preview says so.
+        ready = [line.task_id for line in preview.lines if line.callable_now]
+        while ready:
+            tasks = session.exec(select(Task).where(col(Task.task_id).in_(ready))).all()
+            kept.update({task.task_id or 0: task.snoozed_until for task in tasks})
+            for task in tasks:
+                task.snoozed_until = ten + timedelta(days=1)
+            session.commit()
+            preview = queue_preview(session=session, user=_acting(session, user), now=ten)
+            ready = [line.task_id for line in preview.lines if line.callable_now]
+        session.rollback()
+        assert preview.next_up is None and preview.held_calls == held
+        app.run()
+        assert not app.exception
+        shown = texts(app)
+        assert (f"Nothing to call right now: {held} calls are held for a better hour — "
+                f"the first opens at 14:00 in {place} (in 4 h).") in shown
+        assert "no task in your practices is due" not in shown and "None" not in shown
+        next_task = next(b for b in app.button if b.label == "Next task")
+        assert next_task.disabled and "held for a better hour" in (next_task.help or "")
+        better = app.dataframe[0].value
+        assert list(better.columns) == ["better hour", "when", "calls held"]
+        assert list(better["better hour"]) == [f"14:00 in {place}"]
+        assert int(better["calls held"].sum()) == held
