@@ -132,7 +132,7 @@ def capacity_today(*, session: Session, user: CurrentUser, now: datetime) -> Cap
         select(Touch.practice_slug, func.sum(Touch.minutes))
         .where(col(Touch.ended_at) >= monday).where(col(Touch.ended_at) <= now)
         .where(col(Touch.coordinator_id).is_not(None))
-        .group_by(col(Touch.practice_slug))).tuples().all())
+        .group_by(col(Touch.practice_slug))).all())
     weeks = [PracticeWeek(
         name=p.name, delivered_hours=float(delivered.get(p.practice_slug) or 0.0) / 60,
         prorated_contract_hours=p.contracted_hours_per_week * elapsed_share(p, now),
@@ -146,7 +146,7 @@ def capacity_today(*, session: Session, user: CurrentUser, now: datetime) -> Cap
         .where(col(Task.due_at) < end_of_week)
         .where(col(Task.practice_slug).in_(slugs))
         .where(col(Task.consent_call).is_(True)).where(col(Task.do_not_contact).is_(False))
-        .group_by(col(Task.kind))).tuples().all())
+        .group_by(col(Task.kind))).all())
     return CapacityToday(
         week_start=f"{monday:%b %d}", practices=weeks, coordinators=coordinators,
         backlog_by_kind={kind_label(k): float(v or 0.0) / 60 for k, v in
@@ -160,11 +160,11 @@ def _coordinators(session: Session, now: datetime, monday: datetime) -> list[Coo
     week = dict(session.execute(
         select(Touch.coordinator_id, func.sum(Touch.minutes))
         .where(col(Touch.ended_at) >= monday).where(col(Touch.ended_at) <= now)
-        .group_by(col(Touch.coordinator_id))).tuples().all())
+        .group_by(col(Touch.coordinator_id))).all())
     day = dict(session.execute(
         select(Touch.coordinator_id, func.sum(Touch.minutes))
         .where(col(Touch.ended_at) >= today).where(col(Touch.ended_at) <= now)
-        .group_by(col(Touch.coordinator_id))).tuples().all())
+        .group_by(col(Touch.coordinator_id))).all())
     out = []
     for person in people:
         hours = DEFAULT_WEEKLY_HOURS if person.weekly_hours is None else person.weekly_hours
