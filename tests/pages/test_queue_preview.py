@@ -226,3 +226,5 @@ def test_calls_held_for_a_better_hour_are_said_with_when_they_open(
         assert list(better.columns) == ["better hour", "when", "calls held"]
         assert list(better["better hour"]) == [f"14:00 in {place}"]
         assert int(better["calls held"].sum()) == held
+        assert f"{preview.open_tasks} open tasks in your practices." in shown
+        assert f"held for a better hour: 14:00 in {place}, in 4 h" in frames_text(app)
