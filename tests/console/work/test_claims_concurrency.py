@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import multiprocessing
+import sys
 import threading
+import types
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,8 +64,12 @@ def _process(url: str, user_ids: list[int], queue: multiprocessing.Queue) -> Non
 
 @pytest.mark.postgres
 def test_four_processes_of_four_threads_on_postgres_claim_each_task_once(
-    loopdesk_home: Path, pg_url: str,
+    loopdesk_home: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # A spawned child re-runs the parent's `__main__` file first; after an AppTest earlier in
+    # this pytest process that is the Streamlit script, which crashed the children (the test
+    # then timed out on an empty queue). The children need only this module, by its name.
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     engine = get_engine(pg_url)
     init_db(engine)
     with new_session(engine) as session:
