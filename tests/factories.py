@@ -241,3 +241,22 @@ def add_worker(
 ) -> CurrentUser:
     """An active user (as `add_user`) as the queue services take them."""
     return acting(session, add_user(session, email, role=role, practices=practices))
+
+
+def learned_hour_rows(team_hours: range, days: int = 10) -> list[dict[str, Any]]:
+    """LearnedRate rows for the hour-of-day rates: patients answer 20 % at 09:00–11:00 New York
+    time and 50 % at 14:00–16:00 (300 calls each); the team called in `team_hours` (UTC) on
+    each of its last `days` calling days."""
+    rows: list[dict[str, Any]] = [
+        {"measure": "answer_all", "cell_group": "patient", "band": "all",
+         "successes": 630, "trials": 1800, "prior": 0.5, "estimate": 0.35}]
+    for hour, rate in ((9, 0.2), (10, 0.2), (11, 0.2), (14, 0.5), (15, 0.5), (16, 0.5)):
+        rows.append({"measure": "answer_hour", "cell_group": "patient", "band": str(hour),
+                     "successes": int(300 * rate), "trials": 300, "prior": 0.5,
+                     "estimate": rate})
+    for hour in range(24):
+        called = days if hour in team_hours else 0
+        rows.append({"measure": "team_hour", "cell_group": "team", "band": str(hour),
+                     "successes": called, "trials": days, "prior": 0.0,
+                     "estimate": called / (days + 20)})
+    return rows

@@ -14,7 +14,15 @@ from console.models.learning import LearnedRate
 from console.scoring.learning import Learned, hour_factors, with_learned
 from console.scoring.priority import prior_rows, with_scores
 from console.work.claims import claim_next, list_queue
-from tests.factories import NOW, add_practice, add_task, add_worker, session_for, sqlite_engine
+from tests.factories import (
+    NOW,
+    add_practice,
+    add_task,
+    add_worker,
+    learned_hour_rows,
+    session_for,
+    sqlite_engine,
+)
 
 FRAME = pl.DataFrame({
     "kind": ["ask", "follow_up", "contact_lead", "close_loop", "review_request"],
@@ -115,24 +123,6 @@ def test_open_tasks_are_rescored_when_the_learned_rates_move(tmp_path: Path) -> 
         assert task.rank_key == pytest.approx(rank + math.log(0.5))
 
 
-def _hour_rows(team_hours: range, days: int = 10) -> list[dict[str, object]]:
-    """Patients answer 20 % at 09:00–11:00 New York time and 50 % at 14:00–16:00 (300 calls
-    each); the team called in `team_hours` (UTC) on each of its last `days` calling days."""
-    rows: list[dict[str, object]] = [
-        {"measure": "answer_all", "cell_group": "patient", "band": "all",
-         "successes": 630, "trials": 1800, "prior": 0.5, "estimate": 0.35}]
-    for hour, rate in ((9, 0.2), (10, 0.2), (11, 0.2), (14, 0.5), (15, 0.5), (16, 0.5)):
-        rows.append({"measure": "answer_hour", "cell_group": "patient", "band": str(hour),
-                     "successes": int(300 * rate), "trials": 300, "prior": 0.5,
-                     "estimate": rate})
-    for hour in range(24):
-        called = days if hour in team_hours else 0
-        rows.append({"measure": "team_hour", "cell_group": "team", "band": str(hour),
-                     "successes": called, "trials": days, "prior": 0.0,
-                     "estimate": called / (days + 20)})
-    return rows
-
-
 def test_a_patient_call_waits_for_the_hour_people_answer(tmp_path: Path) -> None:
     """At 10:00 New York time (answer 20 %) with the team calling until 22:00 UTC (17:00 in
     New York, answer 50 %) the ask waits and the referred friend is called; at 15:00 New
@@ -148,7 +138,7 @@ def test_a_patient_call_waits_for_the_hour_people_answer(tmp_path: Path) -> None
         lead = add_task(session, ny, kind="contact_lead", case_value=100.0)
         user = add_worker(session, practices=["smile-ny"])
         morning, afternoon = NOW, NOW.replace(hour=20)  # 10:00 and 15:00 in New York
-        session.execute(insert(LearnedRate), _hour_rows(range(14, 22)))
+        session.execute(insert(LearnedRate), learned_hour_rows(range(14, 22)))
         session.commit()
         hours = hour_factors(session)
         assert hours.team_hours == frozenset(range(14, 22))
@@ -171,7 +161,7 @@ def test_a_patient_call_waits_for_the_hour_people_answer(tmp_path: Path) -> None
         ny = add_practice(session, "smile-ny", timezone="America/New_York")
         ask = add_task(session, ny)
         user = add_worker(session, practices=["smile-ny"])
-        session.execute(insert(LearnedRate), _hour_rows(range(14, 22), days=2))
+        session.execute(insert(LearnedRate), learned_hour_rows(range(14, 22), days=2))
         session.commit()
         assert hour_factors(session).team_hours == frozenset()  # too little history
         claimed = claim_next(session=session, user=user, now=NOW)

@@ -11,25 +11,15 @@ from sqlalchemy import insert
 from console.models.learning import LearnedRate
 from console.views.preview import queue_preview
 from console.work.claims import claim_next
-from tests.factories import NOW, add_practice, add_task, add_worker, session_for, sqlite_engine
-
-
-def _hour_rows() -> list[dict[str, object]]:
-    """Patients answer 20 % at 09:00–11:00 New York time and 50 % at 14:00–16:00 (300 calls
-    each); the team called 14:00–22:00 UTC on each of its last ten calling days."""
-    rows: list[dict[str, object]] = [
-        {"measure": "answer_all", "cell_group": "patient", "band": "all",
-         "successes": 630, "trials": 1800, "prior": 0.5, "estimate": 0.35}]
-    for hour, rate in ((9, 0.2), (10, 0.2), (11, 0.2), (14, 0.5), (15, 0.5), (16, 0.5)):
-        rows.append({"measure": "answer_hour", "cell_group": "patient", "band": str(hour),
-                     "successes": int(300 * rate), "trials": 300, "prior": 0.5,
-                     "estimate": rate})
-    for hour in range(24):
-        called = 10 if hour in range(14, 22) else 0
-        rows.append({"measure": "team_hour", "cell_group": "team", "band": str(hour),
-                     "successes": called, "trials": 10, "prior": 0.0,
-                     "estimate": called / 30})
-    return rows
+from tests.factories import (
+    NOW,
+    add_practice,
+    add_task,
+    add_worker,
+    learned_hour_rows,
+    session_for,
+    sqlite_engine,
+)
 
 
 def test_the_preview_counts_held_calls_and_when_their_hour_comes(tmp_path: Path) -> None:
@@ -40,7 +30,7 @@ def test_the_preview_counts_held_calls_and_when_their_hour_comes(tmp_path: Path)
         ny = add_practice(session, "smile-ny", timezone="America/New_York")
         asks = [add_task(session, ny, case_value=50_000.0) for _ in range(3)]
         user = add_worker(session, practices=["smile-ny"])
-        session.execute(insert(LearnedRate), _hour_rows())
+        session.execute(insert(LearnedRate), learned_hour_rows(range(14, 22)))
         session.commit()
         preview = queue_preview(session=session, user=user, now=NOW)
         assert claim_next(session=session, user=user, now=NOW) is None  # all three held
