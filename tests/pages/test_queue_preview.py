@@ -19,6 +19,7 @@ from console.models.practice import PracticeSettings
 from console.models.work import Task, TaskStatus, Touch
 from console.platform.snapshot import snapshot
 from console.views.preview import queue_preview
+from tests.factories import learned_hour_rows
 from tests.pages.conftest import Login, World, frames_text, now_utc, texts
 from warehouse.lookups import records
 
@@ -139,17 +140,7 @@ def _answers_better_at_two(session: Session) -> Iterator[None]:
                         ).all()
     saved = [row.model_dump() for row in kept]
     session.execute(delete(LearnedRate).where(col(LearnedRate.measure).in_(HOUR_MEASURES)))
-    rows: list[dict[str, object]] = [
-        {"measure": "answer_all", "cell_group": "patient", "band": "all",
-         "successes": 630, "trials": 1800, "prior": 0.5, "estimate": 0.35}]
-    for hour, rate in ((9, 0.2), (10, 0.2), (11, 0.2), (14, 0.5), (15, 0.5), (16, 0.5)):
-        rows.append({"measure": "answer_hour", "cell_group": "patient", "band": str(hour),
-                     "successes": int(300 * rate), "trials": 300, "prior": 0.5,
-                     "estimate": rate})
-    rows += [{"measure": "team_hour", "cell_group": "team", "band": str(hour),
-              "successes": 10, "trials": 10, "prior": 0.0, "estimate": 0.3}
-             for hour in range(24)]
-    session.execute(insert(LearnedRate), rows)
+    session.execute(insert(LearnedRate), learned_hour_rows(range(24)))
     session.commit()
     try:
         yield
