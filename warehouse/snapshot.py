@@ -7,6 +7,7 @@ import fcntl
 import os
 import secrets
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from warehouse import paths
-from warehouse.contacts import contacts_query, index_path, patch_index, write_index
+from warehouse.contacts import contacts_query, index_path, legacy_index_paths, write_index
 from warehouse.data_checks import Check, CheckRun, discover_checks, key_checks, run_checks
 from warehouse.incremental import (
     IN_TOUCHED,
@@ -106,8 +107,10 @@ def _published() -> list[Path]:
 
 
 def _remove(path: Path) -> None:
-    """Delete a snapshot file, its write-ahead log and its contact index, if present."""
-    for candidate in (path, path.with_name(path.name + ".wal"), index_path(path)):
+    """Delete a snapshot file, its write-ahead log and its contact index (of this version or
+    an older one), if present."""
+    index = (index_path(path), *legacy_index_paths(path))
+    for candidate in (path, path.with_name(path.name + ".wal"), *index):
         candidate.unlink(missing_ok=True)
 
 
@@ -185,10 +188,19 @@ def _materialise(
             _write_contacts(conn, target, previous, plan)
         else:
             counter = UnpublishedCounts()
-            model_runs = _run_models(conn, models, after_model=after_model, count_rows=counter)
+            # The contact index (for `inbound`, which never loads DuckDB) needs mart_patients
+            # only: it is written beside the models that follow it and the checks.
+            index = _IndexWriter(conn, index_path(target), after_model)
+            try:
+                model_runs = _run_models(
+                    conn, models, after_model=index.after_model, count_rows=counter
+                )
+                check_runs = run_checks(conn, all_checks)
+            except BaseException:
+                index.abandon()
+                raise
+            index.finish()
             counts = counter.counts
-            check_runs = run_checks(conn, all_checks)
-            write_index(conn, index_path(target))  # for `inbound`, which never loads DuckDB
         write_state(conn, replace(plan.state, counts=counts))
         conn.execute("detach raw")
         conn.execute("checkpoint")
@@ -197,22 +209,76 @@ def _materialise(
     return model_runs, check_runs
 
 
+class _IndexWriter:
+    """Writes a full build's contact index in a thread on its own cursor of the build
+    connection, started once `mart_patients` is built: sorting 3 M contacts and feeding them
+    to SQLite (Python rows, most of the index's cost) overlaps with the later models and the
+    checks, which run inside DuckDB without the GIL. If the build fails the thread is joined
+    and the half-written file removed with the snapshot."""
+
+    SOURCE = "mart_patients"
+
+    def __init__(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        target: Path,
+        after_model: Callable[[ModelRun], None] | None,
+    ) -> None:
+        self._conn = conn
+        self._target = target
+        self._after_model = after_model
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def after_model(self, run: ModelRun) -> None:
+        """`run_models`' hook: start the index once its source exists, then the caller's."""
+        if run.name == self.SOURCE and self._thread is None:
+            self._thread = threading.Thread(target=self._write, name="contact-index")
+            self._thread.start()
+        if self._after_model is not None:
+            self._after_model(run)
+
+    def _write(self) -> None:
+        cursor = self._conn.cursor()
+        try:
+            write_index(cursor, self._target)
+        except BaseException as exc:  # re-raised on the build's thread by finish()
+            self._error = exc
+        finally:
+            cursor.close()
+
+    def finish(self) -> None:
+        """Wait for the index (or write it now, if the models have no mart_patients);
+        re-raise what writing it raised."""
+        if self._thread is None:
+            self._write()
+        else:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def abandon(self) -> None:
+        """The build failed: wait for the thread so nothing writes the file after removal."""
+        if self._thread is not None:
+            self._thread.join()
+
+
 def _write_contacts(
     conn: duckdb.DuckDBPyConnection, target: Path, previous: Path, plan: BuildPlan
 ) -> None:
     """The contact index of an incremental build: the previous one when the touched practices'
     contacts are unchanged (a second link to the same file: published indexes are never
-    written again), else a copy with those contacts replaced, or a fresh one when there is
-    none to patch."""
-    if "mart_patients" in plan.partitioned and index_path(previous).exists():
-        if _same_contacts(conn, previous):
-            with contextlib.suppress(OSError):  # a file system without hard links: copy
-                os.link(index_path(previous), index_path(target))
-                return
-        shutil.copyfile(index_path(previous), index_path(target))
-        patch_index(conn, index_path(target), plan.touched, source="_slice__mart_patients")
-    else:
-        write_index(conn, index_path(target))
+    written again), else a fresh one from the whole of the new mart_patients (a sorted file
+    cannot be patched in place; writing it is one DuckDB sort, ~1 CPU-s at 1,000 practices)."""
+    reusable = "mart_patients" in plan.partitioned and index_path(previous).exists()
+    if reusable and _same_contacts(conn, previous):
+        try:
+            os.link(index_path(previous), index_path(target))
+        except OSError:  # a file system without hard links: copy
+            shutil.copyfile(index_path(previous), index_path(target))
+            os.chmod(index_path(target), 0o600)
+        return
+    write_index(conn, index_path(target))
 
 
 def _same_contacts(conn: duckdb.DuckDBPyConnection, previous: Path) -> bool:
