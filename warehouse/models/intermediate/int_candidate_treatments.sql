@@ -1,11 +1,13 @@
 -- grain: one row per treatment whose results are visible by as_of, of a patient contactable now
 -- key: practice_slug, treatment_id
 -- partition: practice_slug
--- materialized: view
+-- materialized: ephemeral
 -- The join mart_ask_candidates and mart_review_candidates share, stated once: the treatment and
 -- when its results became visible, its patient's satisfaction, and the patient's effective consent
 -- (after console opt-outs), for patients contactable on some channel. Each mart applies its own
--- window (ask_window_days, review_window_days) and exclusions.
+-- window (ask_window_days, review_window_days) and exclusions. Ephemeral, not a view: a view was
+-- evaluated three times (its row count, then each mart): 4.2 CPU-s with its two marts at 1,000
+-- practices, 3.1 as a temp table.
 
 with params as (
     select as_of from build_params
