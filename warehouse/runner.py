@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -206,13 +206,19 @@ def run_models(
     *,
     after_model: Callable[[ModelRun], None] | None = None,
     count_rows: Callable[[duckdb.DuckDBPyConnection, Model], int] | None = None,
+    keep: Collection[str] | None = None,
 ) -> list[ModelRun]:
     """Materialise every model as a table in dependency order; ModelFailed on the first error.
 
     `count_rows` counts a model's rows once it exists (default `select count(*)`; a view is
-    evaluated by it, so a caller that needs more than the total from a view counts it there)."""
+    evaluated by it, so a caller that needs more than the total from a view counts it there).
+    With `keep` (what is read after the models: the checks' tables), an ephemeral model's temp
+    table is dropped as soon as no later model reads it, directly or through a view: its memory
+    goes back to the later marts instead of spilling them to disk."""
+    ordered = order_models(models)
+    release = _release_points(ordered, keep) if keep is not None else {}
     runs: list[ModelRun] = []
-    for model in order_models(models):
+    for position, model in enumerate(ordered):
         started = time.perf_counter()
         # Ephemeral models are big pass-through steps: a temp table is not compressed into the
         # published file, which keeps the build fast; later models and checks still read it.
@@ -232,7 +238,42 @@ def run_models(
         runs.append(run)
         if after_model is not None:
             after_model(run)
+        for name in release.get(position, ()):
+            conn.execute(f"drop table if exists temp.main.{name}")
     return runs
+
+
+def _release_points(ordered: Sequence[Model], keep: Collection[str]) -> dict[int, list[str]]:
+    """position in `ordered` -> the ephemeral models no model after it reads (through views
+    too), unless in `keep` or read by a view that is in `keep`."""
+    names = [model.name for model in ordered]
+    deps = {model.name: references(model, names) for model in ordered}
+    views = {model.name for model in ordered if model.materialized == "view"}
+
+    def reads(name: str) -> set[str]:  # what evaluating `name` reads, views expanded
+        found: set[str] = set()
+        pending = list(deps[name])
+        while pending:
+            dep = pending.pop()
+            if dep not in found:
+                found.add(dep)
+                if dep in views:
+                    pending.extend(deps[dep])
+        return found
+
+    kept = set(keep)
+    for name in list(kept):
+        if name in deps:
+            kept |= reads(name)
+    last: dict[str, int] = {}
+    for position, model in enumerate(ordered):
+        for dep in reads(model.name):
+            last[dep] = position
+    release: dict[int, list[str]] = {}
+    for position, model in enumerate(ordered):
+        if model.materialized == "ephemeral" and model.name not in kept:
+            release.setdefault(max(last.get(model.name, position), position), []).append(model.name)
+    return release
 
 
 def _count_rows(conn: duckdb.DuckDBPyConnection, model: Model) -> int:

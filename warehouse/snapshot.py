@@ -33,7 +33,14 @@ from warehouse.pointer import SNAPSHOT_NAME as _SNAPSHOT
 from warehouse.pointer import SnapshotMissing, current_snapshot_path
 from warehouse.raw_store import prepare_raw_store
 from warehouse.rules import PracticeCalendar
-from warehouse.runner import BuildParams, Model, ModelRun, create_build_params, discover_models
+from warehouse.runner import (
+    BuildParams,
+    Model,
+    ModelRun,
+    create_build_params,
+    discover_models,
+    references,
+)
 from warehouse.runner import run_models as _run_models
 
 if TYPE_CHECKING:  # readers (the console, `inbound`) never need pyarrow: keep them fast
@@ -193,7 +200,11 @@ def _materialise(
             index = _IndexWriter(conn, index_path(target), after_model)
             try:
                 model_runs = _run_models(
-                    conn, models, after_model=index.after_model, count_rows=counter
+                    conn,
+                    models,
+                    after_model=index.after_model,
+                    count_rows=counter,
+                    keep=_read_by_checks(models, all_checks),
                 )
                 check_runs = run_checks(conn, all_checks)
             except BaseException:
@@ -207,6 +218,15 @@ def _materialise(
     finally:
         conn.close()
     return model_runs, check_runs
+
+
+def _read_by_checks(models: Sequence[Model], checks: Sequence[Check]) -> set[str]:
+    """The models the checks read (their temp tables must outlive the models)."""
+    names = [model.name for model in models]
+    found: set[str] = set()
+    for check in checks:
+        found |= references(Model(name="_check", layer="marts", sql=check.sql), names)
+    return found
 
 
 class _IndexWriter:

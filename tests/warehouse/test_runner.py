@@ -13,6 +13,7 @@ from warehouse.runner import (
     Model,
     ModelError,
     ModelFailed,
+    ModelRun,
     declared_key,
     discover_models,
     order_models,
@@ -128,3 +129,38 @@ def test_ephemeral_models_feed_later_models_but_are_not_published(loopdesk_home:
         listed = conn.execute("select table_name from duckdb_tables()").fetchall()
     tables = {row[0] for row in listed}
     assert "stg_tmp" not in tables
+
+
+def test_temp_tables_are_dropped_once_no_later_model_reads_them() -> None:
+    """With `keep`, an ephemeral model's temp table goes as soon as the last model reading it
+    (directly or through a view) has run; one the checks read (`keep`) stays."""
+    ephemeral = "ephemeral"
+    models = [
+        Model(name="stg_a", layer="staging", sql="select 1 as id", materialized=ephemeral),
+        Model(name="stg_b", layer="staging", sql="select 2 as id", materialized=ephemeral),
+        Model(name="stg_c", layer="staging", sql="select 3 as id", materialized=ephemeral),
+        Model(name="int_v", layer="intermediate", sql="select * from stg_a", materialized="view"),
+        Model(name="mart_early", layer="marts", sql="select id from stg_b"),
+        Model(
+            name="mart_late",
+            layer="marts",
+            sql="select mart_early.id as b, int_v.id as a, stg_c.id as c "
+            "from mart_early, int_v, stg_c",
+        ),
+    ]
+    present: dict[str, set[str]] = {}
+    conn = duckdb.connect()
+
+    def temp_tables(run: ModelRun) -> None:
+        listed = conn.execute("select table_name from duckdb_tables() where temporary").fetchall()
+        present[run.name] = {row[0] for row in listed}
+
+    run_models(conn, models, after_model=temp_tables, keep={"stg_c"})
+    assert present["mart_early"] == {"stg_a", "stg_b", "stg_c"}  # dropped after the hook
+    assert conn.execute("select * from mart_late").fetchall() == [(2, 1, 3)]
+    listed = conn.execute("select table_name from duckdb_tables() where temporary").fetchall()
+    assert {row[0] for row in listed} == {"stg_c"}  # stg_a (read via int_v) and stg_b gone
+    again = duckdb.connect()
+    run_models(again, models)  # no `keep`: nothing dropped
+    listed = again.execute("select table_name from duckdb_tables() where temporary").fetchall()
+    assert {row[0] for row in listed} == {"stg_a", "stg_b", "stg_c"}
