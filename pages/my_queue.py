@@ -12,7 +12,13 @@ from console.models.work import Disposition, Task, TaskKind
 from console.platform.errors import UserError
 from console.platform.wording import kind_label, outcome_label, outcome_sentence
 from console.views.identity import store
-from console.views.preview import QueuePreview, log_other_work, queue_preview, time_practices
+from console.views.preview import (
+    QueueLine,
+    QueuePreview,
+    log_other_work,
+    queue_preview,
+    time_practices,
+)
 from console.views.work import (
     TaskCard,
     created_task,
@@ -361,10 +367,29 @@ def _preview(preview: QueuePreview) -> None:
                        f"(from {better.opens_local} their time).")
     st.button("Next task", type="primary", on_click=_take, disabled=first is None,
               help=reason)
+    _queue_ahead(preview)
+
+
+def _queue_ahead(preview: QueuePreview) -> None:
+    """The open count, then the next tasks in priority order as one plain-text block.
+
+    One line per task (`queue_line`). Plain text, not an `st.dataframe`: the grid was about a
+    fifth of the browser's work per call with 8 coordinators at once (docs/benchmarks.md,
+    "Coordinator flow, browser cost"), and `st.table` would render the cells as Markdown.
+    """
     st.caption(f"{preview.open_tasks} open tasks in your practices.")
-    table([{"practice": line.practice_name, "task": line.kind, "why": line.why,
-            "SLA": line.sla, "callable": line.when} for line in preview.lines],
-          empty="The queue is empty.")
+    lines = preview.lines
+    if not lines:
+        st.caption("The queue is empty.")
+        return
+    st.text("\n".join([f"The next {len(lines)} in priority order:",
+                       *(queue_line(n, line) for n, line in enumerate(lines, start=1))]))
+
+
+def queue_line(number: int, line: QueueLine) -> str:
+    """One task of the queue ahead: practice · task · SLA · callable — why it ranks there."""
+    return (f"{number}. {line.practice_name} · {line.kind} · SLA {line.sla} · "
+            f"callable {line.when} — {line.why}")
 
 
 def _held_card(user: CurrentUser, task: Task, moment: datetime) -> TaskCard:
