@@ -357,10 +357,10 @@ def _preview(preview: QueuePreview) -> None:
             st.info(reason)
     else:
         st.subheader("Next up")
-        with st.container(horizontal=True):
-            st.metric("Practice", first.practice_name)
-            st.metric("Task", first.kind)
-            st.metric("SLA", first.sla)
+        left, middle, right = st.columns(3)
+        left.metric("Practice", first.practice_name)
+        middle.metric("Task", first.kind)
+        right.metric("SLA", first.sla)
         st.text("Why it is first: " + first.why)
         if better is not None:
             st.caption(f"{held} call{'s' if held != 1 else ''} held for a better hour "
@@ -387,9 +387,11 @@ def _queue_ahead(preview: QueuePreview) -> None:
 
 
 def queue_line(number: int, line: QueueLine) -> str:
-    """One task of the queue ahead: practice · task · SLA · callable — why it ranks there."""
-    return (f"{number}. {line.practice_name} · {line.kind} · SLA {line.sla} · "
-            f"callable {line.when} — {line.why}")
+    """One task of the queue ahead: practice · task · SLA · callable or not, why — then why it
+    ranks there."""
+    callable_ = "callable now" if line.callable_now else f"not callable now: {line.when}"
+    return (f"{number}. {line.practice_name} · {line.kind} · SLA {line.sla} · {callable_} — "
+            f"{line.why}")
 
 
 def _held_card(user: CurrentUser, task: Task, moment: datetime) -> TaskCard:

@@ -70,7 +70,8 @@ def test_preview_shows_the_next_call_and_why_without_patient_data(
     assert ahead.splitlines() == [
         f"The next {len(expected.lines)} in priority order:",
         *(f"{n}. {world.practices[slug]} · {line.kind} · SLA {line.sla} · "
-          f"callable {line.when} — {line.why}" for n, line in enumerate(expected.lines, 1))]
+          + ("callable now" if line.callable_now else f"not callable now: {line.when}")
+          + f" — {line.why}" for n, line in enumerate(expected.lines, 1))]
     assert not [who for who in _people(slug) if who in shown or who in cells]
 
 
@@ -105,7 +106,7 @@ def test_an_uncallable_hour_says_so_and_counts_what_waits(
     assert "Nothing to call right now: calling opens at 08:00 in " in shown
     assert f"{waiting} tasks wait for calling hours." in shown
     assert "Next up" not in shown
-    assert "callable quiet hours in " in shown and "opens at 08:00" in shown
+    assert "not callable now: quiet hours in " in shown and "opens at 08:00" in shown
     next_task = next(b for b in app.button if b.label == "Next task")
     assert next_task.disabled and "calling opens at 08:00" in (next_task.help or "")
     # The waiting count by opening: one row per zone, adding up to the waiting tasks.
@@ -196,7 +197,7 @@ def test_calls_held_for_a_better_hour_are_said_with_when_they_open(
         # The referred leads and the calls due within the hold's horizon go out now.
         assert preview.next_up is not None
         assert f"{held} calls held for a better hour (from 14:00 their time)." in shown
-        assert "callable held for a better hour: 14:00 in " in shown
+        assert "not callable now: held for a better hour: 14:00 in " in shown
         # Set those aside: then everything callable is held, and the preview says so.
         ready = [line.task_id for line in preview.lines if line.callable_now]
         while ready:
@@ -222,4 +223,4 @@ def test_calls_held_for_a_better_hour_are_said_with_when_they_open(
         assert list(better["better hour"]) == [f"14:00 in {place}"]
         assert int(better["calls held"].sum()) == held
         assert f"{preview.open_tasks} open tasks in your practices." in shown
-        assert f"callable held for a better hour: 14:00 in {place}, in 4 h" in shown
+        assert f"not callable now: held for a better hour: 14:00 in {place}, in 4 h" in shown
