@@ -390,8 +390,10 @@ def queue_line(number: int, line: QueueLine) -> str:
     """One task of the queue ahead: practice · task · SLA · callable or not, why — then why it
     ranks there."""
     callable_ = "callable now" if line.callable_now else f"not callable now: {line.when}"
-    return (f"{number}. {line.practice_name} · {line.kind} · SLA {line.sla} · {callable_} — "
-            f"{line.why}")
+    # The SLA is the line's third field: the reasons leave out their own SLA part.
+    why = " · ".join(part for part in line.why.split(" · ") if not part.startswith("SLA "))
+    return (f"{number}. {line.practice_name} · {line.kind} · SLA {line.sla} · {callable_}"
+            + (f" — {why}" if why else ""))
 
 
 def _held_card(user: CurrentUser, task: Task, moment: datetime) -> TaskCard:

@@ -67,11 +67,18 @@ def test_preview_shows_the_next_call_and_why_without_patient_data(
     # was a fifth of the browser's work per call; the content is the table's).
     assert 0 < len(expected.lines) <= 10
     [ahead] = [t.value for t in app.text if t.value.startswith("The next ")]
-    assert ahead.splitlines() == [
-        f"The next {len(expected.lines)} in priority order:",
-        *(f"{n}. {world.practices[slug]} · {line.kind} · SLA {line.sla} · "
-          + ("callable now" if line.callable_now else f"not callable now: {line.when}")
-          + f" — {line.why}" for n, line in enumerate(expected.lines, 1))]
+    ahead_lines = ahead.splitlines()
+    assert ahead_lines[0] == f"The next {len(expected.lines)} in priority order:"
+    assert len(ahead_lines) == len(expected.lines) + 1
+    for n, (shown_line, line) in enumerate(zip(ahead_lines[1:], expected.lines, strict=True), 1):
+        assert shown_line.startswith(
+            f"{n}. {world.practices[slug]} · {line.kind} · SLA {line.sla} · "
+            + ("callable now" if line.callable_now else f"not callable now: {line.when}"))
+        # Each reason is shown once: the SLA stands in its own field, not again among the
+        # reasons (it was printed twice per line).
+        assert shown_line.count("SLA ") == 1
+        for reason in line.why.split(" · "):
+            assert reason.startswith("SLA ") or reason in shown_line
     assert not [who for who in _people(slug) if who in shown or who in cells]
 
 
