@@ -7,11 +7,23 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, bindparam, case, cast, insert, literal, or_, update
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    bindparam,
+    cast,
+    insert,
+    literal,
+    or_,
+    union_all,
+    update,
+)
 from sqlalchemy import select as select_columns
 from sqlalchemy.engine import Row
 from sqlmodel import Session, col
 
+from console.contact.gate import CallBounds, call_bounds, call_gate_conditions, call_hours_ok
 from console.identity import audit
 from console.identity.access import CurrentUser
 from console.identity.audit import Action, Outcome
@@ -22,7 +34,7 @@ from console.platform.db import begin_write, is_postgres, keeping_rankings
 from console.platform.errors import UserError
 from console.scoring.priority import explain
 from console.work import window
-from console.work.ranking import Scored, gate_all, ranked, workable
+from console.work.ranking import Scored, gate_all, practice_facts, ranked, workable
 from loopdesk_core.settings import get_settings
 
 # A task whose lease lapsed this many times without a disposition goes to a manager.
@@ -147,30 +159,46 @@ def _sweep_lapsed(session: Session, now: datetime) -> None:
 
 @lru_cache(maxsize=8)
 def _lease_statement(*, escalated: bool, postgres: bool) -> Any:
-    """The conditional UPDATE that leases the first still-free of CLAIM_BATCH candidates.
+    """The conditional UPDATE that leases the first still-free, still-callable of
+    CLAIM_BATCH candidates.
 
     Candidate i is bound as `id{i}` with the claim version read while ranking as `v{i}`
-    (unused slots get id -1); the pick re-checks status, that version (the fencing token)
-    and the availability filters, so a task someone claimed, snoozed, closed or escalated
-    since the ranking read is passed over. On PostgreSQL `SKIP LOCKED` passes over rows
+    (unused slots get id -1) and its practice's call-gate bounds now (`d{i}`, `w{i}`: local
+    day and week start; `cd{i}`, `cw{i}`: touches allowed in each; gate.call_bounds). The
+    pick re-checks status, that version (the fencing token), the availability filters and
+    the contact gate's database rules (the latest call consent is no revocation, fewer
+    touches than allowed today and this week), so a task someone claimed, snoozed, closed or
+    escalated since the ranking read, or whose person a colleague called since, is passed
+    over — in the same statement as the lease. On PostgreSQL `SKIP LOCKED` passes over rows
     another claimer is leasing right now instead of waiting for it.
     """
     tasks = _TASKS.c
     now = bindparam("now", type_=UTCDateTime())
-    slots = [(bindparam(f"id{i}", type_=Integer()), bindparam(f"v{i}", type_=Integer()))
-             for i in range(CLAIM_BATCH)]
+    slots = union_all(*(
+        select_columns(literal(i, Integer()).label("ord"),
+                       bindparam(f"id{i}", type_=Integer()).label("id"),
+                       bindparam(f"v{i}", type_=Integer()).label("version"),
+                       bindparam(f"d{i}", type_=UTCDateTime()).label("day_start"),
+                       bindparam(f"w{i}", type_=UTCDateTime()).label("week_start"),
+                       bindparam(f"cd{i}", type_=Integer()).label("per_day"),
+                       bindparam(f"cw{i}", type_=Integer()).label("per_week"))
+        for i in range(CLAIM_BATCH)
+    )).cte("candidates")
     still_open = workable(now, escalated=escalated, callable_only=True)
+    gate = call_gate_conditions(
+        practice_slug=tasks.practice_slug, subject_type=tasks.subject_type,
+        subject_id=tasks.subject_id, now=now, day_start=slots.c.day_start,
+        week_start=slots.c.week_start, per_day=slots.c.per_day, per_week=slots.c.per_week)
     pick = (
         select_columns(tasks.task_id)
-        .where(or_(*(and_(tasks.task_id == ident, tasks.claim_version == version)
-                     for ident, version in slots)))
-        .where(*still_open)
-        .order_by(case(*((tasks.task_id == ident, literal(i)) for i, (ident, _) in
-                         enumerate(slots))))
+        .select_from(slots.join(_TASKS, and_(tasks.task_id == slots.c.id,
+                                             tasks.claim_version == slots.c.version)))
+        .where(*still_open, *gate)
+        .order_by(slots.c.ord)
         .limit(1)
     )
     if postgres:
-        pick = pick.with_for_update(skip_locked=True)
+        pick = pick.with_for_update(skip_locked=True, of=_TASKS)
     return (
         update(_TASKS)
         .where(tasks.task_id == pick.scalar_subquery())
@@ -184,28 +212,69 @@ def _lease_statement(*, escalated: bool, postgres: bool) -> Any:
     )
 
 
-def _lease_params(*, user: CurrentUser, candidates: list[tuple[int, int]], now: datetime,
+@dataclass(frozen=True)
+class _Candidate:
+    """One task offered to the lease: its id, the claim version read, its practice's bounds."""
+
+    task_id: int
+    version: int
+    bounds: CallBounds
+
+
+_NO_SLOT = {"id": -1, "v": -1, "cd": 0, "cw": 0}
+
+
+def _lease_params(*, user: CurrentUser, candidates: list[_Candidate], now: datetime,
                   lease: timedelta) -> dict[str, Any]:
-    """Bind values of the lease: (task id, claim version read) per slot, unused slots -1."""
+    """Bind values of the lease: per slot the candidate and its gate bounds; unused slots
+    get id -1 (and bounds that refuse)."""
     params: dict[str, Any] = {"now": now, "until": now + lease, "user_id": user.user_id,
                               "actor": user.actor}
     for i in range(CLAIM_BATCH):
-        params[f"id{i}"], params[f"v{i}"] = candidates[i] if i < len(candidates) else (-1, -1)
+        if i < len(candidates):
+            c = candidates[i]
+            b = c.bounds
+            params[f"id{i}"], params[f"v{i}"] = c.task_id, c.version
+            params[f"d{i}"], params[f"w{i}"] = b.day_start, b.week_start
+            params[f"cd{i}"], params[f"cw{i}"] = b.per_day, b.per_week
+        else:
+            params[f"id{i}"], params[f"v{i}"] = -1, -1
+            params[f"d{i}"] = params[f"w{i}"] = now
+            params[f"cd{i}"] = params[f"cw{i}"] = 0
     return params
 
 
-def _candidates(batch: list[Scored]) -> list[tuple[int, int]]:
-    return [(s.row.task_id, s.row.claim_version) for s in batch]
+def _callable_candidates(batch: list[Scored], practices: dict[str, Any],
+                         now: datetime) -> list[_Candidate]:
+    """The popped candidates inside their practice's calling hours now, with the gate bounds
+    the lease checks (one computation per practice)."""
+    bounds: dict[str, CallBounds | None] = {}
+    out = []
+    for s in batch:
+        slug = s.row.practice_slug
+        if slug not in bounds:
+            practice = practices.get(slug)
+            bounds[slug] = (call_bounds(practice, now) if practice is not None
+                            and call_hours_ok(now, practice.timezone) else None)
+        found = bounds[slug]
+        if found is not None:
+            out.append(_Candidate(s.row.task_id, s.row.claim_version, found))
+    return out
 
 
 def _lease_first_free(
     session: Session, *, user: CurrentUser, batch: list[Scored], escalated: bool, now: datetime,
     lease: timedelta,
 ) -> Row[Any] | None:
-    """Lease the first candidate of `batch` still as it was read, in one conditional UPDATE."""
+    """Lease the first candidate of `batch` still as it was read and still callable, in one
+    conditional UPDATE (no audit event: `_lease_audited` is the claim's)."""
+    practices = practice_facts(session, {s.row.practice_slug for s in batch}, now)
+    candidates = _callable_candidates(batch, practices, now)
+    if not candidates:
+        return None
     statement = _lease_statement(escalated=escalated, postgres=is_postgres(session))
-    return session.execute(statement, _lease_params(user=user, candidates=_candidates(batch),
-                                                    now=now, lease=lease)).first()
+    return session.connection().execute(
+        statement, _lease_params(user=user, candidates=candidates, now=now, lease=lease)).first()
 
 
 @lru_cache(maxsize=4)
@@ -227,19 +296,22 @@ def _audited_lease_statement(*, escalated: bool) -> Any:
 
 
 def _lease_audited(
-    session: Session, *, user: CurrentUser, candidates: list[tuple[int, int]], escalated: bool,
+    session: Session, *, user: CurrentUser, candidates: list[_Candidate], escalated: bool,
     now: datetime, lease: timedelta,
 ) -> Row[Any] | None:
     """Lease the first free candidate and append its `claim` event, in the open write
     transaction (the caller commits): one statement on PostgreSQL; on SQLite, which holds
     its single writer lock anyway, the lease then `audit.record` (sealed at once)."""
+    if not candidates:
+        return None
     params = _lease_params(user=user, candidates=candidates, now=now, lease=lease)
+    connection = session.connection()
     if is_postgres(session):
-        return session.execute(_audited_lease_statement(escalated=escalated), params).first()
-    row = session.execute(_lease_statement(escalated=escalated, postgres=False),
-                          params).first()
+        return connection.execute(_audited_lease_statement(escalated=escalated), params).first()
+    row = connection.execute(_lease_statement(escalated=escalated, postgres=False),
+                             params).first()
     if row is not None:
-        audit.record(session=session, actor=user.actor, action=Action.claim,
+        audit.append(session=session, actor=user.actor, action=Action.claim,
                      practice_slug=row.practice_slug, object_ref=f"task:{row.task_id}",
                      outcome=Outcome.success, now=now)
     return row
@@ -273,9 +345,9 @@ def claim_task(*, session: Session, user: CurrentUser, task_id: int, now: dateti
                                     do_not_contact=task.do_not_contact))
     if not gate.ok:
         raise UserError(f"cannot call now: {gate.reason}")
-    version = task.claim_version
+    candidate = _Candidate(task_id, task.claim_version, call_bounds(practice, now))
     begin_write(session)
-    row = _lease_audited(session, user=user, candidates=[(task_id, version)],
+    row = _lease_audited(session, user=user, candidates=[candidate],
                          escalated=user.sees_escalated, now=now, lease=_lease())
     if row is None:
         session.rollback()
@@ -300,7 +372,6 @@ def claim_next(*, session: Session, user: CurrentUser, now: datetime) -> Task | 
     lease = _lease()
     escalated = user.sees_escalated
     slot = window.slot_for(session, window.scope_key(scope, escalated))
-    postgres = is_postgres(session)
     count = 1  # the best candidate; after a refusal or a lost race, a batch at a time
     while True:
         popped, ranking = window.take(session, slot, scope=scope, escalated=escalated, now=now,
@@ -308,28 +379,25 @@ def claim_next(*, session: Session, user: CurrentUser, now: datetime) -> Task | 
         if not popped or ranking is None:
             session.rollback()
             return None
-        passing: list[Scored] = []
+        candidates: list[_Candidate] = []
         row: Row[Any] | None = None
         try:
             # The window's verdicts are as old as its ranking: a colleague may have called
-            # one of these people since.
-            gate_all(session, popped, ranking.practices, now)
-            passing = [s for s in popped if s.gate.ok]
-            if passing:
+            # one of these people since, so the lease re-checks the gate in its statement.
+            candidates = _callable_candidates(popped, ranking.practices, now)
+            if candidates:
                 with keeping_rankings():  # the lease re-checks what ranking read
-                    if not postgres:
-                        # SQLite: the gate read in a reader; only the lease takes the lock.
-                        # (PostgreSQL leases in the gate's transaction: row locks only.)
-                        begin_write(session)
-                    row = _lease_audited(session, user=user, candidates=_candidates(passing),
+                    begin_write(session)
+                    row = _lease_audited(session, user=user, candidates=candidates,
                                          escalated=escalated, now=now, lease=lease)
                     session.commit()
         except BaseException:
             window.settle(slot, popped, [])
             raise
         if row is not None:
-            leased = next(i for i, s in enumerate(passing) if s.row.task_id == row.task_id)
-            window.settle(slot, popped, passing[leased + 1:])
+            leased = next(i for i, c in enumerate(candidates) if c.task_id == row.task_id)
+            after = {c.task_id for c in candidates[leased + 1:]}
+            window.settle(slot, popped, [s for s in popped if s.row.task_id in after])
             # Leased: rank the next window now if this one runs low (others keep popping it).
             window.refill(session, slot, ranking, scope=scope, escalated=escalated, now=now,
                           prepare=lambda: _sweep_lapsed(session, now))
