@@ -8,11 +8,13 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     Integer,
     String,
     and_,
     bindparam,
     cast,
+    func,
     insert,
     literal,
     or_,
@@ -157,6 +159,33 @@ def _sweep_lapsed(session: Session, now: datetime) -> None:
     session.commit()
 
 
+_SLOT_COLUMNS = ("id", "version", "day_start", "week_start", "per_day", "per_week")
+_SLOT_TYPES = (Integer, Integer, UTCDateTime, UTCDateTime, Integer, Integer)
+
+
+def _slots_sqlite() -> Any:
+    """SQLite: the candidates as CLAIM_BATCH rows of bound values (`id{i}`, `v{i}`, `d{i}`,
+    `w{i}`, `cd{i}`, `cw{i}`), one fixed statement text."""
+    prefixes = ("id", "v", "d", "w", "cd", "cw")
+    return union_all(*(
+        select_columns(literal(i, Integer()).label("ord"), *(
+            bindparam(f"{prefix}{i}", type_=kind()).label(name)
+            for prefix, name, kind in zip(prefixes, _SLOT_COLUMNS, _SLOT_TYPES, strict=True)))
+        for i in range(CLAIM_BATCH)
+    )).cte("candidates")
+
+
+def _slots_postgres() -> Any:
+    """PostgreSQL: the candidates as one array per column, `unnest … with ordinality` (a short
+    statement with few parameters, which psycopg caches and prepares; 16 slots of 6 values
+    made it re-parse 8 kB and 129 parameters per claim)."""
+    arrays = [bindparam(f"{name}s", type_=ARRAY(kind())) for name, kind in
+              zip(_SLOT_COLUMNS, _SLOT_TYPES, strict=True)]
+    return (func.unnest(*arrays)
+            .table_valued(*_SLOT_COLUMNS, with_ordinality="ord")
+            .render_derived(name="c"))
+
+
 @lru_cache(maxsize=8)
 def _lease_statement(*, escalated: bool, postgres: bool) -> Any:
     """The conditional UPDATE that leases the first still-free, still-callable of
@@ -174,16 +203,7 @@ def _lease_statement(*, escalated: bool, postgres: bool) -> Any:
     """
     tasks = _TASKS.c
     now = bindparam("now", type_=UTCDateTime())
-    slots = union_all(*(
-        select_columns(literal(i, Integer()).label("ord"),
-                       bindparam(f"id{i}", type_=Integer()).label("id"),
-                       bindparam(f"v{i}", type_=Integer()).label("version"),
-                       bindparam(f"d{i}", type_=UTCDateTime()).label("day_start"),
-                       bindparam(f"w{i}", type_=UTCDateTime()).label("week_start"),
-                       bindparam(f"cd{i}", type_=Integer()).label("per_day"),
-                       bindparam(f"cw{i}", type_=Integer()).label("per_week"))
-        for i in range(CLAIM_BATCH)
-    )).cte("candidates")
+    slots = _slots_postgres() if postgres else _slots_sqlite()
     still_open = workable(now, escalated=escalated, callable_only=True)
     gate = call_gate_conditions(
         practice_slug=tasks.practice_slug, subject_type=tasks.subject_type,
@@ -221,26 +241,23 @@ class _Candidate:
     bounds: CallBounds
 
 
-_NO_SLOT = {"id": -1, "v": -1, "cd": 0, "cw": 0}
-
-
 def _lease_params(*, user: CurrentUser, candidates: list[_Candidate], now: datetime,
-                  lease: timedelta) -> dict[str, Any]:
-    """Bind values of the lease: per slot the candidate and its gate bounds; unused slots
-    get id -1 (and bounds that refuse)."""
+                  lease: timedelta, postgres: bool) -> dict[str, Any]:
+    """Bind values of the lease: per candidate its id, the claim version read and its
+    practice's gate bounds (PostgreSQL: one array per column; SQLite: CLAIM_BATCH slots,
+    unused ones with id -1 and bounds that refuse)."""
     params: dict[str, Any] = {"now": now, "until": now + lease, "user_id": user.user_id,
                               "actor": user.actor}
-    for i in range(CLAIM_BATCH):
-        if i < len(candidates):
-            c = candidates[i]
-            b = c.bounds
-            params[f"id{i}"], params[f"v{i}"] = c.task_id, c.version
-            params[f"d{i}"], params[f"w{i}"] = b.day_start, b.week_start
-            params[f"cd{i}"], params[f"cw{i}"] = b.per_day, b.per_week
-        else:
-            params[f"id{i}"], params[f"v{i}"] = -1, -1
-            params[f"d{i}"] = params[f"w{i}"] = now
-            params[f"cd{i}"] = params[f"cw{i}"] = 0
+    rows = [(c.task_id, c.version, c.bounds.day_start, c.bounds.week_start, c.bounds.per_day,
+             c.bounds.per_week) for c in candidates[:CLAIM_BATCH]]
+    if postgres:
+        for position, name in enumerate(_SLOT_COLUMNS):
+            params[f"{name}s"] = [row[position] for row in rows]
+        return params
+    rows += [(-1, -1, now, now, 0, 0)] * (CLAIM_BATCH - len(rows))
+    for i, row in enumerate(rows):
+        for prefix, value in zip(("id", "v", "d", "w", "cd", "cw"), row, strict=True):
+            params[f"{prefix}{i}"] = value
     return params
 
 
@@ -272,9 +289,11 @@ def _lease_first_free(
     candidates = _callable_candidates(batch, practices, now)
     if not candidates:
         return None
-    statement = _lease_statement(escalated=escalated, postgres=is_postgres(session))
+    postgres = is_postgres(session)
+    statement = _lease_statement(escalated=escalated, postgres=postgres)
     return session.connection().execute(
-        statement, _lease_params(user=user, candidates=candidates, now=now, lease=lease)).first()
+        statement, _lease_params(user=user, candidates=candidates, now=now, lease=lease,
+                                 postgres=postgres)).first()
 
 
 @lru_cache(maxsize=4)
@@ -284,14 +303,15 @@ def _audited_lease_statement(*, escalated: bool) -> Any:
     The event is appended unsealed (no chain lock in the claim's transaction); the next
     append that gets the lock, or the sealer, links it into the chain (identity/audit.py).
     """
-    leased = _lease_statement(escalated=escalated, postgres=True).cte("leased")
+    # (Short names: the statement stays under psycopg's 4 kB limit for caching its parse.)
+    leased = _lease_statement(escalated=escalated, postgres=True).cte("l")
     appended = insert(_EVENTS).from_select(
         ["occurred_at", "actor", "action", "practice_slug", "object_ref", "outcome"],
         select_columns(bindparam("now", type_=UTCDateTime()), bindparam("actor", type_=String()),
                        literal(str(Action.claim)), leased.c.practice_slug,
                        literal("task:") + cast(leased.c.task_id, String()),
                        literal(str(Outcome.success))),
-    ).cte("appended")
+    ).cte("a")
     return select_columns(leased).add_cte(appended)
 
 
@@ -304,9 +324,11 @@ def _lease_audited(
     its single writer lock anyway, the lease then `audit.record` (sealed at once)."""
     if not candidates:
         return None
-    params = _lease_params(user=user, candidates=candidates, now=now, lease=lease)
+    postgres = is_postgres(session)
+    params = _lease_params(user=user, candidates=candidates, now=now, lease=lease,
+                           postgres=postgres)
     connection = session.connection()
-    if is_postgres(session):
+    if postgres:
         return connection.execute(_audited_lease_statement(escalated=escalated), params).first()
     row = connection.execute(_lease_statement(escalated=escalated, postgres=False),
                              params).first()
