@@ -32,7 +32,7 @@ from console.identity.audit import Action, Outcome
 from console.models.identity import AuditEvent
 from console.models.types import UTCDateTime
 from console.models.work import Task, TaskStatus
-from console.platform.db import begin_write, is_postgres, keeping_rankings
+from console.platform.db import begin_write, grouped_write, is_postgres, keeping_rankings
 from console.platform.errors import UserError
 from console.scoring.priority import explain
 from console.work import window
@@ -339,6 +339,24 @@ def _lease_audited(
     return row
 
 
+def _lease_committed(session: Session, *, user: CurrentUser, candidates: list[_Candidate],
+           escalated: bool, now: datetime, lease: timedelta) -> Row[Any] | None:
+    """`_lease_audited` in its own write transaction, committed. On SQLite the transaction is
+    shared with the leases other claimers of this process are waiting to write
+    (`db.grouped_write`: one BEGIN IMMEDIATE and one COMMIT for all of them, each lease still
+    its own conditional UPDATE and audit event); on PostgreSQL it is the claim's own."""
+    def work(target: Session) -> Row[Any] | None:
+        return _lease_audited(target, user=user, candidates=candidates, escalated=escalated,
+                              now=now, lease=lease)
+
+    if is_postgres(session):
+        begin_write(session)
+        row = work(session)
+        session.commit()
+        return row
+    return grouped_write(session, work)
+
+
 def claim_task(*, session: Session, user: CurrentUser, task_id: int, now: datetime) -> Task:
     """Lease one chosen task (a list's "Call now"), if the user may work it and the gate lets
     the call through now; audited like a queue claim; commits. UserError says why not."""
@@ -409,10 +427,8 @@ def claim_next(*, session: Session, user: CurrentUser, now: datetime) -> Task | 
             candidates = _callable_candidates(popped, ranking.practices, now)
             if candidates:
                 with keeping_rankings():  # the lease re-checks what ranking read
-                    begin_write(session)
-                    row = _lease_audited(session, user=user, candidates=candidates,
-                                         escalated=escalated, now=now, lease=lease)
-                    session.commit()
+                    row = _lease_committed(session, user=user, candidates=candidates,
+                                           escalated=escalated, now=now, lease=lease)
         except BaseException:
             window.settle(slot, popped, [])
             raise
