@@ -191,11 +191,11 @@ def _lease_statement(*, escalated: bool, postgres: bool) -> Any:
     """The conditional UPDATE that leases the first still-free, still-callable of
     CLAIM_BATCH candidates.
 
-    Candidate i is bound as `id{i}` with the claim version read while ranking as `v{i}`
-    (unused slots get id -1) and its practice's call-gate bounds now (`d{i}`, `w{i}`: local
-    day and week start; `cd{i}`, `cw{i}`: touches allowed in each; gate.call_bounds). The
-    pick re-checks status, that version (the fencing token), the availability filters and
-    the contact gate's database rules (the latest call consent is no revocation, fewer
+    Each candidate comes with the claim version read while ranking and its practice's
+    call-gate bounds now (local day and week start, touches allowed in each:
+    gate.call_bounds), as the rows of `_slots_sqlite` / `_slots_postgres`. The pick
+    re-checks status, that version (the fencing token), the availability filters and the
+    contact gate's database rules (the latest call consent is no revocation, fewer
     touches than allowed today and this week), so a task someone claimed, snoozed, closed or
     escalated since the ranking read, or whose person a colleague called since, is passed
     over — in the same statement as the lease. On PostgreSQL `SKIP LOCKED` passes over rows
@@ -254,7 +254,7 @@ def _lease_params(*, user: CurrentUser, candidates: list[_Candidate], now: datet
         for position, name in enumerate(_SLOT_COLUMNS):
             params[f"{name}s"] = [row[position] for row in rows]
         return params
-    rows += [(-1, -1, now, now, 0, 0)] * (CLAIM_BATCH - len(rows))
+    rows += [(-1, -1, None, None, 0, 0)] * (CLAIM_BATCH - len(rows))  # (None: no bind work)
     for i, row in enumerate(rows):
         for prefix, value in zip(("id", "v", "d", "w", "cd", "cw"), row, strict=True):
             params[f"{prefix}{i}"] = value
