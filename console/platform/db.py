@@ -387,11 +387,19 @@ def _lead(session: Session, group: _WriteGroup) -> None:
             return
         try:
             _run_batch(session, group, batch)
+        except BaseException as error:
+            # Outside any unit (BEGIN IMMEDIATE timed out behind another process, a lost
+            # connection): every unit not decided yet gets that error, e.g. a lock conflict
+            # its owner's `retrying` absorbs. Only an interrupt goes on up the leader's stack
+            # (its own unit may have committed in an earlier batch).
+            session.rollback()
+            for unit in batch:
+                if not unit.finished:
+                    unit.error, unit.finished = error, True
+            if not isinstance(error, Exception):
+                raise
         finally:
             for unit in batch:
-                if not unit.finished:  # (only on an error outside any unit: BaseException)
-                    unit.error = unit.error or RuntimeError("write group aborted")
-                    unit.finished = True
                 unit.done.set()
 
 

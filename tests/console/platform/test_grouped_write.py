@@ -121,3 +121,26 @@ def test_a_failing_unit_raises_in_its_owners_thread(engine: Engine) -> None:
     with new_session(engine) as session:
         assert grouped_write(session, _mark("after")) == "after"
     assert _marks(engine) == ["after"]
+
+
+def test_a_failure_outside_the_units_reaches_every_waiting_owner(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """BEGIN IMMEDIATE timing out behind another process fails the whole batch: each owner
+    gets that error (a lock conflict `retrying` can absorb), and the leader carries on."""
+    from sqlalchemy.exc import OperationalError
+
+    def locked(session: Session) -> None:
+        raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(db, "begin_write", locked)
+    group = _group(engine)
+    units = [db._Unit(_mark("a")), db._Unit(_mark("b"))]
+    group.queue = list(units)
+    with new_session(engine) as session:
+        db._lead(session, group)
+    assert all(u.finished and u.done.is_set() for u in units)
+    assert all(db.is_lock_conflict(u.error) for u in units if u.error is not None)
+    assert all(u.error is not None for u in units)
+    monkeypatch.undo()
+    assert _marks(engine) == []
