@@ -248,8 +248,9 @@ def _lease_params(*, user: CurrentUser, candidates: list[_Candidate], now: datet
     unused ones with id -1 and bounds that refuse)."""
     params: dict[str, Any] = {"now": now, "until": now + lease, "user_id": user.user_id,
                               "actor": user.actor}
-    rows = [(c.task_id, c.version, c.bounds.day_start, c.bounds.week_start, c.bounds.per_day,
-             c.bounds.per_week) for c in candidates[:CLAIM_BATCH]]
+    rows: list[tuple[Any, ...]] = [
+        (c.task_id, c.version, c.bounds.day_start, c.bounds.week_start, c.bounds.per_day,
+         c.bounds.per_week) for c in candidates[:CLAIM_BATCH]]
     if postgres:
         for position, name in enumerate(_SLOT_COLUMNS):
             params[f"{name}s"] = [row[position] for row in rows]
