@@ -46,14 +46,11 @@ from warehouse.scope import Scope
 # How long (on the caller's clock) a ranked window may serve claims.
 WINDOW_TTL = timedelta(seconds=1)
 # Candidates one window ranks (the ranking is exact for this many; its slack rows follow).
-# 128 (64 before): at 1 M tasks a SQLite ranking under 16 claimers took longer than the 24
-# left at the low mark lasted, so claimers waited for it; half the rankings per claim, and
-# twice the headroom (docs/benchmarks.md, "Claims under load").
-WINDOW_DEPTH = 128
+WINDOW_DEPTH = 64
 # When a whole window is refused by the gate, it is ranked 4× deeper, up to this many.
 WINDOW_MAX_DEPTH = 1024
 # A claim that leaves fewer candidates than this ranks the next window ahead of need.
-WINDOW_LOW = 48
+WINDOW_LOW = 24
 
 Key = tuple[bool, frozenset[str], bool]
 
