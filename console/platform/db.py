@@ -342,7 +342,8 @@ def grouped_write(session: Session, work: Callable[[Session], T]) -> T:
     spent more on BEGIN IMMEDIATE, COMMIT and handing the lock (and the GIL) from thread to
     thread than on the statements. Here the thread that finds no leader becomes one: it runs
     every queued unit, in arrival order, on *its* session in one transaction and commits;
-    the others wait for their unit's outcome. A unit that raises is taken out, the
+    the others wait for their unit's outcome (units queued while it writes wait for the next
+    leader, one of their owners, so no thread leads for long). A unit that raises is taken out, the
     transaction rolled back and the others run again without it (its owner gets the error;
     the others' work is not lost), so a unit must be safe to run again and must only use the
     session it is given. Units run in the leader's thread (its `keeping_rankings` state).
@@ -379,28 +380,29 @@ def grouped_write(session: Session, work: Callable[[Session], T]) -> T:
 
 
 def _lead(session: Session, group: _WriteGroup) -> None:
-    """Run queued units in transactions until the queue is empty (the caller leads)."""
-    while True:
-        with group.lock:
-            batch, group.queue = group.queue, []
-        if not batch:
-            return
-        try:
-            _run_batch(session, group, batch)
-        except BaseException as error:
-            # Outside any unit (BEGIN IMMEDIATE timed out behind another process, a lost
-            # connection): every unit not decided yet gets that error, e.g. a lock conflict
-            # its owner's `retrying` absorbs. Only an interrupt goes on up the leader's stack
-            # (its own unit may have committed in an earlier batch).
-            session.rollback()
-            for unit in batch:
-                if not unit.finished:
-                    unit.error, unit.finished = error, True
-            if not isinstance(error, Exception):
-                raise
-        finally:
-            for unit in batch:
-                unit.done.set()
+    """Run the units queued now (the caller's own among them) in one transaction; the caller
+    leads. Units queued meanwhile wait for the next leader (`grouped_write` wakes one): a
+    leader that drained until the queue ran dry would, under steady claims, never return to
+    its own caller."""
+    with group.lock:
+        batch, group.queue = group.queue, []
+    if not batch:
+        return
+    try:
+        _run_batch(session, group, batch)
+    except BaseException as error:
+        # Outside any unit (BEGIN IMMEDIATE timed out behind another process, a lost
+        # connection): every unit not decided yet gets that error, e.g. a lock conflict its
+        # owner's `retrying` absorbs. Only an interrupt goes on up the leader's stack.
+        session.rollback()
+        for unit in batch:
+            if not unit.finished:
+                unit.error, unit.finished = error, True
+        if not isinstance(error, Exception):
+            raise
+    finally:
+        for unit in batch:
+            unit.done.set()
 
 
 def _run_batch(session: Session, group: _WriteGroup, batch: list[_Unit]) -> None:
