@@ -12,7 +12,13 @@ from console.models.work import Disposition, Task, TaskKind
 from console.platform.errors import UserError
 from console.platform.wording import kind_label, outcome_label, outcome_sentence
 from console.views.identity import store
-from console.views.preview import QueuePreview, log_other_work, queue_preview, time_practices
+from console.views.preview import (
+    QueueLine,
+    QueuePreview,
+    log_other_work,
+    queue_preview,
+    time_practices,
+)
 from console.views.work import (
     TaskCard,
     created_task,
@@ -34,6 +40,8 @@ WORK_AREA = "work_area"  # the fragment key of the preview-or-card area
 CARD_KEY = "held_card"  # the KeptCard of the claim on screen (this browser session only)
 # A kept card is rebuilt (and its view audited again) after this long: its clock lines.
 CARD_FRESH = timedelta(minutes=1)
+MINUTES_WIDTH = 180  # px: the minutes box beside the (stretching) outcome box
+SNOOZE_WIDTH = 220  # px: the snooze choice beside its two buttons
 
 
 def _take() -> None:
@@ -200,15 +208,17 @@ def _details(card: TaskCard) -> None:
     if card.lead_outcome:
         facts.append(f"Lead outcome: {card.lead_outcome}")
     facts.append(f"Practice local time: {card.practice_local_time}")
+    if card.touches:
+        last = card.touches[0]
+        facts.append(f"Last touch: {last['when']} · {last['how']} · {last['outcome']} · "
+                     f"by {last['by']}")
+    else:
+        facts.append("No previous touches.")
     st.text("\n".join(facts))
     with st.expander("What to say", expanded=True):
         st.text(card.script)
     if not card.touches:
-        st.caption("No previous touches.")
         return
-    last = card.touches[0]
-    st.caption(f"Last touch: {last['when']} · {last['how']} · {last['outcome']} · "
-               f"by {last['by']}")
     touches = st.expander(f"Last touches ({len(card.touches)})", on_change="rerun",
                           key=_key(card, "touches"))
     if touches.open:
@@ -229,14 +239,12 @@ def _outcome_form(card: TaskCard) -> None:
     only this form. It re-reads the user too (`current_user`); Log outcome reruns the whole
     work area (the confirmation and the queue)."""
     current_user(__file__)
-    left, right = st.columns([3, 2])
-    with left:
+    with st.container(horizontal=True):
         disposition = st.selectbox(
             "Outcome", card.dispositions, key=_key(card, "disposition"), index=None,
             placeholder="Choose what happened (type to search)", format_func=outcome_label)
-    with right:
         st.number_input("Minutes spent", min_value=0.0, max_value=600.0, value=5.0, step=1.0,
-                        key=_key(card, "minutes"))
+                        key=_key(card, "minutes"), width=MINUTES_WIDTH)
     if disposition == Disposition.referred:
         st.caption("The referred friend (a name and a phone or an email)")
         first, last = st.columns(2)
@@ -269,18 +277,17 @@ def _link_actions(card: TaskCard) -> None:
         st.caption("No text or email consent: a referral link cannot be sent.")
         return
     labels = {"sms": "Text the referral link", "email": "Email the referral link"}
-    columns = st.columns(len(card.link_channels) + 1)
-    for column, channel in zip(columns, card.link_channels, strict=False):
-        column.button(labels[channel], on_click=_send_link, args=(card, channel),
+    with st.container(horizontal=True):
+        for channel in card.link_channels:
+            st.button(labels[channel], on_click=_send_link, args=(card, channel),
                       key=_key(card, f"link_{channel}"), icon=":material/send:")
 
 
 def _put_aside(card: TaskCard) -> None:
-    snooze_col, release_col = st.columns(2)
-    with snooze_col:
-        st.selectbox("Snooze for", list(SNOOZE_CHOICES), key=_key(card, "snooze_for"))
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        st.selectbox("Snooze for", list(SNOOZE_CHOICES), key=_key(card, "snooze_for"),
+                     width=SNOOZE_WIDTH)
         st.button("Snooze", on_click=_snooze, args=(card,))
-    with release_col:
         st.button("Release to queue", on_click=_release, args=(card,))
 
 
@@ -360,10 +367,33 @@ def _preview(preview: QueuePreview) -> None:
                        f"(from {better.opens_local} their time).")
     st.button("Next task", type="primary", on_click=_take, disabled=first is None,
               help=reason)
+    _queue_ahead(preview)
+
+
+def _queue_ahead(preview: QueuePreview) -> None:
+    """The open count, then the next tasks in priority order as one plain-text block.
+
+    One line per task (`queue_line`). Plain text, not an `st.dataframe`: the grid was about a
+    fifth of the browser's work per call with 8 coordinators at once (docs/benchmarks.md,
+    "Coordinator flow, browser cost"), and `st.table` would render the cells as Markdown.
+    """
     st.caption(f"{preview.open_tasks} open tasks in your practices.")
-    table([{"practice": line.practice_name, "task": line.kind, "why": line.why,
-            "SLA": line.sla, "callable": line.when} for line in preview.lines],
-          empty="The queue is empty.")
+    lines = preview.lines
+    if not lines:
+        st.caption("The queue is empty.")
+        return
+    st.text("\n".join([f"The next {len(lines)} in priority order:",
+                       *(queue_line(n, line) for n, line in enumerate(lines, start=1))]))
+
+
+def queue_line(number: int, line: QueueLine) -> str:
+    """One task of the queue ahead: practice · task · SLA · callable or not, why — then why it
+    ranks there."""
+    callable_ = "callable now" if line.callable_now else f"not callable now: {line.when}"
+    # The SLA is the line's third field: the reasons leave out their own SLA part.
+    why = " · ".join(part for part in line.why.split(" · ") if not part.startswith("SLA "))
+    return (f"{number}. {line.practice_name} · {line.kind} · SLA {line.sla} · {callable_}"
+            + (f" — {why}" if why else ""))
 
 
 def _held_card(user: CurrentUser, task: Task, moment: datetime) -> TaskCard:
@@ -424,7 +454,6 @@ def _work_area() -> None:
     current = _held_card(user, held, moment)
     _card(current)
     _form(current)
-    st.divider()
     _details(current)
     _put_aside(current)
 
