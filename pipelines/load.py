@@ -8,6 +8,7 @@ affected rows once as `updated`, with identical content.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 import duckdb
@@ -37,6 +38,18 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _slugs_in(values: Iterable[object]) -> str:
+    """`(…)`: the distinct practice slugs of `values` as SQL string literals. A literal list,
+    unlike `in (select … from a registered frame)`, lets DuckDB skip the row groups of other
+    practices by their zone maps: each batch's lookups then cost what the batch holds, not
+    what every earlier batch loaded (they grew with the store: quadratic over 10,000
+    practices, docs/benchmarks.md)."""
+    slugs = sorted({str(v) for v in values if v is not None})
+    if not slugs:
+        return "(null)"
+    return "(" + ", ".join("'" + slug.replace("'", "''") + "'" for slug in slugs) + ")"
+
+
 def apply_rows(
     connection: duckdb.DuckDBPyConnection,
     spec: ExportFile,
@@ -53,7 +66,8 @@ def apply_rows(
     meta = _meta(good)
     connection.register("incoming_rows", good.to_arrow())
     hashed = ", ".join(_quoted(c) for c in content)
-    if not _holds_incoming_practices(connection, spec.table):
+    incoming = _slugs_in(good.get_column("practice_slug").unique().to_list())
+    if not _holds_incoming_practices(connection, spec.table, incoming):
         return _insert_all(connection, spec, content, meta, loaded_at=loaded_at)
     join = " and ".join(f"r.{_quoted(k)} = i.{_quoted(k)}" for k in key)
     connection.execute(
@@ -64,8 +78,7 @@ def apply_rows(
         ),
         stored as (
             -- every key holds practice_slug: only the incoming practices' rows can match
-            select * from {spec.table}
-            where practice_slug in (select distinct practice_slug from incoming_rows)
+            select * from {spec.table} where practice_slug in {incoming}
         ),
         final as (
             select
@@ -123,16 +136,14 @@ def _meta(good: pl.DataFrame) -> list[str]:
     return [*_META[:-1], *(c for c in _OPTIONAL_META if c in good.columns)]
 
 
-def _holds_incoming_practices(connection: duckdb.DuckDBPyConnection, table: str) -> bool:
-    """Whether the raw table holds any row of a practice in `incoming_rows` (if none, this is
-    those practices' first load: every key holds practice_slug, so every row is new)."""
+def _holds_incoming_practices(
+    connection: duckdb.DuckDBPyConnection, table: str, incoming: str
+) -> bool:
+    """Whether the raw table holds any row of the `incoming` practices (a `_slugs_in` list; if
+    none, this is those practices' first load: every key holds practice_slug, so every row is
+    new)."""
     found = connection.execute(
-        f"""
-        select exists (
-            select 1 from {table}
-            where practice_slug in (select distinct practice_slug from incoming_rows)
-        )
-        """
+        f"select exists (select 1 from {table} where practice_slug in {incoming})"
     ).fetchone()
     return found == (True,)
 
@@ -179,16 +190,10 @@ def _insert_all(
 
 def known_patients(connection: duckdb.DuckDBPyConnection, practices: list[str]) -> pl.DataFrame:
     """(practice_slug, patient_id) already in the raw store for these practices."""
-    connection.register("wanted_practices", pl.DataFrame({"slug": practices}).to_arrow())
-    frame = connection.sql(
-        """
-        select practice_slug, patient_id
-        from raw_patients
-        where practice_slug in (select slug from wanted_practices)
-        """
+    return connection.sql(
+        "select practice_slug, patient_id from raw_patients"
+        f" where practice_slug in {_slugs_in(practices)}"
     ).pl()
-    connection.unregister("wanted_practices")
-    return frame
 
 
 def record_quarantine(
@@ -198,15 +203,19 @@ def record_quarantine(
     if bad.is_empty():
         return
     connection.register("bad_rows", bad.to_arrow())
+    # Only rows of the batch's practices (or of none) can be identical to an incoming one.
+    slugs = _slugs_in(bad.get_column("practice_slug").to_list())
+    nearby = f"(q.practice_slug in {slugs} or q.practice_slug is null)"
     connection.execute(
-        """
+        f"""
         insert into quarantine
             (run_id, practice_slug, file, line, "column", reason, raw_record, quarantined_at)
         select $run_id, b.practice_slug, b.file, b.line, b."column", b.reason, b.raw_record, $at
         from bad_rows as b
         where not exists (
             select 1 from quarantine as q
-            where q.practice_slug is not distinct from b.practice_slug
+            where {nearby}
+              and q.practice_slug is not distinct from b.practice_slug
               and q.file = b.file
               and q.line = b.line
               and q."column" is not distinct from b."column"
