@@ -43,6 +43,7 @@ from console.identity.access import current_user  # noqa: E402
 from console.identity.audit import count_events, seal, unsealed, verify_chain  # noqa: E402
 from console.models.identity import Role, User, UserPractice  # noqa: E402
 from console.models.practice import PracticeSettings  # noqa: E402
+from console.platform import db  # noqa: E402
 from console.platform.db import get_engine, init_db, new_session  # noqa: E402
 from console.scoring.priority import DEFAULT_P_REFER, with_scores  # noqa: E402
 from console.work import window  # noqa: E402
@@ -56,6 +57,12 @@ def clock() -> datetime:
     """The injected clock of the claims: NOW plus the wall time since this store's
     measurement began, so the claim windows' TTL (console/work/window.py) runs as in use."""
     return NOW + timedelta(seconds=time.perf_counter() - _STARTED[0])
+
+
+def _write_transactions(engine: Engine) -> int | None:
+    """Write transactions SQLite's group commit made so far (None off SQLite)."""
+    group = getattr(engine, db._GROUP_ATTRIBUTE, None)
+    return None if group is None else int(group.transactions)
 
 
 def _rankings() -> int:
@@ -243,6 +250,7 @@ def measure(engine: Engine, managers: list[int], coordinator: int, claims: int,
 
     threads = [threading.Thread(target=claimer, args=(uid,)) for uid in managers]
     rankings = _rankings()
+    transactions = _write_transactions(engine)
     started, cpu = time.perf_counter(), time.process_time()
     for thread in threads:
         thread.start()
@@ -251,10 +259,15 @@ def measure(engine: Engine, managers: list[int], coordinator: int, claims: int,
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     duplicates = sum(n - 1 for n in Counter(claimed).values() if n > 1)
     results["concurrent"] = {"claimers": len(managers), "claims": len(claimed),
+                             "load_average": round(os.getloadavg()[0], 1),
                              "claims_per_s": round(len(claimed) / elapsed, 1),
                              "duplicates": duplicates, "under_load": _percentiles(latencies),
                              "client_cpu_ms_per_claim": round(1000 * cpu / len(claimed), 2),
                              "rankings": _rankings() - rankings}
+    if transactions is not None:  # SQLite group commit: leases per write transaction
+        grouped = (_write_transactions(engine) or 0) - transactions
+        results["concurrent"]["leases_per_write_transaction"] = (
+            round(len(claimed) / grouped, 2) if grouped else None)
     results["concurrent_processes"] = concurrent_processes(engine, managers, per_thread)
     results["audit"] = audit_check(engine)
     return results
@@ -347,7 +360,10 @@ def _report(store: str, figures: dict[str, Any]) -> None:
     print(f"  {c['claimers']} claimers (threads, one process): {c['claims']} claims, "
           f"{c['claims_per_s']} claims/s, claim p50 {c['under_load']['p50_ms']} ms p95 "
           f"{c['under_load']['p95_ms']} ms, duplicates {c['duplicates']}, client CPU "
-          f"{c['client_cpu_ms_per_claim']} ms/claim, {c['rankings']} window rankings  [{store}]")
+          f"{c['client_cpu_ms_per_claim']} ms/claim, {c['rankings']} window rankings, "
+          f"load {c['load_average']}"
+          + (f", {c['leases_per_write_transaction']} leases per write transaction"
+             if "leases_per_write_transaction" in c else "") + f"  [{store}]")
     p = figures["concurrent_processes"]
     print(f"  16 claimers ({p['processes']} processes x {p['threads_per_process']} threads): "
           f"{p['claims']} claims, {p['claims_per_s']} claims/s, claim p50 "

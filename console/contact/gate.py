@@ -6,9 +6,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlmodel import Session
 
 from console.models.types import UTCDateTime
@@ -170,6 +170,71 @@ def check_gates(
             max_per_week=practice.max_touches_per_week,
         )
     return results
+
+
+@dataclass(frozen=True)
+class CallBounds:
+    """A practice's call-gate limits at one moment, for the gate stated in SQL
+    (`call_gate_conditions`): the start of its local day and of its 7-day week (UTC), and
+    the touches allowed in each (the agency ceilings applied)."""
+
+    day_start: datetime
+    week_start: datetime
+    per_day: int
+    per_week: int
+
+
+def call_hours_ok(now: datetime, timezone: str) -> bool:
+    """Whether `now` is inside the calling window in `timezone` (the gate's hours rule)."""
+    start, end = CALL_WINDOW
+    return start <= local(now, timezone).time() < end
+
+
+def call_bounds(practice: GatePractice, now: datetime) -> CallBounds:
+    """`practice`'s call-gate limits at `now` (the same day, week and caps `check_gates` uses)."""
+    today = local_day_start(now, practice.timezone)
+    return CallBounds(day_start=today, week_start=today - timedelta(days=6),
+                      per_day=min(practice.max_touches_per_day, MAX_TOUCHES_PER_DAY),
+                      per_week=min(practice.max_touches_per_week, MAX_TOUCHES_PER_WEEK))
+
+
+def call_gate_conditions(*, practice_slug: Any, subject_type: Any, subject_id: Any,
+                         now: Any, day_start: Any, week_start: Any, per_day: Any,
+                         per_week: Any) -> list[Any]:
+    """The call gate's database rules as SQL conditions on a person's columns (a claim's
+    lease states them in its conditional UPDATE, so the re-check is one statement with the
+    lease): the latest call-consent event is not a revocation, and fewer outbound touches
+    than allowed since the local day's and the week's start (`call_bounds`). Consent on the
+    task and do-not-contact are the lease's `workable` rule; the hours are `call_hours_ok`.
+    Equal to `check_gates` for the call channel (tests/console/work/test_claim_gate_sql.py)."""
+
+    # (Short aliases: the lease statement stays under psycopg's 4 kB statement cache limit.)
+    touch = Touch.__table__.alias("h").c  # type: ignore[attr-defined]
+    consent = ConsentEvent.__table__.alias("ce").c  # type: ignore[attr-defined]
+
+    def touches_since(start: Any) -> Any:
+        return (
+            select(func.count())
+            .where(touch.practice_slug == practice_slug, touch.subject_type == subject_type,
+                   touch.subject_id == subject_id, touch.started_at >= start,
+                   touch.started_at <= now,
+                   # (`!=` per value: an expanding `NOT IN` is re-rendered per execution)
+                   or_(touch.disposition.is_(None),
+                       and_(*(touch.disposition != value for value in NOT_A_TOUCH))))
+            .scalar_subquery()
+        )
+
+    latest_consent = (
+        select(consent.granted)
+        .where(consent.practice_slug == practice_slug, consent.subject_type == subject_type,
+               consent.subject_id == subject_id,
+               consent.channel == TOUCH_CHANNEL_TO_CONSENT["call"])
+        .order_by(consent.at.desc(), consent.event_id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return [latest_consent.is_not(False), touches_since(day_start) < per_day,
+            touches_since(week_start) < per_week]
 
 
 def check_gate(

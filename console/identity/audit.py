@@ -25,7 +25,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, func, insert, text, update
+from sqlalchemy import Integer, String, bindparam, exists, func, insert, text, update
 from sqlalchemy import select as select_columns
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -193,6 +193,84 @@ def _seal_pending(session: Session, *, batch: int = SEAL_BATCH) -> tuple[int, st
     return seq, prev, len(rows)
 
 
+# The chain head this process sealed last, per engine (seq and hash: no event content), kept
+# on the engine object. An append first tries to link its row right after it, in one guarded
+# INSERT that checks under the chain lock that the head is still the stored one and nothing
+# is unsealed; when another process (or a rolled-back transaction) moved the chain, the guard
+# matches no row and the append reads the head and seals as before.
+_HEAD_ATTRIBUTE = "loopdesk_audit_head"
+_GUARDED_INSERT = (
+    insert(_EVENTS)
+    .from_select(
+        [*_CONTENT, "seq", "prev_hash", "hash"],
+        select_columns(
+            *(bindparam(name, type_=_EVENTS.c[name].type) for name in _CONTENT),
+            bindparam("seq", type_=Integer()), bindparam("prev_hash", type_=String()),
+            bindparam("hash", type_=String()),
+        ).where(
+            func.coalesce(select_columns(func.max(_EVENTS.c.seq)).scalar_subquery(), 0)
+            == bindparam("head_seq", type_=Integer()),
+            func.coalesce(
+                select_columns(_EVENTS.c.hash)
+                .where(_EVENTS.c.seq == bindparam("head_seq", type_=Integer()))
+                .scalar_subquery(),
+                GENESIS_HASH,
+            ) == bindparam("prev_hash", type_=String()),
+            ~exists().where(_EVENTS.c.seq.is_(None)),
+        ),
+    )
+    .returning(_EVENTS.c.id)
+)
+
+
+def _head_holder(session: Session) -> Any:
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
+def append(
+    *,
+    session: Session,
+    actor: str,
+    action: Action | str,
+    practice_slug: str | None,
+    object_ref: str | None,
+    outcome: Outcome | str,
+    now: datetime,
+) -> tuple[int, dict[str, Any]]:
+    """`record` without building the model: the new row's id and its stored values."""
+    values: dict[str, Any] = {
+        # Stored at microsecond precision in UTC so the hash survives a database round trip.
+        "occurred_at": as_utc(now), "actor": actor, "action": str(action),
+        "practice_slug": practice_slug, "object_ref": object_ref, "outcome": str(outcome),
+        "seq": None, "prev_hash": None, "hash": None,
+    }
+    if not _lock_chain(session, wait=False):
+        return session.connection().execute(_INSERT, values).scalar_one(), values
+    connection = session.connection()
+    holder = _head_holder(session)
+    head: tuple[int, str] | None = getattr(holder, _HEAD_ATTRIBUTE, None)
+    if head is not None:
+        seq, prev = head
+        _link(values, seq, prev)
+        event_id = connection.execute(_GUARDED_INSERT, values | {"head_seq": seq}).scalar()
+        if event_id is not None:
+            setattr(holder, _HEAD_ATTRIBUTE, (values["seq"], values["hash"]))
+            return int(event_id), values
+    seq, prev, _ = _seal_pending(session)
+    _link(values, seq, prev)
+    event_id = connection.execute(_INSERT, values).scalar_one()
+    # (Ahead of the commit: if this transaction rolls back, the next guard fails and reads.)
+    setattr(holder, _HEAD_ATTRIBUTE, (values["seq"], values["hash"]))
+    return event_id, values
+
+
+def _link(values: dict[str, Any], seq: int, prev: str) -> None:
+    """Give `values` the chain position after (seq, prev) and its hash."""
+    values["seq"], values["prev_hash"] = seq + 1, prev
+    values["hash"] = event_hash(prev, _Values(**{k: values[k] for k in ("seq", *_CONTENT)}))
+
+
 def record(
     *,
     session: Session,
@@ -205,17 +283,9 @@ def record(
 ) -> AuditEvent:
     """Append one event in the caller's transaction (the caller commits); never waits for the
     chain lock. Sealed at once when the lock is free (see the module docstring)."""
-    values: dict[str, Any] = {
-        # Stored at microsecond precision in UTC so the hash survives a database round trip.
-        "occurred_at": as_utc(now), "actor": actor, "action": str(action),
-        "practice_slug": practice_slug, "object_ref": object_ref, "outcome": str(outcome),
-        "seq": None, "prev_hash": None, "hash": None,
-    }
-    if _lock_chain(session, wait=False):
-        seq, prev, _ = _seal_pending(session)
-        values["seq"], values["prev_hash"] = seq + 1, prev
-        values["hash"] = event_hash(prev, _Values(**{k: values[k] for k in ("seq", *_CONTENT)}))
-    event_id = session.connection().execute(_INSERT, values).scalar_one()
+    event_id, values = append(session=session, actor=actor, action=action,
+                              practice_slug=practice_slug, object_ref=object_ref,
+                              outcome=outcome, now=now)
     return AuditEvent(id=event_id, **values)
 
 

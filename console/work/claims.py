@@ -7,22 +7,36 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, bindparam, case, cast, insert, literal, or_, update
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    or_,
+    union_all,
+    update,
+)
 from sqlalchemy import select as select_columns
 from sqlalchemy.engine import Row
 from sqlmodel import Session, col
 
+from console.contact.gate import CallBounds, call_bounds, call_gate_conditions, call_hours_ok
 from console.identity import audit
 from console.identity.access import CurrentUser
 from console.identity.audit import Action, Outcome
 from console.models.identity import AuditEvent
 from console.models.types import UTCDateTime
 from console.models.work import Task, TaskStatus
-from console.platform.db import begin_write, is_postgres, keeping_rankings
+from console.platform.db import begin_write, grouped_write, is_postgres, keeping_rankings
 from console.platform.errors import UserError
 from console.scoring.priority import explain
 from console.work import window
-from console.work.ranking import Scored, gate_all, ranked, workable
+from console.work.ranking import Scored, gate_all, practice_facts, ranked, workable
 from loopdesk_core.settings import get_settings
 
 # A task whose lease lapsed this many times without a disposition goes to a manager.
@@ -145,32 +159,66 @@ def _sweep_lapsed(session: Session, now: datetime) -> None:
     session.commit()
 
 
+_SLOT_COLUMNS = ("id", "version", "day_start", "week_start", "per_day", "per_week")
+_SLOT_TYPES = (Integer, Integer, UTCDateTime, UTCDateTime, Integer, Integer)
+
+
+def _slots_sqlite() -> Any:
+    """SQLite: the candidates as CLAIM_BATCH rows of bound values (`id{i}`, `v{i}`, `d{i}`,
+    `w{i}`, `cd{i}`, `cw{i}`), one fixed statement text."""
+    prefixes = ("id", "v", "d", "w", "cd", "cw")
+    return union_all(*(
+        select_columns(literal(i, Integer()).label("ord"), *(
+            bindparam(f"{prefix}{i}", type_=kind()).label(name)
+            for prefix, name, kind in zip(prefixes, _SLOT_COLUMNS, _SLOT_TYPES, strict=True)))
+        for i in range(CLAIM_BATCH)
+    )).cte("candidates")
+
+
+def _slots_postgres() -> Any:
+    """PostgreSQL: the candidates as one array per column, `unnest … with ordinality` (a short
+    statement with few parameters, which psycopg caches and prepares; 16 slots of 6 values
+    made it re-parse 8 kB and 129 parameters per claim)."""
+    arrays = [bindparam(f"{name}s", type_=ARRAY(kind())) for name, kind in
+              zip(_SLOT_COLUMNS, _SLOT_TYPES, strict=True)]
+    return (func.unnest(*arrays)
+            .table_valued(*_SLOT_COLUMNS, with_ordinality="ord")
+            .render_derived(name="c"))
+
+
 @lru_cache(maxsize=8)
 def _lease_statement(*, escalated: bool, postgres: bool) -> Any:
-    """The conditional UPDATE that leases the first still-free of CLAIM_BATCH candidates.
+    """The conditional UPDATE that leases the first still-free, still-callable of
+    CLAIM_BATCH candidates.
 
-    Candidate i is bound as `id{i}` with the claim version read while ranking as `v{i}`
-    (unused slots get id -1); the pick re-checks status, that version (the fencing token)
-    and the availability filters, so a task someone claimed, snoozed, closed or escalated
-    since the ranking read is passed over. On PostgreSQL `SKIP LOCKED` passes over rows
+    Each candidate comes with the claim version read while ranking and its practice's
+    call-gate bounds now (local day and week start, touches allowed in each:
+    gate.call_bounds), as the rows of `_slots_sqlite` / `_slots_postgres`. The pick
+    re-checks status, that version (the fencing token), the availability filters and the
+    contact gate's database rules (the latest call consent is no revocation, fewer
+    touches than allowed today and this week), so a task someone claimed, snoozed, closed or
+    escalated since the ranking read, or whose person a colleague called since, is passed
+    over — in the same statement as the lease. On PostgreSQL `SKIP LOCKED` passes over rows
     another claimer is leasing right now instead of waiting for it.
     """
     tasks = _TASKS.c
     now = bindparam("now", type_=UTCDateTime())
-    slots = [(bindparam(f"id{i}", type_=Integer()), bindparam(f"v{i}", type_=Integer()))
-             for i in range(CLAIM_BATCH)]
+    slots = _slots_postgres() if postgres else _slots_sqlite()
     still_open = workable(now, escalated=escalated, callable_only=True)
+    gate = call_gate_conditions(
+        practice_slug=tasks.practice_slug, subject_type=tasks.subject_type,
+        subject_id=tasks.subject_id, now=now, day_start=slots.c.day_start,
+        week_start=slots.c.week_start, per_day=slots.c.per_day, per_week=slots.c.per_week)
     pick = (
         select_columns(tasks.task_id)
-        .where(or_(*(and_(tasks.task_id == ident, tasks.claim_version == version)
-                     for ident, version in slots)))
-        .where(*still_open)
-        .order_by(case(*((tasks.task_id == ident, literal(i)) for i, (ident, _) in
-                         enumerate(slots))))
+        .select_from(slots.join(_TASKS, and_(tasks.task_id == slots.c.id,
+                                             tasks.claim_version == slots.c.version)))
+        .where(*still_open, *gate)
+        .order_by(slots.c.ord)
         .limit(1)
     )
     if postgres:
-        pick = pick.with_for_update(skip_locked=True)
+        pick = pick.with_for_update(skip_locked=True, of=_TASKS)
     return (
         update(_TASKS)
         .where(tasks.task_id == pick.scalar_subquery())
@@ -184,28 +232,69 @@ def _lease_statement(*, escalated: bool, postgres: bool) -> Any:
     )
 
 
-def _lease_params(*, user: CurrentUser, candidates: list[tuple[int, int]], now: datetime,
-                  lease: timedelta) -> dict[str, Any]:
-    """Bind values of the lease: (task id, claim version read) per slot, unused slots -1."""
+@dataclass(frozen=True)
+class _Candidate:
+    """One task offered to the lease: its id, the claim version read, its practice's bounds."""
+
+    task_id: int
+    version: int
+    bounds: CallBounds
+
+
+def _lease_params(*, user: CurrentUser, candidates: list[_Candidate], now: datetime,
+                  lease: timedelta, postgres: bool) -> dict[str, Any]:
+    """Bind values of the lease: per candidate its id, the claim version read and its
+    practice's gate bounds (PostgreSQL: one array per column; SQLite: CLAIM_BATCH slots,
+    unused ones with id -1 and bounds that refuse)."""
     params: dict[str, Any] = {"now": now, "until": now + lease, "user_id": user.user_id,
                               "actor": user.actor}
-    for i in range(CLAIM_BATCH):
-        params[f"id{i}"], params[f"v{i}"] = candidates[i] if i < len(candidates) else (-1, -1)
+    rows: list[tuple[Any, ...]] = [
+        (c.task_id, c.version, c.bounds.day_start, c.bounds.week_start, c.bounds.per_day,
+         c.bounds.per_week) for c in candidates[:CLAIM_BATCH]]
+    if postgres:
+        for position, name in enumerate(_SLOT_COLUMNS):
+            params[f"{name}s"] = [row[position] for row in rows]
+        return params
+    rows += [(-1, -1, None, None, 0, 0)] * (CLAIM_BATCH - len(rows))  # (None: no bind work)
+    for i, row in enumerate(rows):
+        for prefix, value in zip(("id", "v", "d", "w", "cd", "cw"), row, strict=True):
+            params[f"{prefix}{i}"] = value
     return params
 
 
-def _candidates(batch: list[Scored]) -> list[tuple[int, int]]:
-    return [(s.row.task_id, s.row.claim_version) for s in batch]
+def _callable_candidates(batch: list[Scored], practices: dict[str, Any],
+                         now: datetime) -> list[_Candidate]:
+    """The popped candidates inside their practice's calling hours now, with the gate bounds
+    the lease checks (one computation per practice)."""
+    bounds: dict[str, CallBounds | None] = {}
+    out = []
+    for s in batch:
+        slug = s.row.practice_slug
+        if slug not in bounds:
+            practice = practices.get(slug)
+            bounds[slug] = (call_bounds(practice, now) if practice is not None
+                            and call_hours_ok(now, practice.timezone) else None)
+        found = bounds[slug]
+        if found is not None:
+            out.append(_Candidate(s.row.task_id, s.row.claim_version, found))
+    return out
 
 
 def _lease_first_free(
     session: Session, *, user: CurrentUser, batch: list[Scored], escalated: bool, now: datetime,
     lease: timedelta,
 ) -> Row[Any] | None:
-    """Lease the first candidate of `batch` still as it was read, in one conditional UPDATE."""
-    statement = _lease_statement(escalated=escalated, postgres=is_postgres(session))
-    return session.execute(statement, _lease_params(user=user, candidates=_candidates(batch),
-                                                    now=now, lease=lease)).first()
+    """Lease the first candidate of `batch` still as it was read and still callable, in one
+    conditional UPDATE (no audit event: `_lease_audited` is the claim's)."""
+    practices = practice_facts(session, {s.row.practice_slug for s in batch}, now)
+    candidates = _callable_candidates(batch, practices, now)
+    if not candidates:
+        return None
+    postgres = is_postgres(session)
+    statement = _lease_statement(escalated=escalated, postgres=postgres)
+    return session.connection().execute(
+        statement, _lease_params(user=user, candidates=candidates, now=now, lease=lease,
+                                 postgres=postgres)).first()
 
 
 @lru_cache(maxsize=4)
@@ -215,34 +304,58 @@ def _audited_lease_statement(*, escalated: bool) -> Any:
     The event is appended unsealed (no chain lock in the claim's transaction); the next
     append that gets the lock, or the sealer, links it into the chain (identity/audit.py).
     """
-    leased = _lease_statement(escalated=escalated, postgres=True).cte("leased")
+    # (Short names: the statement stays under psycopg's 4 kB limit for caching its parse.)
+    leased = _lease_statement(escalated=escalated, postgres=True).cte("l")
     appended = insert(_EVENTS).from_select(
         ["occurred_at", "actor", "action", "practice_slug", "object_ref", "outcome"],
         select_columns(bindparam("now", type_=UTCDateTime()), bindparam("actor", type_=String()),
                        literal(str(Action.claim)), leased.c.practice_slug,
                        literal("task:") + cast(leased.c.task_id, String()),
                        literal(str(Outcome.success))),
-    ).cte("appended")
+    ).cte("a")
     return select_columns(leased).add_cte(appended)
 
 
 def _lease_audited(
-    session: Session, *, user: CurrentUser, candidates: list[tuple[int, int]], escalated: bool,
+    session: Session, *, user: CurrentUser, candidates: list[_Candidate], escalated: bool,
     now: datetime, lease: timedelta,
 ) -> Row[Any] | None:
     """Lease the first free candidate and append its `claim` event, in the open write
     transaction (the caller commits): one statement on PostgreSQL; on SQLite, which holds
     its single writer lock anyway, the lease then `audit.record` (sealed at once)."""
-    params = _lease_params(user=user, candidates=candidates, now=now, lease=lease)
-    if is_postgres(session):
-        return session.execute(_audited_lease_statement(escalated=escalated), params).first()
-    row = session.execute(_lease_statement(escalated=escalated, postgres=False),
-                          params).first()
+    if not candidates:
+        return None
+    postgres = is_postgres(session)
+    params = _lease_params(user=user, candidates=candidates, now=now, lease=lease,
+                           postgres=postgres)
+    connection = session.connection()
+    if postgres:
+        return connection.execute(_audited_lease_statement(escalated=escalated), params).first()
+    row = connection.execute(_lease_statement(escalated=escalated, postgres=False),
+                             params).first()
     if row is not None:
-        audit.record(session=session, actor=user.actor, action=Action.claim,
+        audit.append(session=session, actor=user.actor, action=Action.claim,
                      practice_slug=row.practice_slug, object_ref=f"task:{row.task_id}",
                      outcome=Outcome.success, now=now)
     return row
+
+
+def _lease_committed(session: Session, *, user: CurrentUser, candidates: list[_Candidate],
+           escalated: bool, now: datetime, lease: timedelta) -> Row[Any] | None:
+    """`_lease_audited` in its own write transaction, committed. On SQLite the transaction is
+    shared with the leases other claimers of this process are waiting to write
+    (`db.grouped_write`: one BEGIN IMMEDIATE and one COMMIT for all of them, each lease still
+    its own conditional UPDATE and audit event); on PostgreSQL it is the claim's own."""
+    def work(target: Session) -> Row[Any] | None:
+        return _lease_audited(target, user=user, candidates=candidates, escalated=escalated,
+                              now=now, lease=lease)
+
+    if is_postgres(session):
+        begin_write(session)
+        row = work(session)
+        session.commit()
+        return row
+    return grouped_write(session, work)
 
 
 def claim_task(*, session: Session, user: CurrentUser, task_id: int, now: datetime) -> Task:
@@ -273,9 +386,9 @@ def claim_task(*, session: Session, user: CurrentUser, task_id: int, now: dateti
                                     do_not_contact=task.do_not_contact))
     if not gate.ok:
         raise UserError(f"cannot call now: {gate.reason}")
-    version = task.claim_version
+    candidate = _Candidate(task_id, task.claim_version, call_bounds(practice, now))
     begin_write(session)
-    row = _lease_audited(session, user=user, candidates=[(task_id, version)],
+    row = _lease_audited(session, user=user, candidates=[candidate],
                          escalated=user.sees_escalated, now=now, lease=_lease())
     if row is None:
         session.rollback()
@@ -300,7 +413,6 @@ def claim_next(*, session: Session, user: CurrentUser, now: datetime) -> Task | 
     lease = _lease()
     escalated = user.sees_escalated
     slot = window.slot_for(session, window.scope_key(scope, escalated))
-    postgres = is_postgres(session)
     count = 1  # the best candidate; after a refusal or a lost race, a batch at a time
     while True:
         popped, ranking = window.take(session, slot, scope=scope, escalated=escalated, now=now,
@@ -308,28 +420,23 @@ def claim_next(*, session: Session, user: CurrentUser, now: datetime) -> Task | 
         if not popped or ranking is None:
             session.rollback()
             return None
-        passing: list[Scored] = []
+        candidates: list[_Candidate] = []
         row: Row[Any] | None = None
         try:
             # The window's verdicts are as old as its ranking: a colleague may have called
-            # one of these people since.
-            gate_all(session, popped, ranking.practices, now)
-            passing = [s for s in popped if s.gate.ok]
-            if passing:
+            # one of these people since, so the lease re-checks the gate in its statement.
+            candidates = _callable_candidates(popped, ranking.practices, now)
+            if candidates:
                 with keeping_rankings():  # the lease re-checks what ranking read
-                    if not postgres:
-                        # SQLite: the gate read in a reader; only the lease takes the lock.
-                        # (PostgreSQL leases in the gate's transaction: row locks only.)
-                        begin_write(session)
-                    row = _lease_audited(session, user=user, candidates=_candidates(passing),
-                                         escalated=escalated, now=now, lease=lease)
-                    session.commit()
+                    row = _lease_committed(session, user=user, candidates=candidates,
+                                           escalated=escalated, now=now, lease=lease)
         except BaseException:
             window.settle(slot, popped, [])
             raise
         if row is not None:
-            leased = next(i for i, s in enumerate(passing) if s.row.task_id == row.task_id)
-            window.settle(slot, popped, passing[leased + 1:])
+            leased = next(i for i, c in enumerate(candidates) if c.task_id == row.task_id)
+            after = {c.task_id for c in candidates[leased + 1:]}
+            window.settle(slot, popped, [s for s in popped if s.row.task_id in after])
             # Leased: rank the next window now if this one runs low (others keep popping it).
             window.refill(session, slot, ranking, scope=scope, escalated=escalated, now=now,
                           prepare=lambda: _sweep_lapsed(session, now))

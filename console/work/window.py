@@ -16,8 +16,8 @@ list is ranked again when
 
 A stale list can never double-claim or offer an unworkable task: each claim still leases with
 the conditional, fenced UPDATE (claim version read while ranking, still open, due, unsnoozed,
-callable, not escalated; `SKIP LOCKED` on PostgreSQL), and re-checks the contact gate of the
-candidates it popped at claim time (a colleague in another process may just have called that
+callable, not escalated; `SKIP LOCKED` on PostgreSQL), which also re-checks the contact gate
+of the candidates it popped (a colleague in another process may just have called that
 person). What staleness can change is *which* task a claim gets: the order may lag writes of
 other processes (new tasks, fair share moved by their calls) by at most `WINDOW_TTL`.
 

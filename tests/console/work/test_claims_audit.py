@@ -59,3 +59,41 @@ def test_nothing_to_claim_appends_nothing(loopdesk_home: Path) -> None:
         user = add_worker(session, practices=["smile-ny"])
         assert claim_next(session=session, user=user, now=NOW) is None
         assert _events(session) == []
+
+
+def test_appends_after_a_stale_remembered_head_still_chain(loopdesk_home: Path) -> None:
+    """An append links its row after the head this process sealed last, guarded in its
+    INSERT; another engine (another process) appending meanwhile, or a rolled-back append,
+    makes the guard fail and the append reads the stored head: the chain stays intact."""
+    from sqlalchemy import create_engine
+
+    from console.identity.audit import Action, Outcome, record
+    from console.platform.db import begin_write
+
+    first = sqlite_engine(loopdesk_home)
+    other = create_engine(str(first.url))  # a second process's engine on the same file
+
+    def append(engine: object, ref: str, *, commit: bool = True) -> None:
+        with session_for(engine) as session:  # type: ignore[arg-type]
+            begin_write(session)
+            record(session=session, actor="user:1", action=Action.claim, practice_slug="a",
+                   object_ref=ref, outcome=Outcome.success, now=NOW)
+            if commit:
+                session.commit()
+            else:
+                session.rollback()
+
+    try:
+        append(first, "task:1")
+        append(first, "task:2")  # after the remembered head
+        append(other, "task:3")
+        append(first, "task:4")  # the remembered head is stale: read and sealed after task:3
+        append(first, "task:5", commit=False)  # remembered, then rolled back
+        append(first, "task:6")
+        with session_for(first) as session:
+            rows = session.exec(select(AuditEvent).order_by(col(AuditEvent.seq))).all()
+            assert [(e.seq, e.object_ref) for e in rows] == [
+                (1, "task:1"), (2, "task:2"), (3, "task:3"), (4, "task:4"), (5, "task:6")]
+            assert verify_chain(session=session) is None
+    finally:
+        other.dispose()

@@ -51,9 +51,10 @@ def test_a_postgres_claim_appends_its_event_in_the_lease_statement(
 
     from sqlalchemy import text
 
+    from console.contact.gate import CallBounds
     from console.identity.audit import seal, unsealed
     from console.platform.db import begin_write
-    from console.work.claims import _lease_audited
+    from console.work.claims import _Candidate, _lease_audited
 
     engine = get_engine(pg_url)
     init_db(engine)
@@ -72,7 +73,9 @@ def test_a_postgres_claim_appends_its_event_in_the_lease_statement(
             assert unsealed(session=session).count == 1
             rival = add_worker(session, practices=["a", "b"])
             begin_write(session)  # the rival's lease of the same task at the version it read
-            lost = _lease_audited(session, user=rival, candidates=[(claimed.task_id or 0, 0)],
+            bounds = CallBounds(day_start=NOW, week_start=NOW, per_day=1, per_week=3)
+            lost = _lease_audited(session, user=rival,
+                                  candidates=[_Candidate(claimed.task_id or 0, 0, bounds)],
                                   escalated=False, now=NOW, lease=timedelta(minutes=15))
             session.commit()
             assert lost is None
