@@ -240,6 +240,36 @@ def close_connections() -> None:
         engine.dispose()
 
 
+def _ping_outside_transaction(dbapi_connection: Any) -> bool:
+    """The pool's pre-ping on a psycopg connection, one round trip that leaves no transaction
+    open. (SQLAlchemy's `SELECT 1` on a non-autocommit connection makes psycopg send `BEGIN`
+    first — two round trips — and leaves the checked-out connection inside that transaction,
+    so a caller could no longer run its work in autocommit: `autocommit_statement`.)"""
+    from psycopg.pq import TransactionStatus
+
+    if dbapi_connection.autocommit or (
+            dbapi_connection.info.transaction_status != TransactionStatus.IDLE):
+        dbapi_connection.execute("select 1").close()
+        return True
+    dbapi_connection.autocommit = True  # (client side only: the connection is idle)
+    try:
+        dbapi_connection.execute("select 1").close()
+    finally:
+        if not dbapi_connection.closed:
+            dbapi_connection.autocommit = False
+    return True
+
+
+def autocommitted(session: Session) -> Connection:
+    """PostgreSQL: a connection of `session` in autocommit for one statement that is a whole
+    write transaction by itself (atomic as any single statement), with no `BEGIN` and
+    `COMMIT` round trips; the caller ends it with `session.commit()` (no round trip). Any
+    transaction open on the session is committed first."""
+    if session.in_transaction():
+        session.commit()
+    return session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 @functools.lru_cache(maxsize=8)
 def _engine_for(url: str) -> Engine:
     # A ceiling per process (LOOPDESK_DB_POOL_SIZE, default 8): pool_size connections and no
@@ -261,6 +291,8 @@ def _engine_for(url: str) -> Engine:
     else:
         engine = create_engine(url, pool_size=ceiling, max_overflow=0, pool_timeout=60,
                                pool_pre_ping=True, hide_parameters=True)
+        if engine.dialect.driver == "psycopg":
+            setattr(engine.dialect, "do_ping", _ping_outside_transaction)  # noqa: B010
     _ENGINES.append(engine)
     return engine
 

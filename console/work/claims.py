@@ -32,7 +32,13 @@ from console.identity.audit import Action, Outcome
 from console.models.identity import AuditEvent
 from console.models.types import UTCDateTime
 from console.models.work import Task, TaskStatus
-from console.platform.db import begin_write, grouped_write, is_postgres, keeping_rankings
+from console.platform.db import (
+    autocommitted,
+    begin_write,
+    grouped_write,
+    is_postgres,
+    keeping_rankings,
+)
 from console.platform.errors import UserError
 from console.scoring.priority import explain
 from console.work import window
@@ -351,8 +357,12 @@ def _lease_committed(session: Session, *, user: CurrentUser, candidates: list[_C
                               now=now, lease=lease)
 
     if is_postgres(session):
-        begin_write(session)
-        row = work(session)
+        # One statement, so one transaction by itself: sent in autocommit it is one round
+        # trip (after the pool's one-trip ping) instead of BEGIN, the statement and COMMIT.
+        row = autocommitted(session).execute(
+            _audited_lease_statement(escalated=escalated),
+            _lease_params(user=user, candidates=candidates, now=now, lease=lease,
+                          postgres=True)).first() if candidates else None
         session.commit()
         return row
     return grouped_write(session, work)

@@ -1,0 +1,64 @@
+"""PostgreSQL: a claim off the window is two round trips — the pool's ping and the one lease
+statement in autocommit — and still leases and audits atomically."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from psycopg.pq import TransactionStatus
+from sqlalchemy import text
+
+from console.platform.db import get_engine, init_db, new_session
+from console.work import window
+from console.work.claims import claim_next
+from tests.console.work.test_claims_concurrency import pg_url  # noqa: F401  (fixture)
+from tests.factories import NOW, add_practice, add_worker, bulk_tasks
+
+
+def _requests(trace: Path) -> int:
+    """Requests the client sent that each wait for the server (a Sync or a simple Query)."""
+    messages = Counter(line.split("\t")[3] for line in trace.read_text().splitlines()
+                       if line.count("\t") >= 3 and line.split("\t")[1] == "F")
+    return messages["Sync"] + messages["Query"]
+
+
+@pytest.mark.postgres
+def test_a_claim_off_the_window_is_a_ping_and_one_statement(
+    loopdesk_home: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+) -> None:
+    monkeypatch.setenv("LOOPDESK_DB_POOL_SIZE", "1")  # one pooled connection to watch
+    engine = get_engine(pg_url + "?application_name=round_trips")
+    init_db(engine)
+    window.forget_windows()
+    try:
+        with new_session(engine) as session:
+            practice = add_practice(session)
+            bulk_tasks(session, practice, 30)
+            user = add_worker(session, practices=["smile-ny"])
+            assert claim_next(session=session, user=user, now=NOW) is not None  # ranks
+            raw = engine.raw_connection()
+            driver = raw.driver_connection
+            assert driver is not None
+            # The ping leaves no transaction open (SQLAlchemy's `SELECT 1` opened one).
+            engine.dialect.do_ping(driver)
+            assert driver.info.transaction_status == TransactionStatus.IDLE
+            assert driver.autocommit is False
+            trace = loopdesk_home / "trace.txt"
+            with trace.open("w") as out:
+                driver.pgconn.trace(out.fileno())
+                raw.close()
+                claimed = [claim_next(session=session, user=user, now=NOW) for _ in range(3)]
+                driver.pgconn.untrace()
+            assert all(task is not None for task in claimed)
+            assert _requests(trace) == 3 * 2  # (BEGIN, ping, lease, COMMIT: 4 before)
+            assert driver.info.transaction_status == TransactionStatus.IDLE
+            assert driver.autocommit is False  # given back as it was lent
+            events = session.execute(text(
+                "select object_ref from audit_events where action = 'claim'")).scalars().all()
+            assert len(events) == 4
+            assert {f"task:{task.task_id}" for task in claimed if task} <= set(events)
+    finally:
+        window.forget_windows()
+        engine.dispose()
