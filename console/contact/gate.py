@@ -6,9 +6,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import ARRAY, String, and_, bindparam, func, or_, select
 from sqlmodel import Session
 
 from console.models.types import UTCDateTime
@@ -91,23 +92,42 @@ def evaluate_gate(
 
 _CONSENT = ConsentEvent.__table__.c  # type: ignore[attr-defined]
 _TOUCH = Touch.__table__.c  # type: ignore[attr-defined]
-# Built once: the claim path gates every batch, and building these per call cost more
-# CPU than running them. Lists are expanding parameters, so one compiled form serves all.
-_REVOKED = (
-    select(_CONSENT.practice_slug, _CONSENT.subject_type, _CONSENT.subject_id, _CONSENT.granted)
-    .where(_CONSENT.subject_id.in_(bindparam("subjects", expanding=True)))
-    .where(_CONSENT.practice_slug.in_(bindparam("practices", expanding=True)))
-    .where(_CONSENT.channel == bindparam("channel"))
-    .order_by(_CONSENT.at, _CONSENT.event_id)
-)
-_TOUCH_TIMES = (
-    select(_TOUCH.practice_slug, _TOUCH.subject_type, _TOUCH.subject_id, _TOUCH.started_at)
-    .where(_TOUCH.subject_id.in_(bindparam("subjects", expanding=True)))
-    .where(_TOUCH.practice_slug.in_(bindparam("practices", expanding=True)))
-    .where(_TOUCH.started_at >= bindparam("since", type_=UTCDateTime()))
-    .where(_TOUCH.started_at <= bindparam("now", type_=UTCDateTime()))
-    .where(or_(_TOUCH.disposition.is_(None), _TOUCH.disposition.not_in(NOT_A_TOUCH)))
-)
+# Built once per dialect: the claim path gates every batch, and building these per call
+# cost more CPU than running them. The lists are expanding parameters (SQLite) or arrays
+# (PostgreSQL: `= any(…)`, one statement text whatever the length, which psycopg caches and
+# prepares; an expanded list of ~80 people was a new text of ~160 parameters per ranking).
+def _listed(column: Any, name: str, postgres: bool) -> Any:
+    if postgres:
+        return column == func.any(bindparam(name, type_=ARRAY(String())))
+    return column.in_(bindparam(name, expanding=True))
+
+
+@lru_cache(maxsize=2)
+def _revoked_statement(postgres: bool) -> Any:
+    return (
+        select(_CONSENT.practice_slug, _CONSENT.subject_type, _CONSENT.subject_id,
+               _CONSENT.granted)
+        .where(_listed(_CONSENT.subject_id, "subjects", postgres))
+        .where(_listed(_CONSENT.practice_slug, "practices", postgres))
+        .where(_CONSENT.channel == bindparam("channel"))
+        .order_by(_CONSENT.at, _CONSENT.event_id)
+    )
+
+
+@lru_cache(maxsize=2)
+def _touch_times_statement(postgres: bool) -> Any:
+    return (
+        select(_TOUCH.practice_slug, _TOUCH.subject_type, _TOUCH.subject_id, _TOUCH.started_at)
+        .where(_listed(_TOUCH.subject_id, "subjects", postgres))
+        .where(_listed(_TOUCH.practice_slug, "practices", postgres))
+        .where(_TOUCH.started_at >= bindparam("since", type_=UTCDateTime()))
+        .where(_TOUCH.started_at <= bindparam("now", type_=UTCDateTime()))
+        .where(or_(_TOUCH.disposition.is_(None), _TOUCH.disposition.not_in(NOT_A_TOUCH)))
+    )
+
+
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
 
 
 def _lists(people: list[Person]) -> dict[str, list[str]]:
@@ -120,7 +140,8 @@ def _revoked(session: Session, people: list[Person], channel: str) -> set[tuple[
     """People whose latest consent event on `channel` is a revocation."""
     if not people:
         return set()
-    rows = session.execute(_REVOKED, _lists(people) | {"channel": channel}).all()
+    rows = session.execute(_revoked_statement(_postgres(session)),
+                           _lists(people) | {"channel": channel}).all()
     latest = {(r.practice_slug, r.subject_type, r.subject_id): r.granted for r in rows}
     return {key for key, granted in latest.items() if not granted}
 
@@ -132,7 +153,8 @@ def _touch_times(
     if not people:
         return {}
     rows = session.execute(
-        _TOUCH_TIMES, _lists(people) | {"since": now - timedelta(days=8), "now": now}
+        _touch_times_statement(_postgres(session)),
+        _lists(people) | {"since": now - timedelta(days=8), "now": now},
     ).all()
     times: dict[tuple[str, str, str], list[datetime]] = {}
     for practice_slug, subject_type, subject_id, started_at in rows:

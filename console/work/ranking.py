@@ -260,19 +260,23 @@ def _week_minutes() -> Any:
 
 
 # Zone, contracted hours, contact caps and this week's logged minutes of some practices:
-# built once, one statement for what ranking and the gate need to know about practices.
-_FACTS = (
-    select(_PRACTICES.c.practice_slug, _PRACTICES.c.timezone,
-           _PRACTICES.c.contracted_hours_per_week, _PRACTICES.c.max_touches_per_day,
-           _PRACTICES.c.max_touches_per_week, _week_minutes().label("week_minutes"))
-    .where(_PRACTICES.c.practice_slug.in_(bindparam("slugs", expanding=True)))
-)
+# built once per dialect, one statement for what ranking and the gate need to know about
+# practices (the slugs an array on PostgreSQL: one cached, prepared text for any count).
+@lru_cache(maxsize=2)
+def _facts(postgres: bool) -> Select[Any]:
+    return (
+        select(_PRACTICES.c.practice_slug, _PRACTICES.c.timezone,
+               _PRACTICES.c.contracted_hours_per_week, _PRACTICES.c.max_touches_per_day,
+               _PRACTICES.c.max_touches_per_week, _week_minutes().label("week_minutes"))
+        .where(_in_list(_PRACTICES.c.practice_slug, "slugs", postgres))
+    )
 
 
 def practice_facts(session: Session, slugs: set[str], now: datetime) -> dict[str, Row[Any]]:
     """Zone, contracted hours, contact caps and minutes logged this (UTC, ISO) week."""
+    postgres = session.get_bind().dialect.name == "postgresql"
     rows = session.execute(
-        _FACTS, {"slugs": sorted(slugs), "week_start": iso_week_start(now), "now": now}
+        _facts(postgres), {"slugs": sorted(slugs), "week_start": iso_week_start(now), "now": now}
     ).all()
     return {row.practice_slug: row for row in rows}
 
