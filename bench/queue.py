@@ -65,15 +65,16 @@ def _write_transactions(engine: Engine) -> int | None:
     return None if group is None else int(group.transactions)
 
 
-def _rankings() -> int:
-    """Claim-window rankings this process made so far (all stores and scopes)."""
-    return sum(slot.refreshes for slots in list(window._POOL.values())
+def _rankings(attribute: str = "refreshes") -> int:
+    """Claim-window rankings this process made so far (all stores and scopes); with
+    "ahead", those that ran in a thread of their own."""
+    return sum(getattr(slot, attribute) for slots in list(window._POOL.values())
                for slot in slots.values())
 ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
          "Europe/London", "Australia/Sydney"]
 KINDS = ["ask", "follow_up", "contact_lead", "close_loop", "review_request"]
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
-PG_DB = "loopdesk_bench"
+PG_DB = "loopdesk_bench"  # (--pg-database: another name, so two runs cannot collide)
 
 
 def synthetic_tasks(count: int, practices: int, seed: int = 7) -> pl.DataFrame:
@@ -249,7 +250,7 @@ def measure(engine: Engine, managers: list[int], coordinator: int, claims: int,
             latencies.extend(spent)
 
     threads = [threading.Thread(target=claimer, args=(uid,)) for uid in managers]
-    rankings = _rankings()
+    rankings, ahead = _rankings(), _rankings("ahead")
     transactions = _write_transactions(engine)
     started, cpu = time.perf_counter(), time.process_time()
     for thread in threads:
@@ -263,7 +264,8 @@ def measure(engine: Engine, managers: list[int], coordinator: int, claims: int,
                              "claims_per_s": round(len(claimed) / elapsed, 1),
                              "duplicates": duplicates, "under_load": _percentiles(latencies),
                              "client_cpu_ms_per_claim": round(1000 * cpu / len(claimed), 2),
-                             "rankings": _rankings() - rankings}
+                             "rankings": _rankings() - rankings,
+                             "rankings_in_own_thread": _rankings("ahead") - ahead}
     if transactions is not None:  # SQLite group commit: leases per write transaction
         grouped = (_write_transactions(engine) or 0) - transactions
         results["concurrent"]["leases_per_write_transaction"] = (
@@ -360,7 +362,8 @@ def _report(store: str, figures: dict[str, Any]) -> None:
     print(f"  {c['claimers']} claimers (threads, one process): {c['claims']} claims, "
           f"{c['claims_per_s']} claims/s, claim p50 {c['under_load']['p50_ms']} ms p95 "
           f"{c['under_load']['p95_ms']} ms, duplicates {c['duplicates']}, client CPU "
-          f"{c['client_cpu_ms_per_claim']} ms/claim, {c['rankings']} window rankings, "
+          f"{c['client_cpu_ms_per_claim']} ms/claim, {c['rankings']} window rankings "
+          f"({c['rankings_in_own_thread']} in a thread of their own), "
           f"load {c['load_average']}"
           + (f", {c['leases_per_write_transaction']} leases per write transaction"
              if "leases_per_write_transaction" in c else "") + f"  [{store}]")
@@ -382,6 +385,8 @@ def main() -> None:
     parser.add_argument("--claims", type=int, default=200)
     parser.add_argument("--per-thread", type=int, default=25)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--pg-database", default=PG_DB,
+                        help="the database to create, fill and drop (default %(default)s)")
     args = parser.parse_args()
     started = time.perf_counter()
     tasks = synthetic_tasks(args.tasks, args.practices)
@@ -398,17 +403,20 @@ def main() -> None:
         engine.dispose()
     if not args.skip_postgres:
         print("postgresql")
+        name = args.pg_database
+        if not name.replace("_", "").isalnum():
+            parser.error("--pg-database: letters, digits and _ only")
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f"drop database if exists {PG_DB} with (force)")
-            admin.execute(f"create database {PG_DB}")
-        engine = get_engine(f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DB}")
+            admin.execute(f"drop database if exists {name} with (force)")
+            admin.execute(f"create database {name}")
+        engine = get_engine(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
         managers, coordinator = seed_store(engine, tasks, args.practices)
         summary["postgresql"] = measure(engine, managers, coordinator, args.claims,
                                         args.per_thread)
         _report("postgresql", summary["postgresql"])
         engine.dispose()
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f"drop database if exists {PG_DB} with (force)")
+            admin.execute(f"drop database if exists {name} with (force)")
     print(json.dumps(summary))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from sqlalchemy import (
@@ -423,10 +423,11 @@ def claim_next(*, session: Session, user: CurrentUser, now: datetime) -> Task | 
     lease = _lease()
     escalated = user.sees_escalated
     slot = window.slot_for(session, window.scope_key(scope, escalated))
+    sweep = partial(_sweep_lapsed, now=now)  # (on the session that ranks)
     count = 1  # the best candidate; after a refusal or a lost race, a batch at a time
     while True:
         popped, ranking = window.take(session, slot, scope=scope, escalated=escalated, now=now,
-                                      count=count, prepare=lambda: _sweep_lapsed(session, now))
+                                      count=count, prepare=sweep)
         if not popped or ranking is None:
             session.rollback()
             return None
@@ -449,7 +450,7 @@ def claim_next(*, session: Session, user: CurrentUser, now: datetime) -> Task | 
             window.settle(slot, popped, [s for s in popped if s.row.task_id in after])
             # Leased: rank the next window now if this one runs low (others keep popping it).
             window.refill(session, slot, ranking, scope=scope, escalated=escalated, now=now,
-                          prepare=lambda: _sweep_lapsed(session, now))
+                          prepare=sweep)
             if session.in_transaction():
                 session.commit()  # end the refill's read transaction
             return Task(**row._asdict())

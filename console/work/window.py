@@ -12,7 +12,12 @@ list is ranked again when
 - this process wrote something that can change a ranking since it was ranked
   (`db.write_generation`: every write outside a claim's own lease — a disposition, a refresh,
   a release, a settings change, a test's own insert — bumps it);
-- it ran out of candidates.
+- it ran out of candidates. To keep claimers from waiting for that, a claim that leaves
+  fewer than `WINDOW_LOW` candidates (or finds the window half its TTL old) ranks the next
+  one ahead of need, `WINDOW_AHEAD_DEPTH` deep — in a thread of its own when other claims of
+  the key are in flight (`refill`), so no claimer waits for a ranking unless the window runs
+  dry first — but only once a second claim popped the window (one claim at a time gains
+  nothing from it: the next finds the window expired or outdated).
 
 A stale list can never double-claim or offer an unworkable task: each claim still leases with
 the conditional, fenced UPDATE (claim version read while ranking, still open, due, unsnoozed,
@@ -23,11 +28,13 @@ other processes (new tasks, fair share moved by their calls) by at most `WINDOW_
 
 Thread safety: one lock per scope key guards the in-memory list (pops and replacing it); a
 second lock serialises refreshes, so one thread ranks while the others of that key wait for
-its list. No lock is held across a database write.
+its list (a ranker thread holds it for the claim that started it). No lock is held across a
+database write.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import weakref
@@ -45,14 +52,19 @@ from warehouse.scope import Scope
 
 # How long (on the caller's clock) a ranked window may serve claims.
 WINDOW_TTL = timedelta(seconds=1)
-# Candidates one window ranks (the ranking is exact for this many; its slack rows follow).
+# Candidates one window ranks (the ranking is exact for this many; its slack rows follow):
+# a ranking a claim waits for, and a ranking ahead of need (deeper: it is paid by no claim,
+# and at 1 M tasks a ranking of 128 costs ~1.25× one of 64).
 WINDOW_DEPTH = 64
+WINDOW_AHEAD_DEPTH = 128
 # When a whole window is refused by the gate, it is ranked 4× deeper, up to this many.
 WINDOW_MAX_DEPTH = 1024
-# A claim that leaves fewer candidates than this ranks the next window ahead of need.
-WINDOW_LOW = 24
+# A claim that leaves fewer candidates than this ranks the next window ahead of need (at
+# 500 claims/s, 64 candidates last ~130 ms: more than a ranking under 16 claimers).
+WINDOW_LOW = 64
 
 Key = tuple[bool, frozenset[str], bool]
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass
@@ -64,6 +76,7 @@ class Window:
     entries: list[Scored]
     practices: dict[str, Row[Any]]
     found: int = 0  # candidates the ranking found (0: nothing callable at `now`)
+    served: int = 0  # claims that popped it
 
     def usable(self, now: datetime) -> bool:
         """Whether this ranking may still serve a claim at `now`."""
@@ -72,8 +85,13 @@ class Window:
 
     def running_low(self, now: datetime) -> bool:
         """Whether a new ranking should be made ahead of need (claimers keep popping this one
-        meanwhile): few candidates left, or half the TTL gone."""
-        return len(self.entries) < WINDOW_LOW or now - self.now >= WINDOW_TTL / 2
+        meanwhile): few candidates left, or half the TTL gone — once a second claim popped
+        it. A window only the claim that ranked it popped is not ranked again ahead: where
+        claims come one at a time (the console's one user, the simulator, whose clock moves
+        minutes between claims) the next claim finds it expired or outdated by a write and
+        ranks anyway, so the ranking ahead would be thrown away."""
+        return self.served >= 2 and (
+            len(self.entries) < WINDOW_LOW or now - self.now >= WINDOW_TTL / 2)
 
 
 @dataclass
@@ -89,6 +107,7 @@ class _Slot:
     popped_meanwhile: set[int] | None = None
     returned_meanwhile: list[Scored] | None = None  # settled back meanwhile: put in the new one
     refreshes: int = 0  # rankings made (for tests and the benchmark)
+    ahead: int = 0  # of which handed to a thread of their own (`refill`)
 
 
 _POOL: weakref.WeakKeyDictionary[Engine, dict[Key, _Slot]] = weakref.WeakKeyDictionary()
@@ -136,10 +155,11 @@ def forget_windows() -> None:
 
 
 def _rank_gated(session: Session, *, scope: Scope, escalated: bool, now: datetime,
-                skip: set[int]) -> tuple[list[Scored], dict[str, Row[Any]]]:
-    """The gate-passing candidates of a fresh ranking, ranking deeper while every candidate
-    is refused (people already called today stay at the top while their tasks breach)."""
-    wanted = WINDOW_DEPTH
+                skip: set[int], depth: int) -> tuple[list[Scored], dict[str, Row[Any]]]:
+    """The gate-passing candidates of a fresh ranking `depth` deep, ranking deeper while
+    every candidate is refused (people already called today stay at the top while their
+    tasks breach)."""
+    wanted = depth
     refused: set[int] = set()
     while True:
         scored, practices = ranked(session, scope=scope, now=now, callable_only=True,
@@ -154,9 +174,11 @@ def _rank_gated(session: Session, *, scope: Scope, escalated: bool, now: datetim
 
 
 def take(session: Session, slot: _Slot, *, scope: Scope, escalated: bool, now: datetime,
-         count: int, prepare: Callable[[], None]) -> tuple[list[Scored], Window | None]:
+         count: int, prepare: Callable[[Session], None],
+         ) -> tuple[list[Scored], Window | None]:
     """Pop up to `count` candidates (best first) off the slot's window, ranking a new one
-    when it is stale or ran dry (after `prepare()`, the claim's sweep of lapsed leases).
+    when it is stale or ran dry (after `prepare(session)`, the claim's sweep of lapsed
+    leases).
     Returns no candidates when a ranking within the TTL found none."""
     while True:
         with slot.lock:
@@ -168,7 +190,7 @@ def take(session: Session, slot: _Slot, *, scope: Scope, escalated: bool, now: d
                     return [], window  # nothing was callable at this ranking
         # Lapsed leases go back to the queue before it is ranked (one indexed read when
         # none has lapsed; the write, if any, holds no window lock).
-        prepare()
+        prepare(session)
         with slot.refreshing:
             with slot.lock:
                 current = slot.window
@@ -186,28 +208,69 @@ def take(session: Session, slot: _Slot, *, scope: Scope, escalated: bool, now: d
 
 
 def refill(session: Session, slot: _Slot, window: Window | None, *, scope: Scope,
-           escalated: bool, now: datetime, prepare: Callable[[], None]) -> None:
+           escalated: bool, now: datetime, prepare: Callable[[Session], None]) -> None:
     """Rank ahead of need when `window` (the slot's current one) is running low and no
-    other thread is ranking; the others keep popping the old window meanwhile."""
+    other thread is ranking; the others keep popping the old window meanwhile.
+
+    While other claims of the slot are being leased (claimers side by side), the ranking runs
+    in a thread of its own on a session of its own, so no claimer waits for it unless the
+    window runs dry before it is done; a lone claimer (nothing else in flight: the console's
+    one user, the simulator, a test) ranks in its own thread after its lease, as before.
+    """
     with slot.lock:
         if window is None or slot.window is not window or not window.usable(now):
             return
         if not window.running_low(now):
             return
+        alongside = bool(slot.in_flight)  # (the caller's own candidates are settled)
     if not slot.refreshing.acquire(blocking=False):
+        return
+    if alongside:
+        ranker = threading.Thread(
+            target=_rank_ahead, name="loopdesk-rank-ahead", daemon=True,
+            args=(_engine_of(session), slot, window),
+            kwargs={"scope": scope, "escalated": escalated, "now": now, "prepare": prepare})
+        try:
+            ranker.start()
+        except BaseException:
+            slot.refreshing.release()
+            raise
+        slot.ahead += 1
         return
     try:
         with slot.lock:
             if slot.window is not window:
                 return
-        prepare()
-        _refresh(session, slot, scope=scope, escalated=escalated, now=now)
+        prepare(session)
+        _refresh(session, slot, scope=scope, escalated=escalated, now=now,
+                 depth=WINDOW_AHEAD_DEPTH)
+    finally:
+        slot.refreshing.release()
+
+
+def _rank_ahead(engine: Engine, slot: _Slot, window: Window, *, scope: Scope, escalated: bool,
+                now: datetime, prepare: Callable[[Session], None]) -> None:
+    """`refill`'s ranking in a thread of its own (which `refill` handed `slot.refreshing`).
+    A failure only costs the ranking ahead: the next claim that finds the window stale or
+    dry ranks itself (and meets the error, if it lasts)."""
+    try:
+        with Session(engine, expire_on_commit=False) as ranker:
+            with slot.lock:
+                if slot.window is not window:
+                    return
+            prepare(ranker)
+            _refresh(ranker, slot, scope=scope, escalated=escalated, now=now,
+                     depth=WINDOW_AHEAD_DEPTH)
+            ranker.rollback()  # end the read transaction before the connection goes back
+    except Exception as error:  # (no values in the message: only what failed)
+        _LOG.warning("ranking ahead of need failed (%s); claims will rank themselves",
+                     type(error).__name__)
     finally:
         slot.refreshing.release()
 
 
 def _refresh(session: Session, slot: _Slot, *, scope: Scope, escalated: bool,
-             now: datetime) -> Window:
+             now: datetime, depth: int | None = None) -> Window:
     """Rank the scope and install the new window (the caller holds `slot.refreshing`)."""
     with slot.lock:
         skip = set(slot.in_flight)
@@ -215,7 +278,7 @@ def _refresh(session: Session, slot: _Slot, *, scope: Scope, escalated: bool,
     try:
         generation = write_generation()
         entries, practices = _rank_gated(session, scope=scope, escalated=escalated, now=now,
-                                         skip=skip)
+                                         skip=skip, depth=depth or WINDOW_DEPTH)
     except BaseException:
         with slot.lock:
             slot.popped_meanwhile = slot.returned_meanwhile = None
@@ -236,6 +299,7 @@ def _pop(slot: _Slot, window: Window, count: int) -> list[Scored]:
     """Take the best `count` candidates off `window` (the caller holds `slot.lock`)."""
     batch = window.entries[:count]
     del window.entries[:count]
+    window.served += 1
     ids = [s.row.task_id for s in batch]
     slot.in_flight.update(ids)
     if slot.popped_meanwhile is not None:

@@ -1,0 +1,127 @@
+"""Ranking ahead of need: in a thread of its own while other claims are in flight (no claimer
+waits for it), never for a window only its own ranking claim popped."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from console.platform.db import new_session
+from console.work import window
+from console.work.claims import claim_next
+from tests.factories import NOW, add_practice, add_task, add_worker, session_for, sqlite_engine
+
+# A guard against a hung test only: every wait below is released by the test itself.
+HANG = 30.0
+
+
+@pytest.fixture(autouse=True)
+def _no_windows() -> Iterator[None]:
+    window.forget_windows()
+    yield
+    window.forget_windows()
+
+
+def _slot(session: Any, user: Any) -> Any:
+    return window.slot_for(session, window.scope_key(user.work_scope, user.sees_escalated))
+
+
+def test_a_window_only_its_ranking_claim_popped_is_not_ranked_again_ahead(
+    loopdesk_home: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One claim at a time (the console's one user, the simulator): a small window is "low"
+    at once, but ranking it again right after the claim was thrown away by the next claim,
+    which finds it expired or outdated anyway (the simulator paid ~1.7 rankings a claim)."""
+    monkeypatch.setattr(window, "WINDOW_LOW", 10)
+    with session_for(sqlite_engine(loopdesk_home)) as session:
+        practice = add_practice(session)
+        for value in (9000, 7000, 5000):
+            add_task(session, practice, case_value=value)
+        user = add_worker(session, practices=["smile-ny"])
+        assert claim_next(session=session, user=user, now=NOW) is not None
+        assert _slot(session, user).refreshes == 1  # (two left, below 10: low, popped once)
+        assert claim_next(session=session, user=user, now=NOW) is not None
+        assert _slot(session, user).refreshes == 2  # a second claim popped it: ranked ahead
+        assert _slot(session, user).ahead == 0  # (nothing else in flight: in this thread)
+
+
+def test_with_other_claims_in_flight_the_ranking_ahead_runs_in_its_own_thread(
+    loopdesk_home: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(window, "WINDOW_LOW", 10)
+    engine = sqlite_engine(loopdesk_home)
+    with session_for(engine) as session:
+        practice = add_practice(session)
+        tasks = [add_task(session, practice, case_value=9000 - 100 * i) for i in range(6)]
+        user = add_worker(session, practices=["smile-ny"])
+        assert claim_next(session=session, user=user, now=NOW) is not None  # ranks, pops 1
+        slot = _slot(session, user)
+        assert slot.window is not None and slot.refreshes == 1
+        # A colleague's claim of this scope is being leased right now.
+        slot.in_flight.add(-1)
+        ranking = window._rank_gated
+        release = threading.Event()
+        rankers: list[str] = []
+
+        def held_ranking(*args: Any, **kwargs: Any) -> Any:
+            rankers.append(threading.current_thread().name)
+            assert release.wait(HANG)
+            return ranking(*args, **kwargs)
+
+        monkeypatch.setattr(window, "_rank_gated", held_ranking)
+        second = claim_next(session=session, user=user, now=NOW)
+        # The claim returned while the ranking it started is still held: it did not wait.
+        assert second is not None and second.task_id == tasks[1].task_id
+        assert slot.ahead == 1 and slot.refreshing.locked()
+        assert slot.refreshes == 1  # not installed yet
+        third = claim_next(session=session, user=user, now=NOW)  # pops the old window
+        assert third is not None and third.task_id == tasks[2].task_id
+        release.set()
+        assert slot.refreshing.acquire(timeout=HANG)  # the ranker is done
+        slot.refreshing.release()
+        assert rankers == ["loopdesk-rank-ahead"]
+        assert slot.refreshes == 2
+        assert slot.window is not None
+        # The new window left out what was popped while it ranked.
+        assert [s.row.task_id for s in slot.window.entries] == [t.task_id for t in tasks[3:]]
+    with new_session(engine) as other:
+        slot.in_flight.discard(-1)
+        fourth = claim_next(session=other, user=user, now=NOW)
+        assert fourth is not None and fourth.task_id == tasks[3].task_id
+
+
+def test_a_failed_ranking_ahead_leaves_the_claims_to_rank_themselves(
+    loopdesk_home: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(window, "WINDOW_LOW", 10)
+    with session_for(sqlite_engine(loopdesk_home)) as session:
+        practice = add_practice(session)
+        tasks = [add_task(session, practice, case_value=9000 - 100 * i) for i in range(4)]
+        user = add_worker(session, practices=["smile-ny"])
+        assert claim_next(session=session, user=user, now=NOW) is not None
+        slot = _slot(session, user)
+        slot.in_flight.add(-1)
+        ranking = window._rank_gated
+        failed = threading.Event()
+
+        def failing(*args: Any, **kwargs: Any) -> Any:
+            if threading.current_thread().name == "loopdesk-rank-ahead":
+                failed.set()
+                raise RuntimeError("store gone")
+            return ranking(*args, **kwargs)
+
+        monkeypatch.setattr(window, "_rank_gated", failing)
+        second = claim_next(session=session, user=user, now=NOW)
+        assert second is not None and second.task_id == tasks[1].task_id
+        assert failed.wait(HANG)
+        assert slot.refreshing.acquire(timeout=HANG)  # released by the failed ranker
+        slot.refreshing.release()
+        assert slot.refreshes == 1
+        slot.in_flight.discard(-1)
+        claimed = [claim_next(session=session, user=user, now=NOW) for _ in range(3)]
+        assert [c.task_id if c else None for c in claimed] == [tasks[2].task_id,
+                                                               tasks[3].task_id, None]
