@@ -191,6 +191,10 @@ def take(session: Session, slot: _Slot, *, scope: Scope, escalated: bool, now: d
         # Lapsed leases go back to the queue before it is ranked (one indexed read when
         # none has lapsed; the write, if any, holds no window lock).
         prepare(session)
+        if session.in_transaction():
+            # Wait for another thread's ranking holding no pooled connection: a ranker
+            # thread needs one from the same pool, which claimers waiting here could fill.
+            session.commit()
         with slot.refreshing:
             with slot.lock:
                 current = slot.window

@@ -125,3 +125,32 @@ def test_a_failed_ranking_ahead_leaves_the_claims_to_rank_themselves(
         claimed = [claim_next(session=session, user=user, now=NOW) for _ in range(3)]
         assert [c.task_id if c else None for c in claimed] == [tasks[2].task_id,
                                                                tasks[3].task_id, None]
+
+
+def test_a_claim_waits_for_a_ranking_holding_no_pooled_connection(
+    loopdesk_home: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A ranker thread takes a connection from the pool the claimers use: claimers queued for
+    its ranking must not hold them all (with 8 connections and 8 claimers of one scope the
+    ranking would wait for the pool's timeout, and the claimers for the ranking)."""
+    engine = sqlite_engine(loopdesk_home)
+    with session_for(engine) as session:
+        practice = add_practice(session)
+        for value in (9000, 7000):
+            add_task(session, practice, case_value=value)
+        user = add_worker(session, practices=["smile-ny"])
+        slot = _slot(session, user)
+        held_at_wait: list[int] = []
+        real = slot.refreshing
+
+        class Watched:
+            def __enter__(self) -> None:
+                held_at_wait.append(engine.pool.checkedout())  # type: ignore[attr-defined]
+                real.acquire()
+
+            def __exit__(self, *_exc: object) -> None:
+                real.release()
+
+        monkeypatch.setattr(slot, "refreshing", Watched())
+        assert claim_next(session=session, user=user, now=NOW) is not None
+        assert held_at_wait == [0]
