@@ -44,6 +44,7 @@ from console.scoring.priority import explain
 from console.work import window
 from console.work.ranking import Scored, gate_all, practice_facts, ranked, workable
 from loopdesk_core.settings import get_settings
+from warehouse.scope import Scope
 
 # A task whose lease lapsed this many times without a disposition goes to a manager.
 ESCALATE_AFTER_CLAIMS = 3
@@ -423,6 +424,14 @@ def claim_next(*, session: Session, user: CurrentUser, now: datetime) -> Task | 
     lease = _lease()
     escalated = user.sees_escalated
     slot = window.slot_for(session, window.scope_key(scope, escalated))
+    with window.claiming(slot):
+        return _claim_off(session, slot, user=user, scope=scope, escalated=escalated,
+                          now=now, lease=lease)
+
+
+def _claim_off(session: Session, slot: window.Slot, *, user: CurrentUser, scope: Scope,
+               escalated: bool, now: datetime, lease: timedelta) -> Task | None:
+    """`claim_next` once its slot is known: pop, lease, settle, rank ahead if low."""
     sweep = partial(_sweep_lapsed, now=now)  # (on the session that ranks)
     count = 1  # the best candidate; after a refusal or a lost race, a batch at a time
     while True:

@@ -8,14 +8,15 @@ ranked `WINDOW_DEPTH` deep and gated once, and each claim *pops* its candidates 
 list is ranked again when
 
 - it is older than `WINDOW_TTL` on the clock the caller passes in (`now`: the injected clock,
-  so tests and the simulator stay deterministic), or `now` went backwards;
+  so tests and the simulator stay deterministic), or `now` went backwards (by more than
+  `WINDOW_SKEW`, the spread of claims side by side);
 - this process wrote something that can change a ranking since it was ranked
   (`db.write_generation`: every write outside a claim's own lease — a disposition, a refresh,
   a release, a settings change, a test's own insert — bumps it);
 - it ran out of candidates. To keep claimers from waiting for that, a claim that leaves
   fewer than `WINDOW_LOW` candidates (or finds the window half its TTL old) ranks the next
   one ahead of need, `WINDOW_AHEAD_DEPTH` deep — in a thread of its own when other claims of
-  the key are in flight (`refill`), so no claimer waits for a ranking unless the window runs
+  the key are under way (`refill`), so no claimer waits for a ranking unless the window runs
   dry first — but only once a second claim popped the window (one claim at a time gains
   nothing from it: the next finds the window expired or outdated).
 
@@ -38,7 +39,8 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,6 +54,12 @@ from warehouse.scope import Scope
 
 # How long (on the caller's clock) a ranked window may serve claims.
 WINDOW_TTL = timedelta(seconds=1)
+# How far a window's `now` may be *after* a claim's and still serve it. Claims side by side
+# read the clock when they start: one that waited for a ranking started by a later claim
+# would otherwise rank again at once (under 16 claimers, most rankings were these). The
+# lease re-checks due and snoozed times at the claim's own `now`, so a task not yet due then
+# is passed over, never leased; an earlier `now` beyond this is a clock going back.
+WINDOW_SKEW = timedelta(milliseconds=250)
 # Candidates one window ranks (the ranking is exact for this many; its slack rows follow):
 # a ranking a claim waits for, and a ranking ahead of need (deeper: it is paid by no claim,
 # and at 1 M tasks a ranking of 128 costs ~1.25× one of 64).
@@ -79,8 +87,9 @@ class Window:
     served: int = 0  # claims that popped it
 
     def usable(self, now: datetime) -> bool:
-        """Whether this ranking may still serve a claim at `now`."""
-        return (self.generation == write_generation() and self.now <= now
+        """Whether this ranking may still serve a claim at `now` (ranked at most
+        `WINDOW_SKEW` after it: see there)."""
+        return (self.generation == write_generation() and now - self.now >= -WINDOW_SKEW
                 and now - self.now <= WINDOW_TTL)
 
     def running_low(self, now: datetime) -> bool:
@@ -102,6 +111,7 @@ class _Slot:
     refreshing: threading.Lock = field(default_factory=threading.Lock)
     window: Window | None = None
     in_flight: set[int] = field(default_factory=set)  # popped, lease not decided yet
+    claiming: int = 0  # claims of this key under way in this process (`claiming`)
     # While a ranking is being made: every candidate popped meanwhile (the new ranking may
     # have read it before its lease committed), left out of the new window.
     popped_meanwhile: set[int] | None = None
@@ -110,8 +120,22 @@ class _Slot:
     ahead: int = 0  # of which handed to a thread of their own (`refill`)
 
 
+Slot = _Slot  # (the type, for callers)
 _POOL: weakref.WeakKeyDictionary[Engine, dict[Key, _Slot]] = weakref.WeakKeyDictionary()
 _POOL_LOCK = threading.Lock()
+
+
+@contextmanager
+def claiming(slot: _Slot) -> Iterator[None]:
+    """Count a claim of the slot's key as under way for the block (`refill` ranks ahead in a
+    thread of its own when others are)."""
+    with slot.lock:
+        slot.claiming += 1
+    try:
+        yield
+    finally:
+        with slot.lock:
+            slot.claiming -= 1
 
 
 def _reset_after_fork() -> None:
@@ -226,7 +250,7 @@ def refill(session: Session, slot: _Slot, window: Window | None, *, scope: Scope
             return
         if not window.running_low(now):
             return
-        alongside = bool(slot.in_flight)  # (the caller's own candidates are settled)
+        alongside = slot.claiming > 1  # other claims of this key under way
     if not slot.refreshing.acquire(blocking=False):
         return
     if alongside:

@@ -49,7 +49,7 @@ def test_a_window_only_its_ranking_claim_popped_is_not_ranked_again_ahead(
         assert _slot(session, user).ahead == 0  # (nothing else in flight: in this thread)
 
 
-def test_with_other_claims_in_flight_the_ranking_ahead_runs_in_its_own_thread(
+def test_with_other_claims_under_way_the_ranking_ahead_runs_in_its_own_thread(
     loopdesk_home: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(window, "WINDOW_LOW", 10)
@@ -61,8 +61,8 @@ def test_with_other_claims_in_flight_the_ranking_ahead_runs_in_its_own_thread(
         assert claim_next(session=session, user=user, now=NOW) is not None  # ranks, pops 1
         slot = _slot(session, user)
         assert slot.window is not None and slot.refreshes == 1
-        # A colleague's claim of this scope is being leased right now.
-        slot.in_flight.add(-1)
+        # A colleague's claim of this scope is under way right now.
+        slot.claiming += 1
         ranking = window._rank_gated
         release = threading.Event()
         rankers: list[str] = []
@@ -89,7 +89,7 @@ def test_with_other_claims_in_flight_the_ranking_ahead_runs_in_its_own_thread(
         # The new window left out what was popped while it ranked.
         assert [s.row.task_id for s in slot.window.entries] == [t.task_id for t in tasks[3:]]
     with new_session(engine) as other:
-        slot.in_flight.discard(-1)
+        slot.claiming -= 1
         fourth = claim_next(session=other, user=user, now=NOW)
         assert fourth is not None and fourth.task_id == tasks[3].task_id
 
@@ -104,7 +104,7 @@ def test_a_failed_ranking_ahead_leaves_the_claims_to_rank_themselves(
         user = add_worker(session, practices=["smile-ny"])
         assert claim_next(session=session, user=user, now=NOW) is not None
         slot = _slot(session, user)
-        slot.in_flight.add(-1)
+        slot.claiming += 1
         ranking = window._rank_gated
         failed = threading.Event()
 
@@ -121,7 +121,7 @@ def test_a_failed_ranking_ahead_leaves_the_claims_to_rank_themselves(
         assert slot.refreshing.acquire(timeout=HANG)  # released by the failed ranker
         slot.refreshing.release()
         assert slot.refreshes == 1
-        slot.in_flight.discard(-1)
+        slot.claiming -= 1
         claimed = [claim_next(session=session, user=user, now=NOW) for _ in range(3)]
         assert [c.task_id if c else None for c in claimed] == [tasks[2].task_id,
                                                                tasks[3].task_id, None]
@@ -154,3 +154,38 @@ def test_a_claim_waits_for_a_ranking_holding_no_pooled_connection(
         monkeypatch.setattr(slot, "refreshing", Watched())
         assert claim_next(session=session, user=user, now=NOW) is not None
         assert held_at_wait == [0]
+
+
+def test_a_claim_that_read_the_clock_just_before_the_ranking_pops_it(
+    loopdesk_home: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Claims side by side read the clock as they start: one that waited for a ranking made
+    at a slightly later `now` pops it rather than ranking again; its lease still checks due
+    times at its own `now`."""
+    from datetime import timedelta
+
+    monkeypatch.setattr(window, "WINDOW_LOW", 0)  # (no ranking ahead in this test)
+    with session_for(sqlite_engine(loopdesk_home)) as session:
+        practice = add_practice(session)
+        due = NOW - timedelta(hours=1)
+        best = add_task(session, practice, case_value=9000, due_at=due)
+        due_later = add_task(session, practice, case_value=8000,
+                             due_at=NOW + window.WINDOW_SKEW / 2)
+        third = add_task(session, practice, case_value=7000, due_at=due)
+        fourth = add_task(session, practice, case_value=6000, due_at=due)
+        user = add_worker(session, practices=["smile-ny"])
+        ranked_at = NOW + window.WINDOW_SKEW
+        first = claim_next(session=session, user=user, now=ranked_at)
+        assert first is not None and first.task_id == best.task_id
+        slot = _slot(session, user)
+        earlier = claim_next(session=session, user=user, now=NOW)
+        # Off the same window (no second ranking), passing over the task not due at NOW.
+        assert slot.refreshes == 1
+        assert earlier is not None and earlier.task_id == third.task_id
+        assert slot.window is not None
+        assert [s.row.task_id for s in slot.window.entries] == [fourth.task_id]
+        too_early = claim_next(session=session, user=user,
+                               now=NOW - timedelta(milliseconds=1))
+        assert slot.refreshes == 2  # beyond the skew: a clock going back ranks again
+        assert too_early is not None and too_early.task_id == fourth.task_id
+        assert due_later.task_id not in {first.task_id, earlier.task_id, too_early.task_id}
