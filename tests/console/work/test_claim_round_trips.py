@@ -29,6 +29,7 @@ def test_a_claim_off_the_window_is_a_ping_and_one_statement(
     loopdesk_home: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
 ) -> None:
     monkeypatch.setenv("LOOPDESK_DB_POOL_SIZE", "1")  # one pooled connection to watch
+    monkeypatch.setattr(window, "WINDOW_LOW", 0)  # (claims off the window, no ranking ahead)
     engine = get_engine(pg_url + "?application_name=round_trips")
     init_db(engine)
     window.forget_windows()
