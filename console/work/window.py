@@ -240,10 +240,11 @@ def refill(session: Session, slot: _Slot, window: Window | None, *, scope: Scope
     """Rank ahead of need when `window` (the slot's current one) is running low and no
     other thread is ranking; the others keep popping the old window meanwhile.
 
-    While other claims of the slot are being leased (claimers side by side), the ranking runs
+    While other claims of the slot are under way (claimers side by side), the ranking runs
     in a thread of its own on a session of its own, so no claimer waits for it unless the
-    window runs dry before it is done; a lone claimer (nothing else in flight: the console's
-    one user, the simulator, a test) ranks in its own thread after its lease, as before.
+    window runs dry before it is done; a lone claimer (no other claim under way: the
+    console's one user, the simulator, a test) ranks in its own thread after its lease, as
+    before.
     """
     with slot.lock:
         if window is None or slot.window is not window or not window.usable(now):
