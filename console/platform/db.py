@@ -244,7 +244,7 @@ def _ping_outside_transaction(dbapi_connection: Any) -> bool:
     """The pool's pre-ping on a psycopg connection, one round trip that leaves no transaction
     open. (SQLAlchemy's `SELECT 1` on a non-autocommit connection makes psycopg send `BEGIN`
     first — two round trips — and leaves the checked-out connection inside that transaction,
-    so a caller could no longer run its work in autocommit: `autocommit_statement`.)"""
+    so a caller could no longer run its work in autocommit: `autocommitted`.)"""
     from psycopg.pq import TransactionStatus
 
     if dbapi_connection.autocommit or (

@@ -360,10 +360,12 @@ def _lease_committed(session: Session, *, user: CurrentUser, candidates: list[_C
     if is_postgres(session):
         # One statement, so one transaction by itself: sent in autocommit it is one round
         # trip (after the pool's one-trip ping) instead of BEGIN, the statement and COMMIT.
-        row = autocommitted(session).execute(
-            _audited_lease_statement(escalated=escalated),
-            _lease_params(user=user, candidates=candidates, now=now, lease=lease,
-                          postgres=True)).first() if candidates else None
+        row = None
+        if candidates:
+            params = _lease_params(user=user, candidates=candidates, now=now, lease=lease,
+                                   postgres=True)
+            row = autocommitted(session).execute(
+                _audited_lease_statement(escalated=escalated), params).first()
         session.commit()
         return row
     return grouped_write(session, work)
