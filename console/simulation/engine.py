@@ -89,6 +89,7 @@ class Run:
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per phase (diagnostics)
     statements: int = 0  # SQL statements sent to the operational store so far (diagnostics)
     by_phase: dict[str, list[int]] = field(default_factory=dict)  # phase -> [steps, statements]
+    build_modes: dict[str, int] = field(default_factory=dict)  # nightly builds by mode
     _marked: int = 0
 
     def mark(self) -> float:
@@ -181,8 +182,9 @@ def _create_team(run: Run) -> None:
         session.expunge_all()
 
 
-def nightly(home: Path, at: datetime) -> None:
-    """The night's exports, ingest and build, with the clock pinned to `at`."""
+def nightly(home: Path, at: datetime) -> str:
+    """The night's exports, ingest and build, with the clock pinned to `at`; the build's mode
+    (`full` or `incremental`)."""
     from console.lifecycle.build import build_everything
     from pipelines.ingest import ingest
 
@@ -190,7 +192,7 @@ def nightly(home: Path, at: datetime) -> None:
         if (home / "exports-future").exists():
             write_night(home / "exports-future", home / "exports", at)
             ingest(home / "exports")
-        build_everything(now=at)
+        return str(build_everything(now=at).build.mode)
 
 
 def person_key(task: Task | Any, lead_keys: dict[str, str]) -> str:
@@ -402,7 +404,8 @@ def run_policy(world: World, policy: str, home: Path, progress: Progress | None 
             continue  # nobody works: the next working day's night brings everything
         if index > 0:
             began = run.mark()
-            nightly(home, _local(day, BUILD_LOCAL, zone))
+            mode = nightly(home, _local(day, BUILD_LOCAL, zone))
+            run.build_modes[mode] = run.build_modes.get(mode, 0) + 1
             run.spent("nightly", began)
         begin = _local(day, start_hour, zone)
         finish = begin + timedelta(hours=world.agency.hours_per_day)
@@ -426,6 +429,7 @@ def run_policy(world: World, policy: str, home: Path, progress: Progress | None 
         # on a loaded machine.
         diagnostics["steps_by_phase"] = {k: v[0] for k, v in sorted(run.by_phase.items())}
         diagnostics["statements_by_phase"] = {k: v[1] for k, v in sorted(run.by_phase.items())}
+        diagnostics["nightly_builds"] = dict(sorted(run.build_modes.items()))
     return figures | {"refused_outcomes": run.stale_logs}
 
 
