@@ -48,8 +48,7 @@ WRAP_UP_MINUTES = 1.0  # between one call's end and the next claim
 IDLE_MINUTES = 10.0  # a coordinator with nothing callable looks again this much later
 REPEAT_AFTER = timedelta(days=10)  # a referrer's next referral, if any, comes this much later
 BUILD_LOCAL = time(1, 0)  # the nightly build, agency time
-# `loopdesk automate` passes: half an hour before the day starts, then every 4 hours (each
-# pass re-reads every ask target, the costliest step of a simulated day).
+# `loopdesk automate` passes: half an hour before the day starts, then every 4 hours.
 AUTOMATE_EVERY = timedelta(hours=4)
 Progress = Callable[[float, str], None]
 
