@@ -30,8 +30,8 @@ from console.models.outreach import Message, MessageStatus, UndeliverableAddress
 from console.models.practice import PracticeSettings
 from console.models.work import ConsentEvent, Task, TaskKind, TaskStatus
 from console.platform.db import begin_write
-from console.scoring.learned import Learned
 from console.work.refresh import add_task
+from console.work.rows import Learned
 from console.work.sources import ASK_COOLDOWN, ASK_SLA, TASK_COLUMNS
 from loopdesk_core.business_hours import add_business_days
 

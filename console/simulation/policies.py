@@ -23,9 +23,8 @@ from console.identity.access import CurrentUser
 from console.identity.audit import Action, Outcome
 from console.models.work import Task
 from console.platform.db import begin_write
-from console.scoring.priority import Share
 from console.work.claims import CLAIM_BATCH, _lease, _lease_first_free, claim_next
-from console.work.ranking import Scored, open_zones, workable
+from console.work.ranking import Scored, Share, open_zones, workable
 
 POLICIES = ("fifo", "priority", "oracle")
 OrderKey = Callable[[Row[Any], datetime], float]  # higher first

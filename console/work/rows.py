@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from console.models.practice import PracticeSettings
 from console.models.work import Task
-from console.scoring.learned import Learned
+from console.scoring.learned import Learned as Learned  # (automation reads it through here)
 from console.scoring.priority import (
     DEFAULT_CASE_VALUE,
     DEFAULT_LEAD_CONVERSION,
