@@ -77,6 +77,10 @@ def main() -> None:
             print(f"  {name:9s} busy {figures['busy_share'] or 0:.1%} of calling hours, "
                   f"bookings by source {figures['booked_by_source']}, CPU-s by phase "
                   f"{diagnostics.get(name, {}).get('cpu_seconds_by_phase')}")
+            extra = diagnostics.get(name, {})
+            print(f"  {name:9s} steps {extra.get('steps_by_phase')}, SQL statements "
+                  f"{extra.get('statements_by_phase')}, nightly builds "
+                  f"{extra.get('nightly_builds')}")
         print(f"  priority / fifo {prio['ratio_to_fifo']}  priority / oracle "
               f"{prio['ratio_to_oracle']}  targets {_targets(prio)}")
         out["worlds"][path.stem] = {

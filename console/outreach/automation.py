@@ -22,15 +22,16 @@ from sqlmodel import Session, col, select
 
 from console.contact.consent import revoked_channels
 from console.messaging.channels import Channels
-from console.messaging.delivery import is_undeliverable, new_email_identity
+from console.messaging.delivery import new_email_identity
 from console.messaging.outbox import NewMessage, enqueue, send_due
 from console.messaging.referral_links import referral_code_for, referral_url
-from console.messaging.templates import render_ask
-from console.models.outreach import Message, MessageStatus
+from console.messaging.templates import AskTemplates, current_ask_templates, render_ask_templates
+from console.models.outreach import Message, MessageStatus, UndeliverableAddress
 from console.models.practice import PracticeSettings
-from console.models.work import Task, TaskKind, TaskStatus
+from console.models.work import ConsentEvent, Task, TaskKind, TaskStatus
 from console.platform.db import begin_write
 from console.work.refresh import add_task
+from console.work.rows import Learned
 from console.work.sources import ASK_COOLDOWN, ASK_SLA, TASK_COLUMNS
 from loopdesk_core.business_hours import add_business_days
 
@@ -89,7 +90,7 @@ def choose_channel(candidates: pl.DataFrame, patients: pl.DataFrame,
     )
 
 
-def _revoked(session: Session, practice_slug: str, patient_id: str) -> set[str]:
+def _revoked(session: Session, practice_slug: str, patient_id: str) -> set[str]:  # one person
     """Channels the patient revoked in the console (latest event per channel wins)."""
     return revoked_channels(
         session=session, practice_slug=practice_slug, subject_type="patient",
@@ -97,28 +98,72 @@ def _revoked(session: Session, practice_slug: str, patient_id: str) -> set[str]:
     )
 
 
-def _route(session: Session, row: dict[str, Any]) -> tuple[str, str] | None:
+@dataclass(frozen=True)
+class _Facts:
+    """What routing an ask needs to know about a pass's targets, read once for the pass:
+    each target's channels revoked in the console (latest event per channel wins) and the
+    addresses marked undeliverable. (Nothing in `enqueue_asks` writes either; the send's
+    gate re-checks revocations and the address when the message goes.)"""
+
+    revoked: dict[tuple[str, str], set[str]]
+    undeliverable: set[tuple[str, str]]
+
+
+def _facts(session: Session, rows: list[dict[str, Any]]) -> _Facts:
+    """The revocations and undeliverable addresses of `rows`' patients (two queries)."""
+    if not rows:
+        return _Facts({}, set())
+    events = session.exec(
+        select(ConsentEvent.practice_slug, ConsentEvent.subject_id, ConsentEvent.channel,
+               ConsentEvent.granted)
+        .where(col(ConsentEvent.practice_slug).in_(sorted({r["practice_slug"] for r in rows})))
+        .where(ConsentEvent.subject_type == "patient")
+        .where(col(ConsentEvent.subject_id).in_(sorted({r["patient_id"] for r in rows})))
+        .order_by(col(ConsentEvent.at), col(ConsentEvent.event_id))
+    ).all()
+    latest: dict[tuple[str, str], dict[str, bool]] = {}
+    for slug, subject_id, channel, granted in events:
+        latest.setdefault((slug, subject_id), {})[channel] = granted
+    revoked = {person: {channel for channel, granted in channels.items() if not granted}
+               for person, channels in latest.items()}
+    addresses = sorted({address for r in rows for address in (r["email"], r["phone"]) if address})
+    undeliverable = {
+        (channel, address) for channel, address in session.exec(
+            select(UndeliverableAddress.channel, UndeliverableAddress.address)
+            .where(col(UndeliverableAddress.address).in_(addresses))
+        ).all()
+    } if addresses else set()
+    return _Facts(revoked, undeliverable)
+
+
+def _route(facts: _Facts, row: dict[str, Any]) -> tuple[str, str] | None:
     """The first consented channel (email, then SMS) not revoked and not undeliverable."""
-    revoked = _revoked(session, row["practice_slug"], row["patient_id"])
+    revoked = facts.revoked.get((row["practice_slug"], row["patient_id"]), set())
     options = (("email", "email", row["consent_email"], row["email"]),
                ("sms", "text", row["consent_text"], row["phone"]))
     for channel, consent, consented, address in options:
         if not consented or not address or consent in revoked:
             continue
-        if is_undeliverable(session=session, channel=channel, address=address):
+        if (channel, address) in facts.undeliverable:
             continue
         return channel, address
     return None
 
 
-def _recently_asked(session: Session, practice_slug: str, patient_id: str, now: datetime) -> bool:
-    return session.exec(
-        select(Message.message_id).where(Message.practice_slug == practice_slug)
-        .where(Message.subject_type == "patient").where(Message.subject_id == patient_id)
+def _asked_recently(session: Session, practice_slugs: set[str], now: datetime
+                    ) -> set[tuple[str, str]]:
+    """(practice, patient) pairs with a live ask (not cancelled) inside the cooldown."""
+    if not practice_slugs:
+        return set()
+    rows = session.exec(
+        select(Message.practice_slug, Message.subject_id).distinct()
+        .where(col(Message.practice_slug).in_(sorted(practice_slugs)))
+        .where(Message.subject_type == "patient")
         .where(Message.purpose == "ask")
         .where(col(Message.status) != MessageStatus.cancelled)
         .where(col(Message.created_at) > now - ASK_COOLDOWN)
-    ).first() is not None
+    ).all()
+    return {(slug, subject_id) for slug, subject_id in rows}
 
 
 def _ask_task_fields(row: dict[str, Any]) -> dict[str, Any]:
@@ -137,9 +182,10 @@ def _ask_task_fields(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _take_ask_task(session: Session, practice: PracticeSettings, row: dict[str, Any],
-                   now: datetime) -> Task | None:
+                   now: datetime, learned: Learned | None = None) -> Task | None:
     """Close (or create closed) the ask task the message replaces; None if a call owns it."""
-    task = add_task(session=session, fields=_ask_task_fields(row), practice=practice, now=now)
+    task = add_task(session=session, fields=_ask_task_fields(row), practice=practice, now=now,
+                    learned=learned)
     if task.status == TaskStatus.open and task.claimed_by is None:
         task.status, task.closed_at, task.close_reason = TaskStatus.done, now, AUTOMATED
         session.add(task)
@@ -153,24 +199,35 @@ def _take_ask_task(session: Session, practice: PracticeSettings, row: dict[str, 
 def enqueue_asks(*, session: Session, targets: pl.DataFrame, now: datetime) -> int:
     """Write one ask message per target not yet asked; returns how many were queued."""
     practices = {p.practice_slug: p for p in session.exec(select(PracticeSettings)).all()}
+    active = {slug for slug, practice in practices.items() if practice.active}
+    # What the per-row checks need is read once for the pass (most targets were asked on an
+    # earlier pass and drop out here); the loop keeps the set of asked patients current as it
+    # queues, so a patient with two treatments is asked once, as before.
+    asked = _asked_recently(session, active, now)
+    rows = [row for row in targets.iter_rows(named=True)
+            if row["practice_slug"] in active
+            and (row["practice_slug"], row["patient_id"]) not in asked]
+    facts = _facts(session, rows)
+    templates: dict[str, AskTemplates] = {}
+    learned: Learned | None = None
     queued = 0
     # One outbox row per person is I/O (a link, a task, an insert), not a frame transformation.
-    for row in targets.iter_rows(named=True):
-        practice = practices.get(row["practice_slug"])
-        if practice is None or not practice.active:
-            continue
-        route = _route(session, row)
+    for row in rows:
+        practice = practices[row["practice_slug"]]
+        route = _route(facts, row)
         if route is None:
             continue  # refresh's ask call task stays open for a coordinator
         channel, recipient = route
-        if _recently_asked(session, row["practice_slug"], row["patient_id"], now):
+        if (row["practice_slug"], row["patient_id"]) in asked:
             continue
         code = referral_code_for(session=session, practice_slug=practice.practice_slug,
                                  patient_id=row["patient_id"], now=now)
         # Writer lock first: SQLite cannot upgrade a reader, and overlapping passes take turns.
         begin_write(session)
+        if learned is None:
+            learned = Learned.load(session)
         try:
-            task = _take_ask_task(session, practice, row, now)
+            task = _take_ask_task(session, practice, row, now, learned)
         except IntegrityError:  # PostgreSQL: another pass created the task first
             session.rollback()
             continue
@@ -178,9 +235,13 @@ def enqueue_asks(*, session: Session, targets: pl.DataFrame, now: datetime) -> i
             session.rollback()
             continue
         identity = new_email_identity(now=now) if channel == "email" else None
-        rendered = render_ask(session=session, practice=practice, channel=channel,
-                              first_name=row["first_name"] or "", link=referral_url(code),
-                              unsubscribe_url=identity.unsubscribe_url if identity else "")
+        if practice.practice_slug not in templates:
+            templates[practice.practice_slug] = current_ask_templates(
+                session=session, practice_slug=practice.practice_slug)
+        rendered = render_ask_templates(
+            templates[practice.practice_slug], practice=practice, channel=channel,
+            first_name=row["first_name"] or "", link=referral_url(code),
+            unsubscribe_url=identity.unsubscribe_url if identity else "")
         message = enqueue(session=session, now=now, message=NewMessage(
             idempotency_key=f"ask:{practice.practice_slug}:{row['patient_id']}:"
                             f"{row['treatment_id']}",
@@ -193,7 +254,9 @@ def enqueue_asks(*, session: Session, targets: pl.DataFrame, now: datetime) -> i
             unsubscribe_url=identity.unsubscribe_url if identity else None,
         ))
         session.commit()
-        queued += message is not None
+        if message is not None:
+            queued += 1
+            asked.add((row["practice_slug"], row["patient_id"]))
     return queued
 
 
@@ -209,6 +272,7 @@ def create_follow_ups(*, session: Session, now: datetime) -> int:
         )
     ).all()
     created = 0
+    learned: Learned | None = None  # the store's learned rates, read once for the pass
     for message in due:
         begin_write(session)
         task = session.get(Task, message.task_id) if message.task_id else None
@@ -222,8 +286,10 @@ def create_follow_ups(*, session: Session, now: datetime) -> int:
                 "sla_deadline": add_business_days(now, practice.follow_up_sla_business_days,
                                                   practice),
             }
+            if learned is None:
+                learned = Learned.load(session)
             add_task(session=session, fields=fields, practice=practice, now=now,
-                     value=task.value, expected_minutes=task.expected_minutes)
+                     value=task.value, expected_minutes=task.expected_minutes, learned=learned)
             created += 1
         session.execute(
             update(Message).execution_options(synchronize_session=False)

@@ -22,7 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import polars as pl
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlmodel import Session, col
 
 from console.identity import passwords
@@ -48,8 +48,7 @@ WRAP_UP_MINUTES = 1.0  # between one call's end and the next claim
 IDLE_MINUTES = 10.0  # a coordinator with nothing callable looks again this much later
 REPEAT_AFTER = timedelta(days=10)  # a referrer's next referral, if any, comes this much later
 BUILD_LOCAL = time(1, 0)  # the nightly build, agency time
-# `loopdesk automate` passes: half an hour before the day starts, then every 4 hours (each
-# pass re-reads every ask target, the costliest step of a simulated day).
+# `loopdesk automate` passes: half an hour before the day starts, then every 4 hours.
 AUTOMATE_EVERY = timedelta(hours=4)
 Progress = Callable[[float, str], None]
 
@@ -87,10 +86,26 @@ class Run:
     stale_logs: int = 0
     root_kinds: dict[int, str] = field(default_factory=dict)  # a chain's first task -> kind
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per phase (diagnostics)
+    statements: int = 0  # SQL statements sent to the operational store so far (diagnostics)
+    by_phase: dict[str, list[int]] = field(default_factory=dict)  # phase -> [steps, statements]
+    build_modes: dict[str, int] = field(default_factory=dict)  # nightly builds by mode
+    _marked: int = 0
+
+    def mark(self) -> float:
+        """Start timing a step: its CPU time (time.process_time()) and statements from now."""
+        self._marked = self.statements
+        return timer.process_time()
 
     def spent(self, phase: str, since: float) -> None:
-        """Add the CPU time since `since` (time.process_time()) to a phase."""
+        """Add the CPU time since `since` (`mark()`) and the step's statements to a phase."""
         self.cpu[phase] = self.cpu.get(phase, 0.0) + timer.process_time() - since
+        counts = self.by_phase.setdefault(phase, [0, 0])
+        counts[0] += 1
+        counts[1] += self.statements - self._marked
+
+    def count_statement(self, *_: Any) -> None:
+        """An engine `before_cursor_execute` listener: one more statement."""
+        self.statements += 1
 
     def push(self, at: datetime, kind: str, payload: Any = None) -> None:
         """Schedule an event."""
@@ -166,8 +181,9 @@ def _create_team(run: Run) -> None:
         session.expunge_all()
 
 
-def nightly(home: Path, at: datetime) -> None:
-    """The night's exports, ingest and build, with the clock pinned to `at`."""
+def nightly(home: Path, at: datetime) -> str:
+    """The night's exports, ingest and build, with the clock pinned to `at`; the build's mode
+    (`full` or `incremental`)."""
     from console.lifecycle.build import build_everything
     from pipelines.ingest import ingest
 
@@ -175,7 +191,7 @@ def nightly(home: Path, at: datetime) -> None:
         if (home / "exports-future").exists():
             write_night(home / "exports-future", home / "exports", at)
             ingest(home / "exports")
-        build_everything(now=at)
+        return str(build_everything(now=at).build.mode)
 
 
 def person_key(task: Task | Any, lead_keys: dict[str, str]) -> str:
@@ -209,10 +225,19 @@ def _call_of(run: Run, task: Task | Any) -> Call:
 
 
 def oracle_key(run: Run) -> Callable[[Any, datetime], float]:
-    """The oracle's order: the world's true expected referred revenue per minute."""
+    """The oracle's order: the world's true expected referred revenue per minute.
+
+    What the simulator knows of a call (`_call_of`) changes only with the task's attempt, so
+    it is built once per task and attempt rather than for every callable task at every claim.
+    """
+    calls: dict[tuple[int, int], tuple[Call, float]] = {}
+
     def key(row: Any, now: datetime) -> float:
-        value = run.case_values.get(row.practice_slug, row.case_value)
-        return run.people.true_value_per_minute(_call_of(run, row), now, value)
+        found = calls.get((row.task_id, row.attempt))
+        if found is None:
+            value = run.case_values.get(row.practice_slug, row.case_value)
+            found = calls[(row.task_id, row.attempt)] = (_call_of(run, row), value)
+        return run.people.true_value_per_minute(found[0], now, found[1])
     return key
 
 
@@ -362,7 +387,8 @@ def run_policy(world: World, policy: str, home: Path, progress: Progress | None 
     days = _working_days(world)
     run = Run(world=world, policy=policy, people=PeopleModel(world.people, world.seed),
               zone=zone, start=_local(days[0], time(0), zone) - timedelta(hours=6))
-    began = timer.process_time()
+    event.listen(get_engine(), "before_cursor_execute", run.count_statement)
+    began = run.mark()
     _setup(run, home, days[-1])
     run.spent("setup", began)
     oracle = oracle_key(run)
@@ -376,8 +402,9 @@ def run_policy(world: World, policy: str, home: Path, progress: Progress | None 
         if day.weekday() >= 5:
             continue  # nobody works: the next working day's night brings everything
         if index > 0:
-            began = timer.process_time()
-            nightly(home, _local(day, BUILD_LOCAL, zone))
+            began = run.mark()
+            mode = nightly(home, _local(day, BUILD_LOCAL, zone))
+            run.build_modes[mode] = run.build_modes.get(mode, 0) + 1
             run.spent("nightly", began)
         begin = _local(day, start_hour, zone)
         finish = begin + timedelta(hours=world.agency.hours_per_day)
@@ -397,6 +424,11 @@ def run_policy(world: World, policy: str, home: Path, progress: Progress | None 
                           measure_from=run.measure_from, end=run.end)
     if diagnostics is not None:
         diagnostics["cpu_seconds_by_phase"] = {k: round(v, 1) for k, v in sorted(run.cpu.items())}
+        # Steps (events, nights) and SQL statements per phase: what CPU seconds do not show
+        # on a loaded machine.
+        diagnostics["steps_by_phase"] = {k: v[0] for k, v in sorted(run.by_phase.items())}
+        diagnostics["statements_by_phase"] = {k: v[1] for k, v in sorted(run.by_phase.items())}
+        diagnostics["nightly_builds"] = dict(sorted(run.build_modes.items()))
     return figures | {"refused_outcomes": run.stale_logs}
 
 
@@ -406,7 +438,7 @@ def _drain(run: Run, engine: Any, *, until: datetime, policy: str,
     with Session(engine, expire_on_commit=False) as session:
         while run.events and run.events[0][0] <= until:
             at, _, kind, payload = heapq.heappop(run.events)
-            began = timer.process_time()
+            began = run.mark()
             with clock.pinned(at):
                 _handle(run, session, at, kind, payload, policy=policy, oracle=oracle,
                         calls=calls, until=until)
@@ -415,7 +447,7 @@ def _drain(run: Run, engine: Any, *, until: datetime, policy: str,
         if calls:
             pending = [e for e in run.events if e[2] == "log"]
             for at, _, _, payload in sorted(pending, key=lambda e: (e[0], e[1])):
-                began = timer.process_time()
+                began = run.mark()
                 with clock.pinned(at):
                     _log(run, session, at, payload)
                 run.spent("log", began)

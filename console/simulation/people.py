@@ -63,6 +63,11 @@ class PeopleModel:
     def __init__(self, people: People, seed: int) -> None:
         self.people = people
         self.seed = seed
+        # Memos of pure functions of the world (the oracle orders every callable task at
+        # every claim): the same values as computing them afresh.
+        self._hour_rates: dict[tuple[datetime, str], float] = {}
+        self._willing: dict[tuple[float, str | None], float] = {}
+        self._lead_values: dict[tuple[float, float], float] = {}
 
     def draw(self, *parts: object) -> float:
         """A common random number for these parts."""
@@ -73,6 +78,16 @@ class PeopleModel:
         moment = at.astimezone(ZoneInfo(zone))
         return moment.hour + moment.minute / 60.0
 
+    def answer_at(self, at: datetime, zone: str) -> float:
+        """P(a patient answers a first call) at `at` in `zone` (memoised for the last moment)."""
+        key = (at, zone)
+        rate = self._hour_rates.get(key)
+        if rate is None:
+            if len(self._hour_rates) > 64:
+                self._hour_rates.clear()
+            rate = self._hour_rates[key] = self.people.answer_at_hour(self.local_hour(at, zone))
+        return rate
+
     def p_answer(self, call: Call, at: datetime) -> float:
         """P(the person answers this call now)."""
         decay = self.people.answer_decay_per_attempt ** max(0, call.attempt - 1)
@@ -82,15 +97,19 @@ class PeopleModel:
                 hours = max(0.0, (at - call.lead_referred_at).total_seconds() / 3600.0)
             half = self.people.lead_answer_half_life_hours
             return self.people.lead_answer_at_zero_hours * 0.5 ** (hours / half) * decay
-        return self.people.answer_at_hour(self.local_hour(at, call.practice_tz)) * decay
+        return self.answer_at(at, call.practice_tz) * decay
 
     def p_willing(self, satisfaction: float | None, category: str | None) -> float:
         """P(willing to refer | reached), by satisfaction (unknown counts as 5) and category."""
         score = 5.0 if satisfaction is None or math.isnan(satisfaction) else satisfaction
-        base = self.people.willing_base + self.people.willing_per_satisfaction_point * (
-            score - 5.0)
-        factor = self.people.by_category.get(category or "", 1.0)
-        return min(1.0, max(0.0, base * factor))
+        key = (score, category)
+        found = self._willing.get(key)
+        if found is None:
+            base = self.people.willing_base + self.people.willing_per_satisfaction_point * (
+                score - 5.0)
+            factor = self.people.by_category.get(category or "", 1.0)
+            found = self._willing[key] = min(1.0, max(0.0, base * factor))
+        return found
 
     def minutes(self, kind: str, answered: bool, person: str, attempt: int) -> float:
         """Call length: the kind's minutes ±25 % when answered, a short try otherwise."""
@@ -134,6 +153,13 @@ class PeopleModel:
 
     def expected_lead_value(self, case_value: float, delay_hours: float = 2.0) -> float:
         """The true expected booked revenue of a fresh lead called after `delay_hours`."""
+        key = (case_value, delay_hours)
+        found = self._lead_values.get(key)
+        if found is None:
+            found = self._lead_values[key] = self._lead_value(case_value, delay_hours)
+        return found
+
+    def _lead_value(self, case_value: float, delay_hours: float) -> float:
         people = self.people
         reach = people.lead_answer_at_zero_hours * 0.5 ** (
             delay_hours / people.lead_answer_half_life_hours)

@@ -3,8 +3,9 @@
 `priority` is `console.work.claims.claim_next` itself. `fifo` and `oracle` change only the *order*:
 they read the same callable tasks the queue would (open, due, unsnoozed, not escalated, call
 consent, no do-not-contact, practice inside its calling window), order them their own way,
-pass them through the same contact gate (`ranking.gate_all`) and lease them with the same
-conditional UPDATE and audit event as `claim_next` (`queue._lease_first_free`).
+and lease the first with the same conditional UPDATE as `claim_next`
+(`claims._lease_first_free`, which re-checks the contact gate's rules in the statement) and
+the same audit event.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from console.identity.audit import Action, Outcome
 from console.models.work import Task
 from console.platform.db import begin_write
 from console.work.claims import CLAIM_BATCH, _lease, _lease_first_free, claim_next
-from console.work.ranking import Scored, gate_all, open_zones, practice_facts, shares, workable
+from console.work.ranking import Scored, Share, open_zones, workable
 
 POLICIES = ("fifo", "priority", "oracle")
 OrderKey = Callable[[Row[Any], datetime], float]  # higher first
@@ -51,7 +52,6 @@ def _callable_rows(session: Session, now: datetime, *, oldest_first: bool = Fals
 
 
 FIFO_PAGE = 64
-GATE_BATCH = 64  # candidates gated per pair of gate queries (claim_next gates 8 at a time)
 
 
 def claim_ordered(*, session: Session, user: CurrentUser, now: datetime, key: OrderKey | None
@@ -79,27 +79,29 @@ def claim_ordered(*, session: Session, user: CurrentUser, now: datetime, key: Or
     return task
 
 
+# The comparison orders do not weigh a practice's fair share (the lease does not read it).
+_UNWEIGHTED = Share(factor=1.0, behind_hours=0.0)
+
+
 def _lease_best(session: Session, user: CurrentUser, rows: list[Row[Any]], now: datetime
                 ) -> Task | None:
-    """Gate `rows` in order, a batch at a time, and lease the first still free."""
-    practices = practice_facts(session, {row.practice_slug for row in rows}, now)
-    standing = shares(practices, now)
-    scored = [Scored(row=row, priority=0.0, share=standing[row.practice_slug])
-              for row in rows if row.practice_slug in standing]
-    for start in range(0, len(scored), GATE_BATCH):
-        window = scored[start:start + GATE_BATCH]
-        gate_all(session, window, practices, now)
-        passing = [s for s in window if s.gate.ok]
-        leased = None
-        for first in range(0, len(passing), CLAIM_BATCH):
-            begin_write(session)
-            leased = _lease_first_free(session, user=user,
-                                       batch=passing[first:first + CLAIM_BATCH],
-                                       escalated=False, now=now, lease=_lease())
-            if leased is not None:
-                break
-            session.commit()
+    """Lease the first of `rows`, in order, still free and let through by the contact gate.
+
+    The lease's conditional UPDATE states the call gate's database rules itself (consent not
+    revoked, the day's and week's touches under the caps: `gate.call_gate_conditions`, equal
+    to `check_gates` for calls) and `_lease_first_free` drops candidates outside their
+    practice's calling hours or without settings, so the rows go to it a batch at a time in
+    order, without a separate gate query first: the first row that passes is the one leased.
+    """
+    lease = _lease()
+    for first in range(0, len(rows), CLAIM_BATCH):
+        batch = [Scored(row=row, priority=0.0, share=_UNWEIGHTED)
+                 for row in rows[first:first + CLAIM_BATCH]]
+        begin_write(session)
+        leased = _lease_first_free(session, user=user, batch=batch, escalated=False, now=now,
+                                   lease=lease)
         if leased is None:
+            session.commit()
             continue
         audit.record(session=session, actor=user.actor, action=Action.claim,
                      practice_slug=leased.practice_slug, object_ref=f"task:{leased.task_id}",

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from console.models.practice import PracticeSettings
 from console.models.work import Task
-from console.scoring.learned import Learned
+from console.scoring.learned import Learned as Learned  # (automation reads it through here)
 from console.scoring.priority import (
     DEFAULT_CASE_VALUE,
     DEFAULT_LEAD_CONVERSION,
@@ -81,11 +81,14 @@ def score_fields(fields: dict[str, Any], practice: PracticeSettings, *,
 def add_task(
     *, session: Session, fields: dict[str, Any], practice: PracticeSettings, now: datetime,
     expected_minutes: float | None = None, value: float | None = None,
+    learned: Learned | None = None,
 ) -> Task:
     """Create one task (scored like refresh does) unless its natural key exists; flushes.
 
     `fields` holds TASK_COLUMNS (plus optional attempt, source_task_id, referrer_patient_id);
-    `value` / `expected_minutes` carry a parent's figures over to a follow-up.
+    `value` / `expected_minutes` carry a parent's figures over to a follow-up. `learned`:
+    the store's learned rates when the caller already read them (`Learned.load`) for many
+    tasks in one pass; read here otherwise.
     """
     found = session.exec(
         select(Task).where(Task.natural_key == fields["natural_key"])
@@ -94,7 +97,7 @@ def add_task(
         return found
     task = Task(
         **score_fields(fields, practice, value=value, expected_minutes=expected_minutes,
-                       learned=Learned.load(session)),
+                       learned=learned if learned is not None else Learned.load(session)),
         source_task_id=fields.get("source_task_id"),
         created_at=now,
     )

@@ -137,3 +137,49 @@ def test_no_reply_within_five_days_creates_one_follow_up_call(loopdesk_home: Pat
     follow_ups = session.exec(select(Task).where(Task.kind == "follow_up")).all()
     assert sorted(t.subject_id for t in follow_ups) == ["p-email", "p-sms"]
     assert all(t.status == "open" and t.natural_key.endswith(":automated") for t in follow_ups)
+
+
+def test_a_pass_routes_each_target_by_its_own_revocations_and_addresses(
+    loopdesk_home: Path,
+) -> None:
+    # The pass reads the revocations and undeliverable addresses of all its targets at once:
+    # each target must still get its own verdict (latest consent event per channel wins).
+    from console.contact.consent import grant_consent, revoke_consent
+    from console.models.outreach import UndeliverableAddress
+    from tests.factories import ask_row, patient_row
+
+    engine = sqlite_engine(loopdesk_home)
+    session = session_on(engine)
+    add_practice(session)
+    for person in ("p-revoked", "p-regranted"):
+        revoke_consent(session=session, practice_slug="smile-ny", subject_type="patient",
+                       subject_id=person, source="test", now=NOW - timedelta(days=3),
+                       channels=("email",))
+    grant_consent(session=session, practice_slug="smile-ny", subject_type="patient",
+                  subject_id="p-regranted", channel="email", source="test",
+                  now=NOW - timedelta(days=1))
+    session.add(UndeliverableAddress(practice_slug="smile-ny", channel="email",
+                                     address="bounce@example.test", reason="550",
+                                     marked_at=NOW - timedelta(days=1)))
+    session.commit()
+    people = {"p-revoked": "rev", "p-regranted": "regrant", "p-bounced": "bounce",
+              "p-twice": "twice"}
+    patients = [patient_row(person, email=f"{name}@example.test",
+                            phone=f"+1212555{index:04d}")
+                for index, (person, name) in enumerate(people.items())]
+    asks = [ask_row(person, f"t-{person}") for person in people] + [ask_row("p-twice", "t-2nd")]
+    with smtp_server() as (mailbox, port):
+        channels, sms = channels_for(port, loopdesk_home)
+        result = run_automation(
+            session=session, channels=channels, now=NOW,
+            snapshot=world_snapshot(mart_patients=patients, mart_ask_candidates=asks))
+    routes = {(m.subject_id, m.channel, m.recipient) for m in _messages(session)
+              if m.subject_id in people}
+    assert routes == {("p-revoked", "sms", "+12125550000"),
+                      ("p-regranted", "email", "regrant@example.test"),
+                      ("p-bounced", "sms", "+12125550002"),
+                      ("p-twice", "email", "twice@example.test")}
+    assert result.queued == 2 + len(people)  # p-email, p-sms, and one ask per person here
+    assert sorted(mailbox.recipients()) == ["ann@example.test", "regrant@example.test",
+                                            "twice@example.test"]
+    assert len(sms.sent()) == 3

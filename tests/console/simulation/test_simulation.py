@@ -307,3 +307,40 @@ def test_the_staffing_what_if_runs_on_the_agencys_own_data(
         assert {row["practice"] for row in figures["hours"]} and figures["coordinator_hours"] == 7
         assert session.exec(select(func.count()).select_from(Touch)).one() == 0
     assert staffing_answer({1: figures}, days=3, warm_up=2)
+
+
+def test_the_comparison_orders_lease_in_order_past_the_contact_gate(
+    loopdesk_home: Path,
+) -> None:
+    """fifo offers callable tasks oldest first to the lease, which re-checks the gate: people
+    called today or whose call consent was revoked are passed over (here the whole first
+    batch of 16 and more), and the first task the gate lets through is the one leased."""
+    from datetime import timedelta
+
+    from console.models.work import ConsentEvent, Touch
+    from console.platform.db import new_session
+    from console.work.claims import CLAIM_BATCH
+    from tests.factories import NOW, add_practice, add_task, add_worker, sqlite_engine
+
+    engine = sqlite_engine(loopdesk_home)
+    with new_session(engine) as session:
+        practice = add_practice(session)
+        user = add_worker(session, practices=[practice.practice_slug])
+        tasks = [add_task(session, practice, decay_from=NOW - timedelta(days=30 - n))
+                 for n in range(CLAIM_BATCH + 4)]
+        for n, task in enumerate(tasks[:-2]):  # all but the two newest are gated
+            if n % 2:
+                session.add(Touch(practice_slug=practice.practice_slug, subject_type="patient",
+                                  subject_id=task.subject_id, disposition="no_answer",
+                                  channel="call", started_at=NOW - timedelta(hours=1)))
+            else:
+                session.add(ConsentEvent(practice_slug=practice.practice_slug,
+                                         subject_type="patient", subject_id=task.subject_id,
+                                         channel="call", granted=False, source="test",
+                                         at=NOW - timedelta(days=1)))
+        session.commit()
+        ids = [task.task_id for task in tasks]
+        claimed = [policies.claim(policy="fifo", session=session, user=user, now=NOW)
+                   for _ in range(3)]
+    assert [task.task_id if task is not None else None for task in claimed] == [
+        ids[-2], ids[-1], None]
