@@ -271,6 +271,13 @@ class UnpublishedCounts:
         self.counts |= {(model.name, str(slug)): int(n) for slug, n in rows if slug is not None}
         return sum(int(n) for _, n in rows)
 
+    def count_slice(self, conn: duckdb.DuckDBPyConnection, model: Model, table: str) -> int:
+        """Count one range of practices of an unpublished partitioned model, held in `table`
+        (a chunked full build, warehouse/chunks.py); returns the range's rows."""
+        rows = conn.execute(f"select practice_slug, count(*) from {table} group by all").fetchall()
+        self.counts |= {(model.name, str(slug)): int(n) for slug, n in rows if slug is not None}
+        return sum(int(n) for _, n in rows)
+
 
 def run_models_incremental(
     conn: duckdb.DuckDBPyConnection,

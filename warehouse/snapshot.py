@@ -18,6 +18,13 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from warehouse import paths
+from warehouse.chunks import (
+    CHUNK_ROWS,
+    chunkable,
+    plan_chunks,
+    practice_sizes,
+    run_models_chunked,
+)
 from warehouse.contacts import contacts_query, index_path, legacy_index_paths, write_index
 from warehouse.data_checks import Check, CheckRun, discover_checks, key_checks, run_checks
 from warehouse.incremental import (
@@ -174,9 +181,11 @@ def _materialise(
     after_model: Callable[[ModelRun], None] | None,
     plan: BuildPlan,
     previous: Path | None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> tuple[list[ModelRun], list[CheckRun]]:
     """Run models and checks into a fresh DuckDB file — or, for an incremental build, into a
-    copy of the previous snapshot — and close it (raises on any failure)."""
+    copy of the previous snapshot — and close it (raises on any failure). A full build of more
+    than `chunk_rows` raw rows runs the partitioned models a range of practices at a time."""
     incremental = plan.mode == "incremental" and previous is not None
     if incremental and previous is not None:
         shutil.copyfile(previous, target)
@@ -198,15 +207,23 @@ def _materialise(
             # The contact index (for `inbound`, which never loads DuckDB) needs mart_patients
             # only: it is written beside the models that follow it and the checks.
             index = _IndexWriter(conn, index_path(target), after_model)
+            # A big store is built a range of practices at a time (warehouse/chunks.py).
+            chunks = plan_chunks(practice_sizes(conn), chunk_rows) if chunkable(models) else []
             try:
-                model_runs = _run_models(
-                    conn,
-                    models,
-                    after_model=index.after_model,
-                    count_rows=counter,
-                    keep=_read_by_checks(models, all_checks),
-                )
-                check_runs = run_checks(conn, all_checks)
+                if chunks:
+                    model_runs, check_runs = run_models_chunked(
+                        conn, models, all_checks, chunks,
+                        counter=counter, after_model=index.after_model,
+                    )
+                else:
+                    model_runs = _run_models(
+                        conn,
+                        models,
+                        after_model=index.after_model,
+                        count_rows=counter,
+                        keep=_read_by_checks(models, all_checks),
+                    )
+                    check_runs = run_checks(conn, all_checks)
             except BaseException:
                 index.abandon()
                 raise
@@ -328,6 +345,7 @@ def publish_snapshot(
     after_model: Callable[[ModelRun], None] | None = None,
     full: bool = False,
     calendars: Mapping[str, PracticeCalendar] | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> PublishedSnapshot:
     """Copy ops events into the raw store, build + check a new snapshot, then publish it atomically.
 
@@ -335,7 +353,9 @@ def publish_snapshot(
     they were; the half-built file is removed (or, after a kill, by the next build). Unless
     `full`, a build whose models, checks and parameters match the previous snapshot's rebuilds
     only the practices whose rows changed (warehouse/incremental.py). `calendars` are the
-    practices' own open days and SLA lengths (others get DOMAIN.md's).
+    practices' own open days and SLA lengths (others get DOMAIN.md's). A full build of more than
+    `chunk_rows` raw rows (patients, treatments, referrals) runs the practice-partitioned models
+    a range of practices at a time (warehouse/chunks.py).
     """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
@@ -369,6 +389,7 @@ def publish_snapshot(
                 after_model=after_model,
                 plan=plan,
                 previous=previous,
+                chunk_rows=chunk_rows,
             )
             os.chmod(building, 0o600)  # patient data: readable by the service account only
             os.replace(building, final)

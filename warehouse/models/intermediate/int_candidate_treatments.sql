@@ -7,7 +7,8 @@
 -- (after console opt-outs), for patients contactable on some channel. Each mart applies its own
 -- window (ask_window_days, review_window_days) and exclusions. Ephemeral, not a view: a view was
 -- evaluated three times (its row count, then each mart): 4.2 CPU-s with its two marts at 1,000
--- practices, 3.1 as a temp table.
+-- practices, 3.1 as a temp table. The patient's satisfaction comes with its contactability (one
+-- join, not two): the hash table is then built on the contactable patients, not on the treatments.
 
 with params as (
     select as_of from build_params
@@ -17,14 +18,6 @@ treatments as (
     select * from int_treatments_results_visible
 ),
 
-patients as (
-    select
-        practice_slug,
-        patient_id,
-        satisfaction_score
-    from int_patients
-),
-
 contactability as (
     select
         practice_slug,
@@ -32,6 +25,7 @@ contactability as (
         consent_call,
         consent_text,
         consent_email,
+        satisfaction_score,
         is_contactable
     from int_patient_contactability
 ),
@@ -39,16 +33,12 @@ contactability as (
 final as (
     select
         treatments.*,
-        patients.satisfaction_score,
+        contactability.satisfaction_score,
         contactability.consent_call,
         contactability.consent_text,
         contactability.consent_email
     from treatments
     cross join params
-    inner join patients
-        on
-            treatments.practice_slug = patients.practice_slug
-            and treatments.patient_id = patients.patient_id
     inner join contactability
         on
             treatments.practice_slug = contactability.practice_slug

@@ -5,6 +5,7 @@
 -- The latest console consent event per (patient, channel) overrides the export's flag (a revocation
 -- wins a tie). Revoked on every channel = opted out, treated as do-not-contact. A phone flagged by a
 -- wrong_number call after the export last changed the patient is not usable for calls or texts.
+-- satisfaction_score rides along for int_candidate_treatments, which then joins only this table.
 
 with patients as (
     select * from int_patients
@@ -70,7 +71,8 @@ effective as (
             wrong_numbers.wrong_number_at is null
             or wrong_numbers.wrong_number_at < patients.updated_at
         ) as phone_usable,
-        patients.email is not null as email_usable
+        patients.email is not null as email_usable,
+        patients.satisfaction_score
     from patients
     left join consent_by_patient as consent
         on
@@ -93,6 +95,7 @@ final as (
         cast(export_do_not_contact or opted_out as boolean) as do_not_contact,  -- export flag or opt-out
         cast(phone_usable as boolean) as phone_usable,                        -- phone present, not flagged
         cast(email_usable as boolean) as email_usable,                        -- email present
+        cast(satisfaction_score as integer) as satisfaction_score,            -- 0..10, nullable
         cast(
             not (export_do_not_contact or opted_out)
             and (
