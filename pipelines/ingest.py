@@ -9,6 +9,7 @@ every practice either as it was or wholly loaded, and a rerun converges.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import uuid
@@ -460,16 +461,17 @@ def _prepared_batches(
     if not batches:
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-prepare") as pool:
-        pending: Future[_Prepared] | None = pool.submit(prepare, batches[0], reader)
+        # Each batch runs in a copy of the caller's context: the clock `pinned` there (the
+        # simulator's) is what validation and the load stamps read.
+        def submit(batch: list[str]) -> Future[_Prepared]:
+            return pool.submit(contextvars.copy_context().run, prepare, batch, reader)
+
+        pending: Future[_Prepared] | None = submit(batches[0])
         try:
             for number in range(len(batches)):
                 assert pending is not None
                 prepared = pending.result()
-                pending = (
-                    pool.submit(prepare, batches[number + 1], reader)
-                    if number + 1 < len(batches)
-                    else None
-                )
+                pending = submit(batches[number + 1]) if number + 1 < len(batches) else None
                 yield prepared
                 del prepared
         finally:

@@ -11,10 +11,12 @@ import polars as pl
 import pytest
 
 import pipelines.ingest as ingest_module
+from loopdesk_core.clock import pinned
 from pipelines.contract import PATIENTS, PRACTICES
 from pipelines.generate import generate_exports
 from pipelines.ingest import Plan, ingest, practice_batches
 from pipelines.precheck import FileCheck
+from tests.pipelines.drops import healthy, write_drop
 from tests.worlds import point_at_home
 from warehouse.paths import raw_db_path
 
@@ -114,3 +116,22 @@ def test_a_failure_while_preparing_a_later_batch_stops_the_run(
     assert loaded == set(slugs[:2])
     assert runs == (0,)
     assert slugs[3] not in checked  # the thread stopped at the failed batch
+
+
+def test_the_preparing_thread_reads_the_callers_pinned_clock(loopdesk_home: Path) -> None:
+    """The simulator pins `now()` for its thread (a context variable): the batches validated
+    in the preparing thread judge "in the future" and stamp `_loaded_at` by that clock, not
+    by the process's."""
+    drop = write_drop(loopdesk_home.parent / "drop", files={"alpha": healthy()})
+    at = datetime(2026, 10, 15, 12, 0, tzinfo=UTC)  # before the treatment and the referral
+    with pinned(at):
+        summary = ingest(drop)
+    with duckdb.connect(str(raw_db_path()), read_only=True) as conn:
+        reasons = conn.execute(
+            "select file, reason from quarantine where practice_slug = 'alpha' order by file"
+        ).fetchall()
+        stamps = conn.execute("select distinct _loaded_at from raw_patients").fetchall()
+    future = "is in the future"
+    assert reasons == [("referrals.csv", future), ("treatments.csv", future)]
+    assert stamps == [(at,)]
+    assert summary.totals()["quarantined"] == 2
