@@ -150,15 +150,19 @@ def _with_timezones(rows: pl.DataFrame, zones: pl.DataFrame) -> pl.DataFrame:
 def _load_kind(
     connection: duckdb.DuckDBPyConnection,
     spec: ExportFile,
-    rows: pl.DataFrame,
+    rows: pl.DataFrame | tuple[datetime, Checked],
     *,
     summary: IngestSummary,
     run_id: str,
     known: pl.DataFrame | None,
 ) -> None:
-    """Validate, quarantine and apply the rows of one file kind."""
-    started = clock_now()
-    checked = check_rows(rows, spec, now=started, known_patients=known)
+    """Validate (unless `rows` are already checked, with the instant they were checked at),
+    quarantine and apply the rows of one file kind."""
+    if isinstance(rows, pl.DataFrame):
+        started = clock_now()
+        checked = check_rows(rows, spec, now=started, known_patients=known)
+    else:
+        started, checked = rows
     counts = apply_rows(connection, spec, checked.good, loaded_at=started)
     record_quarantine(connection, checked.bad, run_id=run_id, at=started)
     _add_counts(summary, counts, checked.bad)
@@ -503,11 +507,10 @@ def _apply_batch(
                 connection, plan.read.quarantined, run_id=summary.run_id, at=started
             )
     for spec in PRACTICE_FILES:
-        at, checked = prepared.checked.pop(spec.name)
-        counts = apply_rows(connection, spec, checked.good, loaded_at=at)
-        record_quarantine(connection, checked.bad, run_id=summary.run_id, at=at)
-        _add_counts(summary, counts, checked.bad)
-        del checked
+        _load_kind(
+            connection, spec, prepared.checked.pop(spec.name),
+            summary=summary, run_id=summary.run_id, known=None,
+        )
     return loadable
 
 
