@@ -9,9 +9,12 @@ every practice either as it was or wholly loaded, and a rerun converges.
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +25,7 @@ import polars as pl
 from loopdesk_core.clock import now as clock_now
 from loopdesk_core.settings import get_settings
 from pipelines.catalogue import practice_catalogue
-from pipelines.contract import PRACTICE_FILES, PRACTICES, REFERRALS, ExportFile
+from pipelines.contract import PATIENTS, PRACTICE_FILES, PRACTICES, REFERRALS, ExportFile
 from pipelines.extract import extract
 from pipelines.load import (
     apply_rows,
@@ -38,7 +41,7 @@ from pipelines.source_fhir import read_fhir
 from pipelines.source_opendental import read_opendental_csv
 from pipelines.sources import SourceRead, detect_format
 from pipelines.summary import AGENCY, FileResult, IngestSummary, PracticeResult
-from pipelines.validate import check_rows
+from pipelines.validate import Checked, check_rows
 from warehouse.paths import raw_db_path
 
 Progress = Callable[[str, int, int], None]
@@ -147,15 +150,19 @@ def _with_timezones(rows: pl.DataFrame, zones: pl.DataFrame) -> pl.DataFrame:
 def _load_kind(
     connection: duckdb.DuckDBPyConnection,
     spec: ExportFile,
-    rows: pl.DataFrame,
+    rows: pl.DataFrame | tuple[datetime, Checked],
     *,
     summary: IngestSummary,
     run_id: str,
     known: pl.DataFrame | None,
 ) -> None:
-    """Validate, quarantine and apply the rows of one file kind."""
-    started = clock_now()
-    checked = check_rows(rows, spec, now=started, known_patients=known)
+    """Validate (unless `rows` are already checked, with the instant they were checked at),
+    quarantine and apply the rows of one file kind."""
+    if isinstance(rows, pl.DataFrame):
+        started = clock_now()
+        checked = check_rows(rows, spec, now=started, known_patients=known)
+    else:
+        started, checked = rows
     counts = apply_rows(connection, spec, checked.good, loaded_at=started)
     record_quarantine(connection, checked.bad, run_id=run_id, at=started)
     _add_counts(summary, counts, checked.bad)
@@ -308,18 +315,27 @@ def run_ingest(
                 per_practice[slug] = [c for c in checks if c.spec is REFERRALS]
         loadable: list[str] = []
         batches = practice_batches(plans, per_practice, batch_bytes or INGEST_BATCH_BYTES)
-        for number, batch in enumerate(batches, start=1):
-            report("loading practices", number, len(batches))
-            loadable += _load_batch(
-                connection, batch, plans=plans, per_practice=per_practice,
-                summary=summary, started=started,
-            )
-            if number < len(batches):
-                # DuckDB holds a transaction's appended rows in memory until it commits: one
-                # commit per batch keeps the peak flat (a practice still loads whole or not at
-                # all; docs/architecture-notes.md, "Ingest in batches").
-                connection.commit()
-                connection.begin()
+        # raw_practices does not change while the batches load (only practices.csv writes it).
+        timezones = known_timezones(connection)
+        prepare = functools.partial(
+            _prepare_batch, plans=plans, per_practice=per_practice, timezones=timezones
+        )
+        # The preparing thread's own connection (it only reads).
+        with connection.cursor() as reader:
+            for number, prepared in enumerate(
+                _prepared_batches(batches, prepare, reader), start=1
+            ):
+                report("loading practices", number, len(batches))
+                loadable += _apply_batch(
+                    connection, prepared, plans=plans, per_practice=per_practice,
+                    timezones=timezones, summary=summary, started=started,
+                )
+                if number < len(batches):
+                    # DuckDB holds a transaction's appended rows in memory until it commits:
+                    # one commit per batch keeps the peak flat (a practice still loads whole
+                    # or not at all; docs/architecture-notes.md, "Ingest in batches").
+                    connection.commit()
+                    connection.begin()
         if after_load is not None:
             after_load(connection, loadable, plans)
         record_feed_status(connection, _feed_rows(summary), at=started)
@@ -369,17 +385,30 @@ def _file_bytes(path: Path) -> int:
         return 0
 
 
-def _load_batch(
-    connection: duckdb.DuckDBPyConnection,
+@dataclass
+class _Prepared:
+    """One batch read and validated, ready to load: which practices load, and each kind's
+    checked rows with the instant they were checked at (their `_loaded_at`)."""
+
+    batch: list[str]
+    failed: dict[str, str]
+    loadable: list[str]
+    checked: dict[str, tuple[datetime, Checked]]
+
+
+def _prepare_batch(
     batch: list[str],
+    reader: duckdb.DuckDBPyConnection,
     *,
     plans: dict[str, Plan],
     per_practice: dict[str, list[FileCheck]],
-    summary: IngestSummary,
-    started: datetime,
-) -> list[str]:
-    """Read, settle, validate and load one batch of practices; return the ones that loaded."""
-    timezones = known_timezones(connection)
+    timezones: pl.DataFrame,
+) -> _Prepared:
+    """Read and validate one batch of practices; nothing is written (see `_apply_batch`).
+
+    `reader` is a connection of its own (this runs beside the load of the previous batch):
+    it reads only the batch's own practices' stored patients, which no other batch of this
+    run writes, so what it sees is what the load would see."""
     batch_plans = {slug: plans[slug] for slug in batch}
     batch_checks = {slug: per_practice[slug] for slug in batch if slug in per_practice}
     checks = [check for group in batch_checks.values() for check in group]
@@ -387,17 +416,19 @@ def _load_batch(
         spec.name: extract([c for c in checks if c.spec is spec], spec) for spec in PRACTICE_FILES
     }
     failed = {path: msg for e in extracted.values() for path, msg in e.failed.items()}
-    loadable = _settle_practices(summary, batch_checks, failed, timezones, batch_plans)
+    # The same decision `_apply_batch` records in the run's summary (a scratch one here).
+    loadable = _settle_practices(
+        IngestSummary(run_id="-"), batch_checks, failed, timezones, batch_plans
+    )
+    checked: dict[str, tuple[datetime, Checked]] = {}
     if not loadable:
-        return loadable
+        return _Prepared(batch, failed, loadable, checked)
     keep = pl.col("practice_slug").is_in(loadable)
     zones = timezones.filter(keep)
     reads = [p.read for slug, p in batch_plans.items() if p.read is not None and slug in loadable]
-    for read in reads:
-        record_quarantine(connection, read.quarantined, run_id=summary.run_id, at=started)
     known: pl.DataFrame | None = None
     for spec in PRACTICE_FILES:
-        # Pop each kind as it loads so its text columns are freed before the next one.
+        # Pop each kind as it is checked so its text columns are freed before the next one.
         canonical = extracted.pop(spec.name).rows.filter(keep)
         frames = [canonical.with_columns(_source_format=pl.lit("canonical"))]
         frames += [
@@ -407,9 +438,79 @@ def _load_batch(
         ]
         rows = _with_timezones(pl.concat(frames, how="diagonal_relaxed"), zones)
         del frames, canonical
-        _load_kind(connection, spec, rows, summary=summary, run_id=summary.run_id, known=known)
+        at = clock_now()
+        result = check_rows(rows, spec, now=at, known_patients=known)
+        checked[spec.name] = (at, result)
         del rows
-        known = known_patients(connection, loadable)
+        if spec is PATIENTS:
+            # After the load, the store's patients of these practices are the ones it held
+            # before and this batch's good ones (a load only inserts and updates).
+            known = pl.concat(
+                [
+                    known_patients(reader, loadable),
+                    result.good.select("practice_slug", "patient_id"),
+                ]
+            )
+    return _Prepared(batch, failed, loadable, checked)
+
+
+def _prepared_batches(
+    batches: list[list[str]],
+    prepare: Callable[[list[str], duckdb.DuckDBPyConnection], _Prepared],
+    reader: duckdb.DuckDBPyConnection,
+) -> Iterator[_Prepared]:
+    """`prepare(batch)` for each batch in order, the next one prepared in a thread while the
+    caller loads this one: polars (read, validation) and DuckDB (insert, commit) release the
+    GIL, so the two use both cores. At most two batches are in memory at once."""
+    if not batches:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-prepare") as pool:
+        # Each batch runs in a copy of the caller's context: the clock `pinned` there (the
+        # simulator's) is what validation and the load stamps read.
+        def submit(batch: list[str]) -> Future[_Prepared]:
+            return pool.submit(contextvars.copy_context().run, prepare, batch, reader)
+
+        pending: Future[_Prepared] | None = submit(batches[0])
+        try:
+            for number in range(len(batches)):
+                assert pending is not None
+                prepared = pending.result()
+                pending = submit(batches[number + 1]) if number + 1 < len(batches) else None
+                yield prepared
+                del prepared
+        finally:
+            if pending is not None:
+                pending.cancel()
+
+
+def _apply_batch(
+    connection: duckdb.DuckDBPyConnection,
+    prepared: _Prepared,
+    *,
+    plans: dict[str, Plan],
+    per_practice: dict[str, list[FileCheck]],
+    timezones: pl.DataFrame,
+    summary: IngestSummary,
+    started: datetime,
+) -> list[str]:
+    """Settle and load one prepared batch; return the practices that loaded."""
+    batch_plans = {slug: plans[slug] for slug in prepared.batch}
+    batch_checks = {slug: per_practice[slug] for slug in prepared.batch if slug in per_practice}
+    loadable = _settle_practices(summary, batch_checks, prepared.failed, timezones, batch_plans)
+    if loadable != prepared.loadable:  # the same inputs decide both: a bug if they differ
+        raise RuntimeError("ingest: a batch's loadable practices changed between its steps")
+    if not loadable:
+        return loadable
+    for slug, plan in batch_plans.items():
+        if plan.read is not None and slug in loadable:
+            record_quarantine(
+                connection, plan.read.quarantined, run_id=summary.run_id, at=started
+            )
+    for spec in PRACTICE_FILES:
+        _load_kind(
+            connection, spec, prepared.checked.pop(spec.name),
+            summary=summary, run_id=summary.run_id, known=None,
+        )
     return loadable
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from pipelines.contract import ExportFile
 from warehouse.raw_store import RAW_SCHEMA, drop_raw_key_indexes
@@ -32,6 +33,12 @@ def open_raw_store(path: str) -> duckdb.DuckDBPyConnection:
     connection.execute(RAW_SCHEMA.read_text(encoding="utf-8"))
     drop_raw_key_indexes(connection)
     return connection
+
+
+def _arrow(frame: pl.DataFrame) -> pa.Table:
+    """`frame` as Arrow without copying its strings (polars' string views, which DuckDB reads
+    as they are; the default form converts every string to Arrow's older layout first)."""
+    return frame.to_arrow(compat_level=pl.CompatLevel.newest())
 
 
 def _quoted(name: str) -> str:
@@ -64,7 +71,7 @@ def apply_rows(
     key = list(spec.key)
     content = [c for c in good.columns if not c.startswith("_")]
     meta = _meta(good)
-    connection.register("incoming_rows", good.to_arrow())
+    connection.register("incoming_rows", _arrow(good))
     hashed = ", ".join(_quoted(c) for c in content)
     incoming = _slugs_in(good.get_column("practice_slug").unique().to_list())
     if not _holds_incoming_practices(connection, spec.table, incoming):
@@ -202,7 +209,7 @@ def record_quarantine(
     """Append quarantined rows, skipping ones identical to rows already recorded."""
     if bad.is_empty():
         return
-    connection.register("bad_rows", bad.to_arrow())
+    connection.register("bad_rows", _arrow(bad))
     # Only rows of the batch's practices (or of none) can be identical to an incoming one.
     slugs = _slugs_in(bad.get_column("practice_slug").to_list())
     nearby = f"(q.practice_slug in {slugs} or q.practice_slug is null)"
@@ -234,7 +241,7 @@ def record_feed_status(
     """Upsert (practice_slug, file, status, message) rows into feed_status."""
     if statuses.is_empty():
         return
-    connection.register("statuses", statuses.to_arrow())
+    connection.register("statuses", _arrow(statuses))
     connection.execute(
         """
         insert or replace into feed_status (practice_slug, file, status, message, checked_at)

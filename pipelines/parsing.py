@@ -209,26 +209,33 @@ def parse_timestamp(raw: pl.Expr, timezone: pl.Expr, zones: Iterable[str]) -> pl
     )
 
 
-def normalise_phone(raw: pl.Expr) -> pl.Expr:
+def phone_digits(raw: pl.Expr) -> pl.Expr:
+    """The digits of a phone value (every other character dropped)."""
+    return raw.str.replace_all(r"\D", "")
+
+
+def normalise_phone(raw: pl.Expr, digits: pl.Expr | None = None) -> pl.Expr:
     """A phone number in E.164 (US default region), or null when it cannot be one.
 
     Ten digits whose area code and exchange start 2-9 become +1...; eleven digits starting
-    with 1 likewise; a number written with a leading '+' keeps its 8-15 digits. The digits
-    expression repeats below: run it in a lazy frame so common-subexpression elimination
-    computes it once.
+    with 1 likewise; a number written with a leading '+' keeps its 8-15 digits. `digits` is
+    `phone_digits(raw)` when a frame computed it in an earlier step: polars evaluates each
+    use of a repeated sub-expression here anew, and the digits are most of the cost.
     """
-    text = raw.str.strip_chars()
-    digits = text.str.replace_all(r"\D", "")
+    digits = phone_digits(raw) if digits is None else digits
     length = digits.str.len_chars()
-    national = pl.when(length == 11).then(digits.str.slice(1)).otherwise(digits)
-    nanp_ok = national.str.contains(r"^[2-9]\d{2}[2-9]\d{6}$")
+    # The ten national digits: the whole number, or eleven digits after a leading 1.
+    national = (
+        pl.when(length == 10)
+        .then(digits)
+        .when((length == 11) & digits.str.starts_with("1"))
+        .then(digits.str.slice(1))
+    )
     return (
-        pl.when(text.str.starts_with("+") & length.is_between(8, 15))
+        pl.when(raw.str.strip_chars().str.starts_with("+") & length.is_between(8, 15))
         .then(pl.concat_str(pl.lit("+"), digits))
-        .when((length == 10) & nanp_ok)
-        .then(pl.concat_str(pl.lit("+1"), digits))
-        .when((length == 11) & digits.str.starts_with("1") & nanp_ok)
-        .then(pl.concat_str(pl.lit("+"), digits))
+        .when(national.str.contains(r"^[2-9]\d{2}[2-9]\d{6}$"))
+        .then(pl.concat_str(pl.lit("+1"), national))
         .otherwise(pl.lit(None, dtype=pl.String))
     )
 

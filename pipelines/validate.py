@@ -30,6 +30,7 @@ from pipelines.parsing import (
     parse_bool,
     parse_float,
     parse_int,
+    phone_digits,
 )
 
 MISSING = "missing value"
@@ -45,6 +46,12 @@ def _zones() -> frozenset[str]:
     """The IANA zone names (available_timezones() walks the tz database on every call)."""
     return frozenset(available_timezones())
 
+
+# Phone columns: their digits are computed a step before the parsers (`_d_<column>`).
+PHONE_COLUMNS: dict[str, tuple[str, ...]] = {
+    PATIENTS.name: ("phone",),
+    REFERRALS.name: ("lead_phone",),
+}
 
 TIMESTAMP_COLUMNS: dict[str, tuple[str, ...]] = {
     PRACTICES.name: ("onboarded_at",),
@@ -134,7 +141,7 @@ def _parse(spec: ExportFile, zones: set[str]) -> dict[str, pl.Expr]:
     if spec is PATIENTS:
         flags = ("consent_call", "consent_text", "consent_email", "do_not_contact")
         return {
-            "phone": normalise_phone(_raw("phone")),
+            "phone": normalise_phone(_raw("phone"), pl.col("_d_phone")),
             "email": normalise_email(_raw("email")),
             **{flag: parse_bool(_raw(flag)) for flag in flags},
             "satisfaction_score": parse_int(_raw("satisfaction_score")),
@@ -147,7 +154,7 @@ def _parse(spec: ExportFile, zones: set[str]) -> dict[str, pl.Expr]:
             "results_visible_at": ts("results_visible_at"),
         }
     return {
-        "lead_phone": normalise_phone(_raw("lead_phone")),
+        "lead_phone": normalise_phone(_raw("lead_phone"), pl.col("_d_lead_phone")),
         "lead_email": normalise_email(_raw("lead_email")),
         "referred_at": ts("referred_at"),
         "status_at": ts("status_at"),
@@ -288,6 +295,9 @@ def check_rows(
         add_timestamps(cleaned, TIMESTAMP_COLUMNS[spec.name], "timezone", zones)
         .lazy()
         .with_columns(
+            [phone_digits(pl.col(c)).alias(f"_d_{c}") for c in PHONE_COLUMNS.get(spec.name, ())]
+        )
+        .with_columns(
             [
                 expr.alias(f"_p_{name}")
                 for name, expr in _parse(spec, zones).items()
@@ -295,6 +305,7 @@ def check_rows(
             ]
         )
         .with_columns(_column=column, _reason=reason)
+        .drop([f"_d_{c}" for c in PHONE_COLUMNS.get(spec.name, ())])
         .collect()
     )
     staged = _flag_repeats(staged, spec, scope=scope, key=key, text_columns=text_columns)

@@ -7,12 +7,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
-from pipelines.contract import PATIENTS
+import pipelines.ingest as ingest_module
+from loopdesk_core.clock import pinned
+from pipelines.contract import PATIENTS, PRACTICES
 from pipelines.generate import generate_exports
 from pipelines.ingest import Plan, ingest, practice_batches
 from pipelines.precheck import FileCheck
+from tests.pipelines.drops import healthy, write_drop
 from tests.worlds import point_at_home
 from warehouse.paths import raw_db_path
 
@@ -80,3 +84,54 @@ def test_batches_follow_the_byte_budget(tmp_path: Path) -> None:
     assert practice_batches(plans, checks, 8) == [["a", "b"], ["c"], ["d", "e"]]
     assert practice_batches(plans, checks, 1 << 20) == [list(sizes)]
     assert practice_batches(plans, checks, 1) == [[slug] for slug in sizes]
+
+
+def test_a_failure_while_preparing_a_later_batch_stops_the_run(
+    loopdesk_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next batch is read and validated in a thread while this one loads: an error there
+    reaches the caller, the batches loaded before it stay committed, nothing of the failed
+    batch or any later one is written, and the run records no summary."""
+    drop = tmp_path / "drop"
+    generate_exports(drop, practices=4, seed=7, months=3, now=NOW)
+    slugs = sorted(p.name for p in drop.iterdir() if p.is_dir())
+    real = ingest_module.check_rows
+    checked: list[str] = []
+
+    def failing_on_the_third(rows: pl.DataFrame, spec: object, **kwargs: object) -> object:
+        practices = set(rows.get_column("practice_slug").to_list())
+        if spec is not PRACTICES:  # practices.csv is checked once, before the batches
+            checked.extend(sorted(practices))
+            if slugs[2] in practices:
+                raise RuntimeError("validation broke")
+        return real(rows, spec, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ingest_module, "check_rows", failing_on_the_third)
+    with pytest.raises(RuntimeError, match="validation broke"):
+        ingest(drop, batch_bytes=1)  # one practice per batch
+    with duckdb.connect(str(raw_db_path()), read_only=True) as conn:
+        query = "select distinct practice_slug from raw_patients"
+        loaded = {r[0] for r in conn.execute(query).fetchall()}
+        runs = conn.execute("select count(*) from ingest_runs").fetchone()
+    assert loaded == set(slugs[:2])
+    assert runs == (0,)
+    assert slugs[3] not in checked  # the thread stopped at the failed batch
+
+
+def test_the_preparing_thread_reads_the_callers_pinned_clock(loopdesk_home: Path) -> None:
+    """The simulator pins `now()` for its thread (a context variable): the batches validated
+    in the preparing thread judge "in the future" and stamp `_loaded_at` by that clock, not
+    by the process's."""
+    drop = write_drop(loopdesk_home.parent / "drop", files={"alpha": healthy()})
+    at = datetime(2026, 10, 15, 12, 0, tzinfo=UTC)  # before the treatment and the referral
+    with pinned(at):
+        summary = ingest(drop)
+    with duckdb.connect(str(raw_db_path()), read_only=True) as conn:
+        reasons = conn.execute(
+            "select file, reason from quarantine where practice_slug = 'alpha' order by file"
+        ).fetchall()
+        stamps = conn.execute("select distinct _loaded_at from raw_patients").fetchall()
+    future = "is in the future"
+    assert reasons == [("referrals.csv", future), ("treatments.csv", future)]
+    assert stamps == [(at,)]
+    assert summary.totals()["quarantined"] == 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -9,6 +11,8 @@ from hypothesis import strategies as st
 from pipelines.parsing import (
     _general_timestamps,
     add_timestamps,
+    normalise_phone,
+    phone_digits,
 )
 
 ZONES = ["America/Chicago", "America/Phoenix", "Australia/Lord_Howe"]
@@ -92,3 +96,45 @@ def test_fast_timestamps_cover_dst_edges_and_the_common_shapes() -> None:
         fast = add_timestamps(frame, ["at"], "tz", ZONES)["_p_at"].to_list()
         assert fast == _general_timestamps(frame, ["at"], "tz", ZONES)["_p_at"].to_list()
         assert fast[-2] is None and fast[-1] is not None
+
+
+def _phone_by_the_rules(value: str | None) -> str | None:
+    """docs/data-contract.md's phone rules, one value at a time (the reference)."""
+    if value is None:
+        return None
+    text = value.strip()
+    digits = re.sub(r"\D", "", text)
+    if text.startswith("+") and 8 <= len(digits) <= 15:
+        return "+" + digits
+    national = digits[1:] if len(digits) == 11 and digits.startswith("1") else digits
+    if len(digits) in (10, 11) and re.fullmatch(r"[2-9]\d{2}[2-9]\d{6}", national):
+        return "+1" + national
+    return None
+
+
+_phone = st.one_of(
+    st.none(),
+    st.text(alphabet="0123456789 +-().x\u0663a", max_size=18),
+    st.builds(
+        lambda lead, area, rest, style: style.format(lead=lead, area=area, rest=rest),
+        st.sampled_from(["", "1", "+1", "+44", " "]),
+        st.sampled_from(["312", "212", "112", "021", "٣12"]),
+        st.sampled_from(["5550100", "1550100", "555010", "55501000"]),
+        st.sampled_from(["{lead}{area}{rest}", "{lead} ({area}) {rest}", "{lead}-{area}-{rest} "]),
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_phone, min_size=1, max_size=30))
+def test_phones_with_digits_computed_first_follow_the_rules(values: list[str | None]) -> None:
+    frame = pl.DataFrame({"phone": values}, schema={"phone": pl.String})
+    expected = [_phone_by_the_rules(v) for v in values]
+    one_step = frame.select(normalise_phone(pl.col("phone")).alias("e164"))["e164"].to_list()
+    staged = (
+        frame.with_columns(_d=phone_digits(pl.col("phone")))
+        .select(normalise_phone(pl.col("phone"), pl.col("_d")).alias("e164"))["e164"]
+        .to_list()
+    )
+    assert one_step == expected
+    assert staged == expected
