@@ -8,10 +8,18 @@ from __future__ import annotations
 import streamlit as st
 
 from loopdesk_core.clock import now
-from pages.components import cookie_sync, log_out_now, login_form, signed_in, warm_once
+from pages.components import (
+    cookie_sync,
+    log_out_now,
+    login_form,
+    signed_in,
+    stylesheet,
+    warm_once,
+)
 from pages.registry import pages_for
 
 st.set_page_config(page_title="Loopdesk", layout="wide")
+stylesheet()  # a constant file: the stale fade as one step (console/web/static/console.css)
 
 # Role and practices are re-read from the store on every rerun (SECURITY 5), once: the user
 # resolved here (or by a widget callback earlier in the run) is the page's for this run. The

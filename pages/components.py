@@ -38,6 +38,10 @@ _COOKIE_SCRIPT = (
     "headers: {{'Content-Type': 'application/json'}}, body: JSON.stringify({{code: {code}}})}})"
     ";</script>"
 )
+# The console's one stylesheet: a constant file in the source tree, never built from data
+# (docs/security.md, item 10). `st.html` puts a CSS file's text in a <style> tag, without an
+# iframe and outside the page's layout.
+STYLESHEET = Path(__file__).resolve().parents[1] / "console" / "web" / "static" / "console.css"
 T = TypeVar("T")
 
 
@@ -138,6 +142,11 @@ def cookie_sync() -> None:
         _cookie_call("set", code)
     if st.session_state.pop(CLEAR_COOKIE_KEY, False):
         _cookie_call("clear", "")
+
+
+def stylesheet() -> None:
+    """Apply the console's stylesheet to this page (a constant file, no data)."""
+    st.html(STYLESHEET)
 
 
 def _cookie_call(action: str, code: str) -> None:

@@ -243,9 +243,11 @@ def test_no_module_level_mutable_state_in_importable_modules() -> None:
 
 
 # Reviewed raw-HTML calls (file → function): the one same-origin POST to the app's own cookie
-# routes; its path is a constant and its code a signed token checked against the token
-# alphabet before it is placed (console/identity/session_cookie.py, docs/architecture-notes.md).
-REVIEWED_HTML = {"pages/components.py": {"_cookie_call"}}
+# routes, whose path is a constant and whose code a signed token checked against the token
+# alphabet before it is placed (console/identity/session_cookie.py, docs/architecture-notes.md);
+# and the console's stylesheet, a constant CSS file in the source tree (no data at all).
+REVIEWED_HTML = {"pages/components.py": {"_cookie_call", "stylesheet"}}
+STYLESHEET_FOLDER = ROOT / "console" / "web" / "static"
 
 
 def _reviewed_lines(tree: ast.Module, functions: set[str]) -> set[int]:
@@ -267,15 +269,77 @@ def test_no_raw_html_anywhere_the_ui_renders() -> None:
     assert problems == []
 
 
-def test_the_reviewed_html_call_is_the_single_cookie_script() -> None:
-    """Exactly one raw-HTML call is allowed, and it only ever formats the constant script."""
+def test_the_reviewed_html_calls_are_the_cookie_script_and_the_stylesheet() -> None:
+    """Exactly two raw-HTML calls are allowed: the one that formats the constant cookie
+    script, and the one that places the constant stylesheet."""
     tree = _parse(ROOT / "pages/components.py")
     found = html_problems(tree, "pages/components.py")
-    assert len(found) == 1
+    assert len(found) == 2
     from pages.components import _COOKIE_PATHS, _COOKIE_SCRIPT
 
     assert set(_COOKIE_PATHS.values()) == {"/auth/session", "/auth/logout"}
     assert _COOKIE_SCRIPT.startswith("<script>fetch(") and "innerHTML" not in _COOKIE_SCRIPT
+
+
+def stylesheet_problems(tree: ast.Module) -> list[str]:
+    """The stylesheet call takes exactly the module constant `STYLESHEET`, and that constant is
+    a path built from `__file__` and string literals only (nothing a run could vary)."""
+    problems = []
+    calls = [node for func in tree.body if isinstance(func, ast.FunctionDef)
+             and func.name == "stylesheet" for node in ast.walk(func)
+             if isinstance(node, ast.Call) and _name(node.func) == "html"]
+    if len(calls) != 1:
+        problems.append(f"{len(calls)} st.html calls in stylesheet()")
+    for call in calls:
+        if call.keywords or [ast.unparse(a) for a in call.args] != ["STYLESHEET"]:
+            problems.append(f"stylesheet() calls {ast.unparse(call)}")
+    values = [node.value for node in tree.body if isinstance(node, ast.Assign)
+              and [ast.unparse(t) for t in node.targets] == ["STYLESHEET"]]
+    if len(values) != 1:
+        problems.append("STYLESHEET is not assigned exactly once at module level")
+    allowed_names = {"Path", "__file__"}
+    for value in values:
+        for node in ast.walk(value):
+            if isinstance(node, ast.Name) and node.id not in allowed_names:
+                problems.append(f"STYLESHEET uses {node.id}")
+            if isinstance(node, ast.Constant) and not isinstance(node.value, str | int):
+                problems.append(f"STYLESHEET uses {node.value!r}")
+            if isinstance(node, ast.JoinedStr | ast.Call) and not (
+                    isinstance(node, ast.Call) and _name(node.func) in ("Path", "resolve")
+                    and all(isinstance(a, ast.Name) and a.id == "__file__" for a in node.args)):
+                problems.append(f"STYLESHEET calls {ast.unparse(node)}")
+    stores = [n for n in ast.walk(tree) if isinstance(n, ast.Name | ast.Attribute)
+              and isinstance(n.ctx, ast.Store) and _name(n) == "STYLESHEET"]
+    if len(stores) > 1:
+        problems.append("STYLESHEET is reassigned")
+    return problems
+
+
+def test_the_stylesheet_is_a_constant_css_file_without_markup() -> None:
+    """SECURITY 10: the stylesheet is a fixed file under console/web/static, no data in it."""
+    assert stylesheet_problems(_parse(ROOT / "pages/components.py")) == []
+    from pages.components import STYLESHEET
+
+    assert STYLESHEET.parent == STYLESHEET_FOLDER and STYLESHEET.suffix == ".css"
+    text = STYLESHEET.read_text()
+    # No markup (nothing can close the <style> tag) and nothing fetched from elsewhere.
+    assert "<" not in text and ">" not in text.replace("> ", "")
+    assert "url(" not in text and "@import" not in text and "expression(" not in text
+
+
+def test_the_stylesheet_checker_finds_a_built_or_variable_sheet() -> None:
+    bad = """
+import streamlit as st
+STYLESHEET = Path(__file__).parent / f"{name}.css"
+def stylesheet():
+    st.html(STYLESHEET, width="content")
+    st.html(open(STYLESHEET).read())
+def later():
+    global STYLESHEET
+    STYLESHEET = user_path
+"""
+    # Two calls, both wrong; an f-string built from a name; reassigned elsewhere.
+    assert len(stylesheet_problems(ast.parse(bad))) == 6
 
 
 def test_pages_never_take_the_scope_from_the_url_or_build_one() -> None:

@@ -124,3 +124,15 @@ def test_the_session_is_resolved_once_per_rerun_and_again_on_the_next(
         assert not app.exception
         assert len(resolved) == 1, resolved
     assert "My queue" in texts(app)
+
+
+def test_every_run_applies_the_constant_stylesheet() -> None:
+    """The router places the console's stylesheet (a constant file) before anything else,
+    login form included: the stale fade is one step on every page (brief console)."""
+    from pages.components import STYLESHEET
+
+    app = AppTest.from_file(APP, default_timeout=60).run()
+    assert not app.exception
+    bodies = [node.proto.body for node in app.get("html")]
+    assert bodies.count(f"<style>{STYLESHEET.read_text()}</style>") == 1
+    assert 'data-stale="true"' in STYLESHEET.read_text()
