@@ -31,8 +31,10 @@ from warehouse.runner import BuildParams, Model, ModelFailed, ModelRun, order_mo
 _PARTITION_LINE = re.compile(r"^\s*--\s*partition:\s*practice_slug\s*$", re.MULTILINE)
 _RAW_REFERENCE = re.compile(r"(?<![\w.])raw\.(\w+)")
 # Tables of the raw store models read, with what tells a practice's rows changed: ingest only
-# inserts and updates (stamping _loaded_at), so a count and the latest stamp suffice there; the
-# operational copy is replaced wholesale each build, so its rows are hashed.
+# inserts and updates, so a count, the latest `_loaded_at` and the sum of the rows' `_row_hash`
+# (ingest's hash of the typed columns: an update changes it even when it is stamped with the
+# same instant as the first load, as under a pinned clock); the operational copy is replaced
+# wholesale each build, so its rows are hashed.
 _LOADED_TABLES = ("raw_practices", "raw_patients", "raw_treatments", "raw_referrals")
 _HASHED_TABLES = (
     "ops_tasks", "ops_touches", "ops_leads", "ops_lead_events", "ops_consent_events",
@@ -91,7 +93,8 @@ def practice_fingerprints(conn: duckdb.DuckDBPyConnection, raw: str = "raw") -> 
     """practice_slug -> a fingerprint of its rows in every raw and operational table models read."""
     parts = [
         f"select practice_slug, '{table}' as source, count(*)::varchar || '/' || "
-        f"coalesce(max(_loaded_at)::varchar, '') as value from {raw}.{table} group by all"
+        f"coalesce(max(_loaded_at)::varchar, '') || '/' || "
+        f"coalesce(sum(_row_hash)::varchar, '') as value from {raw}.{table} group by all"
         for table in _LOADED_TABLES
     ] + [
         f"select practice_slug, '{table}' as source, count(*)::varchar || '/' || "

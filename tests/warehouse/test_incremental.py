@@ -200,3 +200,26 @@ def test_a_model_over_partitioned_inputs_only_is_declared_partitioned() -> None:
         if inputs and inputs <= declared and not reads_raw:
             undeclared.append(model.name)
     assert undeclared == []
+
+
+def test_a_drop_that_only_updates_rows_at_the_same_instant_is_rebuilt(
+    loopdesk_home: Path, tmp_path: Path
+) -> None:
+    """A drop that changes existing rows and adds none, loaded at the instant of the first load
+    (a pinned clock; or two loads within the clock's resolution): the practice is rebuilt, and
+    the snapshot equals a full build's. A fingerprint of row count and latest `_loaded_at` alone
+    saw no change and republished the old scores."""
+    exports = tmp_path / "exports"
+    generate_exports(exports, practices=3, seed=7, months=8, now=AS_OF)
+    ingest(exports)
+    slug = sorted(p.name for p in exports.iterdir() if p.is_dir())[0]
+    run_build(as_of=AS_OF)
+    folder = tmp_path / "daily" / slug
+    folder.mkdir(parents=True)
+    patients = pl.read_csv(exports / slug / "patients.csv", infer_schema=False).tail(20)
+    patients.with_columns(satisfaction_score=pl.lit("1")).write_csv(folder / "patients.csv")
+    summary = ingest(tmp_path / "daily", practice=slug)
+    assert summary.totals()["updated"] > 0 and summary.totals()["inserted"] == 0
+    again = run_build(as_of=AS_OF)
+    assert again.mode == "incremental"
+    _same_as_full(again, AS_OF, {})
