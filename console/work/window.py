@@ -267,14 +267,21 @@ def refill(session: Session, slot: _Slot, window: Window | None, *, scope: Scope
         slot.ahead += 1
         return
     try:
-        with slot.lock:
-            if slot.window is not window:
-                return
-        prepare(session)
-        _refresh(session, slot, scope=scope, escalated=escalated, now=now,
-                 depth=WINDOW_AHEAD_DEPTH)
+        _rank_if_current(session, slot, window, scope=scope, escalated=escalated, now=now,
+                         prepare=prepare)
     finally:
         slot.refreshing.release()
+
+
+def _rank_if_current(session: Session, slot: _Slot, window: Window, *, scope: Scope,
+                     escalated: bool, now: datetime, prepare: Callable[[Session], None]) -> None:
+    """Rank the scope ahead of need in `session`, unless another ranking replaced `window`
+    meanwhile."""
+    with slot.lock:
+        if slot.window is not window:
+            return
+    prepare(session)
+    _refresh(session, slot, scope=scope, escalated=escalated, now=now, depth=WINDOW_AHEAD_DEPTH)
 
 
 def _rank_ahead(engine: Engine, slot: _Slot, window: Window, *, scope: Scope, escalated: bool,
@@ -284,12 +291,8 @@ def _rank_ahead(engine: Engine, slot: _Slot, window: Window, *, scope: Scope, es
     dry ranks itself (and meets the error, if it lasts)."""
     try:
         with Session(engine, expire_on_commit=False) as ranker:
-            with slot.lock:
-                if slot.window is not window:
-                    return
-            prepare(ranker)
-            _refresh(ranker, slot, scope=scope, escalated=escalated, now=now,
-                     depth=WINDOW_AHEAD_DEPTH)
+            _rank_if_current(ranker, slot, window, scope=scope, escalated=escalated, now=now,
+                             prepare=prepare)
             ranker.rollback()  # end the read transaction before the connection goes back
     except Exception as error:  # (no values in the message: only what failed)
         _LOG.warning("ranking ahead of need failed (%s); claims will rank themselves",
