@@ -356,12 +356,13 @@ def _preview(preview: QueuePreview) -> None:
             reason = "Nothing to call right now — no task in your practices is due."
             st.info(reason)
     else:
-        st.subheader("Next up")
-        left, middle, right = st.columns(3)
-        left.metric("Practice", first.practice_name)
-        middle.metric("Task", first.kind)
-        right.metric("SLA", first.sla)
-        st.text("Why it is first: " + first.why)
+        # A heading and one text block, not three metric tiles: a practice name or a task
+        # kind in a third of the page was cut ("Lakeshore Dental …", "Contact a referre…"),
+        # and each tile is browser work on every call.
+        st.subheader(f"Next up: {first.kind}")
+        why = without_sla(first.why)
+        st.text(f"{first.practice_name} · SLA {first.sla}"
+                + (f"\nWhy it is first: {why}" if why else ""))
         if better is not None:
             st.caption(f"{held} call{'s' if held != 1 else ''} held for a better hour "
                        f"(from {better.opens_local} their time).")
@@ -386,12 +387,16 @@ def _queue_ahead(preview: QueuePreview) -> None:
                        *(queue_line(n, line) for n, line in enumerate(lines, start=1))]))
 
 
+def without_sla(why: str) -> str:
+    """The reasons without their SLA part: the SLA is shown beside them as its own field."""
+    return " · ".join(part for part in why.split(" · ") if not part.startswith("SLA "))
+
+
 def queue_line(number: int, line: QueueLine) -> str:
     """One task of the queue ahead: practice · task · SLA · callable or not, why — then why it
     ranks there."""
     callable_ = "callable now" if line.callable_now else f"not callable now: {line.when}"
-    # The SLA is the line's third field: the reasons leave out their own SLA part.
-    why = " · ".join(part for part in line.why.split(" · ") if not part.startswith("SLA "))
+    why = without_sla(line.why)
     return (f"{number}. {line.practice_name} · {line.kind} · SLA {line.sla} · {callable_}"
             + (f" — {why}" if why else ""))
 
