@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlmodel import Session, col, select
@@ -51,6 +52,8 @@ def test_next_task_shows_the_context_card(login: Login, world: World) -> None:
     assert world.practices[slug] in [s.value.split(" · ")[-1] for s in app.subheader]
     assert "Why first:" in shown and "SLA" in shown
     assert "Practice local time:" in shown and "Their local time" in shown
+    # Zones by their city ("New York"), never the raw zone id ("America/New_York").
+    assert not re.search(r"\b[A-Z][a-z]+/[A-Z][A-Za-z_]+", shown), shown
     assert "calling window closes at 21:00" in shown.lower()
     assert not any(name in shown for name in others)
     outcome = app.selectbox[0]
