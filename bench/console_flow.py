@@ -161,6 +161,9 @@ async def _block_log_and_next(page: Any, wait: str, calls: int) -> list[tuple[fl
         logged = time.perf_counter() - start
         timings.append((card, logged))
         card = logged
+        # Untimed: the rerun is over and the previous card's (stale) form is gone.
+        await expect(page.get_by_test_id("stSelectbox").filter(has_text="Outcome")
+                     ).to_have_count(0 if last else 1, timeout=TIMEOUT_MS)
     await expect(page.get_by_role("button", name="Next task")).to_be_enabled(timeout=TIMEOUT_MS)
     return timings
 
