@@ -53,6 +53,9 @@ most = int(left.number_input("Up to this many coordinators", min_value=1, max_va
                              value=min(MAX_TEAM, max(2, current + 1)), step=1))
 days = int(right.number_input("Working days to simulate", min_value=2, max_value=MAX_DAYS,
                               value=5, step=1))
+if current >= MAX_TEAM:
+    st.caption(f"You have {current} active coordinators; the what-if simulates teams of up "
+               f"to {MAX_TEAM}.")
 sizes = list(range(1, most + 1))
 warm_up = min(2, days - 1)
 job = guarded(lambda: staffing_job(user=user, sizes=sizes, days=days))

@@ -25,6 +25,9 @@ def test_manager_sees_the_learned_rates_with_their_evidence(login: Login, world:
     # there is no answer-by-hour curve to draw.
     assert set(frame["evidence (calls)"]) == {0}
     assert (frame["learned"] == frame["prior"]).all()
+    # Rates read as percentages, kinds as coordinators name them ("Close the loop").
+    assert frame["learned"].str.fullmatch(r"\d{1,3}%").all()
+    assert "Close the loop" in set(frame["for"]) and "close loop" not in set(frame["for"])
     assert not app.get("vega_lite_chart")
 
 
@@ -83,6 +86,16 @@ def test_a_running_what_if_says_which_team_size_and_about_how_long_is_left(
     job.fraction, job.started_at = 0.0, now_utc()
     app.run()
     assert app.get("progress")[0].proto.text.endswith("day 2 of 5")
+
+
+def test_a_team_larger_than_the_what_if_can_simulate_is_said(
+    login: Login, world: World, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(simulation, "team_size", lambda session: simulation.MAX_TEAM + 2)
+    app, _ = login(Role.manager, [], "pages/staffing.py")
+    assert not app.exception
+    assert (f"You have {simulation.MAX_TEAM + 2} active coordinators; the what-if simulates "
+            f"teams of up to {simulation.MAX_TEAM}.") in texts(app)
 
 
 def test_the_finished_what_if_names_tasks_as_coordinators_read_them(
