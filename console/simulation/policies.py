@@ -10,7 +10,7 @@ the same audit event.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Row
 from sqlmodel import Session
 
+from console.contact.gate import CALL_WINDOW
 from console.identity import audit
 from console.identity.access import CurrentUser
 from console.identity.audit import Action, Outcome
@@ -34,6 +35,7 @@ from console.work.claims import (
     claim_next,
 )
 from console.work.ranking import Scored, Share, open_zones, practice_facts, workable
+from loopdesk_core.business_hours import local
 
 POLICIES = ("fifo", "priority", "oracle")
 OrderKey = Callable[[Row[Any], datetime], float]  # higher first
@@ -61,9 +63,18 @@ def _callable_query(zones: tuple[str, ...], oldest_first: bool) -> Any:
     return query
 
 
+def _open(zones: Sequence[str] | None, session: Session, now: datetime) -> list[str]:
+    """`ranking.open_zones`, from the practices' zones when the caller already read them."""
+    if zones is None:
+        return open_zones(session, now)
+    start, end = CALL_WINDOW
+    return [z for z in zones if start <= local(now, z).time() < end]
+
+
 def _callable_rows(session: Session, now: datetime, *, oldest_first: bool = False,
-                   limit: int | None = None, offset: int = 0) -> list[Row[Any]]:
-    zones = open_zones(session, now)
+                   limit: int | None = None, offset: int = 0,
+                   zones: Sequence[str] | None = None) -> list[Row[Any]]:
+    zones = _open(zones, session, now)
     if not zones:
         return []
     params: dict[str, Any] = {"now": now}
@@ -75,18 +86,19 @@ def _callable_rows(session: Session, now: datetime, *, oldest_first: bool = Fals
 FIFO_PAGE = 64
 
 
-def claim_ordered(*, session: Session, user: CurrentUser, now: datetime, key: OrderKey | None
-                  ) -> Task | None:
+def claim_ordered(*, session: Session, user: CurrentUser, now: datetime, key: OrderKey | None,
+                  zones: Sequence[str] | None = None) -> Task | None:
     """Lease the best callable task by `key` (same gate, same lease, same audit as claim_next).
 
     Without a key the order is oldest trigger first, read from the database a page at a time.
+    `zones`: the practices' time zones, when the caller keeps them (read otherwise).
     """
     facts: dict[str, Row[Any]] = {}
     if key is None:
         offset = 0
         while True:
             page = _callable_rows(session, now, oldest_first=True, limit=FIFO_PAGE,
-                                  offset=offset)
+                                  offset=offset, zones=zones)
             if not page:
                 session.rollback()
                 return None
@@ -94,7 +106,8 @@ def claim_ordered(*, session: Session, user: CurrentUser, now: datetime, key: Or
             if task is not None:
                 return task
             offset += FIFO_PAGE
-    rows = sorted(_callable_rows(session, now), key=lambda row: (-key(row, now), row.task_id))
+    rows = sorted(_callable_rows(session, now, zones=zones),
+                  key=lambda row: (-key(row, now), row.task_id))
     task = _lease_best(session, user, rows, now, facts) if rows else None
     if task is None:
         session.rollback()
@@ -148,12 +161,12 @@ def _lease_best(session: Session, user: CurrentUser, rows: list[Row[Any]], now: 
 
 
 def claim(*, policy: str, session: Session, user: CurrentUser, now: datetime,
-          oracle: OrderKey | None = None) -> Task | None:
-    """The next task for `user` under `policy`."""
+          oracle: OrderKey | None = None, zones: Sequence[str] | None = None) -> Task | None:
+    """The next task for `user` under `policy` (`zones`: see `claim_ordered`)."""
     if policy == "priority":
         return claim_next(session=session, user=user, now=now)
     if policy == "fifo":
-        return claim_ordered(session=session, user=user, now=now, key=None)
+        return claim_ordered(session=session, user=user, now=now, key=None, zones=zones)
     if policy == "oracle" and oracle is not None:
-        return claim_ordered(session=session, user=user, now=now, key=oracle)
+        return claim_ordered(session=session, user=user, now=now, key=oracle, zones=zones)
     raise ValueError(f"unknown policy {policy!r}")
