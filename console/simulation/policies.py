@@ -19,7 +19,6 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Row
 from sqlmodel import Session
 
-from console.contact.gate import CALL_WINDOW
 from console.identity import audit
 from console.identity.access import CurrentUser
 from console.identity.audit import Action, Outcome
@@ -34,7 +33,7 @@ from console.work.claims import (
     _lease_statement,
     claim_next,
 )
-from console.work.ranking import Scored, Share, open_zones, practice_facts, workable
+from console.work.ranking import CALL_WINDOW, Scored, Share, open_zones, practice_facts, workable
 from loopdesk_core.business_hours import local
 
 POLICIES = ("fifo", "priority", "oracle")
