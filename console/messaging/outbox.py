@@ -13,10 +13,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from html import escape
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlmodel import Session, col, select
 
 from console.contact.gate import Person, check_gate
@@ -186,16 +187,33 @@ def claim_due(*, session: Session, now: datetime, limit: int = CLAIM_BATCH,
     ).all())
 
 
+_MESSAGES = Message.__table__  # type: ignore[attr-defined]
+
+
+@lru_cache(maxsize=32)
+def _finish_statement(names: tuple[str, ...]) -> Any:
+    """The fenced UPDATE recording an outcome that sets `names` (bound as `v_<name>`): built
+    once per set of columns, not per message."""
+    return (
+        update(Message)
+        .execution_options(synchronize_session=False)
+        .where(col(Message.message_id) == bindparam("f_message_id"))
+        .where(col(Message.claim_token) == bindparam("f_claim_token"))
+        .where(col(Message.status) == MessageStatus.sending)
+        .values(claim_token=None, lease_expires_at=None,
+                **{name: bindparam(f"v_{name}", type_=_MESSAGES.c[name].type)
+                   for name in names})
+    )
+
+
 def _finish(session: Session, message: Message, values: dict[str, Any]) -> bool:
     """Record an outcome only while the claim is still ours (fencing by claim token)."""
     begin_write(session)
+    names = tuple(sorted(values))
     result = session.execute(
-        update(Message)
-        .execution_options(synchronize_session=False)
-        .where(col(Message.message_id) == message.message_id)
-        .where(col(Message.claim_token) == message.claim_token)
-        .where(col(Message.status) == MessageStatus.sending)
-        .values(claim_token=None, lease_expires_at=None, **values)
+        _finish_statement(names),
+        {"f_message_id": message.message_id, "f_claim_token": message.claim_token}
+        | {f"v_{name}": values[name] for name in names},
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from console.models.learning import LearnedRate
@@ -40,6 +40,14 @@ _HOURS = (
            _TABLE.c.successes, _TABLE.c.trials)
     .where(_TABLE.c.measure.in_(("answer_hour", "answer_all", "team_hour")))
 )
+# What identifies the table's content without reading it: refresh replaces every row at
+# once (delete, insert with one `built_at`), so the row count, the newest `built_at` and the
+# sums of the estimates, priors and evidence change whenever the rates do.
+_STAMP = select(func.count(), func.max(_TABLE.c.built_at),
+                *(func.coalesce(func.sum(column), 0)
+                  for column in (_TABLE.c.estimate, _TABLE.c.prior, _TABLE.c.trials)))
+# Per store (its URL): the stamp the cached ratios were read at, and the ratios.
+_LOADED: dict[str, tuple[tuple[Any, ...], Learned]] = {}
 # The calling window of the contact gate (console/gate.py CALL_WINDOW), as local hours.
 _WINDOW_HOURS = range(8, 21)
 
@@ -101,8 +109,20 @@ class Learned:
 
     @classmethod
     def load(cls, session: Session) -> Learned:
-        """The learned ratios in the operational store (refresh keeps them)."""
-        return cls.from_rows(dict(row._mapping) for row in session.execute(_RATES))
+        """The learned ratios in the operational store (refresh keeps them).
+
+        Read again only when the table's version stamp (`_STAMP`: one aggregate row) differs
+        from the one the process last read them at, so the log path's follow-ups do not
+        re-read and rebuild the same ratios call after call.
+        """
+        stamp = tuple(session.execute(_STAMP).one())
+        store = str(session.get_bind().engine.url)
+        cached = _LOADED.get(store)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        learned = cls.from_rows(dict(row._mapping) for row in session.execute(_RATES))
+        _LOADED[store] = (stamp, learned)
+        return learned
 
     def close_to(self, other: Learned, tolerance: float = 0.005) -> bool:
         """Whether every ratio is within `tolerance` of the other's (then nothing is re-scored)."""

@@ -89,6 +89,7 @@ class Run:
     statements: int = 0  # SQL statements sent to the operational store so far (diagnostics)
     by_phase: dict[str, list[int]] = field(default_factory=dict)  # phase -> [steps, statements]
     build_modes: dict[str, int] = field(default_factory=dict)  # nightly builds by mode
+    zones: list[str] | None = None  # the practices' time zones, read after each build
     _marked: int = 0
 
     def mark(self) -> float:
@@ -194,6 +195,14 @@ def nightly(home: Path, at: datetime) -> str:
         return str(build_everything(now=at).build.mode)
 
 
+def _zones() -> list[str]:
+    """The practices' time zones (what `ranking.open_zones` reads per claim): they change only
+    with a build, so the comparison orders read them once a night."""
+    with Session(get_engine()) as session:
+        return list(session.execute(
+            select(*columns(PracticeSettings.timezone)).distinct()).scalars())
+
+
 def person_key(task: Task | Any, lead_keys: dict[str, str]) -> str:
     """A stable key for the person a task calls, the same under every policy."""
     if task.subject_type == "lead" and task.lead_id in lead_keys:
@@ -207,6 +216,7 @@ def purpose(run: Run, task: Task | Any) -> str:
         return str(task.kind)
     root = int(task.source_task_id)
     if root not in run.root_kinds:
+        # (A chain the simulated team called first is known from its log: `_log`.)
         with Session(get_engine()) as session:
             kind = session.execute(
                 select(*columns(Task.kind)).where(col(Task.task_id) == root)).scalar()
@@ -283,6 +293,9 @@ def _on_claimed(run: Run, session: Session, user: CurrentUser, task: Task, now: 
 
 def _log(run: Run, session: Session, now: datetime, payload: Any) -> None:
     user, task, outcome = payload
+    if task.source_task_id is None:
+        # The first task of any chain this call's outcome starts (what `purpose` looks up).
+        run.root_kinds.setdefault(int(task.task_id), str(task.kind))
     lead = None
     key = person_key(task, run.lead_keys)
     if outcome.disposition == Disposition.referred:
@@ -390,6 +403,7 @@ def run_policy(world: World, policy: str, home: Path, progress: Progress | None 
     event.listen(get_engine(), "before_cursor_execute", run.count_statement)
     began = run.mark()
     _setup(run, home, days[-1])
+    run.zones = _zones()
     run.spent("setup", began)
     oracle = oracle_key(run)
     run.measure_from = _local(days[world.warm_up], time(0), zone)
@@ -404,6 +418,7 @@ def run_policy(world: World, policy: str, home: Path, progress: Progress | None 
         if index > 0:
             began = run.mark()
             mode = nightly(home, _local(day, BUILD_LOCAL, zone))
+            run.zones = _zones()
             run.build_modes[mode] = run.build_modes.get(mode, 0) + 1
             run.spent("nightly", began)
         begin = _local(day, start_hour, zone)
@@ -462,7 +477,7 @@ def _handle(run: Run, session: Session, at: datetime, kind: str, payload: Any, *
         if not calls or at >= until:
             return
         task = claim(policy=policy, session=session, user=payload, now=at,
-                     oracle=oracle)
+                     oracle=oracle, zones=run.zones)
         if task is None:
             run.push(at + timedelta(minutes=IDLE_MINUTES), "free", payload)
         else:

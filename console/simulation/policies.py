@@ -10,21 +10,31 @@ the same audit event.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Row
 from sqlmodel import Session
 
 from console.identity import audit
 from console.identity.access import CurrentUser
 from console.identity.audit import Action, Outcome
+from console.models.types import UTCDateTime
 from console.models.work import Task
-from console.platform.db import begin_write
-from console.work.claims import CLAIM_BATCH, _lease, _lease_first_free, claim_next
-from console.work.ranking import Scored, Share, open_zones, workable
+from console.platform.db import begin_write, is_postgres
+from console.work.claims import (
+    CLAIM_BATCH,
+    _callable_candidates,
+    _lease,
+    _lease_params,
+    _lease_statement,
+    claim_next,
+)
+from console.work.ranking import CALL_WINDOW, Scored, Share, open_zones, practice_facts, workable
+from loopdesk_core.business_hours import local
 
 POLICIES = ("fifo", "priority", "oracle")
 OrderKey = Callable[[Row[Any], datetime], float]  # higher first
@@ -36,44 +46,68 @@ _NEEDED = ("task_id", "claim_version", "kind", "practice_slug", "practice_tz", "
            "satisfaction_score", "case_value", "decay_from", "source_task_id")
 
 
-def _callable_rows(session: Session, now: datetime, *, oldest_first: bool = False,
-                   limit: int | None = None, offset: int = 0) -> list[Row[Any]]:
-    zones = open_zones(session, now)
-    if not zones:
-        return []
+@lru_cache(maxsize=64)
+def _callable_query(zones: tuple[str, ...], oldest_first: bool) -> Any:
+    """The callable tasks of some open zones (`now`, and a page's `limit` / `offset` when
+    oldest first, are bound per call): built once per set of zones, not per claim."""
+    now = bindparam("now", type_=UTCDateTime())
     query = (
         select(*(_T.c[name] for name in _NEEDED))
         .where(*workable(now, escalated=False, callable_only=True))
         .where(_T.c.practice_tz.in_(zones))
     )
     if oldest_first:
-        query = query.order_by(_T.c.decay_from, _T.c.task_id).offset(offset).limit(limit)
-    return list(session.execute(query).all())
+        query = (query.order_by(_T.c.decay_from, _T.c.task_id)
+                 .offset(bindparam("offset")).limit(bindparam("limit")))
+    return query
+
+
+def _open(zones: Sequence[str] | None, session: Session, now: datetime) -> list[str]:
+    """`ranking.open_zones`, from the practices' zones when the caller already read them."""
+    if zones is None:
+        return open_zones(session, now)
+    start, end = CALL_WINDOW
+    return [z for z in zones if start <= local(now, z).time() < end]
+
+
+def _callable_rows(session: Session, now: datetime, *, oldest_first: bool = False,
+                   limit: int | None = None, offset: int = 0,
+                   zones: Sequence[str] | None = None) -> list[Row[Any]]:
+    zones = _open(zones, session, now)
+    if not zones:
+        return []
+    params: dict[str, Any] = {"now": now}
+    if oldest_first:
+        params |= {"limit": limit if limit is not None else -1, "offset": offset}
+    return list(session.execute(_callable_query(tuple(zones), oldest_first), params).all())
 
 
 FIFO_PAGE = 64
 
 
-def claim_ordered(*, session: Session, user: CurrentUser, now: datetime, key: OrderKey | None
-                  ) -> Task | None:
+def claim_ordered(*, session: Session, user: CurrentUser, now: datetime, key: OrderKey | None,
+                  zones: Sequence[str] | None = None) -> Task | None:
     """Lease the best callable task by `key` (same gate, same lease, same audit as claim_next).
 
     Without a key the order is oldest trigger first, read from the database a page at a time.
+    `zones`: the practices' time zones, when the caller keeps them (read otherwise).
     """
+    facts: dict[str, Row[Any]] = {}
     if key is None:
         offset = 0
         while True:
             page = _callable_rows(session, now, oldest_first=True, limit=FIFO_PAGE,
-                                  offset=offset)
+                                  offset=offset, zones=zones)
             if not page:
                 session.rollback()
                 return None
-            task = _lease_best(session, user, page, now)
+            task = _lease_best(session, user, page, now, facts)
             if task is not None:
                 return task
             offset += FIFO_PAGE
-    rows = sorted(_callable_rows(session, now), key=lambda row: (-key(row, now), row.task_id))
-    task = _lease_best(session, user, rows, now) if rows else None
+    rows = sorted(_callable_rows(session, now, zones=zones),
+                  key=lambda row: (-key(row, now), row.task_id))
+    task = _lease_best(session, user, rows, now, facts) if rows else None
     if task is None:
         session.rollback()
     return task
@@ -83,41 +117,55 @@ def claim_ordered(*, session: Session, user: CurrentUser, now: datetime, key: Or
 _UNWEIGHTED = Share(factor=1.0, behind_hours=0.0)
 
 
-def _lease_best(session: Session, user: CurrentUser, rows: list[Row[Any]], now: datetime
-                ) -> Task | None:
+def _lease_best(session: Session, user: CurrentUser, rows: list[Row[Any]], now: datetime,
+                facts: dict[str, Row[Any]]) -> Task | None:
     """Lease the first of `rows`, in order, still free and let through by the contact gate.
 
     The lease's conditional UPDATE states the call gate's database rules itself (consent not
     revoked, the day's and week's touches under the caps: `gate.call_gate_conditions`, equal
-    to `check_gates` for calls) and `_lease_first_free` drops candidates outside their
-    practice's calling hours or without settings, so the rows go to it a batch at a time in
-    order, without a separate gate query first: the first row that passes is the one leased.
+    to `check_gates` for calls) and candidates outside their practice's calling hours or
+    without settings are dropped first (`claims._callable_candidates`, as
+    `claims._lease_first_free` does), so the rows go to the lease a batch at a time in order,
+    without a separate gate query first: the first row that passes is the one leased.
+
+    One write transaction holds all of a claim's batches, and the practices' facts (zone,
+    caps) are read once per claim into `facts` for the practices not read yet — the same
+    rows `_lease_first_free` reads per batch (nothing is written between the batches).
     """
     lease = _lease()
+    postgres = is_postgres(session)
+    statement = _lease_statement(escalated=False, postgres=postgres)
+    begin_write(session)
+    missing = {row.practice_slug for row in rows} - facts.keys()
+    if missing:
+        facts.update(practice_facts(session, missing, now))
     for first in range(0, len(rows), CLAIM_BATCH):
         batch = [Scored(row=row, priority=0.0, share=_UNWEIGHTED)
                  for row in rows[first:first + CLAIM_BATCH]]
-        begin_write(session)
-        leased = _lease_first_free(session, user=user, batch=batch, escalated=False, now=now,
-                                   lease=lease)
+        candidates = _callable_candidates(batch, facts, now)
+        if not candidates:
+            continue
+        leased = session.connection().execute(
+            statement, _lease_params(user=user, candidates=candidates, now=now, lease=lease,
+                                     postgres=postgres)).first()
         if leased is None:
-            session.commit()
             continue
         audit.record(session=session, actor=user.actor, action=Action.claim,
                      practice_slug=leased.practice_slug, object_ref=f"task:{leased.task_id}",
                      outcome=Outcome.success, now=now)
         session.commit()
         return Task(**leased._asdict())
+    session.commit()
     return None
 
 
 def claim(*, policy: str, session: Session, user: CurrentUser, now: datetime,
-          oracle: OrderKey | None = None) -> Task | None:
-    """The next task for `user` under `policy`."""
+          oracle: OrderKey | None = None, zones: Sequence[str] | None = None) -> Task | None:
+    """The next task for `user` under `policy` (`zones`: see `claim_ordered`)."""
     if policy == "priority":
         return claim_next(session=session, user=user, now=now)
     if policy == "fifo":
-        return claim_ordered(session=session, user=user, now=now, key=None)
+        return claim_ordered(session=session, user=user, now=now, key=None, zones=zones)
     if policy == "oracle" and oracle is not None:
-        return claim_ordered(session=session, user=user, now=now, key=oracle)
+        return claim_ordered(session=session, user=user, now=now, key=oracle, zones=zones)
     raise ValueError(f"unknown policy {policy!r}")

@@ -48,6 +48,10 @@ ALLOWED_STATE = {
     # pool: a resource, not a cache of anyone's results): every reader runs its own scoped
     # queries through its own cursor; it is replaced when a new snapshot is published.
     "console/platform/snapshot.py": {"_CURRENT"},
+    # The queue's learned ratios per store URL with the table's version stamp (issue 13):
+    # agency-wide aggregate ratios per kind, attempt, satisfaction band and category — no
+    # practice, person or contact detail; the same for every user of that store.
+    "console/scoring/learned.py": {"_LOADED"},
 }
 CACHE_DECORATORS = frozenset({"cache", "lru_cache", "cached_property", "cache_data",
                               "cache_resource"})

@@ -166,3 +166,33 @@ def test_a_patient_call_waits_for_the_hour_people_answer(tmp_path: Path) -> None
         assert hour_factors(session).team_hours == frozenset()  # too little history
         claimed = claim_next(session=session, user=user, now=NOW)
         assert claimed is not None and claimed.task_id == ask.task_id
+
+
+def test_learned_rates_are_read_again_only_when_their_stamp_moves(tmp_path: Path) -> None:
+    """`Learned.load` keeps the ratios it read while the table's version stamp holds (one
+    aggregate read a call), and sees every change: new rows, an estimate moved in place, an
+    emptied table."""
+    from sqlalchemy import delete, event, update
+
+    engine = sqlite_engine(tmp_path)
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute",
+                 lambda *args: statements.append(str(args[2])))
+    with session_for(engine) as session:
+        assert Learned.load(session) == Learned()
+        book = {"measure": "lead_book", "cell_group": "all", "band": "all",
+                "successes": 40, "trials": 100, "prior": 0.5, "estimate": 0.4}
+        session.execute(insert(LearnedRate), [book])
+        session.commit()
+        first = Learned.load(session)
+        assert first.book == pytest.approx(0.8)
+        statements.clear()
+        again = Learned.load(session)
+        assert again is first  # the cached ratios, not a second read of the rows
+        assert len(statements) == 1 and "learned_rates" in statements[0]
+        session.execute(update(LearnedRate).values(estimate=0.25))
+        session.commit()
+        assert Learned.load(session).book == pytest.approx(0.5)
+        session.execute(delete(LearnedRate))
+        session.commit()
+        assert Learned.load(session) == Learned()
