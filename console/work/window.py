@@ -284,8 +284,18 @@ def take(session: Session, slot: _Slot, *, scope: Scope, escalated: bool, now: d
                 continue  # another thread ranked while we waited: pop from its list
             with slot.lock:
                 shared = slot.claiming > 1  # claimers side by side: share with other processes
-            fresh = _refresh(session, slot, scope=scope, escalated=escalated, now=now,
-                             shared=shared)
+            if shared:
+                # One process ranks at a time: wait for one ranking right now elsewhere,
+                # then adopt its window (or rank, if it published none newer than ours).
+                if session.in_transaction():
+                    session.commit()
+                _ranking_lock(session, slot, wait=True)
+            try:
+                fresh = _refresh(session, slot, scope=scope, escalated=escalated, now=now,
+                                 shared=shared)
+            finally:
+                if shared:
+                    _ranking_unlock(session, slot)
             assert fresh is not None  # (it ranks when it adopts nothing)
             with slot.lock:
                 # Our own ranking serves this claim even if a write landed while it ran (it
@@ -538,18 +548,23 @@ def _lock_file(session: Session) -> int | None:
     return fd
 
 
-def _ranking_lock(session: Session, slot: _Slot) -> bool:
-    """Try to become the one process ranking the slot's key ahead of need: a transaction
-    advisory lock on PostgreSQL (held until the ranking's transaction ends), a byte-range
-    lock on SQLite (until `_ranking_unlock`). False: another process holds it."""
+def _ranking_lock(session: Session, slot: _Slot, *, wait: bool = False) -> bool:
+    """Become the one process ranking the slot's key: a transaction advisory lock on
+    PostgreSQL (held until the ranking's transaction ends), a byte-range lock on SQLite
+    (until `_ranking_unlock`). Without `wait`, False when another process holds it; with
+    `wait`, once it is free (a claim whose window ran dry waits for the ranking under way)."""
     number = int(slot.store_key[:15], 16)
     if is_postgres(session):
+        if wait:
+            session.execute(select(func.pg_advisory_xact_lock(number)))
+            return True
         return bool(session.execute(select(func.pg_try_advisory_xact_lock(number))).scalar())
     fd = _lock_file(session)
     if fd is None:
         return True
     try:
-        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, number % (1 << 30))
+        fcntl.lockf(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB, 1,
+                    number % (1 << 30))
     except OSError:
         return False
     return True
