@@ -322,7 +322,8 @@ def _process_claimers(engine: Engine, user_ids: list[int], per_thread: int,
         thread.start()
     for thread in threads:
         thread.join()
-    out.put((claimed, min(spans), max(spans), latencies))
+    out.put((claimed, min(spans), max(spans), latencies,
+             (_rankings(), _rankings("adopted"), _rankings("published"))))
 
 
 def concurrent_processes(engine: Engine, managers: list[int], per_thread: int,
@@ -343,13 +344,17 @@ def concurrent_processes(engine: Engine, managers: list[int], per_thread: int,
     parts = [out.get() for _ in workers]
     for worker in workers:
         worker.join()
-    claimed = [task_id for ids, _, _, _ in parts for task_id in ids]
-    elapsed = max(end for _, _, end, _ in parts) - min(start for _, start, _, _ in parts)
+    claimed = [task_id for ids, *_ in parts for task_id in ids]
+    elapsed = max(part[2] for part in parts) - min(part[1] for part in parts)
     duplicates = sum(n - 1 for n in Counter(claimed).values() if n > 1)
-    latencies = [spent for *_, part in parts for spent in part]
+    latencies = [spent for part in parts for spent in part[3]]
     return {"processes": processes, "threads_per_process": share, "claims": len(claimed),
             "claims_per_s": round(len(claimed) / elapsed, 1), "duplicates": duplicates,
-            "under_load": _percentiles(latencies)}
+            "under_load": _percentiles(latencies),
+            # rankings made; windows adopted from another process; rankings published
+            "rankings": sum(part[4][0] for part in parts),
+            "windows_adopted": sum(part[4][1] for part in parts),
+            "windows_published": sum(part[4][2] for part in parts)}
 
 
 def _report(store: str, figures: dict[str, Any]) -> None:
@@ -371,7 +376,8 @@ def _report(store: str, figures: dict[str, Any]) -> None:
     print(f"  16 claimers ({p['processes']} processes x {p['threads_per_process']} threads): "
           f"{p['claims']} claims, {p['claims_per_s']} claims/s, claim p50 "
           f"{p['under_load']['p50_ms']} ms p95 {p['under_load']['p95_ms']} ms, duplicates "
-          f"{p['duplicates']}  [{store}]")
+          f"{p['duplicates']}, {p['rankings']} window rankings, {p['windows_adopted']} "
+          f"windows adopted from another process  [{store}]")
     a = figures["audit"]
     print(f"  audit: {a['events']} events, {a['unsealed_after_run']} unsealed after the run "
           f"(sealed in {a['seal_s']} s), chain intact: {a['chain_intact']}  [{store}]")

@@ -189,3 +189,18 @@ class ConsentEvent(SQLModel, table=True):
     granted: bool
     source: str = Field(max_length=40)
     at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class ClaimWindow(SQLModel, table=True):
+    """The newest claim window of a scope, published by the process that ranked it so the
+    claimers of other processes pop it instead of each ranking the same queue
+    (console/work/window.py, "Windows shared between processes"). A cache: losing or
+    emptying the table costs rankings, never a claim's correctness (every lease re-checks)."""
+
+    __tablename__ = "claim_windows"
+
+    scope_key: str = Field(primary_key=True, max_length=64, description="hash of the scope key")
+    ranked_at: datetime = Field(sa_column=_ts(nullable=False))  # the ranking's `now`
+    started_wall: float  # the publisher's wall clock when the ranking began (before its reads)
+    publisher: str = Field(max_length=40)  # the publishing process's token
+    entries: str  # JSON [[task_id, claim_version, practice_slug, priority], ...], best first

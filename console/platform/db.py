@@ -178,6 +178,7 @@ _READ_VERBS = ("select", "pragma", "show", "set", "begin", "savepoint", "release
 _CHANGED = "loopdesk_changed_rankings"
 _generation_lock = threading.Lock()
 _generation = 0
+_generation_wall = 0.0  # time.time() at the last bump (a shared window must be newer)
 _quiet = threading.local()
 
 
@@ -187,11 +188,18 @@ def write_generation() -> int:
     return _generation
 
 
+def last_write_wall() -> float:
+    """This process's wall clock (`time.time()`) when `write_generation` last changed: a
+    ranking another process began before it may not have seen that write."""
+    return _generation_wall
+
+
 def bump_write_generation() -> None:
     """Mark every ranking this process computed so far as outdated."""
-    global _generation
+    global _generation, _generation_wall
     with _generation_lock:
         _generation += 1
+        _generation_wall = time.time()
 
 
 @contextmanager

@@ -27,6 +27,20 @@ of the candidates it popped (a colleague in another process may just have called
 person). What staleness can change is *which* task a claim gets: the order may lag writes of
 other processes (new tasks, fair share moved by their calls) by at most `WINDOW_TTL`.
 
+Windows shared between processes: claimers of one scope in several processes (app instances)
+would each rank the same queue — under 4 processes × 4 claimers, 8× the rankings of one
+process with 16 threads, competing for the cores with the claims. So a ranking made while
+claims of its key run side by side, or ahead of need, is *published* to the store
+(`claim_windows`, one row per scope key: its `now`, the publisher's wall clock when it began,
+its candidates with their claim versions), and a process that would rank first *adopts* a
+published window of another process that is newer than its own and within the TTL (skipping
+candidates this process popped, leased or saw refused lately). Only one process ranks a
+scope ahead at a time (a PostgreSQL advisory lock; on SQLite a byte-range lock on a file
+beside the database); the others keep popping and adopt its window when it is published.
+A window ranked before this process's latest write (`db.last_write_wall`) is not adopted,
+so this process's writes are still seen at once; other processes' writes at most
+`WINDOW_TTL` later, as before. The table is a cache: every lease re-checks.
+
 Thread safety: one lock per scope key guards the in-memory list (pops and replacing it); a
 second lock serialises refreshes, so one thread ranks while the others of that key wait for
 its list (a ranker thread holds it for the claim that started it). No lock is held across a
@@ -35,21 +49,37 @@ database write.
 
 from __future__ import annotations
 
+import collections
+import fcntl
+import hashlib
+import json
 import logging
 import os
 import threading
+import time
+import uuid
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple, cast
 
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, Row
 from sqlmodel import Session
 
-from console.platform.db import write_generation
-from console.work.ranking import TOP_K_START, Scored, gate_all, ranked
+from console.models.work import ClaimWindow
+from console.platform.db import (
+    grouped_write,
+    is_postgres,
+    keeping_rankings,
+    last_write_wall,
+    write_generation,
+)
+from console.work.ranking import TOP_K_START, Scored, gate_all, practice_facts, ranked
 from warehouse.scope import Scope
 
 # How long (on the caller's clock) a ranked window may serve claims.
@@ -71,8 +101,19 @@ WINDOW_MAX_DEPTH = 1024
 # 500 claims/s, 64 candidates last ~130 ms: more than a ranking under 16 claimers).
 WINDOW_LOW = 64
 
+# Task ids this process popped and did not put back (leased, lost to a rival, refused)
+# remembered per scope, so a window adopted from another process skips them.
+GONE_MEMORY = 1024
+
+# After finding another process ranking a key ahead, no new attempt for this long (its
+# window is adopted when published; a claim that finds the window dry ranks regardless).
+LOCK_BACKOFF_S = 0.02
+
 Key = tuple[bool, frozenset[str], bool]
 _LOG = logging.getLogger(__name__)
+_WINDOWS = ClaimWindow.__table__  # type: ignore[attr-defined]
+_PROCESS = [uuid.uuid4().hex]  # this process's token as a publisher (new after a fork)
+_LOCK_FILES: dict[str, int] = {}  # SQLite: the rank-lock file descriptor per database
 
 
 @dataclass
@@ -118,6 +159,12 @@ class _Slot:
     returned_meanwhile: list[Scored] | None = None  # settled back meanwhile: put in the new one
     refreshes: int = 0  # rankings made (for tests and the benchmark)
     ahead: int = 0  # of which handed to a thread of their own (`refill`)
+    store_key: str = ""  # the key's name in `claim_windows`
+    gone: collections.deque[int] = field(
+        default_factory=lambda: collections.deque(maxlen=GONE_MEMORY))
+    lock_busy_until: float = 0.0  # (monotonic) no ranking ahead before: another process ranks
+    adopted: int = 0  # windows taken from another process instead of ranking
+    published: int = 0  # rankings published for other processes
 
 
 Slot = _Slot  # (the type, for callers)
@@ -143,6 +190,8 @@ def _reset_after_fork() -> None:
     global _POOL_LOCK
     _POOL_LOCK = threading.Lock()
     _POOL.clear()
+    _PROCESS[0] = uuid.uuid4().hex
+    _LOCK_FILES.clear()  # (POSIX record locks are not inherited; reopen)
 
 
 os.register_at_fork(after_in_child=_reset_after_fork)
@@ -152,6 +201,14 @@ def scope_key(scope: Scope, escalated: bool) -> Key:
     """Claimers with equal keys rank the same queue."""
     return (scope.agency_wide, frozenset() if scope.agency_wide else scope.practice_slugs,
             escalated)
+
+
+def store_key(key: Key) -> str:
+    """The scope key's name in `claim_windows` (a hash: a coordinator's practice list can be
+    long)."""
+    agency, slugs, escalated = key
+    text = ("*" if agency else "\n".join(sorted(slugs))) + ("|escalated" if escalated else "|")
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _engine_of(session: Session) -> Engine:
@@ -168,7 +225,7 @@ def slot_for(session: Session, key: Key) -> _Slot:
             slots = _POOL[engine] = {}
         slot = slots.get(key)
         if slot is None:
-            slot = slots[key] = _Slot()
+            slot = slots[key] = _Slot(store_key=store_key(key))
         return slot
 
 
@@ -225,7 +282,21 @@ def take(session: Session, slot: _Slot, *, scope: Scope, escalated: bool, now: d
                 waited = current is not window
             if waited and current is not None and current.usable(now):
                 continue  # another thread ranked while we waited: pop from its list
-            fresh = _refresh(session, slot, scope=scope, escalated=escalated, now=now)
+            with slot.lock:
+                shared = slot.claiming > 1  # claimers side by side: share with other processes
+            if shared:
+                # One process ranks at a time: wait for one ranking right now elsewhere,
+                # then adopt its window (or rank, if it published none newer than ours).
+                if session.in_transaction():
+                    session.commit()
+                _ranking_lock(session, slot, wait=True)
+            try:
+                fresh = _refresh(session, slot, scope=scope, escalated=escalated, now=now,
+                                 shared=shared)
+            finally:
+                if shared:
+                    _ranking_unlock(session, slot)
+            assert fresh is not None  # (it ranks when it adopts nothing)
             with slot.lock:
                 # Our own ranking serves this claim even if a write landed while it ran (it
                 # is as fresh as ranking per claim was); later claims will rank again.
@@ -251,6 +322,8 @@ def refill(session: Session, slot: _Slot, window: Window | None, *, scope: Scope
             return
         if not window.running_low(now):
             return
+        if slot.lock_busy_until > time.monotonic():
+            return  # another process is ranking this key: wait for its window a moment
         alongside = slot.claiming > 1  # other claims of this key under way
     if not slot.refreshing.acquire(blocking=False):
         return
@@ -281,7 +354,23 @@ def _rank_if_current(session: Session, slot: _Slot, window: Window, *, scope: Sc
         if slot.window is not window:
             return
     prepare(session)
-    _refresh(session, slot, scope=scope, escalated=escalated, now=now, depth=WINDOW_AHEAD_DEPTH)
+    if _refresh(session, slot, scope=scope, escalated=escalated, now=now, shared=True,
+                rank=False) is not None:
+        return  # another process published a newer window: adopted, no ranking here
+    if session.in_transaction():
+        session.commit()  # (the lock below lives as long as the ranking's transaction)
+    if not _ranking_lock(session, slot):
+        # Another process is ranking this scope right now: keep popping this window; a
+        # later claim adopts the one it publishes (or ranks, if none comes).
+        session.rollback()
+        with slot.lock:
+            slot.lock_busy_until = time.monotonic() + LOCK_BACKOFF_S
+        return
+    try:
+        _refresh(session, slot, scope=scope, escalated=escalated, now=now,
+                 depth=WINDOW_AHEAD_DEPTH, shared=True)
+    finally:
+        _ranking_unlock(session, slot)
 
 
 def _rank_ahead(engine: Engine, slot: _Slot, window: Window, *, scope: Scope, escalated: bool,
@@ -302,15 +391,29 @@ def _rank_ahead(engine: Engine, slot: _Slot, window: Window, *, scope: Scope, es
 
 
 def _refresh(session: Session, slot: _Slot, *, scope: Scope, escalated: bool,
-             now: datetime, depth: int | None = None) -> Window:
-    """Rank the scope and install the new window (the caller holds `slot.refreshing`)."""
+             now: datetime, depth: int | None = None, shared: bool = False,
+             rank: bool = True) -> Window | None:
+    """Rank the scope and install the new window (the caller holds `slot.refreshing`); with
+    `shared`, first adopt a newer window another process published, and publish a ranking
+    made here. With `rank` False only adopt (None: nothing to adopt, nothing changed)."""
     with slot.lock:
         skip = set(slot.in_flight)
+        newer_than = slot.window.now if slot.window is not None else None
         slot.popped_meanwhile, slot.returned_meanwhile = set(), []
     try:
         generation = write_generation()
-        entries, practices = _rank_gated(session, scope=scope, escalated=escalated, now=now,
-                                         skip=skip, depth=depth or WINDOW_DEPTH)
+        adopted = (_adopt(session, slot, now=now, newer_than=newer_than, skip=skip)
+                   if shared else None)
+        if adopted is not None:
+            ranked_at, entries, practices = adopted
+        elif not rank:
+            with slot.lock:
+                slot.popped_meanwhile = slot.returned_meanwhile = None
+            return None
+        else:
+            ranked_at, started = now, time.time()
+            entries, practices = _rank_gated(session, scope=scope, escalated=escalated,
+                                             now=now, skip=skip, depth=depth or WINDOW_DEPTH)
     except BaseException:
         with slot.lock:
             slot.popped_meanwhile = slot.returned_meanwhile = None
@@ -320,11 +423,18 @@ def _refresh(session: Session, slot: _Slot, *, scope: Scope, escalated: bool,
         returned = [s for s in slot.returned_meanwhile or [] if s.row.task_id not in popped
                     and s.row.practice_slug in practices]
         slot.popped_meanwhile = slot.returned_meanwhile = None
-        slot.refreshes += 1
+        if adopted is None:
+            slot.refreshes += 1
+        else:
+            slot.adopted += 1
         kept = [s for s in entries if s.row.task_id not in popped]
-        slot.window = Window(now=now, generation=generation, practices=practices,
-                             entries=returned + kept, found=len(entries) + len(returned))
-        return slot.window
+        window = slot.window = Window(now=ranked_at, generation=generation,
+                                      practices=practices, entries=returned + kept,
+                                      found=len(entries) + len(returned))
+    if shared and adopted is None and entries:
+        # (after installing it: claimers of this process pop it while the write waits)
+        _publish(session, slot, now=now, started=started, entries=entries)
+    return window
 
 
 def _pop(slot: _Slot, window: Window, count: int) -> list[Scored]:
@@ -345,6 +455,8 @@ def settle(slot: _Slot, popped: Iterable[Scored], returned: list[Scored]) -> Non
     ranked if any (which left them out while they were in flight)."""
     with slot.lock:
         slot.in_flight.difference_update(s.row.task_id for s in popped)
+        back = {s.row.task_id for s in returned}
+        slot.gone.extend(s.row.task_id for s in popped if s.row.task_id not in back)
         if not returned:
             return
         current = slot.window
@@ -353,3 +465,117 @@ def settle(slot: _Slot, popped: Iterable[Scored], returned: list[Scored]) -> Non
             current.entries[:0] = [s for s in returned if s.row.practice_slug in current.practices]
         if slot.returned_meanwhile is not None:
             slot.returned_meanwhile.extend(returned)
+
+
+class _SharedRow(NamedTuple):
+    """What a claim reads of an adopted candidate (`Scored.row` of a ranked one has more)."""
+
+    task_id: int
+    claim_version: int
+    practice_slug: str
+
+
+def _adopt(session: Session, slot: _Slot, *, now: datetime, newer_than: datetime | None,
+           skip: set[int]) -> tuple[datetime, list[Scored], dict[str, Row[Any]]] | None:
+    """The window another process published for the slot's key, if it is newer than
+    `newer_than` (this process's current one), usable at `now` and begun after this
+    process's latest write: its `now`, its candidates less those in flight here or gone
+    (`_Slot.gone`), and their practices' facts now. None: rank here."""
+    row = session.execute(select(_WINDOWS).where(_WINDOWS.c.scope_key == slot.store_key)
+                          ).first()
+    if row is None or row.publisher == _PROCESS[0]:
+        return None
+    if newer_than is not None and row.ranked_at <= newer_than:
+        return None
+    if not (-WINDOW_SKEW <= now - row.ranked_at <= WINDOW_TTL):
+        return None
+    if row.started_wall <= last_write_wall():
+        return None  # ranked before this process's latest write: it may not show it
+    with slot.lock:
+        gone = skip | set(slot.gone)
+    entries = [Scored(row=cast(Any, _SharedRow(task_id, version, slug)), priority=priority,
+                      share=cast(Any, None))
+               for task_id, version, slug, priority in json.loads(row.entries)
+               if task_id not in gone]
+    if not entries:
+        return None
+    practices = practice_facts(session, {s.row.practice_slug for s in entries}, now)
+    return row.ranked_at, [s for s in entries if s.row.practice_slug in practices], practices
+
+
+def _publish(session: Session, slot: _Slot, *, now: datetime, started: float,
+             entries: list[Scored]) -> None:
+    """Write this ranking as the key's newest window for other processes (a failure costs
+    them a ranking of their own: logged, not raised)."""
+    values = {"scope_key": slot.store_key, "ranked_at": now, "started_wall": started,
+              "publisher": _PROCESS[0],
+              "entries": json.dumps([[s.row.task_id, s.row.claim_version, s.row.practice_slug,
+                                      round(s.priority, 6)] for s in entries])}
+    postgres = is_postgres(session)
+    upsert = (pg_insert if postgres else sqlite_insert)(_WINDOWS).values(values)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[_WINDOWS.c.scope_key],
+        set_={name: upsert.excluded[name] for name in values if name != "scope_key"})
+
+    def work(target: Session) -> None:
+        target.execute(upsert)
+
+    try:
+        with keeping_rankings():  # (a cache: no ranking of this process is outdated by it)
+            if postgres:
+                work(session)
+                session.commit()
+            else:
+                grouped_write(session, work)
+    except Exception as error:  # (no values in the message)
+        session.rollback()
+        _LOG.warning("publishing a claim window failed (%s)", type(error).__name__)
+        return
+    with slot.lock:
+        slot.published += 1
+
+
+def _lock_file(session: Session) -> int | None:
+    """SQLite: this process's descriptor of the rank-lock file beside the database (None in
+    memory: one process)."""
+    database = session.get_bind().engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    path = f"{database}.rank-lock"
+    fd = _LOCK_FILES.get(path)
+    if fd is None:
+        fd = _LOCK_FILES[path] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    return fd
+
+
+def _ranking_lock(session: Session, slot: _Slot, *, wait: bool = False) -> bool:
+    """Become the one process ranking the slot's key: a transaction advisory lock on
+    PostgreSQL (held until the ranking's transaction ends), a byte-range lock on SQLite
+    (until `_ranking_unlock`). Without `wait`, False when another process holds it; with
+    `wait`, once it is free (a claim whose window ran dry waits for the ranking under way)."""
+    number = int(slot.store_key[:15], 16)
+    if is_postgres(session):
+        if wait:
+            session.execute(select(func.pg_advisory_xact_lock(number)))
+            return True
+        return bool(session.execute(select(func.pg_try_advisory_xact_lock(number))).scalar())
+    fd = _lock_file(session)
+    if fd is None:
+        return True
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB, 1,
+                    number % (1 << 30))
+    except OSError:
+        return False
+    return True
+
+
+def _ranking_unlock(session: Session, slot: _Slot) -> None:
+    """Release `_ranking_lock` (PostgreSQL: ending the transaction does)."""
+    if is_postgres(session):
+        if session.in_transaction():
+            session.commit()
+        return
+    fd = _lock_file(session)
+    if fd is not None:
+        fcntl.lockf(fd, fcntl.LOCK_UN, 1, int(slot.store_key[:15], 16) % (1 << 30))

@@ -37,13 +37,16 @@ ALLOWED_STATE = {
     "console/migrations/__init__.py": {"_upgraded"},
     # The engines this process made (configuration, not tenant data), so that a one-shot
     # command can close their pooled connections (console/cli.py: _run_fast); and a counter
-    # of this process's writes (`_generation`: a number, no data) that outdates claim windows.
-    "console/platform/db.py": {"_ENGINES", "_generation"},
+    # of this process's writes (`_generation`: a number, no data) that outdates claim windows,
+    # with the wall clock of its last change (`_generation_wall`: a time, no data).
+    "console/platform/db.py": {"_ENGINES", "_generation", "_generation_wall"},
     # Claim windows (issue 14): per engine and scope key (agency-wide or the exact practice
     # set, escalated or not), ranked candidates of that scope only — task ids, practice
     # slugs, pseudonymous subject ids, no names or contact details. A claim pops only the
     # window of its own user's scope key and leases through the fenced conditional UPDATE.
-    "console/work/window.py": {"_POOL", "_POOL_LOCK"},
+    # Windows shared between processes: this process's random publisher token (`_PROCESS`)
+    # and its descriptors of SQLite rank-lock files (`_LOCK_FILES`): no tenant data.
+    "console/work/window.py": {"_POOL", "_POOL_LOCK", "_PROCESS", "_LOCK_FILES"},
     # The process's read-only connection to the published snapshot file (like an engine's
     # pool: a resource, not a cache of anyone's results): every reader runs its own scoped
     # queries through its own cursor; it is replaced when a new snapshot is published.

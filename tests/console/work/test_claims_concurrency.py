@@ -91,3 +91,30 @@ def test_four_processes_of_four_threads_on_postgres_claim_each_task_once(
     get_engine(pg_url).dispose()
     assert Counter(claimed).most_common(1)[0][1] == 1
     assert sorted(claimed) == sorted(task_ids)
+
+
+def test_four_processes_of_four_threads_on_sqlite_claim_each_task_once(
+    loopdesk_home: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Processes publish and adopt each other's claim windows (console/work/window.py) and
+    rank ahead under a lock on a file beside the database: still one holder a task."""
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
+    engine = sqlite_engine(loopdesk_home)
+    with session_for(engine) as session:
+        practice = add_practice(session)
+        task_ids = bulk_tasks(session, practice, 240)
+        users = [add_user(session, role=Role.manager).user_id or 0 for _ in range(16)]
+    url = str(engine.url)
+    engine.dispose()
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    processes = [context.Process(target=_process, args=(url, users[i * 4:(i + 1) * 4], queue))
+                 for i in range(4)]
+    for process in processes:
+        process.start()
+    claimed = [task_id for _ in processes for task_id in queue.get(timeout=120)]
+    for process in processes:
+        process.join(timeout=30)
+        assert process.exitcode == 0
+    assert Counter(claimed).most_common(1)[0][1] == 1
+    assert sorted(claimed) == sorted(task_ids)
