@@ -32,15 +32,11 @@ from warehouse.incremental import (
 )
 from warehouse.runner import Model, ModelFailed, ModelRun, order_models, references, run_models
 
-# Raw rows (patients + treatments + referrals) per range, and the most a store may hold to be
-# built in one piece. The 1,000-practice world (4.2 M rows) stays one piece: each extra range
-# costs ~0.5-1 CPU-s there (two 2.1 M-row ranges: +0.9 CPU-s). A bigger store runs in ranges of
-# half that world, which fit under the build's memory ceiling without spilling (at 1,000
-# practices two such ranges peak at 1.19 GB against 1.67 GB in one piece), so at 10,000
-# practices every range costs what a range of the small world does (docs/benchmarks.md, brief
-# build, "The build in ranges that fit").
-CHUNK_ROWS = 2_200_000
-WHOLE_ROWS = 5_000_000
+# Raw rows (patients + treatments + referrals) per range. The 1,000-practice world (4.2 M rows)
+# stays one piece: each extra range costs ~0.5-1 CPU-s there (1.5 M-row ranges: +1-3 CPU-s in
+# all); at 10,000 practices (42 M rows) ranges of this size keep every join near the 1,000
+# world's size instead of spilling the whole agency (docs/benchmarks.md, brief build).
+CHUNK_ROWS = 5_000_000
 # The raw tables whose rows measure a practice's size.
 _SIZED_TABLES = ("raw_patients", "raw_treatments", "raw_referrals")
 
@@ -72,13 +68,9 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def plan_chunks(
-    sizes: Sequence[tuple[str, int]], chunk_rows: int, whole_rows: int | None = None
-) -> list[Chunk]:
+def plan_chunks(sizes: Sequence[tuple[str, int]], chunk_rows: int) -> list[Chunk]:
     """Consecutive slug ranges of about `chunk_rows` rows each (a practice is never split), from
-    (slug, rows) in slug order; [] when everything fits in one range, or in `whole_rows`."""
-    if whole_rows is not None and sum(rows for _, rows in sizes) <= whole_rows:
-        return []
+    (slug, rows) in slug order; [] when everything fits in one range."""
     bounds: list[str] = []
     filled = 0
     for slug, rows in sizes:

@@ -20,7 +20,6 @@ import duckdb
 from warehouse import paths
 from warehouse.chunks import (
     CHUNK_ROWS,
-    WHOLE_ROWS,
     chunkable,
     plan_chunks,
     practice_sizes,
@@ -57,9 +56,7 @@ if TYPE_CHECKING:  # readers (the console, `inbound`) never need pyarrow: keep t
 KEEP_SNAPSHOTS = 3
 # DuckDB would take up to 80 % of the machine; with a ceiling its joins and sorts spill to a
 # temp folder beside the snapshot instead, so a build's peak stays flat as practices grow.
-# 1.5 GB: the 1,000-practice world in one piece peaks at ~1.7 GB (under its 2 GB target) and
-# spills less than under 1 GB; a range of a bigger store (warehouse/chunks.py) fits in it.
-BUILD_MEMORY_LIMIT = "1500MB"
+BUILD_MEMORY_LIMIT = "1GB"
 _BUILDING_PREFIX = "building-"
 
 
@@ -184,12 +181,11 @@ def _materialise(
     after_model: Callable[[ModelRun], None] | None,
     plan: BuildPlan,
     previous: Path | None,
-    chunk_rows: int | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> tuple[list[ModelRun], list[CheckRun]]:
     """Run models and checks into a fresh DuckDB file — or, for an incremental build, into a
     copy of the previous snapshot — and close it (raises on any failure). A full build of more
-    than WHOLE_ROWS raw rows runs the partitioned models a range of CHUNK_ROWS at a time (with
-    `chunk_rows`: more than that many, in ranges of that many)."""
+    than `chunk_rows` raw rows runs the partitioned models a range of practices at a time."""
     incremental = plan.mode == "incremental" and previous is not None
     if incremental and previous is not None:
         shutil.copyfile(previous, target)
@@ -212,11 +208,7 @@ def _materialise(
             # only: it is written beside the models that follow it and the checks.
             index = _IndexWriter(conn, index_path(target), after_model)
             # A big store is built a range of practices at a time (warehouse/chunks.py).
-            chunks = (
-                plan_chunks(practice_sizes(conn), CHUNK_ROWS, WHOLE_ROWS)
-                if chunk_rows is None
-                else plan_chunks(practice_sizes(conn), chunk_rows)
-            ) if chunkable(models) else []
+            chunks = plan_chunks(practice_sizes(conn), chunk_rows) if chunkable(models) else []
             try:
                 if chunks:
                     model_runs, check_runs = run_models_chunked(
@@ -353,7 +345,7 @@ def publish_snapshot(
     after_model: Callable[[ModelRun], None] | None = None,
     full: bool = False,
     calendars: Mapping[str, PracticeCalendar] | None = None,
-    chunk_rows: int | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> PublishedSnapshot:
     """Copy ops events into the raw store, build + check a new snapshot, then publish it atomically.
 
@@ -362,9 +354,8 @@ def publish_snapshot(
     `full`, a build whose models, checks and parameters match the previous snapshot's rebuilds
     only the practices whose rows changed (warehouse/incremental.py). `calendars` are the
     practices' own open days and SLA lengths (others get DOMAIN.md's). A full build of more than
-    WHOLE_ROWS raw rows (patients, treatments, referrals) runs the practice-partitioned models a
-    range of practices (CHUNK_ROWS rows) at a time (warehouse/chunks.py); `chunk_rows` sets both
-    to one figure.
+    `chunk_rows` raw rows (patients, treatments, referrals) runs the practice-partitioned models
+    a range of practices at a time (warehouse/chunks.py).
     """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")

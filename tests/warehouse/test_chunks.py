@@ -26,9 +26,6 @@ def test_ranges_cover_every_practice_without_splitting_one() -> None:
     assert plan_chunks(sizes, 8) == [
         Chunk(None, "c"), Chunk("c", "d"), Chunk("d", "e"), Chunk("e", None)
     ]
-    # a store of at most `whole_rows` rows is one piece, a bigger one ranges of `chunk_rows`
-    assert plan_chunks(sizes, 8, whole_rows=20) == []
-    assert plan_chunks(sizes, 8, whole_rows=19) == plan_chunks(sizes, 8)
     # a practice bigger than a range is a range of its own
     assert plan_chunks(sizes, 3) == [
         Chunk(None, "b"), Chunk("b", "c"), Chunk("c", "d"), Chunk("d", "e"), Chunk("e", None)
