@@ -121,3 +121,21 @@ def test_broken_check_fails_instead_of_passing(scratch: duckdb.DuckDBPyConnectio
     """A check whose SQL cannot run is a failure, never a silent pass."""
     with pytest.raises(ChecksFailed, match="could not run"):
         run_checks(scratch, [Check(name="typo", sql="select * from no_such_table")])
+
+
+def test_checks_counted_together_name_each_failure(scratch: duckdb.DuckDBPyConnection) -> None:
+    """Several checks are counted in one statement: each failing one is still named with its
+    own count, and a broken one among them fails without hiding the others' outcomes."""
+    scratch.execute(PLANTED["treatments_value_non_negative"])
+    chosen = [CHECKS["treatments_value_non_negative"], CHECKS["leads_status_in_set"]]
+    alone = [run_checks(scratch, [check], raise_failures=False)[0] for check in chosen]
+    together = run_checks(scratch, chosen, raise_failures=False)
+    assert [(r.name, r.failing_rows) for r in together] == [
+        (r.name, r.failing_rows) for r in alone
+    ]
+    assert together[0].failing_rows >= 1 and together[1].passed
+    broken = Check(name="typo", sql="select * from no_such_table")
+    runs = run_checks(scratch, [*chosen, broken], raise_failures=False)
+    assert [(r.name, r.failing_rows) for r in runs] == [
+        *[(r.name, r.failing_rows) for r in alone], ("typo", -1)
+    ]
