@@ -126,6 +126,87 @@ async def _round(page: Any, wait: str, think_s: float) -> tuple[float, float]:
     return card, logged
 
 
+async def _choose_no_answer(page: Any) -> None:
+    """Choose "No answer" on the card and wait until the log buttons are enabled (untimed)."""
+    from playwright.async_api import expect
+
+    await page.get_by_test_id("stSelectbox").filter(has_text="Outcome").click()
+    await page.get_by_role("option", name="No answer", exact=True).click()
+    await expect(page.get_by_role("button", name="Log outcome")).to_be_enabled(
+        timeout=TIMEOUT_MS)
+
+
+async def _block_log_and_next(page: Any, wait: str, calls: int) -> list[tuple[float, float]]:
+    """`calls` calls with Log and take next: Next task → card once, then each call's
+    *Log and take next* → the confirmation with the next card (two reruns a call instead of
+    three), the block's last call logged with Log outcome (back to the preview). A call's
+    figures: (card, log), the card of a chained call being the same click as the log before."""
+    from playwright.async_api import expect
+
+    start = time.perf_counter()
+    await page.get_by_role("button", name="Next task").click()
+    await _card_shown(page, wait)
+    card = time.perf_counter() - start
+    timings = []
+    for number in range(calls):
+        await _choose_no_answer(page)
+        last = number == calls - 1
+        start = time.perf_counter()
+        await page.get_by_role("button", name="Log outcome" if last else "Log and take next"
+                               ).click()
+        await _logged_shown(page, wait)
+        if not last:  # the next card: its Log outcome shown and not yet enabled
+            await expect(page.get_by_role("button", name="Log outcome")).to_be_disabled(
+                timeout=TIMEOUT_MS)
+        logged = time.perf_counter() - start
+        timings.append((card, logged))
+        card = logged
+        # Untimed: the rerun is over and the previous card's (stale) form is gone.
+        await expect(page.get_by_test_id("stSelectbox").filter(has_text="Outcome")
+                     ).to_have_count(0 if last else 1, timeout=TIMEOUT_MS)
+    await expect(page.get_by_role("button", name="Next task")).to_be_enabled(timeout=TIMEOUT_MS)
+    return timings
+
+
+async def _compare(url: str, emails: list[str], calls: int, blocks: int,
+                   wait: str) -> dict[str, tuple[list[tuple[float, float]], dict[str, float]]]:
+    """A/B in one browser: blocks of `calls` calls per session, alternating Log outcome then
+    Next task (three reruns a call) with Log and take next (two), CPU read around each block."""
+    from playwright.async_api import async_playwright
+
+    flows = ("log_then_next", "log_and_next")
+    timings: dict[str, list[tuple[float, float]]] = {flow: [] for flow in flows}
+    cpu: dict[str, dict[str, float]] = {flow: {} for flow in flows}
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM),
+                                                   args=CHROMIUM_ARGS)
+        try:
+            pages = await asyncio.gather(*(_log_in(browser, url, e) for e in emails))
+            for block in range(2 * blocks):
+                # A B, B A, ...: each side as often first as second.
+                flow = flows[(block + block // 2) % 2]
+
+                async def shift(page: Any, flow: str = flow) -> list[tuple[float, float]]:
+                    if flow == "log_and_next":
+                        return await _block_log_and_next(page, wait, calls)
+                    return [await _round(page, wait, 0.0) for _ in range(calls)]
+
+                before = _cpu_seconds()
+                done = await asyncio.gather(*(shift(page) for page in pages))
+                after = _cpu_seconds()
+                timings[flow] += [t for one in done for t in one]
+                for part in after:
+                    cpu[flow][part] = cpu[flow].get(part, 0.0) + after[part] - before[part]
+        finally:
+            await browser.close()
+    out: dict[str, tuple[list[tuple[float, float]], dict[str, float]]] = {}
+    for flow in flows:
+        n = len(timings[flow])
+        out[flow] = (timings[flow], {f"{part}_cpu_ms_per_call": float(round(used * 1000 / n))
+                                     for part, used in cpu[flow].items()})
+    return out
+
+
 def _part(command: bytes) -> str:
     """Which part of the bench a process is, by its command line."""
     if b"serve\x00--port" in command:
@@ -219,7 +300,13 @@ def main() -> None:
                         help="how the new content is detected (see the module docstring)")
     parser.add_argument("--think-ms", type=int, default=0,
                         help="pause before each click, modelling a person (0: none)")
+    parser.add_argument("--compare-flows", type=int, default=0, metavar="BLOCKS",
+                        help="instead: A/B Log outcome + Next task against Log and take "
+                        "next, BLOCKS blocks of --rounds calls a side, --sessions at once")
     args = parser.parse_args()
+    if args.compare_flows:
+        _main_compare(args)
+        return
     with tempfile.TemporaryDirectory() as root:
         world = build_world(Path(root), now=NOW, practices=args.practices, months=args.months)
         emails = [f"bench{i}@agency.test" for i in range(args.sessions)]
@@ -243,6 +330,29 @@ def main() -> None:
     print(json.dumps({"bench": "console_flow", "practices": args.practices, "wait": args.wait,
                       "think_ms": args.think_ms, "single": alone, "concurrent": together,
                       "sessions": args.sessions}))
+
+
+def _main_compare(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as root:
+        world = build_world(Path(root), now=NOW, practices=args.practices, months=args.months)
+        emails = [f"bench{i}@agency.test" for i in range(args.sessions)]
+        for email in emails:
+            add_user(world, email, "coordinator", *world.slugs)
+        load = os.getloadavg()[0]
+        with serving(world, "bench-console-server.log") as url:
+            measured = asyncio.run(_compare(url, emails, args.rounds, args.compare_flows,
+                                            args.wait))
+    figures = {flow: _figures(m) for flow, m in measured.items()}
+    print(f"{args.sessions} sessions, {args.compare_flows} blocks of {args.rounds} calls a "
+          f"side, interleaved; load {load:.1f} -> {os.getloadavg()[0]:.1f}")
+    for flow, f in figures.items():
+        print(f"{flow:>14}: card median {f['card_median_ms']} / max {f['card_max_ms']} ms, "
+              f"log median {f['log_median_ms']} / max {f['log_max_ms']} ms ({f['rounds']} "
+              f"calls); CPU per call: server {f['server_cpu_ms_per_call']}, renderers "
+              f"{f['renderers_cpu_ms_per_call']}, other Chromium "
+              f"{f['chromium_other_cpu_ms_per_call']}, driver {f['driver_cpu_ms_per_call']} ms")
+    print(json.dumps({"bench": "console_flow_compare", "sessions": args.sessions,
+                      "figures": figures}))
 
 
 if __name__ == "__main__":

@@ -38,8 +38,9 @@ backlog.metric("Backlog due this week", hours_text(view.backlog_hours))
 st.subheader(f"Hours this week (since Monday {view.week_start})")
 rows = chart_rows(view)
 if rows:
-    base = alt.Chart(alt.Data(values=rows)).encode(y=alt.Y("practice:N", title=None,
-                                                           sort="ascending"))
+    # Names in full: Vega-Lite cuts axis labels at 180 px by default ("Beacon Hill Impla…").
+    base = alt.Chart(alt.Data(values=rows)).encode(y=alt.Y(
+        "practice:N", title=None, sort="ascending", axis=alt.Axis(labelLimit=0)))
     contract = base.mark_bar(color="#e6e6e6").encode(x=alt.X("contract:Q", title="hours"),
                                                       tooltip=["practice:N", "contract:Q"])
     delivered = base.mark_bar(color="#1f77b4", size=12).encode(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
+from console.platform.wording import KIND_LABELS
 from console.views.identity import store
 from console.views.simulation import learned_view
 from pages.components import current_user, guarded, table
@@ -26,7 +27,7 @@ if view["hours"]:
         alt.Chart(alt.Data(values=view["hours"]))
         .mark_line(point=True)
         .encode(
-            x=alt.X("hour:O", title="local hour"),
+            x=alt.X("hour:O", title="local hour", axis=alt.Axis(labelAngle=0)),
             y=alt.Y("answer rate:Q", title="answer rate", axis=alt.Axis(format="%")),
             color=alt.Color("who:N", title=""),
             tooltip=["who:N", "hour:O", alt.Tooltip("answer rate:Q", format=".0%"), "calls:Q"],
@@ -34,4 +35,14 @@ if view["hours"]:
     )
     st.altair_chart(chart)
 st.subheader("Every learned rate")
-table(view["rows"], empty="Nothing learned yet.")
+
+
+def _readable(row: dict[str, object]) -> dict[str, object]:
+    """Rates as percentages ("74%", not 0.736) and task kinds as coordinators read them."""
+    group = str(row["for"])
+    return {**row, "for": KIND_LABELS.get(group.replace(" ", "_"), group),
+            "learned": f"{float(row['learned']):.0%}",  # type: ignore[arg-type]
+            "prior": f"{float(row['prior']):.0%}"}  # type: ignore[arg-type]
+
+
+table([_readable(row) for row in view["rows"]], empty="Nothing learned yet.")

@@ -44,18 +44,26 @@ MINUTES_WIDTH = 180  # px: the minutes box beside the (stretching) outcome box
 SNOOZE_WIDTH = 220  # px: the snooze choice beside its two buttons
 
 
-def _take() -> None:
+def _take(logged: str | None = None) -> None:
+    """Next task's callback; after Log and take next, `logged` is the confirmation to keep
+    (a message about the next task is added to it, never put in its place)."""
     user = page_user(__file__)
     if user is None:
         return  # the page itself shows the login form or the role's pages
+    problem = None
     try:
         with store() as session:
             task = take_next(session=session, user=user, now=now())
     except UserError as error:
-        flash("error", str(error))
-        return
-    if task is None:
-        flash("error", "Nothing to call right now: no task you may work is callable at this hour.")
+        problem = str(error)
+    else:
+        if task is None:
+            problem = ("Nothing to call right now: no task you may work is callable at this "
+                       "hour.")
+    if logged is not None:
+        flash("success", logged if problem is None else f"{logged} No next call: {problem}")
+    elif problem is not None:
+        flash("error", problem)
 
 
 def _key(card: TaskCard, name: str) -> str:
@@ -70,20 +78,25 @@ def _callback_at(card: TaskCard) -> datetime | None:
     return datetime.combine(day, at, tzinfo=zone(card.practice_timezone))
 
 
-def _log(card: TaskCard) -> None:
-    """Log outcome's callback: record it, then rerun the work area (not only the form)."""
+def _log(card: TaskCard, take_next_call: bool = False) -> None:
+    """Log outcome's callback: record it, then rerun the work area (not only the form).
+    Log and take next also claims the next call in the same rerun: the next card comes
+    with the confirmation, one rerun fewer per call than Log outcome, then Next task."""
     user = page_user(__file__)
     if user is None:
         return  # the form's own rerun re-reads the user and leaves the page
-    _record(card, user)
+    logged = _record(card, user)
+    if take_next_call and logged is not None:
+        _take(logged=logged)
     st.rerun(WORK_AREA)
 
 
-def _record(card: TaskCard, user: CurrentUser) -> None:
+def _record(card: TaskCard, user: CurrentUser) -> str | None:
+    """Log the chosen outcome; the confirmation shown (None, and an error shown, if not)."""
     disposition = st.session_state.get(_key(card, "disposition"))
     if not disposition:
         flash("error", "Choose the outcome first.")
-        return
+        return None
     lead = None
     if disposition == Disposition.referred:
         lead = LeadInput(
@@ -107,7 +120,7 @@ def _record(card: TaskCard, user: CurrentUser) -> None:
             follow = created_task(session=session, user=user, task_id=result.next_task_id)
     except UserError as error:
         flash("error", str(error))
-        return
+        return None
     message = f"Logged: {outcome_sentence(disposition, card.first_name)}."
     if follow is not None:
         message += f" Next action created: {kind_label(follow.kind).lower()}."
@@ -116,6 +129,7 @@ def _record(card: TaskCard, user: CurrentUser) -> None:
     elif thank_you:
         message += " No thank-you message queued (no email or text consent, or sent before)."
     flash("success", message)
+    return message
 
 
 def _release(card: TaskCard) -> None:
@@ -266,9 +280,14 @@ def _outcome_form(card: TaskCard) -> None:
         day.date_input("Call back on (practice time)", value=tomorrow, key=_key(card, "cb_day"))
         at.time_input("at", value=time(10, 0), key=_key(card, "cb_time"))
     st.text_input("Notes (optional)", key=_key(card, "notes"), max_chars=2000)
-    st.button("Log outcome", type="primary", on_click=_log, args=(card,),
-              disabled=disposition is None,
-              help=None if disposition else "Choose the outcome first")
+    with st.container(horizontal=True):
+        st.button("Log outcome", type="primary", on_click=_log, args=(card,),
+                  disabled=disposition is None,
+                  help=None if disposition else "Choose the outcome first")
+        st.button("Log and take next", on_click=_log, args=(card, True),
+                  disabled=disposition is None, icon=":material/skip_next:",
+                  help="Log this outcome and open the next call's card at once"
+                  if disposition else "Choose the outcome first")
 
 
 def _link_actions(card: TaskCard) -> None:
@@ -356,12 +375,13 @@ def _preview(preview: QueuePreview) -> None:
             reason = "Nothing to call right now — no task in your practices is due."
             st.info(reason)
     else:
-        st.subheader("Next up")
-        left, middle, right = st.columns(3)
-        left.metric("Practice", first.practice_name)
-        middle.metric("Task", first.kind)
-        right.metric("SLA", first.sla)
-        st.text("Why it is first: " + first.why)
+        # A heading and one text block, not three metric tiles: a practice name or a task
+        # kind in a third of the page was cut ("Lakeshore Dental …", "Contact a referre…"),
+        # and each tile is browser work on every call.
+        st.subheader(f"Next up: {first.kind}")
+        why = without_sla(first.why)
+        st.text(f"{first.practice_name} · SLA {first.sla}"
+                + (f"\nWhy it is first: {why}" if why else ""))
         if better is not None:
             st.caption(f"{held} call{'s' if held != 1 else ''} held for a better hour "
                        f"(from {better.opens_local} their time).")
@@ -386,12 +406,16 @@ def _queue_ahead(preview: QueuePreview) -> None:
                        *(queue_line(n, line) for n, line in enumerate(lines, start=1))]))
 
 
+def without_sla(why: str) -> str:
+    """The reasons without their SLA part: the SLA is shown beside them as its own field."""
+    return " · ".join(part for part in why.split(" · ") if not part.startswith("SLA "))
+
+
 def queue_line(number: int, line: QueueLine) -> str:
     """One task of the queue ahead: practice · task · SLA · callable or not, why — then why it
     ranks there."""
     callable_ = "callable now" if line.callable_now else f"not callable now: {line.when}"
-    # The SLA is the line's third field: the reasons leave out their own SLA part.
-    why = " · ".join(part for part in line.why.split(" · ") if not part.startswith("SLA "))
+    why = without_sla(line.why)
     return (f"{number}. {line.practice_name} · {line.kind} · SLA {line.sla} · {callable_}"
             + (f" — {why}" if why else ""))
 

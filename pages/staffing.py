@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import altair as alt
 import streamlit as st
 
+from console.platform.wording import kind_label, span
 from console.views.identity import store
 from console.views.simulation import (
     MAX_DAYS,
@@ -18,6 +21,23 @@ from console.views.simulation import (
 )
 from loopdesk_core.clock import now
 from pages.components import current_user, guarded
+
+# About how long one team size takes for a dozen clients and a working week, quiet
+# (a 5-day what-if: 80-110 s a team size at load 10+ on 2 cores, 2026-12-02).
+MINUTES_PER_TEAM_SIZE = 1.0
+
+
+def progress_text(job: StaffingJob, moment: datetime) -> str:
+    """Which team size of how many is being simulated, and about how long is left (from the
+    pace so far; none until there is a pace to go by)."""
+    total = len(job.sizes)
+    current = min(len(job.results) + 1, total)
+    text = f"Simulating team size {current} of {total} — {job.message}"
+    elapsed = (moment - job.started_at).total_seconds()
+    if job.fraction >= 0.02 and elapsed > 0:
+        left = elapsed * (1 - job.fraction) / job.fraction
+        text += f" · about {span(timedelta(seconds=left))} left"
+    return text
 
 user = current_user(__file__)
 st.title("Staffing what-if")
@@ -33,6 +53,9 @@ most = int(left.number_input("Up to this many coordinators", min_value=1, max_va
                              value=min(MAX_TEAM, max(2, current + 1)), step=1))
 days = int(right.number_input("Working days to simulate", min_value=2, max_value=MAX_DAYS,
                               value=5, step=1))
+if current >= MAX_TEAM:
+    st.caption(f"You have {current} active coordinators; the what-if simulates teams of up "
+               f"to {MAX_TEAM}.")
 sizes = list(range(1, most + 1))
 warm_up = min(2, days - 1)
 job = guarded(lambda: staffing_job(user=user, sizes=sizes, days=days))
@@ -46,25 +69,43 @@ def _charts(finished: StaffingJob) -> None:
     answer = staffing_answer(finished.results, days=days, warm_up=warm_up)
     (st.warning if answer.startswith("Even") else st.success)(answer)
     rows = staffing_rows(finished, days, warm_up)
-    sla, hours, revenue = st.columns(3)
+    for row in rows["sla"]:  # "Contact a referred lead", not "contact lead"
+        row["kind"] = kind_label(row["kind"].replace(" ", "_"))
+    team = alt.X("coordinators:O", title="coordinators", axis=alt.Axis(labelAngle=0))
+    sla, revenue = st.columns(2)
     sla.altair_chart(
         alt.Chart(alt.Data(values=rows["sla"])).mark_line(point=True).encode(
-            x=alt.X("coordinators:O"), y=alt.Y("SLA met:Q", axis=alt.Axis(format="%")),
-            color=alt.Color("kind:N", title=""), tooltip=["kind:N", "coordinators:O",
-                                                         alt.Tooltip("SLA met:Q", format=".0%")],
+            x=team, y=alt.Y("SLA met:Q", axis=alt.Axis(format="%")),
+            color=alt.Color("kind:N", title="", legend=alt.Legend(orient="bottom", columns=2,
+                                                                  labelLimit=0)),
+            tooltip=["kind:N", "coordinators:O", alt.Tooltip("SLA met:Q", format=".0%")],
         ).properties(title="SLA compliance"))
     revenue.altair_chart(
         alt.Chart(alt.Data(values=rows["revenue"])).mark_bar().encode(
-            x=alt.X("coordinators:O"), y=alt.Y("referred revenue / week:Q",
-                                               axis=alt.Axis(format="$,.0f")),
+            x=team, y=alt.Y("referred revenue / week:Q", axis=alt.Axis(format="$,.0f")),
             tooltip=["coordinators:O", "referred revenue / week:Q"],
         ).properties(title="Referred revenue per week"))
-    hours.altair_chart(
-        alt.Chart(alt.Data(values=rows["hours"])).mark_line(point=True).encode(
-            x=alt.X("coordinators:O"), y=alt.Y("delivered h/week:Q"),
-            color=alt.Color("client:N", title=""),
-            tooltip=["client:N", "coordinators:O", "delivered h/week:Q", "contracted h/week:Q"],
-        ).properties(title="Hours delivered per client (per week)"))
+    # Clients as rows, team sizes as columns, each cell the share of the contract delivered:
+    # a dozen clients' lines in a third of the page (their legend cut) could not be read.
+    for row in rows["hours"]:
+        contracted = row["contracted h/week"]
+        row["share of contract"] = row["delivered h/week"] / contracted if contracted else 1.0
+    client = alt.Y("client:N", title=None, axis=alt.Axis(labelLimit=0))
+    base = alt.Chart(alt.Data(values=rows["hours"])).encode(
+        x=alt.X("coordinators:O", title="coordinators", axis=alt.Axis(labelAngle=0,
+                                                                      orient="top")), y=client)
+    cells = base.mark_rect().encode(
+        color=alt.Color("share of contract:Q", title="of contract",
+                        scale=alt.Scale(domain=[0, 1], scheme="redyellowgreen", clamp=True),
+                        legend=alt.Legend(format="%")),
+        tooltip=["client:N", "coordinators:O", "delivered h/week:Q", "contracted h/week:Q",
+                 alt.Tooltip("share of contract:Q", format=".0%")])
+    labels = base.mark_text(fontSize=12).encode(
+        text=alt.Text("share of contract:Q", format=".0%"))
+    clients = len({row["client"] for row in rows["hours"]})
+    st.altair_chart((cells + labels).properties(
+        title="Hours delivered per week, as a share of each client's contract",
+        height=26 * max(1, clients) + 40), use_container_width=True)
     st.dataframe(rows["hours"], hide_index=True, width="stretch")
 
 
@@ -75,12 +116,14 @@ def _progress() -> None:
         return
     if running.done:
         st.rerun()
-    st.progress(running.fraction, text=f"Simulating — {running.message}")
+    st.progress(running.fraction, text=progress_text(running, now()))
 
 
 if job is None:
-    st.info("Choose the team sizes and press Run: each team size is one simulation, a minute "
-            "or more for a dozen clients.")
+    minutes = max(1, round(len(sizes) * MINUTES_PER_TEAM_SIZE * days / 5))
+    st.info(f"Choose the team sizes and press Run: each team size is one simulation, a minute "
+            f"or two for a dozen clients and a week ({len(sizes)} team sizes: about "
+            f"{minutes}–{2 * minutes} min). You can leave the page and keep working meanwhile.")
 elif job.error:
     st.error(f"The what-if could not run: {job.error}")
 elif not job.done:

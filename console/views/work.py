@@ -272,10 +272,20 @@ def _in_sentence(words: str) -> str:
     return words
 
 
-def _speaker(user: CurrentUser) -> str:
-    """The coordinator's first name for the script, from their email ("ana.lee@" → "Ana")."""
-    first = user.email.split("@")[0].split(".")[0]
-    return first.title() if first.isalpha() else "(your name)"
+# Mailbox names that are a role, not a person: "coordinator@…" would make the script read
+# "this is Coordinator from …".
+ROLE_MAILBOXES = frozenset({"admin", "agent", "calls", "contact", "coordinator",
+                            "coordinators", "desk", "hello", "info", "manager", "office",
+                            "outreach", "staff", "support", "team"})
+
+
+def speaker(email: str) -> str:
+    """The coordinator's first name for the script, from their email ("ana.lee@" → "Ana");
+    "(your name)" when the mailbox is not a person's ("coordinator.east@", "info@")."""
+    first = email.split("@")[0].split(".")[0]
+    if not first.isalpha() or first.lower() in ROLE_MAILBOXES:
+        return "(your name)"
+    return first.title()
 
 
 def _window(now: datetime, timezone: str) -> str:
@@ -350,7 +360,7 @@ def _task_card(*, session: Session, user: CurrentUser, task_id: int, now: dateti
     told = outcome_phrase(lead_status=outcome or "",
                           outcome_detail=outreach.outcome_detail if outreach else "none")
     script = SCRIPTS.get(task.kind, "").format(
-        first=contact.name.split(" ")[0], me=_speaker(user),
+        first=contact.name.split(" ")[0], me=speaker(user.email),
         practice=practice_name, treatment=_in_sentence(treatment or task.category or "treatment"),
         referrer=referrer, lead=lead_first, outcome=told)
     audit.record(session=session, actor=user.actor, action=Action.view_patient,
@@ -358,10 +368,11 @@ def _task_card(*, session: Session, user: CurrentUser, task_id: int, now: dateti
                  outcome=Outcome.success, now=now)
     session.commit()
     here = local(now, timezone)
+    city = timezone.split("/")[-1].replace("_", " ")  # "America/New_York" → "New York"
     return TaskCard(
         task_id=task.task_id or 0, claim_version=task.claim_version, kind=task.kind,
         practice_slug=task.practice_slug, practice_name=practice_name,
-        practice_local_time=f"{here:%a %H:%M} ({timezone})",
+        practice_local_time=f"{here:%a %H:%M} ({city})",
         practice_timezone=timezone, person_name=contact.name, subject_type=task.subject_type,
         treatment=treatment, results_visible=visible, consent=contact.consent,
         sla=sla_short(task.sla_deadline - now), why=why, script=script,
@@ -373,7 +384,7 @@ def _task_card(*, session: Session, user: CurrentUser, task_id: int, now: dateti
         phone=contact.phone, phone_text=phone_display(contact.phone),
         phone_link=tel_link(contact.phone),
         phone_label=contact.phone_type or "number on file",
-        person_local_time=f"{here:%a %H:%M} ({timezone.split('/')[-1].replace('_', ' ')})",
+        person_local_time=f"{here:%a %H:%M} ({city})",
         window_closes=_window(now, timezone), case_value=value,
         link_channels=_link_channels(session, task, contact), kind_label=kind_label(task.kind),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlmodel import Session, col, select
@@ -51,6 +52,8 @@ def test_next_task_shows_the_context_card(login: Login, world: World) -> None:
     assert world.practices[slug] in [s.value.split(" · ")[-1] for s in app.subheader]
     assert "Why first:" in shown and "SLA" in shown
     assert "Practice local time:" in shown and "Their local time" in shown
+    # Zones by their city ("New York"), never the raw zone id ("America/New_York").
+    assert not re.search(r"\b[A-Z][a-z]+/[A-Z][A-Za-z_]+", shown), shown
     assert "calling window closes at 21:00" in shown.lower()
     assert not any(name in shown for name in others)
     outcome = app.selectbox[0]
@@ -163,6 +166,32 @@ def test_take_and_log_referred_in_four_interactions(
     assert lead_task is not None and lead_task.lead_id is not None
     # The task is no longer held: the page offers the next one again.
     assert [b.label for b in app.button if b.label == "Next task"] == ["Next task"]
+
+
+def test_log_and_take_next_logs_and_opens_the_next_card_in_one_click(
+    login: Login, world: World, session: Session
+) -> None:
+    slug, _ = _one_practice(world)
+    app, user = login(Role.coordinator, [slug], "pages/my_queue.py")
+    _take(app)
+    first = _held_card(session, user.user_id)
+    session.rollback()
+    both = next(b for b in app.button if b.label == "Log and take next")
+    assert both.disabled  # like Log outcome, it waits for a chosen outcome
+    app.selectbox[0].set_value("no_answer").run()
+    next(b for b in app.button if b.label == "Log and take next").click().run()
+    assert not app.exception
+    shown = texts(app)
+    assert "Logged: " in shown and "did not answer." in shown  # the confirmation is kept
+    # ...and the next call's card is open: another task held, its form on screen.
+    second = _held_card(session, user.user_id)
+    assert second.task_id != first.task_id
+    session.refresh(first)
+    assert first.status != TaskStatus.claimed
+    assert "Next task" not in [b.label for b in app.button]
+    assert "Log outcome" in [b.label for b in app.button]
+    assert app.selectbox[0].value is None  # nothing chosen on the new card
+    next(b for b in app.button if b.label == "Release to queue").click().run()
 
 
 def _keys(app: AppTest) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlmodel import Session, col, select
 
 from console.models.identity import Role, User
@@ -65,6 +67,11 @@ def test_capacity_answers_does_this_week_fit(
     assert (week["due by now h"] < week["contract h"]).all()
     assert (week["due by now h"] > 0.5 * week["contract h"]).all()
     assert app.get("vega_lite_chart")
+    # Practice names are never cut on the chart's axis (Vega-Lite's default limit is 180 px:
+    # "Beacon Hill Impla…" in the browser).
+    spec = json.loads(app.get("vega_lite_chart")[0].proto.spec)
+    axes = [layer["encoding"]["y"].get("axis", {}) for layer in spec["layer"]]
+    assert axes and all(axis.get("labelLimit") == 0 for axis in axes)
     people = app.dataframe[2].value
     assert set(people["weekly hours"]) == {DEFAULT_WEEKLY_HOURS}
 

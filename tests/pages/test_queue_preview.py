@@ -57,9 +57,13 @@ def test_preview_shows_the_next_call_and_why_without_patient_data(
     session.rollback()
     assert expected.next_up is not None
     shown, cells = texts(app), frames_text(app)
-    assert "Next up" in shown
-    assert f"Practice {world.practices[slug]}" in shown
-    assert f"Why it is first: {expected.next_up.why}" in shown
+    # A heading and a text block, no metric tiles: a tile cut a practice name or a task kind
+    # in a third of the page ("Lakeshore Dental …", "Contact a referre…").
+    assert f"Next up: {expected.next_up.kind}" in shown
+    assert not app.metric
+    assert f"{world.practices[slug]} · SLA {expected.next_up.sla}\n" in shown
+    why = " · ".join(p for p in expected.next_up.why.split(" · ") if not p.startswith("SLA "))
+    assert f"Why it is first: {why}" in shown and "Why it is first: SLA" not in shown
     assert "SLA " in expected.next_up.why and "case" in expected.next_up.why
     assert f"{expected.open_tasks} open tasks in your practices." in shown
     # The queue ahead: up to ten tasks in priority order, one plain-text line each with its

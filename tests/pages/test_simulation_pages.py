@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from console.models.identity import Role
 from console.views import simulation
 from console.views.simulation import StaffingJob, staffing_answer
-from tests.pages.conftest import APP, Login, World, texts, token_for
+from tests.pages.conftest import APP, Login, World, now_utc, texts, token_for
 
 
 def test_manager_sees_the_learned_rates_with_their_evidence(login: Login, world: World) -> None:
@@ -25,6 +25,9 @@ def test_manager_sees_the_learned_rates_with_their_evidence(login: Login, world:
     # there is no answer-by-hour curve to draw.
     assert set(frame["evidence (calls)"]) == {0}
     assert (frame["learned"] == frame["prior"]).all()
+    # Rates read as percentages, kinds as coordinators name them ("Close the loop").
+    assert frame["learned"].str.fullmatch(r"\d{1,3}%").all()
+    assert "Close the loop" in set(frame["for"]) and "close loop" not in set(frame["for"])
     assert not app.get("vega_lite_chart")
 
 
@@ -59,6 +62,69 @@ def test_manager_runs_and_reads_the_staffing_what_if(
     assert "1 misses first contact of leads (80% within SLA)" in shown
     assert "Lakeshore Dental Implants's hours by 12 h/week" in shown  # 7 h over 3 days
     assert len(app.get("vega_lite_chart")) == 3
+
+
+def test_a_running_what_if_says_which_team_size_and_about_how_long_is_left(
+    login: Login, world: World, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app, _ = login(Role.manager, [], "pages/staffing.py")
+    sizes = list(range(1, int(app.number_input[0].value) + 1))
+    days = int(app.number_input[1].value)
+    # Before a run: how long it will take, and that the page need not be watched.
+    assert f"{len(sizes)} team sizes: about " in texts(app)
+    # A quarter done a minute after it started (the page's clock is the pinned one): the
+    # first team size, and about three minutes left; the SLA legend reads as task names.
+    job = StaffingJob(key=(), sizes=sizes, started_at=now_utc() - timedelta(minutes=1),
+                      fraction=0.25, message="1 coordinator: day 2 of 5")
+    monkeypatch.setattr(simulation, "_JOBS", {("agency", tuple(sizes), days): job})
+    app.run()
+    assert not app.exception
+    [bar] = app.get("progress")
+    assert bar.proto.text == (f"Simulating team size 1 of {len(sizes)} — 1 coordinator: "
+                              "day 2 of 5 · about 3 min left")
+    # Just started: no pace yet, so no guess.
+    job.fraction, job.started_at = 0.0, now_utc()
+    app.run()
+    assert app.get("progress")[0].proto.text.endswith("day 2 of 5")
+
+
+def test_a_team_larger_than_the_what_if_can_simulate_is_said(
+    login: Login, world: World, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(simulation, "team_size", lambda session: simulation.MAX_TEAM + 2)
+    app, _ = login(Role.manager, [], "pages/staffing.py")
+    assert not app.exception
+    assert (f"You have {simulation.MAX_TEAM + 2} active coordinators; the what-if simulates "
+            f"teams of up to {simulation.MAX_TEAM}.") in texts(app)
+
+
+def test_the_finished_what_if_names_tasks_as_coordinators_read_them(
+    login: Login, world: World, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import json
+
+    app, _ = login(Role.manager, [], "pages/staffing.py")
+    sizes = list(range(1, int(app.number_input[0].value) + 1))
+    days = int(app.number_input[1].value)
+    job = StaffingJob(key=(), sizes=sizes, started_at=now_utc(), fraction=1.0, done=True,
+                      results={size: _figures(1.0, 16.0) for size in sizes})
+    monkeypatch.setattr(simulation, "_JOBS", {("agency", tuple(sizes), days): job})
+    app.run()
+    import pyarrow as pa
+
+    sla_chart = app.get("vega_lite_chart")[0].proto
+    assert json.loads(sla_chart.spec)["title"] == "SLA compliance"
+    rows = pa.ipc.open_stream(sla_chart.data.data).read_all().to_pylist()
+    kinds = {row["kind"] for row in rows}
+    assert kinds == {"Ask for a referral", "Contact a referred lead", "Close the loop"}
+    # Hours per client: clients as the rows of a grid (names in full), not a dozen coloured
+    # lines whose legend was cut ("Camelback Aesthetic Sur…") in a third of the page.
+    hours = json.loads(app.get("vega_lite_chart")[2].proto.spec)
+    assert hours["title"].startswith("Hours delivered per week")
+    encodings = [layer["encoding"] for layer in hours["layer"]]
+    assert all(e["y"]["field"] == "client" and e["y"]["axis"]["labelLimit"] == 0
+               for e in encodings)
+    assert all(e.get("color", {}).get("field") != "client" for e in encodings)
 
 
 @pytest.mark.parametrize("role", [Role.coordinator, Role.client_owner])
