@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlmodel import col, select
 
 from console.identity.access import current_user
 from console.models.identity import Role, User
@@ -58,7 +58,7 @@ def pg_url() -> Iterator[str]:
         yield url
 
 
-def _process(url: str, user_ids: list[int], queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _process(url: str, user_ids: list[int], queue: multiprocessing.Queue) -> None:
     queue.put(_threads(url, user_ids))
 
 
@@ -76,11 +76,19 @@ def test_four_processes_of_four_threads_on_postgres_claim_each_task_once(
         practice = add_practice(session)
         task_ids = bulk_tasks(session, practice, 240)
         users = [add_user(session, role=Role.manager).user_id or 0 for _ in range(16)]
-        assert len(session.execute(select(User.user_id)).all()) == 16
+        assert len(session.execute(select(col(User.user_id))).all()) == 16
     engine.dispose()
+    claimed = _claim_in_four_processes(pg_url, users)
+    get_engine(pg_url).dispose()
+    assert Counter(claimed).most_common(1)[0][1] == 1
+    assert sorted(claimed) == sorted(task_ids)
+
+
+def _claim_in_four_processes(url: str, users: list[int]) -> list[int]:
+    """Four spawned processes of four claimer threads each (`_process`); every task id claimed."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    processes = [context.Process(target=_process, args=(pg_url, users[i * 4:(i + 1) * 4], queue))
+    processes = [context.Process(target=_process, args=(url, users[i * 4:(i + 1) * 4], queue))
                  for i in range(4)]
     for process in processes:
         process.start()
@@ -88,9 +96,7 @@ def test_four_processes_of_four_threads_on_postgres_claim_each_task_once(
     for process in processes:
         process.join(timeout=30)
         assert process.exitcode == 0
-    get_engine(pg_url).dispose()
-    assert Counter(claimed).most_common(1)[0][1] == 1
-    assert sorted(claimed) == sorted(task_ids)
+    return claimed
 
 
 def test_four_processes_of_four_threads_on_sqlite_claim_each_task_once(
@@ -106,15 +112,6 @@ def test_four_processes_of_four_threads_on_sqlite_claim_each_task_once(
         users = [add_user(session, role=Role.manager).user_id or 0 for _ in range(16)]
     url = str(engine.url)
     engine.dispose()
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    processes = [context.Process(target=_process, args=(url, users[i * 4:(i + 1) * 4], queue))
-                 for i in range(4)]
-    for process in processes:
-        process.start()
-    claimed = [task_id for _ in processes for task_id in queue.get(timeout=120)]
-    for process in processes:
-        process.join(timeout=30)
-        assert process.exitcode == 0
+    claimed = _claim_in_four_processes(url, users)
     assert Counter(claimed).most_common(1)[0][1] == 1
     assert sorted(claimed) == sorted(task_ids)
