@@ -12,6 +12,7 @@ beat that bound the order is exact; otherwise K widens once and the wider window
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,10 +34,11 @@ from sqlalchemy import (
     true,
     union_all,
 )
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Engine, Row
 from sqlmodel import Session
 
 from console.contact.gate import CALL_WINDOW, GateResult, Person, check_gates
+from console.models.learning import LearnedRate
 from console.models.practice import PracticeSettings
 from console.models.types import UTCDateTime
 from console.models.work import Task, TaskKind, TaskStatus, Touch
@@ -62,6 +64,7 @@ WINDOW_SLACK = 16
 _TASKS = Task.__table__  # type: ignore[attr-defined]
 _PRACTICES = PracticeSettings.__table__  # type: ignore[attr-defined]
 _TOUCHES = Touch.__table__  # type: ignore[attr-defined]
+_LEARNED = LearnedRate.__table__  # type: ignore[attr-defined]
 _COLUMNS = (
     "task_id", "kind", "practice_slug", "practice_tz", "subject_type", "subject_id", "rank_key",
     "sla_deadline", "due_at", "decay_from", "category", "case_value", "attempt", "consent_call",
@@ -147,17 +150,35 @@ def held_calls(now: datetime) -> Any:
                  for kind in HELD_KINDS))
 
 
-def _in_list(column: Any, name: str, postgres: bool) -> Any:
-    """`column IN (:name)`; on PostgreSQL `= any(:name)`, one statement text for any length."""
+def _in_list(column: Any, name: str, postgres: bool, count: int = 0) -> Any:
+    """`column IN (:name)`; on PostgreSQL `= any(:name)`, one statement text for any length.
+
+    On SQLite with `count` > 0: `IN (:name_0, …, :name_<count-1>)`, one bound parameter per
+    value (`_in_params` binds them). The database sees the same text as the expanding form
+    (`IN (?, ?, …)`), but SQLAlchemy need not re-render the statement at every execution
+    (its "post-compile" pass over the whole text: ~15 % of a ranking's time in the
+    simulator, whose top-K statement holds one such list per part). Statements are built per
+    list length (a handful: time zones open, practices in a scope)."""
     if postgres:
         return column == func.any(bindparam(name, type_=ARRAY(String())))
+    if count > 0:
+        return column.in_([bindparam(f"{name}_{i}") for i in range(count)])
     return column.in_(bindparam(name, expanding=True))
 
 
-@lru_cache(maxsize=32)
+def _in_params(name: str, values: Sequence[str], postgres: bool) -> dict[str, Any]:
+    """The parameters of an `_in_list(…, count=len(values))` condition."""
+    if postgres or not values:
+        return {name: list(values)}
+    return {f"{name}_{i}": value for i, value in enumerate(values)}
+
+
+@lru_cache(maxsize=64)
 def _candidates(*, scoped: bool, callable_only: bool, escalated: bool,
-                postgres: bool, holding: bool = False) -> Select[Any]:
+                postgres: bool, holding: bool = False, zones: int = 0, call_zones: int = 0,
+                slugs: int = 0) -> Select[Any]:
     """The one top-K statement for a kind of scope (built once; parameters bound per call).
+    `zones`, `call_zones`, `slugs`: the lengths of those lists on SQLite (`_in_list`).
 
     Each (kind, band) part yields its K best rank keys, tagged with its score (rank key +
     the part's log decay and urgency now, bound as `c<part>`), how many rows it yielded and
@@ -173,11 +194,12 @@ def _candidates(*, scoped: bool, callable_only: bool, escalated: bool,
             .where(*workable(now, escalated=escalated, callable_only=callable_only))
         )
         if callable_only:
-            query = query.where(_in_list(tasks.practice_tz, "zones", postgres))
+            query = query.where(_in_list(tasks.practice_tz, "zones", postgres, zones))
             if holding and kind in HELD_KINDS:
                 # (Only this variant reads the natural key outside the covering index.)
                 hold_until = bindparam("hold_until", type_=UTCDateTime())
-                query = query.where(or_(_in_list(tasks.practice_tz, "call_zones", postgres),
+                query = query.where(or_(_in_list(tasks.practice_tz, "call_zones", postgres,
+                                                 call_zones),
                                         hold_exempt(kind, now, hold_until)))
         return query
 
@@ -209,7 +231,7 @@ def _candidates(*, scoped: bool, callable_only: bool, escalated: bool,
             )
         else:
             if scoped:
-                query = query.where(_in_list(tasks.practice_slug, "slugs", postgres))
+                query = query.where(_in_list(tasks.practice_slug, "slugs", postgres, slugs))
             window = query.order_by(tasks.rank_key.desc()).limit(bindparam("k")).subquery()
         parts.append(
             select(
@@ -242,9 +264,41 @@ _ZONES = select(_PRACTICES.c.timezone).distinct()
 
 def open_zones(session: Session, now: datetime) -> list[str]:
     """Practice time zones whose local time is inside the calling window now."""
-    zones = session.execute(_ZONES).scalars().all()
+    return _open_of(session.execute(_ZONES).scalars().all(), now)
+
+
+def _open_of(zones: Sequence[str], now: datetime) -> list[str]:
+    """Those of `zones` whose local time is inside the calling window now."""
     start, end = CALL_WINDOW
     return [z for z in zones if start <= local(now, z).time() < end]
+
+
+# The hour factors' rows (learned.hour_factors reads them) identified without reading them:
+# refresh replaces the learned rates at once, so the count, newest `built_at` and the sums
+# of what the factors are computed from move whenever they do.
+_HOUR_MEASURES = ("answer_hour", "answer_all", "team_hour")
+_HOUR_STAMP = (
+    select(func.count(), func.max(_LEARNED.c.built_at),
+           *(func.coalesce(func.sum(column), 0) for column in (
+               _LEARNED.c.estimate, _LEARNED.c.successes, _LEARNED.c.trials)))
+    .where(_LEARNED.c.measure.in_(_HOUR_MEASURES))
+)
+_HOURS_READ: weakref.WeakKeyDictionary[Engine, tuple[tuple[Any, ...], HourFactors]] = (
+    weakref.WeakKeyDictionary())
+
+
+def _hour_factors(session: Session) -> HourFactors:
+    """`learned.hour_factors`, read again only when the rows' stamp (`_HOUR_STAMP`, one
+    aggregate row) moved since this process last read them from the store."""
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    stamp = tuple(session.execute(_HOUR_STAMP).one())
+    cached = _HOURS_READ.get(engine)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    hours = hour_factors(session)
+    _HOURS_READ[engine] = (stamp, hours)
+    return hours
 
 
 def _week_minutes() -> Any:
@@ -262,21 +316,29 @@ def _week_minutes() -> Any:
 # Zone, contracted hours, contact caps and this week's logged minutes of some practices:
 # built once per dialect, one statement for what ranking and the gate need to know about
 # practices (the slugs an array on PostgreSQL: one cached, prepared text for any count).
-@lru_cache(maxsize=2)
-def _facts(postgres: bool) -> Select[Any]:
+@lru_cache(maxsize=64)
+def _facts(postgres: bool, count: int = 0) -> Select[Any]:
     return (
         select(_PRACTICES.c.practice_slug, _PRACTICES.c.timezone,
                _PRACTICES.c.contracted_hours_per_week, _PRACTICES.c.max_touches_per_day,
                _PRACTICES.c.max_touches_per_week, _week_minutes().label("week_minutes"))
-        .where(_in_list(_PRACTICES.c.practice_slug, "slugs", postgres))
+        .where(_in_list(_PRACTICES.c.practice_slug, "slugs", postgres, count))
     )
+
+
+# Up to this many practices, facts are read with one bound parameter per slug (`_in_list`).
+FACTS_LISTED = 64
 
 
 def practice_facts(session: Session, slugs: set[str], now: datetime) -> dict[str, Row[Any]]:
     """Zone, contracted hours, contact caps and minutes logged this (UTC, ISO) week."""
     postgres = session.get_bind().dialect.name == "postgresql"
+    listed = sorted(slugs)
+    count = len(listed) if not postgres and len(listed) <= FACTS_LISTED else 0
     rows = session.execute(
-        _facts(postgres), {"slugs": sorted(slugs), "week_start": iso_week_start(now), "now": now}
+        _facts(postgres, count),
+        (_in_params("slugs", listed, postgres) if count else {"slugs": listed})
+        | {"week_start": iso_week_start(now), "now": now},
     ).all()
     return {row.practice_slug: row for row in rows}
 
@@ -311,15 +373,25 @@ def ranked(
     if not scope.agency_wide and not scope.practice_slugs:
         return [], {}
     postgres = session.get_bind().dialect.name == "postgresql"
-    hours = hour_factors(session)
+    hours = _hour_factors(session)
     held: list[str] = []
+    # The practices' zones, read once for the calling window and the hour factor's bound.
+    all_zones: Sequence[str] | None = None
+    zones: list[str] = []
     if callable_only:
-        zones = open_zones(session, now)
+        all_zones = session.execute(_ZONES).scalars().all()
+        zones = _open_of(all_zones, now)
         if not zones:
             return [], {}
         held = held_zones(hours, zones, now)
-    statement = _candidates(scoped=not scope.agency_wide, callable_only=callable_only,
-                            escalated=escalated, postgres=postgres, holding=bool(held))
+    slugs = [] if scope.agency_wide else sorted(scope.practice_slugs)
+    call_zones = [zone for zone in zones if zone not in held] if held else []
+    listed = not postgres and len(slugs) <= FACTS_LISTED
+    statement = _candidates(
+        scoped=not scope.agency_wide, callable_only=callable_only, escalated=escalated,
+        postgres=postgres, holding=bool(held), zones=0 if postgres else len(zones),
+        call_zones=0 if postgres else len(call_zones),
+        slugs=len(slugs) if listed else 0)
     constants = _part_constants(now)
     params: dict[str, Any] = (
         {"now": now}
@@ -327,16 +399,16 @@ def ranked(
         | {f"c{part}": constant for part, constant in enumerate(constants)}
     )
     if not scope.agency_wide:
-        params["slugs"] = sorted(scope.practice_slugs)
+        params |= _in_params("slugs", slugs, postgres) if listed else {"slugs": slugs}
     if callable_only:
-        params["zones"] = zones
+        params |= _in_params("zones", zones, postgres)
     if held:
-        params["call_zones"] = [zone for zone in zones if zone not in held]
+        params |= _in_params("call_zones", call_zones, postgres)
         params["hold_until"] = now + timedelta(hours=HOLD_HORIZON_HOURS)
     # A list view needs `wanted` rows from the best parts; a claim needs one.
     k = max(TOP_K_START, wanted)
     n = wanted + WINDOW_SLACK
-    lift = _largest_hour_factor(session, hours, now)
+    lift = _largest_hour_factor(session, hours, now, all_zones)
     while True:
         rows = session.execute(statement, params | {"k": k, "n": n}).all()
         scored, practices = _score(session, rows, now, hours)
@@ -367,11 +439,14 @@ def _group(subject_type: str) -> str:
     return "lead" if subject_type == "lead" else "patient"
 
 
-def _largest_hour_factor(session: Session, hours: HourFactors, now: datetime) -> float:
-    """The largest learned hour factor any practice's task could have now (1.0 if none)."""
+def _largest_hour_factor(session: Session, hours: HourFactors, now: datetime,
+                         zones: Sequence[str] | None = None) -> float:
+    """The largest learned hour factor any practice's task could have now (1.0 if none);
+    `zones`: the practices' zones, when the caller read them."""
     if not hours.factors:
         return 1.0
-    zones = session.execute(_ZONES).scalars().all()
+    if zones is None:
+        zones = session.execute(_ZONES).scalars().all()
     local_hours = {local(now, zone).hour for zone in zones}
     return max((hours.factor(group, hour) for group in ("patient", "lead")
                 for hour in local_hours), default=1.0)
@@ -396,6 +471,8 @@ def _score(
     local_hour = ({zone: local(now, zone).hour for zone in {row.practice_tz for row in rows}}
                   if learned is not None else {})
     scored = []
+    # (group, zone) -> the hour factor and note there now: the same for every row of the pair.
+    by_pair: dict[tuple[str, str], tuple[float, str | None]] = {}
     for row in rows:
         share = standing.get(row.practice_slug)
         if share is None:
@@ -403,9 +480,14 @@ def _score(
         priority = math.exp(row.score) * share.factor
         note = None
         if learned is not None:
-            group, hour = _group(row.subject_type), local_hour[row.practice_tz]
-            priority *= learned.factor(group, hour)
-            note = _hour_note(learned, group, hour)
+            group = _group(row.subject_type)
+            found = by_pair.get((group, row.practice_tz))
+            if found is None:
+                hour = local_hour[row.practice_tz]
+                found = by_pair[(group, row.practice_tz)] = (
+                    learned.factor(group, hour), _hour_note(learned, group, hour))
+            priority *= found[0]
+            note = found[1]
         scored.append(Scored(row=row, priority=priority, share=share, hour_note=note))
     scored.sort(key=lambda s: (-s.priority, s.row.sla_deadline, s.row.task_id))
     return scored, practices
