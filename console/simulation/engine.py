@@ -444,7 +444,29 @@ def run_policy(world: World, policy: str, home: Path, progress: Progress | None 
         diagnostics["steps_by_phase"] = {k: v[0] for k, v in sorted(run.by_phase.items())}
         diagnostics["statements_by_phase"] = {k: v[1] for k, v in sorted(run.by_phase.items())}
         diagnostics["nightly_builds"] = dict(sorted(run.build_modes.items()))
+        diagnostics["claim_windows"] = _window_counts(run, engine)
     return figures | {"refused_outcomes": run.stale_logs}
+
+
+def _window_counts(run: Run, engine: Any) -> dict[str, int]:
+    """What the claim windows of the team's scopes did (console/work/window.py): rankings
+    made, of which ahead of need in a thread of its own, windows adopted from another process
+    and published. The simulated team claims one at a time in one thread, so nothing may be
+    ranked in a thread or adopted: which ranking a claim used would then depend on timing."""
+    from console.work import window
+
+    counts = dict.fromkeys(("rankings", "ranked_in_thread", "adopted", "published"), 0)
+    with Session(engine) as session:
+        found = (window.slot_for(session, window.scope_key(user.work_scope,
+                                                          user.sees_escalated))
+                 for user in run.users)
+        slots = {id(slot): slot for slot in found}  # (coordinators of one scope share one)
+    for slot in slots.values():
+        counts["rankings"] += slot.refreshes
+        counts["ranked_in_thread"] += slot.ahead
+        counts["adopted"] += slot.adopted
+        counts["published"] += slot.published
+    return counts
 
 
 def _drain(run: Run, engine: Any, *, until: datetime, policy: str,

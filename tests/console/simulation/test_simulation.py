@@ -344,3 +344,38 @@ def test_the_comparison_orders_lease_in_order_past_the_contact_gate(
                    for _ in range(3)]
     assert [task.task_id if task is not None else None for task in claimed] == [
         ids[-2], ids[-1], None]
+
+
+def test_the_priority_run_does_not_depend_on_wall_clock_timing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same seed, same numbers, however fast the machine: the claim window's wall-clock
+    decisions (the back-off after another process's ranking, `time.monotonic`; the wall
+    stamps that decide whether a published window may be adopted, `time.time`) are driven to
+    both extremes by injected clocks, and the priority run's figures stay the same. The team
+    claims one at a time in one thread, so no ranking is made ahead in a thread of its own
+    or adopted from another process (whether a claim used such a ranking would depend on
+    the machine's load)."""
+    import types
+
+    import console.platform.db as db
+    import console.work.window as window
+    from tests.worlds import point_at_home
+
+    world = parse_world(TINY | {"days": 2})
+    results, counts = [], []
+    for name, wall in (("fast", 0.0), ("slow", 4e9)):
+        clock = types.SimpleNamespace(monotonic=lambda w=wall: w, time=lambda w=wall: w,
+                                      sleep=lambda _s: None, perf_counter=lambda w=wall: w)
+        monkeypatch.setattr(window, "time", clock)
+        monkeypatch.setattr(db, "time", clock)
+        home = tmp_path / name
+        home.mkdir()
+        point_at_home(monkeypatch, home, now="2026-11-01T00:00:00+00:00")
+        diagnostics: dict[str, object] = {}
+        results.append(run_policy(world, "priority", home, diagnostics=diagnostics))
+        counts.append(diagnostics["claim_windows"])
+    assert results[0] == results[1]
+    assert results[0]["calls"] > 0
+    for seen in counts:
+        assert isinstance(seen, dict) and seen["rankings"] > 0
+        assert seen["ranked_in_thread"] == 0 and seen["adopted"] == 0
