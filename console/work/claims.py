@@ -495,6 +495,21 @@ def _claim_off(session: Session, slot: window.Slot, *, user: CurrentUser, scope:
         count = CLAIM_BATCH
 
 
+@lru_cache(maxsize=32)
+def _fenced_statement(names: tuple[str, ...]) -> Any:
+    """`fenced_update`'s conditional UPDATE setting `names` (bound as `v_<name>`), built once
+    per set of columns rather than per call (as the outbox's `_finish_statement`)."""
+    return (
+        update(Task)
+        .execution_options(synchronize_session=False)
+        .where(col(Task.task_id) == bindparam("f_task_id", type_=Integer()))
+        .where(col(Task.status) == TaskStatus.claimed)
+        .where(col(Task.claimed_by) == bindparam("f_user_id", type_=Integer()))
+        .where(col(Task.claim_version) == bindparam("f_version", type_=Integer()))
+        .values(**{name: bindparam(f"v_{name}", type_=_TASKS.c[name].type) for name in names})
+    )
+
+
 def fenced_update(
     *, session: Session, user: CurrentUser, task_id: int, claim_version: int, values: dict[str, Any]
 ) -> None:
@@ -503,14 +518,11 @@ def fenced_update(
     One conditional UPDATE (compare-and-set on the fencing token), so a holder whose lease
     lapsed and was re-claimed by someone else cannot overwrite the new holder's work.
     """
+    names = tuple(sorted(values))
     result = session.execute(
-        update(Task)
-        .execution_options(synchronize_session=False)
-        .where(col(Task.task_id) == task_id)
-        .where(col(Task.status) == TaskStatus.claimed)
-        .where(col(Task.claimed_by) == user.user_id)
-        .where(col(Task.claim_version) == claim_version)
-        .values(**values)
+        _fenced_statement(names),
+        {"f_task_id": task_id, "f_user_id": user.user_id, "f_version": claim_version}
+        | {f"v_{name}": values[name] for name in names},
     )
     if result.rowcount == 1:  # type: ignore[attr-defined]
         return
