@@ -131,6 +131,31 @@ def test_users_page_adds_a_user(login: Login, world: World, session: Session) ->
     assert "new.coordinator@agency.test" in frames_text(app)
 
 
+def test_users_page_shows_a_users_practices_whole(
+    login: Login, world: World, session: Session,
+) -> None:
+    """A coordinator of every practice had the whole list in one cell, cut at its edge:
+    now "All 3 practices"; a partial list shows its count and names, the rows tall enough
+    for the names to wrap."""
+    from tests.pages.conftest import make_user
+
+    slugs = sorted(world.practices)
+    everyone = make_user(session, Role.coordinator, slugs)
+    some = make_user(session, Role.coordinator, slugs[:2])
+    one = make_user(session, Role.client_owner, slugs[2:])
+    app, _ = login(Role.manager, [], "pages/users.py")
+    assert not app.exception
+    frame = app.dataframe[0].value.set_index("email")
+    assert frame.loc[everyone.email, "practices"] == f"All {len(slugs)} practices"
+    names = sorted(world.practices[slug] for slug in slugs[:2])
+    assert frame.loc[some.email, "practices"] == f"2 practices: {', '.join(names)}"
+    assert frame.loc[one.email, "practices"] == world.practices[slugs[2]]
+    longest = max(len(text) for text in frame["practices"])
+    lines = -(-longest // 60)
+    height = app.dataframe[0].proto.row_height
+    assert (height >= 21 * lines) if lines > 1 else height == 0
+
+
 def test_users_page_refuses_a_weak_password(login: Login) -> None:
     app, _ = login(Role.manager, [], "pages/users.py")
     app.text_input[0].input("weak@agency.test")
