@@ -56,8 +56,15 @@ else:
     # A coordinator of 6 of 12 practices has ~170 characters of names: the cell wraps (the
     # rows as tall as the longest needs) instead of cutting them at the column's edge.
     lines = max(math.ceil(len(row["practices"]) / NAMES_PER_LINE) for row in shown)
+    row_px = LINE_PX * lines + 14 if lines > 1 else 35
     st.dataframe(shown, hide_index=True, width="stretch",
-                 row_height=LINE_PX * lines + 14 if lines > 1 else None)
+                 row_height=row_px if lines > 1 else None,
+                 height=38 + row_px * min(len(shown), 10),  # ten users, then a scroll bar
+                 column_config={
+                     "email": st.column_config.TextColumn(width="medium"),
+                     "role": st.column_config.TextColumn(width="small"),
+                     "practices": st.column_config.TextColumn(width="large"),
+                     "active": st.column_config.TextColumn(width="small")})
 
 st.subheader("Add a user")
 with st.form("add-user", clear_on_submit=True):

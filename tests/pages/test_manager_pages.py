@@ -113,6 +113,18 @@ def test_clients_edit_saves_the_settings(login: Login, world: World, session: Se
     assert stored.share_blurb == "Know someone? <b>Share</b> the love"
 
 
+def test_clients_table_shows_every_client_and_column_in_view(login: Login, world: World) -> None:
+    """Eleven columns scrolled sideways and the rows cut after ten clients: now eight short
+    columns, zones as places (the table is as tall as its rows: `table(..., whole=True)`)."""
+    app, _ = login(Role.manager, [], "pages/clients.py")
+    assert not app.exception
+    frame = app.dataframe[0].value
+    assert len(frame.columns) <= 9
+    assert set(frame["client"]) == set(world.practices.values())
+    assert not frame["time zone"].str.contains("/|_").any()
+    assert frame["SLA days: ask · lead · loop"].str.fullmatch(r"\d+ · \d+ · \d+").all()
+
+
 def test_users_page_adds_a_user(login: Login, world: World, session: Session) -> None:
     app, _ = login(Role.manager, [], "pages/users.py")
     assert not app.exception
