@@ -186,6 +186,27 @@ def test_data_quality_shows_quarantined_rows_with_reasons(login: Login) -> None:
     assert quarantined["reason"].str.len().min() > 0
 
 
+def test_audit_log_reads_system_actors_and_keeps_the_outcome_in_view(
+    login: Login, world: World, session: Session
+) -> None:
+    """The demo's set-up showed as "system:demo", and the outcome was the last of seven
+    columns, cut at the page's edge: now "system (demo)", the outcome beside the action."""
+    from console.identity import audit
+    from console.identity.audit import Action, Outcome
+
+    audit.record(session=session, actor="system:demo", action=Action.practice_change,
+                 practice_slug=sorted(world.practices)[0], object_ref=None,
+                 outcome=Outcome.success, now=now_utc())
+    session.commit()
+    app, _ = login(Role.manager, [], "pages/audit_log.py")
+    assert not app.exception
+    events = app.dataframe[0].value
+    assert "system (demo)" in set(events["who"])
+    assert not events["who"].str.startswith("system:").any()
+    columns = list(events.columns)
+    assert columns.index("outcome") == columns.index("action") + 1
+
+
 def test_audit_log_names_actors_by_email_and_filters(
     login: Login, world: World, session: Session
 ) -> None:
