@@ -35,18 +35,18 @@ with store() as db:
 table(
     [{"client": p.name, "specialty": p.specialty.replace("_", " "),
       "time zone": zone_name(p.timezone),
-      "opening hours": f"{p.business_hours_start}–{p.business_hours_end}",
-      "contracted h/week": p.contracted_hours_per_week, "monthly fee": money_text(p.monthly_fee),
-      "SLA days: ask · lead · loop": f"{p.ask_sla_days} · {p.lead_sla_business_days} · "
-                                     f"{p.close_loop_sla_business_days}",
+      "open": f"{p.business_hours_start}–{p.business_hours_end}",
+      "h/week": p.contracted_hours_per_week, "monthly fee": money_text(p.monthly_fee),
+      "SLA days": f"{p.ask_sla_days} · {p.lead_sla_business_days} · "
+                  f"{p.close_loop_sla_business_days}",
       "last report sent": reports.get(p.practice_slug, {}).get("last_sent", "never"),
       "recipients": len(reports.get(p.practice_slug, {}).get("recipients", []))}
      for p in practices],
     empty="No clients yet: run a build.", whole=True,
 )
 if practices:
-    st.caption("SLA days: the ask in calendar days, first contact of a lead and closing the "
-               "loop in business days.")
+    st.caption("h/week: contracted hours a week. SLA days: ask · first contact of a lead · "
+               "closing the loop (the ask in calendar days, the others in business days).")
 if practices:
     st.subheader("Edit a client")
     names = {p.practice_slug: p.name for p in practices}
