@@ -48,13 +48,13 @@ if rows:
     due = base.mark_tick(color="#d62728", thickness=3, size=20).encode(
         x="pro-rated contract:Q", tooltip=["practice:N", "pro-rated contract:Q"])
     st.altair_chart((contract + delivered + due).properties(height=28 * len(rows) + 40),
-                    use_container_width=True)
+                    width="stretch")
     st.caption("Blue: hours delivered so far. Red tick: the contract pro-rated to the working "
                "days gone by. Grey: the full week's contract.")
 table([{"client": w.name, "delivered h": round(w.delivered_hours, 1),
         "due by now h": round(w.prorated_contract_hours, 1),
         "behind h": round(w.behind_hours, 1), "contract h": w.contract_hours}
-       for w in view.practices], empty="No clients.")
+       for w in view.practices], empty="No clients.", whole=True)
 
 st.subheader("Backlog by kind")
 table([{"task": kind, "hours": round(hours, 1)} for kind, hours in view.backlog_by_kind.items()],
@@ -65,7 +65,7 @@ table([{"coordinator": c.email, "weekly hours": c.weekly_hours,
         "logged this week h": round(c.logged_week_hours, 1),
         "left this week h": round(c.left_week_hours, 1),
         "left today h": round(c.left_today_hours, 1)} for c in view.coordinators],
-      empty="No coordinator is scheduled this week.")
+      empty="No coordinator is scheduled this week.", whole=True)
 
 
 def _save_schedule(people: dict[int, str]) -> None:

@@ -10,6 +10,7 @@ from console.reporting.service import month_preview, report_status
 from console.views.data import money_text
 from console.views.identity import store
 from console.views.manage import clients, update_client
+from console.views.preview import zone_name
 from loopdesk_core.clock import now
 from pages.components import (
     current_user,
@@ -27,18 +28,25 @@ show_flash()
 with store() as db:
     practices = guarded(lambda: clients(session=db, user=user))
     reports = guarded(lambda: report_status(session=db, user=user))
+
+
+# One row per client, every column in view: a dozen clients and eleven columns scrolled
+# sideways ("contracted h/we…", "cosmetic dentistr…") and cut after the tenth client.
 table(
-    [{"client": p.name, "monthly fee": money_text(p.monthly_fee),
+    [{"client": p.name, "specialty": p.specialty.replace("_", " "),
+      "time zone": zone_name(p.timezone),
+      "open": f"{p.business_hours_start}–{p.business_hours_end}",
+      "h/week": p.contracted_hours_per_week, "monthly fee": money_text(p.monthly_fee),
+      "SLA days": f"{p.ask_sla_days} · {p.lead_sla_business_days} · "
+                  f"{p.close_loop_sla_business_days}",
       "last report sent": reports.get(p.practice_slug, {}).get("last_sent", "never"),
-      "report recipients": len(reports.get(p.practice_slug, {}).get("recipients", [])),
-      "specialty": p.specialty.replace("_", " "), "time zone": p.timezone,
-      "hours": f"{p.business_hours_start}-{p.business_hours_end}",
-      "contracted h/week": p.contracted_hours_per_week, "ask SLA days": p.ask_sla_days,
-      "lead SLA business days": p.lead_sla_business_days,
-      "loop SLA business days": p.close_loop_sla_business_days}
+      "recipients": len(reports.get(p.practice_slug, {}).get("recipients", []))}
      for p in practices],
-    empty="No clients yet: run a build.",
+    empty="No clients yet: run a build.", whole=True,
 )
+if practices:
+    st.caption("h/week: contracted hours a week. SLA days: ask · first contact of a lead · "
+               "closing the loop (the ask in calendar days, the others in business days).")
 if practices:
     st.subheader("Edit a client")
     names = {p.practice_slug: p.name for p in practices}

@@ -243,12 +243,13 @@ def guarded(action: Callable[[], T]) -> T:
     raise AssertionError("unreachable")  # st.stop() raises
 
 
-def table(rows: list[dict[str, Any]], *, empty: str) -> None:
-    """Rows as a read-only table (cells are data, never markup), or a note when there are none."""
+def table(rows: list[dict[str, Any]], *, empty: str, whole: bool = False) -> None:
+    """Rows as a read-only table (cells are data, never markup), or a note when there are none;
+    `whole`: as tall as its rows (a dozen clients, not ten and a scroll bar)."""
     if not rows:
         st.caption(empty)
         return
-    st.dataframe(rows, hide_index=True, width="stretch")
+    st.dataframe(rows, hide_index=True, width="stretch", height="content" if whole else "auto")
 
 
 def rate(value: float | None) -> str:

@@ -391,19 +391,30 @@ def _preview(preview: QueuePreview) -> None:
 
 
 def _queue_ahead(preview: QueuePreview) -> None:
-    """The open count, then the next tasks in priority order as one plain-text block.
+    """The open count, then the queue in the order Next task will hand it out, then what
+    waits: plain-text blocks, one line per task (`queue_line`, `waiting_line`).
 
-    One line per task (`queue_line`). Plain text, not an `st.dataframe`: the grid was about a
-    fifth of the browser's work per call with 8 coordinators at once (docs/benchmarks.md,
-    "Coordinator flow, browser cost"), and `st.table` would render the cells as Markdown.
+    In claim order, not priority order: Next task takes callable tasks only, best first, so
+    the preview lists the callable ones after Next up (never Next up again), and the
+    higher-ranked tasks that cannot be called now apart, each with when or why. (A single
+    priority list read "1. not callable, 2. the Next up task, 3. not callable…".)
+    Plain text, not an `st.dataframe`: the grid was about a fifth of the browser's work per
+    call with 8 coordinators at once (docs/benchmarks.md, "Coordinator flow, browser cost"),
+    and `st.table` would render the cells as Markdown.
     """
     st.caption(f"{preview.open_tasks} open tasks in your practices.")
-    lines = preview.lines
-    if not lines:
+    if not preview.lines:
         st.caption("The queue is empty.")
         return
-    st.text("\n".join([f"The next {len(lines)} in priority order:",
-                       *(queue_line(n, line) for n, line in enumerate(lines, start=1))]))
+    if preview.ahead:
+        st.text("\n".join(["After it, in the order Next task gives them:",
+                           *(queue_line(n, line) for n, line in
+                             enumerate(preview.ahead, start=2))]))
+    elif preview.next_up is not None:
+        st.caption("Nothing else is callable right now.")
+    if preview.waiting:
+        st.text("\n".join(["Not callable now (the highest ranked):",
+                           *(waiting_line(line) for line in preview.waiting)]))
 
 
 def without_sla(why: str) -> str:
@@ -412,12 +423,19 @@ def without_sla(why: str) -> str:
 
 
 def queue_line(number: int, line: QueueLine) -> str:
-    """One task of the queue ahead: practice · task · SLA · callable or not, why — then why it
-    ranks there."""
-    callable_ = "callable now" if line.callable_now else f"not callable now: {line.when}"
+    """One callable task of the queue ahead, numbered as Next task will give it (Next up is
+    1): practice · task · SLA — why it ranks there."""
     why = without_sla(line.why)
-    return (f"{number}. {line.practice_name} · {line.kind} · SLA {line.sla} · {callable_}"
+    return (f"{number}. {line.practice_name} · {line.kind} · SLA {line.sla}"
             + (f" — {why}" if why else ""))
+
+
+def waiting_line(line: QueueLine) -> str:
+    """One task that cannot be called now: practice · task · SLA · not callable now: when or
+    why — then why it ranks high."""
+    why = without_sla(line.why)
+    return (f"- {line.practice_name} · {line.kind} · SLA {line.sla} · not callable now: "
+            f"{line.when}" + (f" — {why}" if why else ""))
 
 
 def _held_card(user: CurrentUser, task: Task, moment: datetime) -> TaskCard:

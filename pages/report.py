@@ -6,6 +6,7 @@ from typing import Any
 
 import streamlit as st
 
+from console.platform.wording import kind_label
 from console.reporting.charts import REFERRAL_LINE, WILLING_LINE, funnel_chart
 from console.reporting.service import month_preview
 from console.views.data import hours_text, money_text
@@ -81,7 +82,7 @@ if funnel[0]["patients"]:
 table(metrics_table(metrics), empty="No figures.")
 
 st.subheader("SLA compliance")
-table([{"task kind": kind.replace("_", " "), "compliance": rate(value),
+table([{"task": kind_label(kind), "compliance": rate(value),
         "open breached": metrics["open_breached"][kind]}
        for kind, value in metrics["sla_compliance"].items()], empty="No tasks yet.")
 

@@ -24,7 +24,7 @@ rows = [
      "breached": p["open_counts"]["breached"], "at risk": p["open_counts"]["at risk"]}
     for p in board["practices"]
 ]
-table(rows, empty="No clients.")
+table(rows, empty="No clients.", whole=True)
 st.subheader("Breached and at-risk tasks")
 st.caption("Open tasks only, most overdue first; deadlines in each practice's local time.")
 flagged = view["flagged"]

@@ -11,9 +11,10 @@ from console.platform.wording import kind_label, span
 from console.views.identity import store
 from console.views.simulation import (
     MAX_DAYS,
-    MAX_TEAM,
     StaffingJob,
+    max_team,
     staffing_answer,
+    staffing_estimate,
     staffing_job,
     staffing_rows,
     start_staffing,
@@ -22,17 +23,17 @@ from console.views.simulation import (
 from loopdesk_core.clock import now
 from pages.components import current_user, guarded
 
-# About how long one team size takes for a dozen clients and a working week, quiet
-# (a 5-day what-if: 80-110 s a team size at load 10+ on 2 cores, 2026-12-02).
-MINUTES_PER_TEAM_SIZE = 1.0
+# A busy shared server runs a simulation up to this many times slower than a quiet one
+# (measured 1.0× at load 1.8, 3.2× at load 5.5, 4× at load 12 on 2 cores, 2026-12-02).
+BUSY_FACTOR = 3
 
 
 def progress_text(job: StaffingJob, moment: datetime) -> str:
-    """Which team size of how many is being simulated, and about how long is left (from the
-    pace so far; none until there is a pace to go by)."""
+    """Which simulation of how many runs, and about how long is left (from the pace so far,
+    each team size weighed by its expected cost; none until there is a pace to go by)."""
     total = len(job.sizes)
     current = min(len(job.results) + 1, total)
-    text = f"Simulating team size {current} of {total} — {job.message}"
+    text = f"Simulation {current} of {total} — {job.message}"
     elapsed = (moment - job.started_at).total_seconds()
     if job.fraction >= 0.02 and elapsed > 0:
         left = elapsed * (1 - job.fraction) / job.fraction
@@ -48,15 +49,20 @@ st.caption(
 )
 with store() as db:
     current = team_size(db)
-left, right = st.columns(2)
-most = int(left.number_input("Up to this many coordinators", min_value=1, max_value=MAX_TEAM,
-                             value=min(MAX_TEAM, max(2, current + 1)), step=1))
-days = int(right.number_input("Working days to simulate", min_value=2, max_value=MAX_DAYS,
-                              value=5, step=1))
-if current >= MAX_TEAM:
-    st.caption(f"You have {current} active coordinators; the what-if simulates teams of up "
-               f"to {MAX_TEAM}.")
-sizes = list(range(1, most + 1))
+largest = max_team(current)
+fewest_col, most_col, days_col = st.columns(3)
+fewest = int(fewest_col.number_input(
+    "From this many coordinators", min_value=1, max_value=largest,
+    value=max(1, current - 3), step=1))
+most = int(most_col.number_input(
+    "Up to this many coordinators", min_value=1, max_value=largest,
+    value=min(largest, max(2, current + 1)), step=1))
+days = int(days_col.number_input("Working days to simulate", min_value=2, max_value=MAX_DAYS,
+                                 value=5, step=1))
+fewest = min(fewest, most)
+st.caption(f"You have {current} active coordinator{'s' if current != 1 else ''}: the "
+           f"what-if can simulate teams of 1 to {largest}.")
+sizes = list(range(fewest, most + 1))
 warm_up = min(2, days - 1)
 job = guarded(lambda: staffing_job(user=user, sizes=sizes, days=days))
 if st.button("Run the what-if", type="primary", disabled=job is not None and not job.done):
@@ -65,8 +71,12 @@ if st.button("Run the what-if", type="primary", disabled=job is not None and not
                                              now=now()))
 
 
+def _plural(size: int) -> str:
+    return f"{size} coordinator{'s' if size != 1 else ''}"
+
+
 def _charts(finished: StaffingJob) -> None:
-    answer = staffing_answer(finished.results, days=days, warm_up=warm_up)
+    answer = staffing_answer(finished.results, days=days, warm_up=warm_up, current=current)
     (st.warning if answer.startswith("Even") else st.success)(answer)
     rows = staffing_rows(finished, days, warm_up)
     for row in rows["sla"]:  # "Contact a referred lead", not "contact lead"
@@ -105,7 +115,7 @@ def _charts(finished: StaffingJob) -> None:
     clients = len({row["client"] for row in rows["hours"]})
     st.altair_chart((cells + labels).properties(
         title="Hours delivered per week, as a share of each client's contract",
-        height=26 * max(1, clients) + 40), use_container_width=True)
+        height=26 * max(1, clients) + 40), width="stretch")
     st.dataframe(rows["hours"], hide_index=True, width="stretch")
 
 
@@ -120,10 +130,15 @@ def _progress() -> None:
 
 
 if job is None:
-    minutes = max(1, round(len(sizes) * MINUTES_PER_TEAM_SIZE * days / 5))
-    st.info(f"Choose the team sizes and press Run: each team size is one simulation, a minute "
-            f"or two for a dozen clients and a week ({len(sizes)} team sizes: about "
-            f"{minutes}–{2 * minutes} min). You can leave the page and keep working meanwhile.")
+    with store() as db:
+        quiet = staffing_estimate(db, sizes, days)
+    teams = (f"{sizes[0]} to {sizes[-1]} coordinators" if len(sizes) > 1
+             else _plural(sizes[0]))
+    st.info(f"Choose the team sizes and press Run: each team size is one simulation, larger "
+            f"teams taking longer ({teams}, {len(sizes)} simulation"
+            f"{'s' if len(sizes) != 1 else ''}: about {span(timedelta(seconds=quiet))}, up to "
+            f"{span(timedelta(seconds=BUSY_FACTOR * quiet))} when the server is busy). "
+            "You can leave the page and keep working meanwhile.")
 elif job.error:
     st.error(f"The what-if could not run: {job.error}")
 elif not job.done:

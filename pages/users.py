@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
 from console.models.identity import Role
@@ -9,7 +11,7 @@ from console.platform.errors import UserError
 from console.views.identity import store
 from console.views.manage import add_user, change_user, clients, deactivate, user_rows
 from loopdesk_core.clock import now
-from pages.components import current_user, guarded, table
+from pages.components import current_user, guarded
 
 ROLES = [role.value for role in Role]
 
@@ -29,9 +31,40 @@ def _practice(slug: str) -> str:
     return names.get(slug, "a practice no longer in the store")
 
 
-table([{"email": r["email"], "role": _role(r["role"]),
-        "practices": ", ".join(_practice(s) for s in r["practices"].split(", ") if s) or "—",
-        "active": "yes" if r["active"] else "no"} for r in rows], empty="No users.")
+# Wide enough for about this many characters of practice names a line; rows grow to fit.
+NAMES_PER_LINE = 60
+LINE_PX = 21
+
+
+def practices_cell(assigned: list[str]) -> str:
+    """Whose work a user sees, readable in one cell: "All 12 practices" for a user with every
+    practice, else the count and the names ("2 practices: Beacon Hill …, Brickell …")."""
+    if not assigned:
+        return "—"
+    if len(assigned) > 1 and set(assigned) >= set(slugs):
+        return f"All {len(slugs)} practices"
+    listed = ", ".join(sorted(_practice(slug) for slug in assigned))
+    return listed if len(assigned) == 1 else f"{len(assigned)} practices: {listed}"
+
+
+shown = [{"email": r["email"], "role": _role(r["role"]),
+          "practices": practices_cell([s for s in r["practices"].split(", ") if s]),
+          "active": "yes" if r["active"] else "no"} for r in rows]
+if not shown:
+    st.caption("No users.")
+else:
+    # A coordinator of 6 of 12 practices has ~170 characters of names: the cell wraps (the
+    # rows as tall as the longest needs) instead of cutting them at the column's edge.
+    lines = max(math.ceil(len(row["practices"]) / NAMES_PER_LINE) for row in shown)
+    row_px = LINE_PX * lines + 14 if lines > 1 else 35
+    st.dataframe(shown, hide_index=True, width="stretch",
+                 row_height=row_px if lines > 1 else None,
+                 height=38 + row_px * min(len(shown), 10),  # ten users, then a scroll bar
+                 column_config={
+                     "email": st.column_config.TextColumn(width="medium"),
+                     "role": st.column_config.TextColumn(width="small"),
+                     "practices": st.column_config.TextColumn(width="large"),
+                     "active": st.column_config.TextColumn(width="small")})
 
 st.subheader("Add a user")
 with st.form("add-user", clear_on_submit=True):

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import mmap
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,11 @@ FORMAT_VERSION = 1
 _MAGIC = b"#loopdesk-contacts"
 _BATCH_ROWS = 200_000
 _CHANNELS = {"sms": "0", "email": "1"}
+# Lines per sort: the 1,000-practice world's 3.1 M lines stay one sort; bigger stores are
+# sorted a key range of about this many lines at a time (docs/benchmarks.md, brief build).
+BUCKET_LINES = 4_000_000
+# Keys drawn to place the ranges' bounds.
+_SAMPLE_ROWS = 100_000
 
 
 def index_path(snapshot: Path) -> Path:
@@ -47,9 +53,10 @@ def legacy_index_paths(snapshot: Path) -> list[Path]:
     return [snapshot.with_name(stem + suffix) for suffix in LEGACY_SUFFIXES]
 
 
-def contacts_query(source: str) -> str:
+def contacts_query(source: str, *, sms: str = "true", email: str = "true") -> str:
     """The index's rows (channel, address, practice_slug, patient_id) of a mart_patients-shaped
-    `source` (a table name or a parenthesised select)."""
+    `source` (a table name or a parenthesised select); `sms` and `email` are SQL conditions on
+    `address` keeping some of each channel's rows."""
     # The same expressions as the lookup inbound used to run against the snapshot:
     # `phone = ?` for SMS and `lower(email) = ?` for email (DuckDB's lower, not Python's).
     # No `distinct`: a patient gives at most one row per channel, and (practice_slug,
@@ -57,38 +64,94 @@ def contacts_query(source: str) -> str:
     # published), so the rows are distinct already (the hash of 3 M rows cost 1 CPU-s).
     return (
         "select channel, address, practice_slug, patient_id from ("
-        " select 'sms' as channel, phone as address, cast(practice_slug as varchar) as"
-        f" practice_slug, cast(patient_id as varchar) as patient_id from {source}"
-        " where phone is not null"
+        " select * from (select 'sms' as channel, phone as address,"
+        " cast(practice_slug as varchar) as practice_slug,"
+        f" cast(patient_id as varchar) as patient_id from {source}"
+        f" where phone is not null) where {sms}"
         " union all"
-        " select 'email', lower(email), cast(practice_slug as varchar),"
-        f" cast(patient_id as varchar) from {source} where email is not null)"
+        " select * from (select 'email', lower(email) as address,"
+        " cast(practice_slug as varchar), cast(patient_id as varchar)"
+        f" from {source} where email is not null) where {email})"
     )
 
 
-def _lines_query(source: str) -> str:
-    """The index's lines (after the header) of `source`, sorted, each ending in a newline."""
+def _lines_query(source: str, numbers: str, bucket: Bucket | None = None) -> str:
+    """The index's lines (after the header) of `source` whose key falls in `bucket` (all of them
+    when None), sorted, each ending in a newline; `numbers` maps practice_slug to its number."""
+    sms, email = ("true", "true") if bucket is None else bucket.conditions()
     return (
-        "with numbers as (select practice_slug, row_number() over (order by practice_slug)"
-        f" as practice from (select distinct cast(practice_slug as varchar) as practice_slug"
-        f" from {source})),"
-        f" keyed as (select case contacts.channel when 'sms' then '0' else '1' end"
+        f"with keyed as (select case contacts.channel when 'sms' then '0' else '1' end"
         " || hex(contacts.address) as key, numbers.practice, contacts.patient_id"
-        f" from ({contacts_query(source)}) as contacts"
-        " inner join numbers on numbers.practice_slug = contacts.practice_slug)"
+        f" from ({contacts_query(source, sms=sms, email=email)}) as contacts"
+        f" inner join {numbers} as numbers on numbers.practice_slug = contacts.practice_slug)"
         " select key || chr(9) || practice::varchar || chr(9) || hex(patient_id) || chr(10)"
         " as line from keyed order by key"
     )
 
 
-def write_index(snapshot_conn: Any, target: Path) -> bool:
+@dataclass(frozen=True)
+class Bucket:
+    """A range of index keys, as (channel digit, address) bounds: from `low` (inclusive; None =
+    the first key) to `high` (exclusive; None = past the last). The key is the channel digit and
+    the upper-case hex of the address's UTF-8 bytes, so its byte order is the order of (digit,
+    address) by UTF-8 bytes — which is DuckDB's varchar order and Python's str order."""
+
+    low: tuple[str, str] | None
+    high: tuple[str, str] | None
+
+    def conditions(self) -> tuple[str, str]:
+        """SQL conditions on `address` selecting the bucket's SMS rows and its email rows."""
+        return self._condition("0"), self._condition("1")
+
+    def _condition(self, digit: str) -> str:
+        parts = []
+        if self.low is not None:
+            if self.low[0] > digit:
+                return "false"
+            if self.low[0] == digit:
+                parts.append(f"address >= {_literal(self.low[1])}")
+        if self.high is not None:
+            if self.high[0] < digit:
+                return "false"
+            if self.high[0] == digit:
+                parts.append(f"address < {_literal(self.high[1])}")
+        return " and ".join(parts) or "true"
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def plan_buckets(sample: Sequence[tuple[str, str]], lines: int, bucket_lines: int) -> list[Bucket]:
+    """Consecutive key ranges of about `bucket_lines` of the index's `lines` each, cut at the
+    quantiles of `sample` ((digit, address) keys drawn from the lines); [Bucket(None, None)]
+    when one sort holds them all."""
+    count = -(-lines // bucket_lines) if bucket_lines > 0 else 1
+    ordered = sorted(sample)
+    if count <= 1 or not ordered:
+        return [Bucket(None, None)]
+    bounds: list[tuple[str, str]] = []
+    for part in range(1, count):
+        bound = ordered[len(ordered) * part // count]
+        if not bounds or bound > bounds[-1]:
+            bounds.append(bound)
+    lows: list[tuple[str, str] | None] = [None, *bounds]
+    highs: list[tuple[str, str] | None] = [*bounds, None]
+    return [Bucket(low, high) for low, high in zip(lows, highs, strict=True)]
+
+
+def write_index(snapshot_conn: Any, target: Path, bucket_lines: int = BUCKET_LINES) -> bool:
     """Write the contact index of the snapshot open on `snapshot_conn` (a DuckDB connection,
     or a cursor of one used from another thread: it only reads `mart_patients`) to `target`;
-    False (nothing written) when the snapshot has no `mart_patients`."""
+    False (nothing written) when the snapshot has no `mart_patients`.
+
+    More than `bucket_lines` lines are sorted a key range at a time, the ranges written one
+    after another: each sort then fits in the build's memory ceiling (one sort of the 31 M
+    lines of 10,000 practices spilled: 15x the 1,000 world's CPU for 10x the lines)."""
     present = snapshot_conn.execute(
         "select count(*) from information_schema.tables where table_name = 'mart_patients'"
-    ).fetchone()
-    if not present or not present[0]:
+    ).fetchall()
+    if not present or not present[0][0]:
         return False
     slugs = [
         str(row[0])
@@ -99,17 +162,44 @@ def write_index(snapshot_conn: Any, target: Path) -> bool:
     header = "\t".join(
         (_MAGIC.decode(), str(FORMAT_VERSION), ",".join(_hex(slug) for slug in slugs))
     )
-    reader = snapshot_conn.sql(_lines_query("mart_patients")).to_arrow_reader(_BATCH_ROWS)
+    numbers = (
+        "(select unnest(?) as practice_slug, unnest(range(1, len(?) + 1)) as practice)"
+    )
+    buckets = _buckets(snapshot_conn, bucket_lines)
     target.unlink(missing_ok=True)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(header.encode("ascii") + b"\n")
-        for batch in reader:
-            handle.write(_string_bytes(batch.column(0)))
+        for bucket in buckets:
+            query = _lines_query("mart_patients", numbers, bucket)
+            reader = snapshot_conn.sql(query, params=[slugs, slugs]).to_arrow_reader(
+                _BATCH_ROWS
+            )
+            for batch in reader:
+                handle.write(_string_bytes(batch.column(0)))
         handle.flush()
         os.fsync(handle.fileno())
     os.chmod(target, 0o600)
     return True
+
+
+def _buckets(snapshot_conn: Any, bucket_lines: int) -> list[Bucket]:
+    """The key ranges `write_index` sorts one at a time (one when the lines fit one sort)."""
+    found = snapshot_conn.execute(
+        "select count(*), count(phone) + count(email) from mart_patients"
+    ).fetchall()
+    patients, lines = (int(value or 0) for value in found[0]) if found else (0, 0)
+    if lines <= bucket_lines:
+        return [Bucket(None, None)]
+    # Whole vectors of rows drawn (`system`): a reservoir sample reads and lower-cases every
+    # address (5.6 CPU-s at 10,000 practices); the bounds need only rough quantiles.
+    percent = min(100.0, 100.0 * _SAMPLE_ROWS / max(patients, 1))
+    sampled = f"(select * from mart_patients using sample {percent:.6f} percent (system, 42))"
+    sample = snapshot_conn.execute(
+        "select case channel when 'sms' then '0' else '1' end, address"
+        f" from ({contacts_query(sampled)})"
+    ).fetchall()
+    return plan_buckets([(str(d), str(a)) for d, a in sample], lines, bucket_lines)
 
 
 def _string_bytes(column: Any) -> memoryview:

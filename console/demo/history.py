@@ -1,12 +1,13 @@
 """The demo's agency history: what coordinators did for each practice since its onboarding.
 
 `simulate_agency_history` writes, in bulk, the tasks, calls, lead events and logged minutes
-a team would have produced from each practice's `onboarded_at` to two days before `now`:
-asks (with follow-ups and review requests), first contact of referred leads, and loop
-closures, with the natural keys refresh and the disposition flow use, so a later refresh
-treats them as existing work and never re-creates them. Calls run 2–12 minutes; the rest of
-each week's contracted time is logged as `admin` blocks (channel "admin", no person: call
-preparation, referral links, practice liaison) so hours delivered track the contract.
+a team would have produced from each practice's `onboarded_at` up to `now`, for the work
+triggered until two days before `now` (the rest is the live queue's): asks (with follow-ups
+and review requests), first contact of referred leads, and loop closures, with the natural
+keys refresh and the disposition flow use, so a later refresh treats them as existing work
+and never re-creates them. Calls run 2–12 minutes; the rest of each week's contracted time is
+logged as `admin` blocks (channel "admin", no person: call preparation, referral links,
+practice liaison) so hours delivered track the contract, this week's included.
 Coordinators are the store's active coordinator users plus team members it creates
 (`coordinator.teamNN@demo.loopdesk.test`, random passwords nobody is given).
 """
@@ -45,7 +46,7 @@ from console.models.work import LeadEvent, Task, TaskKind, TaskStatus, Touch
 from console.platform.db import begin_write
 from console.work.refresh import TASK_COLUMNS, add_task
 
-QUIET_DAYS = 2  # the last days stay untouched so the live queue has fresh work
+QUIET_DAYS = 2  # work triggered in the last days is left open: the live queue's fresh work
 HOURS_PER_COORDINATOR = 32.0
 TEAM_DOMAIN = "demo.loopdesk.test"
 INSERT_BATCH = 5_000
@@ -125,7 +126,7 @@ def _team(session: Session, practices: Sequence[PracticeSettings],
     return team
 
 
-def _admin_blocks(practice: PracticeSettings, calls: pl.DataFrame, *, cutoff: datetime,
+def _admin_blocks(practice: PracticeSettings, calls: pl.DataFrame, *, until: datetime,
                   rng: np.random.Generator) -> pl.DataFrame:
     """Non-call time per week: contracted hours × 0.8–1.1 less the week's call minutes."""
     from console.demo.hours import _minutes  # the same clock parsing as the snapping
@@ -136,7 +137,7 @@ def _admin_blocks(practice: PracticeSettings, calls: pl.DataFrame, *, cutoff: da
     opens = _minutes(practice.business_hours_start)
     closes = _minutes(practice.business_hours_end)
     open_days = [int(day) for day in practice.business_days]
-    first, last = onboarded.astimezone(cutoff.tzinfo), cutoff
+    first, last = onboarded.astimezone(until.tzinfo), until
     days = pl.DataFrame({"day": pl.date_range(first.date(), last.date(), eager=True)}).filter(
         pl.col("day").dt.weekday().is_in(open_days)
     )
@@ -187,7 +188,7 @@ def _admin_blocks(practice: PracticeSettings, calls: pl.DataFrame, *, cutoff: da
          + pl.duration(microseconds=(pl.col("minutes") * MINUTE_US).cast(pl.Int64)))
         .alias("ended_at"),
     ).filter((pl.col("started_at") >= _ts(onboarded))
-             & (pl.col("ended_at") < _ts(cutoff)))
+             & (pl.col("ended_at") < _ts(until)))
 
 
 def _call_rows(attempts: pl.DataFrame, *, kind: str) -> pl.DataFrame:
@@ -238,20 +239,22 @@ def _marts(snapshot: duckdb.DuckDBPyConnection) -> _Marts:
 
 
 def _plan_practice(practice: PracticeSettings, marts: _Marts, team: list[int], *,
-                   cutoff: datetime, seed: int) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Tasks, touches (with coordinators) and lead events for one practice."""
+                   cutoff: datetime, until: datetime,
+                   seed: int) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Tasks, touches (with coordinators) and lead events for one practice: the work triggered
+    before `cutoff`, as far as it was done before `until`."""
     rng = np.random.default_rng([seed, zlib.crc32(practice.practice_slug.encode())])
     slug = pl.col("practice_slug") == practice.practice_slug
     treatments = marts.treatments.filter(slug)
     callable_ids = marts.patients.filter(slug).select("patient_id")
     leads = marts.leads.filter(slug)
     asks = plan_asks(practice=practice, treatments=treatments, callable_ids=callable_ids,
-                     leads=leads, cutoff=cutoff, rng=rng)
-    contacts = plan_leads(practice=practice, leads=leads, cutoff=cutoff, rng=rng)
+                     leads=leads, cutoff=cutoff, until=until, rng=rng)
+    contacts = plan_leads(practice=practice, leads=leads, cutoff=cutoff, until=until, rng=rng)
     contact_tasks, events = lead_tasks(contacts, practice)
     loop_tasks, loop_touches, closed = plan_loops(
         practice=practice, leads=leads, events=events, callable_ids=callable_ids,
-        cutoff=cutoff, rng=rng)
+        cutoff=cutoff, until=until, rng=rng)
     tasks = pl.concat([ask_tasks(asks, practice, rng=rng), contact_tasks, loop_tasks],
                       how="diagonal_relaxed")
     ask_calls = _call_rows(asks, kind=TaskKind.ask).with_columns(
@@ -262,7 +265,7 @@ def _plan_practice(practice: PracticeSettings, marts: _Marts, team: list[int], *
     lead_calls = _call_rows(contacts, kind="lead").with_columns(
         task_key=pl.format("contact_lead:{}:{}", pl.lit(practice.practice_slug), "lead_id"))
     calls = pl.concat([ask_calls, lead_calls, loop_touches], how="diagonal_relaxed")
-    admin = _admin_blocks(practice, calls, cutoff=cutoff, rng=rng)
+    admin = _admin_blocks(practice, calls, until=until, rng=rng)
     touches = pl.concat([calls, admin], how="diagonal_relaxed")
     touches = touches.with_columns(
         practice_slug=pl.lit(practice.practice_slug),
@@ -341,7 +344,12 @@ def _key_follow_ups(tasks: pl.DataFrame, ids: pl.DataFrame) -> pl.DataFrame:
 
 def simulate_agency_history(*, session: Session, snapshot: duckdb.DuckDBPyConnection,
                             now: datetime, seed: int) -> HistorySummary:
-    """Write each onboarded practice's agency work from onboarding to QUIET_DAYS before `now`."""
+    """Write each onboarded practice's agency work since onboarding, up to `now`.
+
+    Work *triggered* in the last QUIET_DAYS (results visible, leads referred, outcomes
+    reported) is left to the live queue; the calls on earlier work and the admin time run up
+    to `now`, so this week's hours (the Capacity page) show the work done so far.
+    """
     cutoff = now - timedelta(days=QUIET_DAYS)
     if history_exists(session, before=cutoff):
         return HistorySummary(0, 0, 0, 0, 0, 0.0, skipped=True)
@@ -353,7 +361,8 @@ def simulate_agency_history(*, session: Session, snapshot: duckdb.DuckDBPyConnec
         return HistorySummary(0, 0, 0, 0, 0, 0.0, skipped=False)
     team = _team(session, onboarded, now)
     marts = _marts(snapshot)
-    plans = [_plan_practice(p, marts, team[p.practice_slug], cutoff=cutoff, seed=seed)
+    plans = [_plan_practice(p, marts, team[p.practice_slug], cutoff=cutoff, until=now,
+                            seed=seed)
              for p in onboarded]
     tasks = pl.concat([plan[0] for plan in plans], how="diagonal_relaxed").sort(
         "practice_slug", "created_at", "kind", "natural_key", "root_key", "attempt",

@@ -106,8 +106,10 @@ def _long(frame: pl.DataFrame, steps: int, keep: list[str]) -> pl.DataFrame:
 
 
 def plan_asks(*, practice: PracticeSettings, treatments: pl.DataFrame, callable_ids: pl.DataFrame,
-              leads: pl.DataFrame, cutoff: datetime, rng: np.random.Generator) -> pl.DataFrame:
-    """Ask attempts for treatments whose results became visible since onboarding (long form).
+              leads: pl.DataFrame, cutoff: datetime, until: datetime,
+              rng: np.random.Generator) -> pl.DataFrame:
+    """Ask attempts for treatments whose results became visible since onboarding and before
+    `cutoff` (long form), the calls that ended before `until`.
 
     Patients who referred a lead within the referral window (180 days) are reached and willing;
     others are reached on some attempt with REACH_OTHERS and willing with WILLING_OTHERS. One ask
@@ -160,7 +162,7 @@ def plan_asks(*, practice: PracticeSettings, treatments: pl.DataFrame, callable_
         .otherwise(pl.lit(Disposition.willing_no_name))
     )
     keep = ["treatment_id", "patient_id", "category", "value", "results_visible_at", "attempts"]
-    return _long(frame, 3, keep).filter(pl.col("ended_at") < _ts(cutoff))
+    return _long(frame, 3, keep).filter(pl.col("ended_at") < _ts(until))
 
 
 def _patient_task(practice: PracticeSettings) -> list[pl.Expr | str]:
@@ -235,8 +237,9 @@ def ask_tasks(attempts: pl.DataFrame, practice: PracticeSettings, *,
 
 
 def plan_leads(*, practice: PracticeSettings, leads: pl.DataFrame, cutoff: datetime,
-               rng: np.random.Generator) -> pl.DataFrame:
-    """Contact attempts for export leads referred since onboarding (long form).
+               until: datetime, rng: np.random.Generator) -> pl.DataFrame:
+    """Contact attempts for export leads referred since onboarding and before `cutoff` (long
+    form), the calls that ended before `until`.
 
     LEAD_ON_TIME of first calls fall within one business day; a lead the export calls
     unreachable gets four unanswered calls, the others are reached on the call that logs
@@ -270,7 +273,7 @@ def plan_leads(*, practice: PracticeSettings, leads: pl.DataFrame, cutoff: datet
     frame = _chain(frame, practice, rng, first="first", steps=4, reached_minutes=(5.0, 12.0))
     keep = ["lead_id", "referrer_patient_id", "referred_at", "deadline", "status",
             "booked_value", "attempts"]
-    return _long(frame, 4, keep).filter(pl.col("ended_at") < _ts(cutoff))
+    return _long(frame, 4, keep).filter(pl.col("ended_at") < _ts(until))
 
 
 def lead_tasks(attempts: pl.DataFrame, practice: PracticeSettings) -> tuple[pl.DataFrame,
@@ -305,9 +308,10 @@ def lead_tasks(attempts: pl.DataFrame, practice: PracticeSettings) -> tuple[pl.D
 
 
 def plan_loops(*, practice: PracticeSettings, leads: pl.DataFrame, events: pl.DataFrame,
-               callable_ids: pl.DataFrame, cutoff: datetime,
+               callable_ids: pl.DataFrame, cutoff: datetime, until: datetime,
                rng: np.random.Generator) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """close_loop tasks, loop_closed calls and events for lead outcomes since onboarding."""
+    """close_loop tasks, loop_closed calls and events for lead outcomes since onboarding and
+    before `cutoff`, closed by calls that ended before `until`."""
     onboarded = practice.onboarded_at
     assert onboarded is not None
     logged = events.filter(pl.col("event").is_in(OUTCOME_EVENTS)).select(
@@ -340,7 +344,7 @@ def plan_loops(*, practice: PracticeSettings, leads: pl.DataFrame, events: pl.Da
     ).with_columns(
         ended_at=pl.col("started_at")
         + pl.duration(microseconds=(pl.col("minutes") * MINUTE_US).cast(pl.Int64))
-    ).filter(pl.col("ended_at") < _ts(cutoff))
+    ).filter(pl.col("ended_at") < _ts(until))
     key = pl.format("close_loop:{}:{}", pl.lit(practice.practice_slug), "lead_id")
     tasks = frame.select(
         key.alias("natural_key"), pl.lit(TaskKind.close_loop).alias("kind"),

@@ -32,12 +32,21 @@ StageReporter = Callable[[str], None]
 
 @dataclass(frozen=True)
 class DemoLogin:
-    """One printed demo login and what that role will see."""
+    """One printed demo login and whose work it sees (`sees`: the practices, in words)."""
 
     role: str
     email: str
     password: str
     sees: str
+
+    @property
+    def what_you_will_see(self) -> str:
+        """The role's pages, from the page registry (so the table cannot drift), then whose
+        work: "My queue, Leads, Loop closures — the queue of 6 practices"."""
+        from console.views.navigation import pages_for_role
+
+        titles = ", ".join(page.title for page in pages_for_role(self.role))
+        return f"{titles} — {self.sees}" if self.sees else titles
 
 
 def _demo_exports(home: Path) -> Path:
@@ -78,12 +87,12 @@ def create_demo_users(*, now: datetime) -> list[DemoLogin]:
             (Role.coordinator, f"coordinator.west@{DEMO_DOMAIN}", slugs[half:],
              f"the queue of {len(slugs[half:])} practices"),
             (Role.manager, f"manager@{DEMO_DOMAIN}", [],
-             "SLA board, capacity, clients, users, data quality, audit"),
+             f"the whole agency ({len(slugs)} practices)"),
         ]
         names = {practice.practice_slug: practice.name for practice in practices}
         plan += [
             (Role.client_owner, f"owner.{slug}@{DEMO_DOMAIN}", [slug],
-             f"the report of {names[slug]} only")
+             f"{names[slug]} only")
             for slug in slugs
         ]
         logins: list[DemoLogin] = []
@@ -180,7 +189,8 @@ def print_logins(logins: list[DemoLogin], *, url: str, console: Console | None =
     owners = [login for login in logins if login.role == Role.client_owner]
     shown = [login for login in logins if login.role != Role.client_owner] + owners[:2]
     for login in shown:
-        table.add_row(login.role, login.email, login.password, login.sees)
+        table.add_row(login.role.replace("_", " "), login.email, login.password,
+                      login.what_you_will_see)
     out.print(table)
     if len(owners) > 2:
         out.print(f"… and {len(owners) - 2} more client owners, one per practice.")

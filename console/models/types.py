@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, String, literal_column
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import operators
 from sqlalchemy.types import TypeDecorator
 
 
@@ -32,6 +33,35 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class StatusText(String):
+    """A short status column whose comparisons with one of `values` render the value as an
+    inline SQL literal (`status = 'open'`), not a bound parameter.
+
+    Partial indexes (`... WHERE status = 'open'`, console/models/work.py) are only usable by
+    a plan that can prove the query's condition implies the index's: a bound `status = $1`
+    cannot (PostgreSQL's generic plans of prepared statements, which psycopg prepares after
+    five executions, and every SQLite statement), a literal can. The values are a closed set
+    of constant identifiers (an enum's), never user input; any other value stays bound.
+    """
+
+    cache_ok = True
+
+    def __init__(self, length: int, values: tuple[str, ...]) -> None:
+        super().__init__(length)
+        self.values = values
+
+    class comparator_factory(String.Comparator[str]):
+        """`==` / `!=` against a known status value compare with a literal."""
+
+        def operate(self, op: Any, *other: Any, **kwargs: Any) -> Any:
+            if (op in (operators.eq, operators.ne) and len(other) == 1
+                    and isinstance(other[0], str)
+                    and other[0] in getattr(self.type, "values", ())
+                    and other[0].isidentifier()):
+                return op(self.expr, literal_column(f"'{other[0]}'", String()))
+            return super().operate(op, *other, **kwargs)
 
 
 def columns(*attributes: Any) -> list[Any]:

@@ -279,12 +279,18 @@ def audit_rows(*, session: Session, user: CurrentUser, limit: int = 300,
     practices = {p.practice_slug: p.name for p in session.exec(select(PracticeSettings))}
     return [
         {"seq": e.seq, "when (UTC)": f"{e.occurred_at:%Y-%m-%d %H:%M:%S}",
-         "who": names.get(e.actor, e.actor), "action": humanise(e.action),
+         "who": _system(names.get(e.actor) or e.actor), "action": humanise(e.action),
+         "outcome": names.get(e.outcome) or humanise(e.outcome),
          "practice": practices.get(e.practice_slug or "", "agency") if e.practice_slug
-         else "agency", "object": _object(e.object_ref, names, practices),
-         "outcome": names.get(e.outcome) or humanise(e.outcome)}
+         else "agency", "object": _object(e.object_ref, names, practices)}
         for e in events[:limit]
     ]
+
+
+def _system(actor: str) -> str:
+    """An actor that is not a person, for reading: "system:demo" → "system (demo)"."""
+    kind, _, name = actor.partition(":")
+    return f"{kind} ({humanise(name)})" if kind == "system" and name else actor
 
 
 def _object(ref: str | None, people: dict[str, str], practices: dict[str, str]) -> str:

@@ -23,6 +23,7 @@ from loopdesk_core.business_hours import local
 
 PREVIEW_READ = 50
 PREVIEW_ROWS = 10
+WAITING_ROWS = 5
 
 
 @dataclass(frozen=True)
@@ -72,12 +73,19 @@ class HeldOpening:
 
 @dataclass(frozen=True)
 class QueuePreview:
-    """What My queue shows before a task is taken: the next call, the queue ahead, counts."""
+    """What My queue shows before a task is taken: the next call, the queue ahead, counts.
+
+    `lines` are the top tasks in priority order, callable or not; `ahead` the callable ones
+    after `next_up`, in the order Next task hands them out (the claim ranks callable tasks
+    only, best first); `waiting` the best tasks that cannot be called now, with why.
+    """
 
     next_up: QueueLine | None
     lines: list[QueueLine]
     open_tasks: int
     waiting_for_hours: int
+    ahead: list[QueueLine] = field(default_factory=list)
+    waiting: list[QueueLine] = field(default_factory=list)
     # Waiting tasks by when their calling hours open, soonest first.
     openings: list[Opening] = field(default_factory=list)
     # Calls the queue holds for a better hour today (ranking's rule), soonest hour first.
@@ -190,9 +198,12 @@ def queue_preview(*, session: Session, user: CurrentUser, now: datetime) -> Queu
          for tz, count in by_zone if count),
         key=lambda opening: (opening.opens_at, opening.zone_name),
     )
+    ready = [line for line in lines if line.callable_now]
     return QueuePreview(
-        next_up=next((line for line in lines if line.callable_now), None),
+        next_up=ready[0] if ready else None,
         lines=lines[:PREVIEW_ROWS],
+        ahead=ready[1:PREVIEW_ROWS + 1],
+        waiting=[line for line in lines if not line.callable_now][:WAITING_ROWS],
         open_tasks=int(session.exec(_open_in_scope(user)).one()),
         waiting_for_hours=sum(opening.tasks for opening in openings),
         openings=openings,

@@ -83,13 +83,19 @@ def metrics_table(metrics: dict[str, Any]) -> list[dict[str, str]]:
     return rows
 
 
+# The funnel's stages as an owner reads them under the bars (the marts' names are slugs).
+STAGE_LABELS = {"results_visible": "results visible", "lead_contacted": "friend contacted",
+                "lead_booked": "friend booked", "loop_closed": "loop closed"}
+
+
 def funnel_totals(funnel: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Patients at each funnel stage summed over the months, with the share of those treated."""
+    """Patients at each funnel stage summed over the months, with the share of those treated
+    (stages named for reading: "results visible", not "results_visible")."""
     from warehouse.metrics_ops import FUNNEL_STAGES
 
     totals = {stage: sum(int(row[stage] or 0) for row in funnel) for stage in FUNNEL_STAGES}
     treated = totals["treated"]
-    return [{"stage": stage, "patients": count,
+    return [{"stage": STAGE_LABELS.get(stage, stage.replace("_", " ")), "patients": count,
              "share": count / treated if treated else None, "order": i}
             for i, (stage, count) in enumerate(totals.items())]
 

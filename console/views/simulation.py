@@ -39,8 +39,15 @@ MEASURES = {
     "lead_book": "referred friend books when reached",
     "team_hour": "the team calls in this hour (UTC; evidence = calling days)",
 }
-MAX_TEAM = 8
+MAX_TEAM = 8  # the largest team the what-if offers, at least; more when the team is larger
+EXTRA_TEAM = 3  # ... up to the current team and this many more
 MAX_DAYS = 20
+# One team size's simulation costs about (TEAM_COST_BASE + size) units: the work a team can
+# do grows with its size until the backlog runs out (demo agency, 12 clients, 5 days: 41 CPU-s
+# with 1 coordinator, 110 with 10, 111 with 13 — docs/benchmarks.md, "console 2026-12-02
+# late"), so later, larger team sizes take longer than the first and progress is weighed so.
+TEAM_COST_BASE = 4.3
+CPU_SECONDS_PER_UNIT = 7.5  # for 12 clients and 5 days, on one core
 
 
 def _band(measure: str, band: str) -> str:
@@ -167,6 +174,29 @@ def _job_key(user: CurrentUser, sizes: list[int], days: int) -> tuple[Any, ...]:
     return (scope, tuple(sizes), days)
 
 
+def max_team(current: int) -> int:
+    """The largest team size the what-if simulates: today's team and a few more (at least 8)."""
+    return max(MAX_TEAM, current + EXTRA_TEAM)
+
+
+def team_weight(size: int) -> float:
+    """One team size's share of a what-if's work (relative; see TEAM_COST_BASE)."""
+    return TEAM_COST_BASE + size
+
+
+def expected_cpu_seconds(sizes: list[int], *, days: int, practices: int) -> float:
+    """About how many CPU seconds the what-if takes, quiet, on one core (scaled linearly by
+    days and clients from the measured 12 clients × 5 days)."""
+    units = sum(team_weight(size) for size in sizes)
+    return units * CPU_SECONDS_PER_UNIT * (days / 5.0) * (max(1, practices) / 12.0)
+
+
+def staffing_estimate(session: Session, sizes: list[int], days: int) -> float:
+    """About how many seconds the what-if takes on a quiet server, for the agency's clients."""
+    practices = len(session.exec(select(PracticeSettings.practice_slug)).all())
+    return expected_cpu_seconds(sizes, days=days, practices=practices)
+
+
 def team_size(session: Session) -> int:
     """Active coordinators today."""
     return len(session.exec(select(User.user_id).where(col(User.role) == Role.coordinator)
@@ -183,14 +213,20 @@ def staffing_job(*, user: CurrentUser, sizes: list[int], days: int) -> StaffingJ
 def _run(job: StaffingJob, world: World) -> None:
     from console.simulation.runner import run_one
 
+    total = sum(team_weight(size) for size in job.sizes)
     try:
-        for index, size in enumerate(job.sizes):
-            def progress(fraction: float, message: str, index: int = index,
-                         size: int = size) -> None:
-                job.fraction = (index + fraction) / len(job.sizes)
+        done = 0.0
+        for size in job.sizes:
+            # Weighed by each size's expected cost: a larger team makes more calls, so a
+            # pace taken from the small first sizes would promise too early an end.
+            def progress(fraction: float, message: str, size: int = size,
+                         done: float = done) -> None:
+                job.fraction = (done + fraction * team_weight(size)) / total
                 job.message = f"{size} coordinator{'s' if size > 1 else ''}: " + message.split(
                     ": ", 1)[-1]
             job.results[size] = run_one(world.with_coordinators(size), "priority", progress)
+            done += team_weight(size)
+            job.fraction = done / total
         job.fraction, job.message = 1.0, "done"
     except Exception as error:  # the page shows it; the thread must not die silently
         job.error = str(error).splitlines()[0] if str(error) else type(error).__name__
@@ -202,8 +238,9 @@ def start_staffing(*, session: Session, user: CurrentUser, sizes: list[int], day
                    now: datetime) -> StaffingJob:
     """Start (or return the running / finished) what-if for these inputs; never blocks."""
     require_role(user, ADMIN_ROLES)
-    if not sizes or min(sizes) < 1 or max(sizes) > MAX_TEAM:
-        raise UserError(f"team sizes must be between 1 and {MAX_TEAM}")
+    largest = max_team(team_size(session))
+    if not sizes or min(sizes) < 1 or max(sizes) > largest:
+        raise UserError(f"team sizes must be between 1 and {largest}")
     if not 1 < days <= MAX_DAYS:
         raise UserError(f"simulate between 2 and {MAX_DAYS} working days")
     key = _job_key(user, sizes, days)
@@ -246,8 +283,10 @@ def _miss(size: int) -> str:
 
 
 def staffing_answer(results: dict[int, dict[str, Any]], *, days: int, warm_up: int,
-                    sla_target: float = 0.95, hours_tolerance: float = 0.10) -> str:
-    """The smallest team meeting every lead SLA and contract, and what one fewer misses."""
+                    current: int | None = None, sla_target: float = 0.95,
+                    hours_tolerance: float = 0.10) -> str:
+    """One sentence: the smallest team meeting every lead SLA and contract, what one fewer
+    misses, and today's team beside it ("you have 10")."""
     if not results:
         return "No results yet."
     weeks = max(1e-9, (days - warm_up) / 5.0)
@@ -264,13 +303,16 @@ def staffing_answer(results: dict[int, dict[str, Any]], *, days: int, warm_up: i
         return found
 
     sizes = sorted(results)
+    have = f" (you have {current})" if current else ""
     meeting = [size for size in sizes if not misses(results[size])]
     if not meeting:
         top = sizes[-1]
-        return (f"Even {_team(top)} {_miss(top)} {' and '.join(misses(results[top]))}.")
+        return (f"Even {_team(top)} {_miss(top)} {' and '.join(misses(results[top]))}"
+                f"{have}.")
     best = meeting[0]
     meet = "meets" if best == 1 else "meet"
-    sentence = f"{_team(best)} {meet} every client's lead SLA and contracted hours"
+    fewest = " (the fewest simulated)" if best == sizes[0] and best > 1 else ""
+    sentence = f"{_team(best)}{fewest} {meet} every client's lead SLA and contracted hours{have}"
     smaller = [size for size in sizes if size < best]
     if smaller:
         one_less = smaller[-1]

@@ -113,6 +113,18 @@ def test_clients_edit_saves_the_settings(login: Login, world: World, session: Se
     assert stored.share_blurb == "Know someone? <b>Share</b> the love"
 
 
+def test_clients_table_shows_every_client_and_column_in_view(login: Login, world: World) -> None:
+    """Eleven columns scrolled sideways and the rows cut after ten clients: now eight short
+    columns, zones as places (the table is as tall as its rows: `table(..., whole=True)`)."""
+    app, _ = login(Role.manager, [], "pages/clients.py")
+    assert not app.exception
+    frame = app.dataframe[0].value
+    assert len(frame.columns) <= 9
+    assert set(frame["client"]) == set(world.practices.values())
+    assert not frame["time zone"].str.contains("/|_").any()
+    assert frame["SLA days"].str.fullmatch(r"\d+ · \d+ · \d+").all()
+
+
 def test_users_page_adds_a_user(login: Login, world: World, session: Session) -> None:
     app, _ = login(Role.manager, [], "pages/users.py")
     assert not app.exception
@@ -131,6 +143,31 @@ def test_users_page_adds_a_user(login: Login, world: World, session: Session) ->
     assert "new.coordinator@agency.test" in frames_text(app)
 
 
+def test_users_page_shows_a_users_practices_whole(
+    login: Login, world: World, session: Session,
+) -> None:
+    """A coordinator of every practice had the whole list in one cell, cut at its edge:
+    now "All 3 practices"; a partial list shows its count and names, the rows tall enough
+    for the names to wrap."""
+    from tests.pages.conftest import make_user
+
+    slugs = sorted(world.practices)
+    everyone = make_user(session, Role.coordinator, slugs)
+    some = make_user(session, Role.coordinator, slugs[:2])
+    one = make_user(session, Role.client_owner, slugs[2:])
+    app, _ = login(Role.manager, [], "pages/users.py")
+    assert not app.exception
+    frame = app.dataframe[0].value.set_index("email")
+    assert frame.loc[everyone.email, "practices"] == f"All {len(slugs)} practices"
+    names = sorted(world.practices[slug] for slug in slugs[:2])
+    assert frame.loc[some.email, "practices"] == f"2 practices: {', '.join(names)}"
+    assert frame.loc[one.email, "practices"] == world.practices[slugs[2]]
+    longest = max(len(text) for text in frame["practices"])
+    lines = -(-longest // 60)
+    height = app.dataframe[0].proto.row_height
+    assert (height >= 21 * lines) if lines > 1 else height == 0
+
+
 def test_users_page_refuses_a_weak_password(login: Login) -> None:
     app, _ = login(Role.manager, [], "pages/users.py")
     app.text_input[0].input("weak@agency.test")
@@ -147,6 +184,27 @@ def test_data_quality_shows_quarantined_rows_with_reasons(login: Login) -> None:
     assert {"file", "line", "column", "reason"} <= set(quarantined.columns)
     assert len(quarantined) > 0
     assert quarantined["reason"].str.len().min() > 0
+
+
+def test_audit_log_reads_system_actors_and_keeps_the_outcome_in_view(
+    login: Login, world: World, session: Session
+) -> None:
+    """The demo's set-up showed as "system:demo", and the outcome was the last of seven
+    columns, cut at the page's edge: now "system (demo)", the outcome beside the action."""
+    from console.identity import audit
+    from console.identity.audit import Action, Outcome
+
+    audit.record(session=session, actor="system:demo", action=Action.practice_change,
+                 practice_slug=sorted(world.practices)[0], object_ref=None,
+                 outcome=Outcome.success, now=now_utc())
+    session.commit()
+    app, _ = login(Role.manager, [], "pages/audit_log.py")
+    assert not app.exception
+    events = app.dataframe[0].value
+    assert "system (demo)" in set(events["who"])
+    assert not events["who"].str.startswith("system:").any()
+    columns = list(events.columns)
+    assert columns.index("outcome") == columns.index("action") + 1
 
 
 def test_audit_log_names_actors_by_email_and_filters(

@@ -66,24 +66,125 @@ def test_preview_shows_the_next_call_and_why_without_patient_data(
     assert f"Why it is first: {why}" in shown and "Why it is first: SLA" not in shown
     assert "SLA " in expected.next_up.why and "case" in expected.next_up.why
     assert f"{expected.open_tasks} open tasks in your practices." in shown
-    # The queue ahead: up to ten tasks in priority order, one plain-text line each with its
-    # practice, kind, SLA, callability and reasons (a text block since brief render: the grid
-    # was a fifth of the browser's work per call; the content is the table's).
-    assert 0 < len(expected.lines) <= 10
-    [ahead] = [t.value for t in app.text if t.value.startswith("The next ")]
-    ahead_lines = ahead.splitlines()
-    assert ahead_lines[0] == f"The next {len(expected.lines)} in priority order:"
-    assert len(ahead_lines) == len(expected.lines) + 1
-    for n, (shown_line, line) in enumerate(zip(ahead_lines[1:], expected.lines, strict=True), 1):
-        assert shown_line.startswith(
-            f"{n}. {world.practices[slug]} · {line.kind} · SLA {line.sla} · "
-            + ("callable now" if line.callable_now else f"not callable now: {line.when}"))
-        # Each reason is shown once: the SLA stands in its own field, not again among the
-        # reasons (it was printed twice per line).
-        assert shown_line.count("SLA ") == 1
-        for reason in line.why.split(" · "):
-            assert reason.startswith("SLA ") or reason in shown_line
+    # The queue ahead: the callable tasks after Next up, numbered as Next task will give
+    # them, one plain-text line each with practice, kind, SLA and reasons; then the best
+    # tasks not callable now, with why (a text block since brief render: the grid was a
+    # fifth of the browser's work per call; the content is the table's).
+    blocks = {t.value.splitlines()[0]: t.value.splitlines()[1:] for t in app.text}
+    shown_ahead = blocks.get("After it, in the order Next task gives them:", [])
+    assert len(shown_ahead) == len(expected.ahead) <= 10
+    for n, (shown_line, line) in enumerate(zip(shown_ahead, expected.ahead, strict=True), 2):
+        assert line.callable_now and line.task_id != expected.next_up.task_id
+        assert shown_line.startswith(f"{n}. {world.practices[slug]} · {line.kind} · "
+                                     f"SLA {line.sla}")
+        _reasons_once(shown_line, line.why)
+    shown_waiting = blocks.get("Not callable now (the highest ranked):", [])
+    assert len(shown_waiting) == len(expected.waiting) <= 5
+    for shown_line, line in zip(shown_waiting, expected.waiting, strict=True):
+        assert not line.callable_now
+        assert shown_line.startswith(f"- {world.practices[slug]} · {line.kind} · "
+                                     f"SLA {line.sla} · not callable now: {line.when}")
+        _reasons_once(shown_line, line.why)
     assert not [who for who in _people(slug) if who in shown or who in cells]
+
+
+def _reasons_once(shown_line: str, why: str) -> None:
+    """Each reason shown once: the SLA stands in its own field, not again among the reasons
+    (it was printed twice per line)."""
+    assert shown_line.count("SLA ") == 1
+    for reason in why.split(" · "):
+        assert reason.startswith("SLA ") or reason in shown_line
+
+
+@contextmanager
+def _moved_to(session: Session, slug: str, zone: str) -> Iterator[None]:
+    """The practice and its tasks in another time zone, for the block; claims made inside
+    are handed back afterwards."""
+    from sqlalchemy import text
+
+    before = session.exec(select(PracticeSettings.timezone)
+                          .where(PracticeSettings.practice_slug == slug)).one()
+    claimed = {t.task_id for t in session.exec(select(Task).where(
+        col(Task.status) == TaskStatus.claimed)).all()}
+
+    def move(to: str) -> None:
+        session.execute(text("update practice_settings set timezone = :z "
+                             "where practice_slug = :p"), {"z": to, "p": slug})
+        session.execute(text("update tasks set practice_tz = :z where practice_slug = :p"),
+                        {"z": to, "p": slug})
+        session.commit()
+
+    move(zone)
+    try:
+        yield
+    finally:
+        session.rollback()
+        for task in session.exec(select(Task).where(col(Task.status) == TaskStatus.claimed)
+                                 ).all():
+            if task.task_id not in claimed:
+                task.status, task.claimed_by, task.lease_expires_at = TaskStatus.open, None, None
+                session.add(task)
+        session.commit()
+        move(before)
+
+
+def test_the_preview_reads_in_the_order_next_task_gives_tasks(
+    login: Login, world: World, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At night in America one practice (moved to Tokyo, 17:30 there) is callable and the
+    other is not. The preview listed ten tasks in priority order, "not callable now" above
+    the Next up task repeated as item 2; now Next up, then the callable tasks after it
+    exactly in the order Next task claims them, then the rest apart, with why."""
+    from console.work.claims import claim_next
+
+    monkeypatch.setenv("LOOPDESK_NOW", NIGHT)
+    night = datetime.fromisoformat(NIGHT)
+    slugs = sorted(world.practices)
+    _, user = login(Role.coordinator, slugs, "pages/my_queue.py")
+    # The practice of the best-ranked task stays asleep; the two others wake up in Tokyo.
+    top = queue_preview(session=session, user=_acting(session, user), now=night).lines[0]
+    session.rollback()
+    [asleep] = [slug for slug in slugs if world.practices[slug] == top.practice_name]
+    awake = [slug for slug in slugs if slug != asleep]
+    with _moved_to(session, awake[0], "Asia/Tokyo"), _moved_to(session, awake[1], "Asia/Tokyo"):
+        # Claim windows ranked by earlier tests at the same pinned NIGHT (in this process or
+        # published to the store) predate the move and, on a clock that never advances,
+        # would never expire: start from none.
+        from console.models.work import ClaimWindow
+        from console.work import window
+        from console.work.claims import expire_leases
+
+        window.forget_windows()
+        session.execute(delete(ClaimWindow))
+        # Leases earlier tests left to lapse: Next task sweeps them back into the queue
+        # before it claims, the preview (a read) does not (noted in docs/console.md).
+        expire_leases(session=session, now=night)
+        session.commit()
+        app, user = login(Role.coordinator, slugs, "pages/my_queue.py")
+        acting = _acting(session, user)
+        preview = queue_preview(session=session, user=acting, now=night)
+        session.rollback()
+        assert preview.next_up is not None and preview.ahead and preview.waiting
+        # The situation of the report: the top of the priority list is not callable.
+        assert not preview.lines[0].callable_now
+        ahead = [line.task_id for line in preview.ahead]
+        assert preview.next_up.task_id not in ahead
+        assert all(line.callable_now for line in preview.ahead)
+        assert not any(line.callable_now for line in preview.waiting)
+        blocks = {t.value.splitlines()[0]: t.value.splitlines()[1:] for t in app.text}
+        listed = blocks["After it, in the order Next task gives them:"]
+        woken = {world.practices[slug] for slug in awake}
+        assert listed[0].startswith("2. ")
+        assert all(any(f". {name} · " in line for name in woken) and "not callable" not in line
+                   for line in listed)
+        assert any(line.startswith(f"- {world.practices[asleep]} · ") and
+                   "not callable now: quiet hours in " in line
+                   for line in blocks["Not callable now (the highest ranked):"])
+        # The order claims take: Next up, then the lines after it, one by one.
+        claims = [claim_next(session=session, user=acting, now=night)
+                  for _ in range(1 + min(3, len(ahead)))]
+        assert [task.task_id if task else None for task in claims] == (
+            [preview.next_up.task_id, *ahead[:len(claims) - 1]])
 
 
 def test_next_task_still_claims_after_the_preview(

@@ -27,6 +27,29 @@ def test_report_shows_only_the_owners_practice(login: Login, world: World) -> No
     assert app.get("download_button")
 
 
+def test_the_report_names_stages_and_tasks_for_reading(login: Login, world: World) -> None:
+    """The funnel's bars read "results_visible", "lead_contacted"; the SLA table "contact
+    lead": an owner reads "results visible", "friend contacted", "Contact a referred lead"."""
+    import json
+
+    import pyarrow as pa
+
+    slug = sorted(world.practices)[0]
+    app, _ = login(Role.client_owner, [slug], "pages/report.py")
+    assert not app.exception
+    funnel = next(chart.proto for chart in app.get("vega_lite_chart")
+                  if "treated" in str(chart.proto.spec) or chart.proto.data.data)
+    spec = json.loads(funnel.spec)
+    rows = (pa.ipc.open_stream(funnel.data.data).read_all().to_pylist() if funnel.data.data
+            else spec.get("layer", [{}])[0].get("data", {}).get("values", []))
+    stages = [row["stage"] for row in rows]
+    assert "results visible" in stages and "friend contacted" in stages
+    assert not any("_" in stage for stage in stages)
+    sla = next(frame.value for frame in app.dataframe if "compliance" in frame.value)
+    assert "Contact a referred lead" in set(sla["task"])
+    assert not sla["task"].str.contains("_").any()
+
+
 def test_viewing_the_report_is_audited(login: Login, world: World, session: Session) -> None:
     slug = sorted(world.practices)[2]
     _, user = login(Role.client_owner, [slug], "pages/report.py")

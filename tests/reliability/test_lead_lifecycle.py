@@ -156,6 +156,7 @@ def _clear(session: Session) -> None:
 
 @settings(max_examples=EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@pytest.mark.slow
 @given(steps=STEPS)
 def test_no_sequence_of_calls_and_rebuilds_drops_a_lead(engine: Engine, steps: list[str]) -> None:
     with new_session(engine) as session:

@@ -165,16 +165,49 @@ def test_every_touch_is_inside_the_practices_hours(world: World, session: Sessio
     practices = {p.practice_slug: p for p in session.exec(select(PracticeSettings)).all()}
     touches = session.exec(select(Touch)).all()
     assert touches
-    cutoff = NOW - timedelta(days=QUIET_DAYS)
     for touch in touches:
         practice = practices[touch.practice_slug]
-        assert touch.ended_at is not None and touch.ended_at < cutoff
+        assert touch.ended_at is not None and touch.ended_at < NOW
         assert practice.onboarded_at is not None and touch.started_at >= practice.onboarded_at
         assert next_business_moment(touch.started_at, practice) == touch.started_at
         end = local(touch.ended_at, practice.timezone)
         assert end.date() == local(touch.started_at, practice.timezone).date()
         assert end.strftime("%H:%M") <= practice.business_hours_end
         assert touch.coordinator_id is not None
+
+
+def test_the_history_runs_up_to_now_so_this_week_shows_work(
+    world: World, session: Session,
+) -> None:
+    """The Capacity page on the demo showed 0 h delivered this week: the history stopped
+    QUIET_DAYS before `now`, before Monday. Calls and admin time now run up to `now`; only
+    work *triggered* in the last QUIET_DAYS is left to the live queue."""
+    from console.identity.access import current_user
+    from console.models.identity import Role, User
+    from console.views.capacity import capacity_today
+
+    cutoff = NOW - timedelta(days=QUIET_DAYS)
+    touches = session.exec(select(Touch)).all()
+    assert max(t.ended_at for t in touches if t.ended_at is not None) > cutoff
+    manager = User(email="capacity.manager@example.test", role=Role.manager,
+                   password_hash="x", active=True, created_at=NOW)
+    session.add(manager)
+    session.flush()
+    acting = current_user(session=session, user_id=manager.user_id or 0)
+    assert acting is not None
+    week = capacity_today(session=session, user=acting, now=NOW)
+    onboarded = {p.name for p in session.exec(select(PracticeSettings)).all()
+                 if p.onboarded_at is not None and p.onboarded_at < cutoff}
+    shown = [w for w in week.practices if w.name in onboarded]
+    assert shown
+    for practice in shown:  # admin time is 0.8-1.1 of the contract, calls on top
+        assert 0.6 * practice.prorated_contract_hours <= practice.delivered_hours, practice
+        assert practice.delivered_hours <= 1.4 * practice.prorated_contract_hours, practice
+    session.rollback()
+    # What was triggered in the quiet days is still the live queue's.
+    for task in session.exec(select(Task).where(col(Task.status) == "done")).all():
+        if task.kind in ("ask", "contact_lead", "close_loop"):
+            assert task.created_at < cutoff, task.natural_key
 
 
 def _after(world: World, slug: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import stat
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from console.cli import app
@@ -47,6 +48,7 @@ def test_build_before_any_ingest_publishes_an_empty_warehouse(loopdesk_home: Pat
     assert payload["tasks_open"] == 0
 
 
+@pytest.mark.slow
 def test_demo_sets_everything_up_once_and_prints_the_logins(loopdesk_home: Path) -> None:
     """`demo --no-serve`: data, snapshot, tasks, users; run again it reuses all of it."""
     runner = CliRunner()

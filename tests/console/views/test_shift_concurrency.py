@@ -135,10 +135,12 @@ def postgres_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         get_engine().dispose()
 
 
+@pytest.mark.slow
 def test_eight_coordinators_work_a_shift_on_sqlite(sqlite_world: None) -> None:
     _assert_clean_shift(_shift())
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_eight_coordinators_work_a_shift_on_postgres(postgres_world: None) -> None:
     _assert_clean_shift(_shift())
