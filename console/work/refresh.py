@@ -197,7 +197,9 @@ def _existing(session: Session) -> pl.DataFrame:
 
 
 def _insert(session: Session, frame: pl.DataFrame, now: datetime) -> int:
-    rows = frame.select(
+    """Insert new open tasks in natural-key order, so the ids they get (the queue's last
+    tie-break) do not depend on the order the frame's joins happened to produce."""
+    rows = frame.sort("natural_key").select(
         *TASK_COLUMNS, "practice_tz", "attempt", "value", "p_success", "expected_minutes",
         "rank_key",
     ).with_columns(

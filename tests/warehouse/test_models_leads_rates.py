@@ -150,6 +150,20 @@ def test_practice_rates_without_leads_or_asks(loopdesk_home: Path) -> None:
     assert row == (None, None, 0.29, "prior", None)
 
 
+def test_the_mean_case_value_is_to_the_cent(loopdesk_home: Path) -> None:
+    """A mean of doubles is summed in a thread-dependent order; the mart keeps it to the cent
+    so its last bits never decide whether the queue's practice facts change (simulator: same
+    seed, same numbers)."""
+    with rd.raw_store() as conn:
+        rd.practice(conn)
+        rd.patient(conn, "pat1")
+        for n, value in enumerate((1000.0, 1000.0, 1000.01)):
+            rd.treatment(conn, f"t{n}", "pat1", value=value, completed_at=rd.days_ago(30 + n))
+    publish_snapshot(as_of=rd.AS_OF)
+    [(value,)] = _query("select avg_case_value from mart_practice_rates")
+    assert value == 1000.0
+
+
 def test_int_asks_flags(loopdesk_home: Path) -> None:
     """Reached/willing/declined per disposition; a replied ask message is reached."""
     with rd.raw_store() as conn:

@@ -79,6 +79,25 @@ def test_refresh_twice_gives_the_identical_task_set(loopdesk_home: Path) -> None
         assert (again.created, again.closed, again.open) == (0, 0, 4)
 
 
+def test_new_tasks_are_numbered_in_natural_key_order_whatever_the_marts_order(
+        loopdesk_home: Path) -> None:
+    """Task ids are the queue's last tie-break: the same marts in another row order give
+    the same ids (the simulator's same seed, same numbers)."""
+    asks = [ask_row(p, f"t-{p}") for p in ("p4", "p1", "p3", "p2")]
+    patients = [patient_row(p) for p in ("p1", "p2", "p3", "p4")]
+    ids = []
+    for n, order in enumerate((asks, list(reversed(asks)))):
+        home = loopdesk_home / f"order-{n}"
+        home.mkdir()
+        with session_for(sqlite_engine(home)) as session:
+            refresh_tasks(session=session, snapshot=snapshot(**_marts(
+                mart_ask_candidates=order, mart_patients=patients, mart_leads=[],
+                mart_review_candidates=[])), now=NOW)
+            ids.append({t.natural_key: t.task_id for t in _tasks(session).values()})
+    assert ids[0] == ids[1]
+    assert sorted(ids[0], key=ids[0].__getitem__) == sorted(ids[0])
+
+
 def test_closed_tasks_are_never_resurrected(loopdesk_home: Path) -> None:
     with session_for(sqlite_engine(loopdesk_home)) as session:
         refresh_tasks(session=session, snapshot=snapshot(**_marts()), now=NOW)

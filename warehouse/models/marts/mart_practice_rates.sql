@@ -1,7 +1,8 @@
 -- grain: one row per practice: the observed rates and effort the queue's priority needs
 -- key: practice_slug
 -- partition: practice_slug
--- avg_case_value: mean treatment value over the last 365 days before as_of, else over all time.
+-- avg_case_value: mean treatment value over the last 365 days before as_of, else over all time,
+-- to the cent (the same for the same rows whatever DuckDB's thread scheduling).
 -- lead_conversion: leads now booked or treated / leads (null when none).
 -- p_refer_given_asked: asked patients who referred a lead at or after their first ask / asked
 -- patients; with no asks, the prior build_params.default_p_refer_given_asked (DOMAIN.md's typical
@@ -106,8 +107,11 @@ minutes as (
 final as (
     select
         cast(practices.practice_slug as varchar) as practice_slug,                    -- practice
+        -- to the cent: a mean of doubles is summed in an order that depends on DuckDB's
+        -- threads, and its last bits must not decide whether the queue's facts change
         cast(
-            coalesce(case_values.recent_avg_value, case_values.all_time_avg_value) as double
+            round(coalesce(case_values.recent_avg_value, case_values.all_time_avg_value), 2)
+            as double
         ) as avg_case_value,                                                          -- USD
         cast(coalesce(case_values.treatments, 0) as bigint) as treatments,            -- all time
         cast(coalesce(lead_counts.leads, 0) as bigint) as leads,                      -- all time
