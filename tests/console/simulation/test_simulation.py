@@ -194,6 +194,7 @@ def test_a_stubbed_queue_makes_no_calls(sim_home: Path, monkeypatch: pytest.Monk
     assert result["calls"] == 0 and result["booked_leads"] == 0
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_the_same_numbers(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.worlds import point_at_home
@@ -234,6 +235,7 @@ def test_world_json_round_trips() -> None:
     assert isinstance(world, World)
 
 
+@pytest.mark.slow
 def test_oracle_beats_the_shipped_constants_where_they_are_badly_wrong() -> None:
     """The constants rank asks by case value and think loops and reviews are worth calls.
     Here the high-value categories never refer, the cheap ones do, and loops and reviews
@@ -273,6 +275,7 @@ def test_oracle_beats_the_shipped_constants_where_they_are_badly_wrong() -> None
     assert prio["ratio_to_fifo"] is None  # fifo was not run
 
 
+@pytest.mark.slow
 def test_the_staffing_what_if_runs_on_the_agencys_own_data(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
