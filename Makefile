@@ -13,7 +13,7 @@ run: setup  ## set up, make demo data, serve the console with demo users printed
 
 # Tests marked `slow` (the simulator's long worlds, the eight-coordinator shifts, the demo's
 # whole set-up, the lead-lifecycle property) run under CI=true only, so that a local `make test`
-# stays under ten minutes on two cores; `make test CI=true` (what .ci/run does) runs them all.
+# stays short (about 12 min on a slow two-core machine); `make test CI=true` (what .ci/run does) runs them all.
 SLOW_FILTER := $(if $(filter true,$(CI)),,-m "not slow")
 
 test: setup system-deps lint sqllint typecheck  ## set up and run every test suite (slow ones under CI=true)
