@@ -29,35 +29,67 @@ def _instant(column: str, zone: str) -> pl.Expr:
     return pl.when(has_offset).then(aware).otherwise(naive)
 
 
+# The full exports of a world, read and their timestamps parsed once per process (they are
+# written once, at set-up): path -> (practices.csv's mtime, [(folder, file, frame, parsed)]),
+# where `parsed` names the timestamps added to the frame as instants (`_AT` + name).
+_READ: dict[Path, tuple[float, list[tuple[str, str, pl.DataFrame, list[str]]]]] = {}
+_AT = "__instant__"  # the prefix of a parsed timestamp's column
+_WHEN = {"treatments.csv": ("completed_at",), "referrals.csv": ("referred_at", "status_at"),
+         "patients.csv": ("updated_at",)}  # the timestamps `write_night` filters on
+
+
+def _full_exports(full: Path) -> list[tuple[str, str, pl.DataFrame, list[str]]]:
+    """Every practice file of the full exports (as strings, as `pl.read_csv(…,
+    infer_schema_length=0)` reads it) with its filtered timestamps as UTC instants; read
+    again only if practices.csv changed since (a new world in the same folder)."""
+    key = full.resolve()
+    stamp = (full / "practices.csv").stat().st_mtime
+    cached = _READ.get(key)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    zones = dict(pl.read_csv(full / "practices.csv", infer_schema_length=0)
+                 .select("practice_slug", "timezone").iter_rows())
+    files: list[tuple[str, str, pl.DataFrame, list[str]]] = []
+    for folder in sorted(p for p in full.iterdir() if p.is_dir()):
+        zone = str(zones.get(folder.name) or "UTC")
+        files.append((folder.name, "", pl.DataFrame(), []))  # (the folder, even if empty)
+        for path in sorted(folder.glob("*.csv")):
+            frame = pl.read_csv(path, infer_schema_length=0)
+            names = [n for n in _WHEN.get(path.name, ()) if n in frame.columns]
+            # (beside the text columns, under names no export uses; dropped when written)
+            files.append((folder.name, path.name, frame.with_columns(
+                *(_instant(n, zone).alias(_AT + n) for n in names)), names))
+    _READ.clear()  # (one world at a time per process)
+    _READ[key] = (stamp, files)
+    return files
+
+
 def write_night(full: Path, out: Path, at: datetime) -> None:
     """Write into `out` the exports as they stand at `at` (from the full exports in `full`)."""
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
     shutil.copy(full / "practices.csv", out / "practices.csv")
-    zones = dict(pl.read_csv(full / "practices.csv", infer_schema_length=0)
-                 .select("practice_slug", "timezone").iter_rows())
     limit = pl.lit(at).dt.convert_time_zone("UTC").dt.cast_time_unit("us")
     stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    for folder in sorted(p for p in full.iterdir() if p.is_dir()):
-        zone = str(zones.get(folder.name) or "UTC")
-        target = out / folder.name
-        target.mkdir()
-        for path in sorted(folder.glob("*.csv")):
-            frame = pl.read_csv(path, infer_schema_length=0)
-            if path.name == "treatments.csv":
-                frame = frame.filter(~(_instant("completed_at", zone) > limit).fill_null(False))
-            elif path.name == "referrals.csv":
-                later = (_instant("status_at", zone) > limit).fill_null(False)
-                frame = frame.filter(
-                    ~(_instant("referred_at", zone) > limit).fill_null(False)
-                ).with_columns(
-                    pl.when(later).then(pl.lit("new")).otherwise(pl.col("status")).alias("status"),
-                    *(pl.when(later).then(pl.lit(None, pl.String)).otherwise(pl.col(name))
-                      .alias(name) for name in ("status_at", "booked_value", "became_patient_id")),
-                )
-            elif path.name == "patients.csv" and "updated_at" in frame.columns:
-                frame = frame.with_columns(
-                    pl.when((_instant("updated_at", zone) > limit).fill_null(False))
-                    .then(pl.lit(stamp)).otherwise(pl.col("updated_at")).alias("updated_at"))
-            frame.write_csv(target / path.name)
+    for folder, name, frame, parsed in _full_exports(full):
+        target = out / folder
+        if not name:
+            target.mkdir()
+            continue
+        if name == "treatments.csv":
+            frame = frame.filter(~(pl.col(_AT + "completed_at") > limit).fill_null(False))
+        elif name == "referrals.csv":
+            later = (pl.col(_AT + "status_at") > limit).fill_null(False)
+            frame = frame.filter(
+                ~(pl.col(_AT + "referred_at") > limit).fill_null(False)
+            ).with_columns(
+                pl.when(later).then(pl.lit("new")).otherwise(pl.col("status")).alias("status"),
+                *(pl.when(later).then(pl.lit(None, pl.String)).otherwise(pl.col(column))
+                  .alias(column) for column in ("status_at", "booked_value", "became_patient_id")),
+            )
+        elif name == "patients.csv" and "updated_at" in frame.columns:
+            frame = frame.with_columns(
+                pl.when((pl.col(_AT + "updated_at") > limit).fill_null(False))
+                .then(pl.lit(stamp)).otherwise(pl.col("updated_at")).alias("updated_at"))
+        frame.drop([_AT + n for n in parsed]).write_csv(target / name)

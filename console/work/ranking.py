@@ -496,7 +496,8 @@ def _score(
 def gate_all(session: Session, scored: Sequence[Scored], practices: dict[str, Row[Any]],
              now: datetime) -> None:
     """Fill in each candidate's call gate (two queries for the whole batch)."""
-    results = check_gates(session=session, people=[s.person for s in scored], channel="call",
+    people = [s.person for s in scored]  # (built once each: a Person per access otherwise)
+    results = check_gates(session=session, people=people, channel="call",
                           practices=practices, now=now)
-    for item in scored:
-        item.gate = results[item.person.key]
+    for item, person in zip(scored, people, strict=True):
+        item.gate = results[person.key]
