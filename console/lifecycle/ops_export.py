@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import String, case, select, type_coerce
+from sqlalchemy import case, select
 from sqlmodel import Session, col
 
 from console.models.practice import PracticeSettings
-from console.models.types import UTCDateTime, columns
+from console.models.types import columns
 from console.models.work import ConsentEvent, Lead, LeadEvent, Task, TaskStatus, Touch
 from warehouse.rules import PracticeCalendar
 
@@ -52,38 +52,19 @@ SCHEMAS: dict[str, pa.Schema] = {
 }  # fmt: skip
 
 
-_NAIVE = pa.timestamp("us")
-
-
 def _table(name: str, rows: Sequence[Any]) -> pa.Table:
     schema = SCHEMAS[name]
     columns: list[Sequence[Any]] = (
         list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
     )
+    arrays = [
+        pa.array(list(values), type=field.type)
+        for values, field in zip(columns, schema, strict=True)
+    ]
     return pa.Table.from_arrays(
-        [_array(list(values), field.type) for values, field in zip(columns, schema, strict=True)],
+        arrays,
         schema=schema,
     )
-
-
-def _array(values: list[Any], kind: pa.DataType) -> pa.Array:
-    """One column. A timestamp read as SQLite's text (`_stamps`) is parsed by Arrow: the
-    same instants as the ORM's datetimes (naive UTC there), without building a Python
-    datetime per value — most of a nightly export's time in the simulator."""
-    if kind == TS and any(isinstance(value, str) for value in values):
-        return pa.array(values, type=pa.string()).cast(_NAIVE).cast(TS)
-    return pa.array(values, type=kind)
-
-
-def _stamps(session: Session, *selected: Any) -> list[Any]:
-    """The selected columns, timestamps as their stored text on SQLite (`_array` parses it:
-    SQLAlchemy writes them as `YYYY-MM-DD HH:MM:SS.ffffff`, naive UTC) and as datetimes on
-    PostgreSQL."""
-    if session.get_bind().dialect.name != "sqlite":
-        return list(selected)
-    return [type_coerce(column, String()).label(column.key)
-            if isinstance(getattr(column, "type", None), UTCDateTime) else column
-            for column in selected]
 
 
 def _messages(session: Session) -> Sequence[Any]:
@@ -92,7 +73,7 @@ def _messages(session: Session) -> Sequence[Any]:
 
     status = case((col(Message.status) == "sending", "queued"), else_=col(Message.status))
     return session.execute(
-        select(*_stamps(session,
+        select(*columns(
             Message.message_id, Message.practice_slug, Message.patient_id, Message.lead_id,
             Message.purpose, Message.channel, status, Message.created_at, Message.sent_at,
             Message.replied_at))
@@ -121,31 +102,31 @@ def export_operational_events(*, session: Session) -> dict[str, pa.Table]:
         else_=col(Task.status),
     )
     tasks = session.execute(
-        select(*_stamps(session,
+        select(*columns(
                 Task.task_id, Task.kind, Task.practice_slug, Task.patient_id, Task.lead_id,
                Task.treatment_id, Task.created_at, Task.due_at, Task.sla_deadline, status,
                Task.closed_at, Task.close_reason)).order_by(col(Task.task_id))
     ).all()
     touches = session.execute(
-        select(*_stamps(session,
+        select(*columns(
                 Touch.touch_id, Touch.task_id, Touch.practice_slug, Touch.patient_id,
                Touch.lead_id, Touch.task_kind, Touch.coordinator_id, Touch.channel,
                Touch.disposition, Touch.minutes, Touch.started_at, Touch.ended_at))
         .order_by(col(Touch.touch_id))
     ).all()
     leads = session.execute(
-        select(*_stamps(session,
+        select(*columns(
                 Lead.practice_slug, Lead.lead_id, Lead.referrer_patient_id, Lead.source,
                Lead.referred_at, Lead.status, Lead.status_at, Lead.booked_value,
                Lead.duplicate_of_lead_id, Lead.matched_patient_id))
     ).all()
     events = session.execute(
-        select(*_stamps(session,
+        select(*columns(
                 LeadEvent.practice_slug, LeadEvent.lead_id, LeadEvent.event, LeadEvent.at,
                LeadEvent.booked_value)).order_by(col(LeadEvent.event_id))
     ).all()
     consent = session.execute(
-        select(*_stamps(session,
+        select(*columns(
                 ConsentEvent.practice_slug, ConsentEvent.subject_type, ConsentEvent.subject_id,
                ConsentEvent.channel, ConsentEvent.granted, ConsentEvent.source, ConsentEvent.at))
         .order_by(col(ConsentEvent.event_id))

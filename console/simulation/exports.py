@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -30,20 +31,29 @@ def _instant(column: str, zone: str) -> pl.Expr:
 
 
 # The full exports of a world, read and their timestamps parsed once per process (they are
-# written once, at set-up): path -> (practices.csv's mtime, [(folder, file, frame, parsed)]),
+# written once, at set-up): path -> (the files' stamp, [(folder, file, frame, parsed)]),
 # where `parsed` names the timestamps added to the frame as instants (`_AT` + name).
-_READ: dict[Path, tuple[float, list[tuple[str, str, pl.DataFrame, list[str]]]]] = {}
+_READ: dict[Path, tuple[tuple[Any, ...], list[tuple[str, str, pl.DataFrame, list[str]]]]] = {}
 _AT = "__instant__"  # the prefix of a parsed timestamp's column
 _WHEN = {"treatments.csv": ("completed_at",), "referrals.csv": ("referred_at", "status_at"),
          "patients.csv": ("updated_at",)}  # the timestamps `write_night` filters on
 
 
+def _stamp(full: Path) -> tuple[Any, ...]:
+    """What identifies the full exports' contents: every file's path, size and mtime."""
+    found = []
+    for path in sorted(full.rglob("*")):
+        status = path.stat()
+        found.append((str(path), status.st_size, status.st_mtime_ns))
+    return tuple(found)
+
+
 def _full_exports(full: Path) -> list[tuple[str, str, pl.DataFrame, list[str]]]:
     """Every practice file of the full exports (as strings, as `pl.read_csv(…,
     infer_schema_length=0)` reads it) with its filtered timestamps as UTC instants; read
-    again only if practices.csv changed since (a new world in the same folder)."""
+    again when any file changed (`_stamp`)."""
     key = full.resolve()
-    stamp = (full / "practices.csv").stat().st_mtime
+    stamp = _stamp(full)
     cached = _READ.get(key)
     if cached is not None and cached[0] == stamp:
         return cached[1]
