@@ -15,7 +15,7 @@ import contextvars
 import functools
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -485,7 +485,7 @@ def _prepared_batches(
     batches: list[list[str]],
     prepare: Callable[[list[str], duckdb.DuckDBPyConnection], _Prepared],
     reader: duckdb.DuckDBPyConnection,
-) -> Iterator[_Prepared]:
+) -> Generator[_Prepared, None, None]:
     """`prepare(batch)` for each batch in order, the next one prepared in a thread while the
     caller loads this one: polars (read, validation) and DuckDB (insert, commit) release the
     GIL, so the two use both cores. At most two batches are in memory at once."""
