@@ -57,7 +57,7 @@ INGEST_BATCH_BYTES = 32 * 1024 * 1024
 # Batches loaded per commit. DuckDB holds a transaction's appended rows in memory until it
 # commits (≈ 60-70 MB per batch here), so this bounds the peak by batches, not practices; a
 # commit (and the checkpoint it triggers) has a fixed cost per table, so fewer of them pay
-# (docs/benchmarks.md, "Ingest and build, 2026-12-02 evening").
+# (docs/benchmarks.md, "Ingest in grouped commits … brief pipeline").
 INGEST_COMMIT_BATCHES = 4
 # DuckDB threads of the raw store during an ingest: with one, the load (insert + commit) costs
 # less CPU than with two, and the preparing thread (polars) has the other core to itself
