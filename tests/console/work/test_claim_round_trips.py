@@ -63,3 +63,43 @@ def test_a_claim_off_the_window_is_a_ping_and_one_statement(
     finally:
         window.forget_windows()
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_driver_cursor_lease_returns_what_the_store_holds(
+    loopdesk_home: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+) -> None:
+    """The PostgreSQL claim statement runs on the driver's cursor (claims._driver_execute):
+    the Task it returns equals the stored row read through the ORM (UTC-aware timestamps,
+    floats, booleans), and a driver error still reaches the caller as SQLAlchemy's."""
+    from sqlalchemy.exc import DBAPIError
+
+    from console.models.work import Task
+    from console.work import claims
+
+    monkeypatch.setattr(window, "WINDOW_LOW", 0)
+    engine = get_engine(pg_url)
+    init_db(engine)
+    window.forget_windows()
+    try:
+        with new_session(engine) as session:
+            practice = add_practice(session)
+            bulk_tasks(session, practice, 8)
+            user = add_worker(session, practices=["smile-ny"])
+            for _ in range(7):  # (psycopg prepares the statement after 5 executions)
+                claimed = claim_next(session=session, user=user, now=NOW)
+                assert claimed is not None and claimed.status == "claimed"
+                assert claimed.claimed_at == NOW and claimed.claimed_at.tzinfo is not None
+                stored = session.get(Task, claimed.task_id, populate_existing=True)
+                assert stored is not None and stored.model_dump() == claimed.model_dump()
+                session.rollback()
+            statement = claims._driver_statement(user.sees_escalated, engine.dialect)
+            params = claims._lease_params(
+                user=user, postgres=True, now=NOW, lease=claims._lease(), candidates=[
+                    claims._Candidate(2**40, 0, claims.call_bounds(practice, NOW))])
+            with pytest.raises(DBAPIError, match="out of range"):  # (an id no int4 holds)
+                claims._driver_execute(claims.autocommitted(session), statement, params)
+            session.rollback()
+    finally:
+        engine.dispose()
+        window.forget_windows()
