@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache, partial
 from typing import Any
@@ -25,7 +25,6 @@ from sqlalchemy import (
 )
 from sqlalchemy import select as select_columns
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col
 
 from console.contact.gate import CallBounds, call_bounds, call_gate_conditions, call_hours_ok
@@ -359,7 +358,7 @@ def _lease_audited(
 
 
 def _lease_committed(session: Session, *, user: CurrentUser, candidates: list[_Candidate],
-           escalated: bool, now: datetime, lease: timedelta) -> dict[str, Any] | None:
+           escalated: bool, now: datetime, lease: timedelta) -> Row[Any] | None:
     """`_lease_audited` in its own write transaction, committed. On SQLite the transaction is
     shared with the leases other claimers of this process are waiting to write
     (`db.grouped_write`: one BEGIN IMMEDIATE and one COMMIT for all of them, each lease still
@@ -371,85 +370,15 @@ def _lease_committed(session: Session, *, user: CurrentUser, candidates: list[_C
     if is_postgres(session):
         # One statement, so one transaction by itself: sent in autocommit it is one round
         # trip (after the pool's one-trip ping) instead of BEGIN, the statement and COMMIT.
-        leased = None
+        row = None
         if candidates:
             params = _lease_params(user=user, candidates=candidates, now=now, lease=lease,
                                    postgres=True)
-            connection = autocommitted(session)
-            leased = _driver_execute(
-                connection, _driver_statement(escalated, connection.dialect), params)
+            row = autocommitted(session).execute(
+                _audited_lease_statement(escalated=escalated), params).first()
         session.commit()
-        return leased
-    row = grouped_write(session, work)
-    return None if row is None else row._asdict()
-
-
-@dataclass(frozen=True)
-class _DriverStatement:
-    """The PostgreSQL claim statement compiled once, for the driver's cursor: its SQL, the
-    compiled form (literal parameters, bind processors) and each returned column's name and
-    result processor."""
-
-    sql: str
-    compiled: Any
-    binds: dict[str, Any]
-    names: tuple[str, ...]
-    # The result processors, made on the first execution from the driver's type codes
-    # (a numeric column's processor depends on them).
-    results: list[tuple[Any, ...]] = field(default_factory=list)
-
-
-@lru_cache(maxsize=4)
-def _driver_statement(escalated: bool, dialect: Any) -> _DriverStatement:
-    """`_audited_lease_statement` compiled for `dialect` once per process."""
-    compiled = _audited_lease_statement(escalated=escalated).compile(dialect=dialect)
-    binds = {name: processor for name, processor in compiled._bind_processors.items()
-             if processor is not None}
-    return _DriverStatement(compiled.string, compiled, binds,
-                            tuple(column.name for column in _TASKS.c))
-
-
-def _driver_execute(connection: Any, statement: _DriverStatement,
-                    params: dict[str, Any]) -> dict[str, Any] | None:
-    """Run the claim statement on the driver's cursor and return the leased row's values
-    (None: nothing leased), converted as SQLAlchemy converts them.
-
-    SQLAlchemy's execute path, and psycopg describing the 36 returned columns for its result
-    (`cursor.description`), were ~40 % of a claim's client CPU off the window (cProfile,
-    PostgreSQL, 1 M tasks); the statement, its parameters and the values returned are the
-    same, and SQLAlchemy's `before_cursor_execute` / `after_cursor_execute` events still
-    fire (without an execution context). Driver errors are raised as SQLAlchemy's
-    (`DBAPIError`, as `retrying` and the callers expect), and a lost connection is
-    invalidated as SQLAlchemy would."""
-    import psycopg
-
-    values = statement.compiled.construct_params(params)
-    for name, processor in statement.binds.items():
-        if values.get(name) is not None:
-            values[name] = processor(values[name])
-    driver = connection.connection.driver_connection
-    events = connection.dispatch  # (SQLAlchemy's cursor events still see the statement)
-    try:
-        with driver.cursor() as cursor:
-            events.before_cursor_execute(connection, cursor, statement.sql, values, None, False)
-            cursor.execute(statement.sql, values)
-            found = cursor.fetchone()
-            events.after_cursor_execute(connection, cursor, statement.sql, values, None, False)
-            if not statement.results:
-                codes = [column.type_code for column in cursor.description or ()]
-                statement.results.append(tuple(
-                    column.type._cached_result_processor(connection.dialect, code)
-                    for column, code in zip(_TASKS.c, codes, strict=True)))
-    except psycopg.Error as error:
-        if connection.dialect.is_disconnect(error, driver, None):
-            connection.invalidate(error)
-        raise DBAPIError.instance(statement.sql, None, error, psycopg.Error,
-                                  hide_parameters=True, dialect=connection.dialect) from error
-    if found is None:
-        return None
-    return {name: value if processor is None or value is None else processor(value)
-            for name, processor, value in zip(statement.names, statement.results[0], found,
-                                              strict=True)}
+        return row
+    return grouped_write(session, work)
 
 
 def claim_task(*, session: Session, user: CurrentUser, task_id: int, now: datetime) -> Task:
@@ -488,16 +417,17 @@ def claim_task(*, session: Session, user: CurrentUser, task_id: int, now: dateti
         session.rollback()
         raise UserError("someone else took that task a moment ago")
     session.commit()
-    return _task_of(row._asdict())
+    return _task_of(row)
 
 
 _NEW_TASK = Task.__mapper__.class_manager.new_instance  # type: ignore[attr-defined]
 
 
-def _task_of(values: dict[str, Any]) -> Task:
-    """The leased row's values as a (transient) Task, as `Task(**values)` makes it but
-    without its per-attribute instrumentation and validation: ~0.8 ms of a claim's ~2 ms of
-    client CPU under 16 claimers went to building the returned Task field by field."""
+def _task_of(row: Row[Any]) -> Task:
+    """The leased row as a (transient) Task, as `Task(**values)` makes it but without its
+    per-attribute instrumentation and validation: ~0.8 ms of a claim's ~2 ms of client CPU
+    under 16 claimers went to building the returned Task field by field."""
+    values = row._asdict()
     task: Task = _NEW_TASK()
     task.__dict__.update(values)
     object.__setattr__(task, "__pydantic_fields_set__", set(values))
@@ -539,7 +469,7 @@ def _claim_off(session: Session, slot: window.Slot, *, user: CurrentUser, scope:
             session.rollback()
             return None
         candidates: list[_Candidate] = []
-        row: dict[str, Any] | None = None
+        row: Row[Any] | None = None
         try:
             # The window's verdicts are as old as its ranking: a colleague may have called
             # one of these people since, so the lease re-checks the gate in its statement.
@@ -552,7 +482,7 @@ def _claim_off(session: Session, slot: window.Slot, *, user: CurrentUser, scope:
             window.settle(slot, popped, [])
             raise
         if row is not None:
-            leased = next(i for i, c in enumerate(candidates) if c.task_id == row["task_id"])
+            leased = next(i for i, c in enumerate(candidates) if c.task_id == row.task_id)
             after = {c.task_id for c in candidates[leased + 1:]}
             window.settle(slot, popped, [s for s in popped if s.row.task_id in after])
             # Leased: rank the next window now if this one runs low (others keep popping it).

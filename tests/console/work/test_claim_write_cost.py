@@ -134,7 +134,7 @@ def test_the_leased_row_becomes_the_task_the_constructor_makes(loopdesk_home: Pa
         bulk_tasks(session, practice, 5)
         row = session.execute(select(*Task.__table__.c)).first()  # type: ignore[attr-defined]
         assert row is not None
-        built, constructed = claims._task_of(row._asdict()), Task(**row._asdict())
+        built, constructed = claims._task_of(row), Task(**row._asdict())
         assert built.model_dump() == constructed.model_dump()
         assert {c.name: getattr(built, c.name) for c in Task.__table__.c} == row._asdict()  # type: ignore[attr-defined]
         assert inspect(built).transient and not session.dirty
