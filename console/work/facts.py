@@ -80,11 +80,13 @@ def load_facts(*, session: Session, now: datetime) -> OpsFacts:
         loop_closed_at=pl.lit(None, dtype=pl.Datetime("us", "UTC")),
     )
     lead_events = _frame(
-        session.exec(
-            select(LeadEvent.practice_slug, LeadEvent.lead_id, LeadEvent.event, LeadEvent.at)
+        session.execute(
+            select_columns(*columns(
+                LeadEvent.practice_slug, LeadEvent.lead_id, LeadEvent.event, LeadEvent.at,
+                   LeadEvent.event_id))
         ).all(),
         {"practice_slug": pl.String, "lead_id": pl.String, "event": pl.String,
-         "at": pl.Datetime("us", "UTC")},
+         "at": pl.Datetime("us", "UTC"), "event_id": pl.Int64},
     )
     reviews = _frame(
         session.exec(

@@ -228,6 +228,19 @@ def close_tasks(*, session: Session, task_ids: Iterable[int], reason: str, now: 
     return closed
 
 
+def one_per_person(candidates: pl.DataFrame) -> pl.DataFrame:
+    """The best candidate of each kind per person: the highest case value, then the latest
+    trigger (the freshest moment to ask), then the natural key.
+
+    The order is total, so the choice never depends on the order the frame's joins produced
+    (a review's case value is its practice's average, equal for all of a patient's
+    treatments: sorting on it alone picked one of them by the row order of the moment)."""
+    return candidates.sort(
+        ["case_value", "due_at", "natural_key"], descending=[True, True, False],
+        nulls_last=True,
+    ).unique(subset=["kind", "practice_slug", "subject_id"], keep="first", maintain_order=True)
+
+
 def refresh_tasks(
     *, session: Session, snapshot: duckdb.DuckDBPyConnection, now: datetime,
     windows: HistoryWindows = HISTORY_WINDOWS,
@@ -284,13 +297,7 @@ def refresh_tasks(
     # Leads and loops are one task per lead; asks and reviews one per person (the best first),
     # decided in the same refresh so that a rebuild never adds what this one held back.
     fresh = pl.concat(
-        [
-            unseen.filter(one_at_a_time)
-            .sort("case_value", descending=True, nulls_last=True)
-            .unique(subset=["kind", "practice_slug", "subject_id"], keep="first",
-                    maintain_order=True),
-            unseen.filter(~one_at_a_time),
-        ],
+        [one_per_person(unseen.filter(one_at_a_time)), unseen.filter(~one_at_a_time)],
         how="vertical_relaxed",
     ).pipe(_with_business_slas, practices)
     blocked = blocked_subjects(patients)

@@ -53,7 +53,7 @@ class OpsFacts:
     touches: practice_slug, subject_type, subject_id, disposition, started_at, treatment_id
     revoked: practice_slug, subject_type, subject_id, channel (latest event is a revocation)
     leads: the console's captured leads (mart_leads columns)
-    lead_events: practice_slug, lead_id, event, at
+    lead_events: practice_slug, lead_id, event, at, event_id (the write order)
     reviews: practice_slug, patient_id, treatment_id, created_at (review_request tasks)
     willing: practice_slug, patient_id, treatment_id, results_visible_at (from willing asks)
     """
@@ -195,7 +195,8 @@ def effective_leads(*, mart_leads: pl.DataFrame, facts: OpsFacts) -> pl.DataFram
     events = facts.lead_events
     latest = (
         events.filter(pl.col("event") != "loop_closed")
-        .sort("at")
+        # (events written by one call share its `at`: the later write is the later status)
+        .sort("at", "event_id")
         .group_by("practice_slug", "lead_id")
         .agg(pl.col("event").last().alias("_event"), pl.col("at").last().alias("_at"))
     )
