@@ -113,7 +113,8 @@ def scope_practices(session: Session, user: CurrentUser) -> list[PracticeSetting
 def most_behind(*, session: Session, user: CurrentUser, now: datetime,
                 practices: list[PracticeSettings] | None = None) -> OwedTime | None:
     """The practice in the user's scope furthest behind its pro-rated contracted hours this
-    week (the most hours short; ties by name), or None when none is behind.
+    week (the largest share of the hours due so far not delivered; ties by name) with how
+    many hours it is short, or None when none is behind.
 
     `practices` (the user's `scope_practices`, read once) saves that read to a caller that
     asks again and again (the simulator); anything outside the scope is ignored.
@@ -123,6 +124,9 @@ def most_behind(*, session: Session, user: CurrentUser, now: datetime,
     weeks = [w for w in practice_weeks(session, inside, now) if w.behind_hours > 0]
     if not weeks:
         return None
-    worst = min(weeks, key=lambda w: (-w.behind_hours, w.name, w.practice_slug))
+    # Furthest behind as a share of what is due: the contract is a promise per practice, and
+    # "most hours short" would starve the small contracts (docs/benchmarks.md, brief hours).
+    worst = min(weeks, key=lambda w: (-w.behind_hours / w.prorated_contract_hours, w.name,
+                                      w.practice_slug))
     return OwedTime(practice_slug=worst.practice_slug, practice_name=worst.name,
                     behind_hours=worst.behind_hours)

@@ -121,3 +121,14 @@ def test_one_statement_for_every_practices_hours(db: Session) -> None:
 def test_the_weekend_counts_the_whole_week_due(db: Session) -> None:
     practice = scope_practices(db, _acting(db, add_user(db, role=Role.manager)))[0]
     assert elapsed_share(practice, MONDAY + timedelta(days=5, hours=18)) == 1.0
+
+
+def test_furthest_behind_is_the_largest_share_of_the_hours_due(db: Session) -> None:
+    """glow-az is 6 h short of 12 h due (half), smile-ny 5 h short of 6.25 h (80 %): the
+    small contract is the one furthest behind, though fewer hours short."""
+    user = _acting(db, add_user(db, practices=["smile-ny", "glow-az"]))
+    log_time(session=db, user=user, practice_slug="glow-az", minutes=360, note=None, now=NOW)
+    log_time(session=db, user=user, practice_slug="smile-ny", minutes=75, note=None, now=NOW)
+    owed = most_behind(session=db, user=user, now=NOW)
+    assert owed is not None and owed.practice_slug == "smile-ny"
+    assert owed.behind_hours == pytest.approx(5.0)
