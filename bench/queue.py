@@ -391,6 +391,8 @@ def main() -> None:
     parser.add_argument("--claims", type=int, default=200)
     parser.add_argument("--per-thread", type=int, default=25)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true",
+                        help="measure PostgreSQL only (its seeding alone takes minutes)")
     parser.add_argument("--pg-database", default=PG_DB,
                         help="the database to create, fill and drop (default %(default)s)")
     args = parser.parse_args()
@@ -400,13 +402,15 @@ def main() -> None:
           f"in {time.perf_counter() - started:.1f} s")
     summary: dict[str, Any] = {"bench": "queue", "tasks": args.tasks,
                                "practices": args.practices}
-    with tempfile.TemporaryDirectory() as folder:
-        print("sqlite")
-        engine = get_engine(f"sqlite:///{Path(folder) / 'bench.db'}")
-        managers, coordinator = seed_store(engine, tasks, args.practices)
-        summary["sqlite"] = measure(engine, managers, coordinator, args.claims, args.per_thread)
-        _report("sqlite", summary["sqlite"])
-        engine.dispose()
+    if not args.skip_sqlite:
+        with tempfile.TemporaryDirectory() as folder:
+            print("sqlite")
+            engine = get_engine(f"sqlite:///{Path(folder) / 'bench.db'}")
+            managers, coordinator = seed_store(engine, tasks, args.practices)
+            summary["sqlite"] = measure(engine, managers, coordinator, args.claims,
+                                        args.per_thread)
+            _report("sqlite", summary["sqlite"])
+            engine.dispose()
     if not args.skip_postgres:
         print("postgresql")
         name = args.pg_database

@@ -2,18 +2,20 @@
 
 A practice is loaded as a unit: when any of its files is paused (shape changed) or broken,
 none of its files load this run and its previous data stays. Practices are read, validated
-and loaded in batches of about INGEST_BATCH_BYTES of input; each batch commits in one DuckDB
-transaction (the last one with the feed status and the run record), so a killed run leaves
-every practice either as it was or wholly loaded, and a rerun converges.
+and loaded in batches of about INGEST_BATCH_BYTES of input; every INGEST_COMMIT_BATCHES
+batches commit in one DuckDB transaction (the last one with the feed status and the run
+record), so a killed run leaves every practice either as it was or wholly loaded, and a rerun
+converges.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,6 +54,15 @@ __all__ = ["IngestSummary", "Plan", "SourceError", "ingest", "run_ingest"]
 FOLDER_FEED = "(practice folder)"
 # Input bytes per batch of practices: peak memory is about 10-15x this over the imports.
 INGEST_BATCH_BYTES = 32 * 1024 * 1024
+# Batches loaded per commit. DuckDB holds a transaction's appended rows in memory until it
+# commits (≈ 60-70 MB per batch here), so this bounds the peak by batches, not practices; a
+# commit (and the checkpoint it triggers) has a fixed cost per table, so fewer of them pay
+# (docs/benchmarks.md, "Ingest in grouped commits … brief pipeline").
+INGEST_COMMIT_BATCHES = 4
+# DuckDB threads of the raw store during an ingest: with one, the load (insert + commit) costs
+# less CPU than with two, and the preparing thread (polars) has the other core to itself
+# (measured, docs/benchmarks.md, same section).
+INGEST_DUCKDB_THREADS = 1
 
 
 class SourceError(ValueError):
@@ -304,6 +315,7 @@ def run_ingest(
     summary = IngestSummary(run_id=f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}")
     connection = open_raw_store(str(raw_db_path()))
     try:
+        connection.execute(f"set threads = {INGEST_DUCKDB_THREADS}")
         connection.begin()
         if agency is not None:
             _load_practices(connection, agency, practice, summary)
@@ -321,19 +333,30 @@ def run_ingest(
             _prepare_batch, plans=plans, per_practice=per_practice, timezones=timezones
         )
         # The preparing thread's own connection (it only reads).
-        with connection.cursor() as reader:
-            for number, prepared in enumerate(
-                _prepared_batches(batches, prepare, reader), start=1
-            ):
+        with (
+            connection.cursor() as reader,
+            contextlib.closing(_prepared_batches(batches, prepare, reader)) as prepared_batches,
+        ):
+            for number in range(1, len(batches) + 1):
+                try:
+                    prepared = next(prepared_batches)
+                except Exception:
+                    # Reading or validating a later batch failed: the batches loaded since
+                    # the last commit are whole practices, so they are kept, as if each
+                    # batch had committed (nothing of the failed batch was written).
+                    connection.commit()
+                    connection.begin()
+                    raise
                 report("loading practices", number, len(batches))
                 loadable += _apply_batch(
                     connection, prepared, plans=plans, per_practice=per_practice,
                     timezones=timezones, summary=summary, started=started,
                 )
-                if number < len(batches):
+                del prepared
+                if number < len(batches) and number % INGEST_COMMIT_BATCHES == 0:
                     # DuckDB holds a transaction's appended rows in memory until it commits:
-                    # one commit per batch keeps the peak flat (a practice still loads whole
-                    # or not at all; docs/architecture-notes.md, "Ingest in batches").
+                    # a commit every few batches keeps the peak flat (a practice still loads
+                    # whole or not at all; docs/architecture-notes.md, "Ingest in batches").
                     connection.commit()
                     connection.begin()
         if after_load is not None:
@@ -354,6 +377,10 @@ def run_ingest(
         connection.rollback()
         raise
     finally:
+        # The setting is the database's: another connection of this process to the same store
+        # (if one is open) gets its default back.
+        with contextlib.suppress(duckdb.Error):
+            connection.execute("reset threads")
         connection.close()
     return summary
 
@@ -458,7 +485,7 @@ def _prepared_batches(
     batches: list[list[str]],
     prepare: Callable[[list[str], duckdb.DuckDBPyConnection], _Prepared],
     reader: duckdb.DuckDBPyConnection,
-) -> Iterator[_Prepared]:
+) -> Generator[_Prepared, None, None]:
     """`prepare(batch)` for each batch in order, the next one prepared in a thread while the
     caller loads this one: polars (read, validation) and DuckDB (insert, commit) release the
     GIL, so the two use both cores. At most two batches are in memory at once."""

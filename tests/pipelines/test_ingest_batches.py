@@ -59,16 +59,52 @@ def test_batched_ingest_equals_one_pass(
     generate_exports(second, practices=6, seed=6, months=9, now=NOW, dirty_share=0.05)
 
     results = []
-    for name, batch in (("one-pass", 1 << 40), ("per-practice", 1)):
+    # Per practice: 6 batches, committed every INGEST_COMMIT_BATCHES (4) or each on its own.
+    runs = (("one-pass", 1 << 40, 4), ("per-practice", 1, 4), ("per-practice-commits", 1, 1))
+    for name, batch, commit_batches in runs:
+        monkeypatch.setattr(ingest_module, "INGEST_COMMIT_BATCHES", commit_batches)
         point_at_home(monkeypatch, tmp_path / name)
         first = ingest(drop, batch_bytes=batch)
         again = ingest(second, batch_bytes=batch)
         results.append((_store(), _summary(first), _summary(again)))
-    (store_a, first_a, again_a), (store_b, first_b, again_b) = results
-    assert first_a == first_b and again_a == again_b
-    for table in TABLES:
-        assert store_a[table] == store_b[table], table
+    store_a, first_a, again_a = results[0]
+    for store_b, first_b, again_b in results[1:]:
+        assert first_a == first_b and again_a == again_b
+        for table in TABLES:
+            assert store_a[table] == store_b[table], table
     assert store_a["quarantine"] and store_a["raw_patients"] and store_a["raw_referrals"]
+
+
+@pytest.mark.parametrize(("failing", "kept"), [(2, 2), (3, 2), (4, 4)])
+def test_a_failure_while_loading_keeps_the_batches_committed_before_it(
+    loopdesk_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: int, kept: int
+) -> None:
+    """Batches commit INGEST_COMMIT_BATCHES at a time: a failure while loading a batch rolls
+    back that batch and the ones loaded since the last commit (their practices stay as they
+    were), and keeps every batch committed before them. Here 5 one-practice batches, committed
+    in twos: a failure in the 3rd or 4th keeps the first 2, in the 5th the first 4."""
+    drop = tmp_path / "drop"
+    generate_exports(drop, practices=5, seed=7, months=3, now=NOW)
+    slugs = sorted(p.name for p in drop.iterdir() if p.is_dir())
+    real = ingest_module._load_kind
+
+    def failing_load(connection: object, spec: object, rows: object, **kwargs: object) -> None:
+        if spec is not PRACTICES:
+            _, checked = rows  # type: ignore[misc]
+            if slugs[failing] in set(checked.good.get_column("practice_slug").to_list()):
+                raise RuntimeError("load broke")
+        real(connection, spec, rows, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ingest_module, "INGEST_COMMIT_BATCHES", 2)
+    monkeypatch.setattr(ingest_module, "_load_kind", failing_load)
+    with pytest.raises(RuntimeError, match="load broke"):
+        ingest(drop, batch_bytes=1)  # one practice per batch
+    with duckdb.connect(str(raw_db_path()), read_only=True) as conn:
+        query = "select distinct practice_slug from raw_patients"
+        loaded = {r[0] for r in conn.execute(query).fetchall()}
+        runs = conn.execute("select count(*) from ingest_runs").fetchone()
+    assert loaded == set(slugs[:kept])
+    assert runs == (0,)
 
 
 def test_batches_follow_the_byte_budget(tmp_path: Path) -> None:
@@ -107,6 +143,9 @@ def test_a_failure_while_preparing_a_later_batch_stops_the_run(
         return real(rows, spec, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ingest_module, "check_rows", failing_on_the_third)
+    # The first two batches are loaded but not yet committed when the third fails (batches
+    # commit four at a time): they are committed before the error is raised.
+    assert ingest_module.INGEST_COMMIT_BATCHES > 2
     with pytest.raises(RuntimeError, match="validation broke"):
         ingest(drop, batch_bytes=1)  # one practice per batch
     with duckdb.connect(str(raw_db_path()), read_only=True) as conn:

@@ -144,12 +144,15 @@ def test_a_claim_waits_for_a_ranking_holding_no_pooled_connection(
         real = slot.refreshing
 
         class Watched:
-            def __enter__(self) -> None:
+            def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
                 held_at_wait.append(engine.pool.checkedout())  # type: ignore[attr-defined]
-                real.acquire()
+                return real.acquire(blocking, timeout)
 
-            def __exit__(self, *_exc: object) -> None:
+            def release(self) -> None:
                 real.release()
+
+            def locked(self) -> bool:
+                return real.locked()
 
         monkeypatch.setattr(slot, "refreshing", Watched())
         assert claim_next(session=session, user=user, now=NOW) is not None
@@ -189,3 +192,45 @@ def test_a_claim_that_read_the_clock_just_before_the_ranking_pops_it(
         assert slot.refreshes == 2  # beyond the skew: a clock going back ranks again
         assert too_early is not None and too_early.task_id == fourth.task_id
         assert due_later.task_id not in {first.task_id, earlier.task_id, too_early.task_id}
+
+
+def test_a_claim_waiting_for_a_ranking_pops_a_window_installed_meanwhile(
+    loopdesk_home: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A claim that found the window stale waits for the thread ranking it; once that window
+    is installed the claim pops it, even if the ranking lock is held again at once (a claim
+    of the new window started a ranking ahead of need). It used to queue for the lock and
+    wait for that second ranking too: under 16 claimers at 1 M tasks the first claims of a
+    run waited 450-570 ms for a window that had been ready after ~80 ms."""
+    monkeypatch.setattr(window, "WINDOW_LOW", 0)  # (no ranking ahead of its own here)
+    engine = sqlite_engine(loopdesk_home)
+    with session_for(engine) as session:
+        practice = add_practice(session)
+        best = add_task(session, practice, case_value=9000)
+        add_task(session, practice, case_value=7000)
+        user = add_worker(session, practices=["smile-ny"])
+        slot = _slot(session, user)
+        # Another thread ranks this (cold) scope: it holds the ranking lock.
+        assert slot.refreshing.acquire(blocking=False)
+        claimed: list[Any] = []
+        done = threading.Event()
+
+        def claimer() -> None:
+            with new_session(engine) as mine:
+                claimed.append(claim_next(session=mine, user=user, now=NOW))
+            done.set()
+
+        worker = threading.Thread(target=claimer)
+        worker.start()
+        try:
+            # That ranking installs its window, and the lock stays held (a ranking ahead).
+            window._refresh(session, slot, scope=user.work_scope,
+                            escalated=user.sees_escalated, now=NOW)
+            session.rollback()
+            assert done.wait(HANG), "the claim waited for the ranking lock"
+            assert slot.refreshing.locked()  # (popped while the lock was still held)
+        finally:
+            window._release_refreshing(slot)
+            worker.join(HANG)
+        assert [c.task_id for c in claimed] == [best.task_id]
+        assert slot.refreshes == 1
