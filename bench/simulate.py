@@ -77,6 +77,15 @@ def main() -> None:
             print(f"  {name:9s} busy {figures['busy_share'] or 0:.1%} of calling hours, "
                   f"bookings by source {figures['booked_by_source']}, CPU-s by phase "
                   f"{diagnostics.get(name, {}).get('cpu_seconds_by_phase')}")
+            rows = figures.get("hours", [])
+            print(f"  {name:9s} hours delivered: calls "
+                  f"{sum(r.get('call_hours', 0) for r in rows):.1f} h + other work "
+                  f"{sum(r.get('other_work_hours', 0) for r in rows):.1f} h of "
+                  f"{sum(r['contracted_hours'] for r in rows):.1f} h contracted (other work "
+                  f"{figures.get('other_work_share') or 0:.1%} of calling hours); per practice "
+                  + ", ".join(f"{r['practice']} {r.get('call_hours', 0):.1f}+"
+                              f"{r.get('other_work_hours', 0):.1f}/{r['contracted_hours']:.1f}"
+                              for r in rows))
             extra = diagnostics.get(name, {})
             print(f"  {name:9s} steps {extra.get('steps_by_phase')}, SQL statements "
                   f"{extra.get('statements_by_phase')}, nightly builds "

@@ -24,6 +24,7 @@ from console.views.work import (
     created_task,
     held_task,
     log_outcome,
+    owed_time,
     put_back,
     send_referral_link,
     set_aside,
@@ -31,6 +32,7 @@ from console.views.work import (
     task_card,
 )
 from console.work.leads import LeadInput
+from console.work.other_work import OwedTime
 from loopdesk_core.business_hours import local, zone
 from loopdesk_core.clock import now
 from pages.components import current_user, flash, guarded, page_user, show_flash, table
@@ -42,6 +44,11 @@ CARD_KEY = "held_card"  # the KeptCard of the claim on screen (this browser sess
 CARD_FRESH = timedelta(minutes=1)
 MINUTES_WIDTH = 180  # px: the minutes box beside the (stretching) outcome box
 SNOOZE_WIDTH = 220  # px: the snooze choice beside its two buttons
+# With nothing callable, the practice whose hours are most behind (its slug, or None):
+# set by the work area, pre-selected by the "Log other work" form below it.
+OWED_KEY = "owed_practice"
+FORM_FOR = "other_work_for"  # the suggestion the form was last drawn with
+PAGE_RUN = "my_queue_page_run"  # True while the whole page runs, not a fragment rerun alone
 
 
 def _take(logged: str | None = None) -> None:
@@ -332,8 +339,18 @@ def _log_time(practices: dict[str, str]) -> None:
 
 
 def _other_work(practices: dict[str, str]) -> None:
-    """The "Log other work" form: minutes spent for one of the user's practices outside calls."""
-    with st.expander("Log other work"):
+    """The "Log other work" form: minutes spent for one of the user's practices outside calls.
+
+    When the work area suggested a practice (nothing callable, its hours behind), the form is
+    open with that practice chosen — once per new suggestion, so a coordinator's own choice
+    stays until the suggestion changes."""
+    suggested = st.session_state.get(OWED_KEY)
+    if suggested not in practices:
+        suggested = None
+    if suggested is not None and suggested != st.session_state.get(FORM_FOR):
+        st.session_state["time_practice"] = suggested
+    st.session_state[FORM_FOR] = suggested
+    with st.expander("Log other work", expanded=suggested is not None):
         if not practices:
             st.caption("You have no practices to log time for.")
             return
@@ -346,8 +363,31 @@ def _other_work(practices: dict[str, str]) -> None:
             st.form_submit_button("Log time", on_click=_log_time, args=(practices,))
 
 
-def _preview(preview: QueuePreview) -> None:
-    """The next callable task and why it is first, then the queue ahead (no patient data)."""
+def _suggest(owed: OwedTime | None) -> None:
+    """Remember where an idle coordinator's time is owed, for the "Log other work" form.
+
+    The form is outside this fragment: when a fragment rerun alone (e.g. after logging the
+    last callable call) brings a new suggestion, the whole page reruns once so the form
+    pre-selects it."""
+    slug = owed.practice_slug if owed is not None else None
+    st.session_state[OWED_KEY] = slug
+    if (slug is not None and slug != st.session_state.get(FORM_FOR)
+            and not st.session_state.get(PAGE_RUN)):
+        st.rerun(scope="app")
+
+
+def owed_sentence(reason: str, owed: OwedTime | None) -> str:
+    """The idle preview's reason, then where the coordinator's time is owed, if anywhere:
+    "… Lakeshore Dental is 4.2 h behind its contracted hours this week: log referral work
+    for them below." """
+    if owed is None:
+        return reason
+    return f"{reason} {owed.sentence}: log referral work for them below."
+
+
+def _preview(preview: QueuePreview, owed: OwedTime | None = None) -> None:
+    """The next callable task and why it is first, then the queue ahead (no patient data);
+    with nothing callable, why, and the practice whose hours are most behind (`owed`)."""
     first = preview.next_up
     opening = preview.next_opening
     reason = None
@@ -362,18 +402,18 @@ def _preview(preview: QueuePreview) -> None:
                 reason += (f" {waiting} task{'s' if waiting != 1 else ''} wait"
                            f"{'' if waiting != 1 else 's'} for calling hours "
                            f"({opening.sentence}).")
-            st.info(reason)
+            st.info(owed_sentence(reason, owed))
             table([{"better hour": f"{o.opens_local} in {o.zone_name}", "when": o.opens_in,
                     "calls held": o.tasks} for o in preview.held], empty="")
         elif opening is not None:
             reason = (f"Nothing to call right now: {opening.sentence}. {waiting} "
                       f"task{'s' if waiting != 1 else ''} wait for calling hours.")
-            st.info(reason)
+            st.info(owed_sentence(reason, owed))
             table([{"calling opens": f"{o.opens_local} in {o.zone_name}", "when": o.opens_in,
                     "tasks waiting": o.tasks} for o in preview.openings], empty="")
         else:
             reason = "Nothing to call right now — no task in your practices is due."
-            st.info(reason)
+            st.info(owed_sentence(reason, owed))
     else:
         # A heading and one text block, not three metric tiles: a practice name or a task
         # kind in a third of the page was cut ("Lakeshore Dental …", "Contact a referre…"),
@@ -491,8 +531,12 @@ def _work_area() -> None:
         st.write("Take the single most valuable call across your practices.")
         with store() as db:
             summary = guarded(lambda: queue_preview(session=db, user=user, now=moment))
-        _preview(summary)
+            owed = None if summary.next_up is not None else guarded(
+                lambda: owed_time(session=db, user=user, now=moment))
+        _suggest(owed)
+        _preview(summary, owed)
         return
+    _suggest(None)
     current = _held_card(user, held, moment)
     _card(current)
     _form(current)
@@ -502,8 +546,10 @@ def _work_area() -> None:
 
 user = current_user(__file__)
 st.title("My queue")
+st.session_state[PAGE_RUN] = True
 _work_area()
 st.divider()
 with store() as db:
     mine = time_practices(session=db, user=user)
 _other_work(mine)
+st.session_state[PAGE_RUN] = False

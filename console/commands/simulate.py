@@ -19,6 +19,8 @@ ROWS = (
     ("lead first contact within SLA", "lead_contact_within_sla", "{:.1%}"),
     ("loop-closure rate", "loop_closure_rate", "{:.1%}"),
     ("worst practice vs contracted hours", "worst_hours_deviation", "{:+.1%}"),
+    ("team time on calls", "busy_share", "{:.1%}"),
+    ("team time on other work", "other_work_share", "{:.1%}"),
     ("calls", "calls", "{:,}"),
 )
 

@@ -42,10 +42,16 @@ from console.simulation.world import World
 from console.work.claims import StaleClaim
 from console.work.dispositions import log_disposition
 from console.work.leads import LeadInput, create_lead
+from console.work.other_work import most_behind, scope_practices
+from console.work.time_entries import log_time
 from loopdesk_core import clock
 
 WRAP_UP_MINUTES = 1.0  # between one call's end and the next claim
 IDLE_MINUTES = 10.0  # a coordinator with nothing callable looks again this much later
+# Policies run on Loopdesk's console, whose My queue points an idle coordinator at the practice
+# most behind its hours: they log their idle minutes as other work for it (fifo's shared inbox
+# has no hours view: its coordinators just wait).
+OTHER_WORK_POLICIES = frozenset({"priority", "oracle"})
 REPEAT_AFTER = timedelta(days=10)  # a referrer's next referral, if any, comes this much later
 BUILD_LOCAL = time(1, 0)  # the nightly build, agency time
 # `loopdesk automate` passes: half an hour before the day starts, then every 4 hours.
@@ -90,6 +96,9 @@ class Run:
     by_phase: dict[str, list[int]] = field(default_factory=dict)  # phase -> [steps, statements]
     build_modes: dict[str, int] = field(default_factory=dict)  # nightly builds by mode
     zones: list[str] | None = None  # the practices' time zones, read after each build
+    # A coordinator's practices (read once: the team's scopes do not change in a run).
+    scope_practices: dict[int, list[PracticeSettings]] = field(default_factory=dict)
+    other_work_logs: int = 0  # time entries logged by idle coordinators (`_idle`)
     _marked: int = 0
 
     def mark(self) -> float:
@@ -377,6 +386,38 @@ def _reply(run: Run, session: Session, now: datetime, payload: Any) -> None:
                   now=now)
 
 
+@dataclass(frozen=True)
+class OtherWork:
+    """A coordinator doing non-call referral work for a practice since `since` (the payload of
+    their next "free" event): logged with `log_time` when they look at the queue again."""
+
+    user: CurrentUser
+    practice_slug: str
+    since: datetime
+
+
+def _idle(run: Run, session: Session, user: CurrentUser, at: datetime) -> CurrentUser | OtherWork:
+    """Nothing callable at `at`: under a console policy, the practice My queue suggests (most
+    behind its pro-rated hours this week), if any, gets the coordinator's idle minutes."""
+    if run.policy not in OTHER_WORK_POLICIES:
+        return user
+    practices = run.scope_practices.get(user.user_id)
+    if practices is None:
+        practices = run.scope_practices[user.user_id] = scope_practices(session, user)
+    owed = most_behind(session=session, user=user, now=at, practices=practices)
+    return user if owed is None else OtherWork(user, owed.practice_slug, at)
+
+
+def _log_other_work(run: Run, session: Session, work: OtherWork, until: datetime) -> None:
+    """Log the minutes of other work from `work.since` to `until` (the real service)."""
+    minutes = (until - work.since) / timedelta(minutes=1)
+    if minutes <= 0:
+        return
+    log_time(session=session, user=work.user, practice_slug=work.practice_slug,
+             minutes=minutes, note=None, now=until)
+    run.other_work_logs += 1
+
+
 def _working_days(world: World) -> list[date]:
     days: list[date] = []
     day = world.start_date
@@ -445,6 +486,7 @@ def run_policy(world: World, policy: str, home: Path, progress: Progress | None 
         diagnostics["statements_by_phase"] = {k: v[1] for k, v in sorted(run.by_phase.items())}
         diagnostics["nightly_builds"] = dict(sorted(run.build_modes.items()))
         diagnostics["claim_windows"] = _window_counts(run, engine)
+        diagnostics["other_work_entries"] = run.other_work_logs
     return figures | {"refused_outcomes": run.stale_logs}
 
 
@@ -488,6 +530,14 @@ def _drain(run: Run, engine: Any, *, until: datetime, policy: str,
                 with clock.pinned(at):
                     _log(run, session, at, payload)
                 run.spent("log", began)
+            # Other work under way at the end of the day is logged up to the end.
+            for at, _, _, payload in sorted((e for e in run.events if e[2] == "free"
+                                             and isinstance(e[3], OtherWork)),
+                                            key=lambda e: (e[0], e[1])):
+                began = run.mark()
+                with clock.pinned(until):
+                    _log_other_work(run, session, payload, min(at, until))
+                run.spent("claim", began)
             run.events = [e for e in run.events if e[2] not in ("log", "free")]
             heapq.heapify(run.events)
 
@@ -496,14 +546,18 @@ def _handle(run: Run, session: Session, at: datetime, kind: str, payload: Any, *
             oracle: Callable[[Any, datetime], float], calls: bool, until: datetime) -> None:
     """One event."""
     if kind == "free":
+        user = payload
+        if isinstance(payload, OtherWork):
+            _log_other_work(run, session, payload, at)
+            user = payload.user
         if not calls or at >= until:
             return
-        task = claim(policy=policy, session=session, user=payload, now=at,
+        task = claim(policy=policy, session=session, user=user, now=at,
                      oracle=oracle, zones=run.zones)
         if task is None:
-            run.push(at + timedelta(minutes=IDLE_MINUTES), "free", payload)
+            run.push(at + timedelta(minutes=IDLE_MINUTES), "free", _idle(run, session, user, at))
         else:
-            _on_claimed(run, session, payload, task, at)
+            _on_claimed(run, session, user, task, at)
     elif kind == "log":
         _log(run, session, at, payload)
     elif kind == "automate":

@@ -4,8 +4,10 @@ Coordinator-hours are the team's calling hours on the measured working days. A l
 when it was captured in the window; a booking when `lead_booked` was logged in it, worth the
 booked task's case value (the practice's average case). SLA compliance per kind: of the tasks
 whose deadline fell in the window (and that were not closed untouched before it, e.g. by
-automation), the share first called by the deadline. Hours delivered are the practice's
-logged call minutes against its contracted hours pro-rated to the window's working days.
+automation), the share first called by the deadline. Hours delivered are as DOMAIN.md
+defines them, "coordinator minutes logged for the practice / 60": its calls and the other
+work logged for it (admin touches, "Log other work"), against its contracted hours pro-rated
+to the window's working days; each practice's row also gives the two parts.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from console.models.practice import PracticeSettings
 from console.models.types import columns
 from console.models.work import Disposition, Lead, LeadEvent, Task, TaskKind, Touch
 from console.simulation.world import KINDS, World
+from console.work.time_entries import ADMIN_CHANNEL
 
 OUTCOMES = ("booked", "declined", "unreachable")
 
@@ -28,6 +31,13 @@ OUTCOMES = ("booked", "declined", "unreachable")
 def _frame(session: Session, statement: Any, schema: dict[str, Any]) -> pl.DataFrame:
     rows = session.execute(statement).all()
     return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+
+
+def _by_practice(touches: pl.DataFrame) -> dict[str, float]:
+    """Minutes per practice slug."""
+    minutes = touches.group_by("practice_slug").agg(pl.col("minutes").sum())
+    return {slug: float(value or 0.0)
+            for slug, value in zip(minutes["practice_slug"], minutes["minutes"], strict=True)}
 
 
 def _utc() -> pl.Datetime:
@@ -39,12 +49,17 @@ def measure(*, session: Session, world: World, policy: str, measure_from: dateti
     """The policy's figures over [measure_from, end)."""
     touches = _frame(session, select(*columns(
         Touch.task_id, Touch.practice_slug, Touch.task_kind, Touch.disposition, Touch.minutes,
-        Touch.started_at, Touch.coordinator_id,
+        Touch.started_at, Touch.coordinator_id, Touch.channel,
     )), {"task_id": pl.Int64, "practice_slug": pl.String, "task_kind": pl.String,
         "disposition": pl.String, "minutes": pl.Float64, "started_at": _utc(),
-        "coordinator_id": pl.Int64})
-    calls = touches.filter(pl.col("coordinator_id").is_not_null())
+        "coordinator_id": pl.Int64, "channel": pl.String})
+    logged = touches.filter(pl.col("coordinator_id").is_not_null()
+                            & (pl.col("started_at") >= measure_from) & (pl.col("started_at") < end))
+    # A coordinator's touches are calls, or other work (admin time entries: no task).
+    calls = touches.filter(pl.col("coordinator_id").is_not_null()
+                           & (pl.col("channel") != ADMIN_CHANNEL))
     window = calls.filter((pl.col("started_at") >= measure_from) & (pl.col("started_at") < end))
+    other = logged.filter(pl.col("channel") == ADMIN_CHANNEL)
     tasks = _frame(session, select(*columns(
         Task.task_id, Task.kind, Task.case_value, Task.sla_deadline, Task.closed_at,
         Task.close_reason, Task.lead_id,
@@ -101,15 +116,18 @@ def measure(*, session: Session, world: World, policy: str, measure_from: dateti
                if outcome.height else None)
 
     weeks = measured_days / 5.0
-    minutes = window.group_by("practice_slug").agg(pl.col("minutes").sum())
-    by_slug = dict(zip(minutes["practice_slug"], minutes["minutes"], strict=True))
+    call_minutes = _by_practice(window)
+    other_minutes = _by_practice(other)
     hours = []
     for practice in sorted(practices, key=lambda p: p.name):
         contracted = float(practice.contracted_hours_per_week) * weeks
-        delivered = float(by_slug.get(practice.practice_slug, 0.0)) / 60.0
+        on_calls = call_minutes.get(practice.practice_slug, 0.0) / 60.0
+        on_other = other_minutes.get(practice.practice_slug, 0.0) / 60.0
+        delivered = on_calls + on_other
         deviation = (delivered - contracted) / contracted if contracted > 0 else 0.0
         hours.append({"practice": practice.name, "contracted_hours": round(contracted, 1),
                       "delivered_hours": round(delivered, 1),
+                      "call_hours": round(on_calls, 1), "other_work_hours": round(on_other, 1),
                       "deviation": round(deviation, 4)})
     worst = min(hours, key=lambda row: row["deviation"]) if hours else None
 
@@ -136,6 +154,9 @@ def measure(*, session: Session, world: World, policy: str, measure_from: dateti
         # The share of the team's calling hours spent on calls (the rest found nothing callable).
         "busy_share": round(float(window["minutes"].sum() or 0.0) / 60.0 / coordinator_hours, 4)
         if coordinator_hours else None,
+        # ...and on other work logged for the practices behind their hours (admin touches).
+        "other_work_share": round(float(other["minutes"].sum() or 0.0) / 60.0
+                                  / coordinator_hours, 4) if coordinator_hours else None,
         "calls": window.height,
         "answered_calls": window.filter(
             ~pl.col("disposition").is_in([Disposition.no_answer, Disposition.voicemail])).height,

@@ -28,26 +28,14 @@ from console.models.practice import PracticeSettings
 from console.models.work import Task, TaskStatus, Touch
 from console.platform.errors import UserError
 from console.platform.wording import kind_label
-from loopdesk_core.business_hours import local
+from console.work.other_work import PracticeWeek, elapsed_share, practice_weeks, week_monday
+
+__all__ = ["CapacityToday", "CoordinatorDay", "PracticeWeek", "capacity_today", "chart_rows",
+           "coordinators_for_schedule", "elapsed_share", "set_weekly_hours"]
 
 DEFAULT_WEEKLY_HOURS = 40.0
 WORK_DAYS = 5
 MAX_WEEKLY_HOURS = 80.0
-
-
-@dataclass(frozen=True)
-class PracticeWeek:
-    """One practice's week so far."""
-
-    name: str
-    delivered_hours: float
-    prorated_contract_hours: float
-    contract_hours: float
-
-    @property
-    def behind_hours(self) -> float:
-        """Hours short of the pro-rated contract (negative when ahead)."""
-        return self.prorated_contract_hours - self.delivered_hours
 
 
 @dataclass(frozen=True)
@@ -101,42 +89,13 @@ class CapacityToday:
                 f"time left ({round(self.backlog_hours - self.hours_left)} h short).")
 
 
-def _week_start(now: datetime) -> datetime:
-    """Monday 00:00 UTC of this ISO week."""
-    day = now.date() - timedelta(days=now.weekday())
-    return datetime.combine(day, time(0), tzinfo=now.tzinfo)
-
-
-def elapsed_share(practice: PracticeSettings, now: datetime) -> float:
-    """The share of this working week (Mon-Fri business hours, practice time) gone by."""
-    here = local(now, practice.timezone)
-    start_h, start_m = (int(x) for x in practice.business_hours_start.split(":"))
-    end_h, end_m = (int(x) for x in practice.business_hours_end.split(":"))
-    opens = here.replace(hour=start_h, minute=start_m, second=0, microsecond=0)
-    closes = here.replace(hour=end_h, minute=end_m, second=0, microsecond=0)
-    weekday = here.weekday()
-    if weekday >= WORK_DAYS:
-        return 1.0
-    span = (closes - opens).total_seconds()
-    today = 0.0 if span <= 0 else min(1.0, max(0.0, (here - opens).total_seconds() / span))
-    return (weekday + today) / WORK_DAYS
-
-
 def capacity_today(*, session: Session, user: CurrentUser, now: datetime) -> CapacityToday:
     """This week's capacity as of now (manager view)."""
     require_role(user, ADMIN_ROLES)
-    monday = _week_start(now)
+    monday = week_monday(now)
     practices = [p for p in session.exec(select(PracticeSettings).order_by(
         col(PracticeSettings.name))) if user.scope.allows(p.practice_slug) and p.active]
-    delivered = dict(session.execute(
-        select(Touch.practice_slug, func.sum(Touch.minutes))
-        .where(col(Touch.ended_at) >= monday).where(col(Touch.ended_at) <= now)
-        .where(col(Touch.coordinator_id).is_not(None))
-        .group_by(col(Touch.practice_slug))).all())
-    weeks = [PracticeWeek(
-        name=p.name, delivered_hours=float(delivered.get(p.practice_slug) or 0.0) / 60,
-        prorated_contract_hours=p.contracted_hours_per_week * elapsed_share(p, now),
-        contract_hours=p.contracted_hours_per_week) for p in practices]
+    weeks = practice_weeks(session, practices, now)
     coordinators = _coordinators(session, now, monday)
     end_of_week = monday + timedelta(days=7)
     slugs = [p.practice_slug for p in practices]

@@ -43,6 +43,7 @@ from console.work.dispositions import (
 )
 from console.work.leads import LeadInput
 from console.work.loop_closure import message_channel, read_referrer
+from console.work.other_work import OwedTime, most_behind
 from loopdesk_core.business_hours import local
 from warehouse import lookups
 
@@ -142,6 +143,14 @@ def take_next(*, session: Session, user: CurrentUser, now: datetime) -> Task | N
     require_role(user, WORKER_ROLES)
     return retrying(session, lambda: claim_next(session=session, user=user,
                                                 now=now))
+
+
+def owed_time(*, session: Session, user: CurrentUser, now: datetime) -> OwedTime | None:
+    """Where an idle coordinator's time is owed: the practice in their scope furthest behind
+    its pro-rated contracted hours this week, or None when none is behind (My queue suggests
+    logging referral work for it when nothing is callable)."""
+    require_role(user, WORKER_ROLES)
+    return most_behind(session=session, user=user, now=now)
 
 
 def _held(session: Session, user: CurrentUser, task_id: int) -> Task:

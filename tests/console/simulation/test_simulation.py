@@ -6,6 +6,7 @@ import math
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -181,17 +182,99 @@ def test_the_priority_policy_claims_through_the_real_queue(
     assert claims == len(claimed)
     with Session(get_engine()) as session:
         minutes = session.exec(select(func.sum(Touch.minutes))
-                               .where(col(Touch.coordinator_id).is_not(None))).one()
+                               .where(col(Touch.coordinator_id).is_not(None))
+                               .where(col(Touch.channel) != "admin")).one()
     assert result["busy_share"] == pytest.approx(
         float(minutes or 0) / 60 / result["coordinator_hours"], abs=1e-4)
     assert 0 < result["busy_share"] <= 1.5
 
 
 def test_a_stubbed_queue_makes_no_calls(sim_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Swap the queue for a stub that never hands out work: the simulated team calls nobody."""
+    """Swap the queue for a stub that never hands out work: the simulated team calls nobody,
+    and spends its day on other work for the practices behind their hours, which counts as
+    hours delivered (DOMAIN.md: coordinator minutes logged for the practice)."""
     monkeypatch.setattr(policies, "claim_next", lambda **_: None)
     result = run_policy(parse_world(TINY | {"warm_up_days": 0, "days": 1}), "priority", sim_home)
     assert result["calls"] == 0 and result["booked_leads"] == 0
+    assert result["busy_share"] == 0
+    rows = result["hours"]
+    other = sum(row["other_work_hours"] for row in rows)
+    assert other > 0 and all(row["call_hours"] == 0 for row in rows)
+    assert sum(row["delivered_hours"] for row in rows) == pytest.approx(other, abs=0.05)
+    assert result["other_work_share"] == pytest.approx(other / result["coordinator_hours"],
+                                                       abs=0.02)
+    assert result["worst_hours_deviation"] == min(row["deviation"] for row in rows)
+
+
+def _suggestions(monkeypatch: pytest.MonkeyPatch) -> list[tuple[datetime, int, str | None]]:
+    """Every "most behind" answer the simulated team got: (when, coordinator, practice)."""
+    import console.simulation.engine as engine
+
+    seen: list[tuple[datetime, int, str | None]] = []
+    real = engine.most_behind
+
+    def spy(**kwargs: Any) -> Any:
+        owed = real(**kwargs)
+        seen.append((kwargs["now"], kwargs["user"].user_id,
+                     owed.practice_slug if owed is not None else None))
+        return owed
+
+    monkeypatch.setattr(engine, "most_behind", spy)
+    return seen
+
+
+def _admin_touches() -> tuple[list[Any], int]:
+    """The store's admin touches, and the successful time-entry audit events."""
+    from sqlmodel import Session, col, func, select
+
+    from console.models.identity import AuditEvent
+    from console.models.work import Touch
+    from console.platform.db import get_engine
+    with Session(get_engine()) as session:
+        touches = list(session.exec(select(Touch).where(col(Touch.channel) == "admin")))
+        entries = session.exec(select(func.count()).select_from(AuditEvent)
+                               .where(col(AuditEvent.action) == "time_entry")
+                               .where(col(AuditEvent.outcome) == "success")).one()
+    return touches, int(entries)
+
+
+def test_idle_priority_coordinators_log_other_work_for_the_suggested_practice(
+    sim_home: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With nothing callable, a coordinator on Loopdesk's console follows My queue: the idle
+    minutes until they look again go, through the real `log_time`, to the practice the
+    service named most behind its hours at that moment."""
+    from console.simulation.engine import IDLE_MINUTES
+
+    seen = _suggestions(monkeypatch)
+    result = run_policy(parse_world(TINY | {"warm_up_days": 0, "days": 2}), "priority",
+                        sim_home)
+    touches, entries = _admin_touches()
+    named = {(at, user): slug for at, user, slug in seen if slug is not None}
+    assert result["calls"] > 0 and named and touches
+    assert entries == len(touches) == len(named)  # each suggestion logged once, audited
+    for touch in touches:
+        assert named[(touch.started_at, touch.coordinator_id)] == touch.practice_slug
+        assert touch.task_id is None and 0 < touch.minutes <= IDLE_MINUTES
+    other = {row["practice"]: row for row in result["hours"]}
+    assert sum(row["other_work_hours"] for row in other.values()) == pytest.approx(
+        sum(t.minutes for t in touches) / 60, abs=0.1)
+    for row in other.values():
+        assert row["delivered_hours"] == pytest.approx(
+            row["call_hours"] + row["other_work_hours"], abs=0.11)
+
+
+def test_fifo_coordinators_have_no_hours_view_and_log_no_other_work(
+    sim_home: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """fifo models a shared inbox worked oldest first: no hours view, so idle time is idle."""
+    seen = _suggestions(monkeypatch)
+    result = run_policy(parse_world(TINY | {"warm_up_days": 0, "days": 2}), "fifo", sim_home)
+    touches, entries = _admin_touches()
+    assert result["calls"] > 0
+    assert seen == [] and touches == [] and entries == 0
+    assert result["other_work_share"] == 0
+    assert all(row["other_work_hours"] == 0 for row in result["hours"])
 
 
 @pytest.mark.slow
