@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
@@ -119,12 +120,20 @@ def discover_models(root: Path = MODELS_DIR) -> list[Model]:
 
 def references(model: Model, names: Iterable[str]) -> set[str]:
     """The other models this model's SQL mentions (comments ignored)."""
-    body = _COMMENT.sub(" ", model.sql).lower()
-    return {
+    return set(_references(model.name, model.sql, frozenset(names)))
+
+
+@lru_cache(maxsize=4096)
+def _references(own: str, sql: str, names: frozenset[str]) -> frozenset[str]:
+    """`references` for one model text and set of names, worked out once per process: every
+    build asks the same questions of the same texts (~240 regex scans a build, ~0.27 CPU-s,
+    which a 12-practice nightly build in the simulator repeats every night)."""
+    body = _COMMENT.sub(" ", sql).lower()
+    return frozenset(
         name
         for name in names
-        if name != model.name and re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", body)
-    }
+        if name != own and re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", body)
+    )
 
 
 def order_models(models: Sequence[Model]) -> list[Model]:

@@ -164,3 +164,18 @@ def test_temp_tables_are_dropped_once_no_later_model_reads_them() -> None:
     run_models(again, models)  # no `keep`: nothing dropped
     listed = again.execute("select table_name from duckdb_tables() where temporary").fetchall()
     assert {row[0] for row in listed} == {"stg_a", "stg_b", "stg_c"}
+
+
+def test_references_follow_the_model_text_not_an_earlier_answer() -> None:
+    """`references` is worked out once per text: a changed text gets its own answer."""
+    from warehouse.runner import Model, references
+
+    names = ["stg_a", "stg_b", "mart_c"]
+    first = Model(name="mart_c", layer="marts", sql="select * from stg_a -- stg_b")
+    assert references(first, names) == {"stg_a"}
+    changed = Model(name="mart_c", layer="marts", sql="select * from stg_b")
+    assert references(changed, names) == {"stg_b"}
+    assert references(first, iter(names)) == {"stg_a"}  # any iterable of names
+    found = references(first, names)
+    found.add("mutated")  # a caller's set is its own
+    assert references(first, names) == {"stg_a"}
