@@ -288,10 +288,10 @@ def audit_check(engine: Engine) -> dict[str, Any]:
             "seal_s": round(seconds, 3), "chain_intact": intact}
 
 
-def _process_claimers(engine: Engine, user_ids: list[int], per_thread: int,
+def _process_claimers(url: str, user_ids: list[int], per_thread: int,
                       barrier: Any, out: Any) -> None:
     """One app instance: a thread per user, claiming after every process is ready."""
-    engine.dispose(close=False)  # the forked pool's connections belong to the parent
+    engine = get_engine(url)
     claimed: list[int] = []
     latencies: list[float] = []
     lock = threading.Lock()
@@ -329,13 +329,17 @@ def _process_claimers(engine: Engine, user_ids: list[int], per_thread: int,
 def concurrent_processes(engine: Engine, managers: list[int], per_thread: int,
                          processes: int = 4) -> dict[str, Any]:
     """The same 16 claimers as `processes` app instances × threads (the scale path)."""
-    context = multiprocessing.get_context("fork")
+    # Spawned, not forked: a fork copies the parent's locked native mutexes (polars' and the
+    # allocators' threads hold them at any moment), and a child then hung for good in
+    # `sqlite3.connect` (seen 2026-12-02). The children get the store's URL, not its engine.
+    context = multiprocessing.get_context("spawn")
+    url = engine.url.render_as_string(hide_password=False)
     barrier = context.Barrier(len(managers))
     out = context.Queue()
     share = len(managers) // processes
     workers = [
         context.Process(target=_process_claimers,
-                        args=(engine, managers[i * share:(i + 1) * share], per_thread,
+                        args=(url, managers[i * share:(i + 1) * share], per_thread,
                               barrier, out))
         for i in range(processes)
     ]
