@@ -35,7 +35,7 @@ from console.models.types import columns
 from console.models.work import Disposition, LeadEvent, Task, TaskKind
 from console.outreach.replies import record_inbound
 from console.platform.db import get_engine, init_db
-from console.simulation.exports import write_night
+from console.simulation.exports import FullExports, write_night
 from console.simulation.people import Call, PeopleModel
 from console.simulation.policies import claim
 from console.simulation.world import World
@@ -96,6 +96,7 @@ class Run:
     by_phase: dict[str, list[int]] = field(default_factory=dict)  # phase -> [steps, statements]
     build_modes: dict[str, int] = field(default_factory=dict)  # nightly builds by mode
     zones: list[str] | None = None  # the practices' time zones, read after each build
+    exports: FullExports | None = None  # the world's full exports, read once for the run
     # A coordinator's practices (read once: the team's scopes do not change in a run).
     scope_practices: dict[int, list[PracticeSettings]] = field(default_factory=dict)
     other_work_logs: int = 0  # time entries logged by idle coordinators (`_idle`)
@@ -151,7 +152,8 @@ def _setup(run: Run, home: Path, last_day: date) -> None:
             build_everything(now=run.start)
     else:
         _generate(world, full, last_day, run.zone)
-        nightly(home, run.start)
+        run.exports = FullExports(full)
+        nightly(home, run.start, run.exports)
     _create_team(run)
 
 
@@ -191,15 +193,15 @@ def _create_team(run: Run) -> None:
         session.expunge_all()
 
 
-def nightly(home: Path, at: datetime) -> str:
+def nightly(home: Path, at: datetime, exports: FullExports | None = None) -> str:
     """The night's exports, ingest and build, with the clock pinned to `at`; the build's mode
-    (`full` or `incremental`)."""
+    (`full` or `incremental`). `exports`: the run's reading of the full exports."""
     from console.lifecycle.build import build_everything
     from pipelines.ingest import ingest
 
     with clock.pinned(at):
         if (home / "exports-future").exists():
-            write_night(home / "exports-future", home / "exports", at)
+            write_night(home / "exports-future", home / "exports", at, exports)
             ingest(home / "exports")
         return str(build_everything(now=at).build.mode)
 
@@ -458,7 +460,7 @@ def run_policy(world: World, policy: str, home: Path, progress: Progress | None 
             continue  # nobody works: the next working day's night brings everything
         if index > 0:
             began = run.mark()
-            mode = nightly(home, _local(day, BUILD_LOCAL, zone))
+            mode = nightly(home, _local(day, BUILD_LOCAL, zone), run.exports)
             run.zones = _zones()
             run.build_modes[mode] = run.build_modes.get(mode, 0) + 1
             run.spent("nightly", began)

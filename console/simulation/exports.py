@@ -10,6 +10,7 @@ are the practice's local time (docs/data-contract.md).
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,10 +31,6 @@ def _instant(column: str, zone: str) -> pl.Expr:
     return pl.when(has_offset).then(aware).otherwise(naive)
 
 
-# The full exports of a world, read and their timestamps parsed once per process (they are
-# written once, at set-up): path -> (the files' stamp, [(folder, file, frame, parsed)]),
-# where `parsed` names the timestamps added to the frame as instants (`_AT` + name).
-_READ: dict[Path, tuple[tuple[Any, ...], list[tuple[str, str, pl.DataFrame, list[str]]]]] = {}
 _AT = "__instant__"  # the prefix of a parsed timestamp's column
 _WHEN = {"treatments.csv": ("completed_at",), "referrals.csv": ("referred_at", "status_at"),
          "patients.csv": ("updated_at",)}  # the timestamps `write_night` filters on
@@ -48,41 +45,53 @@ def _stamp(full: Path) -> tuple[Any, ...]:
     return tuple(found)
 
 
-def _full_exports(full: Path) -> list[tuple[str, str, pl.DataFrame, list[str]]]:
-    """Every practice file of the full exports (as strings, as `pl.read_csv(…,
-    infer_schema_length=0)` reads it) with its filtered timestamps as UTC instants; read
-    again when any file changed (`_stamp`)."""
-    key = full.resolve()
-    stamp = _stamp(full)
-    cached = _READ.get(key)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    zones = dict(pl.read_csv(full / "practices.csv", infer_schema_length=0)
-                 .select("practice_slug", "timezone").iter_rows())
-    files: list[tuple[str, str, pl.DataFrame, list[str]]] = []
-    for folder in sorted(p for p in full.iterdir() if p.is_dir()):
-        zone = str(zones.get(folder.name) or "UTC")
-        files.append((folder.name, "", pl.DataFrame(), []))  # (the folder, even if empty)
-        for path in sorted(folder.glob("*.csv")):
-            frame = pl.read_csv(path, infer_schema_length=0)
-            names = [n for n in _WHEN.get(path.name, ()) if n in frame.columns]
-            # (beside the text columns, under names no export uses; dropped when written)
-            files.append((folder.name, path.name, frame.with_columns(
-                *(_instant(n, zone).alias(_AT + n) for n in names)), names))
-    _READ.clear()  # (one world at a time per process)
-    _READ[key] = (stamp, files)
-    return files
+Files = list[tuple[str, str, pl.DataFrame, list[str]]]
 
 
-def write_night(full: Path, out: Path, at: datetime) -> None:
-    """Write into `out` the exports as they stand at `at` (from the full exports in `full`)."""
+@dataclass
+class FullExports:
+    """The full exports of one world (written once, at set-up), read and their timestamps
+    parsed once for a whole run instead of every night: the simulated run keeps one
+    (engine.Run), so nothing outlives the run in the process. Read again when any file
+    changed (`_stamp`)."""
+
+    full: Path
+    _read: tuple[tuple[Any, ...], Files] | None = None
+
+    def files(self) -> Files:
+        """Every practice file (as strings, as `pl.read_csv(…, infer_schema_length=0)` reads
+        it) with its filtered timestamps as UTC instants (`_AT` + name, listed beside it)."""
+        stamp = _stamp(self.full)
+        if self._read is not None and self._read[0] == stamp:
+            return self._read[1]
+        full = self.full
+        zones = dict(pl.read_csv(full / "practices.csv", infer_schema_length=0)
+                     .select("practice_slug", "timezone").iter_rows())
+        files: Files = []
+        for folder in sorted(p for p in full.iterdir() if p.is_dir()):
+            zone = str(zones.get(folder.name) or "UTC")
+            files.append((folder.name, "", pl.DataFrame(), []))  # (the folder, even if empty)
+            for path in sorted(folder.glob("*.csv")):
+                frame = pl.read_csv(path, infer_schema_length=0)
+                names = [n for n in _WHEN.get(path.name, ()) if n in frame.columns]
+                # (beside the text columns, under names no export uses; dropped when written)
+                files.append((folder.name, path.name, frame.with_columns(
+                    *(_instant(n, zone).alias(_AT + n) for n in names)), names))
+        self._read = (stamp, files)
+        return files
+
+
+def write_night(full: Path, out: Path, at: datetime,
+                exports: FullExports | None = None) -> None:
+    """Write into `out` the exports as they stand at `at` (from the full exports in `full`;
+    `exports`, when given, is the run's reading of them, kept from night to night)."""
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
     shutil.copy(full / "practices.csv", out / "practices.csv")
     limit = pl.lit(at).dt.convert_time_zone("UTC").dt.cast_time_unit("us")
     stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    for folder, name, frame, parsed in _full_exports(full):
+    for folder, name, frame, parsed in (exports or FullExports(full)).files():
         target = out / folder
         if not name:
             target.mkdir()

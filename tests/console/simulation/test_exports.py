@@ -1,5 +1,5 @@
 """The simulator's nightly exports (console/simulation/exports.py): what a night shows, from
-full exports read once per process."""
+full exports read once per run."""
 
 from __future__ import annotations
 
@@ -24,12 +24,15 @@ def test_a_night_shows_what_was_done_by_then_and_rereads_changed_exports(
     full, out = tmp_path / "full", tmp_path / "night"
     generate_exports(full, practices=2, seed=3, months=2, now=END)
     early, late = END - timedelta(days=12), END - timedelta(days=2)
+    run = exports.FullExports(full)
 
-    exports.write_night(full, out, early)
+    exports.write_night(full, out, early)  # (read afresh)
     first = _files(out)
-    exports.write_night(full, out, late)
+    exports.write_night(full, out, early, run)
+    assert _files(out) == first  # (the run's reading writes the same night)
+    exports.write_night(full, out, late, run)
     later = _files(out)
-    exports.write_night(full, out, early)
+    exports.write_night(full, out, early, run)
     assert _files(out) == first  # (the cached frames are not changed by a night's filter)
     assert set(first) == set(later) and first != later
     slug = sorted(p.name for p in full.iterdir() if p.is_dir())[0]
@@ -40,5 +43,5 @@ def test_a_night_shows_what_was_done_by_then_and_rereads_changed_exports(
 
     # Changed full exports are read again, not served from the cache.
     (full / slug / "treatments.csv").write_text(every.head(1).write_csv())
-    exports.write_night(full, out, late)
+    exports.write_night(full, out, late, run)
     assert pl.read_csv(out / slug / "treatments.csv", infer_schema_length=0).height <= 1
