@@ -452,11 +452,16 @@ def _prepare_batch(
         return _Prepared(batch, failed, loadable, checked)
     keep = pl.col("practice_slug").is_in(loadable)
     zones = timezones.filter(keep)
+    # The canonical rows are all of the batch's practices: when every one loads, nothing
+    # is dropped and the filter (a copy of every column) is skipped.
+    every_one_loads = set(batch_checks) <= set(loadable)
     reads = [p.read for slug, p in batch_plans.items() if p.read is not None and slug in loadable]
     known: pl.DataFrame | None = None
     for spec in PRACTICE_FILES:
         # Pop each kind as it is checked so its text columns are freed before the next one.
-        canonical = extracted.pop(spec.name).rows.filter(keep)
+        canonical = extracted.pop(spec.name).rows
+        if not every_one_loads:
+            canonical = canonical.filter(keep)
         frames = [canonical.with_columns(_source_format=pl.lit("canonical"))]
         frames += [
             r.rows[spec.name].with_columns(_source_format=pl.lit(r.format))
