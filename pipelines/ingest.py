@@ -364,8 +364,12 @@ def run_ingest(
                 report("checking files", files_checked, files_total)
                 report("loading practices", number, len(batches))
                 loadable += _apply_batch(
-                    connection, prepared, plans=plans,
-                    timezones=timezones, summary=summary, started=started,
+                    connection,
+                    prepared,
+                    plans=plans,
+                    timezones=timezones,
+                    summary=summary,
+                    started=started,
                 )
                 del prepared
                 if number < len(batches) and number % INGEST_COMMIT_BATCHES == 0:
