@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +136,27 @@ def test_wrong_number_makes_phone_unusable(world: Path) -> None:
     )
     [row] = _rows("select phone_usable, is_contactable from mart_patients where patient_id='pat1'")
     assert row == (False, True)
+
+
+def test_derived_results_visible_at_adds_whole_days_across_dst_and_leap_days(
+    loopdesk_home: Path,
+) -> None:
+    """The lag is whole 24 h days from the completion instant, to the microsecond, whatever the
+    calendar between: across US and EU DST changes, and a leap day."""
+    completions = {
+        "t-us-dst": ("implant", datetime(2026, 2, 28, 6, 30, 0, 123456, tzinfo=UTC)),
+        "t-eu-dst": ("whitening", datetime(2026, 10, 24, 23, 59, 59, 999999, tzinfo=UTC)),
+        "t-leap": ("hair_restoration", datetime(2023, 12, 31, 12, 0, tzinfo=UTC)),
+        "t-eu-spring": ("laser_skin", datetime(2026, 3, 29, 0, 30, tzinfo=UTC)),
+    }
+    with rd.raw_store() as conn:
+        rd.practice(conn)
+        rd.patient(conn, "pat1")
+        for treatment_id, (category, completed_at) in completions.items():
+            rd.treatment(conn, treatment_id, "pat1", category=category, completed_at=completed_at)
+    publish_snapshot(as_of=rd.AS_OF)
+    rows = dict(_rows("select treatment_id, results_visible_at from mart_treatments"))
+    lag_days = {"implant": 14, "whitening": 2, "hair_restoration": 180, "laser_skin": 30}
+    for treatment_id, (category, completed_at) in completions.items():
+        expected = completed_at + timedelta(days=lag_days[category])
+        assert rows[treatment_id] == expected, treatment_id
