@@ -16,7 +16,9 @@ patient_months as (
     select
         practice_slug,
         patient_id,
-        cast(date_trunc('month', timezone('UTC', completed_at)) as date) as month,
+        -- the UTC wall clock from the epoch: timezone('UTC', …)'s instant, without its ICU
+        -- conversion per row (~0.15 CPU-s for 2.1 M rows)
+        cast(date_trunc('month', make_timestamp(epoch_us(completed_at))) as date) as month,
         bool_or(results_visible) as results_visible,
         bool_or(results_visible and asked_30d) as asked,
         bool_or(results_visible and asked_30d and reached_30d) as reached,

@@ -16,7 +16,10 @@ params as (
     from build_params
 ),
 
-treatments as (
+-- Not materialised: each of its three readers reads mart_treatments' own columns again (a
+-- compressed scan), cheaper than writing 2.1 M nine-column rows to a temp result and reading them
+-- back three times under the build's memory ceiling (~0.3 CPU-s of ~2.7 at 1,000 practices).
+treatments as not materialized (
     select
         mart_treatments.practice_slug,
         mart_treatments.treatment_id,
