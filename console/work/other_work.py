@@ -20,9 +20,7 @@ from sqlmodel import Session, col, select
 from console.identity.access import CurrentUser
 from console.models.practice import PracticeSettings
 from console.models.work import Touch
-from loopdesk_core.business_hours import local
-
-WORK_DAYS = 5
+from loopdesk_core.business_hours import working_week_share
 
 
 @dataclass(frozen=True)
@@ -49,17 +47,8 @@ def week_monday(now: datetime) -> datetime:
 
 def elapsed_share(practice: PracticeSettings, now: datetime) -> float:
     """The share of this working week (Mon-Fri business hours, practice time) gone by."""
-    here = local(now, practice.timezone)
-    start_h, start_m = (int(x) for x in practice.business_hours_start.split(":"))
-    end_h, end_m = (int(x) for x in practice.business_hours_end.split(":"))
-    opens = here.replace(hour=start_h, minute=start_m, second=0, microsecond=0)
-    closes = here.replace(hour=end_h, minute=end_m, second=0, microsecond=0)
-    weekday = here.weekday()
-    if weekday >= WORK_DAYS:
-        return 1.0
-    span = (closes - opens).total_seconds()
-    today = 0.0 if span <= 0 else min(1.0, max(0.0, (here - opens).total_seconds() / span))
-    return (weekday + today) / WORK_DAYS
+    return working_week_share(now, practice.timezone, practice.business_hours_start,
+                              practice.business_hours_end)
 
 
 def practice_weeks(session: Session, practices: list[PracticeSettings],
