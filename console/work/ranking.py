@@ -370,32 +370,8 @@ def ranked(
     wanted: int,
 ) -> tuple[list[Scored], dict[str, Row[Any]]]:
     """Open, due, unsnoozed tasks in the scope, best first (see module docstring)."""
-    scored, practices, _bound = _ranked(session, scope=scope, now=now,
-                                        callable_only=callable_only, escalated=escalated,
-                                        wanted=wanted, once=False)
-    return scored, practices
-
-
-def ranked_once(
-    session: Session, *, scope: Scope, now: datetime, callable_only: bool, escalated: bool,
-    wanted: int,
-) -> tuple[list[Scored], dict[str, Row[Any]], float]:
-    """`ranked` with one execution of the top-K statement (K = max(TOP_K_START, wanted)),
-    never widened, and the bound that comes with it: no task left out of the returned
-    candidates has a priority above it (0.0: none can exist). So the candidates whose
-    priority is above the bound are the scope's best, in their true order, whatever the
-    rest of the list is; callers that need only the head (a lone claim) use them."""
-    return _ranked(session, scope=scope, now=now, callable_only=callable_only,
-                   escalated=escalated, wanted=wanted, once=True)
-
-
-def _ranked(
-    session: Session, *, scope: Scope, now: datetime, callable_only: bool, escalated: bool,
-    wanted: int, once: bool,
-) -> tuple[list[Scored], dict[str, Row[Any]], float]:
-    """`ranked` (with `once`: `ranked_once`) and the bound of its last execution."""
     if not scope.agency_wide and not scope.practice_slugs:
-        return [], {}, 0.0
+        return [], {}
     postgres = session.get_bind().dialect.name == "postgresql"
     hours = _hour_factors(session)
     held: list[str] = []
@@ -406,7 +382,7 @@ def _ranked(
         all_zones = session.execute(_ZONES).scalars().all()
         zones = _open_of(all_zones, now)
         if not zones:
-            return [], {}, 0.0
+            return [], {}
         held = held_zones(hours, zones, now)
     slugs = [] if scope.agency_wide else sorted(scope.practice_slugs)
     call_zones = [zone for zone in zones if zone not in held] if held else []
@@ -438,8 +414,8 @@ def _ranked(
         scored, practices = _score(session, rows, now, hours)
         bound = _bound(rows, k, n, constants) * lift
         certain = len(scored) >= wanted and scored[wanted - 1].priority >= bound
-        if once or certain or bound == 0.0 or k >= max(TOP_K_MAX, wanted):
-            return scored, practices, bound
+        if certain or bound == 0.0 or k >= max(TOP_K_MAX, wanted):
+            return scored, practices
         k *= 4
         n *= 4
 

@@ -20,11 +20,6 @@ list is ranked again when
   dry first — but only once a second claim popped the window (one claim at a time gains
   nothing from it: the next finds the window expired or outdated).
 
-A claim alone in its key (no other claim of it under way in this process) first ranks only
-`LONE_DEPTH` deep and keeps the proven head of that ranking (`_rank_head`: the same picks as
-the full window, for a fraction of the rows and people gated); see docs/queue.md, "A lone
-claim ranks shallow".
-
 A stale list can never double-claim or offer an unworkable task: each claim still leases with
 the conditional, fenced UPDATE (claim version read while ranking, still open, due, unsnoozed,
 callable, not escalated; `SKIP LOCKED` on PostgreSQL), which also re-checks the contact gate
@@ -84,14 +79,7 @@ from console.platform.db import (
     last_write_wall,
     write_generation,
 )
-from console.work.ranking import (
-    TOP_K_START,
-    Scored,
-    gate_all,
-    practice_facts,
-    ranked,
-    ranked_once,
-)
+from console.work.ranking import TOP_K_START, Scored, gate_all, practice_facts, ranked
 from warehouse.scope import Scope
 
 # How long (on the caller's clock) a ranked window may serve claims.
@@ -109,11 +97,6 @@ WINDOW_DEPTH = 64
 WINDOW_AHEAD_DEPTH = 128
 # When a whole window is refused by the gate, it is ranked 4× deeper, up to this many.
 WINDOW_MAX_DEPTH = 1024
-# A claim alone in its key (no other claim of it under way in this process: the console's
-# one user, the simulator's team) first ranks this shallow and keeps only the candidates
-# provably among the scope's best (`ranked_once`'s bound), gated; the window a claim waits
-# for is ranked `WINDOW_DEPTH` deep only when none of them passes the gate (see `_rank_head`).
-LONE_DEPTH = 8
 # A claim that leaves fewer candidates than this ranks the next window ahead of need (at
 # 500 claims/s, 64 candidates last ~130 ms: more than a ranking under 16 claimers).
 WINDOW_LOW = 64
@@ -143,9 +126,6 @@ class Window:
     practices: dict[str, Row[Any]]
     found: int = 0  # candidates the ranking found (0: nothing callable at `now`)
     served: int = 0  # claims that popped it
-    # Only the proven head of a lone claim's shallow ranking (`_rank_head`): when it runs
-    # dry while still usable, the next claim ranks `WINDOW_DEPTH` deep at this window's `now`.
-    head_only: bool = False
 
     def usable(self, now: datetime) -> bool:
         """Whether this ranking may still serve a claim at `now` (ranked at most
@@ -262,40 +242,11 @@ def forget_windows() -> None:
         _POOL.clear()
 
 
-def _rank_head(session: Session, *, scope: Scope, escalated: bool, now: datetime,
-               skip: set[int]) -> tuple[list[Scored], dict[str, Row[Any]]] | None:
-    """A lone claim's window: the gate-passing candidates among the proven head of a ranking
-    `LONE_DEPTH` deep, or None when none of the head passes (then rank `WINDOW_DEPTH` deep).
-
-    The head is the candidates whose priority is above `ranked_once`'s bound, i.e. above
-    every task the shallow statement left out. Each of them is also in the `WINDOW_DEPTH`
-    ranking's rows (a row among the first LONE_DEPTH + WINDOW_SLACK of parts cut at
-    TOP_K_START is among the first WINDOW_DEPTH + WINDOW_SLACK of the same parts cut at
-    TOP_K_MAX), and every row that ranking puts before one of them is in the head too. So
-    the head's passing candidates are, in order, the first passing candidates of that
-    window — the same picks — for a fraction of the rows fetched, scored and gated (the
-    gate is per person: it does not depend on who else is gated)."""
-    scored, practices, bound = ranked_once(session, scope=scope, now=now, callable_only=True,
-                                           escalated=escalated, wanted=LONE_DEPTH)
-    head = [s for s in scored if s.priority > bound and s.row.task_id not in skip]
-    gate_all(session, head, practices, now)
-    passing = [s for s in head if s.gate.ok]
-    if not passing:
-        return None
-    return passing, practices
-
-
 def _rank_gated(session: Session, *, scope: Scope, escalated: bool, now: datetime,
-                skip: set[int], depth: int, lone: bool = False,
-                ) -> tuple[list[Scored], dict[str, Row[Any]], bool]:
+                skip: set[int], depth: int) -> tuple[list[Scored], dict[str, Row[Any]]]:
     """The gate-passing candidates of a fresh ranking `depth` deep, ranking deeper while
     every candidate is refused (people already called today stay at the top while their
-    tasks breach); with `lone`, first a lone claim's proven head (`_rank_head`). The last
-    item says whether the candidates are only that head."""
-    if lone:
-        head = _rank_head(session, scope=scope, escalated=escalated, now=now, skip=skip)
-        if head is not None:
-            return head[0], head[1], True
+    tasks breach)."""
     wanted = depth
     refused: set[int] = set()
     while True:
@@ -306,7 +257,7 @@ def _rank_gated(session: Session, *, scope: Scope, escalated: bool, now: datetim
         refused.update(s.row.task_id for s in fresh if not s.gate.ok)
         passing = [s for s in fresh if s.gate.ok]
         if passing or not fresh or wanted >= WINDOW_MAX_DEPTH:
-            return passing, practices, False
+            return passing, practices
         wanted = max(4 * wanted, 4 * TOP_K_START)
 
 
@@ -318,7 +269,6 @@ def take(session: Session, slot: _Slot, *, scope: Scope, escalated: bool, now: d
     leases).
     Returns no candidates when a ranking within the TTL found none."""
     while True:
-        rank_at, deeper = now, False
         with slot.lock:
             window = slot.window
             if window is not None and window.usable(now):
@@ -326,11 +276,6 @@ def take(session: Session, slot: _Slot, *, scope: Scope, escalated: bool, now: d
                     return _pop(slot, window, count), window
                 if not window.found:
                     return [], window  # nothing was callable at this ranking
-                if window.head_only:
-                    # A lone claim's proven head ran dry while it may still serve claims
-                    # (claims of the same moment): what a full window of that ranking would
-                    # have offered next is the full ranking at its `now`.
-                    rank_at, deeper = window.now, True
         # Lapsed leases go back to the queue before it is ranked (one indexed read when
         # none has lapsed; the write, if any, holds no window lock).
         prepare(session)
@@ -355,8 +300,8 @@ def take(session: Session, slot: _Slot, *, scope: Scope, escalated: bool, now: d
                     session.commit()
                 _ranking_lock(session, slot, wait=True)
             try:
-                fresh = _refresh(session, slot, scope=scope, escalated=escalated,
-                                 now=rank_at, shared=shared, lone=not (shared or deeper))
+                fresh = _refresh(session, slot, scope=scope, escalated=escalated, now=now,
+                                 shared=shared)
             finally:
                 if shared:
                     _ranking_unlock(session, slot)
@@ -485,13 +430,10 @@ def _rank_ahead(engine: Engine, slot: _Slot, window: Window, *, scope: Scope, es
 
 def _refresh(session: Session, slot: _Slot, *, scope: Scope, escalated: bool,
              now: datetime, depth: int | None = None, shared: bool = False,
-             rank: bool = True, lone: bool = False) -> Window | None:
+             rank: bool = True) -> Window | None:
     """Rank the scope and install the new window (the caller holds `slot.refreshing`); with
     `shared`, first adopt a newer window another process published, and publish a ranking
-    made here. With `rank` False only adopt (None: nothing to adopt, nothing changed). With
-    `lone` (a claim alone in its key), a lone claim's proven head when one passes the gate
-    (`_rank_head`)."""
-    head_only = False
+    made here. With `rank` False only adopt (None: nothing to adopt, nothing changed)."""
     with slot.lock:
         skip = set(slot.in_flight)
         newer_than = slot.window.now if slot.window is not None else None
@@ -508,9 +450,8 @@ def _refresh(session: Session, slot: _Slot, *, scope: Scope, escalated: bool,
             return None
         else:
             ranked_at, started = now, time.time()
-            entries, practices, head_only = _rank_gated(
-                session, scope=scope, escalated=escalated, now=now, skip=skip,
-                depth=depth or WINDOW_DEPTH, lone=lone and depth is None)
+            entries, practices = _rank_gated(session, scope=scope, escalated=escalated,
+                                             now=now, skip=skip, depth=depth or WINDOW_DEPTH)
     except BaseException:
         with slot.lock:
             slot.popped_meanwhile = slot.returned_meanwhile = None
@@ -527,8 +468,7 @@ def _refresh(session: Session, slot: _Slot, *, scope: Scope, escalated: bool,
         kept = [s for s in entries if s.row.task_id not in popped]
         window = slot.window = Window(now=ranked_at, generation=generation,
                                       practices=practices, entries=returned + kept,
-                                      found=len(entries) + len(returned),
-                                      head_only=head_only)
+                                      found=len(entries) + len(returned))
         slot.changed.notify_all()
     if shared and adopted is None and entries:
         # (after installing it: claimers of this process pop it while the write waits)
