@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -194,18 +193,25 @@ def check_gates(
     revoked = _revoked(session, unique, consent_channel)
     touches = _touch_times(session, unique, now)
     results: dict[tuple[str, str, str], GateResult] = {}
+    # (The local day, its week and the local time depend only on the practice: worked out
+    # once per practice, not per person.)
+    days: dict[str, tuple[datetime, datetime, time]] = {}
     for person in unique:
         practice = practices[person.practice_slug]
-        today = local_day_start(now, practice.timezone)
-        week = today - timedelta(days=6)
-        stamps = touches.get(person.key, [])
-        counts = Counter("day" if t >= today else "week" for t in stamps if t >= week)
+        day = days.get(person.practice_slug)
+        if day is None:
+            today = local_day_start(now, practice.timezone)
+            day = days[person.practice_slug] = (today, today - timedelta(days=6),
+                                                local(now, practice.timezone).time())
+        today, week, local_time = day
+        stamps = touches.get(person.key, ())
+        touches_today = sum(1 for t in stamps if t >= today)
         results[person.key] = evaluate_gate(
             consented=person.consented and person.key not in revoked,
             do_not_contact=person.do_not_contact,
-            local_time=local(now, practice.timezone).time(),
-            touches_today=counts["day"],
-            touches_this_week=counts["day"] + counts["week"],
+            local_time=local_time,
+            touches_today=touches_today,
+            touches_this_week=sum(1 for t in stamps if t >= week),
             max_per_day=practice.max_touches_per_day,
             max_per_week=practice.max_touches_per_week,
         )
