@@ -55,10 +55,15 @@ def _scan(checks: list[FileCheck], spec: ExportFile) -> pl.DataFrame:
     frame = frame.rename(lambda name: name.lstrip("\ufeff").strip())
     line = pl.col("_row").cast(pl.Int64) - pl.col("_row").min().over("_path").cast(pl.Int64) + 2
     if any(check.has_quotes for check in checks):
+        # Quotes allow line breaks inside a field; most quoted files have none, and then the
+        # running count per file (a window over every row) is not needed.
         breaks = pl.sum_horizontal(
-            [pl.col(name).str.count_matches("\n").fill_null(0) for name in header]
+            [pl.col(name).str.count_matches("\n", literal=True).fill_null(0) for name in header]
         )
-        line = line + breaks.cum_sum().over("_path") - breaks
+        counted = frame.with_columns(_breaks=breaks).collect()
+        if counted["_breaks"].sum():
+            line = line + pl.col("_breaks").cum_sum().over("_path") - pl.col("_breaks")
+        frame = counted.lazy()
     frame = frame.with_columns(_line=line)
     names = [name for name in spec.columns if name != "practice_slug"]
     # An optional contract column may be absent from the header: it reads as blank.

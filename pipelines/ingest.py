@@ -15,11 +15,12 @@ import contextvars
 import functools
 import json
 import uuid
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 import polars as pl
@@ -99,24 +100,32 @@ def _practice_folders(source: Path, practice: str | None) -> list[Path]:
     return sorted(p for p in source.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def _precheck(
-    folders: list[Path], limit: int, progress: Progress
-) -> dict[str, list[FileCheck]]:
-    """Check every canonical practice file that exists (the folders given are canonical, except
-    that a FHIR folder's canonical referrals.csv is checked here too)."""
-    # A link is listed (and refused by the check), whatever it points at.
-    paths = [
-        (folder.name, spec, folder / spec.name)
-        for folder in folders
-        for spec in PRACTICE_FILES
-        if (folder / spec.name).is_file() or (folder / spec.name).is_symlink()
-    ]
-    per_practice: dict[str, list[FileCheck]] = {folder.name: [] for folder in folders}
-    for done, (slug, spec, path) in enumerate(paths, start=1):
-        # Practice folders sit directly in the drop: the file must be inside it (no links).
-        per_practice[slug].append(check_file(path, spec, slug, limit, drop=path.parent.parent))
-        progress("checking files", done, len(paths))
-    return per_practice
+@dataclass(frozen=True)
+class _DropFile:
+    """A canonical practice file of the drop, listed before it is checked (`check_file`)."""
+
+    practice: str
+    spec: ExportFile
+    path: Path
+
+
+def _list_files(folders: list[Path]) -> dict[str, list[_DropFile]]:
+    """Every canonical practice file that exists, by practice (the folders given are canonical,
+    except that a FHIR folder's canonical referrals.csv is checked here too). A link is listed
+    (and refused by the check), whatever it points at."""
+    listed: dict[str, list[_DropFile]] = {folder.name: [] for folder in folders}
+    for folder in folders:
+        for spec in PRACTICE_FILES:
+            path = folder / spec.name
+            if path.is_file() or path.is_symlink():
+                listed[folder.name].append(_DropFile(folder.name, spec, path))
+    return listed
+
+
+def _check_files(files: list[_DropFile], limit: int) -> list[FileCheck]:
+    """The pre-check of listed files (practice folders sit directly in the drop: each file
+    must be inside it, no links)."""
+    return [check_file(f.path, f.spec, f.practice, limit, drop=f.path.parent.parent) for f in files]
 
 
 def _check_agency(source: Path, limit: int) -> FileCheck | None:
@@ -320,18 +329,22 @@ def run_ingest(
         if agency is not None:
             _load_practices(connection, agency, practice, summary)
         plans = plan_practices(connection, report)
-        per_practice = _precheck(canonical_folders(plans), limit, report)
+        listed = _list_files(canonical_folders(plans))
         # A FHIR folder loads only its canonical referrals.csv through the CSV path.
-        for slug, checks in per_practice.items():
+        for slug, files in listed.items():
             if plans[slug].format == "fhir":
-                per_practice[slug] = [c for c in checks if c.spec is REFERRALS]
+                listed[slug] = [f for f in files if f.spec is REFERRALS]
         loadable: list[str] = []
-        batches = practice_batches(plans, per_practice, batch_bytes or INGEST_BATCH_BYTES)
+        batches = practice_batches(plans, listed, batch_bytes or INGEST_BATCH_BYTES)
         # raw_practices does not change while the batches load (only practices.csv writes it).
         timezones = known_timezones(connection)
+        # Each batch's files are pre-checked by the preparing thread with its reading (a full
+        # pass over every file: ~0.6 CPU-s at 1,000 practices that ran before any batch).
         prepare = functools.partial(
-            _prepare_batch, plans=plans, per_practice=per_practice, timezones=timezones
+            _prepare_batch, plans=plans, listed=listed, limit=limit, timezones=timezones
         )
+        files_total = sum(len(files) for files in listed.values())
+        files_checked = 0
         # The preparing thread's own connection (it only reads).
         with (
             connection.cursor() as reader,
@@ -347,10 +360,16 @@ def run_ingest(
                     connection.commit()
                     connection.begin()
                     raise
+                files_checked += sum(len(checks) for checks in prepared.checks.values())
+                report("checking files", files_checked, files_total)
                 report("loading practices", number, len(batches))
                 loadable += _apply_batch(
-                    connection, prepared, plans=plans, per_practice=per_practice,
-                    timezones=timezones, summary=summary, started=started,
+                    connection,
+                    prepared,
+                    plans=plans,
+                    timezones=timezones,
+                    summary=summary,
+                    started=started,
                 )
                 del prepared
                 if number < len(batches) and number % INGEST_COMMIT_BATCHES == 0:
@@ -385,8 +404,13 @@ def run_ingest(
     return summary
 
 
+class _HasPath(Protocol):
+    @property
+    def path(self) -> Path: ...
+
+
 def practice_batches(
-    plans: dict[str, Plan], per_practice: dict[str, list[FileCheck]], budget: int
+    plans: dict[str, Plan], per_practice: Mapping[str, Sequence[_HasPath]], budget: int
 ) -> list[list[str]]:
     """Practices in plan order, cut into runs whose input is at most about `budget` bytes
     (files on disk for canonical files, the frames in memory for other readers); a practice
@@ -418,6 +442,7 @@ class _Prepared:
     checked rows with the instant they were checked at (their `_loaded_at`)."""
 
     batch: list[str]
+    checks: dict[str, list[FileCheck]]  # the batch's practices' pre-checked canonical files
     failed: dict[str, str]
     loadable: list[str]
     checked: dict[str, tuple[datetime, Checked]]
@@ -428,7 +453,8 @@ def _prepare_batch(
     reader: duckdb.DuckDBPyConnection,
     *,
     plans: dict[str, Plan],
-    per_practice: dict[str, list[FileCheck]],
+    listed: dict[str, list[_DropFile]],
+    limit: int,
     timezones: pl.DataFrame,
 ) -> _Prepared:
     """Read and validate one batch of practices; nothing is written (see `_apply_batch`).
@@ -437,7 +463,7 @@ def _prepare_batch(
     it reads only the batch's own practices' stored patients, which no other batch of this
     run writes, so what it sees is what the load would see."""
     batch_plans = {slug: plans[slug] for slug in batch}
-    batch_checks = {slug: per_practice[slug] for slug in batch if slug in per_practice}
+    batch_checks = {slug: _check_files(listed[slug], limit) for slug in batch if slug in listed}
     checks = [check for group in batch_checks.values() for check in group]
     extracted = {
         spec.name: extract([c for c in checks if c.spec is spec], spec) for spec in PRACTICE_FILES
@@ -449,14 +475,19 @@ def _prepare_batch(
     )
     checked: dict[str, tuple[datetime, Checked]] = {}
     if not loadable:
-        return _Prepared(batch, failed, loadable, checked)
+        return _Prepared(batch, batch_checks, failed, loadable, checked)
     keep = pl.col("practice_slug").is_in(loadable)
     zones = timezones.filter(keep)
+    # The canonical rows are all of the batch's practices: when every one loads, nothing
+    # is dropped and the filter (a copy of every column) is skipped.
+    every_one_loads = set(batch_checks) <= set(loadable)
     reads = [p.read for slug, p in batch_plans.items() if p.read is not None and slug in loadable]
     known: pl.DataFrame | None = None
     for spec in PRACTICE_FILES:
         # Pop each kind as it is checked so its text columns are freed before the next one.
-        canonical = extracted.pop(spec.name).rows.filter(keep)
+        canonical = extracted.pop(spec.name).rows
+        if not every_one_loads:
+            canonical = canonical.filter(keep)
         frames = [canonical.with_columns(_source_format=pl.lit("canonical"))]
         frames += [
             r.rows[spec.name].with_columns(_source_format=pl.lit(r.format))
@@ -478,7 +509,7 @@ def _prepare_batch(
                     result.good.select("practice_slug", "patient_id"),
                 ]
             )
-    return _Prepared(batch, failed, loadable, checked)
+    return _Prepared(batch, batch_checks, failed, loadable, checked)
 
 
 def _prepared_batches(
@@ -515,15 +546,13 @@ def _apply_batch(
     prepared: _Prepared,
     *,
     plans: dict[str, Plan],
-    per_practice: dict[str, list[FileCheck]],
     timezones: pl.DataFrame,
     summary: IngestSummary,
     started: datetime,
 ) -> list[str]:
     """Settle and load one prepared batch; return the practices that loaded."""
     batch_plans = {slug: plans[slug] for slug in prepared.batch}
-    batch_checks = {slug: per_practice[slug] for slug in prepared.batch if slug in per_practice}
-    loadable = _settle_practices(summary, batch_checks, prepared.failed, timezones, batch_plans)
+    loadable = _settle_practices(summary, prepared.checks, prepared.failed, timezones, batch_plans)
     if loadable != prepared.loadable:  # the same inputs decide both: a bug if they differ
         raise RuntimeError("ingest: a batch's loadable practices changed between its steps")
     if not loadable:
@@ -547,7 +576,7 @@ def _plan(folder: Path, declared: str | None, limit: int) -> Plan:
     if detected.format is None:
         return Plan(format=None, problem=detected.problem)
     if detected.format == "canonical":
-        return Plan(format="canonical")  # its files are checked one by one (_precheck)
+        return Plan(format="canonical")  # its files are checked one by one (_check_files)
     # FHIR and Open Dental readers open the folder's files themselves: refuse the practice if
     # any file is a link or resolves outside the drop (another practice's data, or anything).
     refused = unsafe_files(folder, folder.parent)

@@ -7,7 +7,8 @@ null` as invalid.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 import polars as pl
@@ -85,7 +86,6 @@ def add_timestamps(
     """
     names = list(columns)
     zones = sorted(set(zones))
-    tz = pl.col(timezone)
     # Stage 1: values of the full pattern, 'T' separator as a space (only the separator can
     # be the first 'T' of such a value); the rest are null here and read the general way.
     staged = frame.with_columns(
@@ -121,23 +121,84 @@ def add_timestamps(
     )
     zulu = {c: pl.col(f"_k_{c}").str.len_bytes() == _FAST_ZULU_LENGTH for c in names}
     staged = staged.with_columns(
+        [pl.when(~zulu[c]).then(pl.col(f"_n_{c}")).alias(f"_w_{c}") for c in names]
+    )
+    local = _localised_by_zone(staged, [f"_w_{c}" for c in names], timezone, zones)
+    staged = staged.with_columns(
         [
             pl.when(zulu[c])
             .then(pl.col(f"_n_{c}").dt.replace_time_zone("UTC"))
-            .otherwise(local_to_utc(pl.when(~zulu[c]).then(pl.col(f"_n_{c}")), tz, zones))
+            .otherwise(local[f"_w_{c}"])
             .alias(f"_f_{c}")
             for c in names
         ]
     )
-    # The rest (fractions, offsets, lower-case 't', odd spacing) go the general way; values
-    # the fast path read are masked out first so the regex runs only on the leftovers.
+    # The rest (fractions, offsets, lower-case 't', odd spacing) go the general way, and only
+    # the rows holding one are read so (the regex and every zone's rules would otherwise run
+    # over the whole frame for the few leftovers).
     leftovers = staged.with_columns(
         [pl.when(pl.col(f"_f_{c}").is_null()).then(pl.col(c)).alias(f"_r_{c}") for c in names]
     )
-    general = _general_timestamps(leftovers, [f"_r_{c}" for c in names], timezone, zones)
-    return general.with_columns(
-        [pl.coalesce(f"_f_{c}", f"_p__r_{c}").alias(f"_p_{c}") for c in names]
-    ).drop([f"_{k}_{c}" for c in names for k in "kxnfr"] + [f"_p__r_{c}" for c in names])
+    rest = _nulls(leftovers.height, [f"_r_{c}" for c in names])
+    _on_rows(
+        leftovers,
+        pl.any_horizontal([pl.col(f"_r_{c}").is_not_null() for c in names]),
+        [*rest, timezone],
+        lambda part: _general_timestamps(part, list(rest), timezone, zones),
+        into=rest,
+    )
+    return leftovers.with_columns(
+        [pl.coalesce(pl.col(f"_f_{c}"), rest[f"_r_{c}"]).alias(f"_p_{c}") for c in names]
+    ).drop([f"_{k}_{c}" for c in names for k in "kxnwfr"])
+
+
+_UTC_INSTANT = pl.Datetime("us", "UTC")
+
+
+def _nulls(height: int, columns: list[str]) -> dict[str, pl.Series]:
+    return {c: pl.repeat(None, height, dtype=_UTC_INSTANT, eager=True).alias(c) for c in columns}
+
+
+def _on_rows(
+    frame: pl.DataFrame,
+    rows: pl.Expr,
+    needs: list[str],
+    parse: Callable[[pl.DataFrame], pl.DataFrame],
+    *,
+    into: dict[str, pl.Series],
+) -> None:
+    """Run `parse` on the `rows` of `frame` only (its `needs` columns) and scatter the UTC
+    instants it puts in `_p_<column>` into `into[column]` at those rows."""
+    index = frame.select(pl.arg_where(rows)).to_series()
+    if index.len():
+        part = parse(frame.select(needs)[index])
+        for c in into:
+            into[c] = into[c].scatter(index, part[f"_p_{c}"])
+
+
+def _localised_by_zone(
+    frame: pl.DataFrame, columns: list[str], timezone: str, zones: list[str]
+) -> dict[str, pl.Series]:
+    """`local_to_utc` of each naive column, a zone's rows at a time: each value is read in its
+    own zone only, instead of every zone's rules running over every row (masked); rows of no
+    zone in `zones` stay null, as there."""
+    out = _nulls(frame.height, columns)
+    for zone in zones:
+        _on_rows(
+            frame,
+            pl.col(timezone) == zone,
+            columns,
+            functools.partial(_in_zone, columns=columns, zone=zone),
+            into=out,
+        )
+    return out
+
+
+def _in_zone(rows: pl.DataFrame, *, columns: list[str], zone: str) -> pl.DataFrame:
+    """`_p_<column>`: each naive column of rows all in `zone`, as UTC instants."""
+    return rows.select(
+        [local_to_utc(pl.col(c), pl.lit(zone), [zone]).alias(f"_p_{c}") for c in columns]
+    )
 
 
 def _general_timestamps(

@@ -367,21 +367,14 @@ def _flag_repeats(
     """
     if spec is PRACTICES or key[-1] not in text_columns:
         return _repeat_flags(staged, scope, key, text_columns)
-    numbered = staged.with_row_index("_i")
-    crowded = numbered.filter(pl.len().over([*scope, *key]) > 1)
-    if crowded.is_empty():
+    crowded_rows = staged.select(pl.arg_where(pl.len().over([*scope, *key]) > 1)).to_series()
+    if crowded_rows.is_empty():
         return staged
-    fixed = _repeat_flags(crowded, scope, key, text_columns).select(
-        "_i", _new_column="_column", _new_reason="_reason", _crowded=pl.lit(True)
-    )
-    crowded_row = pl.col("_crowded").fill_null(False)
-    return (
-        numbered.join(fixed, on="_i", how="left", maintain_order="left")
-        .with_columns(
-            _column=pl.when(crowded_row).then("_new_column").otherwise("_column"),
-            _reason=pl.when(crowded_row).then("_new_reason").otherwise("_reason"),
-        )
-        .drop("_i", "_new_column", "_new_reason", "_crowded")
+    # The few crowded rows' verdicts are put back at their rows (no join over every row).
+    fixed = _repeat_flags(staged[crowded_rows], scope, key, text_columns)
+    return staged.with_columns(
+        staged["_column"].clone().scatter(crowded_rows, fixed["_column"]),
+        staged["_reason"].clone().scatter(crowded_rows, fixed["_reason"]),
     )
 
 
@@ -400,15 +393,12 @@ def _check_references(
         if known_patients is not None
         else pl.DataFrame(schema={"practice_slug": pl.String, "patient_id": pl.String})
     )
-    flagged = staged.join(
-        known.rename({"patient_id": column}).unique().with_columns(_known=pl.lit(True)),
-        on=["practice_slug", column],
-        how="left",
-        maintain_order="left",
+    # A membership test of (practice, id) pairs: no join, no copy of the rows' columns.
+    pairs = known.select(pl.struct("practice_slug", pl.col("patient_id").alias(column)))
+    flagged = staged.with_columns(
+        _known=pl.struct("practice_slug", column).is_in(pairs.to_series().implode())
     )
-    unknown = (
-        pl.col("_reason").is_null() & pl.col(column).is_not_null() & pl.col("_known").is_null()
-    )
+    unknown = pl.col("_reason").is_null() & pl.col(column).is_not_null() & ~pl.col("_known")
     return flagged.with_columns(
         _column=pl.when(unknown).then(pl.lit(column)).otherwise("_column"),
         _reason=pl.when(unknown)

@@ -138,3 +138,33 @@ def test_phones_with_digits_computed_first_follow_the_rules(values: list[str | N
     )
     assert one_step == expected
     assert staged == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.one_of(st.none(), _timestamp, _common),
+            st.one_of(st.none(), _timestamp, _common),
+            st.sampled_from([*ZONES, "America/New_York", "Mars/Olympus", None]),
+        ),
+        min_size=1,
+        max_size=16,
+    )
+)
+def test_fast_timestamps_with_zones_mixed_in_one_frame_equal_the_general_parser(
+    rows: list[tuple[str | None, str | None, str | None]],
+) -> None:
+    # add_timestamps reads each zone's rows apart and the leftovers apart, then puts every
+    # value back at its row: the same instants, in the same rows, as the general parser's
+    # whole-frame reading (a zone outside the list given, or none, reads as null in both).
+    frame = pl.DataFrame(
+        {"a": [r[0] for r in rows], "b": [r[1] for r in rows], "tz": [r[2] for r in rows]},
+        schema={"a": pl.String, "b": pl.String, "tz": pl.String},
+    )
+    fast = add_timestamps(frame, ["a", "b"], "tz", ZONES)
+    general = _general_timestamps(frame, ["a", "b"], "tz", ZONES)
+    assert fast.columns == [*frame.columns, "_p_a", "_p_b"]
+    for column in ("_p_a", "_p_b"):
+        assert fast[column].dtype == pl.Datetime("us", "UTC")
+        assert fast[column].cast(pl.Int64).to_list() == general[column].cast(pl.Int64).to_list()

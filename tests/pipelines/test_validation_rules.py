@@ -153,3 +153,33 @@ def test_line_numbers_count_line_breaks_inside_quoted_fields(
     )
     ingest(write_drop(tmp_path / "drop", files={"alpha": files}))
     assert quarantine(loopdesk_home) == [("alpha", "treatments.csv", 4, "value", "negative value")]
+
+
+def test_line_numbers_of_quoted_files_with_and_without_line_breaks_in_one_scan(
+    loopdesk_home: Path, tmp_path: Path
+) -> None:
+    # Both practices' treatments are read in one scan: alpha's quotes hold no line break (the
+    # running count is skipped when no field of the scan holds one), beta's hold two; each
+    # file's lines are still its own physical lines.
+    alpha, beta = healthy(), healthy()
+    alpha["treatments.csv"] = (
+        TREATMENTS_HEADER
+        + 'T1,P1,X,implant,"one, line",10,2026-11-01,\n'
+        + "T2,P1,X,implant,,-5,2026-11-01,\n"
+    )
+    beta["treatments.csv"] = (
+        TREATMENTS_HEADER
+        + 'T1,P1,X,implant,"two\nlines",10,2026-11-01,\n'
+        + 'T2,P1,X,implant,"and\nthree\nhere",10,2026-11-01,\n'
+        + "T3,P1,X,implant,,-5,2026-11-01,\n"
+    )
+    expected = [
+        ("alpha", "treatments.csv", 3, "value", "negative value"),
+        ("beta", "treatments.csv", 7, "value", "negative value"),
+    ]
+    ingest(write_drop(tmp_path / "drop", files={"alpha": alpha, "beta": beta}))
+    assert quarantine(loopdesk_home) == expected
+    # alpha alone (no line break anywhere in the scan): the same line, so the identical
+    # quarantine row is skipped rather than recorded again under another line.
+    ingest(write_drop(tmp_path / "alpha-only", files={"alpha": alpha}))
+    assert quarantine(loopdesk_home) == expected

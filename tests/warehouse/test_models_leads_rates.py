@@ -279,3 +279,24 @@ def test_data_quality_counts_latest_run_and_copies_rows(loopdesk_home: Path) -> 
         ("treatments.csv", 0, 0, "paused", "missing column value"),
     ]
     assert _query("select count(*), min(column_name) from mart_quarantine") == [(3, "phone")]
+
+
+@pytest.mark.parametrize("first_value", [7000.0, 9000.0])
+def test_booked_value_of_events_at_one_instant_is_independent_of_row_order(
+    leads_world: Path, first_value: float
+) -> None:
+    """Two 'booked' events at the same instant with different values: the larger one wins,
+    whichever row the store holds first (before the fix, the row read last won)."""
+    second_value = 16000.0 - first_value
+    at = rd.days_ago(5)
+    events = [
+        {"practice_slug": "p1", "lead_id": "L-new", "event": "booked", "at": at,
+         "booked_value": first_value},
+        {"practice_slug": "p1", "lead_id": "L-new", "event": "booked", "at": at,
+         "booked_value": second_value},
+    ]
+    publish_snapshot(
+        as_of=rd.AS_OF, ops_events={"ops_lead_events": rd.ops_table("ops_lead_events", events)}
+    )
+    [(value,)] = _query("select booked_value from mart_leads where lead_id = 'L-new'")
+    assert value == 9000.0

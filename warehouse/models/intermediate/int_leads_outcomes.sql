@@ -99,7 +99,9 @@ event_facts as (
             where event in ('booked', 'treated', 'declined', 'unreachable')
         ) as outcome_event_at,
         min(event_at) filter (where event = 'loop_closed') as loop_closed_event_at,
-        arg_max(booked_value, event_at) filter (
+        -- the latest booked or treated value; at one instant treated over booked, then the larger
+        -- value (a total order: without it the row DuckDB happens to read last wins)
+        arg_max(booked_value, (event_at, event = 'treated', booked_value)) filter (
             where event in ('booked', 'treated') and booked_value is not null
         ) as event_booked_value
     from lead_events
