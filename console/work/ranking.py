@@ -55,7 +55,7 @@ from console.scoring.priority import (
     epoch_days,
     fair_share,
 )
-from loopdesk_core.business_hours import iso_week_start, local, working_week_share
+from loopdesk_core.business_hours import iso_week_start, local
 from warehouse.scope import Scope
 
 TOP_K_START, TOP_K_MAX = 16, 64
@@ -321,8 +321,7 @@ def _facts(postgres: bool, count: int = 0) -> Select[Any]:
     return (
         select(_PRACTICES.c.practice_slug, _PRACTICES.c.timezone,
                _PRACTICES.c.contracted_hours_per_week, _PRACTICES.c.max_touches_per_day,
-               _PRACTICES.c.max_touches_per_week, _PRACTICES.c.business_hours_start,
-               _PRACTICES.c.business_hours_end, _week_minutes().label("week_minutes"))
+               _PRACTICES.c.max_touches_per_week, _week_minutes().label("week_minutes"))
         .where(_in_list(_PRACTICES.c.practice_slug, "slugs", postgres, count))
     )
 
@@ -345,24 +344,13 @@ def practice_facts(session: Session, slugs: set[str], now: datetime) -> dict[str
 
 
 def shares(practices: dict[str, Row[Any]], now: datetime) -> dict[str, Share]:
-    """Each practice's fair-share standing this week, from `practice_facts` rows: the minutes
-    logged since Monday (UTC, ISO) against the contract pro-rated to the share of its working
-    week gone by (Mon-Fri business hours in its own zone) — the same pro-rating as Capacity
-    and My queue's "X h behind" (`other_work.practice_weeks`), so the "why first" line and
-    the idle suggestion give one figure for one practice."""
-    fractions: dict[tuple[str, str, str], float] = {}  # practices share a few zones and hours
-
-    def fraction(row: Row[Any]) -> float:
-        key = (row.timezone, row.business_hours_start, row.business_hours_end)
-        if key not in fractions:
-            fractions[key] = working_week_share(now, *key)
-        return fractions[key]
-
+    """Each practice's fair-share standing this (UTC, ISO) week, from `practice_facts` rows."""
+    fraction = (now - iso_week_start(now)) / timedelta(days=7)
     return {
         slug: fair_share(
             logged_minutes=float(row.week_minutes or 0.0),
             contracted_hours=float(row.contracted_hours_per_week),
-            week_fraction=fraction(row),
+            week_fraction=fraction,
         )
         for slug, row in practices.items()
     }
