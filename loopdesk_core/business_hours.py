@@ -110,3 +110,22 @@ def iso_week_start(at: datetime) -> datetime:
     utc = at.astimezone(UTC)
     monday = utc.date() - timedelta(days=utc.weekday())
     return datetime.combine(monday, time(0), tzinfo=UTC)
+
+
+WORK_DAYS = 5  # a contract's week: Monday to Friday
+
+
+def working_week_share(now: datetime, timezone: str, opens_at: str, closes_at: str) -> float:
+    """The share of this working week (Mon-Fri business hours, practice time) gone by at `now`:
+    what a weekly contract is pro-rated by (Capacity, My queue's idle suggestion and the
+    queue's fair share all use it)."""
+    here = local(now, timezone)
+    start, end = _clock(opens_at), _clock(closes_at)
+    weekday = here.weekday()
+    if weekday >= WORK_DAYS:
+        return 1.0
+    opens = here.replace(hour=start.hour, minute=start.minute, second=0, microsecond=0)
+    closes = here.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0)
+    span = (closes - opens).total_seconds()
+    today = 0.0 if span <= 0 else min(1.0, max(0.0, (here - opens).total_seconds() / span))
+    return (weekday + today) / WORK_DAYS

@@ -20,9 +20,7 @@ from sqlmodel import Session, col, select
 from console.identity.access import CurrentUser
 from console.models.practice import PracticeSettings
 from console.models.work import Touch
-from loopdesk_core.business_hours import local
-
-WORK_DAYS = 5
+from loopdesk_core.business_hours import working_week_share
 
 
 @dataclass(frozen=True)
@@ -49,17 +47,8 @@ def week_monday(now: datetime) -> datetime:
 
 def elapsed_share(practice: PracticeSettings, now: datetime) -> float:
     """The share of this working week (Mon-Fri business hours, practice time) gone by."""
-    here = local(now, practice.timezone)
-    start_h, start_m = (int(x) for x in practice.business_hours_start.split(":"))
-    end_h, end_m = (int(x) for x in practice.business_hours_end.split(":"))
-    opens = here.replace(hour=start_h, minute=start_m, second=0, microsecond=0)
-    closes = here.replace(hour=end_h, minute=end_m, second=0, microsecond=0)
-    weekday = here.weekday()
-    if weekday >= WORK_DAYS:
-        return 1.0
-    span = (closes - opens).total_seconds()
-    today = 0.0 if span <= 0 else min(1.0, max(0.0, (here - opens).total_seconds() / span))
-    return (weekday + today) / WORK_DAYS
+    return working_week_share(now, practice.timezone, practice.business_hours_start,
+                              practice.business_hours_end)
 
 
 def practice_weeks(session: Session, practices: list[PracticeSettings],
@@ -85,15 +74,28 @@ def practice_weeks(session: Session, practices: list[PracticeSettings],
 
 @dataclass(frozen=True)
 class OwedTime:
-    """The practice furthest behind its pro-rated contract this week, and by how much."""
+    """Where an idle coordinator's time is owed this week: the practice furthest behind its
+    pro-rated contract and by how much or, when none is behind, the one with the largest
+    share of its week's contract still to deliver (`ahead`: the coordinator works ahead)."""
 
     practice_slug: str
     practice_name: str
-    behind_hours: float
+    behind_hours: float  # short of the pro-rated contract (≤ 0 when working ahead)
+    left_hours: float = 0.0  # of the whole week's contract still to deliver
+
+    @property
+    def ahead(self) -> bool:
+        """No practice is behind: this one is the furthest from its whole week's contract."""
+        return self.behind_hours <= 0
 
     @property
     def sentence(self) -> str:
-        """ "Lakeshore Dental is 4.2 h behind its contracted hours this week" """
+        """ "Lakeshore Dental is 4.2 h behind its contracted hours this week", or when no
+        practice is behind, "Lakeshore Dental has 6.0 h of its contracted hours left this
+        week" """
+        if self.ahead:
+            return (f"{self.practice_name} has {self.left_hours:.1f} h of its contracted "
+                    "hours left this week")
         return (f"{self.practice_name} is {self.behind_hours:.1f} h behind its contracted "
                 "hours this week")
 
@@ -114,19 +116,31 @@ def most_behind(*, session: Session, user: CurrentUser, now: datetime,
                 practices: list[PracticeSettings] | None = None) -> OwedTime | None:
     """The practice in the user's scope furthest behind its pro-rated contracted hours this
     week (the largest share of the hours due so far not delivered; ties by name) with how
-    many hours it is short, or None when none is behind.
+    many hours it is short. When none is behind, the one with the largest share of its whole
+    week's contract still to deliver (working ahead: the contract is weekly, and the share
+    due lags the team's day where a practice's business hours run later — a team that idled
+    whenever every practice was on pace ended the week with the western practices short,
+    docs/benchmarks.md, brief hours2). None when every practice's week is delivered.
 
     `practices` (the user's `scope_practices`, read once) saves that read to a caller that
     asks again and again (the simulator); anything outside the scope is ignored.
     """
     inside = [p for p in (scope_practices(session, user) if practices is None else practices)
               if p.active and user.scope.allows(p.practice_slug)]
-    weeks = [w for w in practice_weeks(session, inside, now) if w.behind_hours > 0]
-    if not weeks:
-        return None
-    # Furthest behind as a share of what is due: the contract is a promise per practice, and
-    # "most hours short" would starve the small contracts (docs/benchmarks.md, brief hours).
-    worst = min(weeks, key=lambda w: (-w.behind_hours / w.prorated_contract_hours, w.name,
-                                      w.practice_slug))
+    weeks = practice_weeks(session, inside, now)
+    behind = [w for w in weeks if w.behind_hours > 0]
+    if behind:
+        # Furthest behind as a share of what is due: the contract is a promise per practice,
+        # and "most hours short" would starve the small contracts (docs/benchmarks.md, brief
+        # hours).
+        worst = min(behind, key=lambda w: (-w.behind_hours / w.prorated_contract_hours,
+                                           w.name, w.practice_slug))
+    else:
+        left = [w for w in weeks if w.contract_hours > w.delivered_hours]
+        if not left:
+            return None
+        worst = min(left, key=lambda w: (w.delivered_hours / w.contract_hours, w.name,
+                                         w.practice_slug))
     return OwedTime(practice_slug=worst.practice_slug, practice_name=worst.name,
-                    behind_hours=worst.behind_hours)
+                    behind_hours=worst.behind_hours,
+                    left_hours=worst.contract_hours - worst.delivered_hours)

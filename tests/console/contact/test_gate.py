@@ -159,3 +159,40 @@ def test_unknown_consent_is_no_consent(loopdesk_home: Path) -> None:
         result = check_gate(session=session, practice=practice,
                             person=Person("smile-ny", "patient", "p9"), channel="sms", now=NOW)
     assert not result.ok and result.reason == "no consent for this channel"
+
+
+def test_the_gate_reads_only_each_persons_own_touches_and_consent(loopdesk_home: Path) -> None:
+    """Subject ids repeat across practices: the gate's statements match the whole (practice,
+    subject type, subject id) key — neither another practice's patient with the same id nor
+    a lead with it is read — and the verdicts tell the people apart."""
+    from console.contact import gate
+
+    with session_for(sqlite_engine(loopdesk_home)) as session:
+        ny, la = add_practice(session), add_practice(session, "smile-la",
+                                                     timezone="America/Chicago")
+        for slug, subject_type, subject in [("smile-ny", "patient", "p1"),
+                                            ("smile-la", "patient", "p2"),
+                                            ("smile-la", "lead", "p2")]:
+            session.add(Touch(practice_slug=slug, subject_type=subject_type,
+                              subject_id=subject, channel="call", disposition="no_answer",
+                              minutes=2, started_at=NOW - timedelta(hours=1)))
+            revoke_consent(session=session, practice_slug=slug, subject_type=subject_type,
+                           subject_id=subject, source="inbound", now=NOW - timedelta(days=1),
+                           channels=("call",))
+        session.commit()
+        asked = [Person("smile-ny", "patient", "p2", consented=True),
+                 Person("smile-la", "patient", "p1", consented=True),
+                 Person("smile-la", "patient", "p2", consented=True)]
+        postgres = False
+        touches = session.execute(
+            gate._touch_times_statement(postgres),
+            gate._people_params(asked, postgres) | {"since": NOW - timedelta(days=8),
+                                                    "now": NOW}).all()
+        revoked = session.execute(gate._revoked_statement(postgres),
+                                  gate._people_params(asked, postgres) | {"channel": "call"}
+                                  ).all()
+        assert [tuple(row[:3]) for row in touches] == [("smile-la", "patient", "p2")]
+        assert [tuple(row[:3]) for row in revoked] == [("smile-la", "patient", "p2")]
+        verdicts = gate.check_gates(session=session, people=asked, channel="call",
+                                    practices={"smile-ny": ny, "smile-la": la}, now=NOW)
+        assert [verdicts[p.key].ok for p in asked] == [True, True, False]
