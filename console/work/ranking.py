@@ -55,7 +55,7 @@ from console.scoring.priority import (
     epoch_days,
     fair_share,
 )
-from loopdesk_core.business_hours import iso_week_start, local
+from loopdesk_core.business_hours import iso_week_start, local, working_week_share
 from warehouse.scope import Scope
 
 TOP_K_START, TOP_K_MAX = 16, 64
@@ -321,7 +321,8 @@ def _facts(postgres: bool, count: int = 0) -> Select[Any]:
     return (
         select(_PRACTICES.c.practice_slug, _PRACTICES.c.timezone,
                _PRACTICES.c.contracted_hours_per_week, _PRACTICES.c.max_touches_per_day,
-               _PRACTICES.c.max_touches_per_week, _week_minutes().label("week_minutes"))
+               _PRACTICES.c.max_touches_per_week, _PRACTICES.c.business_hours_start,
+               _PRACTICES.c.business_hours_end, _week_minutes().label("week_minutes"))
         .where(_in_list(_PRACTICES.c.practice_slug, "slugs", postgres, count))
     )
 
@@ -344,16 +345,27 @@ def practice_facts(session: Session, slugs: set[str], now: datetime) -> dict[str
 
 
 def shares(practices: dict[str, Row[Any]], now: datetime) -> dict[str, Share]:
-    """Each practice's fair-share standing this (UTC, ISO) week, from `practice_facts` rows."""
-    fraction = (now - iso_week_start(now)) / timedelta(days=7)
-    return {
-        slug: fair_share(
-            logged_minutes=float(row.week_minutes or 0.0),
-            contracted_hours=float(row.contracted_hours_per_week),
-            week_fraction=fraction,
-        )
-        for slug, row in practices.items()
-    }
+    """Each practice's fair-share standing this week, from `practice_facts` rows.
+
+    The factor pro-rates the contract by the calendar (UTC, ISO) week gone by. The hours a
+    card shows ("practice 8 h behind its hours this week") pro-rate it by the practice's
+    working week (Mon-Fri business hours in its zone), as Capacity and My queue's idle
+    suggestion do, so one practice reads one figure everywhere. Ranking by the working week
+    too was measured and not kept (docs/queue.md, fair share)."""
+    calendar = (now - iso_week_start(now)) / timedelta(days=7)
+    working: dict[tuple[str, str, str], float] = {}  # practices share a few zones and hours
+
+    def standing(row: Row[Any]) -> Share:
+        logged = float(row.week_minutes or 0.0)
+        contract = float(row.contracted_hours_per_week)
+        key = (row.timezone, row.business_hours_start, row.business_hours_end)
+        if key not in working:
+            working[key] = working_week_share(now, *key)
+        share = fair_share(logged_minutes=logged, contracted_hours=contract,
+                           week_fraction=calendar)
+        return Share(factor=share.factor, behind_hours=contract * working[key] - logged / 60.0)
+
+    return {slug: standing(row) for slug, row in practices.items()}
 
 
 def _part_constants(now: datetime) -> list[float]:

@@ -12,6 +12,8 @@ from sqlmodel import Session
 from console.identity.access import CurrentUser, current_user
 from console.models.identity import Role, User
 from console.models.work import Touch
+from console.scoring.priority import fair_share
+from console.work import ranking
 from console.work.other_work import elapsed_share, most_behind, practice_weeks, scope_practices
 from console.work.time_entries import log_time
 from tests.factories import NOW, add_practice, add_user, session_for, sqlite_engine
@@ -151,3 +153,23 @@ def test_furthest_behind_is_the_largest_share_of_the_hours_due(db: Session) -> N
     owed = most_behind(session=db, user=user, now=NOW)
     assert owed is not None and owed.practice_slug == "smile-ny"
     assert owed.behind_hours == pytest.approx(5.0)
+
+
+def test_the_queue_and_the_idle_suggestion_give_one_figure_for_a_practice_behind(
+    db: Session,
+) -> None:
+    """The hours a queue entry shows ("practice 8 h behind its hours this week") and My
+    queue's idle suggestion pro-rate the contract alike (the working week in the practice's
+    zone). Before, the entry took the calendar week in UTC: 0.52 of it gone at NOW instead of
+    Phoenix's 0.6, so glow-az read 6.4 h behind in the queue and 8 h in the suggestion (seen in
+    the demo). The fair-share factor that ranks keeps the calendar week (docs/queue.md)."""
+    user = _acting(db, add_user(db, practices=["glow-az"]))
+    log_time(session=db, user=user, practice_slug="glow-az", minutes=240, note=None,
+             now=NOW - timedelta(hours=1))
+    owed = most_behind(session=db, user=user, now=NOW)
+    assert owed is not None and owed.behind_hours == pytest.approx(8.0)
+    share = ranking.shares(ranking.practice_facts(db, {"glow-az"}, NOW), NOW)["glow-az"]
+    assert share.behind_hours == pytest.approx(owed.behind_hours)
+    calendar = (NOW - MONDAY) / timedelta(days=7)
+    assert share.factor == fair_share(logged_minutes=240, contracted_hours=20.0,
+                                      week_fraction=calendar).factor
