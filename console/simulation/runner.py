@@ -41,10 +41,12 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 
 def run_one(world: World, policy: str, progress: Progress | None = None,
-            diagnostics: dict[str, Any] | None = None) -> dict[str, Any]:
+            diagnostics: dict[str, Any] | None = None,
+            shared: Path | None = None) -> dict[str, Any]:
     """Run one policy in a worker process and a fresh temporary home; its figures.
 
-    `diagnostics`, when given, receives the worker's CPU seconds per phase.
+    `diagnostics`, when given, receives the worker's CPU seconds per phase. `shared`: a
+    folder the workers of the other policies of this world share (engine.SharedNights).
     """
     home = Path(tempfile.mkdtemp(prefix="loopdesk-sim-", dir=_scratch()))
     try:
@@ -52,7 +54,8 @@ def run_one(world: World, policy: str, progress: Progress | None = None,
             copy_raw_store(Path(world.raw_store), home / "warehouse" / "raw.duckdb")
         start = datetime.combine(world.start_date, time(0), tzinfo=UTC) - timedelta(days=1)
         process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-            [sys.executable, "-m", "console.simulation.worker", policy],
+            [sys.executable, "-m", "console.simulation.worker", policy,
+             *([str(shared)] if shared is not None else [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env=isolated_environment(home=home, now=start), cwd=home,
         )
@@ -133,12 +136,22 @@ def simulate(world: World, policies: Sequence[str] = POLICIES,
 
     # One worker process per policy, all at once unless capped (each is single-threaded and
     # the operating system shares the cores; the results do not depend on the order they
-    # finish in).
-    with ThreadPoolExecutor(max_workers=max(1, min(len(chosen), parallel or len(chosen)))) as pool:
-        extra: dict[str, dict[str, Any]] = {policy: {} for policy in chosen}
-        futures = {policy: pool.submit(run_one, world, policy, step(policy), extra[policy])
-                   for policy in chosen}
-        results: dict[str, Any] = {policy: futures[policy].result() for policy in chosen}
+    # finish in). A generated world's exports and nightly ingests are the same for every
+    # policy: the workers share them (engine.SharedNights), each made by whichever gets there
+    # first.
+    shared = (Path(tempfile.mkdtemp(prefix="loopdesk-sim-shared-", dir=_scratch()))
+              if len(chosen) > 1 and world.source != "agency" else None)
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, min(len(chosen),
+                                                       parallel or len(chosen)))) as pool:
+            extra: dict[str, dict[str, Any]] = {policy: {} for policy in chosen}
+            futures = {policy: pool.submit(run_one, world, policy, step(policy), extra[policy],
+                                           shared)
+                       for policy in chosen}
+            results: dict[str, Any] = {policy: futures[policy].result() for policy in chosen}
+    finally:
+        if shared is not None:
+            shutil.rmtree(shared, ignore_errors=True)
     if diagnostics is not None:
         diagnostics.update(extra)
     prio = results.get("priority")

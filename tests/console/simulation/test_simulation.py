@@ -465,3 +465,40 @@ def test_the_priority_run_does_not_depend_on_wall_clock_timing(
     for seen in counts:
         assert isinstance(seen, dict) and seen["rankings"] > 0
         assert seen["ranked_in_thread"] == 0 and seen["adopted"] == 0
+
+
+def test_policies_sharing_a_world_ingest_each_night_once_with_the_same_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Workers of one world share the generated exports and each night's ingest
+    (engine.SharedNights): the first run ingests and keeps its raw store, a later run copies
+    it and ingests nothing, and both give the figures of a run that shares nothing."""
+    import pipelines.ingest
+    from tests.worlds import point_at_home
+
+    real_ingest = pipelines.ingest.ingest
+    ingests: list[Path] = []
+
+    def counted(source: Path, **kwargs: Any) -> Any:
+        ingests.append(source)
+        return real_ingest(source, **kwargs)
+
+    monkeypatch.setattr(pipelines.ingest, "ingest", counted)
+    world = parse_world(TINY | {"days": 2, "warm_up_days": 1})
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    results, counts = [], []
+    for name, folder in (("alone", None), ("first", shared), ("second", shared)):
+        home = tmp_path / name
+        home.mkdir()
+        point_at_home(monkeypatch, home, now="2026-11-01T00:00:00+00:00")
+        before = len(ingests)
+        results.append(run_policy(world, "fifo", home, shared=folder))
+        counts.append(len(ingests) - before)
+    nights = counts[0]
+    assert nights >= 2  # the set-up's night and every working day's after the first
+    assert counts == [nights, nights, 0]
+    assert results[0] == results[1] == results[2]
+    assert results[0]["calls"] > 0
+    assert not (tmp_path / "second" / "exports").exists()  # nothing written, nothing ingested
+    assert len(list(shared.glob("raw-*.duckdb"))) == nights
