@@ -89,7 +89,8 @@ def main() -> None:
             extra = diagnostics.get(name, {})
             print(f"  {name:9s} steps {extra.get('steps_by_phase')}, SQL statements "
                   f"{extra.get('statements_by_phase')}, nightly builds "
-                  f"{extra.get('nightly_builds')}")
+                  f"{extra.get('nightly_builds')}, nightly ingests "
+                  f"{extra.get('nightly_ingests')}")
         print(f"  priority / fifo {prio['ratio_to_fifo']}  priority / oracle "
               f"{prio['ratio_to_oracle']}  targets {_targets(prio)}")
         out["worlds"][path.stem] = {

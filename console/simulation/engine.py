@@ -99,16 +99,16 @@ class SharedNights:
                 partial.rename(full)
         return full
 
-    def ingested(self, at: datetime, ingest_here: Callable[[], None]) -> None:
+    def ingested(self, at: datetime, ingest_here: Callable[[], None]) -> bool:
         """Leave this home's raw store as the night's ingest at `at` leaves it: a copy of the
-        one another worker kept, or `ingest_here()` (then kept for the others)."""
+        one another worker kept (False), or `ingest_here()` (True; then kept for the others)."""
         from warehouse.paths import raw_db_path
 
         raw = raw_db_path()
         with self.locked(f"raw-{at:%Y%m%dT%H%M%SZ}.duckdb") as kept:
             if kept.exists():
                 _copy_store(kept, raw)
-                return
+                return False
             ingest_here()
             partial = kept.with_name(kept.name + ".partial")
             _copy_store(raw, partial)
@@ -116,6 +116,7 @@ class SharedNights:
                 source = Path(f"{partial}{suffix}")
                 if source.exists():
                     source.rename(f"{kept}{suffix}")
+        return True
 
 
 def _copy_store(source: Path, target: Path) -> None:
@@ -171,6 +172,7 @@ class Run:
     # A coordinator's practices (read once: the team's scopes do not change in a run).
     scope_practices: dict[int, list[PracticeSettings]] = field(default_factory=dict)
     shared: SharedNights | None = None  # what this run shares with the other policies' runs
+    ingests: dict[str, int] = field(default_factory=dict)  # nights ingested here / copied
     other_work_logs: int = 0  # time entries logged by idle coordinators (`_idle`)
     _marked: int = 0
 
@@ -228,7 +230,7 @@ def _setup(run: Run, home: Path, last_day: date) -> None:
         else:
             _generate(world, full, last_day, run.zone)
         run.exports = FullExports(full)
-        nightly(home, run.start, run.exports, run.shared)
+        nightly(home, run.start, run.exports, run.shared, run.ingests)
     _create_team(run)
 
 
@@ -269,10 +271,11 @@ def _create_team(run: Run) -> None:
 
 
 def nightly(home: Path, at: datetime, exports: FullExports | None = None,
-            shared: SharedNights | None = None) -> str:
+            shared: SharedNights | None = None, ingests: dict[str, int] | None = None) -> str:
     """The night's exports, ingest and build, with the clock pinned to `at`; the build's mode
     (`full` or `incremental`). `exports`: the run's reading of the full exports (else those in
-    `home`); `shared`: the night's ingest as another policy's worker left it, if it did."""
+    `home`); `shared`: the night's ingest as another policy's worker left it, if it did;
+    `ingests` counts the nights `ingested` here and `copied` (diagnostics)."""
     from console.lifecycle.build import build_everything
     from pipelines.ingest import ingest
 
@@ -284,10 +287,14 @@ def nightly(home: Path, at: datetime, exports: FullExports | None = None,
 
     with clock.pinned(at):
         if full.exists():
+            here = True
             if shared is None:
                 ingest_here()
             else:
-                shared.ingested(at, ingest_here)
+                here = shared.ingested(at, ingest_here)
+            if ingests is not None:
+                name = "ingested" if here else "copied"
+                ingests[name] = ingests.get(name, 0) + 1
         return str(build_everything(now=at).build.mode)
 
 
@@ -548,7 +555,8 @@ def run_policy(world: World, policy: str, home: Path, progress: Progress | None 
             continue  # nobody works: the next working day's night brings everything
         if index > 0:
             began = run.mark()
-            mode = nightly(home, _local(day, BUILD_LOCAL, zone), run.exports, run.shared)
+            mode = nightly(home, _local(day, BUILD_LOCAL, zone), run.exports, run.shared,
+                           run.ingests)
             run.zones = _zones()
             run.build_modes[mode] = run.build_modes.get(mode, 0) + 1
             run.spent("nightly", began)
@@ -575,6 +583,7 @@ def run_policy(world: World, policy: str, home: Path, progress: Progress | None 
         diagnostics["steps_by_phase"] = {k: v[0] for k, v in sorted(run.by_phase.items())}
         diagnostics["statements_by_phase"] = {k: v[1] for k, v in sorted(run.by_phase.items())}
         diagnostics["nightly_builds"] = dict(sorted(run.build_modes.items()))
+        diagnostics["nightly_ingests"] = dict(sorted(run.ingests.items()))
         diagnostics["claim_windows"] = _window_counts(run, engine)
         diagnostics["other_work_entries"] = run.other_work_logs
     return figures | {"refused_outcomes": run.stale_logs}
@@ -605,6 +614,13 @@ def _drain(run: Run, engine: Any, *, until: datetime, policy: str,
            oracle: Callable[[Any, datetime], float], calls: bool = True) -> None:
     """Process events up to `until`; coordinators stop claiming at `until`."""
     with Session(engine, expire_on_commit=False) as session:
+        # The practices' settings change only with a nightly build (refresh), never during a
+        # day. Held here for the day, the services' `session.get(PracticeSettings, …)` (per
+        # logged outcome, message sent, lead, follow-up) find them in the session's identity
+        # map instead of reading the row again: the map keeps only weak references, so a row
+        # no caller holds any more was read anew at every call. (After a rollback the
+        # session expires them and the next `get` reads the row again, as before.)
+        held = session.execute(select(PracticeSettings)).scalars().all()
         while run.events and run.events[0][0] <= until:
             at, _, kind, payload = heapq.heappop(run.events)
             began = run.mark()
@@ -630,6 +646,7 @@ def _drain(run: Run, engine: Any, *, until: datetime, policy: str,
                 run.spent("claim", began)
             run.events = [e for e in run.events if e[2] not in ("log", "free")]
             heapq.heapify(run.events)
+        del held  # (held for the day: see above)
 
 
 def _handle(run: Run, session: Session, at: datetime, kind: str, payload: Any, *, policy: str,
