@@ -63,3 +63,41 @@ def test_a_claim_off_the_window_is_a_ping_and_one_statement(
     finally:
         window.forget_windows()
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_lease_is_planned_once_per_connection_not_per_claim(
+    loopdesk_home: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+) -> None:
+    """psycopg prepares the lease after five executions; PostgreSQL then keeps a generic plan
+    only if it costs no more than the custom plans it made. With the candidate arrays at
+    their real length (one candidate on most claims) each custom plan looked cheaper than
+    the generic one, so every claim planned the statement again (0 generic plans)."""
+    monkeypatch.setenv("LOOPDESK_DB_POOL_SIZE", "1")  # every claim on the one connection
+    monkeypatch.setattr(window, "WINDOW_LOW", 0)  # (claims off the window, no ranking ahead)
+    engine = get_engine(pg_url + "?application_name=lease_plans")
+    init_db(engine)
+    window.forget_windows()
+    try:
+        with new_session(engine) as session:
+            practice = add_practice(session)
+            # (enough rows that the planner walks the primary key per candidate, as on a
+            # real store: on a tiny table any plan costs about the same)
+            bulk_tasks(session, practice, 5000)
+            session.execute(text("analyze tasks"))
+            session.commit()
+            user = add_worker(session, practices=["smile-ny"])
+            claimed = [claim_next(session=session, user=user, now=NOW) for _ in range(16)]
+            assert all(task is not None for task in claimed)
+            assert len({task.task_id for task in claimed if task}) == 16
+            plans = session.execute(text(
+                "select generic_plans, custom_plans from pg_prepared_statements "
+                "where statement like 'WITH l AS%UPDATE tasks%INSERT INTO audit_events%'")).all()
+            assert len(plans) == 1
+            generic, custom = plans[0]
+            # psycopg prepares it at the sixth execution; the server then plans it five
+            # times before it compares the generic plan (the first claim also ranked)
+            assert (custom, generic) == (5, 16 - 5 - 5)
+    finally:
+        window.forget_windows()
+        engine.dispose()
