@@ -276,9 +276,6 @@ def take(session: Session, slot: _Slot, *, scope: Scope, escalated: bool, now: d
                     return _pop(slot, window, count), window
                 if not window.found:
                     return [], window  # nothing was callable at this ranking
-        # Lapsed leases go back to the queue before it is ranked (one indexed read when
-        # none has lapsed; the write, if any, holds no window lock).
-        prepare(session)
         if session.in_transaction():
             # Wait for another thread's ranking holding no pooled connection: a ranker
             # thread needs one from the same pool, which claimers waiting here could fill.
@@ -291,6 +288,12 @@ def take(session: Session, slot: _Slot, *, scope: Scope, escalated: bool, now: d
                 waited = current is not window
             if waited and current is not None and current.usable(now):
                 continue  # another thread ranked while we waited: pop from its list
+            # Lapsed leases go back to the queue before it is ranked (one indexed read when
+            # none has lapsed; the write, if any, holds no window lock) — by the claim that
+            # ranks only: when 16 claimers found the window stale at once, each made that
+            # read (and its round trips) before waiting, and the one ranking waited for
+            # the GIL behind them.
+            prepare(session)
             with slot.lock:
                 shared = slot.claiming > 1  # claimers side by side: share with other processes
             if shared:
