@@ -71,6 +71,8 @@ def main() -> None:
             print(f"  {name:9s} revenue/coord-h ${revenue:>8,.0f}"
                   f"  leads/coord-h {figures['leads_per_coordinator_hour']:.3f}"
                   f"  lead SLA {figures['lead_contact_within_sla'] or 0:.1%}"
+                  f" ({figures['lead_sla_out_of_reach']} due before the team's next hour;"
+                  f" {figures['lead_contact_within_sla_in_reach'] or 0:.1%} of the others)"
                   f"  worst hours {figures['worst_hours_deviation'] or 0:+.1%}"
                   f"  ({figures['worst_hours_practice']})  calls {figures['calls']}")
         for name, figures in policies.items():

@@ -64,6 +64,9 @@ INGEST_COMMIT_BATCHES = 4
 # less CPU than with two, and the preparing thread (polars) has the other core to itself
 # (measured, docs/benchmarks.md, same section).
 INGEST_DUCKDB_THREADS = 1
+# The last batch of a bigger drop holds at most 1/this of INGEST_BATCH_BYTES (see
+# `practice_batches`): its load and the run's last commit have no reading beside them.
+INGEST_LAST_BATCH_SHARE = 4
 
 
 class SourceError(ValueError):
@@ -335,7 +338,10 @@ def run_ingest(
             if plans[slug].format == "fhir":
                 listed[slug] = [f for f in files if f.spec is REFERRALS]
         loadable: list[str] = []
-        batches = practice_batches(plans, listed, batch_bytes or INGEST_BATCH_BYTES)
+        budget = batch_bytes or INGEST_BATCH_BYTES
+        batches = practice_batches(
+            plans, listed, budget, last_budget=max(budget // INGEST_LAST_BATCH_SHARE, 1)
+        )
         # raw_practices does not change while the batches load (only practices.csv writes it).
         timezones = known_timezones(connection)
         # Each batch's files are pre-checked by the preparing thread with its reading (a full
@@ -372,7 +378,7 @@ def run_ingest(
                     started=started,
                 )
                 del prepared
-                if number < len(batches) and number % INGEST_COMMIT_BATCHES == 0:
+                if _commits_after(number, len(batches)):
                     # DuckDB holds a transaction's appended rows in memory until it commits:
                     # a commit every few batches keeps the peak flat (a practice still loads
                     # whole or not at all; docs/architecture-notes.md, "Ingest in batches").
@@ -404,29 +410,63 @@ def run_ingest(
     return summary
 
 
+def _commits_after(number: int, batches: int) -> bool:
+    """Whether the load commits after batch `number` (1-based) of `batches`, before the next.
+
+    The groups of INGEST_COMMIT_BATCHES batches are counted from the end, the last group being
+    the last two batches (a full one and the small last one, `practice_batches`): the commit
+    before them then overlaps the reading and validation of a full batch, and the run's tail
+    (the last loads and commit, nothing left to prepare beside them) holds less than a batch and
+    a half. Before, the last commit held up to four batches, ~1.2-1.9 s of a ~13 s run at 1,000
+    practices on one core (docs/benchmarks.md, brief pipe3x)."""
+    before_last_two = batches - 2 - number
+    return number >= 1 and before_last_two >= 0 and before_last_two % INGEST_COMMIT_BATCHES == 0
+
+
 class _HasPath(Protocol):
     @property
     def path(self) -> Path: ...
 
 
 def practice_batches(
-    plans: dict[str, Plan], per_practice: Mapping[str, Sequence[_HasPath]], budget: int
+    plans: dict[str, Plan],
+    per_practice: Mapping[str, Sequence[_HasPath]],
+    budget: int,
+    *,
+    last_budget: int | None = None,
 ) -> list[list[str]]:
     """Practices in plan order, cut into runs whose input is at most about `budget` bytes
     (files on disk for canonical files, the frames in memory for other readers); a practice
-    bigger than the budget is a batch of its own."""
+    bigger than the budget is a batch of its own.
+
+    With `last_budget`, a drop bigger than one batch ends with a batch of the last practices
+    holding at most that many bytes (at least one practice): the last batch is loaded and
+    committed with nothing left to prepare beside it, so a small one shortens the run's tail."""
+    weights = [
+        sum(_file_bytes(check.path) for check in per_practice.get(slug, []))
+        + (
+            sum(int(frame.estimated_size()) for frame in plan.read.rows.values())
+            if plan.read is not None
+            else 0
+        )
+        for slug, plan in plans.items()
+    ]
+    slugs = list(plans)
+    last: list[str] = []
+    if last_budget is not None and sum(weights) > budget and len(slugs) > 1:
+        size = 0
+        while len(slugs) > 1 and (not last or size + weights[len(slugs) - 1] <= last_budget):
+            size += weights[len(slugs) - 1]
+            last.insert(0, slugs.pop())
     batches: list[list[str]] = []
     size = 0
-    for slug, plan in plans.items():
-        weight = sum(_file_bytes(check.path) for check in per_practice.get(slug, []))
-        if plan.read is not None:
-            weight += sum(int(frame.estimated_size()) for frame in plan.read.rows.values())
+    for slug, weight in zip(slugs, weights[: len(slugs)], strict=True):
         if not batches or (size + weight > budget and batches[-1]):
             batches.append([])
             size = 0
         batches[-1].append(slug)
         size += weight
-    return batches
+    return [*batches, last] if last else batches
 
 
 def _file_bytes(path: Path) -> int:

@@ -17,6 +17,8 @@ ROWS = (
     ("booked leads / coordinator-hour", "booked_leads_per_coordinator_hour", "{:.3f}"),
     ("booked revenue / coordinator-hour", "booked_revenue_per_coordinator_hour", "${:,.0f}"),
     ("lead first contact within SLA", "lead_contact_within_sla", "{:.1%}"),
+    ("  leads due before the team's next hour", "lead_sla_out_of_reach", "{:,}"),
+    ("  within SLA of the others", "lead_contact_within_sla_in_reach", "{:.1%}"),
     ("loop-closure rate", "loop_closure_rate", "{:.1%}"),
     ("worst practice vs contracted hours", "worst_hours_deviation", "{:+.1%}"),
     ("team time on calls", "busy_share", "{:.1%}"),

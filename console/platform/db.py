@@ -7,6 +7,7 @@ import functools
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -248,13 +249,30 @@ def close_connections() -> None:
         engine.dispose()
 
 
+# A pooled PostgreSQL connection given back less than this long ago is lent again without
+# the pre-ping: a server that went away and came back in between cannot have (a restart
+# takes longer), and under 16 claimers the ping was half of a claim's round trips.
+PING_AFTER_IDLE_S = 1.0
+_CHECKED_IN: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+_ping_clock: Callable[[], float] = time.monotonic  # (tests move it)
+
+
+def _note_checkin(dbapi_connection: Any, _record: Any) -> None:
+    if dbapi_connection is not None:
+        _CHECKED_IN[dbapi_connection] = _ping_clock()
+
+
 def _ping_outside_transaction(dbapi_connection: Any) -> bool:
     """The pool's pre-ping on a psycopg connection, one round trip that leaves no transaction
     open. (SQLAlchemy's `SELECT 1` on a non-autocommit connection makes psycopg send `BEGIN`
     first — two round trips — and leaves the checked-out connection inside that transaction,
-    so a caller could no longer run its work in autocommit: `autocommitted`.)"""
+    so a caller could no longer run its work in autocommit: `autocommitted`.) A connection
+    given back less than `PING_AFTER_IDLE_S` ago is not pinged."""
     from psycopg.pq import TransactionStatus
 
+    returned = _CHECKED_IN.get(dbapi_connection)
+    if returned is not None and _ping_clock() - returned < PING_AFTER_IDLE_S:
+        return True
     if dbapi_connection.autocommit or (
             dbapi_connection.info.transaction_status != TransactionStatus.IDLE):
         dbapi_connection.execute("select 1").close()
@@ -301,6 +319,7 @@ def _engine_for(url: str) -> Engine:
                                pool_pre_ping=True, hide_parameters=True)
         if engine.dialect.driver == "psycopg":
             setattr(engine.dialect, "do_ping", _ping_outside_transaction)  # noqa: B010
+            event.listen(engine, "checkin", _note_checkin)
     _ENGINES.append(engine)
     return engine
 

@@ -512,16 +512,6 @@ def _log_other_work(run: Run, session: Session, work: OtherWork, until: datetime
     run.other_work_logs += 1
 
 
-def _working_days(world: World) -> list[date]:
-    days: list[date] = []
-    day = world.start_date
-    while len(days) < world.days:
-        if day.weekday() < 5:
-            days.append(day)
-        day += timedelta(days=1)
-    return days
-
-
 def run_policy(world: World, policy: str, home: Path, progress: Progress | None = None,
                diagnostics: dict[str, Any] | None = None,
                shared: Path | None = None) -> dict[str, Any]:
@@ -534,7 +524,7 @@ def run_policy(world: World, policy: str, home: Path, progress: Progress | None 
     from console.simulation.metrics import measure
 
     zone = ZoneInfo(world.agency.agency_timezone)
-    days = _working_days(world)
+    days = world.working_days()
     run = Run(world=world, policy=policy, people=PeopleModel(world.people, world.seed),
               zone=zone, start=_local(days[0], time(0), zone) - timedelta(hours=6),
               shared=SharedNights(shared) if shared is not None else None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -96,6 +96,25 @@ class World:
     def warm_up(self) -> int:
         """Working days run before measuring (the learned queue's history)."""
         return self.warm_up_days if self.warm_up_days is not None else min(14, self.days // 2)
+
+    def working_days(self) -> list[date]:
+        """The simulated working days (Monday to Friday from `start_date`)."""
+        days: list[date] = []
+        day = self.start_date
+        while len(days) < self.days:
+            if day.weekday() < 5:
+                days.append(day)
+            day += timedelta(days=1)
+        return days
+
+    def calling_shifts(self) -> list[tuple[datetime, datetime]]:
+        """The team's calling hours of each working day, as UTC (begin, end) pairs."""
+        zone = ZoneInfo(self.agency.agency_timezone)
+        shifts = []
+        for day in self.working_days():
+            begin = datetime.combine(day, time(self.agency.start_hour), tzinfo=zone).astimezone(UTC)
+            shifts.append((begin, begin + timedelta(hours=self.agency.hours_per_day)))
+        return shifts
 
     def to_json(self) -> dict[str, Any]:
         """The world as plain JSON values (the `world` part of the simulate document)."""

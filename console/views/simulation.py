@@ -291,10 +291,19 @@ def staffing_answer(results: dict[int, dict[str, Any]], *, days: int, warm_up: i
         return "No results yet."
     weeks = max(1e-9, (days - warm_up) / 5.0)
 
+    def out_of_reach(figures: dict[str, Any]) -> int:
+        """Leads missed only because they fell due before the team's next calling hour
+        (0 when the team also missed leads it could have reached)."""
+        lead = figures.get("lead_contact_within_sla")
+        reachable = figures.get("lead_contact_within_sla_in_reach")
+        if lead is None or lead >= sla_target or reachable is None or reachable < sla_target:
+            return 0
+        return int(figures.get("lead_sla_out_of_reach") or 0)
+
     def misses(figures: dict[str, Any]) -> list[str]:
         found = []
         lead = figures.get("lead_contact_within_sla")
-        if lead is not None and lead < sla_target:
+        if lead is not None and lead < sla_target and not out_of_reach(figures):
             found.append(f"first contact of leads ({lead:.0%} within SLA)")
         worst = min(figures["hours"], key=lambda r: r["deviation"], default=None)
         if worst is not None and worst["deviation"] < -hours_tolerance:
@@ -312,9 +321,15 @@ def staffing_answer(results: dict[int, dict[str, Any]], *, days: int, warm_up: i
     best = meeting[0]
     meet = "meets" if best == 1 else "meet"
     fewest = " (the fewest simulated)" if best == sizes[0] and best > 1 else ""
-    sentence = f"{_team(best)}{fewest} {meet} every client's lead SLA and contracted hours{have}"
+    late = out_of_reach(results[best])
+    goal = ("every client's contracted hours and the lead SLA wherever their calling hours "
+            "allow" if late else "every client's lead SLA and contracted hours")
+    sentence = f"{_team(best)}{fewest} {meet} {goal}{have}"
     smaller = [size for size in sizes if size < best]
     if smaller:
         one_less = smaller[-1]
         sentence += f"; {one_less} {_miss(one_less)} {' and '.join(misses(results[one_less]))}"
+    if late:
+        sentence += (f"; {late} lead{'s' if late > 1 else ''} fell due before the team's next "
+                     "calling hour, which earlier hours would reach and more people would not")
     return sentence + "."

@@ -65,7 +65,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, Row
@@ -276,9 +276,6 @@ def take(session: Session, slot: _Slot, *, scope: Scope, escalated: bool, now: d
                     return _pop(slot, window, count), window
                 if not window.found:
                     return [], window  # nothing was callable at this ranking
-        # Lapsed leases go back to the queue before it is ranked (one indexed read when
-        # none has lapsed; the write, if any, holds no window lock).
-        prepare(session)
         if session.in_transaction():
             # Wait for another thread's ranking holding no pooled connection: a ranker
             # thread needs one from the same pool, which claimers waiting here could fill.
@@ -291,6 +288,12 @@ def take(session: Session, slot: _Slot, *, scope: Scope, escalated: bool, now: d
                 waited = current is not window
             if waited and current is not None and current.usable(now):
                 continue  # another thread ranked while we waited: pop from its list
+            # Lapsed leases go back to the queue before it is ranked (one indexed read when
+            # none has lapsed; the write, if any, holds no window lock) — by the claim that
+            # ranks only: when 16 claimers found the window stale at once, each made that
+            # read (and its round trips) before waiting, and the one ranking waited for
+            # the GIL behind them.
+            prepare(session)
             with slot.lock:
                 shared = slot.claiming > 1  # claimers side by side: share with other processes
             if shared:
@@ -345,7 +348,8 @@ def _release_refreshing(slot: _Slot) -> None:
 
 
 def refill(session: Session, slot: _Slot, window: Window | None, *, scope: Scope,
-           escalated: bool, now: datetime, prepare: Callable[[Session], None]) -> None:
+           escalated: bool, now: datetime, prepare: Callable[[Session], None],
+           threaded_only: bool = False) -> None:
     """Rank ahead of need when `window` (the slot's current one) is running low and no
     other thread is ranking; the others keep popping the old window meanwhile.
 
@@ -353,7 +357,9 @@ def refill(session: Session, slot: _Slot, window: Window | None, *, scope: Scope
     in a thread of its own on a session of its own, so no claimer waits for it unless the
     window runs dry before it is done; a lone claimer (no other claim under way: the
     console's one user, the simulator, a test) ranks in its own thread after its lease, as
-    before.
+    before. With `threaded_only` (a claim that just popped, before its lease) only the
+    first case: the ranker thread starts a lease earlier, and a lone claimer's ranking
+    still waits for its own lease.
     """
     with slot.lock:
         if window is None or slot.window is not window or not window.usable(now):
@@ -363,6 +369,8 @@ def refill(session: Session, slot: _Slot, window: Window | None, *, scope: Scope
         if slot.lock_busy_until > time.monotonic():
             return  # another process is ranking this key: wait for its window a moment
         alongside = slot.claiming > 1  # other claims of this key under way
+        if threaded_only and not alongside:
+            return
     if not slot.refreshing.acquire(blocking=False):
         return
     if alongside:
@@ -392,23 +400,30 @@ def _rank_if_current(session: Session, slot: _Slot, window: Window, *, scope: Sc
         if slot.window is not window:
             return
     prepare(session)
-    if _refresh(session, slot, scope=scope, escalated=escalated, now=now, shared=True,
-                rank=False) is not None:
-        return  # another process published a newer window: adopted, no ranking here
-    if session.in_transaction():
-        session.commit()  # (the lock below lives as long as the ranking's transaction)
-    if not _ranking_lock(session, slot):
-        # Another process is ranking this scope right now: keep popping this window; a
-        # later claim adopts the one it publishes (or ranks, if none comes).
-        session.rollback()
-        with slot.lock:
-            slot.lock_busy_until = time.monotonic() + LOCK_BACKOFF_S
-        return
+    # The ranking lock and the key's published window in one read (PostgreSQL: one
+    # statement in the transaction the sweep's check began, which the lock lasts as long
+    # as). Under 16 claimers every round trip of a ranker thread waits ~10-20 ms for the GIL
+    # when it comes back: reading the window before the lock, committing, locking and
+    # reading it again was 8 round trips before the ranking began (40-140 ms).
+    locked, published = _lock_and_read(session, slot)
     try:
+        if not locked:
+            if _refresh(session, slot, scope=scope, escalated=escalated, now=now, shared=True,
+                        rank=False, published=published) is None:
+                # Another process is ranking this scope right now and published nothing
+                # newer yet: keep popping this window; a later claim adopts the one it
+                # publishes (or ranks, if none comes).
+                session.rollback()
+                with slot.lock:
+                    slot.lock_busy_until = time.monotonic() + LOCK_BACKOFF_S
+            return
+        # Holding the lock, no other process publishes for this key until it is released
+        # (publishing needs it), so the row read with it is the newest there is.
         _refresh(session, slot, scope=scope, escalated=escalated, now=now,
-                 depth=WINDOW_AHEAD_DEPTH, shared=True)
+                 depth=WINDOW_AHEAD_DEPTH, shared=True, published=published)
     finally:
-        _ranking_unlock(session, slot)
+        if locked:
+            _ranking_unlock(session, slot)
 
 
 def _rank_ahead(engine: Engine, slot: _Slot, window: Window, *, scope: Scope, escalated: bool,
@@ -428,19 +443,24 @@ def _rank_ahead(engine: Engine, slot: _Slot, window: Window, *, scope: Scope, es
         _release_refreshing(slot)
 
 
+_UNREAD: Any = object()  # (`_refresh`'s `published` when the caller did not read the row)
+
+
 def _refresh(session: Session, slot: _Slot, *, scope: Scope, escalated: bool,
              now: datetime, depth: int | None = None, shared: bool = False,
-             rank: bool = True) -> Window | None:
+             rank: bool = True, published: Any = _UNREAD) -> Window | None:
     """Rank the scope and install the new window (the caller holds `slot.refreshing`); with
     `shared`, first adopt a newer window another process published, and publish a ranking
-    made here. With `rank` False only adopt (None: nothing to adopt, nothing changed)."""
+    made here. With `rank` False only adopt (None: nothing to adopt, nothing changed).
+    `published`: the key's `claim_windows` row (or None) when the caller already read it."""
     with slot.lock:
         skip = set(slot.in_flight)
         newer_than = slot.window.now if slot.window is not None else None
         slot.popped_meanwhile, slot.returned_meanwhile = set(), []
     try:
         generation = write_generation()
-        adopted = (_adopt(session, slot, now=now, newer_than=newer_than, skip=skip)
+        adopted = (_adopt(session, slot, now=now, newer_than=newer_than, skip=skip,
+                          row=published)
                    if shared else None)
         if adopted is not None:
             ranked_at, entries, practices = adopted
@@ -514,14 +534,19 @@ class _SharedRow(NamedTuple):
     practice_slug: str
 
 
+_PUBLISHED = select(_WINDOWS).where(_WINDOWS.c.scope_key == bindparam("key"))
+
+
 def _adopt(session: Session, slot: _Slot, *, now: datetime, newer_than: datetime | None,
-           skip: set[int]) -> tuple[datetime, list[Scored], dict[str, Row[Any]]] | None:
+           skip: set[int], row: Any = _UNREAD,
+           ) -> tuple[datetime, list[Scored], dict[str, Row[Any]]] | None:
     """The window another process published for the slot's key, if it is newer than
     `newer_than` (this process's current one), usable at `now` and begun after this
     process's latest write: its `now`, its candidates less those in flight here or gone
-    (`_Slot.gone`), and their practices' facts now. None: rank here."""
-    row = session.execute(select(_WINDOWS).where(_WINDOWS.c.scope_key == slot.store_key)
-                          ).first()
+    (`_Slot.gone`), and their practices' facts now. None: rank here. `row`: the key's row
+    (None: there is none) when the caller read it (`_lock_and_read`)."""
+    if row is _UNREAD:
+        row = session.execute(_PUBLISHED, {"key": slot.store_key}).first()
     if row is None or row.publisher == _PROCESS[0]:
         return None
     if newer_than is not None and row.ranked_at <= newer_than:
@@ -607,6 +632,25 @@ def _ranking_lock(session: Session, slot: _Slot, *, wait: bool = False) -> bool:
     except OSError:
         return False
     return True
+
+
+_HELD = select(func.pg_try_advisory_xact_lock(bindparam("number", type_=BigInteger()))
+               .label("locked")).subquery("held")
+_LOCK_AND_READ = (
+    select(_HELD.c.locked, *_WINDOWS.c)
+    .select_from(_HELD.outerjoin(_WINDOWS, _WINDOWS.c.scope_key == bindparam("key")))
+)
+
+
+def _lock_and_read(session: Session, slot: _Slot) -> tuple[bool, Any]:
+    """`_ranking_lock` without waiting, and the key's published window read after it (None:
+    no row): on PostgreSQL one statement, the lock taken before the row is read."""
+    if not is_postgres(session):
+        locked = _ranking_lock(session, slot)
+        return locked, session.execute(_PUBLISHED, {"key": slot.store_key}).first()
+    row = session.execute(_LOCK_AND_READ, {"number": int(slot.store_key[:15], 16),
+                                           "key": slot.store_key}).one()
+    return bool(row.locked), (row if row.scope_key is not None else None)
 
 
 def _ranking_unlock(session: Session, slot: _Slot) -> None:

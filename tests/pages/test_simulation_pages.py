@@ -240,3 +240,24 @@ def test_the_answer_sentence() -> None:
         "hours (you have 10).")
     assert staffing_answer({7: short, 8: short}, days=7, warm_up=2, current=10) == (
         "Even 8 coordinators miss Lakeshore Dental Implants's hours by 8 h/week (you have 10).")
+
+
+def test_the_answer_names_leads_no_team_size_reaches() -> None:
+    """Leads due before the team's next calling hour are not a reason to hire: the answer
+    sizes the team on what it can reach and says earlier hours would reach the rest."""
+    ok = _figures(1.0, 16.0)
+    late = _figures(0.85, 16.0) | {"lead_sla_out_of_reach": 10,
+                                   "lead_contact_within_sla_in_reach": 1.0}
+    short_late = _figures(0.85, 8.0) | {"lead_sla_out_of_reach": 10,
+                                        "lead_contact_within_sla_in_reach": 0.99}
+    assert staffing_answer({1: short_late, 2: late, 3: late}, days=7, warm_up=2) == (
+        "2 coordinators meet every client's contracted hours and the lead SLA wherever their "
+        "calling hours allow; 1 misses Lakeshore Dental Implants's hours by 8 h/week; 10 leads "
+        "fell due before the team's next calling hour, which earlier hours would reach and "
+        "more people would not.")
+    # Missing leads the team could have reached is still a miss.
+    slow = _figures(0.85, 16.0) | {"lead_sla_out_of_reach": 2,
+                                   "lead_contact_within_sla_in_reach": 0.90}
+    assert staffing_answer({1: slow, 2: ok}, days=7, warm_up=2) == (
+        "2 coordinators meet every client's lead SLA and contracted hours; "
+        "1 misses first contact of leads (85% within SLA).")

@@ -75,14 +75,16 @@ def test_batched_ingest_equals_one_pass(
     assert store_a["quarantine"] and store_a["raw_patients"] and store_a["raw_referrals"]
 
 
-@pytest.mark.parametrize(("failing", "kept"), [(2, 2), (3, 2), (4, 4)])
+@pytest.mark.parametrize(("failing", "kept"), [(0, 0), (1, 1), (2, 1), (3, 3), (4, 3)])
 def test_a_failure_while_loading_keeps_the_batches_committed_before_it(
     loopdesk_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: int, kept: int
 ) -> None:
     """Batches commit INGEST_COMMIT_BATCHES at a time: a failure while loading a batch rolls
     back that batch and the ones loaded since the last commit (their practices stay as they
-    were), and keeps every batch committed before them. Here 5 one-practice batches, committed
-    in twos: a failure in the 3rd or 4th keeps the first 2, in the 5th the first 4."""
+    were), and keeps every batch committed before them. The groups are counted from the end (the
+    last two batches are the last group): here 5 one-practice batches committed in twos are
+    grouped 1 | 2-3 | 4-5, so a failure in the 1st keeps none, in the 2nd or 3rd the first, in
+    the 4th or 5th the first 3."""
     drop = tmp_path / "drop"
     generate_exports(drop, practices=5, seed=7, months=3, now=NOW)
     slugs = sorted(p.name for p in drop.iterdir() if p.is_dir())
@@ -107,6 +109,35 @@ def test_a_failure_while_loading_keeps_the_batches_committed_before_it(
     assert runs == (0,)
 
 
+@pytest.mark.parametrize(("failing", "kept"), [(0, 0), (1, 1), (4, 1), (5, 5), (6, 5)])
+def test_the_last_commit_holds_the_last_two_batches(
+    loopdesk_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: int, kept: int
+) -> None:
+    """The commits fall every INGEST_COMMIT_BATCHES batches counted from the end, so the run's
+    last commit holds the last two batches only: 7 one-practice batches committed in fours are
+    grouped 1 | 2-5 | 6-7 (from the start they were 1-4 | 5-7)."""
+    drop = tmp_path / "drop"
+    generate_exports(drop, practices=7, seed=7, months=3, now=NOW)
+    slugs = sorted(p.name for p in drop.iterdir() if p.is_dir())
+    real = ingest_module._load_kind
+
+    def failing_load(connection: object, spec: object, rows: object, **kwargs: object) -> None:
+        if spec is not PRACTICES:
+            _, checked = rows  # type: ignore[misc]
+            if slugs[failing] in set(checked.good.get_column("practice_slug").to_list()):
+                raise RuntimeError("load broke")
+        real(connection, spec, rows, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ingest_module, "INGEST_COMMIT_BATCHES", 4)
+    monkeypatch.setattr(ingest_module, "_load_kind", failing_load)
+    with pytest.raises(RuntimeError, match="load broke"):
+        ingest(drop, batch_bytes=1)  # one practice per batch
+    with duckdb.connect(str(raw_db_path()), read_only=True) as conn:
+        query = "select distinct practice_slug from raw_patients"
+        loaded = {r[0] for r in conn.execute(query).fetchall()}
+    assert loaded == set(slugs[:kept])
+
+
 def test_batches_follow_the_byte_budget(tmp_path: Path) -> None:
     """Practices stay in order; a batch closes before it would pass the budget; a practice
     bigger than the budget is a batch of its own."""
@@ -122,6 +153,31 @@ def test_batches_follow_the_byte_budget(tmp_path: Path) -> None:
     assert practice_batches(plans, checks, 1) == [[slug] for slug in sizes]
 
 
+def test_a_bigger_drop_ends_with_a_small_batch(tmp_path: Path) -> None:
+    """With `last_budget`, a drop bigger than one batch ends with a batch of the last practices
+    within that budget (at least one practice), the others cut as before; a drop that fits one
+    batch stays one batch."""
+    sizes = {"a": 4, "b": 4, "c": 12, "d": 3, "e": 1, "f": 1}
+    checks = {}
+    for slug, size in sizes.items():
+        path = tmp_path / f"{slug}.csv"
+        path.write_bytes(b"x" * size)
+        checks[slug] = [FileCheck(practice=slug, spec=PATIENTS, path=path, status="ok")]
+    plans = {slug: Plan(format="canonical") for slug in sizes}
+    assert practice_batches(plans, checks, 8) == [["a", "b"], ["c"], ["d", "e", "f"]]
+    assert practice_batches(plans, checks, 8, last_budget=2) == [
+        ["a", "b"], ["c"], ["d"], ["e", "f"]
+    ]
+    assert practice_batches(plans, checks, 8, last_budget=1) == [
+        ["a", "b"], ["c"], ["d", "e"], ["f"]
+    ]
+    # The last practice alone is bigger than last_budget: it is the last batch by itself.
+    assert practice_batches(plans, checks, 13, last_budget=0) == [
+        ["a", "b"], ["c"], ["d", "e"], ["f"]
+    ]
+    assert practice_batches(plans, checks, 1 << 20, last_budget=2) == [list(sizes)]
+
+
 def test_a_failure_while_preparing_a_later_batch_stops_the_run(
     loopdesk_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -129,7 +185,7 @@ def test_a_failure_while_preparing_a_later_batch_stops_the_run(
     reaches the caller, the batches loaded before it stay committed, nothing of the failed
     batch or any later one is written, and the run records no summary."""
     drop = tmp_path / "drop"
-    generate_exports(drop, practices=4, seed=7, months=3, now=NOW)
+    generate_exports(drop, practices=5, seed=7, months=3, now=NOW)
     slugs = sorted(p.name for p in drop.iterdir() if p.is_dir())
     real = ingest_module.check_rows
     checked: list[str] = []
@@ -143,8 +199,8 @@ def test_a_failure_while_preparing_a_later_batch_stops_the_run(
         return real(rows, spec, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ingest_module, "check_rows", failing_on_the_third)
-    # The first two batches are loaded but not yet committed when the third fails (batches
-    # commit four at a time): they are committed before the error is raised.
+    # The first two batches are loaded but not yet committed when the third fails (5 batches
+    # commit in fours counted from the end: 1-3 | 4-5): they are committed before the error.
     assert ingest_module.INGEST_COMMIT_BATCHES > 2
     with pytest.raises(RuntimeError, match="validation broke"):
         ingest(drop, batch_bytes=1)  # one practice per batch

@@ -139,3 +139,25 @@ def test_checks_counted_together_name_each_failure(scratch: duckdb.DuckDBPyConne
     assert [(r.name, r.failing_rows) for r in runs] == [
         *[(r.name, r.failing_rows) for r in alone], ("typo", -1)
     ]
+
+
+def test_a_unique_check_reports_what_the_plain_group_by_reports() -> None:
+    """The key check groups by the keys' hash first, then only the rows whose hash repeats by
+    the keys: every repeated key (null parts included) is reported with its copies, exactly as
+    grouping every row by the keys would, and distinct keys are never reported."""
+    from warehouse.data_checks import unique_sql
+
+    conn = duckdb.connect()
+    conn.execute("create table m (practice_slug varchar, treatment_id varchar, value integer)")
+    conn.execute(
+        "insert into m values ('p1', 't1', 1), ('p1', 't1', 2), ('p1', 't2', 3),"
+        " ('p2', 't1', 4), ('p2', null, 5), ('p2', null, 6), (null, 't9', 7), (null, 't9', 8),"
+        " (null, 't9', 9), ('p3', 't3', 10)"
+    )
+    cols = "practice_slug, treatment_id"
+    plain = f"select {cols}, count(*) as copies from m group by {cols} having count(*) > 1"
+    found = sorted(conn.execute(unique_sql("m", cols)).fetchall(), key=str)
+    assert found == sorted(conn.execute(plain).fetchall(), key=str)
+    assert found == sorted([("p1", "t1", 2), ("p2", None, 2), (None, "t9", 3)], key=str)
+    conn.execute("delete from m where value in (2, 6, 8, 9)")
+    assert conn.execute(unique_sql("m", cols)).fetchall() == []

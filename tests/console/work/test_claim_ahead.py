@@ -234,3 +234,66 @@ def test_a_claim_waiting_for_a_ranking_pops_a_window_installed_meanwhile(
             worker.join(HANG)
         assert [c.task_id for c in claimed] == [best.task_id]
         assert slot.refreshes == 1
+
+
+def test_only_the_claim_that_ranks_sweeps_lapsed_leases_first(
+    loopdesk_home: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Claims that find the window stale while another claim ranks it wait for that ranking
+    without reading for lapsed leases themselves: under 16 claimers each such read (and its
+    round trips) came before the wait, and the claim ranking waited for the GIL behind them."""
+    from console.work import claims
+
+    monkeypatch.setattr(window, "WINDOW_LOW", 0)  # (no ranking ahead in this test)
+    engine = sqlite_engine(loopdesk_home)
+    with session_for(engine) as session:
+        practice = add_practice(session)
+        tasks = [add_task(session, practice, case_value=9000 - 100 * i) for i in range(3)]
+        user = add_worker(session, practices=["smile-ny"])
+    sweeps: list[str] = []
+    sweep = claims._sweep_lapsed
+
+    def counted(session: Any, now: Any) -> None:
+        sweeps.append(threading.current_thread().name)
+        sweep(session, now)
+
+    monkeypatch.setattr(claims, "_sweep_lapsed", counted)
+    ranking = window._rank_gated
+    ranking_entered, release = threading.Event(), threading.Event()
+
+    def held_ranking(*args: Any, **kwargs: Any) -> Any:
+        ranking_entered.set()
+        assert release.wait(HANG)
+        return ranking(*args, **kwargs)
+
+    monkeypatch.setattr(window, "_rank_gated", held_ranking)
+    hold = window._hold_refreshing
+    second_waits = threading.Event()
+
+    def watched_hold(slot: Any, seen: Any) -> bool:
+        if threading.current_thread().name == "second":
+            second_waits.set()
+        return hold(slot, seen)
+
+    monkeypatch.setattr(window, "_hold_refreshing", watched_hold)
+    claimed: dict[str, Any] = {}
+
+    def claim() -> None:
+        with new_session(engine) as mine:
+            claimed[threading.current_thread().name] = claim_next(session=mine, user=user,
+                                                                  now=NOW)
+
+    first = threading.Thread(target=claim, name="first")
+    second = threading.Thread(target=claim, name="second")
+    first.start()
+    try:
+        assert ranking_entered.wait(HANG)
+        second.start()
+        assert second_waits.wait(HANG)  # (it found no window and waits for the ranking)
+    finally:
+        release.set()
+        first.join(HANG)
+        second.join(HANG)
+    assert sweeps == ["first"]
+    assert {claimed["first"].task_id, claimed["second"].task_id} == {tasks[0].task_id,
+                                                                     tasks[1].task_id}

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from console.models.work import ClaimWindow
 from console.platform.db import get_engine, init_db, new_session
@@ -140,5 +140,42 @@ def test_the_ranking_lock_is_held_by_one_session_at_a_time_on_postgres(
         second.rollback()
         window._ranking_unlock(first, slot)  # (ends its transaction)
         assert window._ranking_lock(second, slot)
+        window._ranking_unlock(second, slot)
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_ranking_ahead_takes_the_lock_and_reads_the_published_window_in_one_statement(
+    pg_url: str,  # noqa: F811
+) -> None:
+    engine = get_engine(pg_url)
+    init_db(engine)
+    slot = window._Slot(store_key=window.store_key((True, frozenset(), True)))
+    statements: list[str] = []
+
+    def grab(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    with new_session(engine) as first, new_session(engine) as second:
+        first.execute(window._WINDOWS.insert().values(
+            scope_key=slot.store_key, ranked_at=NOW, started_wall=1.0, publisher="other",
+            entries="[]"))
+        first.commit()
+        event.listen(engine, "before_cursor_execute", grab)
+        try:
+            locked, row = window._lock_and_read(first, slot)
+        finally:
+            event.remove(engine, "before_cursor_execute", grab)
+        assert len(statements) == 1
+        assert locked and row is not None and row.publisher == "other"
+        # Another session holding the lock: not locked, and the row is still read.
+        locked, row = window._lock_and_read(second, slot)
+        assert not locked and row is not None and row.ranked_at == NOW
+        second.rollback()
+        window._ranking_unlock(first, slot)
+        first.execute(window._WINDOWS.delete())
+        first.commit()
+        locked, row = window._lock_and_read(second, slot)
+        assert locked and row is None
         window._ranking_unlock(second, slot)
     engine.dispose()
