@@ -75,6 +75,33 @@ def test_batched_ingest_equals_one_pass(
     assert store_a["quarantine"] and store_a["raw_patients"] and store_a["raw_referrals"]
 
 
+def _ingest_failing_at(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, practices: int,
+                       failing: int, commit_batches: int) -> tuple[set[str], list[str], int]:
+    """Ingest a drop of one-practice batches whose load breaks at practice `failing`; the
+    practices left in the raw store, the drop's practices in order, and the runs recorded."""
+    drop = tmp_path / "drop"
+    generate_exports(drop, practices=practices, seed=7, months=3, now=NOW)
+    slugs = sorted(p.name for p in drop.iterdir() if p.is_dir())
+    real = ingest_module._load_kind
+
+    def failing_load(connection: object, spec: object, rows: object, **kwargs: object) -> None:
+        if spec is not PRACTICES:
+            _, checked = rows  # type: ignore[misc]
+            if slugs[failing] in set(checked.good.get_column("practice_slug").to_list()):
+                raise RuntimeError("load broke")
+        real(connection, spec, rows, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ingest_module, "INGEST_COMMIT_BATCHES", commit_batches)
+    monkeypatch.setattr(ingest_module, "_load_kind", failing_load)
+    with pytest.raises(RuntimeError, match="load broke"):
+        ingest(drop, batch_bytes=1)  # one practice per batch
+    with duckdb.connect(str(raw_db_path()), read_only=True) as conn:
+        query = "select distinct practice_slug from raw_patients"
+        loaded = {r[0] for r in conn.execute(query).fetchall()}
+        runs = conn.execute("select count(*) from ingest_runs").fetchone()
+    return loaded, slugs, int(runs[0]) if runs else 0
+
+
 @pytest.mark.parametrize(("failing", "kept"), [(0, 0), (1, 1), (2, 1), (3, 3), (4, 3)])
 def test_a_failure_while_loading_keeps_the_batches_committed_before_it(
     loopdesk_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: int, kept: int
@@ -85,28 +112,10 @@ def test_a_failure_while_loading_keeps_the_batches_committed_before_it(
     last two batches are the last group): here 5 one-practice batches committed in twos are
     grouped 1 | 2-3 | 4-5, so a failure in the 1st keeps none, in the 2nd or 3rd the first, in
     the 4th or 5th the first 3."""
-    drop = tmp_path / "drop"
-    generate_exports(drop, practices=5, seed=7, months=3, now=NOW)
-    slugs = sorted(p.name for p in drop.iterdir() if p.is_dir())
-    real = ingest_module._load_kind
-
-    def failing_load(connection: object, spec: object, rows: object, **kwargs: object) -> None:
-        if spec is not PRACTICES:
-            _, checked = rows  # type: ignore[misc]
-            if slugs[failing] in set(checked.good.get_column("practice_slug").to_list()):
-                raise RuntimeError("load broke")
-        real(connection, spec, rows, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(ingest_module, "INGEST_COMMIT_BATCHES", 2)
-    monkeypatch.setattr(ingest_module, "_load_kind", failing_load)
-    with pytest.raises(RuntimeError, match="load broke"):
-        ingest(drop, batch_bytes=1)  # one practice per batch
-    with duckdb.connect(str(raw_db_path()), read_only=True) as conn:
-        query = "select distinct practice_slug from raw_patients"
-        loaded = {r[0] for r in conn.execute(query).fetchall()}
-        runs = conn.execute("select count(*) from ingest_runs").fetchone()
+    loaded, slugs, runs = _ingest_failing_at(tmp_path, monkeypatch, practices=5, failing=failing,
+                                             commit_batches=2)
     assert loaded == set(slugs[:kept])
-    assert runs == (0,)
+    assert runs == 0
 
 
 @pytest.mark.parametrize(("failing", "kept"), [(0, 0), (1, 1), (4, 1), (5, 5), (6, 5)])
@@ -116,25 +125,8 @@ def test_the_last_commit_holds_the_last_two_batches(
     """The commits fall every INGEST_COMMIT_BATCHES batches counted from the end, so the run's
     last commit holds the last two batches only: 7 one-practice batches committed in fours are
     grouped 1 | 2-5 | 6-7 (from the start they were 1-4 | 5-7)."""
-    drop = tmp_path / "drop"
-    generate_exports(drop, practices=7, seed=7, months=3, now=NOW)
-    slugs = sorted(p.name for p in drop.iterdir() if p.is_dir())
-    real = ingest_module._load_kind
-
-    def failing_load(connection: object, spec: object, rows: object, **kwargs: object) -> None:
-        if spec is not PRACTICES:
-            _, checked = rows  # type: ignore[misc]
-            if slugs[failing] in set(checked.good.get_column("practice_slug").to_list()):
-                raise RuntimeError("load broke")
-        real(connection, spec, rows, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(ingest_module, "INGEST_COMMIT_BATCHES", 4)
-    monkeypatch.setattr(ingest_module, "_load_kind", failing_load)
-    with pytest.raises(RuntimeError, match="load broke"):
-        ingest(drop, batch_bytes=1)  # one practice per batch
-    with duckdb.connect(str(raw_db_path()), read_only=True) as conn:
-        query = "select distinct practice_slug from raw_patients"
-        loaded = {r[0] for r in conn.execute(query).fetchall()}
+    loaded, slugs, _ = _ingest_failing_at(tmp_path, monkeypatch, practices=7, failing=failing,
+                                          commit_batches=4)
     assert loaded == set(slugs[:kept])
 
 
