@@ -130,16 +130,22 @@ def test_the_last_commit_holds_the_last_two_batches(
     assert loaded == set(slugs[:kept])
 
 
-def test_batches_follow_the_byte_budget(tmp_path: Path) -> None:
-    """Practices stay in order; a batch closes before it would pass the budget; a practice
-    bigger than the budget is a batch of its own."""
-    sizes = {"a": 4, "b": 4, "c": 12, "d": 3, "e": 3}
+def _sized_practices(tmp_path: Path, sizes: dict[str, int]
+                     ) -> tuple[dict[str, Plan], dict[str, list[FileCheck]]]:
+    """One patients file of `size` bytes per practice, checked ok, and canonical plans."""
     checks = {}
     for slug, size in sizes.items():
         path = tmp_path / f"{slug}.csv"
         path.write_bytes(b"x" * size)
         checks[slug] = [FileCheck(practice=slug, spec=PATIENTS, path=path, status="ok")]
-    plans = {slug: Plan(format="canonical") for slug in sizes}
+    return {slug: Plan(format="canonical") for slug in sizes}, checks
+
+
+def test_batches_follow_the_byte_budget(tmp_path: Path) -> None:
+    """Practices stay in order; a batch closes before it would pass the budget; a practice
+    bigger than the budget is a batch of its own."""
+    sizes = {"a": 4, "b": 4, "c": 12, "d": 3, "e": 3}
+    plans, checks = _sized_practices(tmp_path, sizes)
     assert practice_batches(plans, checks, 8) == [["a", "b"], ["c"], ["d", "e"]]
     assert practice_batches(plans, checks, 1 << 20) == [list(sizes)]
     assert practice_batches(plans, checks, 1) == [[slug] for slug in sizes]
@@ -150,12 +156,7 @@ def test_a_bigger_drop_ends_with_a_small_batch(tmp_path: Path) -> None:
     within that budget (at least one practice), the others cut as before; a drop that fits one
     batch stays one batch."""
     sizes = {"a": 4, "b": 4, "c": 12, "d": 3, "e": 1, "f": 1}
-    checks = {}
-    for slug, size in sizes.items():
-        path = tmp_path / f"{slug}.csv"
-        path.write_bytes(b"x" * size)
-        checks[slug] = [FileCheck(practice=slug, spec=PATIENTS, path=path, status="ok")]
-    plans = {slug: Plan(format="canonical") for slug in sizes}
+    plans, checks = _sized_practices(tmp_path, sizes)
     assert practice_batches(plans, checks, 8) == [["a", "b"], ["c"], ["d", "e", "f"]]
     assert practice_batches(plans, checks, 8, last_budget=2) == [
         ["a", "b"], ["c"], ["d"], ["e", "f"]
