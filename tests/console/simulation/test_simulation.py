@@ -479,27 +479,29 @@ def test_leads_due_before_the_teams_next_calling_hour_are_out_of_reach() -> None
     shifts = world.calling_shifts()
     assert shifts[0] == (datetime(2026, 11, 2, 17, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC))
     assert shifts[1][0] == datetime(2026, 11, 3, 17, tzinfo=UTC)
-    at = [datetime(2026, 11, day, hour, tzinfo=UTC) for day, hour in
-          ((2, 7), (2, 16), (2, 7), (3, 16), (2, 18), (2, 19), (2, 23), (3, 17))]
-    due = pl.DataFrame({
-        "task_id": [1, 2, 3, 4],
-        # 1: opened 07:00, due 16:00 (Phoenix's opening), team from 17:00: out of reach.
-        # 2: opened 07:00, due the next day 16:00: the first day's shift reaches it.
-        # 3: opened and due inside one shift: in reach.
-        # 4: opened at 23:00 UTC, due at the next shift's first instant: out of reach.
-        "created_at": [at[0], at[2], at[4], at[6]],
-        "sla_deadline": [at[1], at[3], at[5], at[7]],
-    }, schema={"task_id": pl.Int64, "created_at": pl.Datetime("us", "UTC"),
-               "sla_deadline": pl.Datetime("us", "UTC")})
-    # Task 4's deadline is the second shift's start: no calling minute lies before it
-    # after 24:00; the 23:00-24:00 hour of the first shift does.
-    result = dict(zip(*in_reach(due, shifts).select("task_id", "in_reach"), strict=True))
-    assert result == {1: False, 2: True, 3: True, 4: True}
-    late = due.with_columns(created_at=pl.lit(datetime(2026, 11, 3, 0, 30, tzinfo=UTC)))
-    result = dict(zip(*in_reach(late.filter(pl.col("task_id") == 4), shifts)
-                      .select("task_id", "in_reach"), strict=True))
-    assert result == {4: False}
-    assert in_reach(due.head(0), shifts).columns[-1] == "in_reach"
+    def utc(day: int, hour: int, minute: int = 0) -> datetime:
+        return datetime(2026, 11, day, hour, minute, tzinfo=UTC)
+
+    def reach(opened: list[datetime], due_at: list[datetime]) -> dict[int, bool]:
+        due = pl.DataFrame({"task_id": list(range(1, len(opened) + 1)), "created_at": opened,
+                            "sla_deadline": due_at},
+                           schema={"task_id": pl.Int64, "created_at": pl.Datetime("us", "UTC"),
+                                   "sla_deadline": pl.Datetime("us", "UTC")})
+        return dict(zip(*in_reach(due, shifts).select("task_id", "in_reach"), strict=True))
+
+    assert reach(
+        # 1: opened at the 07:00 build, due at 16:00 (Phoenix's opening), team from 17:00.
+        # 2: opened at 07:00, due the next day at 16:00: the first day's shift reaches it.
+        # 3: opened and due inside one shift.
+        # 4: opened at 23:00, due at the next shift's first instant: 23:00-24:00 is left.
+        [utc(2, 7), utc(2, 7), utc(2, 18), utc(2, 23)],
+        [utc(2, 16), utc(3, 16), utc(2, 19), utc(3, 17)],
+    ) == {1: False, 2: True, 3: True, 4: True}
+    # Opened after the shift ended and due at the next one's start: out of reach.
+    assert reach([utc(3, 0, 30)], [utc(3, 17)]) == {1: False}
+    empty = pl.DataFrame(schema={"task_id": pl.Int64, "created_at": pl.Datetime("us", "UTC"),
+                                 "sla_deadline": pl.Datetime("us", "UTC")})
+    assert in_reach(empty, shifts).columns[-1] == "in_reach"
 
 
 def test_policies_sharing_a_world_ingest_each_night_once_with_the_same_figures(
