@@ -11,6 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from warehouse import rules
 
@@ -199,9 +200,20 @@ def create_build_params(conn: duckdb.DuckDBPyConnection, params: BuildParams) ->
         "create or replace table build_sla_days (practice_slug varchar, iso_weekday integer, "
         "contact_days integer, loop_days integer)"
     )
-    conn.executemany(
-        "insert into build_sla_days values (?, ?, ?, ?)", rules.sla_day_rows(params.calendars)
-    )
+    # One insert of the whole set, not `executemany` (a statement per row: 2.7 CPU-s for
+    # 1,000 practices' 7,007 rows, against ~0.01 s as one Arrow table).
+    slugs, weekdays, contact, loop = (list(c) for c in zip(
+        *rules.sla_day_rows(params.calendars), strict=True))
+    conn.register("sla_day_rows", pa.table({
+        "practice_slug": pa.array(slugs, pa.string()),
+        "iso_weekday": pa.array(weekdays, pa.int32()),
+        "contact_days": pa.array(contact, pa.int32()),
+        "loop_days": pa.array(loop, pa.int32()),
+    }))  # fmt: skip
+    try:
+        conn.execute("insert into build_sla_days select * from sla_day_rows")
+    finally:
+        conn.unregister("sla_day_rows")
 
 
 def _select_body(sql: str) -> str:

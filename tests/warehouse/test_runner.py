@@ -8,12 +8,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from warehouse.rules import PracticeCalendar, sla_day_rows
 from warehouse.runner import (
     LAYERS,
+    BuildParams,
     Model,
     ModelError,
     ModelFailed,
     ModelRun,
+    create_build_params,
     declared_key,
     discover_models,
     order_models,
@@ -179,3 +182,24 @@ def test_references_follow_the_model_text_not_an_earlier_answer() -> None:
     found = references(first, names)
     found.add("mutated")  # a caller's set is its own
     assert references(first, names) == {"stg_a"}
+
+
+def test_build_sla_days_holds_every_calendars_rows_with_their_types() -> None:
+    """`build_sla_days` is the default calendar's seven rows then each practice's, as
+    `rules.sla_day_rows` gives them (written as one table, no longer a statement per row)."""
+    calendars = {
+        "p-weekend": PracticeCalendar(business_days="1234567", lead_sla_business_days=2),
+        "p-four-days": PracticeCalendar(business_days="1234", close_loop_sla_business_days=5),
+    }
+    conn = duckdb.connect()
+    create_build_params(conn, BuildParams(as_of=datetime(2026, 12, 3, tzinfo=UTC),
+                                          build_id="b", calendars=calendars))
+    written = conn.execute(
+        "select practice_slug, iso_weekday, contact_days, loop_days from build_sla_days "
+        "order by practice_slug nulls first, iso_weekday").fetchall()
+    assert written == sla_day_rows(calendars)
+    assert len(written) == 21
+    types = dict(conn.execute("select column_name, data_type from information_schema.columns "
+                              "where table_name = 'build_sla_days'").fetchall())
+    assert types == {"practice_slug": "VARCHAR", "iso_weekday": "INTEGER",
+                     "contact_days": "INTEGER", "loop_days": "INTEGER"}
