@@ -18,6 +18,7 @@ sys.path[:] = [p for p in sys.path if p not in ("", _HERE)]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse  # noqa: E402
+import gc  # noqa: E402
 import json  # noqa: E402
 import multiprocessing  # noqa: E402
 import os  # noqa: E402
@@ -252,11 +253,13 @@ def measure(engine: Engine, managers: list[int], coordinator: int, claims: int,
     threads = [threading.Thread(target=claimer, args=(uid,)) for uid in managers]
     rankings, ahead = _rankings(), _rankings("ahead")
     transactions = _write_transactions(engine)
+    collections = _CollectorPauses()
     started, cpu = time.perf_counter(), time.process_time()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with collections:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     duplicates = sum(n - 1 for n in Counter(claimed).values() if n > 1)
     results["concurrent"] = {"claimers": len(managers), "claims": len(claimed),
@@ -265,7 +268,8 @@ def measure(engine: Engine, managers: list[int], coordinator: int, claims: int,
                              "duplicates": duplicates, "under_load": _percentiles(latencies),
                              "client_cpu_ms_per_claim": round(1000 * cpu / len(claimed), 2),
                              "rankings": _rankings() - rankings,
-                             "rankings_in_own_thread": _rankings("ahead") - ahead}
+                             "rankings_in_own_thread": _rankings("ahead") - ahead,
+                             "gc": collections.figures()}
     if transactions is not None:  # SQLite group commit: leases per write transaction
         grouped = (_write_transactions(engine) or 0) - transactions
         results["concurrent"]["leases_per_write_transaction"] = (
@@ -273,6 +277,36 @@ def measure(engine: Engine, managers: list[int], coordinator: int, claims: int,
     results["concurrent_processes"] = concurrent_processes(engine, managers, per_thread)
     results["audit"] = audit_check(engine)
     return results
+
+
+class _CollectorPauses:
+    """The cyclic collector's runs while it is entered (`gc.callbacks`): how many per
+    generation, their total and longest pause."""
+
+    def __init__(self) -> None:
+        self.runs = [0, 0, 0]
+        self.pauses: list[float] = []
+        self._began = 0.0
+
+    def _note(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:  # the collector holds the GIL: no other thread's run interleaves
+            self.pauses.append(time.perf_counter() - self._began)
+            self.runs[info["generation"]] += 1
+
+    def __enter__(self) -> _CollectorPauses:
+        gc.callbacks.append(self._note)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._note)
+
+    def figures(self) -> dict[str, Any]:
+        return {"runs_by_generation": self.runs,
+                "total_ms": round(1000 * sum(self.pauses), 1),
+                "longest_ms": round(1000 * max(self.pauses, default=0.0), 1),
+                "tracked_objects": len(gc.get_objects())}
 
 
 def audit_check(engine: Engine) -> dict[str, Any]:
@@ -373,7 +407,8 @@ def _report(store: str, figures: dict[str, Any]) -> None:
           f"{c['under_load']['p95_ms']} ms, duplicates {c['duplicates']}, client CPU "
           f"{c['client_cpu_ms_per_claim']} ms/claim, {c['rankings']} window rankings "
           f"({c['rankings_in_own_thread']} in a thread of their own), "
-          f"load {c['load_average']}"
+          f"load {c['load_average']}, collector {c['gc']['runs_by_generation']} runs "
+          f"{c['gc']['total_ms']} ms (longest {c['gc']['longest_ms']} ms)"
           + (f", {c['leases_per_write_transaction']} leases per write transaction"
              if "leases_per_write_transaction" in c else "") + f"  [{store}]")
     p = figures["concurrent_processes"]
@@ -387,8 +422,46 @@ def _report(store: str, figures: dict[str, Any]) -> None:
           f"(sealed in {a['seal_s']} s), chain intact: {a['chain_intact']}  [{store}]")
 
 
+def run_store(store: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Generate the tasks, seed one store and measure it; the store's figures."""
+    started = time.perf_counter()
+    tasks = synthetic_tasks(args.tasks, args.practices)
+    print(f"generated {tasks.height:,} tasks over {args.practices} practices "
+          f"in {time.perf_counter() - started:.1f} s")
+    print(store, flush=True)
+    if store == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            engine = get_engine(f"sqlite:///{Path(folder) / 'bench.db'}")
+            managers, coordinator = seed_store(engine, tasks, args.practices)
+            del tasks  # the set-up's frame and garbage are not the measured process's
+            gc.collect()
+            figures = measure(engine, managers, coordinator, args.claims, args.per_thread)
+            _report(store, figures)
+            engine.dispose()
+        return figures
+    name = args.pg_database
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f"drop database if exists {name} with (force)")
+        admin.execute(f"create database {name}")
+    engine = get_engine(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
+    managers, coordinator = seed_store(engine, tasks, args.practices)
+    del tasks
+    gc.collect()
+    figures = measure(engine, managers, coordinator, args.claims, args.per_thread)
+    _report(store, figures)
+    engine.dispose()
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f"drop database if exists {name} with (force)")
+    return figures
+
+
+def _store_process(store: str, args: argparse.Namespace, out: Any) -> None:
+    out.put(run_store(store, args))
+
+
 def main() -> None:
-    """Run the benchmark on SQLite and (unless skipped) PostgreSQL."""
+    """Run the benchmark on SQLite and (unless skipped) PostgreSQL, each in a process of its
+    own (unless --one-process)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tasks", type=int, default=1_000_000)
     parser.add_argument("--practices", type=int, default=1000)
@@ -399,38 +472,30 @@ def main() -> None:
                         help="measure PostgreSQL only (its seeding alone takes minutes)")
     parser.add_argument("--pg-database", default=PG_DB,
                         help="the database to create, fill and drop (default %(default)s)")
+    parser.add_argument("--one-process", action="store_true",
+                        help="measure both stores in this process, one after the other (before "
+                             "2026-12-03: PostgreSQL then ran after SQLite's set-up and "
+                             "measurement in the same interpreter)")
     args = parser.parse_args()
-    started = time.perf_counter()
-    tasks = synthetic_tasks(args.tasks, args.practices)
-    print(f"generated {tasks.height:,} tasks over {args.practices} practices "
-          f"in {time.perf_counter() - started:.1f} s")
+    if not args.pg_database.replace("_", "").isalnum():
+        parser.error("--pg-database: letters, digits and _ only")
+    stores = [store for store, skip in (("sqlite", args.skip_sqlite),
+                                        ("postgresql", args.skip_postgres)) if not skip]
     summary: dict[str, Any] = {"bench": "queue", "tasks": args.tasks,
-                               "practices": args.practices}
-    if not args.skip_sqlite:
-        with tempfile.TemporaryDirectory() as folder:
-            print("sqlite")
-            engine = get_engine(f"sqlite:///{Path(folder) / 'bench.db'}")
-            managers, coordinator = seed_store(engine, tasks, args.practices)
-            summary["sqlite"] = measure(engine, managers, coordinator, args.claims,
-                                        args.per_thread)
-            _report("sqlite", summary["sqlite"])
-            engine.dispose()
-    if not args.skip_postgres:
-        print("postgresql")
-        name = args.pg_database
-        if not name.replace("_", "").isalnum():
-            parser.error("--pg-database: letters, digits and _ only")
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f"drop database if exists {name} with (force)")
-            admin.execute(f"create database {name}")
-        engine = get_engine(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
-        managers, coordinator = seed_store(engine, tasks, args.practices)
-        summary["postgresql"] = measure(engine, managers, coordinator, args.claims,
-                                        args.per_thread)
-        _report("postgresql", summary["postgresql"])
-        engine.dispose()
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f"drop database if exists {name} with (force)")
+                               "practices": args.practices,
+                               "process_per_store": not args.one_process and len(stores) > 1}
+    for store in stores:
+        if not summary["process_per_store"]:
+            summary[store] = run_store(store, args)
+            continue
+        # Spawned, as the claimer processes are: a fresh interpreter holds no other store's
+        # engine, windows or set-up heap.
+        context = multiprocessing.get_context("spawn")
+        out = context.Queue()
+        worker = context.Process(target=_store_process, args=(store, args, out))
+        worker.start()
+        summary[store] = out.get()
+        worker.join()
     print(json.dumps(summary))
 
 
