@@ -9,20 +9,7 @@ from datetime import datetime, time, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import (
-    ARRAY,
-    String,
-    and_,
-    bindparam,
-    func,
-    literal,
-    literal_column,
-    null,
-    or_,
-    select,
-    tuple_,
-    union_all,
-)
+from sqlalchemy import ARRAY, String, and_, bindparam, func, literal_column, or_, select, tuple_
 from sqlmodel import Session
 
 from console.models.types import UTCDateTime
@@ -137,55 +124,59 @@ def _people_params(people: list[Person], postgres: bool) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=2)
-def _gate_reads_statement(postgres: bool) -> Any:
-    """The people's consent events on a channel and their outbound touches of the last 8
-    days, as one statement (a UNION ALL: one round trip, where the two reads were two —
-    each waiting for the GIL when it comes back among 16 claimers); `touch` tells the two
-    kinds of row apart, consent events come first, oldest first."""
-    key = (_CONSENT.practice_slug, _CONSENT.subject_type, _CONSENT.subject_id)
-    consent = (
-        select(literal(False).label("touch"), *key, _CONSENT.granted.label("granted"),
-               _CONSENT.at.label("at"), _CONSENT.event_id.label("seq"))
-        .where(_people_in(key, postgres))
+def _revoked_statement(postgres: bool) -> Any:
+    return (
+        select(_CONSENT.practice_slug, _CONSENT.subject_type, _CONSENT.subject_id,
+               _CONSENT.granted)
+        .where(_people_in((_CONSENT.practice_slug, _CONSENT.subject_type, _CONSENT.subject_id),
+                          postgres))
         .where(_CONSENT.channel == bindparam("channel"))
+        .order_by(_CONSENT.at, _CONSENT.event_id)
     )
-    touched = (_TOUCH.practice_slug, _TOUCH.subject_type, _TOUCH.subject_id)
-    touches = (
-        select(literal(True), *touched, null(), _TOUCH.started_at, null())
-        .where(_people_in(touched, postgres))
+
+
+@lru_cache(maxsize=2)
+def _touch_times_statement(postgres: bool) -> Any:
+    return (
+        select(_TOUCH.practice_slug, _TOUCH.subject_type, _TOUCH.subject_id, _TOUCH.started_at)
+        .where(_people_in((_TOUCH.practice_slug, _TOUCH.subject_type, _TOUCH.subject_id),
+                          postgres))
         .where(_TOUCH.started_at >= bindparam("since", type_=UTCDateTime()))
         .where(_TOUCH.started_at <= bindparam("now", type_=UTCDateTime()))
         .where(or_(_TOUCH.disposition.is_(None), _TOUCH.disposition.not_in(NOT_A_TOUCH)))
     )
-    merged = union_all(consent, touches).subquery()
-    return select(merged).order_by(merged.c.touch, merged.c.at, merged.c.seq)
 
 
 def _postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _gate_reads(
-    session: Session, people: list[Person], channel: str, now: datetime
-) -> tuple[set[tuple[str, str, str]], dict[tuple[str, str, str], list[datetime]]]:
-    """People whose latest consent event on `channel` is a revocation, and the outbound
-    touch times in the last 8 days per person (any kind, any channel)."""
+def _revoked(session: Session, people: list[Person], channel: str) -> set[tuple[str, str, str]]:
+    """People whose latest consent event on `channel` is a revocation."""
     if not people:
-        return set(), {}
+        return set()
+    postgres = _postgres(session)
+    rows = session.execute(_revoked_statement(postgres),
+                           _people_params(people, postgres) | {"channel": channel}).all()
+    latest = {(r.practice_slug, r.subject_type, r.subject_id): r.granted for r in rows}
+    return {key for key, granted in latest.items() if not granted}
+
+
+def _touch_times(
+    session: Session, people: list[Person], now: datetime
+) -> dict[tuple[str, str, str], list[datetime]]:
+    """Outbound touch times in the last 8 days per person (any kind, any channel)."""
+    if not people:
+        return {}
     postgres = _postgres(session)
     rows = session.execute(
-        _gate_reads_statement(postgres),
-        _people_params(people, postgres)
-        | {"channel": channel, "since": now - timedelta(days=8), "now": now},
+        _touch_times_statement(postgres),
+        _people_params(people, postgres) | {"since": now - timedelta(days=8), "now": now},
     ).all()
-    latest: dict[tuple[str, str, str], bool] = {}
     times: dict[tuple[str, str, str], list[datetime]] = {}
-    for touch, practice_slug, subject_type, subject_id, granted, at, _seq in rows:
-        if touch:
-            times.setdefault((practice_slug, subject_type, subject_id), []).append(at)
-        else:
-            latest[(practice_slug, subject_type, subject_id)] = granted
-    return {key for key, granted in latest.items() if not granted}, times
+    for practice_slug, subject_type, subject_id, started_at in rows:
+        times.setdefault((practice_slug, subject_type, subject_id), []).append(started_at)
+    return times
 
 
 def check_gates(
@@ -196,10 +187,11 @@ def check_gates(
     practices: Mapping[str, GatePractice],
     now: datetime,
 ) -> dict[tuple[str, str, str], GateResult]:
-    """The gate for many people at once (one query), keyed by `Person.key`."""
+    """The gate for many people at once (two queries), keyed by `Person.key`."""
     consent_channel = TOUCH_CHANNEL_TO_CONSENT[channel]
     unique = list({p.key: p for p in people}.values())
-    revoked, touches = _gate_reads(session, unique, consent_channel, now)
+    revoked = _revoked(session, unique, consent_channel)
+    touches = _touch_times(session, unique, now)
     results: dict[tuple[str, str, str], GateResult] = {}
     # (The local day, its week and the local time depend only on the practice: worked out
     # once per practice, not per person.)

@@ -11,7 +11,6 @@ beat that bound the order is exact; otherwise K widens once and the wider window
 
 from __future__ import annotations
 
-import json
 import math
 import weakref
 from collections.abc import Sequence
@@ -288,30 +287,12 @@ _HOURS_READ: weakref.WeakKeyDictionary[Engine, tuple[tuple[Any, ...], HourFactor
     weakref.WeakKeyDictionary())
 
 
-@lru_cache(maxsize=2)
-def _stamp_and_zones(postgres: bool) -> Select[Any]:
-    """`_HOUR_STAMP` and the practices' distinct zones (`_ZONES`, as an array on PostgreSQL,
-    a JSON array on SQLite) in one row: the ranking's first two reads as one round trip."""
-    zone = _PRACTICES.c.timezone.distinct()
-    zones = select(func.array_agg(zone) if postgres else func.json_group_array(zone))
-    return _HOUR_STAMP.add_columns(zones.scalar_subquery().label("zones"))
-
-
-def _stamp_zones(session: Session, postgres: bool) -> tuple[tuple[Any, ...], list[str]]:
-    """The hour factors' stamp and the practices' zones (sorted), read together."""
-    *stamp, zones = session.execute(_stamp_and_zones(postgres)).one()
-    listed = (zones or []) if postgres else json.loads(zones or "[]")
-    return tuple(stamp), sorted(listed)
-
-
-def _hour_factors(session: Session, stamp: tuple[Any, ...] | None = None) -> HourFactors:
+def _hour_factors(session: Session) -> HourFactors:
     """`learned.hour_factors`, read again only when the rows' stamp (`_HOUR_STAMP`, one
-    aggregate row; `stamp` when the caller read it) moved since this process last read them
-    from the store."""
+    aggregate row) moved since this process last read them from the store."""
     bind = session.get_bind()
     engine = bind if isinstance(bind, Engine) else bind.engine
-    if stamp is None:
-        stamp = tuple(session.execute(_HOUR_STAMP).one())
+    stamp = tuple(session.execute(_HOUR_STAMP).one())
     cached = _HOURS_READ.get(engine)
     if cached is not None and cached[0] == stamp:
         return cached[1]
@@ -404,20 +385,17 @@ def ranked(
     if not scope.agency_wide and not scope.practice_slugs:
         return [], {}
     postgres = session.get_bind().dialect.name == "postgresql"
+    hours = _hour_factors(session)
     held: list[str] = []
-    # The practices' zones, read once (with the hour factors' stamp) for the calling window
-    # and the hour factor's bound.
+    # The practices' zones, read once for the calling window and the hour factor's bound.
     all_zones: Sequence[str] | None = None
     zones: list[str] = []
     if callable_only:
-        stamp, all_zones = _stamp_zones(session, postgres)
-        hours = _hour_factors(session, stamp)
+        all_zones = session.execute(_ZONES).scalars().all()
         zones = _open_of(all_zones, now)
         if not zones:
             return [], {}
         held = held_zones(hours, zones, now)
-    else:
-        hours = _hour_factors(session)
     slugs = [] if scope.agency_wide else sorted(scope.practice_slugs)
     call_zones = [zone for zone in zones if zone not in held] if held else []
     listed = not postgres and len(slugs) <= FACTS_LISTED
@@ -529,7 +507,7 @@ def _score(
 
 def gate_all(session: Session, scored: Sequence[Scored], practices: dict[str, Row[Any]],
              now: datetime) -> None:
-    """Fill in each candidate's call gate (one query for the whole batch)."""
+    """Fill in each candidate's call gate (two queries for the whole batch)."""
     people = [s.person for s in scored]  # (built once each: a Person per access otherwise)
     results = check_gates(session=session, people=people, channel="call",
                           practices=practices, now=now)
