@@ -422,46 +422,8 @@ def _report(store: str, figures: dict[str, Any]) -> None:
           f"(sealed in {a['seal_s']} s), chain intact: {a['chain_intact']}  [{store}]")
 
 
-def run_store(store: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Generate the tasks, seed one store and measure it; the store's figures."""
-    started = time.perf_counter()
-    tasks = synthetic_tasks(args.tasks, args.practices)
-    print(f"generated {tasks.height:,} tasks over {args.practices} practices "
-          f"in {time.perf_counter() - started:.1f} s")
-    print(store, flush=True)
-    if store == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            engine = get_engine(f"sqlite:///{Path(folder) / 'bench.db'}")
-            managers, coordinator = seed_store(engine, tasks, args.practices)
-            del tasks  # the set-up's frame and garbage are not the measured process's
-            gc.collect()
-            figures = measure(engine, managers, coordinator, args.claims, args.per_thread)
-            _report(store, figures)
-            engine.dispose()
-        return figures
-    name = args.pg_database
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f"drop database if exists {name} with (force)")
-        admin.execute(f"create database {name}")
-    engine = get_engine(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
-    managers, coordinator = seed_store(engine, tasks, args.practices)
-    del tasks
-    gc.collect()
-    figures = measure(engine, managers, coordinator, args.claims, args.per_thread)
-    _report(store, figures)
-    engine.dispose()
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f"drop database if exists {name} with (force)")
-    return figures
-
-
-def _store_process(store: str, args: argparse.Namespace, out: Any) -> None:
-    out.put(run_store(store, args))
-
-
 def main() -> None:
-    """Run the benchmark on SQLite and (unless skipped) PostgreSQL, each in a process of its
-    own (unless --one-process)."""
+    """Run the benchmark on SQLite and (unless skipped) PostgreSQL."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tasks", type=int, default=1_000_000)
     parser.add_argument("--practices", type=int, default=1000)
@@ -472,30 +434,38 @@ def main() -> None:
                         help="measure PostgreSQL only (its seeding alone takes minutes)")
     parser.add_argument("--pg-database", default=PG_DB,
                         help="the database to create, fill and drop (default %(default)s)")
-    parser.add_argument("--one-process", action="store_true",
-                        help="measure both stores in this process, one after the other (before "
-                             "2026-12-03: PostgreSQL then ran after SQLite's set-up and "
-                             "measurement in the same interpreter)")
     args = parser.parse_args()
-    if not args.pg_database.replace("_", "").isalnum():
-        parser.error("--pg-database: letters, digits and _ only")
-    stores = [store for store, skip in (("sqlite", args.skip_sqlite),
-                                        ("postgresql", args.skip_postgres)) if not skip]
+    started = time.perf_counter()
+    tasks = synthetic_tasks(args.tasks, args.practices)
+    print(f"generated {tasks.height:,} tasks over {args.practices} practices "
+          f"in {time.perf_counter() - started:.1f} s")
     summary: dict[str, Any] = {"bench": "queue", "tasks": args.tasks,
-                               "practices": args.practices,
-                               "process_per_store": not args.one_process and len(stores) > 1}
-    for store in stores:
-        if not summary["process_per_store"]:
-            summary[store] = run_store(store, args)
-            continue
-        # Spawned, as the claimer processes are: a fresh interpreter holds no other store's
-        # engine, windows or set-up heap.
-        context = multiprocessing.get_context("spawn")
-        out = context.Queue()
-        worker = context.Process(target=_store_process, args=(store, args, out))
-        worker.start()
-        summary[store] = out.get()
-        worker.join()
+                               "practices": args.practices}
+    if not args.skip_sqlite:
+        with tempfile.TemporaryDirectory() as folder:
+            print("sqlite")
+            engine = get_engine(f"sqlite:///{Path(folder) / 'bench.db'}")
+            managers, coordinator = seed_store(engine, tasks, args.practices)
+            summary["sqlite"] = measure(engine, managers, coordinator, args.claims,
+                                        args.per_thread)
+            _report("sqlite", summary["sqlite"])
+            engine.dispose()
+    if not args.skip_postgres:
+        print("postgresql")
+        name = args.pg_database
+        if not name.replace("_", "").isalnum():
+            parser.error("--pg-database: letters, digits and _ only")
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f"drop database if exists {name} with (force)")
+            admin.execute(f"create database {name}")
+        engine = get_engine(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
+        managers, coordinator = seed_store(engine, tasks, args.practices)
+        summary["postgresql"] = measure(engine, managers, coordinator, args.claims,
+                                        args.per_thread)
+        _report("postgresql", summary["postgresql"])
+        engine.dispose()
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f"drop database if exists {name} with (force)")
     print(json.dumps(summary))
 
 
