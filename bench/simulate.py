@@ -18,6 +18,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse  # noqa: E402
+import hashlib  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import resource  # noqa: E402
@@ -39,6 +40,13 @@ def _targets(prio: dict[str, Any]) -> dict[str, bool | None]:
         "lead_sla_95pct": None if lead is None else lead >= 0.95,
         "hours_within_10pct": None if worst is None else worst >= -0.10,
     }
+
+
+def _digest(figures: dict[str, Any]) -> str:
+    """The first 12 hex digits of the SHA-256 of a policy's document (keys sorted), without
+    priority's ratios to the others (which the others' figures decide)."""
+    kept = {key: value for key, value in figures.items() if not key.startswith("ratio_to_")}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def main() -> None:
@@ -93,6 +101,10 @@ def main() -> None:
                   f"{extra.get('statements_by_phase')}, nightly builds "
                   f"{extra.get('nightly_builds')}, nightly ingests "
                   f"{extra.get('nightly_ingests')}")
+        # A digest of each policy's whole document (timings are diagnostics, never in it):
+        # equal digests = equal figures, to compare a change against base.
+        digests = {name: _digest(figures) for name, figures in policies.items()}
+        print(f"  digests {digests}")
         print(f"  priority / fifo {prio['ratio_to_fifo']}  priority / oracle "
               f"{prio['ratio_to_oracle']}  targets {_targets(prio)}")
         out["worlds"][path.stem] = {
@@ -103,6 +115,7 @@ def main() -> None:
             "policies": {name: {key: value for key, value in figures.items() if key != "hours"}
                          for name, figures in policies.items()},
             "targets": _targets(prio),
+            "digests": digests,
         }
     print(json.dumps(out))
 

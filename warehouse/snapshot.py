@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import fcntl
 import os
 import secrets
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -58,6 +59,40 @@ KEEP_SNAPSHOTS = 3
 # temp folder beside the snapshot instead, so a build's peak stays flat as practices grow.
 BUILD_MEMORY_LIMIT = "1GB"
 _BUILDING_PREFIX = "building-"
+
+
+# The tables the builds of this context are for (`building_only_for`); None: everything.
+_ONLY_FOR: contextvars.ContextVar[frozenset[str] | None] = contextvars.ContextVar(
+    "building_only_for", default=None)
+
+
+@contextlib.contextmanager
+def building_only_for(tables: Collection[str] | None) -> Iterator[None]:
+    """Builds in this block (this thread/context) materialise only `tables` and the models
+    they read, and run no data checks and write no contact index (None: everything, as
+    outside the block). For a caller that reads nothing else of its snapshots: the
+    simulator's nightly builds (console/simulation/engine.py; docs/simulation.md, "The
+    nightly build"). The models built are the same SQL over the same rows, so the tables it
+    reads are the same; what it gives up is a failing check stopping the build."""
+    token = _ONLY_FOR.set(None if tables is None else frozenset(tables))
+    try:
+        yield
+    finally:
+        _ONLY_FOR.reset(token)
+
+
+def _needed(models: Sequence[Model], tables: Collection[str]) -> list[Model]:
+    """`models` that `tables` read, directly or through others (and `tables` themselves)."""
+    names = [model.name for model in models]
+    by_name = {model.name: model for model in models}
+    needed: set[str] = set()
+    pending = [name for name in tables if name in by_name]
+    while pending:
+        name = pending.pop()
+        if name not in needed:
+            needed.add(name)
+            pending.extend(references(by_name[name], names))
+    return [model for model in models if model.name in needed]
 
 
 class BuildInProgress(RuntimeError):
@@ -182,10 +217,12 @@ def _materialise(
     plan: BuildPlan,
     previous: Path | None,
     chunk_rows: int = CHUNK_ROWS,
+    extras: bool = True,
 ) -> tuple[list[ModelRun], list[CheckRun]]:
     """Run models and checks into a fresh DuckDB file — or, for an incremental build, into a
     copy of the previous snapshot — and close it (raises on any failure). A full build of more
-    than `chunk_rows` raw rows runs the partitioned models a range of practices at a time."""
+    than `chunk_rows` raw rows runs the partitioned models a range of practices at a time.
+    Without `extras` (`building_only_for`) no check runs and no contact index is written."""
     incremental = plan.mode == "incremental" and previous is not None
     if incremental and previous is not None:
         shutil.copyfile(previous, target)
@@ -197,16 +234,17 @@ def _materialise(
         raw_path = str(paths.raw_db_path()).replace("'", "''")
         conn.execute(f"attach '{raw_path}' as raw (read_only)")
         create_build_params(conn, params)
-        all_checks = [*key_checks(models), *checks]
+        all_checks = [*key_checks(models), *checks] if extras else []
         if incremental and previous is not None:
             model_runs, counts = run_models_incremental(conn, models, plan, after_model=after_model)
             check_runs = run_checks(conn, incremental_checks(all_checks, models, plan))
-            _write_contacts(conn, target, previous, plan)
+            if extras:
+                _write_contacts(conn, target, previous, plan)
         else:
             counter = UnpublishedCounts()
             # The contact index (for `inbound`, which never loads DuckDB) needs mart_patients
             # only: it is written beside the models that follow it and the checks.
-            index = _IndexWriter(conn, index_path(target), after_model)
+            index = _IndexWriter(conn, index_path(target) if extras else None, after_model)
             # A big store is built a range of practices at a time (warehouse/chunks.py).
             chunks = plan_chunks(practice_sizes(conn), chunk_rows) if chunkable(models) else []
             try:
@@ -258,7 +296,7 @@ class _IndexWriter:
     def __init__(
         self,
         conn: duckdb.DuckDBPyConnection,
-        target: Path,
+        target: Path | None,
         after_model: Callable[[ModelRun], None] | None,
     ) -> None:
         self._conn = conn
@@ -269,13 +307,15 @@ class _IndexWriter:
 
     def after_model(self, run: ModelRun) -> None:
         """`run_models`' hook: start the index once its source exists, then the caller's."""
-        if run.name == self.SOURCE and self._thread is None:
+        if run.name == self.SOURCE and self._thread is None and self._target is not None:
             self._thread = threading.Thread(target=self._write, name="contact-index")
             self._thread.start()
         if self._after_model is not None:
             self._after_model(run)
 
     def _write(self) -> None:
+        if self._target is None:  # no index wanted (`building_only_for`)
+            return
         cursor = self._conn.cursor()
         try:
             write_index(cursor, self._target)
@@ -369,6 +409,9 @@ def publish_snapshot(
         params = BuildParams(as_of=as_of, build_id=build_id, calendars=calendars or {})
         chosen_models = discover_models() if models is None else list(models)
         chosen_checks = discover_checks() if checks is None else list(checks)
+        only = _ONLY_FOR.get()
+        if only is not None:
+            chosen_models, chosen_checks = _needed(chosen_models, only), []
         previous = current_snapshot_path()
         if previous is not None and not previous.exists():
             previous = None
@@ -390,6 +433,7 @@ def publish_snapshot(
                 plan=plan,
                 previous=previous,
                 chunk_rows=chunk_rows,
+                extras=only is None,
             )
             os.chmod(building, 0o600)  # patient data: readable by the service account only
             os.replace(building, final)

@@ -61,6 +61,15 @@ BUILD_LOCAL = time(1, 0)  # the nightly build, agency time
 # `loopdesk automate` passes: half an hour before the day starts, then every 4 hours.
 AUTOMATE_EVERY = timedelta(hours=4)
 Progress = Callable[[float, str], None]
+# Every snapshot table a simulated service reads (docs/simulation.md, "The nightly build"):
+# refresh_tasks (practices, rates, learned rates, patients, leads, ask and review candidates),
+# run_automation (ask candidates, patients), the loop-closure message's referrer (patients,
+# leads) and the learned queue's priors. The nightly builds make these and the models they
+# read, and skip the rest (the managers' marts, data checks, the contact index `inbound` reads).
+SNAPSHOT_READS = frozenset({
+    "mart_practices", "mart_practice_rates", "mart_learned_rates", "mart_patients",
+    "mart_leads", "mart_ask_candidates", "mart_review_candidates", "stg_seed__queue_priors",
+})
 
 
 @dataclass(frozen=True)
@@ -217,12 +226,13 @@ def _scale_contracts(exports: Path, world: World) -> None:
 
 def _setup(run: Run, home: Path, last_day: date) -> None:
     from console.lifecycle.build import build_everything
+    from warehouse.snapshot import building_only_for
 
     world = run.world
     full = home / "exports-future"
     if world.source == "agency":
         # The agency's own ingested exports were copied into this home (runner.py).
-        with clock.pinned(run.start):
+        with clock.pinned(run.start), building_only_for(SNAPSHOT_READS):
             build_everything(now=run.start)
     else:
         if run.shared is not None:
@@ -278,6 +288,7 @@ def nightly(home: Path, at: datetime, exports: FullExports | None = None,
     `ingests` counts the nights `ingested` here and `copied` (diagnostics)."""
     from console.lifecycle.build import build_everything
     from pipelines.ingest import ingest
+    from warehouse.snapshot import building_only_for
 
     full = exports.full if exports is not None else home / "exports-future"
 
@@ -295,7 +306,8 @@ def nightly(home: Path, at: datetime, exports: FullExports | None = None,
             if ingests is not None:
                 name = "ingested" if here else "copied"
                 ingests[name] = ingests.get(name, 0) + 1
-        return str(build_everything(now=at).build.mode)
+        with building_only_for(SNAPSHOT_READS):
+            return str(build_everything(now=at).build.mode)
 
 
 def _zones() -> list[str]:

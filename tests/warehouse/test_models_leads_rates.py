@@ -281,6 +281,40 @@ def test_data_quality_counts_latest_run_and_copies_rows(loopdesk_home: Path) -> 
     assert _query("select count(*), min(column_name) from mart_quarantine") == [(3, "phone")]
 
 
+@pytest.mark.parametrize("later_first", [True, False])
+def test_data_quality_latest_run_of_one_instant_is_independent_of_row_order(
+    loopdesk_home: Path, later_first: bool
+) -> None:
+    """Two runs quarantine rows at the same instant (a pinned clock): the run ordered last by
+    (instant, run id) is the latest, whichever run's rows the store holds first (before the fix,
+    `arg_max(run_id, quarantined_at)` kept whichever tied row it met first)."""
+    low, high = "20261126T150000Z-0000aaaa", "20261126T150000Z-ffff0000"
+    runs = [(high, 3), (high, 4), (low, 5)]
+    if not later_first:
+        runs = runs[2:] + runs[:2]
+    with rd.raw_store() as conn:
+        rd.practice(conn)
+        for run, line in runs:
+            rd.insert(
+                conn,
+                "quarantine",
+                run_id=run,
+                practice_slug="p1",
+                file="patients.csv",
+                line=line,
+                column="phone",
+                reason="malformed phone",
+                raw_record="x",
+                quarantined_at=rd.days_ago(2),
+            )
+    publish_snapshot(as_of=rd.AS_OF)
+    rows = _query(
+        "select quarantined_rows, quarantined_rows_all_runs, last_quarantine_run_id "
+        "from mart_data_quality where file = 'patients.csv'"
+    )
+    assert rows == [(2, 3, high)]
+
+
 @pytest.mark.parametrize("first_value", [7000.0, 9000.0])
 def test_booked_value_of_events_at_one_instant_is_independent_of_row_order(
     leads_world: Path, first_value: float

@@ -201,3 +201,30 @@ def test_run_build_summary_uses_the_clock(built: str) -> None:
     assert "unique_mart_leads" in result.checks_run
     assert result.to_json()["build_id"] == result.build_id
     assert current_snapshot_path() == result.snapshot_path
+
+
+def test_a_build_only_for_some_tables_makes_them_and_what_they_read(built: str) -> None:
+    """Inside `building_only_for`, a build makes only the named tables and the models they
+    read (the rest are not published), runs no check (not even a failing one) and writes no
+    contact index; outside it, the next build makes everything again."""
+    from warehouse.contacts import index_path
+    from warehouse.snapshot import building_only_for
+
+    nosy = Check(
+        name="patients_named_ada", sql="select * from mart_patients where first_name = 'Ada'"
+    )
+    with building_only_for({"mart_patients"}):
+        published = publish_snapshot(as_of=rd.AS_OF, checks=[nosy])
+    made = {run.name for run in published.models}
+    assert "mart_patients" in made and "int_patients" in made
+    assert not made & {"mart_ask_candidates", "mart_leads", "mart_sla_tasks"}
+    assert published.checks == ()
+    assert not index_path(published.path).exists()
+    with reading_snapshot() as conn:
+        assert conn.execute("select count(*) from mart_patients").fetchone() == (1,)
+        tables = {row[0] for row in conn.execute(
+            "select table_name from information_schema.tables").fetchall()}
+    assert "mart_sla_tasks" not in tables
+    again = publish_snapshot(as_of=rd.AS_OF)
+    assert "mart_sla_tasks" in {run.name for run in again.models}
+    assert index_path(again.path).exists() and again.checks

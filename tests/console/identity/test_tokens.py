@@ -23,6 +23,7 @@ from console.identity.tokens import (
     issue_reply_token,
     issue_token,
     new_delivery_key,
+    new_token_id,
 )
 from loopdesk_core.settings import InsecureSecretError, get_settings
 from tests.conftest import TEST_SECRET
@@ -211,3 +212,11 @@ def test_generated_secret_file_is_private(
     token = issue_token(kind=TokenKind.session, subject="1", now=NOW, lifetime=timedelta(hours=1))
     assert decode_token(token, kind=TokenKind.session, now=NOW)["sub"] == "1"
     assert (loopdesk_home / "secret.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_token_ids_never_read_as_a_command_line_option() -> None:
+    """`revoke-link <id>` takes the printed id as it is: no id begins with "-" (one in 64
+    URL-safe ids did, and the CLI refused it as an unknown option)."""
+    ids = [new_token_id() for _ in range(2000)]
+    assert all(len(i) == 48 and set(i) <= set("0123456789abcdef") for i in ids)
+    assert len(set(ids)) == len(ids)

@@ -539,3 +539,52 @@ def test_policies_sharing_a_world_ingest_each_night_once_with_the_same_figures(
     assert results[0]["calls"] > 0
     assert not (tmp_path / "second" / "exports").exists()  # nothing written, nothing ingested
     assert len(list(shared.glob("raw-*.duckdb"))) == nights
+
+
+def test_the_nightly_builds_make_only_what_the_services_read_with_the_same_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The simulator's builds (`building_only_for(engine.SNAPSHOT_READS)`) materialise the
+    marts its services read and the models under them, and skip the other marts, the data
+    checks and the contact index: a run with them gives the figures of a run building
+    everything (a service reading a skipped table would fail on the missing table)."""
+    import duckdb
+
+    import console.simulation.engine as engine
+    import warehouse.snapshot as snapshot
+    from tests.worlds import point_at_home
+    from warehouse.contacts import index_path
+    from warehouse.pointer import current_snapshot_path
+
+    checks_run: list[int] = []
+    real_checks = snapshot.run_checks
+
+    def counted(conn: Any, checks: Any, **kwargs: Any) -> Any:
+        checks_run.append(len(checks))
+        return real_checks(conn, checks, **kwargs)
+
+    monkeypatch.setattr(snapshot, "run_checks", counted)
+    world = parse_world(TINY | {"days": 2, "warm_up_days": 1})
+    results, tables, indexes, checks = [], [], [], []
+    for name, reads in (("everything", None), ("slim", engine.SNAPSHOT_READS)):
+        monkeypatch.setattr(engine, "SNAPSHOT_READS", reads)
+        home = tmp_path / name
+        home.mkdir()
+        point_at_home(monkeypatch, home, now="2026-11-01T00:00:00+00:00")
+        checks_run.clear()
+        results.append(run_policy(world, "priority", home))
+        path = current_snapshot_path()
+        assert path is not None
+        with duckdb.connect(str(path), read_only=True) as conn:
+            tables.append({row[0] for row in conn.execute(
+                "select table_name from information_schema.tables").fetchall()})
+        indexes.append(index_path(path).exists())
+        checks.append(sum(checks_run))
+    assert results[0] == results[1]
+    assert results[0]["calls"] > 0
+    everything, slim = tables
+    assert slim >= engine.SNAPSHOT_READS
+    assert {"mart_sla_tasks", "mart_funnel_monthly", "mart_data_quality"} <= everything - slim
+    assert slim < everything
+    assert indexes == [True, False]
+    assert checks[0] > 0 and checks[1] == 0

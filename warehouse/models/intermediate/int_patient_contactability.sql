@@ -5,7 +5,9 @@
 -- The latest console consent event per (patient, channel) overrides the export's flag (a revocation
 -- wins a tie). Revoked on every channel = opted out, treated as do-not-contact. A phone flagged by a
 -- wrong_number call after the export last changed the patient is not usable for calls or texts.
--- satisfaction_score rides along for int_candidate_treatments, which then joins only this table.
+-- satisfaction_score rides along for int_candidate_treatments, which then joins only this table;
+-- the patient's names, phone and email ride along for mart_patients, which then reads this table
+-- alone (no hash join of 1.7 M patients with themselves on their two-varchar key).
 
 with patients as (
     select * from int_patients
@@ -72,7 +74,11 @@ effective as (
             or wrong_numbers.wrong_number_at < patients.updated_at
         ) as phone_usable,
         patients.email is not null as email_usable,
-        patients.satisfaction_score
+        patients.satisfaction_score,
+        patients.first_name,
+        patients.last_name,
+        patients.phone,
+        patients.email
     from patients
     left join consent_by_patient as consent
         on
@@ -96,6 +102,10 @@ final as (
         cast(phone_usable as boolean) as phone_usable,                        -- phone present, not flagged
         cast(email_usable as boolean) as email_usable,                        -- email present
         cast(satisfaction_score as integer) as satisfaction_score,            -- 0..10, nullable
+        cast(first_name as varchar) as first_name,                            -- PHI, for mart_patients
+        cast(last_name as varchar) as last_name,                              -- PHI, for mart_patients
+        cast(phone as varchar) as phone,                                      -- E.164, for mart_patients
+        cast(email as varchar) as email,                                      -- lower-cased, for mart_patients
         cast(
             not (export_do_not_contact or opted_out)
             and (

@@ -1,6 +1,8 @@
 -- grain: one row per (practice, file) with quarantined rows or a feed status; practice_slug is null
 -- for agency-level files such as practices.csv
 -- quarantined_rows counts the rows of the latest ingest run that quarantined anything for that file.
+-- Latest is a total order: the run's instant, then its id (under a pinned clock two runs share the
+-- instant; the id breaks the tie the same way whatever order the store holds the rows in).
 
 with quarantine as (
     select * from mart_quarantine
@@ -14,7 +16,7 @@ latest_runs as (
     select
         practice_slug,
         file,
-        arg_max(run_id, quarantined_at) as run_id
+        arg_max(run_id, (quarantined_at, run_id)) as run_id
     from quarantine
     group by practice_slug, file
 ),
