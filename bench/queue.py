@@ -18,6 +18,7 @@ sys.path[:] = [p for p in sys.path if p not in ("", _HERE)]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse  # noqa: E402
+import gc  # noqa: E402
 import json  # noqa: E402
 import multiprocessing  # noqa: E402
 import os  # noqa: E402
@@ -252,11 +253,13 @@ def measure(engine: Engine, managers: list[int], coordinator: int, claims: int,
     threads = [threading.Thread(target=claimer, args=(uid,)) for uid in managers]
     rankings, ahead = _rankings(), _rankings("ahead")
     transactions = _write_transactions(engine)
+    collections = _CollectorPauses()
     started, cpu = time.perf_counter(), time.process_time()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with collections:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     duplicates = sum(n - 1 for n in Counter(claimed).values() if n > 1)
     results["concurrent"] = {"claimers": len(managers), "claims": len(claimed),
@@ -265,7 +268,8 @@ def measure(engine: Engine, managers: list[int], coordinator: int, claims: int,
                              "duplicates": duplicates, "under_load": _percentiles(latencies),
                              "client_cpu_ms_per_claim": round(1000 * cpu / len(claimed), 2),
                              "rankings": _rankings() - rankings,
-                             "rankings_in_own_thread": _rankings("ahead") - ahead}
+                             "rankings_in_own_thread": _rankings("ahead") - ahead,
+                             "gc": collections.figures()}
     if transactions is not None:  # SQLite group commit: leases per write transaction
         grouped = (_write_transactions(engine) or 0) - transactions
         results["concurrent"]["leases_per_write_transaction"] = (
@@ -273,6 +277,36 @@ def measure(engine: Engine, managers: list[int], coordinator: int, claims: int,
     results["concurrent_processes"] = concurrent_processes(engine, managers, per_thread)
     results["audit"] = audit_check(engine)
     return results
+
+
+class _CollectorPauses:
+    """The cyclic collector's runs while it is entered (`gc.callbacks`): how many per
+    generation, their total and longest pause."""
+
+    def __init__(self) -> None:
+        self.runs = [0, 0, 0]
+        self.pauses: list[float] = []
+        self._began = 0.0
+
+    def _note(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:  # the collector holds the GIL: no other thread's run interleaves
+            self.pauses.append(time.perf_counter() - self._began)
+            self.runs[info["generation"]] += 1
+
+    def __enter__(self) -> _CollectorPauses:
+        gc.callbacks.append(self._note)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._note)
+
+    def figures(self) -> dict[str, Any]:
+        return {"runs_by_generation": self.runs,
+                "total_ms": round(1000 * sum(self.pauses), 1),
+                "longest_ms": round(1000 * max(self.pauses, default=0.0), 1),
+                "tracked_objects": len(gc.get_objects())}
 
 
 def audit_check(engine: Engine) -> dict[str, Any]:
@@ -373,7 +407,8 @@ def _report(store: str, figures: dict[str, Any]) -> None:
           f"{c['under_load']['p95_ms']} ms, duplicates {c['duplicates']}, client CPU "
           f"{c['client_cpu_ms_per_claim']} ms/claim, {c['rankings']} window rankings "
           f"({c['rankings_in_own_thread']} in a thread of their own), "
-          f"load {c['load_average']}"
+          f"load {c['load_average']}, collector {c['gc']['runs_by_generation']} runs "
+          f"{c['gc']['total_ms']} ms (longest {c['gc']['longest_ms']} ms)"
           + (f", {c['leases_per_write_transaction']} leases per write transaction"
              if "leases_per_write_transaction" in c else "") + f"  [{store}]")
     p = figures["concurrent_processes"]
