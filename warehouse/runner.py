@@ -11,7 +11,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
 from warehouse import rules
 
@@ -200,6 +199,8 @@ def create_build_params(conn: duckdb.DuckDBPyConnection, params: BuildParams) ->
         "create or replace table build_sla_days (practice_slug varchar, iso_weekday integer, "
         "contact_days integer, loop_days integer)"
     )
+    import pyarrow as pa  # here, not at the top: the per-call commands import this module
+
     # One insert of the whole set, not `executemany` (a statement per row: 2.7 CPU-s for
     # 1,000 practices' 7,007 rows, against ~0.01 s as one Arrow table).
     slugs, weekdays, contact, loop = (list(c) for c in zip(

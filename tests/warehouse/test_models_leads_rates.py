@@ -243,23 +243,19 @@ def test_review_candidates(loopdesk_home: Path) -> None:
     assert rows == [("happy", "t-happy", "satisfaction"), ("willing", "t-willing", "willing")]
 
 
+def _quarantine_phones(conn: Any, rows: list[tuple[str, int, int]]) -> None:
+    """Quarantined patients.csv lines of practice p1, each (run id, line, days ago)."""
+    for run, line, at in rows:
+        rd.insert(conn, "quarantine", run_id=run, practice_slug="p1", file="patients.csv",
+                  line=line, column="phone", reason="malformed phone", raw_record="x",
+                  quarantined_at=rd.days_ago(at))
+
+
 def test_data_quality_counts_latest_run_and_copies_rows(loopdesk_home: Path) -> None:
     """Quarantine counts come from each file's latest run; rows and feed status are copied."""
     with rd.raw_store() as conn:
         rd.practice(conn)
-        for run, line, at in (("r1", 3, 9), ("r1", 4, 9), ("r2", 5, 1)):
-            rd.insert(
-                conn,
-                "quarantine",
-                run_id=run,
-                practice_slug="p1",
-                file="patients.csv",
-                line=line,
-                column="phone",
-                reason="malformed phone",
-                raw_record="x",
-                quarantined_at=rd.days_ago(at),
-            )
+        _quarantine_phones(conn, [("r1", 3, 9), ("r1", 4, 9), ("r2", 5, 1)])
         rd.insert(
             conn,
             "feed_status",
@@ -294,19 +290,7 @@ def test_data_quality_latest_run_of_one_instant_is_independent_of_row_order(
         runs = runs[2:] + runs[:2]
     with rd.raw_store() as conn:
         rd.practice(conn)
-        for run, line in runs:
-            rd.insert(
-                conn,
-                "quarantine",
-                run_id=run,
-                practice_slug="p1",
-                file="patients.csv",
-                line=line,
-                column="phone",
-                reason="malformed phone",
-                raw_record="x",
-                quarantined_at=rd.days_ago(2),
-            )
+        _quarantine_phones(conn, [(run, line, 2) for run, line in runs])
     publish_snapshot(as_of=rd.AS_OF)
     rows = _query(
         "select quarantined_rows, quarantined_rows_all_runs, last_quarantine_run_id "
