@@ -84,10 +84,28 @@ def evaluate_gate(
     if not start <= local_time < end:
         return GateResult(False, f"outside 08:00-21:00 local time ({local_time:%H:%M})")
     if touches_today >= min(max_per_day, MAX_TOUCHES_PER_DAY):
-        return GateResult(False, "already contacted today")
+        return GateResult(False, REFUSED_TODAY)
     if touches_this_week >= min(max_per_week, MAX_TOUCHES_PER_WEEK):
-        return GateResult(False, "weekly contact limit reached")
+        return GateResult(False, REFUSED_THIS_WEEK)
     return GateResult(True, None)
+
+
+# The fatigue caps' refusals: the only ones that cannot lift before the local day ends.
+REFUSED_TODAY = "already contacted today"
+REFUSED_THIS_WEEK = "weekly contact limit reached"
+CAP_REFUSALS = frozenset({REFUSED_TODAY, REFUSED_THIS_WEEK})
+
+
+def cap_stamp(practice: GatePractice, now: datetime) -> tuple[str, datetime, int, int]:
+    """What a fatigue-cap refusal at `now` rests on besides the person's touches: the
+    practice's zone, the start of its local day (the week's start follows from it) and its
+    caps. A cap refusal (`CAP_REFUSALS`) seen at `seen` still holds at any `now >= seen` with
+    an equal stamp: touches are only ever added (never deleted or moved; written at or after
+    their `started_at`), so the counts since the day's and the week's start only grow, and
+    every rule checked before the caps can only refuse. Once the local day ends (or the
+    caps or zone change) the person must be gated again."""
+    return (practice.timezone, local_day_start(now, practice.timezone),
+            practice.max_touches_per_day, practice.max_touches_per_week)
 
 
 _CONSENT = ConsentEvent.__table__.c  # type: ignore[attr-defined]

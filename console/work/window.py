@@ -71,6 +71,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, Row
 from sqlmodel import Session
 
+from console.contact.gate import CAP_REFUSALS, GateResult, cap_stamp
 from console.models.work import ClaimWindow
 from console.platform.db import (
     grouped_write,
@@ -110,6 +111,10 @@ GONE_MEMORY = 1024
 LOCK_BACKOFF_S = 0.02
 
 Key = tuple[bool, frozenset[str], bool]
+# A person's fatigue-cap refusal: when it was seen and the practice's `gate.cap_stamp` then.
+Refusals = dict[tuple[str, str, str], tuple[datetime, tuple[str, datetime, int, int]]]
+# Remembered refusals per slot, at most (past it, the memory starts again: it is a cache).
+REFUSED_MEMORY = 8192
 _LOG = logging.getLogger(__name__)
 _WINDOWS = ClaimWindow.__table__  # type: ignore[attr-defined]
 _PROCESS = [uuid.uuid4().hex]  # this process's token as a publisher (new after a fork)
@@ -162,6 +167,9 @@ class _Slot:
     popped_meanwhile: set[int] | None = None
     returned_meanwhile: list[Scored] | None = None  # settled back meanwhile: put in the new one
     refreshes: int = 0  # rankings made (for tests and the benchmark)
+    # People refused by a fatigue cap, not gated again until their local day ends
+    # (`_rank_gated`; read and written only by the thread holding `refreshing`).
+    refused: Refusals = field(default_factory=dict)
     ahead: int = 0  # of which handed to a thread of their own (`refill`)
     store_key: str = ""  # the key's name in `claim_windows`
     gone: collections.deque[int] = field(
@@ -243,22 +251,70 @@ def forget_windows() -> None:
 
 
 def _rank_gated(session: Session, *, scope: Scope, escalated: bool, now: datetime,
-                skip: set[int], depth: int) -> tuple[list[Scored], dict[str, Row[Any]]]:
+                skip: set[int], depth: int, memory: Refusals | None = None,
+                ) -> tuple[list[Scored], dict[str, Row[Any]]]:
     """The gate-passing candidates of a fresh ranking `depth` deep, ranking deeper while
     every candidate is refused (people already called today stay at the top while their
-    tasks breach)."""
+    tasks breach).
+
+    `memory` (the slot's, `_Slot.refused`; the caller holds `slot.refreshing`): people the
+    gate refused by a fatigue cap at an earlier ranking, which cannot lift before their
+    practice's local day ends (gate.cap_stamp). Their candidates are refused here without
+    being gated again; every other candidate is gated, and new cap refusals remembered. The
+    verdicts are the gate's own, so the passing candidates (and their order) are those of
+    gating every candidate."""
     wanted = depth
     refused: set[int] = set()
     while True:
         scored, practices = ranked(session, scope=scope, now=now, callable_only=True,
                                    escalated=escalated, wanted=wanted)
         fresh = [s for s in scored if s.row.task_id not in refused and s.row.task_id not in skip]
-        gate_all(session, fresh, practices, now)
+        if memory is None:
+            gate_all(session, fresh, practices, now)
+        else:
+            _gate_remembering(session, fresh, practices, now, memory)
         refused.update(s.row.task_id for s in fresh if not s.gate.ok)
         passing = [s for s in fresh if s.gate.ok]
         if passing or not fresh or wanted >= WINDOW_MAX_DEPTH:
             return passing, practices
         wanted = max(4 * wanted, 4 * TOP_K_START)
+
+
+def _gate_remembering(session: Session, fresh: list[Scored], practices: dict[str, Row[Any]],
+                      now: datetime, memory: Refusals) -> None:
+    """`gate_all` of `fresh`, but people in `memory` whose cap refusal still holds at `now`
+    are refused without a read, and cap refusals found are remembered."""
+    stamps: dict[str, tuple[str, datetime, int, int]] = {}  # per practice, at `now`
+    unknown: list[Scored] = []
+    for s in fresh:
+        key = (s.row.practice_slug, s.row.subject_type, s.row.subject_id)
+        seen = memory.get(key)
+        if seen is not None:
+            stamp = stamps.get(key[0])
+            if stamp is None:
+                stamp = stamps[key[0]] = cap_stamp(practices[key[0]], now)
+            if seen[0] <= now and seen[1] == stamp:
+                s.gate = REMEMBERED
+                continue
+            del memory[key]
+        unknown.append(s)
+    if not unknown:
+        return
+    gate_all(session, unknown, practices, now)
+    if len(memory) >= REFUSED_MEMORY:
+        memory.clear()
+    for s in unknown:
+        if not s.gate.ok and s.gate.reason in CAP_REFUSALS:
+            slug = s.row.practice_slug
+            stamp = stamps.get(slug)
+            if stamp is None:
+                stamp = stamps[slug] = cap_stamp(practices[slug], now)
+            memory[(slug, s.row.subject_type, s.row.subject_id)] = (now, stamp)
+
+
+# The verdict of a remembered cap refusal (the gate may now give another reason first, e.g.
+# the hours or a withdrawn consent: a refusal all the same; a claim reads only `ok`).
+REMEMBERED = GateResult(False, "already at a contact limit")
 
 
 def take(session: Session, slot: _Slot, *, scope: Scope, escalated: bool, now: datetime,
@@ -471,7 +527,8 @@ def _refresh(session: Session, slot: _Slot, *, scope: Scope, escalated: bool,
         else:
             ranked_at, started = now, time.time()
             entries, practices = _rank_gated(session, scope=scope, escalated=escalated,
-                                             now=now, skip=skip, depth=depth or WINDOW_DEPTH)
+                                             now=now, skip=skip, depth=depth or WINDOW_DEPTH,
+                                             memory=slot.refused)
     except BaseException:
         with slot.lock:
             slot.popped_meanwhile = slot.returned_meanwhile = None
