@@ -11,7 +11,6 @@ beat that bound the order is exact; otherwise K widens once and the wider window
 
 from __future__ import annotations
 
-import json
 import math
 import weakref
 from collections.abc import Sequence
@@ -22,11 +21,9 @@ from typing import Any
 
 from sqlalchemy import (
     ARRAY,
-    BigInteger,
     Float,
     Select,
     String,
-    all_,
     and_,
     bindparam,
     func,
@@ -179,11 +176,9 @@ def _in_params(name: str, values: Sequence[str], postgres: bool) -> dict[str, An
 @lru_cache(maxsize=64)
 def _candidates(*, scoped: bool, callable_only: bool, escalated: bool,
                 postgres: bool, holding: bool = False, zones: int = 0, call_zones: int = 0,
-                slugs: int = 0, excluding: bool = False) -> Select[Any]:
+                slugs: int = 0) -> Select[Any]:
     """The one top-K statement for a kind of scope (built once; parameters bound per call).
     `zones`, `call_zones`, `slugs`: the lengths of those lists on SQLite (`_in_list`).
-    `excluding`: leave out the task ids bound as `excluded` (a JSON array on SQLite, an
-    array on PostgreSQL; task ids are in both rank indexes, so the parts stay covered).
 
     Each (kind, band) part yields its K best rank keys, tagged with its score (rank key +
     the part's log decay and urgency now, bound as `c<part>`), how many rows it yielded and
@@ -206,14 +201,6 @@ def _candidates(*, scoped: bool, callable_only: bool, escalated: bool,
                 query = query.where(or_(_in_list(tasks.practice_tz, "call_zones", postgres,
                                                  call_zones),
                                         hold_exempt(kind, now, hold_until)))
-        if excluding:
-            if postgres:
-                query = query.where(
-                    tasks.task_id != all_(bindparam("excluded", type_=ARRAY(BigInteger()))))
-            else:
-                each = func.json_each(bindparam("excluded", type_=String())).table_valued(
-                    "value")
-                query = query.where(tasks.task_id.not_in(select(each.c.value)))
         return query
 
     parts = []
@@ -392,10 +379,9 @@ def _part_constants(now: datetime) -> list[float]:
 
 def ranked(
     session: Session, *, scope: Scope, now: datetime, callable_only: bool, escalated: bool,
-    wanted: int, excluded: Sequence[int] = (),
+    wanted: int,
 ) -> tuple[list[Scored], dict[str, Row[Any]]]:
-    """Open, due, unsnoozed tasks in the scope, best first (see module docstring), less the
-    tasks `excluded` (the ranking is that of the other tasks, as if those were not open)."""
+    """Open, due, unsnoozed tasks in the scope, best first (see module docstring)."""
     if not scope.agency_wide and not scope.practice_slugs:
         return [], {}
     postgres = session.get_bind().dialect.name == "postgresql"
@@ -417,7 +403,7 @@ def ranked(
         scoped=not scope.agency_wide, callable_only=callable_only, escalated=escalated,
         postgres=postgres, holding=bool(held), zones=0 if postgres else len(zones),
         call_zones=0 if postgres else len(call_zones),
-        slugs=len(slugs) if listed else 0, excluding=bool(excluded))
+        slugs=len(slugs) if listed else 0)
     constants = _part_constants(now)
     params: dict[str, Any] = (
         {"now": now}
@@ -431,8 +417,6 @@ def ranked(
     if held:
         params |= _in_params("call_zones", call_zones, postgres)
         params["hold_until"] = now + timedelta(hours=HOLD_HORIZON_HOURS)
-    if excluded:
-        params["excluded"] = list(excluded) if postgres else json.dumps(list(excluded))
     # A list view needs `wanted` rows from the best parts; a claim needs one.
     k = max(TOP_K_START, wanted)
     n = wanted + WINDOW_SLACK

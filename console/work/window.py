@@ -81,7 +81,6 @@ from console.platform.db import (
     write_generation,
 )
 from console.work.ranking import TOP_K_START, Scored, gate_all, practice_facts, ranked
-from loopdesk_core.business_hours import local_day_start
 from warehouse.scope import Scope
 
 # How long (on the caller's clock) a ranked window may serve claims.
@@ -112,9 +111,8 @@ GONE_MEMORY = 1024
 LOCK_BACKOFF_S = 0.02
 
 Key = tuple[bool, frozenset[str], bool]
-# A person's fatigue-cap refusal: when it was seen, the practice's `gate.cap_stamp` then, and
-# the person's tasks seen since (left out of later rankings while the refusal holds).
-Refusals = dict[tuple[str, str, str], tuple[datetime, tuple[str, datetime, int, int], set[int]]]
+# A person's fatigue-cap refusal: when it was seen and the practice's `gate.cap_stamp` then.
+Refusals = dict[tuple[str, str, str], tuple[datetime, tuple[str, datetime, int, int]]]
 # Remembered refusals per slot, at most (past it, the memory starts again: it is a cache).
 REFUSED_MEMORY = 8192
 _LOG = logging.getLogger(__name__)
@@ -261,23 +259,15 @@ def _rank_gated(session: Session, *, scope: Scope, escalated: bool, now: datetim
 
     `memory` (the slot's, `_Slot.refused`; the caller holds `slot.refreshing`): people the
     gate refused by a fatigue cap at an earlier ranking, which cannot lift before their
-    practice's local day ends (gate.cap_stamp), with their tasks seen so far. Those tasks are
-    left out of the ranking itself (`ranked(excluded=…)`: the ranking of the other tasks),
-    and other candidates of those people are refused without being gated again; every other
-    candidate is gated, and new cap refusals remembered. Only tasks the gate would refuse
-    are left out and the verdicts are the gate's own, so the first passing candidate is the
-    one gating every candidate of the unreduced ranking gives, wherever that ranking's order
-    is exact (`ranking.ranked`: its first `wanted`) — without ranking 4× deeper past the
-    people already called today."""
+    practice's local day ends (gate.cap_stamp). Their candidates are refused here without
+    being gated again; every other candidate is gated, and new cap refusals remembered. The
+    verdicts are the gate's own, so the passing candidates (and their order) are those of
+    gating every candidate."""
     wanted = depth
     refused: set[int] = set()
     while True:
-        excluded = _still_refused(memory, now) if memory and EXCLUDE_REMEMBERED else {}
         scored, practices = ranked(session, scope=scope, now=now, callable_only=True,
-                                   escalated=escalated, wanted=wanted,
-                                   excluded=sorted(excluded))
-        if excluded and not _stamps_hold(session, memory or {}, excluded, practices, now):
-            continue  # a practice's caps or zone changed: those people are gated again
+                                   escalated=escalated, wanted=wanted)
         fresh = [s for s in scored if s.row.task_id not in refused and s.row.task_id not in skip]
         if memory is None:
             gate_all(session, fresh, practices, now)
@@ -290,50 +280,10 @@ def _rank_gated(session: Session, *, scope: Scope, escalated: bool, now: datetim
         wanted = max(4 * wanted, 4 * TOP_K_START)
 
 
-# Whether rankings leave remembered refusals' tasks out of the top-K statement (else they
-# are only not gated again).
-EXCLUDE_REMEMBERED = True
-
-
-def _still_refused(memory: Refusals, now: datetime) -> dict[int, tuple[str, str, str]]:
-    """The tasks of remembered people whose local day has not ended at `now` (task id ->
-    person); the caps are checked against the ranking's practice facts (`_stamps_hold`)."""
-    days: dict[str, datetime] = {}
-    tasks: dict[int, tuple[str, str, str]] = {}
-    for key, (seen, stamp, task_ids) in memory.items():
-        day = days.get(stamp[0])
-        if day is None:
-            day = days[stamp[0]] = local_day_start(now, stamp[0])
-        if seen <= now and stamp[1] == day:
-            tasks.update(dict.fromkeys(task_ids, key))
-    return tasks
-
-
-def _stamps_hold(session: Session, memory: Refusals, excluded: dict[int, tuple[str, str, str]],
-                 practices: dict[str, Row[Any]], now: datetime) -> bool:
-    """Whether every person whose tasks a ranking left out still has the practice stamp
-    remembered (zone, local day, caps: `practices` as the ranking read them, the others
-    read now); False after forgetting those that do not (rank again)."""
-    people = set(excluded.values())
-    missing = {key[0] for key in people} - practices.keys()
-    facts = practices | (practice_facts(session, missing, now) if missing else {})
-    stamps: dict[str, tuple[str, datetime, int, int] | None] = {}
-    stale = []
-    for key in people:
-        if key[0] not in stamps:
-            row = facts.get(key[0])
-            stamps[key[0]] = cap_stamp(row, now) if row is not None else None
-        if stamps[key[0]] != memory[key][1]:
-            stale.append(key)
-    for key in stale:
-        del memory[key]
-    return not stale
-
-
 def _gate_remembering(session: Session, fresh: list[Scored], practices: dict[str, Row[Any]],
                       now: datetime, memory: Refusals) -> None:
     """`gate_all` of `fresh`, but people in `memory` whose cap refusal still holds at `now`
-    are refused without a read, and cap refusals found are remembered (with the task)."""
+    are refused without a read, and cap refusals found are remembered."""
     stamps: dict[str, tuple[str, datetime, int, int]] = {}  # per practice, at `now`
     unknown: list[Scored] = []
     for s in fresh:
@@ -345,7 +295,6 @@ def _gate_remembering(session: Session, fresh: list[Scored], practices: dict[str
                 stamp = stamps[key[0]] = cap_stamp(practices[key[0]], now)
             if seen[0] <= now and seen[1] == stamp:
                 s.gate = REMEMBERED
-                seen[2].add(s.row.task_id)
                 continue
             del memory[key]
         unknown.append(s)
@@ -360,12 +309,7 @@ def _gate_remembering(session: Session, fresh: list[Scored], practices: dict[str
             stamp = stamps.get(slug)
             if stamp is None:
                 stamp = stamps[slug] = cap_stamp(practices[slug], now)
-            key = (slug, s.row.subject_type, s.row.subject_id)
-            entry = memory.get(key)
-            if entry is None:
-                memory[key] = (now, stamp, {s.row.task_id})
-            else:
-                entry[2].add(s.row.task_id)
+            memory[(slug, s.row.subject_type, s.row.subject_id)] = (now, stamp)
 
 
 # The verdict of a remembered cap refusal (the gate may now give another reason first, e.g.
