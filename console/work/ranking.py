@@ -70,6 +70,13 @@ _COLUMNS = (
     "sla_deadline", "due_at", "decay_from", "category", "case_value", "attempt", "consent_call",
     "do_not_contact", "status", "escalated", "claim_version",
 )  # fmt: skip
+# What a claim reads of a ranked row (the window, the gate, the lease, the published window;
+# an adopted window's rows carry only task id, claim version and practice): the claim's
+# ranking converts no other column (`ranked(claim=True)`; two of the three timestamps).
+_CLAIM_COLUMNS = (
+    "task_id", "practice_slug", "practice_tz", "subject_type", "subject_id", "sla_deadline",
+    "consent_call", "do_not_contact", "claim_version",
+)  # fmt: skip
 # Urgency bands (breached, each URGENCY_BANDS step, the rest) as the names of their
 # (lower, upper] deadline edges; edge i is now + _OFFSETS[i]; None is unbounded.
 _BAND_EDGES: tuple[tuple[str | None, str | None], ...] = (
@@ -176,9 +183,10 @@ def _in_params(name: str, values: Sequence[str], postgres: bool) -> dict[str, An
 @lru_cache(maxsize=64)
 def _candidates(*, scoped: bool, callable_only: bool, escalated: bool,
                 postgres: bool, holding: bool = False, zones: int = 0, call_zones: int = 0,
-                slugs: int = 0) -> Select[Any]:
+                slugs: int = 0, claim: bool = False) -> Select[Any]:
     """The one top-K statement for a kind of scope (built once; parameters bound per call).
-    `zones`, `call_zones`, `slugs`: the lengths of those lists on SQLite (`_in_list`).
+    `zones`, `call_zones`, `slugs`: the lengths of those lists on SQLite (`_in_list`);
+    `claim`: only the columns a claim reads (`_CLAIM_COLUMNS`).
 
     Each (kind, band) part yields its K best rank keys, tagged with its score (rank key +
     the part's log decay and urgency now, bound as `c<part>`), how many rows it yielded and
@@ -252,8 +260,8 @@ def _candidates(*, scoped: bool, callable_only: bool, escalated: bool,
     )
     # Only the best `n` rows read the table; the parts above walk the covering indexes.
     return (
-        select(*(tasks[name] for name in _COLUMNS), best.c.part, best.c.score, best.c.filled,
-               best.c.lowest)
+        select(*(tasks[name] for name in (_CLAIM_COLUMNS if claim else _COLUMNS)),
+               best.c.part, best.c.score, best.c.filled, best.c.lowest)
         .join_from(best, _TASKS, tasks.task_id == best.c.task_id)
         .order_by(best.c.score.desc(), best.c.task_id)
     )
@@ -379,9 +387,10 @@ def _part_constants(now: datetime) -> list[float]:
 
 def ranked(
     session: Session, *, scope: Scope, now: datetime, callable_only: bool, escalated: bool,
-    wanted: int,
+    wanted: int, claim: bool = False,
 ) -> tuple[list[Scored], dict[str, Row[Any]]]:
-    """Open, due, unsnoozed tasks in the scope, best first (see module docstring)."""
+    """Open, due, unsnoozed tasks in the scope, best first (see module docstring); with
+    `claim`, rows of only the columns a claim reads (`_CLAIM_COLUMNS`)."""
     if not scope.agency_wide and not scope.practice_slugs:
         return [], {}
     postgres = session.get_bind().dialect.name == "postgresql"
@@ -403,7 +412,7 @@ def ranked(
         scoped=not scope.agency_wide, callable_only=callable_only, escalated=escalated,
         postgres=postgres, holding=bool(held), zones=0 if postgres else len(zones),
         call_zones=0 if postgres else len(call_zones),
-        slugs=len(slugs) if listed else 0)
+        slugs=len(slugs) if listed else 0, claim=claim)
     constants = _part_constants(now)
     params: dict[str, Any] = (
         {"now": now}

@@ -267,7 +267,7 @@ def _rank_gated(session: Session, *, scope: Scope, escalated: bool, now: datetim
     refused: set[int] = set()
     while True:
         scored, practices = ranked(session, scope=scope, now=now, callable_only=True,
-                                   escalated=escalated, wanted=wanted)
+                                   escalated=escalated, wanted=wanted, claim=True)
         fresh = [s for s in scored if s.row.task_id not in refused and s.row.task_id not in skip]
         if memory is None:
             gate_all(session, fresh, practices, now)
