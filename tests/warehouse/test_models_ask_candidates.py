@@ -215,5 +215,7 @@ def test_each_mart_sees_its_own_window_when_the_windows_differ(
         rd.treatment(conn, "t1", "pat1", completed_at=rd.days_ago(14 + 40))
     assert _candidates() == asked
     with reading_snapshot() as conn:
-        rows = conn.execute("select patient_id, treatment_id from mart_review_candidates").fetchall()
+        rows = conn.execute(
+            "select patient_id, treatment_id from mart_review_candidates"
+        ).fetchall()
     assert dict(rows) == reviewed
