@@ -228,3 +228,18 @@ def test_a_build_only_for_some_tables_makes_them_and_what_they_read(built: str) 
     again = publish_snapshot(as_of=rd.AS_OF)
     assert "mart_sla_tasks" in {run.name for run in again.models}
     assert index_path(again.path).exists() and again.checks
+
+
+def test_a_full_build_after_a_previous_snapshot_starts_from_an_empty_file(built: str) -> None:
+    """The previous snapshot is copied while the build is planned; a build that turns out full
+    (the models changed) discards that copy: a model dropped since is not published."""
+    extra = Model(name="mart_zz_extra", layer="marts", sql="select 1 as x")
+    with_extra = publish_snapshot(as_of=rd.AS_OF, models=[*discover_models(), extra])
+    assert with_extra.mode == "full"
+    without = publish_snapshot(as_of=rd.AS_OF)
+    assert without.mode == "full"
+    with reading_snapshot() as conn:
+        listed = conn.execute("select table_name from duckdb_tables()").fetchall()
+    tables = {row[0] for row in listed}
+    assert "mart_zz_extra" not in tables and "mart_treatments" in tables
+    assert _leftovers() == []
