@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import fcntl
+import mmap
 import os
 import secrets
 import shutil
@@ -285,30 +286,90 @@ def _materialise(
     return model_runs, check_runs
 
 
+_COPY_CHUNK = 8 << 20  # bytes per read of a copy that bypasses the page cache
+_DIRECT_ALIGN = 4096  # O_DIRECT writes must be whole blocks (the tail is written buffered)
+
+
+def _copy_file(source: Path, target: Path) -> None:
+    """Copy `source` to `target` (mode 0600), writing straight to disk (`O_DIRECT`) where the
+    file system allows it, else through the page cache (`shutil.copyfile`). On this kind of
+    virtual machine the page-cache copy of a 190 MB snapshot cost 0.05-0.5 CPU-s of kernel
+    time, most of it allocating fresh pages for the copy; the direct one 0.03-0.04."""
+    try:
+        _copy_direct(source, target)
+    except OSError:  # no O_DIRECT here (tmpfs, some network file systems): the usual copy
+        target.unlink(missing_ok=True)
+        shutil.copyfile(source, target)
+        os.chmod(target, 0o600)
+
+
+def _copy_direct(source: Path, target: Path) -> None:
+    buffer = mmap.mmap(-1, _COPY_CHUNK)  # page-aligned, as O_DIRECT needs
+    view = memoryview(buffer)
+    src = os.open(source, os.O_RDONLY)
+    try:
+        dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_DIRECT, 0o600)
+        try:
+            while read := os.readv(src, [buffer]):
+                if read % _DIRECT_ALIGN:  # the file's unaligned tail: written buffered
+                    flags = fcntl.fcntl(dst, fcntl.F_GETFL)
+                    fcntl.fcntl(dst, fcntl.F_SETFL, flags & ~os.O_DIRECT)
+                written = 0
+                while written < read:
+                    written += os.write(dst, view[written:read])
+        finally:
+            os.close(dst)
+    finally:
+        os.close(src)
+        view.release()
+        buffer.close()
+
+
 class _PreviousCopy:
     """The previous snapshot copied to the file an incremental build patches, in a thread
     started before the build is planned: the copy (~190 MB at 1,000 practices, kernel time
     that holds no GIL) runs beside `plan_build`'s scans of the raw store instead of after
-    them. A build that turns out full waits for it and deletes the copy (a few tenths of a
+    them, and its pages are then written to disk (`fdatasync`) while the models run, so the
+    build's closing checkpoint flushes only what the build changed instead of the whole
+    copy. A build that turns out full waits for it and deletes the copy (a few tenths of a
     second of a build that takes tens of seconds)."""
 
     def __init__(self, source: Path, target: Path) -> None:
         self._source, self._target = source, target
         self._error: BaseException | None = None
+        self._copied = threading.Event()
         self._thread = threading.Thread(target=self._copy, name="snapshot-copy")
         self._thread.start()
 
     def _copy(self) -> None:
         try:
-            shutil.copyfile(self._source, self._target)
+            _copy_file(self._source, self._target)
         except BaseException as exc:  # re-raised on the build's thread by wait()
             self._error = exc
+            return
+        finally:
+            self._copied.set()
+        try:
+            fd = os.open(self._target, os.O_RDONLY)
+        except OSError:  # a full build deleted it already
+            return
+        try:
+            os.fdatasync(fd)  # durability still comes from the checkpoint's own sync
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
     def wait(self) -> None:
-        """Block until the copy is done; re-raise what copying raised."""
-        self._thread.join()
+        """Block until the copy is made (its flush may still run); re-raise what copying
+        raised."""
+        self._copied.wait()
         if self._error is not None:
             raise self._error
+
+    def join(self) -> None:
+        """Block until the thread is done, the flush too."""
+        self._thread.join()
 
 
 def _begin_one_transaction(conn: duckdb.DuckDBPyConnection) -> None:
@@ -487,14 +548,15 @@ def publish_snapshot(
                 extras=only is None,
                 copy=copy,
             )
+            if copy is not None:
+                copy.join()
             os.chmod(building, 0o600)  # patient data: readable by the service account only
             os.replace(building, final)
             if index_path(building).exists():
                 os.replace(index_path(building), index_path(final))
         except BaseException:
             if copy is not None:
-                with contextlib.suppress(BaseException):
-                    copy.wait()  # nothing may write the file after it is removed
+                copy.join()  # nothing may write the file after it is removed
             _remove(building)
             raise
         _write_pointer(name)
