@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import fcntl
+import mmap
 import os
 import secrets
 import shutil
@@ -218,13 +219,19 @@ def _materialise(
     previous: Path | None,
     chunk_rows: int = CHUNK_ROWS,
     extras: bool = True,
+    copy: _PreviousCopy | None = None,
 ) -> tuple[list[ModelRun], list[CheckRun]]:
     """Run models and checks into a fresh DuckDB file — or, for an incremental build, into a
-    copy of the previous snapshot — and close it (raises on any failure). A full build of more
+    copy of the previous snapshot (`copy`'s, once finished, else made here; a full build
+    discards `copy`'s) — and close it (raises on any failure). A full build of more
     than `chunk_rows` raw rows runs the partitioned models a range of practices at a time.
     Without `extras` (`building_only_for`) no check runs and no contact index is written."""
     incremental = plan.mode == "incremental" and previous is not None
-    if incremental and previous is not None:
+    if copy is not None:
+        copy.wait()
+        if not incremental:
+            target.unlink(missing_ok=True)  # a full build starts from an empty file
+    elif incremental and previous is not None:
         shutil.copyfile(previous, target)
     conn = duckdb.connect(str(target), config={"memory_limit": BUILD_MEMORY_LIMIT})
     try:
@@ -233,6 +240,8 @@ def _materialise(
         conn.execute("set preserve_insertion_order = false")
         raw_path = str(paths.raw_db_path()).replace("'", "''")
         conn.execute(f"attach '{raw_path}' as raw (read_only)")
+        if incremental:
+            _begin_one_transaction(conn)
         create_build_params(conn, params)
         all_checks = [*key_checks(models), *checks] if extras else []
         if incremental and previous is not None:
@@ -268,11 +277,111 @@ def _materialise(
             index.finish()
             counts = counter.counts
         write_state(conn, replace(plan.state, counts=counts))
+        if incremental:
+            conn.execute("commit")  # with the threshold above: the checkpoint, no WAL
         conn.execute("detach raw")
         conn.execute("checkpoint")
     finally:
         conn.close()
     return model_runs, check_runs
+
+
+_COPY_CHUNK = 8 << 20  # bytes per read of a copy that bypasses the page cache
+_DIRECT_ALIGN = 4096  # O_DIRECT writes must be whole blocks (the tail is written buffered)
+
+
+def _copy_file(source: Path, target: Path) -> None:
+    """Copy `source` to `target` (mode 0600), writing straight to disk (`O_DIRECT`) where the
+    file system allows it, else through the page cache (`shutil.copyfile`). On this kind of
+    virtual machine the page-cache copy of a 190 MB snapshot cost 0.05-0.5 CPU-s of kernel
+    time, most of it allocating fresh pages for the copy; the direct one 0.03-0.04."""
+    try:
+        _copy_direct(source, target)
+    except OSError:  # no O_DIRECT here (tmpfs, some network file systems): the usual copy
+        target.unlink(missing_ok=True)
+        shutil.copyfile(source, target)
+        os.chmod(target, 0o600)
+
+
+def _copy_direct(source: Path, target: Path) -> None:
+    buffer = mmap.mmap(-1, _COPY_CHUNK)  # page-aligned, as O_DIRECT needs
+    view = memoryview(buffer)
+    src = os.open(source, os.O_RDONLY)
+    try:
+        dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_DIRECT, 0o600)
+        try:
+            while read := os.readv(src, [buffer]):
+                if read % _DIRECT_ALIGN:  # the file's unaligned tail: written buffered
+                    flags = fcntl.fcntl(dst, fcntl.F_GETFL)
+                    fcntl.fcntl(dst, fcntl.F_SETFL, flags & ~os.O_DIRECT)
+                written = 0
+                while written < read:
+                    written += os.write(dst, view[written:read])
+        finally:
+            os.close(dst)
+    finally:
+        os.close(src)
+        view.release()
+        buffer.close()
+
+
+class _PreviousCopy:
+    """The previous snapshot copied to the file an incremental build patches, in a thread
+    started before the build is planned: the copy (~190 MB at 1,000 practices, kernel time
+    that holds no GIL) runs beside `plan_build`'s scans of the raw store instead of after
+    them, and its pages are then written to disk (`fdatasync`) while the models run, so the
+    build's closing checkpoint flushes only what the build changed instead of the whole
+    copy. A build that turns out full waits for it and deletes the copy (a few tenths of a
+    second of a build that takes tens of seconds)."""
+
+    def __init__(self, source: Path, target: Path) -> None:
+        self._source, self._target = source, target
+        self._error: BaseException | None = None
+        self._copied = threading.Event()
+        self._thread = threading.Thread(target=self._copy, name="snapshot-copy")
+        self._thread.start()
+
+    def _copy(self) -> None:
+        try:
+            _copy_file(self._source, self._target)
+        except BaseException as exc:  # re-raised on the build's thread by wait()
+            self._error = exc
+            return
+        finally:
+            self._copied.set()
+        try:
+            fd = os.open(self._target, os.O_RDONLY)
+        except OSError:  # a full build deleted it already
+            return
+        try:
+            os.fdatasync(fd)  # durability still comes from the checkpoint's own sync
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    def wait(self) -> None:
+        """Block until the copy is made (its flush may still run); re-raise what copying
+        raised."""
+        self._copied.wait()
+        if self._error is not None:
+            raise self._error
+
+    def join(self) -> None:
+        """Block until the thread is done, the flush too."""
+        self._thread.join()
+
+
+def _begin_one_transaction(conn: duckdb.DuckDBPyConnection) -> None:
+    """An incremental build's ~190 statements as one transaction whose commit is the
+    checkpoint. In autocommit each statement committed on its own: a WAL write and an fsync
+    apiece (48 of them per one-practice drop), then the closing checkpoint wrote it all again.
+    Nothing is lost for durability: the half-built file is never read (it is deleted unless it
+    is published), and the commit's checkpoint fsyncs the file before it is renamed and
+    CURRENT is pointed at it, as the closing checkpoint did."""
+    # Above this size a commit checkpoints the database instead of appending to the WAL.
+    conn.execute("set checkpoint_threshold = '1KB'")
+    conn.execute("begin transaction")
 
 
 def _read_by_checks(models: Sequence[Model], checks: Sequence[Check]) -> set[str]:
@@ -415,7 +524,10 @@ def publish_snapshot(
         previous = current_snapshot_path()
         if previous is not None and not previous.exists():
             previous = None
+        copy = None
         try:
+            if previous is not None and not full:
+                copy = _PreviousCopy(previous, building)
             plan = plan_build(
                 raw_path=paths.raw_db_path(),
                 previous=previous,
@@ -434,12 +546,17 @@ def publish_snapshot(
                 previous=previous,
                 chunk_rows=chunk_rows,
                 extras=only is None,
+                copy=copy,
             )
+            if copy is not None:
+                copy.join()
             os.chmod(building, 0o600)  # patient data: readable by the service account only
             os.replace(building, final)
             if index_path(building).exists():
                 os.replace(index_path(building), index_path(final))
         except BaseException:
+            if copy is not None:
+                copy.join()  # nothing may write the file after it is removed
             _remove(building)
             raise
         _write_pointer(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -185,3 +186,36 @@ def test_asked_about_this_treatment_on_a_follow_up_task(one_candidate: Path) -> 
             "select treatment_id, channel, source, reached, willing, declined from int_asks"
         ).fetchall()
     assert ask == ("t1", "call", "call", True, False, False)
+
+
+@pytest.mark.parametrize(
+    ("windows", "asked", "reviewed"),
+    [
+        ({"review_window_days": 45}, {}, {"pat1": "t1"}),
+        ({"ask_window_days": 45}, {"pat1": "t1"}, {}),
+        ({}, {}, {}),
+    ],
+)
+def test_each_mart_sees_its_own_window_when_the_windows_differ(
+    loopdesk_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    windows: dict[str, int],
+    asked: dict[str, str],
+    reviewed: dict[str, str],
+) -> None:
+    """int_candidate_treatments keeps the treatments of the wider of the ask and review windows
+    (it filters before its join): results visible 40 d ago reach whichever mart has a 45 d window,
+    and neither with the 30 d defaults."""
+    from warehouse import snapshot
+
+    monkeypatch.setattr(snapshot, "BuildParams", functools.partial(snapshot.BuildParams, **windows))
+    with rd.raw_store() as conn:
+        rd.practice(conn)
+        rd.patient(conn, "pat1", satisfaction_score=9)
+        rd.treatment(conn, "t1", "pat1", completed_at=rd.days_ago(14 + 40))
+    assert _candidates() == asked
+    with reading_snapshot() as conn:
+        rows = conn.execute(
+            "select patient_id, treatment_id from mart_review_candidates"
+        ).fetchall()
+    assert dict(rows) == reviewed

@@ -118,6 +118,27 @@ def test_console_events_apply_to_export_and_captured_leads(leads_world: Path) ->
     )
 
 
+def test_a_console_lead_with_an_export_leads_key_gives_way_to_it(leads_world: Path) -> None:
+    """The export row wins a shared (practice, lead) key: one row, the export's facts and names."""
+    events = _lead_events()
+    shared = {
+        "practice_slug": "p1",
+        "lead_id": "L-booked",
+        "referrer_patient_id": "pat1",
+        "source": "coordinator",
+        "referred_at": rd.days_ago(1),
+        "status": "declined",
+    }
+    events["ops_leads"] = rd.ops_table("ops_leads", [*events["ops_leads"].to_pylist(), shared])
+    publish_snapshot(as_of=rd.AS_OF, ops_events=events)
+    rows = _query("select lead_id, source, status, lead_first_name is not null from mart_leads")
+    assert sorted(rows) == [
+        ("C-1", "coordinator", "new", False),
+        ("L-booked", "export", "booked", True),
+        ("L-new", "export", "booked", True),
+    ]
+
+
 def test_practice_rates(leads_world: Path) -> None:
     """2 of 3 leads booked; pat1 asked 50 d ago then referred → 1/1; medians per kind."""
     events = _lead_events()

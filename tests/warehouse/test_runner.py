@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -203,3 +205,21 @@ def test_build_sla_days_holds_every_calendars_rows_with_their_types() -> None:
                               "where table_name = 'build_sla_days'").fetchall())
     assert types == {"practice_slug": "VARCHAR", "iso_weekday": "INTEGER",
                      "contact_days": "INTEGER", "loop_days": "INTEGER"}
+
+
+def test_build_params_are_written_without_importing_pandas() -> None:
+    """A `loopdesk build` after a one-practice drop runs in a fresh process: writing
+    `build_sla_days` through a registered Arrow table made DuckDB import pandas there
+    (~0.2-0.4 s of a ~1.5 s build)."""
+    code = (
+        "import sys\n"
+        "from datetime import UTC, datetime\n"
+        "import duckdb\n"
+        "from warehouse.runner import BuildParams, create_build_params\n"
+        "params = BuildParams(as_of=datetime.now(UTC), build_id='b')\n"
+        "create_build_params(duckdb.connect(), params)\n"
+        "print(sorted(m for m in ('pandas', 'pyarrow') if m in sys.modules))\n"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, cwd=Path(__file__).resolve().parents[2])
+    assert found.stdout.strip() == "[]"

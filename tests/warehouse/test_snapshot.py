@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -12,7 +13,7 @@ import pytest
 
 from pipelines.build import run_build
 from tests.warehouse import rawdata as rd
-from warehouse import paths
+from warehouse import paths, snapshot
 from warehouse.data_checks import Check, ChecksFailed
 from warehouse.raw_store import OpsEventsRejected
 from warehouse.runner import Model, ModelFailed, ModelRun, discover_models
@@ -20,6 +21,7 @@ from warehouse.snapshot import (
     BuildInProgress,
     SnapshotMissing,
     _build_lock,
+    _copy_file,
     current_snapshot_path,
     open_snapshot,
     publish_snapshot,
@@ -228,3 +230,47 @@ def test_a_build_only_for_some_tables_makes_them_and_what_they_read(built: str) 
     again = publish_snapshot(as_of=rd.AS_OF)
     assert "mart_sla_tasks" in {run.name for run in again.models}
     assert index_path(again.path).exists() and again.checks
+
+
+def test_a_full_build_after_a_previous_snapshot_starts_from_an_empty_file(built: str) -> None:
+    """The previous snapshot is copied while the build is planned; a build that turns out full
+    (the models changed) discards that copy: a model dropped since is not published."""
+    extra = Model(name="mart_zz_extra", layer="marts", sql="select 1 as x")
+    with_extra = publish_snapshot(as_of=rd.AS_OF, models=[*discover_models(), extra])
+    assert with_extra.mode == "full"
+    without = publish_snapshot(as_of=rd.AS_OF)
+    assert without.mode == "full"
+    with reading_snapshot() as conn:
+        listed = conn.execute("select table_name from duckdb_tables()").fetchall()
+    tables = {row[0] for row in listed}
+    assert "mart_zz_extra" not in tables and "mart_treatments" in tables
+    assert _leftovers() == []
+
+
+@pytest.mark.parametrize("size", [0, 4096, 10_000, 3 * 4096 + 17, (8 << 20) + 5])
+def test_the_snapshot_copy_is_byte_for_byte_and_private(tmp_path: Path, size: int) -> None:
+    """The copy an incremental build patches (written past the page cache where the file
+    system allows it, its unaligned tail buffered) equals the source and is mode 0600."""
+    source = tmp_path / "source.duckdb"
+    source.write_bytes(os.urandom(size))
+    target = tmp_path / "target.duckdb"
+    _copy_file(source, target)
+    assert target.read_bytes() == source.read_bytes()
+    assert target.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_snapshot_copy_falls_back_without_direct_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file system that refuses O_DIRECT (tmpfs) gets the usual copy, same bytes, 0600."""
+    source = tmp_path / "source.duckdb"
+    source.write_bytes(os.urandom(9_000))
+
+    def refuse(*_: object) -> None:
+        raise OSError(22, "Invalid argument")
+
+    monkeypatch.setattr(snapshot, "_copy_direct", refuse)
+    target = tmp_path / "target.duckdb"
+    _copy_file(source, target)
+    assert target.read_bytes() == source.read_bytes()
+    assert target.stat().st_mode & 0o777 == 0o600

@@ -32,7 +32,11 @@ loop_close_messages as (
     where purpose = 'loop_close' and lead_id is not null and sent_at is not null
 ),
 
-all_leads as (
+-- Every export row, then the console rows whose key no export row has (the export wins a shared
+-- key). The raw store holds one row per (practice_slug, lead_id) (ingest inserts only the keys it
+-- lacks) and stg_ops__leads is key-checked, so this is the one row per key that a row_number()
+-- over the union kept, without ranking every lead (~0.5 CPU-s of ~0.7 at 1,000 practices).
+leads as (
     select
         practice_slug,
         lead_id,
@@ -46,8 +50,7 @@ all_leads as (
         status,
         status_at,
         booked_value,
-        became_patient_id,
-        1 as source_rank
+        became_patient_id
     from export_leads
     union all
     select
@@ -63,14 +66,14 @@ all_leads as (
         status,
         status_at,
         booked_value,
-        matched_patient_id as became_patient_id,
-        2 as source_rank
+        matched_patient_id as became_patient_id
     from console_leads
-),
-
-leads as (
-    select * from all_leads
-    qualify row_number() over (partition by practice_slug, lead_id order by source_rank) = 1
+    where not exists (
+        select 1 from export_leads
+        where
+            export_leads.practice_slug = console_leads.practice_slug
+            and export_leads.lead_id = console_leads.lead_id
+    )
 ),
 
 latest_status_event as (
